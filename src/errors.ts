@@ -1,0 +1,65 @@
+/**
+ * @module errors
+ * One error class thrown from anywhere (config, auth, routing, formats, channels) and rendered once,
+ * in the client's dialect, by `renderError` in http/errors.ts. Pure: no imports from http/ or channels/.
+ */
+
+/** Anthropic error types (https://docs.anthropic.com/en/api/errors). */
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'timeout_error'
+  | 'overloaded_error';
+
+/** The default error type for each HTTP status, as Anthropic's API uses them. */
+export function errorTypeForStatus(status: number): AnthropicErrorType {
+  switch (status) {
+    case 400: return 'invalid_request_error';
+    case 401: return 'authentication_error';
+    case 403: return 'permission_error';
+    case 404: return 'not_found_error';
+    case 413: return 'request_too_large';
+    case 429: return 'rate_limit_error';
+    case 504: return 'timeout_error';
+    case 529: return 'overloaded_error';
+    default: return status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
+}
+
+export interface GatewayErrorOptions {
+  cause?: unknown;
+  /** The OpenAI-dialect `param` (the offending field), when known. */
+  param?: string | null;
+  /** The OpenAI-dialect `code`, when known. */
+  code?: string | null;
+  /** Extra response headers (e.g. retry-after). */
+  headers?: Record<string, string>;
+}
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+  readonly param: string | null;
+  readonly code: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, type: AnthropicErrorType | undefined, message: string, opts: GatewayErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'GatewayError';
+    this.status = status;
+    this.type = type ?? errorTypeForStatus(status);
+    this.param = opts.param ?? null;
+    this.code = opts.code ?? null;
+    this.headers = opts.headers ?? {};
+  }
+}
+
+/** 400 invalid_request_error naming the field, e.g. `messages.0.content: Invalid type`. */
+export function invalidRequest(message: string, param?: string): GatewayError {
+  return new GatewayError(400, 'invalid_request_error', param ? `${param}: ${message}` : message, { param: param ?? null });
+}

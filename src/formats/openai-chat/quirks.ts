@@ -1,0 +1,62 @@
+/**
+ * @module formats/openai-chat/quirks
+ * What differs between OpenAI-compatible providers when we translate the hub into Chat Completions.
+ * Provider presets (channels/openai/presets.ts) fill these in; a channel's `quirks` config overrides any of them.
+ */
+import * as v from 'valibot';
+
+export const ChatQuirksSchema = v.strictObject({
+  /** Field that carries the output limit: most providers take `max_tokens`, OpenAI's reasoning models and Azure `max_completion_tokens`. */
+  max_tokens_field: v.optional(v.picklist(['max_tokens', 'max_completion_tokens'])),
+  /** Output-token ceiling per upstream model (`"*"` for any other); `max_tokens` is clamped to it (Claude Code asks for up to 128000). */
+  max_output_tokens: v.optional(v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(1)))),
+  /** Whether `top_k` is accepted; otherwise it is dropped and reported. */
+  top_k: v.optional(v.boolean()),
+  /**
+   * How thinking / effort is expressed upstream:
+   * `reasoning_effort` (OpenAI, Groq, xAI, Gemini…), `reasoning` (OpenRouter's `reasoning: {effort|max_tokens}`),
+   * `thinking` (DeepSeek / Z.ai style `thinking: {type: "enabled"}`), `none` (not sent).
+   */
+  reasoning: v.optional(v.picklist(['reasoning_effort', 'reasoning', 'thinking', 'none'])),
+  /** Effort levels the provider accepts, lowest first; higher requested levels are capped to the last one. */
+  reasoning_efforts: v.optional(v.array(v.string())),
+  /** Send assistant thinking from history back as `reasoning_content` (DeepSeek thinking mode with tools requires it). */
+  reasoning_content_in_history: v.optional(v.boolean()),
+  /** The provider writes reasoning inline as `<think>…</think>` in `content`; split it into a thinking block. */
+  think_tags: v.optional(v.boolean()),
+  /** The provider takes PDF `file` parts; otherwise a PDF becomes a placeholder and is reported as dropped. */
+  pdf: v.optional(v.boolean()),
+  /** The provider takes image parts inside `role: "tool"` messages; otherwise images are moved to a following user message. */
+  tool_result_images: v.optional(v.boolean()),
+  /** Longest `user` value accepted (OpenAI: 64); longer `metadata.user_id` values are hashed to fit. `0` drops `user`. */
+  user_max_length: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  /** Tool schema clean-up: `keep` as sent, `basic` drops `$schema`, `strict` also drops keys Gemini-style validators reject. */
+  schema: v.optional(v.picklist(['keep', 'basic', 'strict'])),
+  /** The provider honours `stream_options.include_usage`. */
+  stream_usage: v.optional(v.boolean()),
+  /** The provider accepts `parallel_tool_calls`. */
+  parallel_tool_calls: v.optional(v.boolean()),
+  /** The provider accepts the `developer` role (unused for now: system content is sent as `system`). */
+  developer_role: v.optional(v.boolean()),
+});
+
+export type ChatQuirksConfig = v.InferOutput<typeof ChatQuirksSchema>;
+/** Fully resolved quirks: every field set. */
+export type ChatQuirks = Required<Omit<ChatQuirksConfig, 'max_output_tokens'>> & { max_output_tokens: Record<string, number> };
+
+export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
+  max_tokens_field: 'max_tokens',
+  max_output_tokens: {},
+  top_k: false,
+  reasoning: 'reasoning_effort',
+  reasoning_efforts: ['low', 'medium', 'high'],
+  reasoning_content_in_history: false,
+  think_tags: false,
+  pdf: false,
+  tool_result_images: false,
+  user_max_length: 64,
+  schema: 'basic',
+  stream_usage: true,
+  parallel_tool_calls: true,
+  developer_role: false,
+};

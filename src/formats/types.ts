@@ -1,0 +1,50 @@
+/**
+ * @module formats/types
+ * The contract every wire format implements. The hub is the Anthropic Messages shape (hub/types.ts).
+ *
+ * A format plays two roles:
+ * - inbound (a client speaks it):   requestToHub, responseFromHub, streamFromHub, errorBody
+ * - upstream (a channel speaks it): requestFromHub, responseToHub, streamToHub, errorToGateway
+ * When the inbound format equals the channel's, none of these run: bytes pass through (pipeline/passthrough.ts).
+ */
+import type { GatewayError } from '../errors.ts';
+import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
+import type { SseEvent } from '../sse/types.ts';
+
+export type FormatId = 'anthropic' | 'openai-chat';
+
+/** Per-request state shared by the converters of one translated exchange. */
+export interface TranslateContext {
+  /** The model name the client asked for: responses report this name. */
+  requestedModel: string;
+  /** The name sent upstream (after the channel's model map). */
+  upstreamModel: string;
+  /**
+   * What could not be carried across, one short item each (`top_k`, `tools.web_search (server tool)`).
+   * Surfaced to the client in the `x-switchboard-dropped` header and logged.
+   */
+  dropped: string[];
+  /** Local estimate of the request's input tokens, for stream starts where the upstream reports none yet. */
+  estimatedInputTokens: number;
+}
+
+export interface Format<Quirks = undefined> {
+  readonly id: FormatId;
+
+  // ---- inbound role ----
+  /** Validate an inbound JSON body (already parsed) and convert it to the hub. Throws GatewayError(400) naming the field. */
+  requestToHub(body: unknown, ctx: TranslateContext): MessageCreateParams;
+  responseFromHub(message: Message, ctx: TranslateContext): unknown;
+  /** Hub events → this format's SSE events (including any terminator such as `[DONE]`). */
+  streamFromHub(ctx: TranslateContext): TransformStream<RawMessageStreamEvent, SseEvent>;
+  /** Render a gateway error in this format's envelope. */
+  errorBody(err: GatewayError, requestId: string): unknown;
+
+  // ---- upstream role ----
+  requestFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks: Quirks): unknown;
+  responseToHub(body: unknown, ctx: TranslateContext, quirks: Quirks): Message;
+  /** Upstream SSE events → hub events. Must emit a complete, valid Anthropic event sequence. */
+  streamToHub(ctx: TranslateContext, quirks: Quirks): TransformStream<SseEvent, RawMessageStreamEvent>;
+  /** An upstream error response (status + parsed body, or text) → GatewayError with the matching type. */
+  errorToGateway(status: number, body: unknown): GatewayError;
+}

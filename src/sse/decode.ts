@@ -1,0 +1,89 @@
+/**
+ * @module sse/decode
+ * Byte-level SSE decoding (https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream).
+ * Input may be split anywhere, including inside a multi-byte UTF-8 character or between `\r` and `\n`.
+ * Comment lines (`: OPENROUTER PROCESSING`) are skipped; `retry:` is ignored.
+ */
+import type { SseEvent } from './types.ts';
+
+/** Incremental parser; `push` returns the events completed by this chunk. */
+export class SseParser {
+  private readonly text = new TextDecoder('utf-8');
+  private buf = '';
+  private pendingCr = false;
+  private event: string | undefined;
+  private data: string[] = [];
+  private id: string | undefined;
+
+  push(chunk: Uint8Array | string, out: SseEvent[] = []): SseEvent[] {
+    let s = typeof chunk === 'string' ? chunk : this.text.decode(chunk, { stream: true });
+    if (this.pendingCr) {
+      // a `\r` ended the previous chunk: a leading `\n` here belongs to the same line break
+      this.pendingCr = false;
+      if (s.startsWith('\n')) s = s.slice(1);
+    }
+    let start = 0;
+    const buf = this.buf + s;
+    const base = this.buf.length;
+    this.buf = '';
+    for (let i = base; i < buf.length; i++) { // the carried-over part holds no line break
+      const c = buf.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      this.line(buf.slice(start, i), out);
+      if (c === 13) {
+        if (i + 1 < buf.length) { if (buf.charCodeAt(i + 1) === 10) i++; }
+        else this.pendingCr = true;
+      }
+      start = i + 1;
+    }
+    this.buf = buf.slice(start);
+    return out;
+  }
+
+  /** End of input: a final event without its blank line is still dispatched (lenient, like the SDKs). */
+  end(out: SseEvent[] = []): SseEvent[] {
+    const rest = this.text.decode();
+    if (rest) this.buf += rest;
+    if (this.buf) { this.line(this.buf, out); this.buf = ''; }
+    this.dispatch(out);
+    return out;
+  }
+
+  private line(line: string, out: SseEvent[]): void {
+    if (line === '') { this.dispatch(out); return; }
+    if (line.charCodeAt(0) === 58 /* : */) return;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    switch (field) {
+      case 'data': this.data.push(value); break;
+      case 'event': this.event = value; break;
+      case 'id': this.id = value; break;
+      default: break; // `retry` and unknown fields are ignored, per spec
+    }
+  }
+
+  private dispatch(out: SseEvent[]): void {
+    if (this.data.length === 0 && this.event === undefined) return;
+    const ev: SseEvent = { data: this.data.join('\n') };
+    if (this.event !== undefined) ev.event = this.event;
+    if (this.id !== undefined) ev.id = this.id;
+    out.push(ev);
+    this.data = [];
+    this.event = undefined;
+    this.id = undefined;
+  }
+}
+
+export function sseDecoder(): TransformStream<Uint8Array, SseEvent> {
+  const parser = new SseParser();
+  return new TransformStream<Uint8Array, SseEvent>({
+    transform(chunk, controller) {
+      for (const ev of parser.push(chunk)) controller.enqueue(ev);
+    },
+    flush(controller) {
+      for (const ev of parser.end()) controller.enqueue(ev);
+    },
+  });
+}

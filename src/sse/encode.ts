@@ -1,0 +1,27 @@
+/**
+ * @module sse/encode
+ * The only place that writes `event:` / `data:` text.
+ */
+import type { SseEvent } from './types.ts';
+
+const enc = new TextEncoder();
+
+export function encodeSseEvent(ev: SseEvent): string {
+  let s = '';
+  if (ev.event !== undefined) s += `event: ${ev.event}\n`;
+  if (ev.id !== undefined) s += `id: ${ev.id}\n`;
+  // a JSON payload never contains a raw newline; other payloads may, and each line needs its own `data:`
+  if (ev.data.includes('\n')) for (const line of ev.data.split('\n')) s += `data: ${line}\n`;
+  else s += `data: ${ev.data}\n`;
+  return s + '\n';
+}
+
+export function encodeSse(ev: SseEvent): Uint8Array {
+  return enc.encode(encodeSseEvent(ev));
+}
+
+export function sseEncoder(): TransformStream<SseEvent, Uint8Array> {
+  return new TransformStream<SseEvent, Uint8Array>({
+    transform(ev, controller) { controller.enqueue(encodeSse(ev)); },
+  });
+}
