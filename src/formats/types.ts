@@ -26,6 +26,12 @@ export interface TranslateContext {
   dropped: string[];
   /** Local estimate of the request's input tokens, for stream starts where the upstream reports none yet. */
   estimatedInputTokens: number;
+  /** For requests translated into Anthropic: `max_tokens` when the client set none. */
+  defaultMaxTokens: number;
+  /** For requests translated into Anthropic: how the target model takes thinking (per channel config and model). */
+  thinkingStyle: 'adaptive' | 'budget' | 'none';
+  /** Inbound role: the client asked for usage at the end of the stream (Chat Completions `stream_options.include_usage`). */
+  streamUsage?: boolean;
 }
 
 export interface Format<Quirks = undefined> {
@@ -39,6 +45,8 @@ export interface Format<Quirks = undefined> {
   streamFromHub(ctx: TranslateContext): TransformStream<RawMessageStreamEvent, SseEvent>;
   /** Render a gateway error in this format's envelope. */
   errorBody(err: GatewayError, requestId: string): unknown;
+  /** A failure after streaming began, as this format's in-stream error event. */
+  streamErrorEvent(err: GatewayError): SseEvent;
 
   // ---- upstream role ----
   requestFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks: Quirks): unknown;

@@ -20,7 +20,7 @@ export function listFixtures(dir: string): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
     for (const e of readdirSync(fixturePath(rel), { withFileTypes: true })) {
-      const r = `${rel}/${e.name}`;
+      const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) walk(r);
       else out.push(r);
     }

@@ -1,0 +1,48 @@
+/**
+ * @module channels/anthropic
+ * Native Anthropic Messages channel: the client's bytes go out as they came (model rewritten at most),
+ * with the channel's key as `x-api-key`, the client's `anthropic-version` (else 2023-06-01) and `anthropic-beta`.
+ * Imports nothing from formats/: a passthrough channel never translates.
+ */
+import type { Channel, ChannelFactory, Endpoint, UpstreamRequest } from '../types.ts';
+import { forwardableClientHeaders, joinUrl } from '../shared/upstream-headers.ts';
+
+const PATHS: Record<Endpoint, string | null> = {
+  messages: '/v1/messages',
+  count_tokens: '/v1/messages/count_tokens',
+  chat_completions: null,
+};
+
+export const anthropicChannel: ChannelFactory = (config) => {
+  const base = config.base_url ?? 'https://api.anthropic.com';
+  const urls = {
+    messages: joinUrl(base, PATHS.messages!),
+    count_tokens: joinUrl(base, PATHS.count_tokens!),
+  };
+  const channel: Channel = {
+    name: config.name,
+    kind: 'anthropic',
+    nativeFormat: 'anthropic',
+    config,
+    quirks: undefined,
+    countsTokens: true,
+    send(req: UpstreamRequest): Promise<Response> {
+      if (req.endpoint === 'chat_completions') throw new Error('anthropic channel has no chat_completions endpoint');
+      const headers = req.passthrough ? forwardableClientHeaders(req.clientHeaders) : new Headers();
+      headers.set('content-type', 'application/json');
+      if (!headers.has('anthropic-version')) headers.set('anthropic-version', req.clientHeaders.get('anthropic-version') ?? '2023-06-01');
+      if (!req.passthrough) {
+        const beta = req.clientHeaders.get('anthropic-beta');
+        if (beta) headers.set('anthropic-beta', beta);
+        headers.set('accept', 'application/json, text/event-stream');
+      }
+      if (config.api_key) headers.set('x-api-key', config.api_key);
+      for (const [k, v] of Object.entries(config.headers)) headers.set(k, v);
+      headers.set('x-switchboard-hop', req.hopHeader);
+      return fetch(urls[req.endpoint] + req.search, {
+        method: 'POST', headers, body: req.body, signal: req.signal,
+      });
+    },
+  };
+  return channel;
+};

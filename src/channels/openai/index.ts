@@ -1,0 +1,51 @@
+/**
+ * @module channels/openai
+ * OpenAI-compatible Chat Completions channel (OpenAI, Azure, DeepSeek, OpenRouter, Groq, Mistral, xAI, Gemini,
+ * vLLM, Ollama, llama.cpp…). Native format `openai-chat`; provider differences are data (presets.ts + `quirks`).
+ */
+import type { Channel, ChannelFactory, UpstreamRequest } from '../types.ts';
+import { forwardableClientHeaders, joinUrl } from '../shared/upstream-headers.ts';
+import { PRESETS, resolveQuirks } from './presets.ts';
+import { TRANSPORT } from './transport.ts';
+
+export const openaiChannel: ChannelFactory = (config, path) => {
+  const provider = config.provider;
+  if (provider !== undefined && !(provider in PRESETS)) {
+    throw new Error(`${path}.provider: unknown provider "${provider}"; known: ${Object.keys(PRESETS).join(', ')}`);
+  }
+  const transport = TRANSPORT[provider ?? 'openai'] ?? { auth: 'bearer' as const };
+  const base = config.base_url ?? transport.base_url;
+  if (!base) throw new Error(`${path}.base_url: required for provider "${provider}"`);
+  const quirks = resolveQuirks(provider, config.quirks);
+  const apiVersion = config.api_version ?? transport.api_version;
+  // Azure's classic deployment URLs carry the model in the path: base_url ".../openai/deployments/{model}"
+  const urlFor = (model: string) => {
+    let u = joinUrl(base.replace('{model}', encodeURIComponent(model)), '/chat/completions');
+    if (apiVersion) u += `${u.includes('?') ? '&' : '?'}api-version=${encodeURIComponent(apiVersion)}`;
+    return u;
+  };
+  const fixedUrl = base.includes('{model}') ? null : urlFor('');
+
+  const channel: Channel = {
+    name: config.name,
+    kind: 'openai',
+    nativeFormat: 'openai-chat',
+    config,
+    quirks,
+    countsTokens: false,
+    send(req: UpstreamRequest): Promise<Response> {
+      if (req.endpoint !== 'chat_completions') throw new Error(`openai channel has no ${req.endpoint} endpoint`);
+      const headers = req.passthrough ? forwardableClientHeaders(req.clientHeaders) : new Headers();
+      headers.set('content-type', 'application/json');
+      if (!req.passthrough) headers.set('accept', 'application/json, text/event-stream');
+      if (config.api_key) {
+        if (transport.auth === 'api-key') headers.set('api-key', config.api_key);
+        else headers.set('authorization', `Bearer ${config.api_key}`);
+      }
+      for (const [k, v] of Object.entries(config.headers)) headers.set(k, v);
+      headers.set('x-switchboard-hop', req.hopHeader);
+      return fetch(fixedUrl ?? urlFor(req.upstreamModel), { method: 'POST', headers, body: req.body, signal: req.signal });
+    },
+  };
+  return channel;
+};

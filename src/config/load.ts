@@ -1,0 +1,129 @@
+/**
+ * @module config/load
+ * Reads the config once at start-up: JSON or YAML (by extension), `${VAR}` expansion from the environment,
+ * valibot validation. Every problem becomes one line naming its path; the caller prints them and exits non-zero.
+ */
+import * as v from 'valibot';
+import { readFileSync } from 'node:fs';
+import { ConfigSchema, type Config } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** Config file path; absent = zero-config from the environment. */
+  path?: string;
+  env: Record<string, string | undefined>;
+}
+
+export function loadConfig({ path, env }: LoadOptions): Config {
+  const raw = path === undefined ? zeroConfig(env) : readConfigFile(path);
+  const missing: string[] = [];
+  const expanded = expandEnv(raw, env, '', missing);
+  if (missing.length) throw new ConfigError(missing);
+  return validateConfig(expanded);
+}
+
+export function validateConfig(raw: unknown): Config {
+  const res = v.safeParse(ConfigSchema, raw, { abortEarly: false });
+  if (!res.success) throw new ConfigError(res.issues.map(formatIssue));
+  const cfg = res.output;
+  const problems = crossChecks(cfg);
+  if (problems.length) throw new ConfigError(problems);
+  return cfg;
+}
+
+/** `channels[1].base_url: Invalid URL` */
+export function issuePath(issue: v.BaseIssue<unknown>): string {
+  let s = '';
+  for (const item of issue.path ?? []) {
+    const k = item.key as string | number;
+    s += typeof k === 'number' ? `[${k}]` : s ? `.${k}` : String(k);
+  }
+  return s;
+}
+
+function formatIssue(issue: v.BaseIssue<unknown>): string {
+  const p = issuePath(issue);
+  let msg = issue.message;
+  // valibot's strictObject reports an unknown key as "Invalid key: Expected never but received "x"": say it plainly
+  if (issue.kind === 'schema' && issue.expected === 'never' && issue.type === 'strict_object') msg = 'unknown key';
+  return p ? `${p}: ${msg}` : msg;
+}
+
+function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`${path}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  try {
+    if (/\.ya?ml$/i.test(path)) return Bun.YAML.parse(text);
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError([`${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`]);
+  }
+}
+
+
+/** Replace `${VAR}` in every string; `$${VAR}` stays a literal `${VAR}`. */
+function expandEnv(x: unknown, env: LoadOptions['env'], path: string, missing: string[]): unknown {
+  if (typeof x === 'string') {
+    return x.replace(/\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name: string) => {
+      if (m.startsWith('$$')) return m.slice(1);
+      const val = env[name];
+      if (val === undefined) {
+        missing.push(`${path || '(root)'}: environment variable ${name} is not set`);
+        return '';
+      }
+      return val;
+    });
+  }
+  if (Array.isArray(x)) return x.map((e, i) => expandEnv(e, env, `${path}[${i}]`, missing));
+  if (x && typeof x === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(x)) out[k] = expandEnv(val, env, path ? `${path}.${k}` : k, missing);
+    return out;
+  }
+  return x;
+}
+
+/**
+ * No config file: ANTHROPIC_API_KEY and OPENAI_API_KEY become channels to the public APIs.
+ * ANTHROPIC_BASE_URL is deliberately NOT read: clients set it to point at Switchboard, and following it
+ * would make the gateway call itself.
+ */
+function zeroConfig(env: LoadOptions['env']): unknown {
+  const channels: unknown[] = [];
+  if (env.ANTHROPIC_API_KEY) {
+    channels.push({ name: 'anthropic', type: 'anthropic', base_url: 'https://api.anthropic.com', api_key: env.ANTHROPIC_API_KEY, models: ['claude-*'] });
+  }
+  if (env.OPENAI_API_KEY) {
+    channels.push({ name: 'openai', type: 'openai', provider: 'openai', base_url: 'https://api.openai.com/v1', api_key: env.OPENAI_API_KEY, models: ['gpt-*', 'o1*', 'o3*', 'o4*', 'chatgpt-*'] });
+  }
+  const server: Record<string, unknown> = { host: '127.0.0.1' };
+  if (env.PORT && /^\d+$/.test(env.PORT)) server.port = Number(env.PORT);
+  return { server, channels };
+}
+
+function crossChecks(cfg: Config): string[] {
+  const problems: string[] = [];
+  const exposed = new Set<string>();
+  cfg.channels.forEach((c, i) => {
+    if (!c.base_url && !(c.type === 'openai' && c.provider)) problems.push(`channels[${i}].base_url: required for a ${c.type} channel${c.type === 'openai' ? ' without a provider preset' : ''}`);
+    if (c.type !== 'openai' && c.quirks) problems.push(`channels[${i}].quirks: only openai channels take quirks`);
+    if (c.type !== 'openai' && c.provider) problems.push(`channels[${i}].provider: only openai channels take a provider preset`);
+    for (const m of Array.isArray(c.models) ? c.models : Object.keys(c.models)) exposed.add(m);
+  });
+  const seen = new Set<string>();
+  cfg.keys.forEach((k, i) => {
+    if (seen.has(k.key)) problems.push(`keys[${i}].key: duplicate key`);
+    seen.add(k.key);
+  });
+  return problems;
+}

@@ -1,0 +1,89 @@
+/**
+ * @module config/schema
+ * The config file's shape: a public contract, documented field by field in README ("Configuration").
+ * strictObject everywhere: a typo is a start-up error naming its path, never a silently ignored key.
+ */
+import * as v from 'valibot';
+import { CHANNEL_TYPES } from '../channels/kinds.ts';
+import { ChatQuirksSchema } from '../formats/openai-chat/quirks.ts';
+
+const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+const NonNegativeInt = v.pipe(v.number(), v.integer(), v.minValue(0));
+const NonEmpty = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
+const HttpUrl = v.pipe(v.string(), v.url('Invalid URL'), v.regex(/^https?:\/\//i, 'must start with http:// or https://'));
+
+export const ServerSchema = v.strictObject({
+  host: v.optional(NonEmpty, '127.0.0.1'),
+  port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8080),
+  /** Largest accepted request body; Anthropic's own limit is 32 MB. */
+  max_body_bytes: v.optional(PositiveInt, 32 * 1024 * 1024),
+  /** On SIGTERM/SIGINT: how long in-flight requests may take to finish before the process exits anyway. */
+  drain_timeout_ms: v.optional(NonNegativeInt, 30_000),
+  /** Request log lines: `info` (one line per request), `warn`, `error`, `silent`. */
+  log_level: v.optional(v.picklist(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
+});
+
+export const KeySchema = v.strictObject({
+  key: v.pipe(v.string(), v.minLength(8, 'must be at least 8 characters')),
+  name: NonEmpty,
+  /** Exposed model names this key may use; absent = all. */
+  models: v.optional(v.array(NonEmpty)),
+});
+
+const ModelsSchema = v.union([
+  v.pipe(v.array(NonEmpty), v.minLength(1, 'must list at least one model')),
+  v.pipe(v.record(NonEmpty, NonEmpty), v.check((m) => Object.keys(m).length > 0, 'must map at least one model')),
+], 'must be a list of model names or a map of exposed name → upstream name');
+
+export const ChannelSchema = v.strictObject({
+  name: v.pipe(NonEmpty, v.regex(/^[\w.-]+$/, 'may contain only letters, digits, _ . -')),
+  type: v.picklist(CHANNEL_TYPES, `must be one of: ${CHANNEL_TYPES.join(', ')}`),
+  /** openai channels: provider preset setting known quirks (see README). */
+  provider: v.optional(NonEmpty),
+  base_url: v.optional(HttpUrl),
+  api_key: v.optional(v.string()),
+  models: ModelsSchema,
+  priority: v.optional(v.pipe(v.number(), v.integer()), 0),
+  weight: v.optional(v.pipe(v.number(), v.minValue(0)), 1),
+  /** Longest wait for the upstream response to begin (connect + first byte). */
+  timeout_ms: v.optional(PositiveInt, 120_000),
+  /** Longest silence between two chunks of a streamed response. */
+  stream_idle_timeout_ms: v.optional(PositiveInt, 300_000),
+  headers: v.optional(v.record(NonEmpty, v.string()), {}),
+  /** Azure OpenAI: the `api-version` query parameter. */
+  api_version: v.optional(NonEmpty),
+  /** openai channels: per-channel overrides of the provider preset's quirks. */
+  quirks: v.optional(ChatQuirksSchema),
+  /**
+   * For requests translated INTO this channel from /v1/chat/completions (anthropic channels): how `reasoning_effort`
+   * becomes Anthropic thinking, per upstream model name (`*` for the rest). Defaults by model generation (README).
+   */
+  thinking: v.optional(v.record(NonEmpty, v.picklist(['adaptive', 'budget', 'none']))),
+});
+
+export const RoutingSchema = v.strictObject({
+  /** Consecutive failures after which a channel is skipped. */
+  circuit_failures: v.optional(PositiveInt, 3),
+  /** How long a tripped channel is skipped before it is tried again. */
+  circuit_cooldown_ms: v.optional(PositiveInt, 30_000),
+  /** A `retry-after` up to this long is waited out before the next attempt; longer ones move on at once. */
+  max_retry_after_ms: v.optional(NonNegativeInt, 2_000),
+  /** Most upstream attempts for one request (across candidates). */
+  max_attempts: v.optional(PositiveInt, 4),
+});
+
+export const ConfigSchema = v.strictObject({
+  server: v.optional(ServerSchema, {}),
+  keys: v.optional(v.array(KeySchema), []),
+  channels: v.pipe(
+    v.array(ChannelSchema),
+    v.check((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'channel names must be unique'),
+  ),
+  routing: v.optional(RoutingSchema, {}),
+  /** Default `max_tokens` for /v1/chat/completions requests to anthropic channels that set none. */
+  default_max_tokens: v.optional(PositiveInt, 8192),
+});
+
+export type Config = v.InferOutput<typeof ConfigSchema>;
+export type ChannelConfig = v.InferOutput<typeof ChannelSchema>;
+export type KeyConfig = v.InferOutput<typeof KeySchema>;

@@ -1,0 +1,77 @@
+/**
+ * @module formats/anthropic
+ * The identity adapter: the hub IS Anthropic Messages. It exists so the pipeline composes every
+ * translation the same way (e.g. Chat Completions client → anthropic channel) with no special case.
+ */
+import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
+import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../../hub/types.ts';
+import { MessageCreateParamsSchema } from '../../hub/schema.ts';
+import { parseOrThrow } from '../../util/validate.ts';
+import type { SseEvent } from '../../sse/types.ts';
+import type { Format, TranslateContext } from '../types.ts';
+
+const KNOWN_TYPES = new Set<string>([
+  'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large',
+  'rate_limit_error', 'api_error', 'timeout_error', 'overloaded_error',
+]);
+
+export function anthropicErrorBody(err: GatewayError, requestId: string) {
+  return { type: 'error', error: { type: err.type, message: err.message }, request_id: requestId };
+}
+
+/** An upstream Anthropic error body → GatewayError (its type kept when it is one we know). */
+export function anthropicErrorToGateway(status: number, body: unknown): GatewayError {
+  const e = (body as { error?: { type?: unknown; message?: unknown } } | null)?.error;
+  const type = typeof e?.type === 'string' && KNOWN_TYPES.has(e.type) ? (e.type as AnthropicErrorType) : errorTypeForStatus(status);
+  const message = typeof e?.message === 'string' ? e.message : `upstream returned HTTP ${status}`;
+  return new GatewayError(status, type, message);
+}
+
+export const anthropicFormat: Format<unknown> = {
+  id: 'anthropic',
+
+  requestToHub(body: unknown): MessageCreateParams {
+    return parseOrThrow(MessageCreateParamsSchema, body) as MessageCreateParams;
+  },
+  responseFromHub(message: Message): unknown {
+    return message;
+  },
+  streamFromHub(): TransformStream<RawMessageStreamEvent, SseEvent> {
+    return new TransformStream({
+      transform(ev, controller) { controller.enqueue({ event: ev.type, data: JSON.stringify(ev) }); },
+    });
+  },
+  errorBody: anthropicErrorBody,
+  streamErrorEvent: (err) => anthropicStreamError(err),
+
+  requestFromHub(hub: MessageCreateParams, ctx: TranslateContext): unknown {
+    return { ...hub, model: ctx.upstreamModel };
+  },
+  responseToHub(body: unknown, ctx: TranslateContext): Message {
+    const msg = body as Message;
+    if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new GatewayError(502, 'api_error', 'upstream returned a malformed message');
+    return { ...msg, model: ctx.requestedModel };
+  },
+  streamToHub(ctx: TranslateContext): TransformStream<SseEvent, RawMessageStreamEvent> {
+    return new TransformStream({
+      transform(ev, controller) {
+        if (!ev.data) return;
+        let parsed: RawMessageStreamEvent;
+        try {
+          parsed = JSON.parse(ev.data);
+        } catch {
+          controller.error(new GatewayError(502, 'api_error', 'upstream sent a malformed stream event'));
+          return;
+        }
+        if (parsed.type === 'message_start') parsed = { ...parsed, message: { ...parsed.message, model: ctx.requestedModel } };
+        controller.enqueue(parsed);
+      },
+    });
+  },
+  errorToGateway: anthropicErrorToGateway,
+};
+
+/** A mid-stream failure as Anthropic SSE (https://docs.anthropic.com/en/api/messages-streaming#error-events). */
+export function anthropicStreamError(err: GatewayError): SseEvent {
+  return { event: 'error', data: JSON.stringify({ type: 'error', error: { type: err.type, message: err.message } }) };
+}

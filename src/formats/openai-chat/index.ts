@@ -1,0 +1,36 @@
+/**
+ * @module formats/openai-chat
+ * OpenAI Chat Completions ↔ hub. Upstream role (an `openai` channel serving a Messages client):
+ * request-from-hub, response-to-hub, stream-to-hub, errors. Inbound role (a Chat Completions client served
+ * by an Anthropic channel): request-to-hub, response-from-hub, stream-from-hub, error-body.
+ */
+import type { GatewayError } from '../../errors.ts';
+import type { Format } from '../types.ts';
+import type { ChatQuirks } from './quirks.ts';
+import { hubRequestToChat } from './request-from-hub.ts';
+import { chatResponseToHub } from './response-to-hub.ts';
+import { chatChunksToHubEvents } from './stream-to-hub.ts';
+import { chatErrorToGateway } from './errors.ts';
+import { chatRequestToHub } from './request-to-hub.ts';
+import { hubResponseToChat } from './response-from-hub.ts';
+import { hubEventsToChatChunks } from './stream-from-hub.ts';
+import { chatErrorBody } from './error-body.ts';
+
+export const openaiChatFormat: Format<ChatQuirks> = {
+  id: 'openai-chat',
+
+  requestToHub(body, ctx) {
+    const o = (body ?? {}) as { stream_options?: { include_usage?: unknown } };
+    ctx.streamUsage = o.stream_options?.include_usage === true;
+    return chatRequestToHub(body, ctx, { defaultMaxTokens: ctx.defaultMaxTokens, thinkingStyle: () => ctx.thinkingStyle });
+  },
+  responseFromHub: (message, ctx) => hubResponseToChat(message, ctx),
+  streamFromHub: (ctx) => hubEventsToChatChunks(ctx, { includeUsage: ctx.streamUsage ?? false }),
+  errorBody: (err: GatewayError) => chatErrorBody(err),
+  streamErrorEvent: (err: GatewayError) => ({ data: JSON.stringify(chatErrorBody(err)) }),
+
+  requestFromHub: (hub, ctx, quirks) => hubRequestToChat(hub, ctx, quirks),
+  responseToHub: (body, ctx, quirks) => chatResponseToHub(body, ctx, quirks),
+  streamToHub: (ctx, quirks) => chatChunksToHubEvents(ctx, quirks),
+  errorToGateway: chatErrorToGateway,
+};

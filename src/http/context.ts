@@ -1,0 +1,48 @@
+/**
+ * @module http/context
+ * Per-request state carried on the Hono context, and the dependencies createApp() receives.
+ */
+import type { Config } from '../config/schema.ts';
+import type { FormatId } from '../formats/types.ts';
+import type { Logger, RequestLogEntry } from '../log.ts';
+import type { RoutingTable } from '../routing/table.ts';
+import type { CircuitBreaker } from '../routing/circuit.ts';
+import type { Channel } from '../channels/types.ts';
+
+export interface Principal { name: string; models: Set<string> | null }
+
+export interface RequestLog {
+  entry: RequestLogEntry;
+  start: number;
+  /** Set when a streamed body will finish the log line itself (at stream end). */
+  deferred: boolean;
+  finish(status?: number): void;
+}
+
+export interface AppDeps {
+  config: Config;
+  channels: Channel[];
+  table: RoutingTable;
+  breaker: CircuitBreaker;
+  logger: Logger;
+  /** Random per process; the loop guard's marker. */
+  instanceId: string;
+  version: string;
+  /** Lifts Bun's idle timeout for a long-running request (main.ts passes server.timeout(req, 0)). */
+  noIdleTimeout?: (req: Request) => void;
+  /** Flipped by main.ts on SIGTERM: /ready answers 503 while draining. */
+  state: { draining: boolean; inflight: number };
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type Env = {
+  Variables: {
+    requestId: string;
+    principal: Principal | null;
+    format: FormatId;
+    log: RequestLog;
+    /** The loop-guard marker to send upstream: the hops so far plus this instance. */
+    hop: string;
+  };
+};

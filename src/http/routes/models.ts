@@ -1,0 +1,36 @@
+/**
+ * @module http/routes/models
+ * GET /v1/models in one shape both official SDKs parse: Anthropic's page (`data[].type/id/display_name/
+ * created_at`, `has_more`, `first_id`, `last_id`) merged with OpenAI's list (`object: "list"`,
+ * `data[].object/created/owned_by`). Only the models the caller's key may use are listed.
+ */
+import type { Context } from 'hono';
+import { GatewayError } from '../../errors.ts';
+import type { AppDeps, Env } from '../context.ts';
+
+const CREATED = '2025-01-01T00:00:00Z';
+
+function entry(id: string, channels: string[]) {
+  return {
+    type: 'model', id, display_name: id, created_at: CREATED,
+    object: 'model', created: Date.parse(CREATED) / 1000, owned_by: channels.join(','),
+  };
+}
+
+export function listModels(deps: AppDeps) {
+  return function listModelsHandler(c: Context<Env>) {
+    const allowed = c.get('principal')?.models ?? null;
+    const data = deps.table.exposedModels().filter((m) => !allowed || allowed.has(m.id)).map((m) => entry(m.id, m.channels));
+    return c.json({ object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+  };
+}
+
+export function getModel(deps: AppDeps) {
+  return function getModelHandler(c: Context<Env>) {
+    const id = c.req.param('id') ?? '';
+    const allowed = c.get('principal')?.models ?? null;
+    const m = deps.table.exposedModels().find((x) => x.id === id);
+    if (!m || (allowed && !allowed.has(id))) throw new GatewayError(404, 'not_found_error', `model: model "${id}" not found`);
+    return c.json(entry(m.id, m.channels));
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * @module hub/schema
+ * Validation of inbound Anthropic Messages bodies: just enough to route and translate safely.
+ * looseObject throughout, so fields this gateway does not know (context_management, output_config,
+ * defer_loading, tomorrow's additions) survive untouched (STYLE rule 6).
+ */
+import * as v from 'valibot';
+
+const BlockSchema = v.looseObject({ type: v.pipe(v.string(), v.minLength(1)) });
+const ContentSchema = v.union([v.string(), v.array(BlockSchema)], 'Invalid type: Expected string or array of content blocks');
+
+export const MessageParamSchema = v.looseObject({
+  role: v.picklist(['user', 'assistant'], 'Invalid value: Expected "user" or "assistant"'),
+  content: ContentSchema,
+});
+
+const common = {
+  model: v.pipe(v.string(), v.minLength(1, 'must not be empty')),
+  messages: v.array(MessageParamSchema),
+  system: v.optional(v.union([v.string(), v.array(BlockSchema)], 'Invalid type: Expected string or array of text blocks')),
+  tools: v.optional(v.array(v.looseObject({ name: v.string() }))),
+  tool_choice: v.optional(v.looseObject({ type: v.string() })),
+  thinking: v.optional(v.looseObject({ type: v.string() })),
+};
+
+export const MessageCreateParamsSchema = v.looseObject({
+  ...common,
+  max_tokens: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  stream: v.optional(v.boolean()),
+  stop_sequences: v.optional(v.array(v.string())),
+  temperature: v.optional(v.number()),
+  top_p: v.optional(v.number()),
+  top_k: v.optional(v.pipe(v.number(), v.integer())),
+  metadata: v.optional(v.looseObject({ user_id: v.optional(v.nullable(v.string())) })),
+});
+
+export const MessageCountTokensParamsSchema = v.looseObject(common);

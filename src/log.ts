@@ -1,0 +1,55 @@
+/**
+ * @module log
+ * Structured JSON log lines: one per request (`msg: "request"`), plus start-up/shutdown events.
+ * Never the prompt, never a key. The sink is injected (main.ts: buffered stdout; tests: an array).
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export interface RequestLogEntry {
+  request_id: string;
+  method: string;
+  path: string;
+  status: number;
+  latency_ms: number;
+  ttfb_ms?: number;
+  key?: string;
+  model?: string;
+  channel?: string;
+  upstream_model?: string;
+  stream?: boolean;
+  attempts?: number;
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
+  stop_reason?: string | null;
+  error_type?: string;
+  error?: string;
+  dropped?: string[];
+  outcome?: 'ok' | 'error' | 'cancelled';
+}
+
+export interface Logger {
+  request(entry: RequestLogEntry): void;
+  event(level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>): void;
+}
+
+export function createLogger(sink: (line: string) => void, level: LogLevel = 'info'): Logger {
+  const min = RANK[level];
+  const write = (lvl: Exclude<LogLevel, 'silent'>, obj: Record<string, unknown>) => {
+    if (RANK[lvl] < min) return;
+    sink(JSON.stringify({ time: new Date().toISOString(), level: lvl, ...obj }));
+  };
+  return {
+    request(entry) {
+      write(entry.status >= 500 || entry.outcome === 'error' ? 'warn' : 'info', { msg: 'request', ...entry });
+    },
+    event(lvl, msg, fields) {
+      write(lvl, { msg, ...fields });
+    },
+  };
+}
+
+export const silentLogger: Logger = { request() {}, event() {} };

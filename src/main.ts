@@ -1,0 +1,135 @@
+#!/usr/bin/env bun
+/**
+ * @module main
+ * The only module with side effects: arguments and environment → config → Bun.serve → graceful shutdown.
+ */
+import { parseArgs } from 'node:util';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
+import { buildDeps } from './runtime.ts';
+import { createLogger } from './log.ts';
+import { VERSION } from './version.ts';
+
+const HELP = `switchboard ${VERSION} — an LLM gateway speaking Anthropic's Messages API
+
+Usage: switchboard [--config FILE] [--host HOST] [--port PORT]
+
+Options:
+  -c, --config FILE   config file (JSON or YAML); default: $SWITCHBOARD_CONFIG, else zero-config
+                      from ANTHROPIC_API_KEY / OPENAI_API_KEY
+      --host HOST     listen address (overrides server.host)
+  -p, --port PORT     listen port (overrides server.port; 0 picks a free port)
+  -h, --help          show this help
+  -v, --version       print the version
+
+Docs: README.md ("Configuration").`;
+
+function fail(lines: string[]): never {
+  for (const l of lines) process.stderr.write(`switchboard: ${l}\n`);
+  process.exit(2);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function main() {
+  let args;
+  try {
+    args = parseArgs({
+      args: process.argv.slice(2),
+      options: {
+        config: { type: 'string', short: 'c' },
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    fail([(e as Error).message, 'see switchboard --help']);
+  }
+  if (args.help) { process.stdout.write(HELP + '\n'); return; }
+  if (args.version) { process.stdout.write(`${VERSION}\n`); return; }
+
+  let config;
+  const path = args.config ?? process.env.SWITCHBOARD_CONFIG ?? undefined;
+  try {
+    config = loadConfig({ path: path || undefined, env: process.env });
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.problems);
+    throw e;
+  }
+  if (args.host) config.server.host = args.host;
+  if (args.port !== undefined) {
+    if (!/^\d+$/.test(args.port) || Number(args.port) > 65535) fail([`--port: not a port number: ${args.port}`]);
+    config.server.port = Number(args.port);
+  }
+  if (config.keys.length === 0 && !isLoopback(config.server.host)) {
+    fail([`server.host: refusing to listen on ${config.server.host} with no keys configured (anyone could use your upstream keys); add "keys" or listen on 127.0.0.1`]);
+  }
+
+  // buffered stdout: log lines never block the request path
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const out = pending.join('\n') + '\n';
+    pending = [];
+    process.stdout.write(out);
+  };
+  const logger = createLogger((line) => {
+    pending.push(line);
+    if (pending.length >= 256) flush();
+    else if (!scheduled) { scheduled = true; setTimeout(flush, 20); }
+  }, config.server.log_level);
+
+  let deps;
+  try {
+    deps = buildDeps(config, logger);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.problems);
+    throw e;
+  }
+  const app = createApp(deps);
+  let server: ReturnType<typeof Bun.serve>;
+  deps.noIdleTimeout = (req) => server.timeout(req, 0);
+  try {
+    server = Bun.serve({
+      hostname: config.server.host,
+      port: config.server.port,
+      fetch: app.fetch,
+      maxRequestBodySize: config.server.max_body_bytes + 1024 * 1024,
+      idleTimeout: 30,
+      development: false,
+    });
+  } catch (e) {
+    fail([`cannot listen on ${config.server.host}:${config.server.port}: ${(e as Error).message}`]);
+  }
+  if (config.channels.length === 0) logger.event('warn', 'no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
+  logger.event('info', 'listening', { url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length });
+  flush();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    deps.state.draining = true;
+    logger.event('info', 'draining', { signal, inflight: deps.state.inflight, drain_timeout_ms: config.server.drain_timeout_ms });
+    flush();
+    const drained = server.stop(false).then(() => true);
+    const timedOut = Bun.sleep(config.server.drain_timeout_ms).then(() => false);
+    const clean = await Promise.race([drained, timedOut]);
+    if (!clean) await server.stop(true);
+    logger.event('info', 'stopped', { clean });
+    flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main();

@@ -1,0 +1,320 @@
+/**
+ * @module pipeline/handle
+ * The request path for every inference endpoint: read → validate → authorize the model → resolve candidates →
+ * for each candidate: passthrough (same format: the client's bytes) or translate (inbound → hub → channel) →
+ * relay the response, falling back to the next candidate only before the first byte reached the client.
+ */
+import type { Context } from 'hono';
+import { GatewayError, invalidRequest } from '../errors.ts';
+import type { Channel, Endpoint } from '../channels/types.ts';
+import { FORMATS } from '../formats/index.ts';
+import type { FormatId, TranslateContext } from '../formats/types.ts';
+import { MessageCountTokensParamsSchema, MessageCreateParamsSchema } from '../hub/schema.ts';
+import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
+import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
+import { parseOrThrow } from '../util/validate.ts';
+import { rewriteModel } from '../util/json.ts';
+import { orderRoutes } from '../routing/balance.ts';
+import { isRetryableStatus, retryAfterMs } from '../routing/fallback.ts';
+import type { Route } from '../routing/table.ts';
+import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
+import { UsageSniffer } from '../accounting/usage-tap.ts';
+import { addAnthropicUsage, emptyUsage, type UsageTotals } from '../accounting/usage.ts';
+import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
+import { sseDecoder } from '../sse/decode.ts';
+import { encodeSse, sseEncoder } from '../sse/encode.ts';
+import type { AppDeps, Env, RequestLog } from '../http/context.ts';
+import { readBody } from './read-body.ts';
+import { guardStream, withIdleTimeout } from './streams.ts';
+import { thinkingStyleFor } from './thinking-style.ts';
+
+const utf8 = new TextDecoder();
+
+/** What routing and accounting need from an inbound body: one parse, no re-serialisation. */
+interface Inbound {
+  format: FormatId;
+  endpoint: Endpoint;
+  bytes: Uint8Array;
+  text: string;
+  json: Record<string, unknown>;
+  model: string;
+  stream: boolean;
+}
+
+export async function handleInference(c: Context<Env>, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
+  const req = c.req.raw;
+  const log = c.get('log');
+  // Bun closes a connection idle for 10 s, even one whose handler is still waiting for a slow first token
+  deps.noIdleTimeout?.(req);
+  const inbound = await readInbound(req, deps, format, endpoint);
+  log.entry.model = inbound.model;
+  log.entry.stream = inbound.stream;
+
+  const principal = c.get('principal');
+  if (principal?.models && !principal.models.has(inbound.model)) {
+    throw new GatewayError(403, 'permission_error', `model: this API key may not use model "${inbound.model}"`, { param: 'model' });
+  }
+  const routes = deps.table.routes(inbound.model);
+  if (routes.length === 0) {
+    throw new GatewayError(404, 'not_found_error', `model: model "${inbound.model}" is not served by this gateway`, { param: 'model', code: 'model_not_found' });
+  }
+  return attempt(c, deps, inbound, candidates(deps, routes), log);
+}
+
+async function readInbound(req: Request, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Inbound> {
+  const bytes = await readBody(req, deps.config.server.max_body_bytes);
+  const text = utf8.decode(bytes);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw invalidRequest(`request body is not valid JSON (${(e as Error).message})`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidRequest('request body must be a JSON object');
+  let model: string;
+  let stream: boolean;
+  if (format === 'anthropic') {
+    const p = parseOrThrow(endpoint === 'count_tokens' ? MessageCountTokensParamsSchema : MessageCreateParamsSchema, json);
+    model = p.model;
+    stream = endpoint === 'messages' && (p as { stream?: boolean }).stream === true;
+  } else {
+    const p = parseChatRequest(json);
+    model = p.model;
+    stream = p.stream;
+  }
+  return { format, endpoint, bytes, text, json: json as Record<string, unknown>, model, stream };
+}
+
+/** Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order). */
+function candidates(deps: AppDeps, routes: Route[]): Route[] {
+  const ordered = orderRoutes(routes, deps.random);
+  const closed = ordered.filter((r) => !deps.breaker.isOpen(r.channel.name));
+  return (closed.length ? closed : ordered).slice(0, deps.config.routing.max_attempts);
+}
+
+async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes: Route[], log: RequestLog): Promise<Response> {
+  const req = c.req.raw;
+  const sleep = deps.sleep ?? ((ms: number) => Bun.sleep(ms));
+  let lastError: GatewayError | undefined;
+  let estimate: number | undefined;
+  const estimated = (hub: MessageCreateParams) => (estimate ??= estimateInputTokens(hub));
+
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i]!;
+    const channel = route.channel;
+    const last = i === routes.length - 1;
+    const passthrough = channel.nativeFormat === inbound.format;
+    log.entry.attempts = i + 1;
+    log.entry.channel = channel.name;
+    log.entry.upstream_model = route.upstreamModel;
+
+    if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) {
+      // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
+      const hub = inbound.json as unknown as MessageCreateParams;
+      log.entry.input_tokens = estimated(hub);
+      return c.json({ input_tokens: estimated(hub) }, 200, { 'x-switchboard-estimate': 'true' });
+    }
+
+    const ctx: TranslateContext = {
+      requestedModel: inbound.model,
+      upstreamModel: route.upstreamModel,
+      dropped: [],
+      estimatedInputTokens: 0,
+      defaultMaxTokens: deps.config.default_max_tokens,
+      thinkingStyle: thinkingStyleFor(channel.config, route.upstreamModel),
+    };
+    let body: Uint8Array | string;
+    if (passthrough) {
+      body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, inbound.text, route.upstreamModel);
+    } else {
+      // translation errors (a block type the channel cannot take) are the client's: no fallback
+      const hub = FORMATS[inbound.format].requestToHub(inbound.json, ctx);
+      if (inbound.stream) ctx.estimatedInputTokens = estimated(hub);
+      body = JSON.stringify(FORMATS[channel.nativeFormat].requestFromHub(hub, ctx, channel.quirks as never));
+      if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
+    }
+
+    const upstream = new AbortController();
+    const timeoutMs = channel.config.timeout_ms;
+    const timer = setTimeout(() => upstream.abort(new GatewayError(504, 'timeout_error', `channel ${channel.name}: no response within ${timeoutMs} ms`)), timeoutMs);
+    let res: Response;
+    try {
+      res = await channel.send({
+        endpoint: inbound.endpoint,
+        upstreamModel: route.upstreamModel,
+        body,
+        search: passthrough ? new URL(req.url).search : '',
+        clientHeaders: req.headers,
+        passthrough,
+        signal: AbortSignal.any([req.signal, upstream.signal]),
+        hopHeader: c.get('hop'),
+      });
+    } catch (err) {
+      clearTimeout(timer);
+      if (req.signal.aborted) throw new ClientGone();
+      lastError = upstream.signal.aborted && upstream.signal.reason instanceof GatewayError
+        ? upstream.signal.reason
+        : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream unreachable (${describeFetchError(err)})`);
+      deps.breaker.failure(channel.name);
+      deps.logger.event('warn', 'upstream attempt failed', { request_id: c.get('requestId'), channel: channel.name, error: lastError.message });
+      continue;
+    }
+    clearTimeout(timer);
+
+    if (!res.ok) {
+      const retryable = isRetryableStatus(res.status);
+      if (retryable) deps.breaker.failure(channel.name);
+      if (retryable && !last) {
+        const wait = retryAfterMs(res.headers);
+        deps.logger.event('warn', 'upstream attempt failed', { request_id: c.get('requestId'), channel: channel.name, status: res.status });
+        lastError = new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
+        await res.body?.cancel().catch(() => {});
+        if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await sleep(wait);
+        continue;
+      }
+      return upstreamError(c, inbound, channel, res, passthrough, log);
+    }
+    deps.breaker.success(channel.name);
+    if (passthrough) return relayPassthrough(c, inbound, channel, res, upstream, log);
+    if (inbound.stream) return relayTranslatedStream(c, inbound, channel, res, upstream, ctx, log);
+    return relayTranslatedJson(c, inbound, channel, res, upstream, ctx, log);
+  }
+  throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
+}
+
+/** The client went away before a response: nothing to send; logged as cancelled. */
+export class ClientGone extends Error {
+  constructor() { super('client disconnected'); this.name = 'ClientGone'; }
+}
+
+function describeFetchError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e?.code ?? e?.message?.slice(0, 120) ?? 'error';
+}
+
+/** A final upstream error: same format → its body as it is; translated → the client's envelope. */
+async function upstreamError(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, passthrough: boolean, log: RequestLog): Promise<Response> {
+  const raw = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
+  log.entry.error = `upstream HTTP ${res.status}`;
+  if (passthrough) {
+    const headers = relayableResponseHeaders(res.headers);
+    headers.set('request-id', c.get('requestId'));
+    return new Response(raw, { status: res.status, headers });
+  }
+  const text = utf8.decode(raw);
+  let body: unknown = text;
+  try { body = JSON.parse(text); } catch { /* non-JSON error page */ }
+  const err = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
+  const ra = res.headers.get('retry-after');
+  if (ra) err.headers['retry-after'] = ra;
+  throw err;
+}
+
+function toGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError(502, 'api_error', 'upstream stream failed');
+}
+
+function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason?: string | null) {
+  Object.assign(log.entry, usage);
+  if (stopReason !== undefined) log.entry.stop_reason = stopReason;
+  if (outcome === 'cancelled') log.entry.outcome = 'cancelled';
+  else if (outcome !== undefined) {
+    const e = toGatewayError(outcome);
+    log.entry.outcome = 'error';
+    log.entry.error_type = e.type;
+    log.entry.error = e.message;
+  }
+  log.finish();
+}
+
+function markFirstByte(log: RequestLog) {
+  if (log.entry.ttfb_ms === undefined) log.entry.ttfb_ms = Math.round((performance.now() - log.start) * 100) / 100;
+}
+
+function relayPassthrough(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, log: RequestLog): Response {
+  const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
+  const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
+  const headers = relayableResponseHeaders(res.headers);
+  headers.set('request-id', c.get('requestId'));
+  if (!res.body) {
+    log.finish(res.status);
+    return new Response(null, { status: res.status, headers });
+  }
+  log.deferred = true;
+  const body = guardStream(withIdleTimeout(res.body, channel.config.stream_idle_timeout_ms, () => upstream.abort()), {
+    onChunk(chunk) {
+      markFirstByte(log);
+      sniffer.push(chunk);
+    },
+    errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(toGatewayError(err))) : null),
+    onEnd(outcome) {
+      if (outcome === 'cancelled') upstream.abort();
+      finishStreamLog(log, sniffer.finish(), outcome, sniffer.stopReason);
+    },
+  });
+  log.entry.status = res.status;
+  return new Response(body, { status: res.status, headers });
+}
+
+function relayTranslatedStream(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, log: RequestLog): Response {
+  const usage = emptyUsage();
+  let stopReason: string | null = null;
+  const source = res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
+  const events = withIdleTimeout(source, channel.config.stream_idle_timeout_ms, () => upstream.abort())
+    .pipeThrough(sseDecoder())
+    .pipeThrough(FORMATS[channel.nativeFormat].streamToHub(ctx, channel.quirks as never))
+    .pipeThrough(new TransformStream<RawMessageStreamEvent, RawMessageStreamEvent>({
+      transform(ev, ctl) {
+        if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
+        else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); stopReason = ev.delta.stop_reason; }
+        ctl.enqueue(ev);
+      },
+    }));
+  const bytes = events.pipeThrough(FORMATS[inbound.format].streamFromHub(ctx)).pipeThrough(sseEncoder());
+  log.deferred = true;
+  const body = guardStream(bytes, {
+    onChunk: () => markFirstByte(log),
+    errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(toGatewayError(err))),
+    onEnd(outcome) {
+      if (outcome === 'cancelled') upstream.abort();
+      finishStreamLog(log, usage, outcome, stopReason);
+    },
+  });
+  const headers = new Headers({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': c.get('requestId') });
+  setDropped(headers, ctx);
+  log.entry.status = 200;
+  return new Response(body, { status: 200, headers });
+}
+
+async function relayTranslatedJson(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, log: RequestLog): Promise<Response> {
+  const source = res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
+  let text: string;
+  try {
+    text = await new Response(withIdleTimeout(source, channel.config.stream_idle_timeout_ms, () => upstream.abort())).text();
+  } catch (err) {
+    if (c.req.raw.signal.aborted) throw new ClientGone();
+    throw toGatewayError(err);
+  }
+  markFirstByte(log);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned a body that is not JSON`);
+  }
+  const message: Message = FORMATS[channel.nativeFormat].responseToHub(json, ctx, channel.quirks as never);
+  const usage = emptyUsage();
+  addAnthropicUsage(usage, message.usage);
+  Object.assign(log.entry, usage);
+  log.entry.stop_reason = message.stop_reason;
+  const out = FORMATS[inbound.format].responseFromHub(message, ctx);
+  const headers = new Headers({ 'content-type': 'application/json', 'request-id': c.get('requestId') });
+  setDropped(headers, ctx);
+  return new Response(JSON.stringify(out), { status: 200, headers });
+}
+
+/** Name what the translation could not carry (README: "What a translation cannot carry"). */
+function setDropped(headers: Headers, ctx: TranslateContext) {
+  if (ctx.dropped.length) headers.set('x-switchboard-dropped', [...new Set(ctx.dropped)].join(', ').slice(0, 4000));
+}

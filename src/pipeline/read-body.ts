@@ -1,0 +1,36 @@
+/**
+ * @module pipeline/read-body
+ * Read a request body into memory with a hard size cap (413 request_too_large), checked on
+ * Content-Length first and then while reading, so an oversized chunked upload is cut off early.
+ */
+import { GatewayError } from '../errors.ts';
+
+export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+  const tooLarge = () => new GatewayError(413, 'request_too_large', `request body exceeds the ${limit}-byte limit`);
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (!req.body) return new Uint8Array(0);
+  if (declared !== null) {
+    const buf = new Uint8Array(await req.arrayBuffer());
+    if (buf.byteLength > limit) throw tooLarge();
+    return buf;
+  }
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.byteLength; }
+  return out;
+}

@@ -1,0 +1,55 @@
+/**
+ * @module routing/table
+ * The routing table, built once from config: exposed model name → channels that serve it, with the upstream name.
+ * Exact names win over patterns (`claude-*`); a pattern sends the requested name upstream unchanged.
+ */
+import type { Channel } from '../channels/types.ts';
+
+export interface Route {
+  channel: Channel;
+  upstreamModel: string;
+  priority: number;
+  weight: number;
+}
+
+interface PatternRoute { prefix: string; suffix: string; channel: Channel; priority: number; weight: number }
+
+export class RoutingTable {
+  private readonly exact = new Map<string, Route[]>();
+  private readonly patterns: PatternRoute[] = [];
+
+  constructor(channels: Channel[]) {
+    for (const channel of channels) {
+      const { models, priority, weight } = channel.config;
+      const entries: Array<[string, string]> = Array.isArray(models) ? models.map((m) => [m, m]) : Object.entries(models);
+      for (const [exposed, upstream] of entries) {
+        const star = exposed.indexOf('*');
+        if (star !== -1) {
+          this.patterns.push({ prefix: exposed.slice(0, star), suffix: exposed.slice(star + 1).replaceAll('*', ''), channel, priority, weight });
+          continue;
+        }
+        let list = this.exact.get(exposed);
+        if (!list) this.exact.set(exposed, (list = []));
+        list.push({ channel, upstreamModel: upstream, priority, weight });
+      }
+    }
+  }
+
+  /** Every route for a model (unordered), or an empty list. */
+  routes(model: string): Route[] {
+    const hit = this.exact.get(model);
+    if (hit) return hit;
+    const out: Route[] = [];
+    for (const p of this.patterns) {
+      if (model.length >= p.prefix.length + p.suffix.length && model.startsWith(p.prefix) && model.endsWith(p.suffix)) {
+        out.push({ channel: p.channel, upstreamModel: model, priority: p.priority, weight: p.weight });
+      }
+    }
+    return out;
+  }
+
+  /** Exposed names for /v1/models (patterns are not listable). */
+  exposedModels(): Array<{ id: string; channels: string[] }> {
+    return [...this.exact.entries()].map(([id, routes]) => ({ id, channels: routes.map((r) => r.channel.name) }));
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Native Anthropic passthrough driven by the official @anthropic-ai/sdk: bytes in, bytes out.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
+import { fixtureSseBody, listFixtures, readFixture } from '../helpers/fixtures.ts';
+
+const KEY = 'sk-gw-test-key-1';
+const UPSTREAM_KEY = 'sk-ant-upstream-secret';
+let upstream: MockUpstream;
+let gw: TestGateway;
+let client: Anthropic;
+
+const textMessage = JSON.parse(readFixture('anthropic/response-text.json'));
+
+beforeAll(() => {
+  upstream = startMockUpstream(() => json(textMessage));
+  gw = startGateway({
+    keys: [{ key: KEY, name: 'team-a' }],
+    channels: [
+      { name: 'claude', type: 'anthropic', base_url: upstream.url, api_key: UPSTREAM_KEY,
+        models: ['claude-sonnet-4-5', 'claude-sonnet-5-5'], headers: { 'x-extra': 'yes' } },
+      { name: 'mapped', type: 'anthropic', base_url: upstream.url, api_key: UPSTREAM_KEY, models: { 'team-model': 'claude-haiku-4-5' } },
+    ],
+  });
+  client = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
+});
+afterAll(async () => { await gw.stop(); await upstream.stop(); });
+
+describe('request forwarding', () => {
+  test('body bytes reach the upstream unchanged, with the channel key and versions', async () => {
+    upstream.handler = () => json(textMessage);
+    const body = '{"model":"claude-sonnet-4-5", "max_tokens":  64,"messages":[{"role":"user","content":"héllo ✓"}],"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},"output_config":{"effort":"medium"},"tools":[{"name":"X","description":"d","input_schema":{"type":"object"},"defer_loading":true}]}';
+    const res = await fetch(`${gw.url}/v1/messages?beta=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'anthropic-beta': 'context-management-2025-06-27', 'x-app': 'cli', connection: 'keep-alive', 'anthropic-version': '2023-06-01' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('request-id')).toMatch(/^req_/);
+    const got = upstream.requests.at(-1)!;
+    expect(got.path).toBe('/v1/messages');
+    expect(got.search).toBe('?beta=true');
+    expect(got.text).toBe(body);
+    expect(got.headers.get('x-api-key')).toBe(UPSTREAM_KEY);
+    expect(got.headers.get('authorization')).toBeNull();
+    expect(got.headers.get('anthropic-version')).toBe('2023-06-01');
+    expect(got.headers.get('anthropic-beta')).toBe('context-management-2025-06-27');
+    expect(got.headers.get('x-app')).toBe('cli');
+    expect(got.headers.get('x-extra')).toBe('yes');
+    expect(got.headers.get('x-switchboard-hop')).toBeTruthy();
+    expect(await res.json()).toEqual(textMessage);
+  });
+
+  test('anthropic-version defaults to 2023-06-01; a gateway x-api-key is never forwarded', async () => {
+    await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const got = upstream.requests.at(-1)!;
+    expect(got.headers.get('anthropic-version')).toBe('2023-06-01');
+    expect(got.headers.get('x-api-key')).toBe(UPSTREAM_KEY);
+    expect([...got.headers.values()].join(' ')).not.toContain(KEY);
+  });
+
+  test('a mapped model is rewritten in place and nothing else changes', async () => {
+    const body = '{"model" : "team-model","max_tokens":5,"messages":[{"role":"user","content":"model: \\"team-model\\""}],"metadata":{"model":"team-model"}}';
+    await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body });
+    const got = upstream.requests.at(-1)!;
+    expect(got.text).toBe(body.replace('"model" : "team-model"', '"model" : "claude-haiku-4-5"'));
+  });
+
+  test('the SDK gets its message back, with the model name it asked for', async () => {
+    upstream.handler = () => json(textMessage);
+    const msg = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });
+    expect(msg.content).toEqual(textMessage.content);
+    expect(msg.usage.input_tokens).toBe(textMessage.usage.input_tokens);
+  });
+});
+
+describe('streams', () => {
+  const streams = listFixtures('anthropic').filter((f) => f.includes('/stream-'));
+  test('there are recorded Anthropic streams to replay', () => expect(streams.length).toBeGreaterThan(5));
+
+  for (const f of streams) {
+    test(`replays ${f} byte for byte`, async () => {
+      const recorded = fixtureSseBody(f);
+      upstream.handler = () => sse(sseEvents(recorded));
+      const res = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST', headers: { 'x-api-key': KEY },
+        body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      expect(await res.text()).toBe(recorded);
+    });
+  }
+
+  test('messages.stream().finalMessage() accumulates through the passthrough, and usage reaches the log', async () => {
+    const recorded = fixtureSseBody('anthropic/stream-tool-use-input-json-delta.sse');
+    upstream.handler = () => sse(sseEvents(recorded), { delayMs: 1 });
+    const before = gw.requestLogs().length;
+    const msg = await client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'weather?' }] }).finalMessage();
+    expect(msg.stop_reason).toBe('tool_use');
+    const tool = msg.content.find((b) => b.type === 'tool_use');
+    expect(tool).toBeDefined();
+    await until(() => gw.requestLogs().length > before);
+    const line = gw.requestLogs().at(-1);
+    expect(line.key).toBe('team-a');
+    expect(line.channel).toBe('claude');
+    expect(line.model).toBe('claude-sonnet-4-5');
+    expect(line.stream).toBe(true);
+    expect(line.status).toBe(200);
+    expect(line.ttfb_ms).toBeGreaterThan(0);
+    expect(line.output_tokens).toBeGreaterThan(0);
+    expect(line.input_tokens).toBeGreaterThan(0);
+    expect(JSON.stringify(line)).not.toContain('weather?');
+    expect(JSON.stringify(gw.logs)).not.toContain(UPSTREAM_KEY);
+    expect(JSON.stringify(gw.logs)).not.toContain(KEY);
+  });
+
+  test('chunks are relayed as they arrive, not buffered', async () => {
+    const events = sseEvents(fixtureSseBody('anthropic/stream-text-basic.sse'));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    upstream.handler = () => new Response(new ReadableStream({
+      async start(ctl) {
+        ctl.enqueue(new TextEncoder().encode(events[0]!));
+        await gate; // the rest only after the client saw the first event
+        for (const e of events.slice(1)) ctl.enqueue(new TextEncoder().encode(e));
+        ctl.close();
+      },
+    }), { headers: { 'content-type': 'text/event-stream' } });
+    const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toBe(events[0]!);
+    release();
+    let rest = '';
+    for (;;) { const r = await reader.read(); if (r.done) break; rest += new TextDecoder().decode(r.value); }
+    expect(first + rest).toBe(events.join(''));
+  });
+
+  test('usage in the request log for a non-streamed passthrough', async () => {
+    upstream.handler = () => json(textMessage);
+    const before = gw.requestLogs().length;
+    await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });
+    await until(() => gw.requestLogs().length > before);
+    const line = gw.requestLogs().at(-1);
+    expect(line.input_tokens).toBe(textMessage.usage.input_tokens);
+    expect(line.output_tokens).toBe(textMessage.usage.output_tokens);
+  });
+});
+
+describe('count_tokens and models', () => {
+  test('count_tokens passes through to an anthropic channel, query string kept', async () => {
+    upstream.handler = () => json({ input_tokens: 42 });
+    const res = await client.messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.input_tokens).toBe(42);
+    expect(upstream.requests.at(-1)!.path).toBe('/v1/messages/count_tokens');
+  });
+
+  test('models.list() parses with the Anthropic SDK', async () => {
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    expect(ids.sort()).toEqual(['claude-sonnet-4-5', 'claude-sonnet-5-5', 'team-model']);
+  });
+
+  test('models.list() parses with the OpenAI SDK', async () => {
+    const { default: OpenAI } = await import('openai');
+    const oa = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    const ids: string[] = [];
+    for await (const m of oa.models.list()) ids.push(m.id);
+    expect(ids.sort()).toEqual(['claude-sonnet-4-5', 'claude-sonnet-5-5', 'team-model']);
+  });
+
+  test('models.retrieve()', async () => {
+    const m = await client.models.retrieve('team-model');
+    expect(m.id).toBe('team-model');
+    await expect(client.models.retrieve('nope')).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+  });
+});

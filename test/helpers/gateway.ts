@@ -1,0 +1,45 @@
+/**
+ * @module test/helpers/gateway
+ * An in-process Switchboard on port 0, built exactly like main.ts does (validateConfig → buildDeps →
+ * createApp → Bun.serve), with log lines captured for assertions.
+ */
+import { validateConfig } from '../../src/config/load.ts';
+import { buildDeps } from '../../src/runtime.ts';
+import { createApp } from '../../src/app.ts';
+import { createLogger } from '../../src/log.ts';
+import type { AppDeps } from '../../src/http/context.ts';
+
+export interface TestGateway {
+  url: string;
+  logs: any[];
+  deps: AppDeps;
+  /** Request log lines only. */
+  requestLogs(): any[];
+  stop(): Promise<void>;
+}
+
+export function startGateway(rawConfig: Record<string, unknown>, extra: Partial<AppDeps> = {}): TestGateway {
+  const config = validateConfig(rawConfig);
+  const logs: any[] = [];
+  const logger = createLogger((line) => logs.push(JSON.parse(line)), 'debug');
+  const deps = buildDeps(config, logger, extra);
+  const app = createApp(deps);
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: app.fetch, idleTimeout: 10 });
+  deps.noIdleTimeout = (req) => server.timeout(req, 0);
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    logs,
+    deps,
+    requestLogs: () => logs.filter((l) => l.msg === 'request'),
+    async stop() { await server.stop(true); },
+  };
+}
+
+/** Wait until `cond()` holds (for log lines written at stream end), up to `ms`. */
+export async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await Bun.sleep(5);
+  }
+}

@@ -1,0 +1,85 @@
+import { describe, expect, test } from 'bun:test';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ConfigError, loadConfig, validateConfig } from '../../../src/config/load.ts';
+import { buildChannels } from '../../../src/runtime.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sb-config-'));
+const write = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };
+const problems = (fn: () => unknown): string[] => {
+  try { fn(); } catch (e) { if (e instanceof ConfigError) return e.problems; throw e; }
+  throw new Error('expected a ConfigError');
+};
+const base = { channels: [{ name: 'c', type: 'anthropic', base_url: 'https://api.anthropic.com', models: ['m'] }] };
+
+describe('loadConfig', () => {
+  test('JSON with ${VAR} expansion and defaults', () => {
+    const p = write('a.json', JSON.stringify({ channels: [{ name: 'c', type: 'anthropic', base_url: 'https://x.test', api_key: '${MY_KEY}', models: ['m'] }] }));
+    const cfg = loadConfig({ path: p, env: { MY_KEY: 'secret' } });
+    expect(cfg.channels[0]!.api_key).toBe('secret');
+    expect(cfg.server).toMatchObject({ host: '127.0.0.1', port: 8080, max_body_bytes: 32 * 1024 * 1024 });
+    expect(cfg.channels[0]).toMatchObject({ priority: 0, weight: 1 });
+  });
+
+  test('YAML by extension', () => {
+    const p = write('a.yaml', 'server:\n  port: 9999\nchannels:\n  - name: c\n    type: openai\n    base_url: http://127.0.0.1:1/v1\n    models: { a: b }\n');
+    const cfg = loadConfig({ path: p, env: {} });
+    expect(cfg.server.port).toBe(9999);
+    expect(cfg.channels[0]!.models).toEqual({ a: 'b' });
+  });
+
+  test('a missing variable is an error naming it and where', () => {
+    const p = write('b.json', JSON.stringify({ channels: [{ name: 'c', type: 'anthropic', base_url: 'https://x.test', api_key: '${NOPE_KEY}', models: ['m'] }] }));
+    expect(problems(() => loadConfig({ path: p, env: {} }))).toEqual(['channels[0].api_key: environment variable NOPE_KEY is not set']);
+  });
+
+  test('$${VAR} stays literal', () => {
+    const p = write('c.json', JSON.stringify({ channels: [{ name: 'c', type: 'anthropic', base_url: 'https://x.test', api_key: '$${LITERAL}', models: ['m'] }] }));
+    expect(loadConfig({ path: p, env: {} }).channels[0]!.api_key).toBe('${LITERAL}');
+  });
+
+  test('unreadable and unparseable files', () => {
+    expect(problems(() => loadConfig({ path: join(dir, 'missing.json'), env: {} }))[0]).toContain('cannot read config file');
+    expect(problems(() => loadConfig({ path: write('bad.json', '{"a":'), env: {} }))[0]).toContain('not valid JSON');
+    expect(problems(() => loadConfig({ path: write('bad.yml', 'a: [1,'), env: {} }))[0]).toContain('not valid YAML');
+  });
+
+  test('zero-config: provider keys become channels; ANTHROPIC_BASE_URL is not followed', () => {
+    const cfg = loadConfig({ env: { ANTHROPIC_API_KEY: 'a', OPENAI_API_KEY: 'o', ANTHROPIC_BASE_URL: 'http://127.0.0.1:8080' } });
+    expect(cfg.channels.map((c) => [c.name, c.base_url])).toEqual([['anthropic', 'https://api.anthropic.com'], ['openai', 'https://api.openai.com/v1']]);
+    expect(cfg.server.host).toBe('127.0.0.1');
+    expect(loadConfig({ env: {} }).channels).toEqual([]);
+  });
+});
+
+describe('validation names every problem by path', () => {
+  const cases: Array<[string, unknown, string]> = [
+    ['bad URL', { channels: [base.channels[0], { name: 'd', type: 'openai', base_url: 'not a url', models: ['x'] }] }, 'channels[1].base_url: Invalid URL'],
+    ['unknown top-level key', { ...base, chanels: [] }, 'chanels: unknown key'],
+    ['unknown channel key', { channels: [{ ...base.channels[0], modles: [] }] }, 'channels[0].modles: unknown key'],
+    ['unknown type', { channels: [{ ...base.channels[0], type: 'bedrock' }] }, 'channels[0].type: must be one of: anthropic, openai'],
+    ['models empty', { channels: [{ ...base.channels[0], models: [] }] }, 'channels[0].models'],
+    ['port out of range', { ...base, server: { port: 70000 } }, 'server.port'],
+    ['short key', { ...base, keys: [{ key: 'x', name: 'a' }] }, 'keys[0].key: must be at least 8 characters'],
+    ['duplicate channel names', { channels: [base.channels[0], base.channels[0]] }, 'channels: channel names must be unique'],
+    ['quirks on anthropic', { channels: [{ ...base.channels[0], quirks: { top_k: true } }] }, 'channels[0].quirks: only openai channels take quirks'],
+    ['unknown quirk', { channels: [{ name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'], quirks: { topk: true } }] }, 'channels[0].quirks.topk: unknown key'],
+    ['openai without base_url or provider', { channels: [{ name: 'o', type: 'openai', models: ['m'] }] }, 'channels[0].base_url: required'],
+    ['channels missing', {}, 'channels'],
+  ];
+  for (const [name, raw, expected] of cases) {
+    test(name, () => {
+      const ps = problems(() => validateConfig(raw));
+      expect(ps.some((p) => p.startsWith(expected) || p.includes(expected))).toBe(true);
+    });
+  }
+  test('several problems are all reported', () => {
+    const ps = problems(() => validateConfig({ channels: [{ name: 'c', type: 'x', base_url: 'nope', models: ['m'] }], extra: 1 }));
+    expect(ps.length).toBeGreaterThanOrEqual(3);
+  });
+  test('unknown provider preset is named', () => {
+    const cfg = validateConfig({ channels: [{ name: 'o', type: 'openai', provider: 'nonesuch', base_url: 'http://x.test/v1', models: ['m'] }] });
+    expect(problems(() => buildChannels(cfg))[0]).toStartWith('channels[0].provider: unknown provider "nonesuch"');
+  });
+});
