@@ -15,7 +15,8 @@ export const ChatQuirksSchema = v.strictObject({
   /**
    * How thinking / effort is expressed upstream:
    * `reasoning_effort` (OpenAI, Groq, xAI, Gemini…), `reasoning` (OpenRouter's `reasoning: {effort|max_tokens}`),
-   * `thinking` (DeepSeek / Z.ai style `thinking: {type: "enabled"}`), `none` (not sent).
+   * `thinking` (DeepSeek / Z.ai style `thinking: {type: "enabled"|"disabled"}`, plus `reasoning_effort` when
+   * `reasoning_efforts` is non-empty), `none` (not sent).
    */
   reasoning: v.optional(v.picklist(['reasoning_effort', 'reasoning', 'thinking', 'none'])),
   /** Effort levels the provider accepts, lowest first; higher requested levels are capped to the last one. */
@@ -38,6 +39,16 @@ export const ChatQuirksSchema = v.strictObject({
   parallel_tool_calls: v.optional(v.boolean()),
   /** The provider accepts the `developer` role (unused for now: system content is sent as `system`). */
   developer_role: v.optional(v.boolean()),
+  /**
+   * The provider accepts `system` messages after the first non-system message. Many chat templates
+   * (Mistral, Qwen, Llama via vLLM/llama.cpp) reject them; then later system content goes as a user message.
+   */
+  system_anywhere: v.optional(v.boolean()),
+  /**
+   * Tool-call ids the provider accepts in history: `keep` any string, `alnum9` exactly 9 characters
+   * `[a-zA-Z0-9]` (Mistral); other ids are mapped deterministically, the same way in `tool_calls` and `tool_call_id`.
+   */
+  tool_call_id: v.optional(v.picklist(['keep', 'alnum9'])),
 });
 
 export type ChatQuirksConfig = v.InferOutput<typeof ChatQuirksSchema>;
@@ -59,4 +70,6 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   stream_usage: true,
   parallel_tool_calls: true,
   developer_role: false,
+  system_anywhere: false,
+  tool_call_id: 'keep',
 };

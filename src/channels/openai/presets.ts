@@ -1,0 +1,144 @@
+/**
+ * @module channels/openai/presets
+ * What each OpenAI-compatible provider needs when the hub is translated for it (formats/openai-chat/quirks.ts).
+ * A preset lists only where the provider differs from DEFAULT_CHAT_QUIRKS, each with the reason; a
+ * channel's `quirks` config overrides any field. Where to reach a provider (base URL, auth header) is
+ * transport.ts. A channel with no `provider` gets the plain defaults: a generic OpenAI-compatible server.
+ *
+ * Two settings are per model rather than per provider, so a preset picks the common case:
+ * - `reasoning`: providers that take `reasoning_effort` reject it on models without reasoning
+ *   (OpenAI gpt-4.1, Groq llama, xAI grok-4): set `quirks.reasoning: none` on channels serving those;
+ * - `max_output_tokens`: only set where the provider publishes per-model ceilings.
+ */
+import { DEFAULT_CHAT_QUIRKS, type ChatQuirks, type ChatQuirksConfig } from '../../formats/openai-chat/quirks.ts';
+
+export type ChatPreset = Partial<ChatQuirks>;
+
+export const PRESETS = {
+  openai: {
+    // `max_tokens` is rejected by o-series and gpt-5 models ("Use 'max_completion_tokens' instead")
+    max_tokens_field: 'max_completion_tokens',
+    // the levels every OpenAI reasoning model takes (o3 has no minimal/none/xhigh); xhigh and max cap to high
+    reasoning_efforts: ['low', 'medium', 'high'],
+    // PDF input as `file` parts with `file_data` (https://platform.openai.com/docs/guides/pdf-files)
+    pdf: true,
+    // system messages are accepted at any position; developer role on current models
+    system_anywhere: true,
+    developer_role: true,
+  },
+  azure: {
+    // Azure OpenAI serves the same models: reasoning deployments require max_completion_tokens
+    max_tokens_field: 'max_completion_tokens',
+    reasoning_efforts: ['low', 'medium', 'high'],
+    system_anywhere: true,
+    developer_role: true,
+  },
+  deepseek: {
+    // thinking toggle `thinking: {type}` plus `reasoning_effort` low|high|max (https://api-docs.deepseek.com/guides/thinking_mode)
+    reasoning: 'thinking',
+    reasoning_efforts: ['low', 'high', 'max'],
+    // thinking-mode tool loops must send each turn's reasoning_content back, or the API answers 400
+    reasoning_content_in_history: true,
+    // published output ceilings of the two long-lived model names
+    max_output_tokens: { 'deepseek-chat': 8192, 'deepseek-reasoner': 65536 },
+    // neither `user` nor `parallel_tool_calls` is a DeepSeek parameter
+    user_max_length: 0,
+    parallel_tool_calls: false,
+  },
+  openrouter: {
+    // OpenRouter's own `reasoning: {effort|max_tokens, exclude}` object, normalised for every model it routes to;
+    // it takes every effort level (https://openrouter.ai/docs/use-cases/reasoning-tokens)
+    reasoning: 'reasoning',
+    reasoning_efforts: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'],
+    top_k: true,
+    // PDFs are parsed by OpenRouter for any model (https://openrouter.ai/docs/features/multimodal/pdfs)
+    pdf: true,
+  },
+  groq: {
+    // Groq deprecated `max_tokens` in favour of max_completion_tokens (https://console.groq.com/docs/api-reference)
+    max_tokens_field: 'max_completion_tokens',
+    // gpt-oss takes low|medium|high; models without reasoning reject the field (set reasoning: none)
+    reasoning_efforts: ['low', 'medium', 'high'],
+  },
+  mistral: {
+    // Magistral reasons on its own and has no effort control
+    reasoning: 'none',
+    // history tool-call ids must be exactly 9 characters [a-zA-Z0-9] ("Tool call id was … but must be …")
+    tool_call_id: 'alnum9',
+    // Mistral rejects unknown request fields (422): no `user`, no `stream_options` (usage comes on the last chunk anyway)
+    user_max_length: 0,
+    stream_usage: false,
+  },
+  xai: {
+    // grok-3-mini takes only low|high (https://docs.x.ai/docs/guides/reasoning); grok-4 takes none (set reasoning: none)
+    reasoning_efforts: ['low', 'high'],
+  },
+  gemini: {
+    // function declarations take an OpenAPI subset: $schema, additionalProperties, const, $ref… are 400s
+    schema: 'strict',
+    // mapped by Google to thinking budgets; `none` only works on Flash models, so "disabled" sends nothing
+    reasoning_efforts: ['low', 'medium', 'high'],
+    // neither field is in the compatibility layer's supported list (https://ai.google.dev/gemini-api/docs/openai)
+    user_max_length: 0,
+    parallel_tool_calls: false,
+  },
+  zai: {
+    // GLM takes the thinking toggle only (https://docs.z.ai/guides/capabilities/thinking)
+    reasoning: 'thinking',
+    reasoning_efforts: [],
+    // Z.ai calls its end-user field `user_id`, with its own length rules: `user` is not sent
+    user_max_length: 0,
+  },
+  cerebras: {
+    // documented output field is max_completion_tokens; gpt-oss reasoning_effort low|medium|high
+    max_tokens_field: 'max_completion_tokens',
+    reasoning_efforts: ['low', 'medium', 'high'],
+  },
+  huggingface: {
+    // the router serves some reasoning models (DeepSeek-R1) with `<think>…</think>` inline in content
+    think_tags: true,
+    reasoning: 'none',
+  },
+  ollama: {
+    // thinking is per model (`think` / reasoning_effort); models without it answer 400, so nothing is sent by default
+    reasoning: 'none',
+    // neither is read by Ollama's /v1 endpoint
+    user_max_length: 0,
+    parallel_tool_calls: false,
+  },
+  vllm: {
+    // vLLM takes extra sampling parameters such as top_k (https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html)
+    top_k: true,
+    // thinking is switched per model through chat_template_kwargs, not a standard field
+    reasoning: 'none',
+  },
+  'llama.cpp': {
+    // llama-server takes top_k and extracts reasoning into reasoning_content itself (--reasoning-format)
+    top_k: true,
+    reasoning: 'none',
+  },
+} satisfies Record<string, ChatPreset>;
+
+export type ProviderId = keyof typeof PRESETS;
+
+export function isProviderId(x: string): x is ProviderId {
+  return Object.hasOwn(PRESETS, x);
+}
+
+/** Defaults ← the provider's preset ← the channel's overrides (`max_output_tokens` merged per model). */
+export function resolveQuirks(provider: string | undefined, overrides: ChatQuirksConfig | undefined): ChatQuirks {
+  let preset: ChatPreset = {};
+  if (provider !== undefined) {
+    if (!isProviderId(provider)) throw new Error(`unknown provider "${provider}"; known: ${Object.keys(PRESETS).join(', ')}`);
+    preset = PRESETS[provider];
+  }
+  const set = Object.fromEntries(Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined)) as ChatQuirksConfig;
+  const quirks: ChatQuirks = {
+    ...DEFAULT_CHAT_QUIRKS,
+    ...preset,
+    ...set,
+    max_output_tokens: { ...DEFAULT_CHAT_QUIRKS.max_output_tokens, ...preset.max_output_tokens, ...set.max_output_tokens },
+  };
+  quirks.reasoning_efforts = [...quirks.reasoning_efforts]; // never share a preset's array with a channel
+  return quirks;
+}

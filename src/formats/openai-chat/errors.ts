@@ -1,0 +1,86 @@
+/**
+ * @module formats/openai-chat/errors
+ * Upstream OpenAI-style errors → GatewayError with the Anthropic error type a client expects.
+ * Bodies seen in the wild: OpenAI `{"error":{"message","type","param","code"}}`, OpenRouter
+ * `{"error":{"code":429,"message","metadata":{"raw"}}}`, Groq in-stream `{"error":{…,"status_code":400}}`,
+ * vLLM `{"object":"error","message",…}`, FastAPI `{"detail":…}`, or plain text.
+ * The status → type table is Anthropic's (https://docs.anthropic.com/en/api/errors).
+ */
+import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
+import type { ChatErrorObject } from './types.ts';
+
+const MAX_MESSAGE = 1000;
+
+/** Anthropic error type for an upstream status. 503 is how OpenAI-compatible servers say "overloaded". */
+export function chatErrorType(status: number): AnthropicErrorType {
+  if (status === 503) return 'overloaded_error';
+  return errorTypeForStatus(status);
+}
+
+/**
+ * An upstream error response → GatewayError. `body` is the parsed JSON when it parsed, else the text.
+ * A 2xx status means the error arrived inside a successful response (an `error` key in a 200 body or
+ * stream): the status then comes from the error's own numeric code, or 502.
+ */
+export function chatErrorToGateway(status: number, body: unknown): GatewayError {
+  const err = errorObject(body);
+  const effective = status >= 400 ? status : (statusFromError(err) ?? 502);
+  const message = errorMessage(err, body) ?? `upstream returned HTTP ${status}`;
+  const code = typeof err?.code === 'string' ? err.code : null;
+  const param = typeof err?.param === 'string' ? err.param : null;
+  return new GatewayError(effective, chatErrorType(effective), redactSecrets(message), { code, param });
+}
+
+/** The hub `error` event for an error object met inside a 200 stream (OpenRouter chunk, Groq `event: error`). */
+export function chatStreamErrorToHub(body: unknown): { type: AnthropicErrorType; message: string } {
+  const e = chatErrorToGateway(200, body);
+  return { type: e.type, message: e.message };
+}
+
+function errorObject(body: unknown): ChatErrorObject | undefined {
+  if (!isRecord(body)) return undefined;
+  const e = body.error;
+  if (isRecord(e)) return e as ChatErrorObject;
+  if (typeof e === 'string') return { message: e };
+  // vLLM / llama.cpp style: the error fields at the top level
+  if (typeof body.message === 'string') return body as ChatErrorObject;
+  if (typeof body.detail === 'string') return { message: body.detail };
+  if (Array.isArray(body.detail) && isRecord(body.detail[0]) && typeof body.detail[0].msg === 'string') {
+    return { message: String(body.detail[0].msg) };
+  }
+  return undefined;
+}
+
+function statusFromError(err: ChatErrorObject | undefined): number | undefined {
+  for (const c of [err?.code, err?.status_code, err?.status]) {
+    const n = typeof c === 'number' ? c : typeof c === 'string' && /^\d{3}$/.test(c) ? Number(c) : NaN;
+    if (n >= 400 && n <= 599) return n;
+  }
+  return undefined;
+}
+
+function errorMessage(err: ChatErrorObject | undefined, body: unknown): string | undefined {
+  let msg = typeof err?.message === 'string' && err.message.trim() ? err.message.trim() : undefined;
+  // OpenRouter's "Provider returned error" says nothing; the provider's own text is in metadata.raw
+  const raw = err?.metadata?.raw;
+  if (typeof raw === 'string' && raw.trim() && raw.trim() !== msg) msg = msg ? `${msg}: ${raw.trim()}` : raw.trim();
+  if (!msg && typeof body === 'string' && body.trim()) msg = body.trim();
+  if (!msg) return undefined;
+  return msg.length > MAX_MESSAGE ? `${msg.slice(0, MAX_MESSAGE)}…` : msg;
+}
+
+/**
+ * Mask anything that looks like a credential before the message reaches a client or a log: provider keys
+ * (`sk-…`, `gsk_…`, `xai-…`, `AIza…`), bearer tokens, and `key=` query parameters echoed back in URLs.
+ */
+export function redactSecrets(s: string): string {
+  return s
+    .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
+    .replace(/\b(sk|rk|pk|gsk|xai|csk|sk-or|sk-ant)[-_][A-Za-z0-9_*.-]{8,}/g, '[redacted]')
+    .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]')
+    .replace(/([?&](?:key|api_key|api-key|access_token)=)[^&\s"']+/gi, '$1[redacted]');
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}

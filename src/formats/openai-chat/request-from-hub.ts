@@ -1,0 +1,615 @@
+/**
+ * @module formats/openai-chat/request-from-hub
+ * Upstream role, request side: an Anthropic Messages request (the hub) → a Chat Completions request.
+ *
+ * The body is built from the fields we understand, never copied from the hub: Anthropic-only fields
+ * (`thinking`, `output_config`, `metadata`, `context_management`, `cache_control`, `defer_loading`, …)
+ * must not reach an OpenAI-compatible provider, which would reject or misread them. What cannot be carried
+ * across is either an error naming its path (content that would otherwise silently vanish) or an entry in
+ * `ctx.dropped` (a request option the provider cannot honour). Decisions:
+ * - text-only content is sent as one string (blocks joined by a blank line), the form every provider takes;
+ *   content parts are used only when there is an image or a file;
+ * - `tool_result` blocks become `role: "tool"` messages placed before the rest of their user turn, because
+ *   tool messages must directly follow the assistant message that made the calls;
+ * - thinking `budget_tokens` → effort: < 4096 low, < 16384 medium, else high (`BUDGET_EFFORT`);
+ *   `thinking: {type: "disabled"}` sends the provider's explicit off switch where it has one, else nothing.
+ * Quirk by quirk (formats/openai-chat/quirks.ts), provider presets live in channels/openai/presets.ts.
+ */
+import { createHash } from 'node:crypto';
+import { invalidRequest } from '../../errors.ts';
+import { assertNever } from '../../util/never.ts';
+import type {
+  DocumentBlockParam, ImageBlockParam, MessageCreateParams, MessageParam, OtherBlockParam,
+  TextBlockParam, ToolChoice, ToolResultBlockParam,
+} from '../../hub/types.ts';
+import type { TranslateContext } from '../types.ts';
+import type { ChatQuirks } from './quirks.ts';
+import type {
+  ChatCompletionAssistantMessageParam, ChatCompletionContentPart, ChatCompletionCreateParams,
+  ChatCompletionMessageParam, ChatCompletionMessageToolCall, ChatCompletionTool, ChatCompletionToolChoiceOption,
+  ChatCompletionToolMessageParam, ReasoningEffort,
+} from './types.ts';
+
+/** Thinking budget → effort thresholds (exclusive upper bounds). Claude Code's 31999 reads as `high`. */
+export const BUDGET_EFFORT: ReadonlyArray<readonly [number, ReasoningEffort]> = [[4096, 'low'], [16384, 'medium']];
+
+/** Effort levels from least to most; provider lists are compared by this order. */
+const EFFORT_RANK: readonly string[] = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'];
+
+/** OpenAI-style fields some clients send to /v1/messages; forwarded unchanged. */
+const PASSTHROUGH_FIELDS = ['n', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'response_format', 'seed'] as const;
+
+/** Top-level hub fields read by this converter. */
+const HANDLED_FIELDS = new Set<string>([
+  'model', 'messages', 'max_tokens', 'system', 'tools', 'tool_choice', 'thinking', 'output_config',
+  'stop_sequences', 'stop', 'temperature', 'top_p', 'top_k', 'metadata', 'user', 'stream', ...PASSTHROUGH_FIELDS,
+]);
+
+/**
+ * Anthropic fields dropped without a note because dropping them changes nothing the client can observe:
+ * `context_management` edits history server-side (the provider simply sees the full history),
+ * `service_tier`/`inference_geo` pick Anthropic capacity, top-level `cache_control` asks for automatic
+ * prompt caching (OpenAI-compatible caching is automatic), `anthropic_*` are Bedrock/Vertex envelope fields.
+ * Any other unknown field is dropped and reported in ctx.dropped.
+ */
+const SILENT_FIELDS = new Set<string>([
+  'context_management', 'service_tier', 'inference_geo', 'cache_control', 'anthropic_version', 'anthropic_beta',
+]);
+
+export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): ChatCompletionCreateParams {
+  const body: ChatCompletionCreateParams = { model: ctx.upstreamModel, messages: messagesFromHub(hub, ctx, quirks) };
+
+  const maxTokens = clampMaxTokens(hub.max_tokens, ctx.upstreamModel, quirks);
+  if (maxTokens !== undefined) body[quirks.max_tokens_field] = maxTokens;
+
+  if (typeof hub.temperature === 'number') body.temperature = hub.temperature;
+  if (typeof hub.top_p === 'number') body.top_p = hub.top_p;
+  if (typeof hub.top_k === 'number') {
+    if (quirks.top_k) body.top_k = hub.top_k;
+    else noteDropped(ctx, 'top_k');
+  }
+
+  if (Array.isArray(hub.stop_sequences) && hub.stop_sequences.length > 0) body.stop = [...hub.stop_sequences];
+  else if (hub.stop !== undefined && hub.stop !== null) body.stop = hub.stop as string | string[];
+
+  applyTools(body, hub, ctx, quirks);
+  applyReasoning(body, hub, ctx, quirks, maxTokens);
+
+  const user = typeof hub.user === 'string' ? hub.user : hub.metadata?.user_id;
+  if (typeof user === 'string' && user !== '' && quirks.user_max_length > 0) body.user = fitUser(user, quirks.user_max_length);
+
+  if (hub.stream === true) {
+    body.stream = true;
+    if (quirks.stream_usage) body.stream_options = { include_usage: true };
+  }
+
+  for (const k of PASSTHROUGH_FIELDS) if (hub[k] !== undefined && hub[k] !== null) (body as Record<string, unknown>)[k] = hub[k];
+  const format = hub.output_config?.format;
+  if (body.response_format === undefined && isRecord(format) && format.type === 'json_schema' && isRecord(format.schema)) {
+    body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: cleanSchema(format.schema, quirks.schema) } };
+  }
+
+  for (const k of Object.keys(hub)) {
+    if (!HANDLED_FIELDS.has(k) && !SILENT_FIELDS.has(k) && hub[k] !== undefined) noteDropped(ctx, k);
+  }
+  return body;
+}
+
+// ---------- messages ----------
+
+function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): ChatCompletionMessageParam[] {
+  const out: ChatCompletionMessageParam[] = [];
+  const system = systemText(hub.system, 'system');
+  if (system) out.push({ role: 'system', content: system });
+  const toolIds = new ToolIdMap(quirks.tool_call_id);
+
+  if (!Array.isArray(hub.messages)) throw invalidRequest('must be an array', 'messages');
+  hub.messages.forEach((m, i) => {
+    const path = `messages.${i}`;
+    const role = (m as { role: string }).role;
+    switch (role) {
+      case 'user': out.push(...userTurn(m, path, ctx, quirks, toolIds)); break;
+      case 'assistant': { const a = assistantTurn(m, path, quirks, toolIds); if (a) out.push(a); break; }
+      case 'system': case 'developer': laterSystem(out, systemText(m.content as string | TextBlockParam[], `${path}.content`), quirks); break;
+      default: throw invalidRequest(`role "${role}" cannot be sent to an OpenAI-compatible provider`, `${path}.role`);
+    }
+  });
+  return out;
+}
+
+/**
+ * System content that arrives inside `messages` (from a lenient client or a translated Chat request).
+ * Before any turn it joins the leading system message; later, it stays a system message only where the
+ * provider takes one mid-conversation (quirks.system_anywhere), else it is sent as user text.
+ */
+function laterSystem(out: ChatCompletionMessageParam[], text: string, quirks: ChatQuirks): void {
+  if (!text) return;
+  if (out.every((m) => m.role === 'system')) {
+    const first = out[0];
+    if (first?.role === 'system' && typeof first.content === 'string') first.content = `${first.content}\n\n${text}`;
+    else out.unshift({ role: 'system', content: text });
+    return;
+  }
+  out.push(quirks.system_anywhere ? { role: 'system', content: text } : { role: 'user', content: text });
+}
+
+function systemText(system: string | TextBlockParam[] | undefined, path: string): string {
+  if (system === undefined || system === null) return '';
+  if (typeof system === 'string') return system;
+  if (!Array.isArray(system)) throw invalidRequest('must be a string or an array of text blocks', path);
+  const texts: string[] = [];
+  system.forEach((b, i) => {
+    if (b?.type !== 'text') throw unsupportedBlock(b, `${path}.${i}`);
+    if (typeof b.text === 'string' && b.text !== '') texts.push(b.text);
+  });
+  return texts.join('\n\n');
+}
+
+function userTurn(m: MessageParam, path: string, ctx: TranslateContext, quirks: ChatQuirks, toolIds: ToolIdMap): ChatCompletionMessageParam[] {
+  if (typeof m.content === 'string') return m.content === '' ? [] : [{ role: 'user', content: m.content }];
+  if (!Array.isArray(m.content)) throw invalidRequest('must be a string or an array of content blocks', `${path}.content`);
+  const tools: ChatCompletionToolMessageParam[] = [];
+  const moved: ChatCompletionContentPart[] = []; // tool-result images/files the tool message cannot carry
+  const parts: ChatCompletionContentPart[] = [];
+  m.content.forEach((b, j) => {
+    const p = `${path}.content.${j}`;
+    if (b?.type === 'tool_result') tools.push(toolMessage(b as ToolResultBlockParam, p, moved, ctx, quirks, toolIds));
+    else parts.push(...userParts(b, p, ctx, quirks));
+  });
+  const out: ChatCompletionMessageParam[] = [...tools];
+  const rest = [...moved, ...parts];
+  if (rest.length > 0) out.push({ role: 'user', content: simplify(rest) });
+  return out;
+}
+
+function userParts(b: OtherBlockParam, p: string, ctx: TranslateContext, quirks: ChatQuirks): ChatCompletionContentPart[] {
+  switch (b?.type) {
+    case 'text': return textPart((b as TextBlockParam).text);
+    case 'image': return [imagePart(b as ImageBlockParam, p)];
+    case 'document': return documentParts(b as DocumentBlockParam, p, ctx, quirks);
+    case 'search_result': return textPart(searchResultText(b, p));
+    default: throw unsupportedBlock(b, p);
+  }
+}
+
+function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolIds: ToolIdMap): ChatCompletionAssistantMessageParam | undefined {
+  if (typeof m.content === 'string') return m.content === '' ? undefined : { role: 'assistant', content: m.content };
+  if (!Array.isArray(m.content)) throw invalidRequest('must be a string or an array of content blocks', `${path}.content`);
+  const texts: string[] = [];
+  const calls: ChatCompletionMessageToolCall[] = [];
+  const reasoning: string[] = [];
+  m.content.forEach((b, j) => {
+    const p = `${path}.content.${j}`;
+    switch (b?.type) {
+      case 'text': { const t = (b as TextBlockParam).text; if (typeof t === 'string' && t !== '') texts.push(t); break; }
+      case 'tool_use': {
+        const { id, name, input } = b as { id: unknown; name: unknown; input: unknown };
+        if (typeof id !== 'string' || typeof name !== 'string') throw invalidRequest('tool_use needs a string id and name', p);
+        calls.push({ id: toolIds.map(id), type: 'function', function: { name, arguments: JSON.stringify(input ?? {}) } });
+        break;
+      }
+      case 'thinking': {
+        const t = (b as { thinking?: unknown }).thinking;
+        if (quirks.reasoning_content_in_history && typeof t === 'string' && t !== '') reasoning.push(t);
+        break;
+      }
+      case 'redacted_thinking': break; // encrypted for Anthropic only: no other provider can read it
+      default: throw unsupportedBlock(b, p);
+    }
+  });
+  if (texts.length === 0 && calls.length === 0 && reasoning.length === 0) return undefined;
+  const msg: ChatCompletionAssistantMessageParam = { role: 'assistant', content: texts.length > 0 ? texts.join('\n\n') : null };
+  if (calls.length > 0) msg.tool_calls = calls;
+  // DeepSeek thinking mode rejects a tool-calling assistant turn without reasoning_content
+  if (quirks.reasoning_content_in_history && (reasoning.length > 0 || calls.length > 0)) msg.reasoning_content = reasoning.join('\n\n');
+  if (msg.content === null && calls.length === 0) msg.content = '';
+  return msg;
+}
+
+function toolMessage(
+  b: ToolResultBlockParam, p: string, moved: ChatCompletionContentPart[], ctx: TranslateContext, quirks: ChatQuirks, toolIds: ToolIdMap,
+): ChatCompletionToolMessageParam {
+  if (typeof b.tool_use_id !== 'string') throw invalidRequest('must be a string', `${p}.tool_use_id`);
+  const texts: string[] = [];
+  const media: ChatCompletionContentPart[] = [];
+  const keepMedia = (part: ChatCompletionContentPart, what: string) => {
+    if (quirks.tool_result_images && part.type === 'image_url') { media.push(part); return; }
+    // tool messages take text only: the media goes in the user message that follows the tool messages
+    texts.push(`[${what} attached in the next user message]`);
+    moved.push({ type: 'text', text: `[${what} from the result of tool call ${b.tool_use_id}]` }, part);
+  };
+  const content = b.content;
+  if (typeof content === 'string') { if (content !== '') texts.push(content); }
+  else if (Array.isArray(content)) {
+    content.forEach((c, k) => {
+      const cp = `${p}.content.${k}`;
+      switch (c?.type) {
+        case 'text': { const t = (c as TextBlockParam).text; if (typeof t === 'string' && t !== '') texts.push(t); break; }
+        case 'image': keepMedia(imagePart(c as ImageBlockParam, cp), 'image'); break;
+        case 'document':
+          for (const part of documentParts(c as DocumentBlockParam, cp, ctx, quirks)) {
+            if (part.type === 'text') texts.push(part.text);
+            else keepMedia(part, part.type === 'file' ? 'document' : 'image');
+          }
+          break;
+        case 'search_result': texts.push(searchResultText(c, cp)); break;
+        default: throw unsupportedBlock(c, cp);
+      }
+    });
+  } else if (content !== undefined && content !== null) throw invalidRequest('must be a string or an array of content blocks', `${p}.content`);
+
+  let text = texts.join('\n\n');
+  if (b.is_error === true) text = text ? `Error: ${text}` : 'Error';
+  const out: ChatCompletionToolMessageParam = { role: 'tool', tool_call_id: toolIds.map(b.tool_use_id), content: text };
+  if (media.length > 0) out.content = [...(text ? [{ type: 'text' as const, text }] : []), ...media];
+  return out;
+}
+
+// ---------- content parts ----------
+
+function textPart(text: unknown): ChatCompletionContentPart[] {
+  return typeof text === 'string' && text !== '' ? [{ type: 'text', text }] : [];
+}
+
+function imagePart(b: ImageBlockParam, p: string): ChatCompletionContentPart {
+  const src = b.source as Record<string, unknown> | undefined;
+  switch (src?.type) {
+    case 'base64':
+      if (typeof src.media_type !== 'string' || typeof src.data !== 'string') throw invalidRequest('needs media_type and data', `${p}.source`);
+      return { type: 'image_url', image_url: { url: `data:${src.media_type};base64,${src.data}` } };
+    case 'url':
+      if (typeof src.url !== 'string') throw invalidRequest('needs a url', `${p}.source`);
+      return { type: 'image_url', image_url: { url: src.url } };
+    default:
+      throw invalidRequest(`image source type "${String(src?.type)}" cannot be sent to an OpenAI-compatible provider`, `${p}.source.type`);
+  }
+}
+
+function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, quirks: ChatQuirks): ChatCompletionContentPart[] {
+  const src = b.source as Record<string, unknown> | undefined;
+  const title = typeof b.title === 'string' && b.title ? b.title : undefined;
+  const header = [title, typeof b.context === 'string' && b.context ? b.context : undefined].filter(Boolean).join('\n');
+  const withHeader = (text: string) => (header ? `${header}\n\n${text}` : text);
+  switch (src?.type) {
+    case 'text':
+      return textPart(withHeader(String(src.data ?? '')));
+    case 'content': {
+      if (typeof src.content === 'string') return textPart(withHeader(src.content));
+      if (!Array.isArray(src.content)) throw invalidRequest('must be a string or an array of content blocks', `${p}.source.content`);
+      const parts = src.content.flatMap((c: OtherBlockParam, k: number): ChatCompletionContentPart[] => {
+        if (c?.type === 'text') return textPart((c as TextBlockParam).text);
+        if (c?.type === 'image') return [imagePart(c as ImageBlockParam, `${p}.source.content.${k}`)];
+        throw unsupportedBlock(c, `${p}.source.content.${k}`);
+      });
+      return header ? [{ type: 'text', text: header }, ...parts] : parts;
+    }
+    case 'base64': {
+      const mediaType = String(src.media_type ?? '');
+      const data = String(src.data ?? '');
+      if (mediaType === 'application/pdf') {
+        if (quirks.pdf) return [{ type: 'file', file: { filename: pdfName(title), file_data: `data:application/pdf;base64,${data}` } }];
+        noteDropped(ctx, `${p} (PDF document: the provider takes no PDF input)`);
+        return [{ type: 'text', text: `[PDF document${title ? ` "${title}"` : ''} omitted: this provider does not accept PDF input]` }];
+      }
+      if (mediaType.startsWith('text/')) return textPart(withHeader(Buffer.from(data, 'base64').toString('utf8')));
+      throw invalidRequest(`document media type "${mediaType}" cannot be sent to an OpenAI-compatible provider`, `${p}.source.media_type`);
+    }
+    case 'url': {
+      // the gateway does not fetch on the client's behalf: the model is told where the document is
+      noteDropped(ctx, `${p} (document URL: the provider cannot fetch it)`);
+      return [{ type: 'text', text: `[Document${title ? ` "${title}"` : ''} at ${String(src.url)}: not attached, this provider cannot fetch documents]` }];
+    }
+    default:
+      throw invalidRequest(`document source type "${String(src?.type)}" cannot be sent to an OpenAI-compatible provider`, `${p}.source.type`);
+  }
+}
+
+function pdfName(title: string | undefined): string {
+  if (!title) return 'document.pdf';
+  return /\.pdf$/i.test(title) ? title : `${title}.pdf`;
+}
+
+/** A `search_result` block (RAG citations input) as plain text: title, source, then its text blocks. */
+function searchResultText(b: OtherBlockParam, p: string): string {
+  const content = Array.isArray(b.content) ? b.content : [];
+  const body = content.map((c: OtherBlockParam, k: number) => {
+    if (c?.type !== 'text') throw unsupportedBlock(c, `${p}.content.${k}`);
+    return String((c as TextBlockParam).text ?? '');
+  }).filter(Boolean).join('\n\n');
+  return [b.title, b.source].filter((x) => typeof x === 'string' && x).join('\n') + (body ? `\n\n${body}` : '');
+}
+
+/** One string when every part is text (the widest-supported form), else the parts. */
+function simplify(parts: ChatCompletionContentPart[]): string | ChatCompletionContentPart[] {
+  if (parts.every((x) => x.type === 'text')) return parts.map((x) => (x as { text: string }).text).join('\n\n');
+  return parts;
+}
+
+function unsupportedBlock(b: unknown, p: string) {
+  const type = isRecord(b) && typeof b.type === 'string' ? b.type : String(isRecord(b) ? b.type : b);
+  return invalidRequest(`block type "${type}" cannot be sent to an OpenAI-compatible provider`, `${p}.type`);
+}
+
+/** Tool-call ids as the provider accepts them (quirks.tool_call_id); the same id always maps the same way. */
+class ToolIdMap {
+  private readonly cache = new Map<string, string>();
+  constructor(private readonly mode: ChatQuirks['tool_call_id']) {}
+  map(id: string): string {
+    if (this.mode === 'keep' || /^[a-zA-Z0-9]{9}$/.test(id)) return id;
+    let out = this.cache.get(id);
+    if (!out) { out = base62(createHash('sha256').update(id).digest(), 9); this.cache.set(id, out); }
+    return out;
+  }
+}
+
+function base62(bytes: Uint8Array, length: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let s = '';
+  for (let i = 0; i < length; i++) s += alphabet[bytes[i]! % 62];
+  return s;
+}
+
+// ---------- tools ----------
+
+function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): void {
+  const tools: ChatCompletionTool[] = [];
+  (Array.isArray(hub.tools) ? hub.tools : []).forEach((t, i) => {
+    const name = typeof t?.name === 'string' ? t.name : `${i}`;
+    if (!isRecord(t?.input_schema)) {
+      // Anthropic server tools (web_search_…, code_execution_…) and Anthropic-defined client tools (bash_…)
+      noteDropped(ctx, `tools.${name} (${String(t?.type ?? 'no input_schema')}: Anthropic-only tool)`);
+      return;
+    }
+    if (t.defer_loading === true) {
+      // deferred tools are found by tool search first; offering them as callable would defeat that
+      noteDropped(ctx, `tools.${name} (defer_loading)`);
+      return;
+    }
+    const fn: ChatCompletionTool['function'] = { name, parameters: cleanSchema(t.input_schema, quirks.schema) };
+    if (typeof t.description === 'string' && t.description) fn.description = t.description;
+    tools.push({ type: 'function', function: fn });
+  });
+
+  const choice = hub.tool_choice;
+  if (tools.length === 0) {
+    if (choice && (choice.type === 'any' || choice.type === 'tool')) noteDropped(ctx, 'tool_choice (no tool left to call)');
+    return;
+  }
+  body.tools = tools;
+  if (!choice) return;
+  body.tool_choice = toolChoiceFromHub(choice, new Set(tools.map((t) => t.function.name)));
+  if ('disable_parallel_tool_use' in choice && choice.disable_parallel_tool_use === true) {
+    if (quirks.parallel_tool_calls) body.parallel_tool_calls = false;
+    else noteDropped(ctx, 'tool_choice.disable_parallel_tool_use');
+  }
+}
+
+function toolChoiceFromHub(choice: ToolChoice, offered: Set<string>): ChatCompletionToolChoiceOption {
+  switch (choice.type) {
+    case 'auto': return 'auto';
+    case 'any': return 'required';
+    case 'none': return 'none';
+    case 'tool':
+      if (!offered.has(choice.name)) throw invalidRequest(`tool "${choice.name}" is not among the tools this provider can be given`, 'tool_choice.name');
+      return { type: 'function', function: { name: choice.name } };
+    default: {
+      const unknown: never = choice;
+      throw invalidRequest(`tool_choice type "${String((unknown as { type?: unknown }).type)}" is not supported`, 'tool_choice.type');
+    }
+  }
+}
+
+/**
+ * Tool schema clean-up (quirks.schema). `basic` drops `$schema` (draft-2020-12 markers from Claude Code),
+ * which strict validators reject. `strict` rewrites the schema into the subset Gemini's function
+ * declarations take (https://ai.google.dev/api/caching#Schema): keyword allowlist, local `$ref`s inlined,
+ * `const` → one-value `enum`, `type: [T, "null"]` → `type: T, nullable: true`, `oneOf` → `anyOf`, single
+ * `allOf` merged, exclusive bounds → inclusive ones, unsupported `format`s moved into the description.
+ * Keys rejected in the wild: `$schema`, `additionalProperties`, `propertyNames`, `const`, `$ref`/`$defs`.
+ */
+export function cleanSchema(schema: Record<string, unknown>, mode: ChatQuirks['schema']): Record<string, unknown> {
+  switch (mode) {
+    case 'keep': return schema;
+    case 'basic': return dropSchemaKey(schema) as Record<string, unknown>;
+    case 'strict': return strictSchema(schema, schemaDefs(schema), new Set());
+    default: return assertNever(mode, 'schema mode');
+  }
+}
+
+/** Keywords whose value is a map of subschemas, a subschema, or a list of subschemas. */
+const SCHEMA_MAPS = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
+const SCHEMA_ONE = ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems', 'additionalItems'];
+const SCHEMA_LISTS = ['anyOf', 'oneOf', 'allOf', 'prefixItems', 'items'];
+
+function dropSchemaKey(node: unknown): unknown {
+  if (!isRecord(node)) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === '$schema') continue;
+    if (SCHEMA_MAPS.includes(k) && isRecord(v)) out[k] = Object.fromEntries(Object.entries(v).map(([n, s]) => [n, dropSchemaKey(s)]));
+    else if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) out[k] = v.map(dropSchemaKey);
+    else if (SCHEMA_ONE.includes(k)) out[k] = dropSchemaKey(v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+const GEMINI_SCHEMA_KEYS = new Set([
+  'type', 'format', 'title', 'description', 'nullable', 'enum', 'maxItems', 'minItems', 'properties', 'required',
+  'minProperties', 'maxProperties', 'minLength', 'maxLength', 'pattern', 'example', 'anyOf', 'propertyOrdering',
+  'default', 'items', 'minimum', 'maximum',
+]);
+const GEMINI_FORMATS: Record<string, string[]> = { string: ['enum', 'date-time'], integer: ['int32', 'int64'], number: ['float', 'double'] };
+
+function schemaDefs(root: Record<string, unknown>): Record<string, unknown> {
+  return { ...(isRecord(root.definitions) ? root.definitions : {}), ...(isRecord(root.$defs) ? root.$defs : {}) };
+}
+
+function strictSchema(node: unknown, defs: Record<string, unknown>, seen: ReadonlySet<string>): Record<string, unknown> {
+  if (!isRecord(node)) return {};
+  let s = node;
+  if (typeof s.$ref === 'string') {
+    const ref = s.$ref;
+    const m = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(ref);
+    const target = m ? defs[decodeURIComponent(m[1]!.replace(/~1/g, '/').replace(/~0/g, '~'))] : undefined;
+    if (!isRecord(target) || seen.has(ref)) {
+      // recursive or external reference: an open object is the most the subset can say
+      const desc = typeof s.description === 'string' ? s.description : `see ${ref.split('/').pop()}`;
+      return { type: 'object', description: desc };
+    }
+    const { $ref: _ref, ...rest } = s;
+    s = { ...target, ...rest };
+    seen = new Set([...seen, ref]);
+  }
+  const out: Record<string, unknown> = {};
+  let description = typeof s.description === 'string' ? s.description : undefined;
+
+  for (const [k, v] of Object.entries(s)) {
+    if (!GEMINI_SCHEMA_KEYS.has(k)) continue;
+    switch (k) {
+      case 'properties':
+        if (isRecord(v)) out.properties = Object.fromEntries(Object.entries(v).map(([n, sub]) => [n, strictSchema(sub, defs, seen)]));
+        break;
+      case 'items':
+        out.items = strictSchema(Array.isArray(v) ? v[0] : v, defs, seen);
+        break;
+      case 'anyOf':
+        if (Array.isArray(v)) out.anyOf = v.map((sub) => strictSchema(sub, defs, seen));
+        break;
+      case 'required':
+        if (Array.isArray(v)) out.required = v.filter((x) => typeof x === 'string');
+        break;
+      case 'description': break; // written last, after format notes
+      default: out[k] = v;
+    }
+  }
+  if (Array.isArray(s.oneOf) && !out.anyOf) out.anyOf = s.oneOf.map((sub) => strictSchema(sub, defs, seen));
+  if ('const' in s && out.enum === undefined) out.enum = [s.const];
+  if (typeof s.exclusiveMinimum === 'number' && out.minimum === undefined) out.minimum = s.exclusiveMinimum;
+  if (typeof s.exclusiveMaximum === 'number' && out.maximum === undefined) out.maximum = s.exclusiveMaximum;
+  if (Array.isArray(s.type)) {
+    const types = s.type.filter((t) => t !== 'null');
+    if (types.length !== s.type.length) out.nullable = true;
+    if (types.length === 1) out.type = types[0];
+    else { delete out.type; if (types.length > 1 && !out.anyOf) out.anyOf = types.map((t) => ({ type: t })); }
+  }
+  if (Array.isArray(s.allOf)) {
+    for (const part of s.allOf.map((sub) => strictSchema(sub, defs, seen))) {
+      for (const [k, v] of Object.entries(part)) {
+        if (k === 'properties' && isRecord(v)) out.properties = { ...(isRecord(out.properties) ? out.properties : {}), ...v };
+        else if (k === 'required' && Array.isArray(v)) out.required = [...new Set([...(Array.isArray(out.required) ? out.required : []), ...v])];
+        else if (k === 'description' && !description) description = v as string;
+        else if (out[k] === undefined) out[k] = v;
+      }
+    }
+  }
+  if (typeof out.format === 'string' && !(GEMINI_FORMATS[String(out.type)] ?? []).includes(out.format)) {
+    description = description ? `${description} (format: ${out.format})` : `format: ${out.format}`;
+    delete out.format;
+  }
+  if (Array.isArray(out.required) && isRecord(out.properties)) {
+    const props = out.properties;
+    out.required = (out.required as string[]).filter((r) => Object.hasOwn(props, r));
+  }
+  if (description !== undefined) out.description = description;
+  return out;
+}
+
+// ---------- reasoning ----------
+
+type ReasoningRequest = { on: false } | { on: true; effort: ReasoningEffort; budget?: number };
+
+/** What the hub asks for: both Anthropic shapes (budget, adaptive + effort), or an explicit off. */
+export function reasoningRequest(hub: MessageCreateParams): ReasoningRequest | undefined {
+  const t = hub.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
+  const effort = typeof hub.output_config?.effort === 'string' ? hub.output_config.effort : undefined;
+  switch (t?.type) {
+    case 'disabled': return { on: false };
+    case 'enabled': {
+      const budget = typeof t.budget_tokens === 'number' ? t.budget_tokens : undefined;
+      return { on: true, effort: effort ?? effortFromBudget(budget ?? Infinity), ...(budget !== undefined ? { budget } : {}) };
+    }
+    case 'adaptive': return { on: true, effort: effort ?? 'high' }; // Anthropic's default effort is high
+    default: return effort !== undefined ? { on: true, effort } : undefined;
+  }
+}
+
+export function effortFromBudget(budget: number): ReasoningEffort {
+  for (const [below, effort] of BUDGET_EFFORT) if (budget < below) return effort;
+  return 'high';
+}
+
+/**
+ * The provider's level for a requested one: itself if offered, else the highest offered level below it
+ * (`xhigh`/`max` → the provider's top), else the lowest offered. `none` is never chosen for "on".
+ */
+export function capEffort(requested: string, offered: readonly string[]): string | undefined {
+  if (offered.includes(requested)) return requested;
+  const rank = (e: string) => EFFORT_RANK.indexOf(e);
+  const usable = offered.filter((e) => e !== 'none' && rank(e) >= 0).sort((a, b) => rank(a) - rank(b));
+  if (usable.length === 0) return offered.find((e) => e !== 'none');
+  const want = rank(requested) >= 0 ? rank(requested) : EFFORT_RANK.length; // an unknown level reads as "most"
+  return usable.filter((e) => rank(e) <= want).at(-1) ?? usable[0];
+}
+
+function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks, maxTokens: number | undefined): void {
+  const req = reasoningRequest(hub);
+  if (!req) return;
+  const offered = quirks.reasoning_efforts;
+  const hasOff = offered.includes('none');
+  switch (quirks.reasoning) {
+    case 'reasoning_effort': {
+      const level = req.on ? capEffort(req.effort, offered) : hasOff ? 'none' : undefined;
+      if (level) body.reasoning_effort = level;
+      return;
+    }
+    case 'reasoning': {
+      if (!req.on) { if (hasOff) body.reasoning = { effort: 'none' }; return; }
+      const omitted = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
+      if (req.budget !== undefined) {
+        // OpenRouter takes the Anthropic-style budget itself; it must stay below the output limit
+        const budget = maxTokens !== undefined ? Math.min(req.budget, Math.max(1, maxTokens - 1)) : req.budget;
+        body.reasoning = { max_tokens: budget };
+      } else {
+        const level = capEffort(req.effort, offered);
+        body.reasoning = level ? { effort: level } : { enabled: true };
+      }
+      if (omitted) body.reasoning.exclude = true;
+      return;
+    }
+    case 'thinking': {
+      body.thinking = { type: req.on ? 'enabled' : 'disabled' };
+      if (req.on) { const level = capEffort(req.effort, offered); if (level) body.reasoning_effort = level; }
+      return;
+    }
+    case 'none':
+      if (req.on) noteDropped(ctx, 'thinking (the provider has no reasoning control)');
+      return;
+    default: assertNever(quirks.reasoning, 'reasoning style');
+  }
+}
+
+// ---------- small helpers ----------
+
+function clampMaxTokens(requested: unknown, upstreamModel: string, quirks: ChatQuirks): number | undefined {
+  if (typeof requested !== 'number') return undefined;
+  const limit = quirks.max_output_tokens[upstreamModel] ?? quirks.max_output_tokens['*'];
+  return limit !== undefined ? Math.min(requested, limit) : requested;
+}
+
+/**
+ * `user` cut to the provider's limit: kept when it fits, else a deterministic sha256 hex prefix, so one
+ * end user keeps one id (Claude Code's `metadata.user_id` is a ~150-character JSON string).
+ */
+export function fitUser(user: string, maxLength: number): string {
+  if (user.length <= maxLength) return user;
+  return createHash('sha256').update(user).digest('hex').slice(0, maxLength);
+}
+
+function noteDropped(ctx: TranslateContext, item: string): void {
+  if (!ctx.dropped.includes(item)) ctx.dropped.push(item);
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}

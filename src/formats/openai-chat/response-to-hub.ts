@@ -1,0 +1,255 @@
+/**
+ * @module formats/openai-chat/response-to-hub
+ * Upstream role, response side: a Chat Completions response body → an Anthropic `Message`.
+ * Also home of the pieces the stream converter shares: usage mapping, reasoning extraction, the `<think>`
+ * tag splitter, tool-argument parsing and id generation.
+ *
+ * Block order is Anthropic's: thinking, then text, then tool_use. Decisions:
+ * - reasoning is read from `reasoning_content` (DeepSeek, xAI, Z.ai), else `reasoning` (OpenRouter, Groq,
+ *   Ollama), else the text entries of `reasoning_details`; its signature is the provider's (OpenRouter
+ *   relays Anthropic's) or `''`. Encrypted reasoning (`reasoning.encrypted`) has no text and is not shown;
+ * - tool arguments that are not a JSON object are kept, unparsed, as `{"_raw": "<arguments>"}`: the client's
+ *   schema check then fails visibly instead of a call silently running with `{}`;
+ * - `output_tokens` counts reasoning even where `completion_tokens` leaves it out (xAI, Gemini): when
+ *   `total_tokens` exceeds prompt + completion, the difference is added.
+ */
+import { GatewayError } from '../../errors.ts';
+import { assertNever } from '../../util/never.ts';
+import type { ContentBlock, Message, StopReason, ToolUseBlock, Usage } from '../../hub/types.ts';
+import type { TranslateContext } from '../types.ts';
+import { chatErrorToGateway } from './errors.ts';
+import type { ChatQuirks } from './quirks.ts';
+import { chatFinishToStopReason } from './stop-reason.ts';
+import type { ChatCompletion, ChatCompletionChoice, ChatContentPartOut, CompletionUsage, ReasoningDetail } from './types.ts';
+
+export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: ChatQuirks): Message {
+  if (!isRecord(body)) throw new GatewayError(502, 'api_error', 'upstream returned a response that is not a JSON object');
+  if (body.error !== undefined && body.error !== null) throw chatErrorToGateway(200, body);
+  const completion = body as ChatCompletion;
+  const choices = Array.isArray(completion.choices) ? completion.choices : [];
+  const choice: ChatCompletionChoice | undefined = choices.find((c) => (c.index ?? 0) === 0) ?? choices[0];
+  if (!choice || !isRecord(choice.message)) throw new GatewayError(502, 'api_error', 'upstream response has no choices');
+  if (choices.length > 1) noteDropped(ctx, 'choices 1+ (only the first choice is returned)');
+  const msg = choice.message;
+
+  const thinking: string[] = [];
+  const text: string[] = [];
+  const { text: reasoning, signature } = reasoningOf(msg);
+  if (reasoning) thinking.push(reasoning);
+
+  const content = msg.content;
+  if (typeof content === 'string') {
+    if (quirks.think_tags) {
+      const splitter = new ThinkTagSplitter();
+      for (const seg of [...splitter.push(content), ...splitter.end()]) (seg.kind === 'thinking' ? thinking : text).push(seg.text);
+    } else if (content) text.push(content);
+  } else if (Array.isArray(content)) {
+    for (const part of content) {
+      const p = contentPartOf(part);
+      if (p) (p.kind === 'thinking' ? thinking : text).push(p.text);
+    }
+  }
+  if (typeof msg.refusal === 'string' && msg.refusal) text.push(msg.refusal);
+
+  const blocks: ContentBlock[] = [];
+  const thinkingText = thinking.join('');
+  if (thinkingText) blocks.push({ type: 'thinking', thinking: thinkingText, signature });
+  const textOut = text.join('');
+  if (textOut) blocks.push({ type: 'text', text: textOut });
+
+  const calls: Array<{ id?: unknown; function?: unknown }> = [
+    ...(Array.isArray(msg.tool_calls) ? msg.tool_calls : []),
+    ...(isRecord(msg.function_call) ? [{ function: msg.function_call }] : []), // the deprecated single call
+  ];
+  for (const call of calls) {
+    const fn: { name?: unknown; arguments?: unknown } = isRecord(call?.function) ? call.function : {};
+    const tool: ToolUseBlock = {
+      type: 'tool_use',
+      id: typeof call.id === 'string' && call.id ? call.id : newToolUseId(),
+      name: typeof fn.name === 'string' ? fn.name : '',
+      input: parseToolArguments(typeof fn.arguments === 'string' ? fn.arguments : fn.arguments == null ? '' : JSON.stringify(fn.arguments)),
+    };
+    blocks.push(tool);
+  }
+
+  let stopReason: StopReason = chatFinishToStopReason(choice.finish_reason);
+  if (calls.length > 0 && stopReason === 'end_turn') stopReason = 'tool_use'; // some providers say "stop" after tool calls
+  const stopSequence = matchedStop(choice);
+  if (stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
+
+  return {
+    id: newMessageId(),
+    type: 'message',
+    role: 'assistant',
+    model: ctx.requestedModel,
+    content: blocks,
+    stop_reason: stopReason,
+    stop_sequence: stopReason === 'stop_sequence' ? stopSequence : null,
+    usage: completion.usage ? usageToHub(completion.usage) : { input_tokens: ctx.estimatedInputTokens, output_tokens: 0 },
+  };
+}
+
+// ---------- shared with the stream converter ----------
+
+/** vLLM `stop_reason` / SGLang `matched_stop`: the stop string that ended generation (numbers are token ids). */
+export function matchedStop(choice: { stop_reason?: unknown; matched_stop?: unknown; finish_reason?: unknown }): string | null {
+  if (choice.finish_reason !== 'stop') return null;
+  for (const v of [choice.stop_reason, choice.matched_stop]) if (typeof v === 'string' && v) return v;
+  return null;
+}
+
+/** Chat usage → Anthropic usage: cached prompt tokens are reported apart from `input_tokens`, as Anthropic does. */
+export function usageToHub(u: CompletionUsage): Usage {
+  const prompt = num(u.prompt_tokens);
+  const completion = num(u.completion_tokens);
+  const cacheRead = num(u.prompt_tokens_details?.cached_tokens) || num(u.prompt_cache_hit_tokens) || num(u.cached_tokens);
+  const cacheWrite = num(u.prompt_tokens_details?.cache_write_tokens);
+  const hidden = Math.max(0, num(u.total_tokens) - prompt - completion); // reasoning left out of completion_tokens
+  const usage: Usage = {
+    input_tokens: Math.max(0, prompt - cacheRead - cacheWrite),
+    output_tokens: completion + hidden,
+    cache_read_input_tokens: cacheRead,
+  };
+  if (cacheWrite > 0) usage.cache_creation_input_tokens = cacheWrite;
+  return usage;
+}
+
+/** Reasoning text and signature of a message or a delta (one source only: OpenRouter sends the same text twice). */
+export function reasoningOf(m: { reasoning_content?: unknown; reasoning?: unknown; reasoning_details?: unknown }): { text: string; signature: string } {
+  const details = Array.isArray(m.reasoning_details) ? (m.reasoning_details as ReasoningDetail[]) : [];
+  let signature = '';
+  for (const d of details) if (isRecord(d) && typeof d.signature === 'string' && d.signature) signature = d.signature;
+  let text = '';
+  if (typeof m.reasoning_content === 'string' && m.reasoning_content) text = m.reasoning_content;
+  else if (typeof m.reasoning === 'string' && m.reasoning) text = m.reasoning;
+  else {
+    for (const d of details) {
+      if (!isRecord(d)) continue;
+      if (d.type === 'reasoning.text' && typeof d.text === 'string') text += d.text;
+      else if (d.type === 'reasoning.summary' && typeof d.summary === 'string') text += d.summary;
+    }
+  }
+  return { text, signature };
+}
+
+/** One part of an array-typed `content` (Mistral magistral): its text and whether it is thinking. */
+export function contentPartOf(part: ChatContentPartOut): { kind: 'text' | 'thinking'; text: string } | undefined {
+  if (!isRecord(part)) return typeof part === 'string' && part ? { kind: 'text', text: part } : undefined;
+  if (part.type === 'thinking') {
+    const t = part.thinking;
+    const text = typeof t === 'string' ? t
+      : Array.isArray(t) ? t.map((x) => (isRecord(x) && typeof x.text === 'string' ? x.text : '')).join('') : '';
+    return text ? { kind: 'thinking', text } : undefined;
+  }
+  if (typeof part.text === 'string' && part.text) return { kind: 'text', text: part.text };
+  return undefined;
+}
+
+/**
+ * Tool arguments → tool_use `input`. Empty and `null` mean no arguments (`{}`); anything that is not a JSON
+ * object is kept as `{"_raw": arguments}` so the failure stays visible.
+ */
+export function parseToolArguments(args: string): Record<string, unknown> {
+  if (args.trim() === '') return {};
+  try {
+    const v: unknown = JSON.parse(args);
+    if (v === null) return {};
+    if (isRecord(v)) return v;
+  } catch { /* fall through */ }
+  return { _raw: args };
+}
+
+export type ThinkSegment = { kind: 'text' | 'thinking'; text: string };
+
+/**
+ * Splits `<think>…</think>` out of content (quirks.think_tags: DeepSeek-R1 / QwQ served without a
+ * reasoning parser). Only a tag at the very start of the content (after whitespace) opens thinking, so a
+ * model writing about the tag in prose is left alone. Works on fragments: a tag split across chunks is
+ * recognised, holding back at most the few characters that could still become a tag.
+ */
+export class ThinkTagSplitter {
+  private static readonly OPEN = '<think>';
+  private static readonly CLOSE = '</think>';
+  private mode: 'start' | 'thinking' | 'after' | 'text' = 'start';
+  private held = '';
+
+  push(fragment: string): ThinkSegment[] {
+    const out: ThinkSegment[] = [];
+    let s = this.held + fragment;
+    this.held = '';
+    while (s) {
+      switch (this.mode) {
+        case 'start': {
+          const trimmed = s.replace(/^\s+/, '');
+          if (trimmed === '') { this.held = s; return out; }
+          if (trimmed.startsWith(ThinkTagSplitter.OPEN)) { this.mode = 'thinking'; s = trimmed.slice(ThinkTagSplitter.OPEN.length); continue; }
+          if (ThinkTagSplitter.OPEN.startsWith(trimmed)) { this.held = s; return out; }
+          this.mode = 'text';
+          continue;
+        }
+        case 'thinking': {
+          const end = s.indexOf(ThinkTagSplitter.CLOSE);
+          if (end >= 0) {
+            if (end > 0) out.push({ kind: 'thinking', text: s.slice(0, end) });
+            s = s.slice(end + ThinkTagSplitter.CLOSE.length);
+            this.mode = 'after';
+            continue;
+          }
+          const keep = partialSuffix(s, ThinkTagSplitter.CLOSE);
+          if (s.length > keep) out.push({ kind: 'thinking', text: s.slice(0, s.length - keep) });
+          this.held = s.slice(s.length - keep);
+          return out;
+        }
+        case 'after': { // the blank line between `</think>` and the answer is not part of the answer
+          const trimmed = s.replace(/^\s+/, '');
+          if (trimmed === '') return out;
+          this.mode = 'text';
+          s = trimmed;
+          continue;
+        }
+        case 'text':
+          out.push({ kind: 'text', text: s });
+          return out;
+        default: assertNever(this.mode, 'think-tag mode');
+      }
+    }
+    return out;
+  }
+
+  /** End of content: whatever is held back is flushed as what it was going to be. */
+  end(): ThinkSegment[] {
+    const held = this.held;
+    this.held = '';
+    if (!held) return [];
+    if (this.mode === 'thinking') return [{ kind: 'thinking', text: held }];
+    return held.trim() ? [{ kind: 'text', text: held }] : [];
+  }
+}
+
+/** Length of the longest suffix of `s` that is a proper prefix of `tag`. */
+function partialSuffix(s: string, tag: string): number {
+  for (let n = Math.min(tag.length - 1, s.length); n > 0; n--) if (tag.startsWith(s.slice(s.length - n))) return n;
+  return 0;
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+function randomId(prefix: string, length = 24): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  let s = prefix;
+  for (const b of bytes) s += ALPHABET[b % 62];
+  return s;
+}
+export const newMessageId = (): string => randomId('msg_');
+export const newToolUseId = (): string => randomId('toolu_');
+
+export function noteDropped(ctx: TranslateContext, item: string): void {
+  if (!ctx.dropped.includes(item)) ctx.dropped.push(item);
+}
+
+function num(x: unknown): number {
+  return typeof x === 'number' && Number.isFinite(x) ? x : 0;
+}
+
+export function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}

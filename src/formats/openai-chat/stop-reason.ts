@@ -1,0 +1,36 @@
+/**
+ * @module formats/openai-chat/stop-reason
+ * The two lookup tables between Chat Completions `finish_reason` and Anthropic `stop_reason`.
+ * finish_reason values: https://platform.openai.com/docs/api-reference/chat/object#chat/object-choices
+ * stop_reason values: https://docs.anthropic.com/en/api/handling-stop-reasons
+ */
+import type { StopReason } from '../../hub/types.ts';
+import type { ChatFinishReason } from './types.ts';
+
+/**
+ * Upstream `finish_reason` → hub `stop_reason`. Values not listed (`eos`, `abort`, provider-native
+ * strings) read as `end_turn`: the model stopped, and nothing says it was cut short.
+ */
+export const CHAT_FINISH_TO_STOP_REASON: Readonly<Record<string, StopReason>> = {
+  stop: 'end_turn',
+  length: 'max_tokens',
+  tool_calls: 'tool_use',
+  function_call: 'tool_use', // the deprecated single-function form
+  content_filter: 'refusal',
+  model_length: 'model_context_window_exceeded', // Mistral: the context window, not max_tokens, was hit
+};
+
+/** Hub `stop_reason` → `finish_reason`, for serving Chat Completions clients from the hub. */
+export const STOP_REASON_TO_CHAT_FINISH = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  pause_turn: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+} as const satisfies Record<StopReason, ChatFinishReason>;
+
+export function chatFinishToStopReason(finish: string | null | undefined): StopReason {
+  return (finish && Object.hasOwn(CHAT_FINISH_TO_STOP_REASON, finish)) ? CHAT_FINISH_TO_STOP_REASON[finish]! : 'end_turn';
+}

@@ -1,0 +1,370 @@
+/**
+ * @module formats/openai-chat/stream-to-hub
+ * Upstream role, stream side: Chat Completions SSE events → a valid Anthropic event sequence
+ * (https://docs.anthropic.com/en/docs/build-with-claude/streaming):
+ * `message_start`, then per block `content_block_start` / deltas / `content_block_stop` with increasing
+ * indexes, then `message_delta` (stop_reason, final usage) and `message_stop` — or an `error` event, last.
+ *
+ * One class owns one small state object (`StreamState`). Every upstream event is translated as it arrives:
+ * events are enqueued before the next upstream event is read. The single exception is a provider
+ * interleaving several tool calls' argument fragments: Anthropic blocks cannot interleave, so while a
+ * tool call's arguments are still an unfinished JSON value, anything else (another call, text) waits in
+ * `pending` and follows as soon as those arguments complete (or at the end of the stream). Streams where
+ * calls arrive one after another, as every recorded provider does, never wait.
+ *
+ * `message_delta` is sent at `[DONE]` or the end of the body, not at `finish_reason`, because the usage
+ * chunk (`choices: []`) comes after the finish chunk. Blocks are closed at `finish_reason` already.
+ */
+import type { RawContentBlockDelta, RawMessageStreamEvent, StopReason, Usage } from '../../hub/types.ts';
+import type { SseEvent } from '../../sse/types.ts';
+import { assertNever } from '../../util/never.ts';
+import type { TranslateContext } from '../types.ts';
+import { chatStreamErrorToHub } from './errors.ts';
+import type { ChatQuirks } from './quirks.ts';
+import {
+  ThinkTagSplitter, contentPartOf, isRecord, matchedStop, newMessageId, newToolUseId, noteDropped, reasoningOf, usageToHub,
+} from './response-to-hub.ts';
+import { chatFinishToStopReason } from './stop-reason.ts';
+import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
+
+export function chatChunksToHubEvents(ctx: TranslateContext, quirks: ChatQuirks): TransformStream<SseEvent, RawMessageStreamEvent> {
+  const translator = new ChatStreamTranslator(ctx, quirks);
+  return new TransformStream<SseEvent, RawMessageStreamEvent>({
+    transform(ev, controller) { for (const out of translator.event(ev)) controller.enqueue(out); },
+    flush(controller) { for (const out of translator.end()) controller.enqueue(out); },
+  });
+}
+
+/** One upstream tool call, however its fragments are keyed. */
+interface ToolCall {
+  upstreamIndex: number | undefined;
+  upstreamId: string | undefined;
+  id: string;
+  name: string;
+  args: string;
+  /** How much of `args` has been sent as input_json_delta. */
+  emitted: number;
+  /** Its hub block index once started. */
+  block: number | null;
+  json: JsonCompleteness;
+}
+
+type Op =
+  | { kind: 'text'; text: string }
+  | { kind: 'thinking'; text: string }
+  | { kind: 'signature'; signature: string }
+  | { kind: 'tool'; tool: ToolCall };
+
+type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; tool: ToolCall };
+
+interface StreamState {
+  /** idle: nothing sent; open: message_start sent; closed: message_stop or error sent. */
+  phase: 'idle' | 'open' | 'closed';
+  messageId: string;
+  nextIndex: number;
+  block: OpenBlock | null;
+  tools: ToolCall[];
+  pending: Op[];
+  /** finish_reason of choice 0, once seen. */
+  finish: string | null;
+  stopSequence: string | null;
+  usage: CompletionUsage | null;
+  /** Signature for the open (or next) thinking block: the provider's, or '' (the SDK needs the field). */
+  signature: string;
+  /** Characters streamed, for an output estimate when the provider reports no usage. */
+  outputChars: number;
+}
+
+export class ChatStreamTranslator {
+  private readonly s: StreamState = {
+    phase: 'idle', messageId: newMessageId(), nextIndex: 0, block: null, tools: [], pending: [],
+    finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0,
+  };
+  private readonly think: ThinkTagSplitter | null;
+  /** Set while closing: pending work is flushed without waiting for arguments to complete. */
+  private forced = false;
+  private out: RawMessageStreamEvent[] = [];
+
+  constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks) {
+    this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
+  }
+
+  /** Hub events for one upstream SSE event. */
+  event(ev: SseEvent): RawMessageStreamEvent[] {
+    this.out = [];
+    if (this.s.phase === 'closed') return this.out;
+    if (ev.event === 'error') { this.fail(parseJson(ev.data) ?? ev.data); return this.out; } // Groq
+    const data = ev.data.trim();
+    if (data === '') return this.out;
+    if (data === '[DONE]') { this.finishMessage(); return this.out; }
+    const chunk = parseJson(data);
+    if (!isRecord(chunk)) { this.fail({ error: { message: 'upstream sent a stream event that is not a JSON object' } }); return this.out; }
+    if (chunk.error !== undefined && chunk.error !== null) { this.fail(chunk); return this.out; } // OpenRouter
+    this.chunk(chunk as ChatCompletionChunk);
+    return this.out;
+  }
+
+  /** Hub events at the end of the upstream body (with or without `[DONE]`). */
+  end(): RawMessageStreamEvent[] {
+    this.out = [];
+    if (this.s.phase !== 'closed') this.finishMessage();
+    return this.out;
+  }
+
+  private chunk(chunk: ChatCompletionChunk): void {
+    const usage = isRecord(chunk.usage) ? chunk.usage : isRecord(chunk.x_groq?.usage) ? chunk.x_groq.usage : null;
+    this.start(usage);
+    if (usage) this.s.usage = usage;
+    for (const choice of Array.isArray(chunk.choices) ? chunk.choices : []) {
+      if (!isRecord(choice)) continue;
+      if ((choice.index ?? 0) !== 0) { noteDropped(this.ctx, 'choices 1+ (only the first choice is streamed)'); continue; }
+      this.choice(choice);
+    }
+  }
+
+  private choice(c: ChatCompletionChunkChoice): void {
+    const d = isRecord(c.delta) ? c.delta : {};
+    const reasoning = reasoningOf(d);
+    if (reasoning.text) this.process({ kind: 'thinking', text: reasoning.text });
+    if (reasoning.signature) this.process({ kind: 'signature', signature: reasoning.signature });
+
+    if (typeof d.content === 'string') this.content(d.content);
+    else if (Array.isArray(d.content)) {
+      for (const part of d.content) {
+        const p = contentPartOf(part);
+        if (p) this.process({ kind: p.kind, text: p.text });
+      }
+    }
+    if (typeof d.refusal === 'string' && d.refusal) this.process({ kind: 'text', text: d.refusal });
+
+    const calls: ChatCompletionChunkToolCall[] = Array.isArray(d.tool_calls) ? d.tool_calls
+      : isRecord(d.function_call) ? [{ index: 0, function: d.function_call }] : [];
+    calls.forEach((tc) => { if (isRecord(tc)) this.toolFragment(tc); });
+
+    if (typeof c.finish_reason === 'string' && c.finish_reason) {
+      this.s.finish = c.finish_reason;
+      this.s.stopSequence = matchedStop(c);
+      this.closeBlocks();
+    }
+  }
+
+  private content(text: string): void {
+    if (!text) return;
+    if (!this.think) { this.process({ kind: 'text', text }); return; }
+    for (const seg of this.think.push(text)) this.process({ kind: seg.kind, text: seg.text });
+  }
+
+  private toolFragment(tc: ChatCompletionChunkToolCall): void {
+    const id = typeof tc.id === 'string' && tc.id ? tc.id : undefined;
+    const name = typeof tc.function?.name === 'string' && tc.function.name ? tc.function.name : undefined;
+    const raw = tc.function?.arguments;
+    const args = typeof raw === 'string' ? raw : raw == null ? '' : JSON.stringify(raw);
+    // a metadata-only fragment (Gemini's thought_signature alone) names no call and carries nothing
+    if (!id && !name && !args && typeof tc.index !== 'number') return;
+    const tool = this.toolFor(tc);
+    if (id && !tool.upstreamId && tool.block === null) { tool.upstreamId = id; tool.id = id; }
+    if (name && !tool.name) tool.name = name;
+    if (args) { tool.args += args; tool.json.push(args); }
+    this.process({ kind: 'tool', tool });
+  }
+
+  /**
+   * Which call a fragment belongs to: by `index` (a different non-empty id at a used index starts a new
+   * call), else by `id`, else it continues the latest call unless it names a new function.
+   */
+  private toolFor(tc: ChatCompletionChunkToolCall): ToolCall {
+    const id = typeof tc.id === 'string' && tc.id ? tc.id : undefined;
+    if (typeof tc.index === 'number') {
+      const known = this.s.tools.findLast((t) => t.upstreamIndex === tc.index);
+      if (known && !(id && known.upstreamId && known.upstreamId !== id)) return known;
+      return this.newTool(tc.index, id);
+    }
+    if (id) return this.s.tools.find((t) => t.upstreamId === id) ?? this.newTool(undefined, id);
+    const last = this.s.tools.at(-1);
+    if (last && !(tc.function?.name && last.name)) return last;
+    return this.newTool(undefined, undefined);
+  }
+
+  private newTool(upstreamIndex: number | undefined, upstreamId: string | undefined): ToolCall {
+    const tool: ToolCall = {
+      upstreamIndex, upstreamId, id: upstreamId ?? newToolUseId(), name: '', args: '', emitted: 0, block: null, json: new JsonCompleteness(),
+    };
+    this.s.tools.push(tool);
+    return tool;
+  }
+
+  // ---------- ordering ----------
+
+  private process(op: Op): void {
+    const open = this.s.block;
+    // fragments of the open call never wait: they only extend its own block
+    if (op.kind === 'tool' && open?.kind === 'tool' && open.tool === op.tool) this.apply(op);
+    else this.s.pending.push(op);
+    this.drain();
+  }
+
+  private drain(): void {
+    while (this.s.pending.length > 0) {
+      const op = this.s.pending[0]!;
+      const open = this.s.block;
+      const held = !this.forced && open?.kind === 'tool' && !open.tool.json.complete && !(op.kind === 'tool' && op.tool === open.tool);
+      if (held) return;
+      this.s.pending.shift();
+      this.apply(op);
+    }
+  }
+
+  private apply(op: Op): void {
+    switch (op.kind) {
+      case 'text':
+        this.delta('text', { type: 'text_delta', text: op.text }, op.text.length);
+        return;
+      case 'thinking':
+        this.delta('thinking', { type: 'thinking_delta', thinking: op.text }, op.text.length);
+        return;
+      case 'signature':
+        this.s.signature = op.signature;
+        return;
+      case 'tool': {
+        const tool = op.tool;
+        // started once its name is known; at the end, a call with arguments but no name is still shown
+        if (!tool.name && !(this.forced && tool.args)) return;
+        if (tool.block !== null && this.s.block?.index !== tool.block) {
+          // arguments for a call whose block already closed: only possible after its JSON was complete
+          if (tool.args.slice(tool.emitted).trim()) noteDropped(this.ctx, `tool call ${tool.id}: arguments after its end`);
+          tool.emitted = tool.args.length;
+          return;
+        }
+        if (tool.block === null) {
+          this.closeBlock();
+          tool.block = this.s.nextIndex++;
+          this.s.block = { kind: 'tool', index: tool.block, tool };
+          this.out.push({ type: 'content_block_start', index: tool.block, content_block: { type: 'tool_use', id: tool.id, name: tool.name, input: {} } });
+        }
+        const fresh = tool.args.slice(tool.emitted);
+        if (fresh) {
+          tool.emitted = tool.args.length;
+          this.s.outputChars += fresh.length;
+          this.out.push({ type: 'content_block_delta', index: tool.block, delta: { type: 'input_json_delta', partial_json: fresh } });
+        }
+        return;
+      }
+      default: assertNever(op, 'stream op');
+    }
+  }
+
+  private delta(kind: 'text' | 'thinking', delta: RawContentBlockDelta, chars: number): void {
+    if (chars === 0) return;
+    let open = this.s.block;
+    if (open?.kind !== kind) {
+      this.closeBlock();
+      open = { kind, index: this.s.nextIndex++ };
+      this.s.block = open;
+      this.out.push({
+        type: 'content_block_start', index: open.index,
+        content_block: kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' },
+      });
+    }
+    this.s.outputChars += chars;
+    this.out.push({ type: 'content_block_delta', index: open.index, delta });
+  }
+
+  private closeBlock(): void {
+    const open = this.s.block;
+    if (!open) return;
+    if (open.kind === 'thinking') {
+      // the Anthropic SDK's accumulator expects every thinking block to carry a signature
+      this.out.push({ type: 'content_block_delta', index: open.index, delta: { type: 'signature_delta', signature: this.s.signature } });
+      this.s.signature = '';
+    }
+    this.out.push({ type: 'content_block_stop', index: open.index });
+    this.s.block = null;
+  }
+
+  /** Flush held-back work (tag remainders, pending ops, unnamed calls) and close the open block. */
+  private closeBlocks(): void {
+    if (this.think) for (const seg of this.think.end()) this.process({ kind: seg.kind, text: seg.text });
+    this.forced = true;
+    this.drain();
+    for (const tool of this.s.tools) if (tool.block === null && (tool.name || tool.args)) this.apply({ kind: 'tool', tool });
+    this.forced = false;
+    this.closeBlock();
+  }
+
+  // ---------- message envelope ----------
+
+  private start(usage: CompletionUsage | null): void {
+    if (this.s.phase !== 'idle') return;
+    this.s.phase = 'open';
+    // without upstream usage yet: the local input estimate, and 1 output token as Anthropic's own message_start says
+    const u: Usage = usage ? usageToHub(usage) : { input_tokens: this.ctx.estimatedInputTokens, output_tokens: 1, cache_read_input_tokens: 0 };
+    this.out.push({
+      type: 'message_start',
+      message: {
+        id: this.s.messageId, type: 'message', role: 'assistant', model: this.ctx.requestedModel,
+        content: [], stop_reason: null, stop_sequence: null, usage: u,
+      },
+    });
+  }
+
+  private finishMessage(): void {
+    if (this.s.phase === 'idle') {
+      this.fail({ error: { message: 'upstream stream ended without sending any data' } });
+      return;
+    }
+    this.closeBlocks();
+    let stopReason: StopReason = chatFinishToStopReason(this.s.finish);
+    if (this.s.tools.some((t) => t.block !== null) && stopReason === 'end_turn') stopReason = 'tool_use';
+    if (this.s.stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
+    const usage = this.s.usage ? usageToHub(this.s.usage) : { output_tokens: Math.ceil(this.s.outputChars / 4) };
+    this.out.push({
+      type: 'message_delta',
+      delta: { stop_reason: stopReason, stop_sequence: stopReason === 'stop_sequence' ? this.s.stopSequence : null },
+      usage,
+    });
+    this.out.push({ type: 'message_stop' });
+    this.s.phase = 'closed';
+  }
+
+  /** An error inside the 200 stream: an Anthropic `error` event, last (no message_stop after it). */
+  private fail(body: unknown): void {
+    const error = chatStreamErrorToHub(body);
+    this.out.push({ type: 'error', error });
+    this.s.phase = 'closed';
+  }
+}
+
+/** Tracks whether streamed tool arguments form a finished JSON object or array yet. */
+class JsonCompleteness {
+  complete = false;
+  private started = false;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+
+  push(s: string): void {
+    for (let i = 0; i < s.length && !this.complete; i++) {
+      const c = s.charCodeAt(i);
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 92 /* \ */) this.escaped = true;
+        else if (c === 34 /* " */) this.inString = false;
+        continue;
+      }
+      if (!this.started) {
+        if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+        this.started = true;
+        if (c === 123 /* { */ || c === 91 /* [ */) this.depth = 1;
+        else this.complete = true; // not an object: nothing to wait for
+        continue;
+      }
+      if (c === 34) this.inString = true;
+      else if (c === 123 || c === 91) this.depth++;
+      else if ((c === 125 /* } */ || c === 93 /* ] */) && --this.depth === 0) this.complete = true;
+    }
+  }
+}
+
+function parseJson(s: string): unknown {
+  try { return JSON.parse(s); } catch { return undefined; }
+}

@@ -1,0 +1,491 @@
+/**
+ * @module test/unit/formats/openai-chat/request-from-hub
+ * Anthropic Messages request (hub) → Chat Completions request, one table per rule, plus the request
+ * shapes Claude Code sends (docs: /work/shared/claude-code-traffic.md).
+ */
+import { describe, expect, test } from 'bun:test';
+import { createHash } from 'node:crypto';
+import { GatewayError } from '../../../../src/errors.ts';
+import type { MessageCreateParams } from '../../../../src/hub/types.ts';
+import type { TranslateContext } from '../../../../src/formats/types.ts';
+import { DEFAULT_CHAT_QUIRKS, type ChatQuirks } from '../../../../src/formats/openai-chat/quirks.ts';
+import { capEffort, cleanSchema, effortFromBudget, fitUser, hubRequestToChat } from '../../../../src/formats/openai-chat/request-from-hub.ts';
+
+function makeCtx(over: Partial<TranslateContext> = {}): TranslateContext {
+  return {
+    requestedModel: 'claude-sonnet-5-5', upstreamModel: 'gpt-up', dropped: [], estimatedInputTokens: 10,
+    defaultMaxTokens: 4096, thinkingStyle: 'none', ...over,
+  };
+}
+const quirks = (over: Partial<ChatQuirks> = {}): ChatQuirks => ({ ...DEFAULT_CHAT_QUIRKS, ...over });
+const hub = (over: Record<string, unknown> = {}): MessageCreateParams =>
+  ({ model: 'claude-sonnet-5-5', max_tokens: 1024, messages: [{ role: 'user', content: 'hi' }], ...over }) as MessageCreateParams;
+const toChat = (h: MessageCreateParams, q: Partial<ChatQuirks> = {}, ctx = makeCtx()) => hubRequestToChat(h, ctx, quirks(q));
+const msgs = (messages: unknown[], q: Partial<ChatQuirks> = {}, ctx = makeCtx()) => toChat(hub({ messages }), q, ctx).messages;
+
+function thrown(fn: () => unknown): GatewayError {
+  try { fn(); } catch (e) { if (e instanceof GatewayError) return e; throw e; }
+  throw new Error('did not throw');
+}
+
+const IMG_B64 = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } };
+const IMG_PART = { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } };
+
+describe('system', () => {
+  test.each([
+    ['string', 'Be brief.', [{ role: 'system', content: 'Be brief.' }]],
+    ['text blocks with cache_control, joined', [{ type: 'text', text: 'billing' }, { type: 'text', text: 'A', cache_control: { type: 'ephemeral' } }, { type: 'text', text: '' }], [{ role: 'system', content: 'billing\n\nA' }]],
+    ['empty string: no system message', '', []],
+    ['absent', undefined, []],
+  ] as const)('%s', (_name, system, want) => {
+    const out = toChat(hub({ system })).messages;
+    expect(out.slice(0, -1)).toEqual(want as never);
+    expect(out.at(-1)).toEqual({ role: 'user', content: 'hi' });
+  });
+
+  test('a non-text system block is an error naming its path', () => {
+    expect(thrown(() => toChat(hub({ system: [{ type: 'text', text: 'a' }, IMG_B64] }))).message)
+      .toBe('system.1.type: block type "image" cannot be sent to an OpenAI-compatible provider');
+  });
+
+  test.each([
+    ['leading: merged into the system message', false, [{ role: 'system', content: 'S2' }, { role: 'user', content: 'u' }], [{ role: 'system', content: 'S\n\nS2' }, { role: 'user', content: 'u' }]],
+    ['later, provider rejects non-leading system: a user message', false, [{ role: 'user', content: 'u' }, { role: 'assistant', content: 'a' }, { role: 'system', content: 'late' }], [{ role: 'system', content: 'S' }, { role: 'user', content: 'u' }, { role: 'assistant', content: 'a' }, { role: 'user', content: 'late' }]],
+    ['later, provider takes it (system_anywhere)', true, [{ role: 'user', content: 'u' }, { role: 'system', content: [{ type: 'text', text: 'late' }] }], [{ role: 'system', content: 'S' }, { role: 'user', content: 'u' }, { role: 'system', content: 'late' }]],
+  ] as const)('system content inside messages, %s', (_name, anywhere, messages, want) => {
+    expect(toChat(hub({ system: 'S', messages }), { system_anywhere: anywhere }).messages).toEqual(want as never);
+  });
+
+  test('an unknown role is an error', () => {
+    expect(thrown(() => msgs([{ role: 'tool', content: 'x' }])).message).toBe('messages.0.role: role "tool" cannot be sent to an OpenAI-compatible provider');
+  });
+});
+
+describe('user content', () => {
+  test.each([
+    ['string', 'hello', [{ role: 'user', content: 'hello' }]],
+    ['empty string: no message', '', []],
+    ['text blocks → one string, empty blocks never sent, cache_control stripped', [{ type: 'text', text: 'a', cache_control: { type: 'ephemeral' } }, { type: 'text', text: '' }, { type: 'text', text: 'b' }], [{ role: 'user', content: 'a\n\nb' }]],
+    ['image base64 → data URL part', [{ type: 'text', text: 'see' }, IMG_B64], [{ role: 'user', content: [{ type: 'text', text: 'see' }, IMG_PART] }]],
+    ['image url → image_url url', [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }], [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }]],
+    ['text document (title + context) → text', [{ type: 'document', title: 'T', context: 'C', source: { type: 'text', media_type: 'text/plain', data: 'body' } }], [{ role: 'user', content: 'T\nC\n\nbody' }]],
+    ['content document → its text', [{ type: 'document', source: { type: 'content', content: [{ type: 'text', text: 'p1' }, { type: 'text', text: 'p2' }] } }], [{ role: 'user', content: 'p1\n\np2' }]],
+    ['search_result → text', [{ type: 'search_result', source: 'https://s', title: 'Doc', content: [{ type: 'text', text: 'snippet' }] }], [{ role: 'user', content: 'Doc\nhttps://s\n\nsnippet' }]],
+  ] as const)('%s', (_name, content, want) => {
+    expect(msgs([{ role: 'user', content }])).toEqual(want as never);
+  });
+
+  test.each([
+    ['PDF with quirks.pdf → file part', true, [{ role: 'user', content: [{ type: 'file', file: { filename: 'Report.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' } }] }], []],
+    ['PDF without quirks.pdf → placeholder, reported', false, [{ role: 'user', content: '[PDF document "Report" omitted: this provider does not accept PDF input]' }], ['messages.0.content.0 (PDF document: the provider takes no PDF input)']],
+  ] as const)('%s', (_name, pdf, want, dropped) => {
+    const ctx = makeCtx();
+    const out = msgs([{ role: 'user', content: [{ type: 'document', title: 'Report', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } }] }], { pdf }, ctx);
+    expect(out).toEqual(want as never);
+    expect(ctx.dropped).toEqual([...dropped]);
+  });
+
+  test('document by URL: the model is told where it is, and it is reported', () => {
+    const ctx = makeCtx();
+    expect(msgs([{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://x/a.pdf' } }] }], {}, ctx))
+      .toEqual([{ role: 'user', content: '[Document at https://x/a.pdf: not attached, this provider cannot fetch documents]' }]);
+    expect(ctx.dropped).toEqual(['messages.0.content.0 (document URL: the provider cannot fetch it)']);
+  });
+
+  test.each([
+    ['unknown block type', [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'foo' }] }], 'messages.2.content.1.type: block type "foo" cannot be sent to an OpenAI-compatible provider'],
+    ['image from the Files API', [{ role: 'user', content: [{ type: 'image', source: { type: 'file', file_id: 'f' } }] }], 'messages.0.content.0.source.type: image source type "file" cannot be sent to an OpenAI-compatible provider'],
+    ['tool_use in a user turn', [{ role: 'user', content: [{ type: 'tool_use', id: 'a', name: 'b', input: {} }] }], 'messages.0.content.0.type: block type "tool_use" cannot be sent to an OpenAI-compatible provider'],
+    ['server tool block in assistant history', [{ role: 'assistant', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }] }], 'messages.0.content.0.type: block type "server_tool_use" cannot be sent to an OpenAI-compatible provider'],
+    ['unknown block inside a tool_result', [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'text', text: 'ok' }, { type: 'bar' }] }] }], 'messages.0.content.0.content.1.type: block type "bar" cannot be sent to an OpenAI-compatible provider'],
+  ] as const)('never silent loss: %s → 400 naming the path', (_name, messages, message) => {
+    const err = thrown(() => msgs([...messages]));
+    expect([err.status, err.type, err.message]).toEqual([400, 'invalid_request_error', message]);
+  });
+});
+
+describe('assistant turns and tools in history', () => {
+  test('tool_use → tool_calls with the same ids; [text, tool_use, text] keeps all text', () => {
+    expect(msgs([{
+      role: 'assistant',
+      content: [{ type: 'text', text: 'Before.' }, { type: 'tool_use', id: 'toolu_01', name: 'Read', input: { file_path: '/a' }, cache_control: { type: 'ephemeral' } }, { type: 'text', text: 'After.' }],
+    }])).toEqual([{
+      role: 'assistant', content: 'Before.\n\nAfter.',
+      tool_calls: [{ id: 'toolu_01', type: 'function', function: { name: 'Read', arguments: '{"file_path":"/a"}' } }],
+    }]);
+  });
+
+  test('only tool calls: content null', () => {
+    expect(msgs([{ role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {} }] }])[0]).toEqual({
+      role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+    });
+  });
+
+  test.each([
+    ['dropped by default', false, [{ role: 'assistant', content: 'answer' }]],
+    ['sent as reasoning_content (quirks.reasoning_content_in_history)', true, [{ role: 'assistant', content: 'answer', reasoning_content: 'let me think' }]],
+  ] as const)('thinking and redacted_thinking in history: %s', (_name, inHistory, want) => {
+    expect(msgs([{
+      role: 'assistant',
+      content: [{ type: 'thinking', thinking: 'let me think', signature: 'sig' }, { type: 'redacted_thinking', data: 'opaque' }, { type: 'text', text: 'answer' }],
+    }], { reasoning_content_in_history: inHistory })).toEqual(want as never);
+  });
+
+  test('reasoning_content_in_history: a tool-calling turn always carries reasoning_content (DeepSeek requires it)', () => {
+    expect(msgs([{ role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'f', input: {} }] }], { reasoning_content_in_history: true })[0])
+      .toMatchObject({ reasoning_content: '' });
+  });
+
+  test('an assistant turn with only thinking (dropped) is not sent', () => {
+    expect(msgs([{ role: 'user', content: 'q' }, { role: 'assistant', content: [{ type: 'thinking', thinking: 't', signature: 's' }] }])).toEqual([{ role: 'user', content: 'q' }]);
+  });
+
+  test('tool_result → tool messages in order, before the rest of the user turn; is_error marked; string content kept', () => {
+    expect(msgs([{
+      role: 'user',
+      content: [
+        { type: 'text', text: 'here you go' },
+        { type: 'tool_result', tool_use_id: 'toolu_a', content: '1\tline one\n2\tline two', cache_control: { type: 'ephemeral' } },
+        { type: 'tool_result', tool_use_id: 'toolu_b', is_error: true, content: [{ type: 'text', text: 'File not found' }, { type: 'text', text: '' }, { type: 'text', text: 'try again' }] },
+        { type: 'tool_result', tool_use_id: 'toolu_c' },
+      ],
+    }])).toEqual([
+      { role: 'tool', tool_call_id: 'toolu_a', content: '1\tline one\n2\tline two' },
+      { role: 'tool', tool_call_id: 'toolu_b', content: 'Error: File not found\n\ntry again' },
+      { role: 'tool', tool_call_id: 'toolu_c', content: '' },
+      { role: 'user', content: 'here you go' },
+    ]);
+  });
+
+  test('tool_result images: image parts where the provider takes them', () => {
+    expect(msgs([{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'text', text: 'shot' }, IMG_B64] }] }], { tool_result_images: true }))
+      .toEqual([{ role: 'tool', tool_call_id: 't', content: [{ type: 'text', text: 'shot' }, IMG_PART] }] as never);
+  });
+
+  test('tool_result images elsewhere: a placeholder, and the image in the user message after the tool messages', () => {
+    expect(msgs([{
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'shot' }, IMG_B64] },
+        { type: 'tool_result', tool_use_id: 't2', content: 'plain' },
+        { type: 'text', text: 'next' },
+      ],
+    }])).toEqual([
+      { role: 'tool', tool_call_id: 't1', content: 'shot\n\n[image attached in the next user message]' },
+      { role: 'tool', tool_call_id: 't2', content: 'plain' },
+      { role: 'user', content: [{ type: 'text', text: '[image from the result of tool call t1]' }, IMG_PART, { type: 'text', text: 'next' }] },
+    ] as never);
+  });
+
+  test('tool_call_id: alnum9 (Mistral) maps history ids the same way in tool_calls and tool messages', () => {
+    const out = msgs([
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01ABC', name: 'f', input: {} }, { type: 'tool_use', id: 'abcDEF123', name: 'g', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01ABC', content: 'r1' }, { type: 'tool_result', tool_use_id: 'abcDEF123', content: 'r2' }] },
+    ], { tool_call_id: 'alnum9' });
+    const calls = (out[0] as { tool_calls: Array<{ id: string }> }).tool_calls.map((c) => c.id);
+    expect(calls[0]).toMatch(/^[a-zA-Z0-9]{9}$/);
+    expect(calls[1]).toBe('abcDEF123'); // already valid: unchanged
+    expect(out.slice(1).map((m) => (m as { tool_call_id: string }).tool_call_id)).toEqual(calls);
+    // deterministic across requests: the next turn maps the same history id the same way
+    const again = msgs([{ role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01ABC', name: 'f', input: {} }] }], { tool_call_id: 'alnum9' });
+    expect((again[0] as { tool_calls: Array<{ id: string }> }).tool_calls[0]!.id).toBe(calls[0]!);
+  });
+});
+
+describe('tools', () => {
+  const schema = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'], additionalProperties: false };
+
+  test('Anthropic tools → functions; server tools and deferred tools removed and reported; cache_control stripped', () => {
+    const ctx = makeCtx();
+    const out = toChat(hub({
+      tools: [
+        { name: 'Read', description: 'Read a file', input_schema: schema, cache_control: { type: 'ephemeral' } },
+        { type: 'web_search_20250305', name: 'web_search', max_uses: 5 },
+        { type: 'code_execution_20250825', name: 'code_execution' },
+        { name: 'DeferredToolPlaceholder', description: 'never call this tool', input_schema: { type: 'object' }, defer_loading: true },
+        { name: 'NoDescription', input_schema: { type: 'object', properties: {} } },
+      ],
+    }), {}, ctx);
+    expect(out.tools).toEqual([
+      { type: 'function', function: { name: 'Read', description: 'Read a file', parameters: { type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'], additionalProperties: false } } },
+      { type: 'function', function: { name: 'NoDescription', parameters: { type: 'object', properties: {} } } },
+    ]);
+    expect(ctx.dropped).toEqual([
+      'tools.web_search (web_search_20250305: Anthropic-only tool)',
+      'tools.code_execution (code_execution_20250825: Anthropic-only tool)',
+      'tools.DeferredToolPlaceholder (defer_loading)',
+    ]);
+  });
+
+  test.each([
+    [{ type: 'auto' }, 'auto'],
+    [{ type: 'any' }, 'required'],
+    [{ type: 'none' }, 'none'],
+    [{ type: 'tool', name: 'Read' }, { type: 'function', function: { name: 'Read' } }],
+  ] as const)('tool_choice %p → %p', (choice, want) => {
+    expect(toChat(hub({ tools: [{ name: 'Read', input_schema: schema }], tool_choice: choice })).tool_choice).toEqual(want as never);
+  });
+
+  test.each([
+    ['provider takes parallel_tool_calls', true, { parallel_tool_calls: false }, []],
+    ['provider does not', false, {}, ['tool_choice.disable_parallel_tool_use']],
+  ] as const)('disable_parallel_tool_use: %s', (_name, parallel, want, dropped) => {
+    const ctx = makeCtx();
+    const out = toChat(hub({ tools: [{ name: 'Read', input_schema: schema }], tool_choice: { type: 'auto', disable_parallel_tool_use: true } }), { parallel_tool_calls: parallel }, ctx);
+    expect({ parallel_tool_calls: out.parallel_tool_calls }).toEqual({ parallel_tool_calls: (want as { parallel_tool_calls?: boolean }).parallel_tool_calls });
+    expect(ctx.dropped).toEqual([...dropped]);
+  });
+
+  test('all tools removed: neither tools nor tool_choice is sent', () => {
+    const ctx = makeCtx();
+    const out = toChat(hub({ tools: [{ type: 'web_search_20250305', name: 'web_search' }], tool_choice: { type: 'any' } }), {}, ctx);
+    expect('tools' in out || 'tool_choice' in out || 'parallel_tool_calls' in out).toBe(false);
+    expect(ctx.dropped).toContain('tool_choice (no tool left to call)');
+  });
+
+  test('tool_choice naming a removed tool is an error', () => {
+    expect(thrown(() => toChat(hub({ tools: [{ name: 'Read', input_schema: schema }, { type: 'web_search_20250305', name: 'web_search' }], tool_choice: { type: 'tool', name: 'web_search' } }))).message)
+      .toBe('tool_choice.name: tool "web_search" is not among the tools this provider can be given');
+  });
+
+  describe('schema clean-up', () => {
+    const nested = {
+      $schema: 'x', type: 'object', additionalProperties: false,
+      properties: {
+        format: { type: 'string', format: 'uri', description: 'a property named "format"' },
+        when: { type: 'string', format: 'date-time' },
+        mode: { const: 'fast' },
+        count: { type: ['integer', 'null'], exclusiveMinimum: 0 },
+        tags: { type: 'array', items: { $ref: '#/$defs/Tag' } },
+        choice: { oneOf: [{ type: 'string' }, { type: 'number' }] },
+        map: { type: 'object', propertyNames: { pattern: '^a' }, additionalProperties: { type: 'string' } },
+        node: { $ref: '#/$defs/Node' },
+      },
+      required: ['format', 'ghost'],
+      $defs: {
+        Tag: { type: 'object', properties: { name: { type: 'string', examples: ['x'] } }, additionalProperties: false },
+        Node: { type: 'object', properties: { child: { $ref: '#/$defs/Node' } } },
+      },
+    };
+
+    test.each([
+      ['keep', { a: 1, $schema: 'x' }, { a: 1, $schema: 'x' }],
+      ['basic drops $schema everywhere, keeps the rest', { $schema: 'x', type: 'object', properties: { $schema: { type: 'string' }, p: { type: 'object', $schema: 'y', additionalProperties: false } } }, { type: 'object', properties: { $schema: { type: 'string' }, p: { type: 'object', additionalProperties: false } } }],
+      ['strict (Gemini subset)', nested, {
+        type: 'object',
+        properties: {
+          format: { type: 'string', description: 'a property named "format" (format: uri)' },
+          when: { type: 'string', format: 'date-time' },
+          mode: { enum: ['fast'] },
+          count: { type: 'integer', nullable: true, minimum: 0 },
+          tags: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } },
+          choice: { anyOf: [{ type: 'string' }, { type: 'number' }] },
+          map: { type: 'object' },
+          node: { type: 'object', properties: { child: { type: 'object', description: 'see Node' } } },
+        },
+        required: ['format'],
+      }],
+    ] as const)('%s', (mode, input, want) => {
+      const m = mode.split(' ')[0] as ChatQuirks['schema'];
+      expect(cleanSchema(structuredClone(input) as Record<string, unknown>, m)).toEqual(want as never);
+    });
+
+    test('strict: allOf merged, multi-type → anyOf', () => {
+      expect(cleanSchema({ allOf: [{ type: 'object', properties: { a: { type: 'string' } }, required: ['a'] }, { properties: { b: { type: ['string', 'number'] } }, required: ['b'] }] }, 'strict'))
+        .toEqual({ type: 'object', properties: { a: { type: 'string' }, b: { anyOf: [{ type: 'string' }, { type: 'number' }] } }, required: ['a', 'b'] });
+    });
+
+    test('the quirk is applied to every tool', () => {
+      const out = toChat(hub({ tools: [{ name: 'Read', input_schema: schema }] }), { schema: 'strict' });
+      expect(out.tools![0]!.function.parameters).toEqual({ type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'] });
+    });
+  });
+});
+
+describe('sampling, limits and identity', () => {
+  test.each([
+    ['max_tokens field', { max_tokens_field: 'max_tokens' }, 'gpt-up', 128000, { max_tokens: 128000 }],
+    ['max_completion_tokens field', { max_tokens_field: 'max_completion_tokens' }, 'gpt-up', 500, { max_completion_tokens: 500 }],
+    ['clamped to the model ceiling', { max_output_tokens: { 'gpt-up': 8192, '*': 4096 } }, 'gpt-up', 128000, { max_tokens: 8192 }],
+    ['clamped to the "*" ceiling', { max_output_tokens: { other: 100, '*': 4096 } }, 'gpt-up', 128000, { max_tokens: 4096 }],
+    ['below the ceiling: unchanged', { max_output_tokens: { '*': 4096 } }, 'gpt-up', 1000, { max_tokens: 1000 }],
+  ] as const)('%s', (_name, q, model, max, want) => {
+    const out = toChat(hub({ max_tokens: max }), q as Partial<ChatQuirks>, makeCtx({ upstreamModel: model }));
+    expect({ max_tokens: out.max_tokens, max_completion_tokens: out.max_completion_tokens }).toEqual({ max_tokens: undefined, max_completion_tokens: undefined, ...want });
+  });
+
+  test('model is the upstream name', () => {
+    expect(toChat(hub(), {}, makeCtx({ upstreamModel: 'deepseek-chat' })).model).toBe('deepseek-chat');
+  });
+
+  test.each([
+    ['stop_sequences → stop', { stop_sequences: ['END', '###'] }, {}, { stop: ['END', '###'] }, []],
+    ['empty stop_sequences: nothing', { stop_sequences: [] }, {}, {}, []],
+    ['temperature and top_p passed', { temperature: 0.2, top_p: 0.9 }, {}, { temperature: 0.2, top_p: 0.9 }, []],
+    ['top_k where taken', { top_k: 40 }, { top_k: true }, { top_k: 40 }, []],
+    ['top_k elsewhere: dropped and reported', { top_k: 40 }, {}, {}, ['top_k']],
+    ['OpenAI-style extras pass through', { n: 2, stop: 'x', presence_penalty: 0.1, frequency_penalty: 0.2, logit_bias: { 50256: -100 }, response_format: { type: 'json_object' }, seed: 7 }, {},
+      { n: 2, stop: 'x', presence_penalty: 0.1, frequency_penalty: 0.2, logit_bias: { 50256: -100 }, response_format: { type: 'json_object' }, seed: 7 }, []],
+    ['output_config.format → response_format json_schema', { output_config: { format: { type: 'json_schema', schema: { type: 'object', $schema: 'x' } } } }, {},
+      { response_format: { type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object' } } } }, []],
+  ] as const)('%s', (_name, extra, q, want, dropped) => {
+    const ctx = makeCtx();
+    const out = toChat(hub(extra), q as Partial<ChatQuirks>, ctx);
+    const { model: _m, messages: _ms, max_tokens: _mt, ...rest } = out;
+    expect(rest).toEqual(want as never);
+    expect(ctx.dropped).toEqual([...dropped]);
+  });
+
+  const CC_USER_ID = JSON.stringify({ device_id: 'a'.repeat(64), account_uuid: '', session_id: '3f0c9a2e-1b2c-4d5e-8f90-123456789abc' });
+  test.each([
+    ['short user_id kept', { metadata: { user_id: 'u-1' } }, 64, 'u-1'],
+    ["Claude Code's JSON user_id → sha256 hex, cut to the limit", { metadata: { user_id: CC_USER_ID } }, 64, createHash('sha256').update(CC_USER_ID).digest('hex')],
+    ['shorter limit', { metadata: { user_id: CC_USER_ID } }, 32, createHash('sha256').update(CC_USER_ID).digest('hex').slice(0, 32)],
+    ['limit 0: no user', { metadata: { user_id: 'u-1' } }, 0, undefined],
+    ['OpenAI-style user wins over metadata', { user: 'openai-user', metadata: { user_id: 'meta' } }, 64, 'openai-user'],
+    ['no id', {}, 64, undefined],
+  ] as const)('user: %s', (_name, extra, max, want) => {
+    expect(toChat(hub(extra), { user_max_length: max }).user).toBe(want);
+  });
+
+  test('fitUser is deterministic', () => {
+    expect(fitUser('x'.repeat(100), 10)).toBe(fitUser('x'.repeat(100), 10));
+    expect(fitUser('x'.repeat(100), 10)).toHaveLength(10);
+  });
+
+  test.each([
+    ['stream with usage', true, true, { stream: true, stream_options: { include_usage: true } }],
+    ['stream, provider without stream_options', true, false, { stream: true }],
+    ['not streaming', false, true, {}],
+  ] as const)('%s', (_name, stream, usage, want) => {
+    const out = toChat(hub({ stream }), { stream_usage: usage });
+    expect({ stream: out.stream, stream_options: out.stream_options }).toEqual({ stream: undefined, stream_options: undefined, ...want });
+  });
+});
+
+describe('Anthropic-only fields', () => {
+  test('never sent upstream; only meaningful ones reported', () => {
+    const ctx = makeCtx();
+    const out = toChat(hub({
+      system: [{ type: 'text', text: 's', cache_control: { type: 'ephemeral' } }],
+      thinking: { type: 'adaptive', display: 'omitted' },
+      output_config: { effort: 'medium' },
+      context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+      metadata: { user_id: 'u' },
+      cache_control: { type: 'ephemeral' },
+      service_tier: 'auto',
+      container: 'container_1',
+      mcp_servers: [{ type: 'url', url: 'https://mcp', name: 'm' }],
+      anthropic_beta: ['x'],
+      some_future_field: 1,
+      stream: true,
+    }), {}, ctx);
+    const allowed = ['model', 'messages', 'max_tokens', 'stream', 'stream_options', 'user', 'reasoning_effort'];
+    expect(Object.keys(out).sort()).toEqual(allowed.sort());
+    expect(JSON.stringify(out)).not.toMatch(/cache_control|context_management|output_config|metadata|defer_loading|service_tier|container|mcp_servers|anthropic/);
+    expect(ctx.dropped).toEqual(['container', 'mcp_servers', 'some_future_field']);
+  });
+});
+
+describe('thinking → reasoning control', () => {
+  const cases: Array<[string, Record<string, unknown>, Partial<ChatQuirks>, Record<string, unknown>, string[]?]> = [
+    ['budget 1024 → low', { thinking: { type: 'enabled', budget_tokens: 1024 } }, {}, { reasoning_effort: 'low' }],
+    ['budget 8000 → medium', { thinking: { type: 'enabled', budget_tokens: 8000 } }, {}, { reasoning_effort: 'medium' }],
+    ['budget 31999 (Claude Code) → high', { thinking: { type: 'enabled', budget_tokens: 31999, display: 'omitted' } }, {}, { reasoning_effort: 'high' }],
+    ['adaptive without effort → high (Anthropic default)', { thinking: { type: 'adaptive' } }, {}, { reasoning_effort: 'high' }],
+    ['adaptive + effort medium (Claude Code)', { thinking: { type: 'adaptive', display: 'omitted' }, output_config: { effort: 'medium' } }, {}, { reasoning_effort: 'medium' }],
+    ['xhigh capped to the provider top', { thinking: { type: 'adaptive' }, output_config: { effort: 'xhigh' } }, {}, { reasoning_effort: 'high' }],
+    ['max capped to the provider top', { thinking: { type: 'adaptive' }, output_config: { effort: 'max' } }, { reasoning_efforts: ['minimal', 'low', 'medium', 'high', 'xhigh'] }, { reasoning_effort: 'xhigh' }],
+    ['medium on a low|high provider (xAI) → low', { thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } }, { reasoning_efforts: ['low', 'high'] }, { reasoning_effort: 'low' }],
+    ['low on a high-only provider → high', { thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }, { reasoning_efforts: ['high'] }, { reasoning_effort: 'high' }],
+    ['effort without thinking', { output_config: { effort: 'low' } }, {}, { reasoning_effort: 'low' }],
+    ['no thinking: nothing', {}, {}, {}],
+    ['disabled: nothing where there is no off switch', { thinking: { type: 'disabled' } }, {}, {}],
+    ['disabled: none where the provider offers it', { thinking: { type: 'disabled' } }, { reasoning_efforts: ['none', 'low', 'medium', 'high'] }, { reasoning_effort: 'none' }],
+    ['OpenRouter: budget as reasoning.max_tokens', { max_tokens: 4096, thinking: { type: 'enabled', budget_tokens: 2048 } }, { reasoning: 'reasoning' }, { reasoning: { max_tokens: 2048 } }],
+    ['OpenRouter: budget kept below the clamped max_tokens, display omitted → exclude', { max_tokens: 32000, thinking: { type: 'enabled', budget_tokens: 31999, display: 'omitted' } }, { reasoning: 'reasoning', max_output_tokens: { '*': 16000 } }, { reasoning: { max_tokens: 15999, exclude: true } }],
+    ['OpenRouter: adaptive effort', { thinking: { type: 'adaptive' }, output_config: { effort: 'max' } }, { reasoning: 'reasoning', reasoning_efforts: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] }, { reasoning: { effort: 'max' } }],
+    ['OpenRouter: disabled → effort none', { thinking: { type: 'disabled' } }, { reasoning: 'reasoning', reasoning_efforts: ['none', 'low', 'high'] }, { reasoning: { effort: 'none' } }],
+    ['DeepSeek: toggle plus effort', { thinking: { type: 'enabled', budget_tokens: 31999 } }, { reasoning: 'thinking', reasoning_efforts: ['low', 'high', 'max'] }, { thinking: { type: 'enabled' }, reasoning_effort: 'high' }],
+    ['DeepSeek: medium → low (highest not above)', { thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } }, { reasoning: 'thinking', reasoning_efforts: ['low', 'high', 'max'] }, { thinking: { type: 'enabled' }, reasoning_effort: 'low' }],
+    ['Z.ai: toggle only', { thinking: { type: 'adaptive' } }, { reasoning: 'thinking', reasoning_efforts: [] }, { thinking: { type: 'enabled' } }],
+    ['thinking style: disabled → explicit off', { thinking: { type: 'disabled' } }, { reasoning: 'thinking' }, { thinking: { type: 'disabled' } }],
+    ['no reasoning control: nothing, reported', { thinking: { type: 'adaptive' } }, { reasoning: 'none' }, {}, ['thinking (the provider has no reasoning control)']],
+    ['no reasoning control, disabled: nothing, silent', { thinking: { type: 'disabled' } }, { reasoning: 'none' }, {}, []],
+  ];
+
+  test.each(cases)('%s', (_name, extra, q, want, dropped = []) => {
+    const ctx = makeCtx();
+    const out = toChat(hub(extra), q, ctx);
+    const picked = Object.fromEntries(['reasoning_effort', 'reasoning', 'thinking'].filter((k) => k in out).map((k) => [k, out[k]]));
+    expect(picked).toEqual(want);
+    expect(ctx.dropped).toEqual(dropped);
+  });
+
+  test.each([[0, 'low'], [4095, 'low'], [4096, 'medium'], [16383, 'medium'], [16384, 'high'], [100000, 'high']] as const)('effortFromBudget(%i) = %s', (budget, want) => {
+    expect(effortFromBudget(budget)).toBe(want);
+  });
+
+  test.each([
+    ['high', ['low', 'medium', 'high'], 'high'],
+    ['max', ['low', 'medium', 'high'], 'high'],
+    ['minimal', ['low', 'medium', 'high'], 'low'],
+    ['medium', ['none', 'low', 'high'], 'low'],
+    ['ultra', ['low', 'high'], 'high'],
+    ['high', [], undefined],
+    ['high', ['default'], 'default'],
+  ] as const)('capEffort(%s, %p) = %p', (level, offered, want) => {
+    expect(capEffort(level, offered)).toBe(want);
+  });
+});
+
+describe('a Claude Code request', () => {
+  test('current-model shape translates whole', () => {
+    const ctx = makeCtx({ upstreamModel: 'deepseek-chat' });
+    const cc = hub({
+      model: 'claude-sonnet-5-5', max_tokens: 128000, stream: true,
+      system: [
+        { type: 'text', text: 'x-anthropic-billing-header: cc_version=2.1.332; cc_entrypoint=sdk-cli;' },
+        { type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } },
+        { type: 'text', text: 'Agent prompt.', cache_control: { type: 'ephemeral' } },
+      ],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: '<system-reminder>env</system-reminder>' }, { type: 'text', text: 'Read a.txt', cache_control: { type: 'ephemeral' } }] },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: '', signature: 'EqQB' }, { type: 'tool_use', id: 'toolu_01', name: 'Read', input: { file_path: '/a.txt' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: '1\thello\n2\t', cache_control: { type: 'ephemeral' } }] },
+      ],
+      tools: [
+        { name: 'Read', description: 'Reads a file', input_schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'], additionalProperties: false } },
+        { name: 'ToolSearch', description: 'Search deferred tools', input_schema: { type: 'object', properties: { query: { type: 'string' } } } },
+        { name: 'DeferredToolPlaceholder', description: 'never call this tool', input_schema: { type: 'object' }, defer_loading: true },
+      ],
+      metadata: { user_id: JSON.stringify({ device_id: 'f'.repeat(64), account_uuid: '', session_id: 'abc' }) },
+      thinking: { type: 'adaptive', display: 'omitted' },
+      output_config: { effort: 'medium' },
+      context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+    });
+    const out = toChat(cc, {
+      reasoning: 'thinking', reasoning_efforts: ['low', 'high', 'max'], reasoning_content_in_history: true,
+      max_output_tokens: { 'deepseek-chat': 8192 }, user_max_length: 0, parallel_tool_calls: false,
+    }, ctx);
+    expect(out).toEqual({
+      model: 'deepseek-chat',
+      messages: [
+        { role: 'system', content: 'x-anthropic-billing-header: cc_version=2.1.332; cc_entrypoint=sdk-cli;\n\nYou are Claude Code.\n\nAgent prompt.' },
+        { role: 'user', content: '<system-reminder>env</system-reminder>\n\nRead a.txt' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_01', type: 'function', function: { name: 'Read', arguments: '{"file_path":"/a.txt"}' } }], reasoning_content: '' },
+        { role: 'tool', tool_call_id: 'toolu_01', content: '1\thello\n2\t' },
+      ],
+      max_tokens: 8192,
+      tools: [
+        { type: 'function', function: { name: 'Read', description: 'Reads a file', parameters: { type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'], additionalProperties: false } } },
+        { type: 'function', function: { name: 'ToolSearch', description: 'Search deferred tools', parameters: { type: 'object', properties: { query: { type: 'string' } } } } },
+      ],
+      thinking: { type: 'enabled' },
+      reasoning_effort: 'low',
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(ctx.dropped).toEqual(['tools.DeferredToolPlaceholder (defer_loading)']);
+  });
+});
