@@ -1,0 +1,49 @@
+/**
+ * @module formats/openai-chat/error-body
+ * Gateway errors in OpenAI's envelope, `{"error": {"message", "type", "param", "code"}}` (openapi `ErrorResponse`:
+ * all four keys required, `param`/`code` nullable).
+ *
+ * The official SDKs pick the exception class from the HTTP status alone (`APIError.generate`: 400 BadRequestError,
+ * 401 AuthenticationError, 429 RateLimitError, ≥500 InternalServerError…) and expose `error.type/code/param`
+ * as given, so the envelope must parse; the strings are for humans and for code that switches on them.
+ * Where OpenAI has a well-known value we use it (`invalid_request_error`, `server_error`; codes `invalid_api_key`,
+ * `rate_limit_exceeded`); elsewhere the Anthropic type is kept, since it is just as descriptive.
+ *
+ * In a stream the same envelope is one `data:` event: the SDK's `Stream` throws `APIError` for any chunk that has an
+ * `error` key (openai-node src/core/streaming.ts). No `[DONE]` follows it: the stream did not complete.
+ */
+import type { AnthropicErrorType, GatewayError } from '../../errors.ts';
+import type { SseEvent } from '../../sse/types.ts';
+import type { ChatErrorBody } from './client-types.ts';
+
+const ERROR_TYPES: Record<AnthropicErrorType, { type: string; code: string | null }> = {
+  invalid_request_error: { type: 'invalid_request_error', code: null },
+  authentication_error: { type: 'authentication_error', code: 'invalid_api_key' },
+  permission_error: { type: 'permission_error', code: null },
+  not_found_error: { type: 'not_found_error', code: null },
+  request_too_large: { type: 'invalid_request_error', code: 'request_too_large' },
+  rate_limit_error: { type: 'rate_limit_error', code: 'rate_limit_exceeded' },
+  api_error: { type: 'server_error', code: null },
+  timeout_error: { type: 'server_error', code: 'timeout' },
+  overloaded_error: { type: 'server_error', code: 'overloaded' },
+};
+
+function openAiType(type: string): { type: string; code: string | null } {
+  return Object.hasOwn(ERROR_TYPES, type) ? ERROR_TYPES[type as AnthropicErrorType] : { type: 'server_error', code: null };
+}
+
+export function chatErrorBody(err: GatewayError): ChatErrorBody {
+  const mapped = openAiType(err.type);
+  return { error: { message: err.message, type: mapped.type, param: err.param, code: err.code ?? mapped.code } };
+}
+
+/** An Anthropic stream `error` event's payload (`{type: 'overloaded_error', message}`) in OpenAI's envelope. */
+export function chatErrorBodyFromHub(error: { type: string; message: string }): ChatErrorBody {
+  const mapped = openAiType(error.type);
+  return { error: { message: error.message, type: mapped.type, param: null, code: mapped.code } };
+}
+
+/** A failure after the first streamed byte: one `data:` event the SDK turns into a thrown `APIError`. */
+export function chatStreamErrorEvent(err: GatewayError): SseEvent {
+  return { data: JSON.stringify(chatErrorBody(err)) };
+}

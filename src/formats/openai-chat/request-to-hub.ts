@@ -1,0 +1,649 @@
+/**
+ * @module formats/openai-chat/request-to-hub
+ * Inbound role: a Chat Completions request (https://platform.openai.com/docs/api-reference/chat/create)
+ * → the hub (an Anthropic Messages request). Pure.
+ *
+ * What does not carry across is either a 400 naming the field (when answering anyway would mislead the client:
+ * `n > 1`, audio in or out, `file_id`, custom tools, the legacy `functions` API) or an item in `ctx.dropped`
+ * (when the answer is still what the client asked for, minus a tuning knob: penalties, `seed`, `logprobs`…).
+ * Quietly ignored: fields about OpenAI's own storage, caching and dashboards (`store`, `metadata`,
+ * `prompt_cache_key`, `prompt_cache_retention`, `safety_identifier` when `user` is set, `stream_options`,
+ * message `name`s), which change nothing in the answer.
+ *
+ * Decisions worth knowing (each is also noted where it happens):
+ * - system/developer messages, wherever they are, are hoisted in order into `system` (Anthropic has one system
+ *   prompt). A plain string joined with blank lines, or text blocks when a part carries `cache_control`.
+ * - Consecutive same-role turns are merged (Anthropic requires alternation), and in a merged user turn every
+ *   `tool_result` comes first (Anthropic requires tool results to lead the turn that answers the tool calls).
+ * - `temperature` above 1 is clamped to 1 (OpenAI's range is 0–2, Anthropic's 0–1), as Anthropic's own
+ *   OpenAI-compatibility layer does; the clamp is noted. With both `temperature` and `top_p` (< 1), `top_p` is
+ *   dropped and noted: current Claude models reject the pair.
+ * - `reasoning_effort` follows `opts.thinkingStyle(upstreamModel)`: adaptive thinking + `output_config.effort`,
+ *   a `budget_tokens` budget (THINKING_BUDGETS), or dropped. See `applyReasoning`.
+ * - `response_format: json_schema` becomes Anthropic structured outputs (`output_config.format`), schema as sent;
+ *   `json_object` has no Anthropic equivalent and becomes a system instruction (JSON_OBJECT_INSTRUCTION).
+ */
+import * as v from 'valibot';
+import { invalidRequest, type GatewayError } from '../../errors.ts';
+import type {
+  ContentBlockParam, DocumentBlockParam, ImageBlockParam, MessageCreateParams, MessageParam, OtherBlockParam,
+  TextBlockParam, Tool, ToolChoice, ToolResultBlockParam, ToolUseBlockParam,
+} from '../../hub/types.ts';
+import type { TranslateContext } from '../types.ts';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Schema
+// ---------------------------------------------------------------------------------------------------------------
+
+const CacheControlSchema = v.looseObject({ type: v.string() });
+
+const TextPartSchema = v.looseObject({
+  type: v.literal('text'),
+  text: v.string(),
+  cache_control: v.nullish(CacheControlSchema),
+});
+const ImagePartSchema = v.looseObject({
+  type: v.literal('image_url'),
+  image_url: v.looseObject({ url: v.string(), detail: v.nullish(v.string()) }),
+  cache_control: v.nullish(CacheControlSchema),
+});
+const InputAudioPartSchema = v.looseObject({
+  type: v.literal('input_audio'),
+  input_audio: v.looseObject({ data: v.string(), format: v.string() }),
+});
+const FilePartSchema = v.looseObject({
+  type: v.literal('file'),
+  file: v.looseObject({ file_data: v.nullish(v.string()), file_id: v.nullish(v.string()), filename: v.nullish(v.string()) }),
+  cache_control: v.nullish(CacheControlSchema),
+});
+const RefusalPartSchema = v.looseObject({ type: v.literal('refusal'), refusal: v.string() });
+
+const UserPartSchema = v.variant('type', [TextPartSchema, ImagePartSchema, InputAudioPartSchema, FilePartSchema]);
+const AssistantPartSchema = v.variant('type', [TextPartSchema, RefusalPartSchema]);
+
+const TextContentSchema = v.union([v.string(), v.array(TextPartSchema)], 'Invalid type: Expected string or array');
+
+const FunctionCallSchema = v.looseObject({ name: v.string(), arguments: v.string() });
+
+const ToolCallSchema = v.looseObject({
+  id: v.string(),
+  type: v.nullish(v.picklist(['function', 'custom'])),
+  function: v.nullish(FunctionCallSchema),
+  custom: v.nullish(v.looseObject({ name: v.string(), input: v.string() })),
+});
+
+const name = v.nullish(v.string());
+
+const MessageSchema = v.variant('role', [
+  v.looseObject({ role: v.literal('system'), content: TextContentSchema, name }),
+  v.looseObject({ role: v.literal('developer'), content: TextContentSchema, name }),
+  v.looseObject({
+    role: v.literal('user'),
+    content: v.union([v.string(), v.array(UserPartSchema)], 'Invalid type: Expected string or array'),
+    name,
+  }),
+  v.looseObject({
+    role: v.literal('assistant'),
+    content: v.nullish(v.union([v.string(), v.array(AssistantPartSchema)], 'Invalid type: Expected string, array or null')),
+    refusal: v.nullish(v.string()),
+    tool_calls: v.nullish(v.array(ToolCallSchema)),
+    function_call: v.nullish(FunctionCallSchema),
+    audio: v.nullish(v.looseObject({})),
+    name,
+  }),
+  v.looseObject({ role: v.literal('tool'), content: TextContentSchema, tool_call_id: v.string() }),
+  v.looseObject({ role: v.literal('function'), content: v.nullable(v.string()), name: v.string() }),
+]);
+
+const FunctionDefinitionSchema = v.looseObject({
+  name: v.pipe(v.string(), v.minLength(1, 'must not be empty')),
+  description: v.nullish(v.string()),
+  parameters: v.nullish(v.looseObject({})),
+  strict: v.nullish(v.boolean()),
+});
+
+const ToolSchema = v.variant('type', [
+  v.looseObject({ type: v.literal('function'), function: FunctionDefinitionSchema }),
+  v.looseObject({ type: v.literal('custom'), custom: v.looseObject({ name: v.string() }) }),
+]);
+
+const ToolChoiceSchema = v.union([
+  v.picklist(['none', 'auto', 'required']),
+  v.variant('type', [
+    v.looseObject({ type: v.literal('function'), function: v.looseObject({ name: v.string() }) }),
+    v.looseObject({ type: v.literal('custom'), custom: v.looseObject({ name: v.string() }) }),
+    v.looseObject({
+      type: v.literal('allowed_tools'),
+      allowed_tools: v.looseObject({
+        mode: v.picklist(['auto', 'required']),
+        tools: v.array(v.looseObject({ type: v.string(), function: v.nullish(v.looseObject({ name: v.string() })) })),
+      }),
+    }),
+  ]),
+], 'Invalid type: Expected "none", "auto", "required" or a tool choice object');
+
+const ResponseFormatSchema = v.variant('type', [
+  v.looseObject({ type: v.literal('text') }),
+  v.looseObject({ type: v.literal('json_object') }),
+  v.looseObject({
+    type: v.literal('json_schema'),
+    json_schema: v.looseObject({
+      name: v.string(),
+      description: v.nullish(v.string()),
+      schema: v.nullish(v.looseObject({})),
+      strict: v.nullish(v.boolean()),
+    }),
+  }),
+]);
+
+const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+const penalty = v.nullish(v.pipe(v.number(), v.minValue(-2), v.maxValue(2)));
+
+/** `reasoning_effort` values the openai SDK knows (`Shared.ReasoningEffort`). */
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
+
+export const ChatCompletionCreateParamsSchema = v.looseObject({
+  model: v.pipe(v.string(), v.minLength(1, 'must not be empty')),
+  messages: v.pipe(v.array(MessageSchema), v.minLength(1, 'must contain at least one message')),
+  max_tokens: v.nullish(positiveInt),
+  max_completion_tokens: v.nullish(positiveInt),
+  stop: v.nullish(v.union([v.string(), v.array(v.string())], 'Invalid type: Expected string or array of strings')),
+  temperature: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
+  top_p: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+  n: v.nullish(positiveInt),
+  stream: v.nullish(v.boolean()),
+  stream_options: v.nullish(v.looseObject({ include_usage: v.nullish(v.boolean()), include_obfuscation: v.nullish(v.boolean()) })),
+  tools: v.nullish(v.array(ToolSchema)),
+  tool_choice: v.nullish(ToolChoiceSchema),
+  parallel_tool_calls: v.nullish(v.boolean()),
+  functions: v.nullish(v.array(FunctionDefinitionSchema)),
+  function_call: v.nullish(v.union([v.picklist(['none', 'auto']), v.looseObject({ name: v.string() })], 'Invalid type: Expected "none", "auto" or {name}')),
+  response_format: v.nullish(ResponseFormatSchema),
+  reasoning_effort: v.nullish(v.picklist(REASONING_EFFORTS)),
+  user: v.nullish(v.string()),
+  safety_identifier: v.nullish(v.string()),
+  logprobs: v.nullish(v.boolean()),
+  top_logprobs: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  logit_bias: v.nullish(v.record(v.string(), v.number())),
+  presence_penalty: penalty,
+  frequency_penalty: penalty,
+  seed: v.nullish(v.pipe(v.number(), v.integer())),
+  modalities: v.nullish(v.array(v.string())),
+  audio: v.nullish(v.looseObject({})),
+  prediction: v.nullish(v.looseObject({})),
+  verbosity: v.nullish(v.string()),
+  service_tier: v.nullish(v.string()),
+  web_search_options: v.nullish(v.looseObject({})),
+  store: v.nullish(v.boolean()),
+  metadata: v.nullish(v.looseObject({})),
+  prompt_cache_key: v.nullish(v.string()),
+  prompt_cache_retention: v.nullish(v.string()),
+});
+
+export type ChatCompletionCreateParams = v.InferOutput<typeof ChatCompletionCreateParamsSchema>;
+type ChatMessage = ChatCompletionCreateParams['messages'][number];
+type UserPart = v.InferOutput<typeof UserPartSchema>;
+
+/**
+ * The first issue as `path: message`. A union's own message only says "none of the branches matched"; when a branch
+ * got further into the input (an array whose third part is bad), that deeper issue is the one worth reporting.
+ */
+function issueToError(issue: v.BaseIssue<unknown>): GatewayError {
+  const keys: string[] = (issue.path ?? []).map((item) => String(item.key));
+  let current = issue;
+  while (current.type === 'union' && current.issues?.length) {
+    const deepest = current.issues.reduce((a, b) => ((b.path?.length ?? 0) > (a.path?.length ?? 0) ? b : a));
+    if (!deepest.path?.length) break;
+    keys.push(...deepest.path.map((item) => String(item.key)));
+    current = deepest;
+  }
+  const missing = current.input === undefined && current.kind === 'schema' && current.type !== 'union';
+  return invalidRequest(missing ? 'Field required' : current.message, keys.length ? keys.join('.') : undefined);
+}
+
+function validate(body: unknown): ChatCompletionCreateParams {
+  const res = v.safeParse(ChatCompletionCreateParamsSchema, body);
+  if (!res.success) throw issueToError(res.issues[0]);
+  return res.output;
+}
+
+/**
+ * The light check for routing and passthrough: only what the gateway itself reads. An OpenAI-compatible upstream
+ * may take more than this module translates (`video_url` parts, new roles, custom tools), and on passthrough the
+ * original bytes go to it unchanged, so its own validation is the one that counts.
+ */
+export const ChatRoutingFieldsSchema = v.looseObject({
+  model: v.pipe(v.string(), v.minLength(1, 'must not be empty')),
+  messages: v.pipe(v.array(v.looseObject({ role: v.string() })), v.minLength(1, 'must contain at least one message')),
+  stream: v.nullish(v.boolean()),
+  stream_options: v.nullish(v.looseObject({ include_usage: v.nullish(v.boolean()) })),
+});
+
+/** What routing needs, from one light validation of the body (see ChatRoutingFieldsSchema). */
+export function parseChatRequest(body: unknown): { model: string; stream: boolean; includeUsage: boolean } {
+  const res = v.safeParse(ChatRoutingFieldsSchema, body);
+  if (!res.success) throw issueToError(res.issues[0]);
+  const req = res.output;
+  return { model: req.model, stream: req.stream === true, includeUsage: req.stream_options?.include_usage === true };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Conversion
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ChatRequestToHubOptions {
+  /** `max_tokens` when the client sends neither `max_tokens` nor `max_completion_tokens` (Anthropic requires one). */
+  defaultMaxTokens: number;
+  /** How the upstream model takes a reasoning effort: adaptive + effort (4.6 and later), a budget (older), or not at all. */
+  thinkingStyle: (model: string) => 'adaptive' | 'budget' | 'none';
+}
+
+/**
+ * `budget_tokens` per effort for budget-style models. Anthropic's minimum budget is 1024. `xhigh`/`max` do not exist
+ * on budget-style models (Claude 4.5 and earlier) and are capped to `high`: 24576 + the answer reserve stays under
+ * the smallest output ceiling among them (32000, Opus 4/4.1).
+ */
+export const THINKING_BUDGETS = { minimal: 1024, low: 2048, medium: 8192, high: 24576 } as const;
+/** When `max_tokens` ≤ the budget it is raised to budget + min(max_tokens, this), leaving room for the answer. */
+export const THINKING_ANSWER_RESERVE = 4096;
+
+/** `response_format: {type: "json_object"}` has no Anthropic switch; this is appended to the system prompt. */
+export const JSON_OBJECT_INSTRUCTION =
+  'Respond with a single valid JSON object and nothing else: no text, explanation or Markdown code fences before or after it.';
+
+const HUB_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+export function chatRequestToHub(body: unknown, ctx: TranslateContext, opts: ChatRequestToHubOptions): MessageCreateParams {
+  const req = validate(body);
+  rejectUnsupported(req);
+
+  const system: TextBlockParam[] = [];
+  const messages = convertMessages(req.messages, system, ctx);
+
+  const hub: MessageCreateParams = {
+    model: ctx.upstreamModel,
+    messages,
+    max_tokens: req.max_completion_tokens ?? req.max_tokens ?? opts.defaultMaxTokens,
+  };
+
+  applyResponseFormat(req, hub, system, ctx);
+  if (system.length) {
+    hub.system = system.some((b) => b.cache_control) ? system : system.map((b) => b.text).join('\n\n');
+  }
+
+  applyTools(req, hub);
+  applySampling(req, hub, ctx);
+  if (req.stream === true) hub.stream = true;
+  const userId = req.user ?? req.safety_identifier;
+  if (userId) hub.metadata = { user_id: userId };
+  applyReasoning(req.reasoning_effort, hub, opts.thinkingStyle(ctx.upstreamModel), ctx);
+  noteDropped(req, ctx);
+  return hub;
+}
+
+/** Requests whose answer would not be what the client asked for: refuse rather than pretend. */
+function rejectUnsupported(req: ChatCompletionCreateParams): void {
+  if (req.n != null && req.n > 1) throw invalidRequest('Only n=1 is supported: Anthropic models return one choice per request', 'n');
+  if (req.modalities?.includes('audio')) throw invalidRequest('Audio output is not supported by this model', 'modalities');
+  if (req.functions != null) throw invalidRequest('The deprecated `functions` parameter is not supported; use `tools`', 'functions');
+  if (req.function_call != null) throw invalidRequest('The deprecated `function_call` parameter is not supported; use `tool_choice`', 'function_call');
+  if (req.web_search_options != null) throw invalidRequest('Web search options are not supported with this model', 'web_search_options');
+  req.tools?.forEach((tool, i) => {
+    if (tool.type === 'custom') throw invalidRequest('Custom (free-form) tools are not supported; use function tools', `tools.${i}`);
+  });
+}
+
+// ---- messages -----------------------------------------------------------------------------------------------
+
+/** Anthropic tool ids must match ^[a-zA-Z0-9_-]+$; OpenAI-compatible clients sometimes send `functions.x:0`. Applied to both ends of a pair. */
+function toolId(id: string): string {
+  return id.replace(/[^a-zA-Z0-9_-]/g, '_');
+}
+
+type Block = ContentBlockParam | OtherBlockParam;
+
+/** Builds alternating turns: a block for the same role as the last turn joins it. */
+class Turns {
+  readonly list: MessageParam[] = [];
+
+  push(role: MessageParam['role'], content: string | Block[]): void {
+    if (typeof content !== 'string' && content.length === 0) return;
+    const last = this.list.at(-1);
+    if (!last || last.role !== role) {
+      this.list.push({ role, content });
+      return;
+    }
+    const merged = [...asBlocks(last.content), ...asBlocks(content)];
+    // tool results answer the previous assistant turn and must lead the user turn
+    last.content = role === 'user'
+      ? [...merged.filter((b) => b.type === 'tool_result'), ...merged.filter((b) => b.type !== 'tool_result')]
+      : merged;
+  }
+}
+
+function asBlocks(content: string | Block[]): Block[] {
+  if (typeof content !== 'string') return content;
+  return content === '' ? [] : [{ type: 'text', text: content }];
+}
+
+function textBlock(text: string, cacheControl?: { type: string } | null): TextBlockParam {
+  const block: TextBlockParam = { type: 'text', text };
+  if (cacheControl) block.cache_control = cacheControl as TextBlockParam['cache_control'];
+  return block;
+}
+
+function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: TranslateContext): MessageParam[] {
+  const turns = new Turns();
+  /** The legacy `function_call` awaiting its `role: "function"` result (legacy calls carry no id). */
+  let pendingFunctionCall: { id: string } | null = null;
+
+  input.forEach((msg, i) => {
+    const at = `messages.${i}`;
+    switch (msg.role) {
+      case 'system':
+      case 'developer':
+        if (typeof msg.content === 'string') { if (msg.content) system.push(textBlock(msg.content)); }
+        else for (const part of msg.content) if (part.text) system.push(textBlock(part.text, part.cache_control));
+        break;
+      case 'user':
+        turns.push('user', typeof msg.content === 'string' ? msg.content : msg.content.flatMap((part, j) => userPart(part, `${at}.content.${j}`, ctx)));
+        break;
+      case 'assistant': {
+        if (msg.audio != null) throw invalidRequest('Assistant audio references are not supported', `${at}.audio`);
+        const blocks: Block[] = [];
+        if (typeof msg.content === 'string') { if (msg.content) blocks.push(textBlock(msg.content)); }
+        else for (const part of msg.content ?? []) {
+          const text = part.type === 'text' ? part.text : part.refusal;
+          if (text) blocks.push(part.type === 'text' ? textBlock(text, part.cache_control) : textBlock(text));
+        }
+        if (msg.refusal) blocks.push(textBlock(msg.refusal));
+        msg.tool_calls?.forEach((call, j) => blocks.push(toolUse(call, `${at}.tool_calls.${j}`)));
+        if (msg.function_call) {
+          pendingFunctionCall = { id: `call_legacy_${i}` };
+          blocks.push({
+            type: 'tool_use',
+            id: pendingFunctionCall.id,
+            name: msg.function_call.name,
+            input: parseArguments(msg.function_call.arguments, `${at}.function_call.arguments`),
+          });
+        }
+        turns.push('assistant', blocks);
+        break;
+      }
+      case 'tool': {
+        const result: ToolResultBlockParam = { type: 'tool_result', tool_use_id: toolId(msg.tool_call_id) };
+        const content = typeof msg.content === 'string' ? msg.content : msg.content.filter((p) => p.text).map((p) => textBlock(p.text, p.cache_control));
+        if (content.length) result.content = content;
+        turns.push('user', [result]);
+        break;
+      }
+      case 'function': {
+        if (!pendingFunctionCall) throw invalidRequest('A "function" message must follow an assistant message with "function_call"', at);
+        const result: ToolResultBlockParam = { type: 'tool_result', tool_use_id: pendingFunctionCall.id };
+        if (msg.content) result.content = msg.content;
+        pendingFunctionCall = null;
+        turns.push('user', [result]);
+        break;
+      }
+    }
+  });
+
+  if (turns.list.length === 0) throw invalidRequest('must contain at least one user, assistant or tool message', 'messages');
+  return turns.list;
+}
+
+function toolUse(call: v.InferOutput<typeof ToolCallSchema>, at: string): ToolUseBlockParam {
+  if (call.type === 'custom' || call.custom) throw invalidRequest('Custom tool calls are not supported; use function tools', at);
+  if (!call.function) throw invalidRequest('Field required', `${at}.function`);
+  return {
+    type: 'tool_use',
+    id: toolId(call.id),
+    name: call.function.name,
+    input: parseArguments(call.function.arguments, `${at}.function.arguments`),
+  };
+}
+
+/** Tool arguments arrive as a JSON string; Anthropic takes the object. `""` is a call without arguments. */
+function parseArguments(args: string, at: string): Record<string, unknown> {
+  if (args.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args);
+  } catch (e) {
+    throw invalidRequest(`Invalid JSON: ${(e as Error).message}`, at);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidRequest('Expected a JSON-encoded object', at);
+  return parsed as Record<string, unknown>;
+}
+
+/** `data:<media type>[;…];base64,<data>` → its parts; null for anything else. */
+function parseDataUrl(url: string): { mediaType: string; base64: boolean; data: string } | null {
+  if (!url.startsWith('data:')) return null;
+  const comma = url.indexOf(',');
+  if (comma === -1) return null;
+  const [type = '', ...params] = url.slice(5, comma).split(';');
+  return { mediaType: type.trim().toLowerCase() || 'text/plain', base64: params.includes('base64'), data: url.slice(comma + 1) };
+}
+
+function imageMediaType(mediaType: string, at: string): string {
+  const normalized = mediaType === 'image/jpg' ? 'image/jpeg' : mediaType;
+  if (!HUB_IMAGE_TYPES.has(normalized)) {
+    throw invalidRequest(`Unsupported image type ${mediaType}: expected image/jpeg, image/png, image/gif or image/webp`, at);
+  }
+  return normalized;
+}
+
+function userPart(part: UserPart, at: string, ctx: TranslateContext): Block[] {
+  switch (part.type) {
+    case 'text':
+      return part.text ? [textBlock(part.text, part.cache_control)] : [];
+    case 'image_url': {
+      const { url, detail } = part.image_url;
+      if (detail && detail !== 'auto') note(ctx, 'image_url.detail');
+      const image: ImageBlockParam = { type: 'image', source: imageSource(url, `${at}.image_url.url`) };
+      if (part.cache_control) image.cache_control = part.cache_control as ImageBlockParam['cache_control'];
+      return [image];
+    }
+    case 'input_audio':
+      throw invalidRequest('Audio input (input_audio) is not supported by this model', at);
+    case 'file':
+      return [fileBlock(part, at)];
+  }
+}
+
+function imageSource(url: string, at: string): ImageBlockParam['source'] {
+  const data = parseDataUrl(url);
+  if (data) {
+    if (!data.base64) throw invalidRequest('Image data URLs must be base64-encoded (data:<type>;base64,…)', at);
+    return { type: 'base64', media_type: imageMediaType(data.mediaType, at), data: data.data };
+  }
+  if (/^https?:\/\//i.test(url)) return { type: 'url', url };
+  throw invalidRequest('Expected an http(s) URL or a base64 data URL', at);
+}
+
+const EXTENSION_TYPES: Record<string, string> = {
+  pdf: 'application/pdf', txt: 'text/plain', md: 'text/plain', csv: 'text/plain',
+  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp',
+};
+
+/** `file` parts: PDFs → base64 document, text → plain-text document, images → image block. */
+function fileBlock(part: v.InferOutput<typeof FilePartSchema>, at: string): Block {
+  const { file_data: fileData, file_id: fileId, filename } = part.file;
+  if (!fileData) {
+    if (fileId) throw invalidRequest('file_id refers to OpenAI file storage, which this gateway cannot read; send file_data', `${at}.file.file_id`);
+    throw invalidRequest('Field required', `${at}.file.file_data`);
+  }
+  const dataAt = `${at}.file.file_data`;
+  const parsed = parseDataUrl(fileData);
+  if (parsed && !parsed.base64) throw invalidRequest('File data URLs must be base64-encoded (data:<type>;base64,…)', dataAt);
+  const mediaType = parsed?.mediaType ?? EXTENSION_TYPES[filename?.split('.').pop()?.toLowerCase() ?? ''];
+  if (!mediaType) throw invalidRequest('Cannot tell the file type: send a data URL (data:application/pdf;base64,…) or a filename with an extension', dataAt);
+  const data = parsed?.data ?? fileData;
+  const cache = part.cache_control ? { cache_control: part.cache_control as DocumentBlockParam['cache_control'] } : {};
+
+  if (mediaType === 'application/pdf') {
+    return { type: 'document', source: { type: 'base64', media_type: mediaType, data }, ...(filename ? { title: filename } : {}), ...cache };
+  }
+  if (mediaType.startsWith('text/')) {
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
+    } catch {
+      throw invalidRequest('Invalid base64 or non-UTF-8 text', dataAt);
+    }
+    return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: text }, ...(filename ? { title: filename } : {}), ...cache };
+  }
+  if (mediaType.startsWith('image/')) {
+    return { type: 'image', source: { type: 'base64', media_type: imageMediaType(mediaType, dataAt), data }, ...cache };
+  }
+  throw invalidRequest(`Unsupported file type ${mediaType}: expected a PDF, plain text or an image`, dataAt);
+}
+
+// ---- parameters ---------------------------------------------------------------------------------------------
+
+function note(ctx: TranslateContext, item: string): void {
+  if (!ctx.dropped.includes(item)) ctx.dropped.push(item);
+}
+
+function applyResponseFormat(req: ChatCompletionCreateParams, hub: MessageCreateParams, system: TextBlockParam[], ctx: TranslateContext): void {
+  const format = req.response_format;
+  if (!format || format.type === 'text') return;
+  if (format.type === 'json_schema' && format.json_schema.schema) {
+    // https://platform.claude.com/docs/en/build-with-claude/structured-outputs: constrained decoding, always strict.
+    // The schema goes as sent; one Anthropic cannot compile comes back as Anthropic's 400.
+    hub.output_config = { ...hub.output_config, format: { type: 'json_schema', schema: format.json_schema.schema } };
+    return;
+  }
+  // json_object, or json_schema without a schema: JSON, but no schema to constrain it with
+  system.push(textBlock(JSON_OBJECT_INSTRUCTION));
+  note(ctx, 'response_format.json_object (emulated with a system instruction)');
+}
+
+function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams): void {
+  if (!req.tools?.length) return; // tool_choice / parallel_tool_calls without tools mean nothing
+  let tools = req.tools.flatMap((t) => (t.type === 'function' ? [t.function] : []));
+
+  let choice: ToolChoice | undefined;
+  const tc = req.tool_choice;
+  if (tc === 'auto') choice = { type: 'auto' };
+  else if (tc === 'required') choice = { type: 'any' };
+  else if (tc === 'none') choice = { type: 'none' };
+  else if (tc?.type === 'function') choice = { type: 'tool', name: tc.function.name };
+  else if (tc?.type === 'custom') throw invalidRequest('Custom tools are not supported; use function tools', 'tool_choice');
+  else if (tc?.type === 'allowed_tools') {
+    // Anthropic has no allow-list: offer only the allowed tools instead
+    const allowed = new Set(tc.allowed_tools.tools.flatMap((t) => (t.function?.name ? [t.function.name] : [])));
+    tools = tools.filter((t) => allowed.has(t.name));
+    choice = { type: tc.allowed_tools.mode === 'required' ? 'any' : 'auto' };
+  }
+  if (req.parallel_tool_calls === false && choice?.type !== 'none') {
+    choice = { ...(choice ?? { type: 'auto' }), disable_parallel_tool_use: true } as ToolChoice;
+  }
+
+  hub.tools = tools.map((fn): Tool => {
+    const tool: Tool = { name: fn.name, input_schema: inputSchema(fn.parameters) };
+    if (fn.description) tool.description = fn.description;
+    if (fn.strict === true) tool.strict = true; // Anthropic strict tool use: same guarantee, same schema rules
+    return tool;
+  });
+  if (choice) hub.tool_choice = choice;
+}
+
+/** Anthropic requires `input_schema.type: "object"`; OpenAI lets a tool without parameters omit the schema. */
+function inputSchema(parameters: Record<string, unknown> | null | undefined): Record<string, unknown> {
+  if (!parameters || Object.keys(parameters).length === 0) return { type: 'object', properties: {} };
+  return parameters.type === undefined ? { type: 'object', ...parameters } : parameters;
+}
+
+function applySampling(req: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext): void {
+  if (req.temperature != null) {
+    hub.temperature = Math.min(req.temperature, 1);
+    if (req.temperature > 1) note(ctx, 'temperature (clamped to 1)');
+  }
+  // Claude models since Opus 4.1 take temperature or top_p, not both (400 otherwise). top_p = 1 is the no-op
+  // default many clients always send: not sent. A real top_p beside a temperature loses to the temperature.
+  if (req.top_p != null && req.top_p < 1) {
+    if (hub.temperature === undefined) hub.top_p = req.top_p;
+    else note(ctx, 'top_p (Claude takes temperature or top_p, not both)');
+  }
+
+  if (req.stop != null) {
+    const stops = (typeof req.stop === 'string' ? [req.stop] : req.stop).filter((s) => s !== '');
+    // Anthropic rejects stop sequences made only of whitespace
+    const kept = stops.filter((s) => s.trim() !== '');
+    if (kept.length < stops.length) note(ctx, 'stop (whitespace-only sequences)');
+    if (kept.length) hub.stop_sequences = kept;
+  }
+}
+
+/**
+ * `reasoning_effort` → thinking, per the upstream model's style:
+ * - adaptive: `thinking: {type: "adaptive"}` + `output_config.effort` (`minimal` → `low`; the rest as is).
+ * - budget: `thinking: {type: "enabled", budget_tokens}` from THINKING_BUDGETS, raising `max_tokens` above the budget.
+ *   Not combined with a forced tool choice (Anthropic rejects that with budget thinking): thinking is dropped then.
+ * - none: dropped.
+ * Either way, thinking is left off when the request resumes a tool-use turn: the client cannot send back the signed
+ * thinking blocks of that turn (Chat Completions has no place for them), and Anthropic requires them
+ * (https://platform.claude.com/docs/en/build-with-claude/thinking#preserving-thinking-blocks).
+ * With thinking on, sampling knobs Anthropic does not allow with it are dropped.
+ */
+function applyReasoning(effort: ReasoningEffort | null | undefined, hub: MessageCreateParams, style: 'adaptive' | 'budget' | 'none', ctx: TranslateContext): void {
+  if (effort == null || effort === 'none') return;
+  if (style === 'none') {
+    note(ctx, 'reasoning_effort (model has no thinking control)');
+    return;
+  }
+  if (resumesToolUse(hub.messages)) {
+    note(ctx, 'reasoning_effort (thinking cannot resume a tool-use turn without its thinking blocks)');
+    return;
+  }
+  if (style === 'adaptive') {
+    hub.thinking = { type: 'adaptive' };
+    hub.output_config = { ...hub.output_config, effort: effort === 'minimal' ? 'low' : effort };
+  } else {
+    if (hub.tool_choice?.type === 'any' || hub.tool_choice?.type === 'tool') {
+      note(ctx, 'reasoning_effort (budget thinking cannot be combined with a forced tool_choice)');
+      return;
+    }
+    const level = effort === 'xhigh' || effort === 'max' ? 'high' : effort;
+    if (level !== effort) note(ctx, `reasoning_effort=${effort} (capped to high)`);
+    const budget = THINKING_BUDGETS[level];
+    hub.thinking = { type: 'enabled', budget_tokens: budget };
+    if (hub.max_tokens <= budget) {
+      hub.max_tokens = budget + Math.min(hub.max_tokens, THINKING_ANSWER_RESERVE);
+      note(ctx, `max_tokens (raised to ${hub.max_tokens} to fit the thinking budget)`);
+    }
+  }
+  // https://platform.claude.com/docs/en/build-with-claude/extended-thinking: thinking allows no temperature/top_k
+  // changes, and top_p only between 0.95 and 1
+  if (hub.temperature !== undefined && hub.temperature !== 1) {
+    delete hub.temperature;
+    note(ctx, 'temperature (not supported with thinking)');
+  }
+  if (hub.top_p !== undefined && hub.top_p < 0.95) {
+    delete hub.top_p;
+    note(ctx, 'top_p (below 0.95 is not supported with thinking)');
+  }
+}
+
+/** The conversation ends in tool results answering the assistant's last turn. */
+function resumesToolUse(messages: MessageParam[]): boolean {
+  const last = messages.at(-1);
+  return last?.role === 'user' && typeof last.content !== 'string' && last.content.some((b) => b.type === 'tool_result');
+}
+
+/** Tuning knobs without an Anthropic equivalent: the answer is still the one asked for, so note and carry on. */
+function noteDropped(req: ChatCompletionCreateParams, ctx: TranslateContext): void {
+  if (req.logprobs === true) note(ctx, 'logprobs');
+  if (req.top_logprobs != null) note(ctx, 'top_logprobs');
+  if (req.logit_bias != null && Object.keys(req.logit_bias).length) note(ctx, 'logit_bias');
+  if (req.presence_penalty) note(ctx, 'presence_penalty');
+  if (req.frequency_penalty) note(ctx, 'frequency_penalty');
+  if (req.seed != null) note(ctx, 'seed');
+  if (req.verbosity != null) note(ctx, 'verbosity');
+  if (req.prediction != null) note(ctx, 'prediction');
+  if (req.audio != null) note(ctx, 'audio');
+  if (req.service_tier != null && req.service_tier !== 'auto' && req.service_tier !== 'default') note(ctx, 'service_tier');
+  for (const key of Object.keys(req)) if (!Object.hasOwn(ChatCompletionCreateParamsSchema.entries, key)) note(ctx, key);
+}
