@@ -18,13 +18,21 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export function startGateway(rawConfig: Record<string, unknown>, extra: Partial<AppDeps> = {}): TestGateway {
+/** A port free right now (for configs that must name the gateway's own address before it starts). */
+export function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+export function startGateway(rawConfig: Record<string, unknown>, extra: Partial<AppDeps> = {}, port = 0): TestGateway {
   const config = validateConfig(rawConfig);
   const logs: any[] = [];
   const logger = createLogger((line) => logs.push(JSON.parse(line)), 'debug');
   const deps = buildDeps(config, logger, extra);
   const app = createApp(deps);
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: app.fetch, idleTimeout: 10 });
+  const server = Bun.serve({ port, hostname: '127.0.0.1', fetch: app.fetch, idleTimeout: 10 });
   deps.noIdleTimeout = (req) => server.timeout(req, 0);
   return {
     url: `http://127.0.0.1:${server.port}`,

@@ -15,6 +15,10 @@ const KNOWN_TYPES = new Set<string>([
   'rate_limit_error', 'api_error', 'timeout_error', 'overloaded_error',
 ]);
 
+const HUB_EVENT_TYPES = new Set<string>([
+  'message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop', 'ping', 'error',
+]);
+
 export function anthropicErrorBody(err: GatewayError, requestId: string) {
   return { type: 'error', error: { type: err.type, message: err.message }, request_id: requestId };
 }
@@ -63,6 +67,8 @@ export const anthropicFormat: Format<unknown> = {
           controller.error(new GatewayError(502, 'api_error', 'upstream sent a malformed stream event'));
           return;
         }
+        // event types newer than this gateway are not forwarded into a translation (their consumers switch exhaustively)
+        if (!HUB_EVENT_TYPES.has(parsed?.type)) return;
         if (parsed.type === 'message_start') parsed = { ...parsed, message: { ...parsed.message, model: ctx.requestedModel } };
         controller.enqueue(parsed);
       },

@@ -14,7 +14,7 @@ import { chatErrorToGateway } from './errors.ts';
 import { chatRequestToHub } from './request-to-hub.ts';
 import { hubResponseToChat } from './response-from-hub.ts';
 import { hubEventsToChatChunks } from './stream-from-hub.ts';
-import { chatErrorBody } from './error-body.ts';
+import { chatErrorBody, chatStreamErrorEvent } from './error-body.ts';
 
 export const openaiChatFormat: Format<ChatQuirks> = {
   id: 'openai-chat',
@@ -27,7 +27,7 @@ export const openaiChatFormat: Format<ChatQuirks> = {
   responseFromHub: (message, ctx) => hubResponseToChat(message, ctx),
   streamFromHub: (ctx) => hubEventsToChatChunks(ctx, { includeUsage: ctx.streamUsage ?? false }),
   errorBody: (err: GatewayError) => chatErrorBody(err),
-  streamErrorEvent: (err: GatewayError) => ({ data: JSON.stringify(chatErrorBody(err)) }),
+  streamErrorEvent: chatStreamErrorEvent,
 
   requestFromHub: (hub, ctx, quirks) => hubRequestToChat(hub, ctx, quirks),
   responseToHub: (body, ctx, quirks) => chatResponseToHub(body, ctx, quirks),

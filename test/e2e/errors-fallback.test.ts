@@ -1,0 +1,299 @@
+/**
+ * Errors in Anthropic's envelope for every type, fallback between channels, timeouts, aborts, loop guard.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
+import { freePort, startGateway, until, type TestGateway } from '../helpers/gateway.ts';
+import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
+
+const KEY = 'sk-gw-test-key-1';
+const textMessage = JSON.parse(readFixture('anthropic/response-text.json'));
+const streamBody = fixtureSseBody('anthropic/stream-text-basic.sse');
+const req = (model = 'm', extra: Record<string, unknown> = {}) => JSON.stringify({ model, max_tokens: 16, messages: [{ role: 'user', content: 'hi' }], ...extra });
+
+let primary: MockUpstream;
+let secondary: MockUpstream;
+const stopped: TestGateway[] = [];
+afterEach(async () => { while (stopped.length) await stopped.pop()!.stop(); });
+beforeAll(() => {
+  primary = startMockUpstream(() => json(textMessage));
+  secondary = startMockUpstream(() => json(textMessage));
+});
+afterAll(async () => { await primary.stop(); await secondary.stop(); });
+
+function gateway(extra: Record<string, unknown> = {}, channelExtra: Record<string, unknown> = {}) {
+  const g = startGateway({
+    keys: [{ key: KEY, name: 'team-a', models: ['m', 'other'] }, { key: 'sk-gw-all-models', name: 'admin' }],
+    channels: [
+      { name: 'primary', type: 'anthropic', base_url: primary.url, api_key: 'k1', models: ['m', 'unlisted'], priority: 10, ...channelExtra },
+      { name: 'secondary', type: 'anthropic', base_url: secondary.url, api_key: 'k2', models: ['m'], priority: 0 },
+    ],
+    routing: { max_retry_after_ms: 50 },
+    ...extra,
+  });
+  stopped.push(g);
+  return g;
+}
+const post = (g: TestGateway, body: string | Uint8Array, headers: Record<string, string> = {}, path = '/v1/messages') =>
+  fetch(`${g.url}${path}`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', ...headers }, body });
+
+async function expectError(res: Response, status: number, type: string, contains?: string, ours = true) {
+  expect(res.status).toBe(status);
+  const body = await res.json() as any;
+  expect(body.type).toBe('error');
+  expect(body.error.type).toBe(type);
+  expect(typeof body.error.message).toBe('string');
+  if (ours) expect(body.request_id).toBe(res.headers.get('request-id'));
+  if (contains) expect(body.error.message).toContain(contains);
+  expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/); // no stack traces
+  return body;
+}
+
+describe('invalid requests: 400 naming the field', () => {
+  const cases: Array<[string, string, string]> = [
+    ['malformed JSON', '{"model":', 'not valid JSON'],
+    ['not an object', '[1,2]', 'JSON object'],
+    ['missing model', JSON.stringify({ max_tokens: 1, messages: [] }), 'model: Field required'],
+    ['missing messages', JSON.stringify({ model: 'm', max_tokens: 1 }), 'messages: Field required'],
+    ['missing max_tokens', JSON.stringify({ model: 'm', messages: [] }), 'max_tokens: Field required'],
+    ['max_tokens wrong type', JSON.stringify({ model: 'm', max_tokens: 'x', messages: [] }), 'max_tokens:'],
+    ['content wrong type', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 5 }] }), 'messages.0.content:'],
+    ['bad role', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'system', content: 'x' }] }), 'messages.0.role:'],
+    ['block without type', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: [{ text: 'x' }] }] }), 'messages.0.content'],
+    ['stream not boolean', JSON.stringify({ model: 'm', max_tokens: 1, stream: 'yes', messages: [] }), 'stream:'],
+  ];
+  for (const [name, body, contains] of cases) {
+    test(name, async () => {
+      const g = gateway();
+      await expectError(await post(g, body), 400, 'invalid_request_error', contains);
+    });
+  }
+  test('unknown fields are kept, not rejected', async () => {
+    const g = gateway();
+    const before = primary.requests.length;
+    const res = await post(g, req('m', { brand_new_field: { x: 1 } }));
+    expect(res.status).toBe(200);
+    expect(primary.requests.at(-1)!.json.brand_new_field).toEqual({ x: 1 });
+    expect(primary.requests.length).toBe(before + 1);
+  });
+});
+
+describe('auth', () => {
+  test('missing key → 401', async () => {
+    const g = gateway();
+    await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 401, 'authentication_error');
+  });
+  test('wrong key → 401, via the SDK too', async () => {
+    const g = gateway();
+    await expectError(await post(g, req(), { 'x-api-key': 'sk-wrong-key-123' }), 401, 'authentication_error');
+    const sdk = new Anthropic({ baseURL: g.url, apiKey: 'sk-wrong-key-123', maxRetries: 0 });
+    const err = await sdk.messages.create({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] }).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
+  });
+  test('Bearer works (Claude Code with ANTHROPIC_AUTH_TOKEN)', async () => {
+    const g = gateway();
+    const sdk = new Anthropic({ baseURL: g.url, authToken: KEY, apiKey: null, maxRetries: 0 });
+    const msg = await sdk.messages.create({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] });
+    expect(msg.content).toEqual(textMessage.content);
+  });
+  test('model outside the key list → 403 permission_error', async () => {
+    const g = gateway();
+    await expectError(await post(g, req('unlisted')), 403, 'permission_error', 'unlisted');
+    expect((await post(g, req('unlisted'), { 'x-api-key': 'sk-gw-all-models' })).status).toBe(200);
+  });
+});
+
+describe('status → type table', () => {
+  test('unknown model → 404 not_found_error', async () => {
+    const g = gateway();
+    await expectError(await post(g, req('nope'), { 'x-api-key': 'sk-gw-all-models' }), 404, 'not_found_error', 'nope');
+  });
+  test('unknown path → 404 in the envelope', async () => {
+    const g = gateway();
+    await expectError(await fetch(`${g.url}/v1/nothing`, { headers: { 'x-api-key': KEY } }), 404, 'not_found_error');
+  });
+  test('body over the limit → 413 request_too_large (declared and chunked)', async () => {
+    const g = gateway({ server: { max_body_bytes: 1000 } });
+    await expectError(await post(g, req('m', { pad: 'x'.repeat(2000) })), 413, 'request_too_large');
+    const chunked = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(req('m', { pad: 'y'.repeat(5000) }))); c.close(); } });
+    await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: chunked, duplex: 'half' } as RequestInit), 413, 'request_too_large');
+  });
+  for (const [status, type] of [[429, 'rate_limit_error'], [500, 'api_error'], [529, 'overloaded_error'], [400, 'invalid_request_error']] as const) {
+    test(`upstream ${status} on the last candidate passes through as ${type}`, async () => {
+      const g = startGateway({ channels: [{ name: 'only', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
+      stopped.push(g);
+      const upstreamBody = { type: 'error', error: { type, message: `upstream says ${status}` }, request_id: 'req_up' };
+      primary.handler = () => json(upstreamBody, status, { 'retry-after': '30' });
+      const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
+      expect(res.status).toBe(status);
+      expect(await res.json()).toEqual(upstreamBody);
+      expect(res.headers.get('request-id')).toMatch(/^req_/);
+      primary.handler = () => json(textMessage);
+    });
+  }
+  test('upstream unreachable → 502 api_error', async () => {
+    const g = startGateway({ channels: [{ name: 'dead', type: 'anthropic', base_url: 'http://127.0.0.1:9', models: ['m'] }] });
+    stopped.push(g);
+    await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 502, 'api_error', 'unreachable');
+  });
+  test('no response within timeout_ms → 504 timeout_error', async () => {
+    const g = startGateway({ channels: [{ name: 'slow', type: 'anthropic', base_url: primary.url, models: ['m'], timeout_ms: 150 }] });
+    stopped.push(g);
+    primary.handler = async () => { await Bun.sleep(600); return json(textMessage); };
+    await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 504, 'timeout_error');
+    primary.handler = () => json(textMessage);
+  });
+});
+
+describe('fallback', () => {
+  for (const status of [500, 429, 529, 503]) {
+    test(`primary ${status} → secondary answers`, async () => {
+      const g = gateway();
+      primary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'x' } }, status);
+      const p0 = primary.requests.length, s0 = secondary.requests.length;
+      const res = await post(g, req());
+      expect(res.status).toBe(200);
+      expect(primary.requests.length).toBe(p0 + 1);
+      expect(secondary.requests.length).toBe(s0 + 1);
+      expect(secondary.requests.at(-1)!.headers.get('x-api-key')).toBe('k2');
+      await until(() => g.requestLogs().length > 0);
+      expect(g.requestLogs().at(-1)).toMatchObject({ channel: 'secondary', attempts: 2, status: 200 });
+      primary.handler = () => json(textMessage);
+    });
+  }
+  test('connection refused → secondary', async () => {
+    const g = startGateway({ channels: [
+      { name: 'dead', type: 'anthropic', base_url: 'http://127.0.0.1:9', models: ['m'], priority: 5 },
+      { name: 'live', type: 'anthropic', base_url: secondary.url, models: ['m'] },
+    ] });
+    stopped.push(g);
+    expect((await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() })).status).toBe(200);
+  });
+  test('400 is returned as it is, no fallback', async () => {
+    const g = gateway();
+    const s0 = secondary.requests.length;
+    primary.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'bad thing' } }, 400);
+    await expectError(await post(g, req()), 400, 'invalid_request_error', 'bad thing', false);
+    expect(secondary.requests.length).toBe(s0);
+    primary.handler = () => json(textMessage);
+  });
+  test('a short retry-after is waited out before the next attempt', async () => {
+    const g = gateway();
+    primary.handler = () => json({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } }, 429, { 'retry-after-ms': '40' });
+    const t0 = performance.now();
+    expect((await post(g, req())).status).toBe(200);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(35);
+    primary.handler = () => json(textMessage);
+  });
+  test('timeout on the primary → secondary', async () => {
+    const g = gateway({}, { timeout_ms: 100 });
+    primary.handler = async () => { await Bun.sleep(500); return json(textMessage); };
+    expect((await post(g, req())).status).toBe(200);
+    primary.handler = () => json(textMessage);
+  });
+  test('circuit breaker: a failing channel is skipped during the cool-down, then tried again', async () => {
+    const g = gateway({ routing: { circuit_failures: 2, circuit_cooldown_ms: 300, max_retry_after_ms: 0 } });
+    primary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500);
+    const p0 = primary.requests.length;
+    for (let i = 0; i < 2; i++) expect((await post(g, req())).status).toBe(200);
+    expect(primary.requests.length).toBe(p0 + 2);
+    for (let i = 0; i < 3; i++) expect((await post(g, req())).status).toBe(200);
+    expect(primary.requests.length).toBe(p0 + 2); // skipped while open
+    await Bun.sleep(350);
+    primary.handler = () => json(textMessage);
+    expect((await post(g, req())).status).toBe(200);
+    expect(primary.requests.length).toBe(p0 + 3); // half-open probe
+  });
+  test('no fallback once the stream has started: the failure becomes an SSE error event', async () => {
+    const g = gateway({}, { stream_idle_timeout_ms: 150 });
+    const events = sseEvents(streamBody);
+    primary.handler = () => sse(events.slice(0, 3), { hang: true });
+    const s0 = secondary.requests.length;
+    const res = await post(g, req('m', { stream: true }));
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text.startsWith(events.slice(0, 3).join(''))).toBe(true);
+    expect(text).toContain('event: error\ndata: {"type":"error","error":{"type":"timeout_error"');
+    expect(secondary.requests.length).toBe(s0);
+    const sdk = new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 });
+    const err = await sdk.messages.stream({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).finalMessage().then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(String(err.message)).toContain('upstream sent nothing');
+    primary.handler = () => json(textMessage);
+  });
+});
+
+describe('slow streams and aborts', () => {
+  test("a first token slower than Bun's idle timeout is not cut", async () => {
+    const g = startGateway({ channels: [{ name: 'slow', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
+    stopped.push(g);
+    // the test server uses idleTimeout: 10 s; lift it for inference with server.timeout(req, 0). Prove it on a 1 s server:
+    const { createApp } = await import('../../src/app.ts');
+    const app = createApp(g.deps);
+    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: app.fetch, idleTimeout: 1 });
+    g.deps.noIdleTimeout = (r) => server.timeout(r, 0);
+    primary.handler = () => sse(sseEvents(streamBody), { firstDelayMs: 2500 });
+    const res = await fetch(`http://127.0.0.1:${server.port}/v1/messages`, { method: 'POST', body: req('m', { stream: true }) });
+    expect(await res.text()).toBe(streamBody);
+    await server.stop(true);
+    primary.handler = () => json(textMessage);
+  }, 15000);
+
+  test('a client abort reaches the upstream at once', async () => {
+    const g = gateway();
+    let upstreamReq: any;
+    primary.handler = (r) => { upstreamReq = r; return sse(sseEvents(streamBody), { delayMs: 200, signal: r.signal }); };
+    const ac = new AbortController();
+    const res2 = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: req('m', { stream: true }), signal: ac.signal });
+    const reader = res2.body!.getReader();
+    await reader.read();
+    ac.abort();
+    let aborted = false;
+    await Promise.race([upstreamReq.aborted.then(() => (aborted = true)), Bun.sleep(2000)]);
+    expect(aborted).toBe(true);
+    await until(() => g.requestLogs().some((l) => l.outcome === 'cancelled'));
+    primary.handler = () => json(textMessage);
+  });
+
+  test('a client abort while waiting for the first byte reaches the upstream', async () => {
+    const g = gateway();
+    let upstreamReq: any;
+    primary.handler = async (r) => { upstreamReq = r; await Bun.sleep(3000); return json(textMessage); };
+    const ac = new AbortController();
+    const p = fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: req(), signal: ac.signal }).catch(() => null);
+    await until(() => upstreamReq !== undefined);
+    ac.abort();
+    await p;
+    let aborted = false;
+    await Promise.race([upstreamReq.aborted.then(() => (aborted = true)), Bun.sleep(2000)]);
+    expect(aborted).toBe(true);
+    primary.handler = () => json(textMessage);
+  });
+});
+
+describe('misc endpoints', () => {
+  test('HEAD / and GET / need no auth; /health and /ready', async () => {
+    const g = gateway();
+    const head = await fetch(`${g.url}/`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('request-id')).toMatch(/^req_/);
+    expect((await fetch(`${g.url}/`)).status).toBe(200);
+    expect(await (await fetch(`${g.url}/health`)).json()).toEqual({ status: 'ok' });
+    expect((await fetch(`${g.url}/ready`)).status).toBe(200);
+    g.deps.state.draining = true;
+    expect((await fetch(`${g.url}/ready`)).status).toBe(503);
+  });
+  test('loop guard: a request carrying this instance\'s marker is refused', async () => {
+    const g = gateway();
+    const res = await post(g, req(), { 'x-switchboard-hop': `other,${g.deps.instanceId}` });
+    const body = await expectError(res, 508, 'invalid_request_error', 'loop');
+    expect(body).toBeDefined();
+    // a channel pointing at the gateway itself
+    const port = freePort();
+    const self = startGateway({ channels: [{ name: 'self', type: 'anthropic', base_url: `http://127.0.0.1:${port}`, models: ['m'] }] }, {}, port);
+    stopped.push(self);
+    const looped = await fetch(`${self.url}/v1/messages`, { method: 'POST', body: req() });
+    expect(looped.status).toBe(508);
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * The real entrypoint as a process: flags, config errors, the open-relay refusal, graceful shutdown.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { runToExit, spawnGateway, writeConfig } from '../helpers/process.ts';
+import { startMockUpstream, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
+import { fixtureSseBody } from '../helpers/fixtures.ts';
+
+let upstream: MockUpstream;
+beforeAll(() => { upstream = startMockUpstream(() => new Response('{}')); });
+afterAll(async () => { await upstream.stop(); });
+
+describe('command line', () => {
+  test('--help and --version', async () => {
+    const help = await runToExit(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: switchboard');
+    const ver = await runToExit(['--version']);
+    expect(ver.code).toBe(0);
+    expect(ver.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+  test('an unknown flag exits non-zero with a one-line reason', async () => {
+    const r = await runToExit(['--nope']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('switchboard:');
+    expect(r.stderr).not.toContain('    at ');
+  });
+  test('a bad config exits non-zero, one line per problem, no stack trace', async () => {
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: 'https://x.test', models: ['m'] }, { name: 'b', type: 'openai', base_url: 'nope', models: [], api_key: '${UNSET_VAR_X}' }], typo: 1 });
+    const r = await runToExit(['--config', p]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('switchboard: channels[1].api_key: environment variable UNSET_VAR_X is not set');
+    const r2 = await runToExit(['--config', writeConfig({ channels: [{ name: 'b', type: 'openai', base_url: 'nope', models: [] }], typo: 1 })]);
+    expect(r2.stderr).toContain('channels[0].base_url: Invalid URL');
+    expect(r2.stderr).toContain('typo: unknown key');
+    expect(r2.stderr).toContain('channels[0].models');
+    expect(r2.stderr).not.toContain('    at ');
+  });
+  test('SWITCHBOARD_CONFIG names the config file', async () => {
+    const r = await runToExit([], { SWITCHBOARD_CONFIG: writeConfig({ channels: 5 }) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('channels:');
+  });
+  test('refuses a non-loopback address with no keys', async () => {
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
+    const r = await runToExit(['--config', p, '--host', '0.0.0.0', '--port', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('refusing to listen on 0.0.0.0');
+  });
+});
+
+describe('serving', () => {
+  test('zero-config from ANTHROPIC_API_KEY, ignoring ANTHROPIC_BASE_URL', async () => {
+    const g = await spawnGateway(['--port', '0'], { ANTHROPIC_API_KEY: 'sk-x', ANTHROPIC_BASE_URL: 'http://127.0.0.1:1' });
+    const ready = await fetch(`${g.url}/ready`);
+    expect(ready.status).toBe(200);
+    const listening = g.lines.find((l) => l.msg === 'listening');
+    expect(listening.channels).toEqual(['anthropic']);
+    g.proc.kill('SIGTERM');
+    expect(await g.exited).toBe(0);
+  });
+
+  test('SIGTERM lets an in-flight stream finish, refuses new connections, exits 0', async () => {
+    const body = fixtureSseBody('anthropic/stream-text-basic.sse');
+    upstream.handler = () => sse(sseEvents(body), { delayMs: 150 });
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }], server: { drain_timeout_ms: 10000 } });
+    const g = await spawnGateway(['--config', p, '--port', '0']);
+    const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    const textP = res.text();
+    await Bun.sleep(100);
+    g.proc.kill('SIGTERM');
+    expect(await textP).toBe(body);
+    expect(await g.exited).toBe(0);
+    expect(g.lines.some((l) => l.msg === 'draining')).toBe(true);
+    expect(g.lines.some((l) => l.msg === 'request' && l.status === 200)).toBe(true);
+  });
+
+  test('the drain timeout bounds shutdown', async () => {
+    upstream.handler = () => sse(['event: ping\ndata: {"type":"ping"}\n\n'], { hang: true });
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }], server: { drain_timeout_ms: 300 } });
+    const g = await spawnGateway(['--config', p, '--port', '0']);
+    const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    const reader = res.body!.getReader();
+    await reader.read();
+    const t0 = Date.now();
+    g.proc.kill('SIGTERM');
+    expect(await g.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
