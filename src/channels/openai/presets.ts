@@ -20,6 +20,8 @@ export const PRESETS = {
     max_tokens_field: 'max_completion_tokens',
     // the levels every OpenAI reasoning model takes (o3 has no minimal/none/xhigh); xhigh and max cap to high
     reasoning_efforts: ['low', 'medium', 'high'],
+    // gpt-4o / gpt-4.1 answer 400 to reasoning_effort: only the reasoning families get it
+    reasoning_models: ['o1*', 'o3*', 'o4*', 'gpt-5*', 'gpt-oss*', 'codex-*'],
     // PDF input as `file` parts with `file_data` (https://platform.openai.com/docs/guides/pdf-files)
     pdf: true,
     // system messages are accepted at any position; developer role on current models
@@ -57,8 +59,9 @@ export const PRESETS = {
   groq: {
     // Groq deprecated `max_tokens` in favour of max_completion_tokens (https://console.groq.com/docs/api-reference)
     max_tokens_field: 'max_completion_tokens',
-    // gpt-oss takes low|medium|high; models without reasoning reject the field (set reasoning: none)
+    // gpt-oss takes low|medium|high; models without reasoning (llama…) reject the field
     reasoning_efforts: ['low', 'medium', 'high'],
+    reasoning_models: ['openai/gpt-oss*', 'gpt-oss*'],
   },
   mistral: {
     // Magistral reasons on its own and has no effort control
@@ -70,8 +73,9 @@ export const PRESETS = {
     stream_usage: false,
   },
   xai: {
-    // grok-3-mini takes only low|high (https://docs.x.ai/docs/guides/reasoning); grok-4 takes none (set reasoning: none)
+    // grok-3-mini takes only low|high (https://docs.x.ai/docs/guides/reasoning); grok-4 reasons always and rejects the field
     reasoning_efforts: ['low', 'high'],
+    reasoning_models: ['grok-3-mini*'],
   },
   gemini: {
     // function declarations take an OpenAPI subset: $schema, additionalProperties, const, $ref… are 400s
@@ -139,6 +143,7 @@ export function resolveQuirks(provider: string | undefined, overrides: ChatQuirk
     ...set,
     max_output_tokens: { ...DEFAULT_CHAT_QUIRKS.max_output_tokens, ...preset.max_output_tokens, ...set.max_output_tokens },
   };
+  quirks.reasoning_models = [...quirks.reasoning_models];
   quirks.reasoning_efforts = [...quirks.reasoning_efforts]; // never share a preset's array with a channel
   return quirks;
 }

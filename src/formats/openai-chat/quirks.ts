@@ -19,6 +19,11 @@ export const ChatQuirksSchema = v.strictObject({
    * `reasoning_efforts` is non-empty), `none` (not sent).
    */
   reasoning: v.optional(v.picklist(['reasoning_effort', 'reasoning', 'thinking', 'none'])),
+  /**
+   * Upstream model names (`*` wildcards) that take the reasoning control; others get none, so a thinking request
+   * (Claude Code always sends one) does not break a model without reasoning. Default `["*"]`: every model.
+   */
+  reasoning_models: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
   /** Effort levels the provider accepts, lowest first; higher requested levels are capped to the last one. */
   reasoning_efforts: v.optional(v.array(v.string())),
   /** Send assistant thinking from history back as `reasoning_content` (DeepSeek thinking mode with tools requires it). */
@@ -60,6 +65,7 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   max_output_tokens: {},
   top_k: false,
   reasoning: 'reasoning_effort',
+  reasoning_models: ['*'],
   reasoning_efforts: ['low', 'medium', 'high'],
   reasoning_content_in_history: false,
   think_tags: false,

@@ -555,6 +555,10 @@ export function capEffort(requested: string, offered: readonly string[]): string
 function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks, maxTokens: number | undefined): void {
   const req = reasoningRequest(hub);
   if (!req) return;
+  if (!quirks.reasoning_models.some((p) => globMatch(p, ctx.upstreamModel))) {
+    if (req.on) noteDropped(ctx, `thinking (${ctx.upstreamModel} has no reasoning control)`);
+    return;
+  }
   const offered = quirks.reasoning_efforts;
   const hasOff = offered.includes('none');
   switch (quirks.reasoning) {
@@ -590,6 +594,13 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
 }
 
 // ---------- small helpers ----------
+
+/** `o3*` matches o3 and o3-mini; `*` anywhere, any number of times. */
+export function globMatch(pattern: string, name: string): boolean {
+  if (!pattern.includes('*')) return pattern === name;
+  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(name);
+}
 
 function clampMaxTokens(requested: unknown, upstreamModel: string, quirks: ChatQuirks): number | undefined {
   if (typeof requested !== 'number') return undefined;

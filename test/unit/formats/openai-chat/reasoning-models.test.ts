@@ -1,0 +1,39 @@
+import { describe, expect, test } from 'bun:test';
+import { hubRequestToChat, globMatch } from '../../../../src/formats/openai-chat/request-from-hub.ts';
+import { resolveQuirks } from '../../../../src/channels/openai/presets.ts';
+import type { TranslateContext } from '../../../../src/formats/types.ts';
+import type { MessageCreateParams } from '../../../../src/hub/types.ts';
+
+const ctx = (upstreamModel: string): TranslateContext => ({ requestedModel: 'claude-sonnet-5-5', upstreamModel, dropped: [], estimatedInputTokens: 0, defaultMaxTokens: 4096, thinkingStyle: 'adaptive' });
+const hub: MessageCreateParams = {
+  model: 'claude-sonnet-5-5', max_tokens: 128000, messages: [{ role: 'user', content: 'hi' }],
+  thinking: { type: 'adaptive', display: 'omitted' }, output_config: { effort: 'medium' },
+};
+
+describe('reasoning only for models that take it', () => {
+  test.each([
+    ['openai', 'gpt-4.1', undefined],
+    ['openai', 'gpt-4o-mini', undefined],
+    ['openai', 'o3-mini', 'medium'],
+    ['openai', 'gpt-5.1', 'medium'],
+    ['groq', 'llama-3.3-70b-versatile', undefined],
+    ['groq', 'openai/gpt-oss-120b', 'medium'],
+    ['xai', 'grok-4', undefined],
+    ['xai', 'grok-3-mini', 'low'], // medium is not offered: capped to the highest level below it
+  ])('%s %s → reasoning_effort %p', (provider, model, effort) => {
+    const c = ctx(model);
+    const body = hubRequestToChat(hub, c, resolveQuirks(provider, undefined)) as Record<string, unknown>;
+    expect(body.reasoning_effort).toBe(effort);
+    if (effort === undefined) expect(c.dropped.join()).toContain('thinking');
+  });
+  test('a channel can widen the list', () => {
+    const body = hubRequestToChat(hub, ctx('my-reasoner'), resolveQuirks('openai', { reasoning_models: ['my-*'] })) as Record<string, unknown>;
+    expect(body.reasoning_effort).toBe('medium');
+  });
+  test('globMatch', () => {
+    expect(globMatch('o3*', 'o3')).toBe(true);
+    expect(globMatch('a*c', 'abbc')).toBe(true);
+    expect(globMatch('a.c', 'abc')).toBe(false);
+    expect(globMatch('exact', 'exact')).toBe(true);
+  });
+});
