@@ -30,6 +30,8 @@ export interface TranslateContext {
   defaultMaxTokens: number;
   /** For requests translated into Anthropic: how the target model takes thinking (per channel config and model). */
   thinkingStyle: 'adaptive' | 'budget' | 'none';
+  /** The request set `thinking.display: "omitted"`: thinking blocks keep their place and signature but no text. */
+  omitThinking?: boolean;
   /** Inbound role: the client asked for usage at the end of the stream (Chat Completions `stream_options.include_usage`). */
   streamUsage?: boolean;
 }

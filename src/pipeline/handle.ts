@@ -129,6 +129,7 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
     } else {
       // translation errors (a block type the channel cannot take) are the client's: no fallback
       const hub = FORMATS[inbound.format].requestToHub(inbound.json, ctx);
+      ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
       if (inbound.stream) ctx.estimatedInputTokens = estimated(hub);
       body = JSON.stringify(FORMATS[channel.nativeFormat].requestFromHub(hub, ctx, channel.quirks as never));
       if (ctx.dropped.length) log.entry.dropped = ctx.dropped;

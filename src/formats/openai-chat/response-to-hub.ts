@@ -53,7 +53,7 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
 
   const blocks: ContentBlock[] = [];
   const thinkingText = thinking.join('');
-  if (thinkingText) blocks.push({ type: 'thinking', thinking: thinkingText, signature });
+  if (thinkingText) blocks.push({ type: 'thinking', thinking: ctx.omitThinking ? '' : thinkingText, signature });
   const textOut = text.join('');
   if (textOut) blocks.push({ type: 'text', text: textOut });
 

@@ -266,6 +266,8 @@ export class ChatStreamTranslator {
       });
     }
     this.s.outputChars += chars;
+    // display: "omitted" (Claude Code): the block stays, its text does not reach the client
+    if (kind === 'thinking' && this.ctx.omitThinking) return;
     this.out.push({ type: 'content_block_delta', index: open.index, delta });
   }
 
