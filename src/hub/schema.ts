@@ -10,7 +10,8 @@ const BlockSchema = v.looseObject({ type: v.pipe(v.string(), v.minLength(1)) });
 const ContentSchema = v.union([v.string(), v.array(BlockSchema)], 'Invalid type: Expected string or array of content blocks');
 
 export const MessageParamSchema = v.looseObject({
-  role: v.picklist(['user', 'assistant'], 'Invalid value: Expected "user" or "assistant"'),
+  // `system` turns inside messages: current Claude Code sends them mid-conversation
+  role: v.picklist(['user', 'assistant', 'system'], 'Invalid value: Expected "user", "assistant" or "system"'),
   content: ContentSchema,
 });
 

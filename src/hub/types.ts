@@ -5,7 +5,8 @@
  * Deliberately loose: every object may carry fields we do not know yet, and they must survive.
  */
 
-export type Role = 'user' | 'assistant';
+/** `system` inside `messages`: Claude Code 2.1.332 sends mid-conversation system turns (environment notes). */
+export type Role = 'user' | 'assistant' | 'system';
 
 export interface CacheControl { type: 'ephemeral'; ttl?: string }
 

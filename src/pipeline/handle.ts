@@ -30,6 +30,9 @@ import { thinkingStyleFor } from './thinking-style.ts';
 
 const utf8 = new TextDecoder();
 
+/** Where a translated request goes: the channel's own inference endpoint. */
+const NATIVE_ENDPOINT: Record<FormatId, Endpoint> = { anthropic: 'messages', 'openai-chat': 'chat_completions' };
+
 /** What routing and accounting need from an inbound body: one parse, no re-serialisation. */
 interface Inbound {
   format: FormatId;
@@ -141,7 +144,7 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
     let res: Response;
     try {
       res = await channel.send({
-        endpoint: inbound.endpoint,
+        endpoint: passthrough ? inbound.endpoint : NATIVE_ENDPOINT[channel.nativeFormat],
         upstreamModel: route.upstreamModel,
         body,
         search: passthrough ? new URL(req.url).search : '',

@@ -59,7 +59,7 @@ describe('invalid requests: 400 naming the field', () => {
     ['missing max_tokens', JSON.stringify({ model: 'm', messages: [] }), 'max_tokens: Field required'],
     ['max_tokens wrong type', JSON.stringify({ model: 'm', max_tokens: 'x', messages: [] }), 'max_tokens:'],
     ['content wrong type', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 5 }] }), 'messages.0.content:'],
-    ['bad role', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'system', content: 'x' }] }), 'messages.0.role:'],
+    ['bad role', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'robot', content: 'x' }] }), 'messages.0.role:'],
     ['block without type', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: [{ text: 'x' }] }] }), 'messages.0.content'],
     ['stream not boolean', JSON.stringify({ model: 'm', max_tokens: 1, stream: 'yes', messages: [] }), 'stream:'],
   ];

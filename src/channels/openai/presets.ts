@@ -22,6 +22,11 @@ export const PRESETS = {
     reasoning_efforts: ['low', 'medium', 'high'],
     // gpt-4o / gpt-4.1 answer 400 to reasoning_effort: only the reasoning families get it
     reasoning_models: ['o1*', 'o3*', 'o4*', 'gpt-5*', 'gpt-oss*', 'codex-*'],
+    // published output ceilings: Claude Code asks for 128000, which older models reject outright
+    max_output_tokens: {
+      'gpt-4o*': 16384, 'chatgpt-4o*': 16384, 'gpt-4.1*': 32768, 'gpt-4-turbo*': 4096, 'gpt-3.5*': 4096,
+      'o1*': 100000, 'o3*': 100000, 'o4*': 100000, 'gpt-5*': 128000,
+    },
     // PDF input as `file` parts with `file_data` (https://platform.openai.com/docs/guides/pdf-files)
     pdf: true,
     // system messages are accepted at any position; developer role on current models

@@ -604,7 +604,13 @@ export function globMatch(pattern: string, name: string): boolean {
 
 function clampMaxTokens(requested: unknown, upstreamModel: string, quirks: ChatQuirks): number | undefined {
   if (typeof requested !== 'number') return undefined;
-  const limit = quirks.max_output_tokens[upstreamModel] ?? quirks.max_output_tokens['*'];
+  const limits = quirks.max_output_tokens;
+  let limit = limits[upstreamModel];
+  if (limit === undefined) {
+    // patterns (`gpt-4.1*`), longest first, then `*`
+    const pattern = Object.keys(limits).filter((k) => k !== '*' && k.includes('*') && globMatch(k, upstreamModel)).sort((a, b) => b.length - a.length)[0];
+    limit = pattern !== undefined ? limits[pattern] : limits['*'];
+  }
   return limit !== undefined ? Math.min(requested, limit) : requested;
 }
 

@@ -76,7 +76,8 @@ describe('resolveQuirks', () => {
     a.reasoning_efforts.push('xhigh');
     a.max_output_tokens['x'] = 1;
     expect(PRESETS.openai.reasoning_efforts).toEqual(['low', 'medium', 'high']);
-    expect(resolveQuirks('openai', undefined).max_output_tokens).toEqual({});
+    expect(resolveQuirks('openai', undefined).max_output_tokens).toEqual({ ...PRESETS.openai.max_output_tokens });
+    expect(resolveQuirks('openai', undefined).max_output_tokens.x).toBeUndefined();
     expect(DEFAULT_CHAT_QUIRKS.max_output_tokens).toEqual({});
   });
 });

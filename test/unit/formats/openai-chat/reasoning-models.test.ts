@@ -37,3 +37,20 @@ describe('reasoning only for models that take it', () => {
     expect(globMatch('exact', 'exact')).toBe(true);
   });
 });
+
+describe('max_tokens clamp by model pattern', () => {
+  test.each([
+    ['gpt-4.1-mini', 32768], ['gpt-4o', 16384], ['gpt-5.1', 128000], ['o3-mini', 100000], ['some-new-model', 128000],
+  ])('openai %s → %d', (model, expected) => {
+    const body = hubRequestToChat(hub, ctx(model), resolveQuirks('openai', undefined)) as Record<string, unknown>;
+    expect(body.max_completion_tokens).toBe(expected);
+  });
+  test('an exact name beats a pattern, a longer pattern beats a shorter one, * is the fallback', () => {
+    const q = resolveQuirks(undefined, { max_output_tokens: { 'm*': 100, 'm-long*': 200, 'm-long-exact': 300, '*': 50 } });
+    const mt = (m: string) => (hubRequestToChat(hub, ctx(m), q) as Record<string, unknown>).max_tokens;
+    expect(mt('m-long-exact')).toBe(300);
+    expect(mt('m-long-x')).toBe(200);
+    expect(mt('m-x')).toBe(100);
+    expect(mt('other')).toBe(50);
+  });
+});
