@@ -1,0 +1,738 @@
+/**
+ * Anthropic SDK client → gateway (real HTTP) → `openai` channel → mock OpenAI-compatible upstream replaying the
+ * recorded provider traffic in ../shared/fixtures/upstream/{openai-chat,openai-compatible/**}.
+ *
+ * What each answer must be is read from the recording by the small reference reader below (`expectFromChat…`),
+ * never by calling the gateway's converters: text is the recording's `delta.content` for choice 0, tool calls its
+ * ids/names/arguments, thinking its reasoning, stop_reason its finish_reason, usage its usage chunk.
+ * What the upstream receives is checked against the OpenAI OpenAPI spec's property lists (../shared/fixtures/specs).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { startMockUpstream, json, sse, sseEvents, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
+import { fixtureSseBody, listFixtures, readFixture } from '../helpers/fixtures.ts';
+import { CLAUDE_CODE_USER_ID, claudeCodeBody, claudeCodeHeaders } from '../helpers/claude-code.ts';
+
+const KEY = 'sk-gw-translate-key-1';
+const UPSTREAM_KEY = 'sk-upstream-openai-secret-1';
+
+/** Recording folder → the channel's `provider` preset (channels/openai/presets.ts); undefined = generic server. */
+const PROVIDER_BY_FOLDER: Record<string, string | undefined> = {
+  'openai-chat': 'openai',
+  azure: 'azure',
+  deepseek: 'deepseek',
+  openrouter: 'openrouter',
+  groq: 'groq',
+  mistral: 'mistral',
+  xai: 'xai',
+  gemini: 'gemini',
+  zai: 'zai',
+  cerebras: 'cerebras',
+  huggingface: 'huggingface', // think tags
+  ollama: 'ollama',
+  alibaba: undefined, // Qwen via DashScope's compatible mode: no preset, plain defaults
+  'anthropic-openai-compat': undefined, // Anthropic's own OpenAI-compatible endpoint: plain defaults
+};
+
+/** Recordings whose 200 stream carries an error mid-way: the client must get that error, not a message. */
+const IN_STREAM_ERRORS = new Set([
+  'openai-compatible/openrouter/stream-error-midstream-comments.sse',
+  'openai-compatible/groq/stream-error-event-tool-use-failed.sse',
+]);
+
+const recordings = [...listFixtures('openai-chat'), ...listFixtures('openai-compatible')];
+const streams = recordings.filter((f) => /\/stream-[^/]*\.(sse|chunks\.jsonl)$/.test(f));
+const responses = recordings.filter((f) => /\/response-[^/]*\.json$/.test(f));
+const errors = recordings.filter((f) => /\/error-\d{3}-[^/]*\.json$/.test(f));
+
+const folderOf = (rel: string) => (rel.startsWith('openai-chat/') ? 'openai-chat' : rel.split('/')[1]!);
+const exposedModel = (folder: string) => `m-${folder}`;
+const upstreamModel = (folder: string) => `${folder}-upstream-model`;
+const folders = [...new Set(recordings.map(folderOf))];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reference reader: what the recording says the answer is
+// ---------------------------------------------------------------------------------------------------------------
+
+type Block =
+  | { type: 'text'; text: string }
+  | { type: 'thinking'; thinking: string }
+  | { type: 'tool_use'; id: unknown; name: string; input: unknown };
+
+interface Expected {
+  content: Block[];
+  stop_reason: string;
+  /** null: the recording reports no usage. */
+  usage: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number } | null;
+  /** The provider's reasoning signature (OpenRouter relays Anthropic's), '' when none. */
+  signature: string;
+  /** The upstream's message when the recording carries an error instead of an end. */
+  error: string | null;
+}
+
+interface SseEvt { event?: string; data: string }
+
+/** The SSE framing of the recording (https://html.spec.whatwg.org/multipage/server-sent-events.html), comments skipped. */
+function parseSse(body: string): SseEvt[] {
+  const out: SseEvt[] = [];
+  for (const block of body.replace(/\r\n?/g, '\n').split(/\n{2,}/)) {
+    let event: string | undefined;
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      let value = i < 0 ? '' : line.slice(i + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+    }
+    if (data.length) out.push({ event, data: data.join('\n') });
+  }
+  return out;
+}
+
+const FINISH: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
+
+function stopReason(finish: string | null, hasTools: boolean): string {
+  const r = (finish && FINISH[finish]) || 'end_turn';
+  return hasTools && r === 'end_turn' ? 'tool_use' : r;
+}
+
+/** Anthropic reports cached prompt tokens apart from input_tokens; output counts reasoning a provider left out of completion_tokens. */
+function usageOf(u: any): Expected['usage'] {
+  if (!u || typeof u !== 'object') return null;
+  const prompt = u.prompt_tokens ?? 0;
+  const completion = u.completion_tokens ?? 0;
+  const cached = u.prompt_tokens_details?.cached_tokens || u.prompt_cache_hit_tokens || u.cached_tokens || 0;
+  const hidden = Math.max(0, (u.total_tokens ?? 0) - prompt - completion);
+  return { input_tokens: prompt - cached, output_tokens: completion + hidden, cache_read_input_tokens: cached };
+}
+
+class BlockBuilder {
+  content: Block[] = [];
+  private tools = new Map<string, { block: Extract<Block, { type: 'tool_use' }>; args: string }>();
+  private lastTool: string | null = null;
+  signature = '';
+
+  add(type: 'text' | 'thinking', s: unknown) {
+    if (typeof s !== 'string' || s === '') return;
+    const last = this.content.at(-1);
+    if (type === 'text') {
+      if (last?.type === 'text') last.text += s;
+      else this.content.push({ type: 'text', text: s });
+    } else if (last?.type === 'thinking') last.thinking += s;
+    else this.content.push({ type: 'thinking', thinking: s });
+  }
+
+  /** Reasoning of one message or delta: one source (OpenRouter sends the same text as `reasoning` and in `reasoning_details`). */
+  reasoning(m: any) {
+    const details: any[] = Array.isArray(m.reasoning_details) ? m.reasoning_details : [];
+    for (const d of details) if (typeof d?.signature === 'string' && d.signature) this.signature = d.signature;
+    const fromDetails = details.map((d) => (d?.type === 'reasoning.text' ? d.text ?? '' : d?.type === 'reasoning.summary' ? d.summary ?? '' : '')).join('');
+    this.add('thinking', [m.reasoning_content, m.reasoning, fromDetails].find((x) => typeof x === 'string' && x !== ''));
+  }
+
+  contentParts(content: unknown) {
+    if (typeof content === 'string') this.add('text', content);
+    else if (Array.isArray(content)) {
+      for (const p of content) {
+        if (p?.type === 'thinking') this.add('thinking', Array.isArray(p.thinking) ? p.thinking.map((t: any) => t?.text ?? '').join('') : p.thinking);
+        else if (p?.type === 'text') this.add('text', p.text);
+      }
+    }
+  }
+
+  /** One tool-call fragment: keyed by index, else by id, else it continues the last call. */
+  toolFragment(tc: any) {
+    const key = typeof tc.index === 'number' ? `i${tc.index}` : tc.id ? `id${tc.id}` : this.lastTool ?? 'i0';
+    let t = this.tools.get(key);
+    if (!t) {
+      t = { block: { type: 'tool_use', id: null, name: '', input: {} }, args: '' };
+      this.tools.set(key, t);
+      this.content.push(t.block);
+    }
+    this.lastTool = key;
+    if (typeof tc.id === 'string' && tc.id && t.block.id === null) t.block.id = tc.id;
+    if (typeof tc.function?.name === 'string' && tc.function.name && !t.block.name) t.block.name = tc.function.name;
+    const a = tc.function?.arguments;
+    if (typeof a === 'string') t.args += a;
+    else if (a != null) t.args += JSON.stringify(a);
+  }
+
+  finish(): Block[] {
+    for (const { block, args } of this.tools.values()) {
+      block.input = args.trim() ? JSON.parse(args) : {};
+      if (block.id === null) block.id = expect.stringMatching(/^toolu_\w+$/); // the recording has none: the gateway makes one
+    }
+    return this.content;
+  }
+
+  hasTools() { return this.tools.size > 0; }
+}
+
+function expectFromChatStream(body: string): Expected {
+  const b = new BlockBuilder();
+  let finish: string | null = null;
+  let usage: unknown = null;
+  let error: string | null = null;
+  for (const ev of parseSse(body)) {
+    if (ev.data === '[DONE]') break;
+    const chunk = JSON.parse(ev.data);
+    if (ev.event === 'error' || chunk.error) { error = String(chunk.error?.message ?? chunk.message); break; }
+    const u = chunk.usage ?? chunk.x_groq?.usage;
+    if (u) usage = u;
+    for (const c of chunk.choices ?? []) {
+      if ((c.index ?? 0) !== 0) continue;
+      const d = c.delta ?? {};
+      b.reasoning(d);
+      b.contentParts(d.content);
+      b.add('text', d.refusal);
+      for (const tc of d.tool_calls ?? []) b.toolFragment(tc);
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  const content = b.finish();
+  return { content, stop_reason: stopReason(finish, b.hasTools()), usage: usageOf(usage), signature: b.signature, error };
+}
+
+function expectFromChatResponse(body: any, thinkTags: boolean): Expected {
+  const choice = body.choices.find((c: any) => (c.index ?? 0) === 0) ?? body.choices[0];
+  const m = choice.message;
+  const b = new BlockBuilder();
+  b.reasoning(m);
+  let content = m.content;
+  if (thinkTags && typeof content === 'string' && content.trimStart().startsWith('<think>')) {
+    const rest = content.trimStart().slice('<think>'.length);
+    const end = rest.indexOf('</think>');
+    b.add('thinking', end < 0 ? rest : rest.slice(0, end));
+    content = end < 0 ? '' : rest.slice(end + '</think>'.length).trimStart();
+  }
+  b.contentParts(content);
+  b.add('text', m.refusal);
+  for (const [i, tc] of (m.tool_calls ?? []).entries()) b.toolFragment({ ...tc, index: i, id: tc.id || undefined });
+  return { content: b.finish(), stop_reason: stopReason(choice.finish_reason, b.hasTools()), usage: usageOf(body.usage), signature: b.signature, error: null };
+}
+
+/** The message as comparable blocks (thinking signatures and text citations checked apart). */
+function blocksOf(msg: Anthropic.Message): unknown[] {
+  return msg.content.map((b) => {
+    switch (b.type) {
+      case 'text': return { type: 'text', text: b.text };
+      case 'thinking': return { type: 'thinking', thinking: b.thinking };
+      case 'tool_use': return { type: 'tool_use', id: b.id, name: b.name, input: b.input };
+      default: return { type: b.type };
+    }
+  });
+}
+
+function expectMessage(msg: Anthropic.Message, exp: Expected, model: string) {
+  expect(msg.type).toBe('message');
+  expect(msg.role).toBe('assistant');
+  expect(msg.id).toMatch(/^msg_/);
+  expect(msg.model).toBe(model); // the name the client asked for, not the upstream's
+  expect(blocksOf(msg)).toEqual(exp.content);
+  expect(msg.stop_reason).toBe(exp.stop_reason as Anthropic.StopReason);
+  for (const b of msg.content) if (b.type === 'thinking') expect(b.signature).toBe(exp.signature);
+  if (exp.usage) {
+    expect(msg.usage).toMatchObject(exp.usage);
+  } else {
+    expect(msg.usage.input_tokens).toBeGreaterThanOrEqual(0);
+    expect(msg.usage.output_tokens).toBeGreaterThan(0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What a valid Chat Completions request is: property lists from the OpenAI OpenAPI spec
+// ---------------------------------------------------------------------------------------------------------------
+
+const SPEC_SCHEMAS: Record<string, any> = (Bun.YAML.parse(readFileSync(resolve(import.meta.dir, '../../../shared/fixtures/specs/openai-openapi.yaml'), 'utf8')) as any).components.schemas;
+
+function specProps(name: string): Set<string> {
+  const out = new Set<string>();
+  const seen = new Set<string>();
+  const walk = (s: any) => {
+    if (!s || typeof s !== 'object') return;
+    if (typeof s.$ref === 'string') {
+      const n = s.$ref.split('/').pop();
+      if (!seen.has(n)) { seen.add(n); walk(SPEC_SCHEMAS[n]); }
+      return;
+    }
+    for (const k of Object.keys(s.properties ?? {})) out.add(k);
+    for (const k of ['allOf', 'anyOf', 'oneOf']) for (const x of s[k] ?? []) walk(x);
+  };
+  walk(SPEC_SCHEMAS[name]);
+  if (out.size === 0) throw new Error(`spec has no schema ${name}`);
+  return out;
+}
+
+const REQUEST_PROPS = specProps('CreateChatCompletionRequest');
+const MESSAGE_PROPS: Record<string, Set<string>> = {
+  system: specProps('ChatCompletionRequestSystemMessage'),
+  developer: specProps('ChatCompletionRequestDeveloperMessage'),
+  user: specProps('ChatCompletionRequestUserMessage'),
+  assistant: specProps('ChatCompletionRequestAssistantMessage'),
+  tool: specProps('ChatCompletionRequestToolMessage'),
+};
+const TOOL_PROPS = specProps('ChatCompletionTool');
+const FUNCTION_PROPS = specProps('FunctionObject');
+/** Provider extensions a preset adds on purpose (presets.ts): DeepSeek/Z.ai `thinking`, OpenRouter `reasoning`. */
+const EXTENSION_PROPS: Record<string, string[]> = { deepseek: ['thinking'], zai: ['thinking'], openrouter: ['reasoning', 'top_k'] };
+const MESSAGE_EXTENSIONS: Record<string, string[]> = { deepseek: ['reasoning_content'] };
+/** Anthropic-only, never to reach an OpenAI-compatible provider (claude-code-traffic.md, "Consequences"). */
+const ANTHROPIC_ONLY_TOP = ['thinking', 'context_management', 'output_config', 'metadata', 'system', 'stop_sequences', 'top_k', 'anthropic_beta', 'anthropic_version', 'service_tier', 'container', 'mcp_servers'];
+const ANTHROPIC_ONLY_DEEP = ['cache_control', 'defer_loading', 'input_schema', '$schema'];
+
+/** Everything wrong with a Chat Completions request body, as readable lines ([] when valid). */
+function chatBodyProblems(body: any, provider?: string): string[] {
+  const problems: string[] = [];
+  if (!body || typeof body !== 'object') return ['body is not a JSON object'];
+  const ext = EXTENSION_PROPS[provider ?? ''] ?? [];
+  if (typeof body.model !== 'string' || !body.model) problems.push('model: missing');
+  if (!Array.isArray(body.messages) || body.messages.length === 0) problems.push('messages: missing or empty');
+  for (const k of Object.keys(body)) if (!REQUEST_PROPS.has(k) && !ext.includes(k)) problems.push(`${k}: not a Chat Completions field`);
+  for (const k of ANTHROPIC_ONLY_TOP) if (k in body && !ext.includes(k)) problems.push(`${k}: Anthropic-only field sent upstream`);
+  (body.messages ?? []).forEach((m: any, i: number) => {
+    const props = MESSAGE_PROPS[m?.role];
+    if (!props) { problems.push(`messages.${i}.role: "${m?.role}" is not a Chat role`); return; }
+    for (const k of Object.keys(m)) if (!props.has(k) && !(MESSAGE_EXTENSIONS[provider ?? ''] ?? []).includes(k)) problems.push(`messages.${i}.${k}: not a ${m.role} message field`);
+    const c = m.content;
+    const okContent = typeof c === 'string' || (Array.isArray(c) && c.every((p: any) => typeof p?.type === 'string')) || (m.role === 'assistant' && c === null && Array.isArray(m.tool_calls));
+    if (!okContent) problems.push(`messages.${i}.content: not a string or content parts`);
+    if (m.role === 'tool' && typeof m.tool_call_id !== 'string') problems.push(`messages.${i}.tool_call_id: missing`);
+  });
+  (body.tools ?? []).forEach((t: any, i: number) => {
+    for (const k of Object.keys(t)) if (!TOOL_PROPS.has(k)) problems.push(`tools.${i}.${k}: not a tool field`);
+    if (t.type !== 'function') problems.push(`tools.${i}.type: ${t.type}`);
+    for (const k of Object.keys(t.function ?? {})) if (!FUNCTION_PROPS.has(k)) problems.push(`tools.${i}.function.${k}: not a function field`);
+    if (typeof t.function?.name !== 'string') problems.push(`tools.${i}.function.name: missing`);
+  });
+  const walk = (x: unknown, path: string) => {
+    if (Array.isArray(x)) x.forEach((v, i) => walk(v, `${path}.${i}`));
+    else if (x && typeof x === 'object') {
+      for (const [k, v] of Object.entries(x)) {
+        if (ANTHROPIC_ONLY_DEEP.includes(k)) problems.push(`${path}.${k}: Anthropic-only key sent upstream`);
+        walk(v, `${path}.${k}`);
+      }
+    }
+  };
+  walk(body.messages, 'messages');
+  walk(body.tools, 'tools');
+  return problems;
+}
+
+/** The channel key, and nothing of the client's credentials. */
+function expectUpstreamAuth(rec: RecordedRequest, provider: string | undefined) {
+  if (provider === 'azure') expect(rec.headers.get('api-key')).toBe(UPSTREAM_KEY);
+  else expect(rec.headers.get('authorization')).toBe(`Bearer ${UPSTREAM_KEY}`);
+  expect(rec.headers.get('x-api-key')).toBeNull();
+  for (const [, v] of rec.headers) expect(v).not.toContain(KEY);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Gateway and mock upstream
+// ---------------------------------------------------------------------------------------------------------------
+
+let upstream: MockUpstream;
+let gw: TestGateway;
+let client: Anthropic;
+
+beforeAll(() => {
+  upstream = startMockUpstream(() => json({ error: { message: 'no handler set' } }, 500));
+  const perFolder = folders.map((folder) => {
+    const provider = PROVIDER_BY_FOLDER[folder];
+    return {
+      name: `ch-${folder}`,
+      type: 'openai',
+      ...(provider ? { provider } : {}),
+      // Azure's deployment URL carries the model; everyone else gets /<folder>/chat/completions
+      base_url: provider === 'azure' ? `${upstream.url}/${folder}/openai/deployments/{model}` : `${upstream.url}/${folder}`,
+      api_key: UPSTREAM_KEY,
+      models: { [exposedModel(folder)]: upstreamModel(folder) },
+    };
+  });
+  gw = startGateway({
+    keys: [{ key: KEY, name: 'translate' }],
+    routing: { circuit_failures: 1000 },
+    channels: [
+      ...perFolder,
+      // Claude Code's models on OpenAI, with configured output ceilings
+      { name: 'cc-openai', type: 'openai', provider: 'openai', base_url: `${upstream.url}/cc`, api_key: UPSTREAM_KEY,
+        models: { 'claude-sonnet-5-5': 'gpt-5', 'claude-sonnet-4-5': 'gpt-5-mini' },
+        quirks: { max_output_tokens: { 'gpt-5': 64000, 'gpt-5-mini': 16384 } } },
+      // and on DeepSeek, whose preset knows deepseek-chat's ceiling (8192)
+      { name: 'cc-deepseek', type: 'openai', provider: 'deepseek', base_url: `${upstream.url}/ccds`, api_key: UPSTREAM_KEY,
+        models: { 'claude-haiku-5-5': 'deepseek-chat' } },
+    ],
+  });
+  client = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
+});
+afterAll(async () => { await gw.stop(); await upstream.stop(); });
+
+const replay = (body: string, opts: { delayMs?: number } = {}) => (r: RecordedRequest) => sse(sseEvents(body), { ...opts, signal: r.signal });
+
+const userTurn: Anthropic.MessageParam[] = [{ role: 'user', content: 'Hello there' }];
+
+describe('the recordings', () => {
+  test('every folder has its provider preset chosen here, and there is something to replay', () => {
+    expect(folders.filter((f) => !(f in PROVIDER_BY_FOLDER))).toEqual([]);
+    expect(streams.length).toBeGreaterThanOrEqual(30);
+    expect(responses.length).toBeGreaterThanOrEqual(15);
+    expect(errors.length).toBeGreaterThanOrEqual(5);
+    for (const f of IN_STREAM_ERRORS) expect(streams).toContain(f);
+  });
+});
+
+describe('streamed: messages.stream().finalMessage() over every recorded stream', () => {
+  for (const rel of streams) {
+    const folder = folderOf(rel);
+    const provider = PROVIDER_BY_FOLDER[folder];
+    test(rel, async () => {
+      const recorded = fixtureSseBody(rel);
+      const exp = expectFromChatStream(recorded);
+      upstream.handler = replay(recorded);
+      const before = upstream.requests.length;
+      const result = await client.messages.stream({ model: exposedModel(folder), max_tokens: 1024, messages: userTurn })
+        .finalMessage().then((m) => ({ m }), (e) => ({ e }));
+
+      if (IN_STREAM_ERRORS.has(rel)) {
+        expect(exp.error).toBeTruthy();
+        expect('e' in result).toBe(true);
+        const err = (result as { e: any }).e;
+        expect(err).toBeInstanceOf(Anthropic.APIError);
+        expect(err.error?.type).toBe('error');
+        expect(err.error?.error?.message).toContain(exp.error!);
+        expect(err.error?.error?.type).toBe('invalid_request_error'); // both carry a 400 of their own
+      } else {
+        expect(exp.error).toBeNull();
+        if ('e' in result) throw result.e;
+        expectMessage(result.m, exp, exposedModel(folder));
+      }
+
+      // what the provider was sent
+      expect(upstream.requests.length).toBe(before + 1);
+      const got = upstream.requests.at(-1)!;
+      expect(got.method).toBe('POST');
+      expect(got.path).toBe(provider === 'azure' ? `/${folder}/openai/deployments/${upstreamModel(folder)}/chat/completions` : `/${folder}/chat/completions`);
+      expect(chatBodyProblems(got.json, provider)).toEqual([]);
+      expect(got.json.model).toBe(upstreamModel(folder));
+      expect(got.json.stream).toBe(true);
+      if (provider === 'mistral') expect(got.json.stream_options).toBeUndefined(); // Mistral rejects it (422)
+      else expect(got.json.stream_options).toEqual({ include_usage: true });
+      expect(got.json.messages).toEqual([{ role: 'user', content: 'Hello there' }]);
+      expect([got.json.max_tokens, got.json.max_completion_tokens].filter((x) => x !== undefined)).toEqual([1024]);
+      expectUpstreamAuth(got, provider);
+    });
+  }
+
+  test('a recording cut into 3-byte pieces (UTF-8 characters split across reads) gives the same message', async () => {
+    for (const rel of ['openai-compatible/zai/stream-glm-reasoning-content.sse', 'openai-chat/stream-tool-calls-parallel.sse']) {
+      const bytes = new TextEncoder().encode(fixtureSseBody(rel));
+      const exp = expectFromChatStream(fixtureSseBody(rel));
+      upstream.handler = () => new Response(new ReadableStream<Uint8Array>({
+        start(ctl) {
+          for (let i = 0; i < bytes.length; i += 3) ctl.enqueue(bytes.slice(i, i + 3));
+          ctl.close();
+        },
+      }), { headers: { 'content-type': 'text/event-stream' } });
+      const folder = folderOf(rel);
+      const msg = await client.messages.stream({ model: exposedModel(folder), max_tokens: 64, messages: userTurn }).finalMessage();
+      expectMessage(msg, exp, exposedModel(folder));
+    }
+  });
+
+  test('the raw event sequence is well formed: message_start, blocks opened and closed in order, message_delta, message_stop', async () => {
+    const rel = 'openai-compatible/deepseek/stream-reasoning-tool-call.chunks.jsonl';
+    upstream.handler = replay(fixtureSseBody(rel));
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: exposedModel('deepseek'), max_tokens: 64, stream: true, messages: userTurn }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events = parseSse(await res.text());
+    for (const e of events) expect(JSON.parse(e.data).type).toBe(e.event);
+    const types = events.map((e) => e.event);
+    expect(types[0]).toBe('message_start');
+    expect(types.slice(-2)).toEqual(['message_delta', 'message_stop']);
+    let open: number | null = null;
+    let next = 0;
+    for (const e of events.map((x) => JSON.parse(x.data))) {
+      if (e.type === 'content_block_start') { expect(open).toBeNull(); expect(e.index).toBe(next++); open = e.index; }
+      if (e.type === 'content_block_delta') expect(e.index).toBe(open!);
+      if (e.type === 'content_block_stop') { expect(e.index).toBe(open!); open = null; }
+      if (e.type === 'message_delta') expect(open).toBeNull();
+    }
+    expect(next).toBe(2); // thinking, then the tool call
+  });
+});
+
+describe('non-streamed: messages.create() over every recorded response', () => {
+  for (const rel of responses) {
+    const folder = folderOf(rel);
+    const provider = PROVIDER_BY_FOLDER[folder];
+    test(rel, async () => {
+      const body = JSON.parse(readFixture(rel));
+      const exp = expectFromChatResponse(body, provider === 'huggingface');
+      upstream.handler = () => json(body);
+      const msg = await client.messages.create({ model: exposedModel(folder), max_tokens: 1024, messages: userTurn });
+      expectMessage(msg, exp, exposedModel(folder));
+      const got = upstream.requests.at(-1)!;
+      expect(chatBodyProblems(got.json, provider)).toEqual([]);
+      expect(got.json.stream).toBeUndefined();
+      expect(got.json.stream_options).toBeUndefined();
+      expectUpstreamAuth(got, provider);
+    });
+  }
+
+  test('think tags (huggingface preset) become a thinking block, not text', async () => {
+    const body = JSON.parse(readFixture('openai-compatible/huggingface/response-deepseek-r1-think-tags-length.json'));
+    upstream.handler = () => json(body);
+    const msg = await client.messages.create({ model: exposedModel('huggingface'), max_tokens: 100, messages: userTurn });
+    expect(msg.content[0]!.type).toBe('thinking');
+    expect(JSON.stringify(msg.content)).not.toContain('<think>');
+    expect(msg.stop_reason).toBe('max_tokens');
+  });
+});
+
+describe('what the upstream receives', () => {
+  test('a full request: system, tool round trip, sampling, stop sequences, tool_choice; Anthropic-only parts left out', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    // temperature is no longer in the SDK's types (current Claude models take none), but clients still send it
+    const params: Anthropic.MessageCreateParamsNonStreaming & { temperature: number } = {
+      model: exposedModel('openai-chat'),
+      max_tokens: 300,
+      system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
+      temperature: 0.3,
+      stop_sequences: ['END'],
+      metadata: { user_id: 'user-42' },
+      tool_choice: { type: 'auto', disable_parallel_tool_use: true },
+      tools: [{ name: 'get_weather', description: 'Weather for a city', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, cache_control: { type: 'ephemeral' } }],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?', cache_control: { type: 'ephemeral' } }] },
+        { role: 'assistant', content: [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Paris' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: '18°C, sunny', cache_control: { type: 'ephemeral' } }, { type: 'text', text: 'And tomorrow?' }] },
+      ],
+    };
+    const res = await client.messages.create(params);
+    expect(res.content[0]).toMatchObject({ type: 'text' });
+    const got = upstream.requests.at(-1)!;
+    expect(chatBodyProblems(got.json, 'openai')).toEqual([]);
+    expect(got.json).toMatchObject({
+      model: upstreamModel('openai-chat'),
+      max_completion_tokens: 300, // the openai preset's field
+      temperature: 0.3,
+      stop: ['END'],
+      user: 'user-42',
+      parallel_tool_calls: false,
+      tool_choice: 'auto',
+      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }],
+    });
+    expect(got.json.max_tokens).toBeUndefined();
+    expect(got.json.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: 'Checking.', tool_calls: [{ id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'toolu_01', content: '18°C, sunny' },
+      { role: 'user', content: 'And tomorrow?' },
+    ]);
+    expectUpstreamAuth(got, 'openai');
+  });
+
+  test('the gateway key never goes upstream, whichever way the client sent it', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    for (const headers of [{ 'x-api-key': KEY }, { authorization: `Bearer ${KEY}` }] as Array<Record<string, string>>) {
+      const res = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'anthropic-beta': 'some-beta-2025-01-01' },
+        body: JSON.stringify({ model: exposedModel('openai-chat'), max_tokens: 5, messages: userTurn }),
+      });
+      expect(res.status).toBe(200);
+      const got = upstream.requests.at(-1)!;
+      expectUpstreamAuth(got, 'openai');
+      expect(got.headers.get('anthropic-beta')).toBeNull(); // an Anthropic header means nothing to this provider
+    }
+  });
+});
+
+describe('Claude Code requests through an openai channel', () => {
+  const textRecording = 'openai-chat/stream-text-usage-chunk.sse';
+  const post = (body: unknown, shape: 'adaptive' | 'budget' = 'adaptive') =>
+    fetch(`${gw.url}/v1/messages?beta=true`, { method: 'POST', headers: claudeCodeHeaders(KEY, shape), body: JSON.stringify(body) });
+
+  async function expectStreamedText(res: Response, text: string) {
+    const raw = await res.text();
+    expect(res.status, raw.slice(0, 500)).toBe(200);
+    const events = parseSse(raw).map((e) => JSON.parse(e.data));
+    expect(events[0].type).toBe('message_start');
+    expect(events.at(-1).type).toBe('message_stop');
+    const got = events.filter((e) => e.type === 'content_block_delta' && e.delta.type === 'text_delta').map((e) => e.delta.text).join('');
+    expect(got).toBe(text);
+  }
+
+  function expectClaudeCodeTranslation(body: any) {
+    expect(chatBodyProblems(body, 'openai')).toEqual([]);
+    const names = body.tools.map((t: any) => t.function.name);
+    expect(names).toEqual(['Agent', 'Bash', 'Edit', 'ListAgents', 'Read', 'ReportFindings', 'ScheduleWakeup', 'Skill', 'ToolSearch', 'Workflow', 'Write']);
+    expect(names).not.toContain('DeferredToolPlaceholder');
+    const read = body.tools.find((t: any) => t.function.name === 'Read').function;
+    expect(read.parameters.required).toEqual(['file_path']);
+    expect(read.parameters.properties.file_path.type).toBe('string');
+    expect(typeof body.user).toBe('string');
+    expect(body.user.length).toBeGreaterThan(0);
+    expect(body.user.length).toBeLessThanOrEqual(64);
+    expect(body.user).not.toBe(CLAUDE_CODE_USER_ID);
+    expect(body.stream).toBe(true);
+    expect(body.stream_options).toEqual({ include_usage: true });
+    expect(body.messages[0].role).toBe('system');
+    expect(body.messages[0].content).toContain("You are a Claude agent, built on Anthropic's Claude Agent SDK.");
+    const user = body.messages.find((m: any) => m.role === 'user');
+    expect(user.content).toContain('<system-reminder>');
+    expect(user.content).toContain('What is in README.md?');
+  }
+
+  test('current shape (adaptive thinking, effort medium, max_tokens 128000, ?beta=true) → 200, reasoning_effort medium, max tokens clamped', async () => {
+    const recorded = fixtureSseBody(textRecording);
+    upstream.handler = replay(recorded);
+    const res = await post(claudeCodeBody());
+    expect(res.headers.get('x-switchboard-dropped') ?? '').toContain('DeferredToolPlaceholder');
+    await expectStreamedText(res, expectFromChatStream(recorded).content.map((b) => (b.type === 'text' ? b.text : '')).join(''));
+    const got = upstream.requests.at(-1)!;
+    expect(got.path).toBe('/cc/chat/completions');
+    expect(got.search).toBe(''); // ?beta=true is Anthropic's
+    expect(got.json.model).toBe('gpt-5');
+    expect(got.json.reasoning_effort).toBe('medium');
+    expect(got.json.max_completion_tokens).toBe(64000);
+    expect(got.json.max_tokens).toBeUndefined();
+    expectClaudeCodeTranslation(got.json);
+    expectUpstreamAuth(got, 'openai');
+    expect(got.headers.get('anthropic-beta')).toBeNull();
+  });
+
+  test('older shape (thinking enabled, budget_tokens 31999, max_tokens 32000) → reasoning_effort high, max tokens clamped', async () => {
+    upstream.handler = replay(fixtureSseBody(textRecording));
+    const res = await post(claudeCodeBody({ shape: 'budget' }), 'budget');
+    expect(res.headers.get('x-switchboard-dropped') ?? '').toContain('DeferredToolPlaceholder');
+    expect(res.status).toBe(200);
+    await res.text();
+    const got = upstream.requests.at(-1)!;
+    expect(got.json.model).toBe('gpt-5-mini');
+    expect(got.json.reasoning_effort).toBe('high');
+    expect(got.json.max_completion_tokens).toBe(16384);
+    expectClaudeCodeTranslation(got.json);
+  });
+
+  test("on DeepSeek: the preset's ceiling for deepseek-chat (8192), its thinking switch, no `user`", async () => {
+    upstream.handler = replay(fixtureSseBody('openai-compatible/deepseek/stream-reasoning.sse'));
+    const res = await post(claudeCodeBody({ model: 'claude-haiku-5-5' }));
+    expect(res.status).toBe(200);
+    await res.text();
+    const got = upstream.requests.at(-1)!;
+    expect(got.path).toBe('/ccds/chat/completions');
+    expect(chatBodyProblems(got.json, 'deepseek')).toEqual([]);
+    expect(got.json.max_tokens).toBe(8192);
+    expect(got.json.thinking).toEqual({ type: 'enabled' });
+    expect(got.json.user).toBeUndefined();
+    expect(got.json.tools.map((t: any) => t.function.name)).not.toContain('DeferredToolPlaceholder');
+  });
+
+  test('thinking display "omitted" is honoured: no thinking text reaches the client', async () => {
+    // claude-code-traffic.md: "honour display: omitted (no thinking text shown to the client)"
+    const recorded = fixtureSseBody('openai-compatible/deepseek/stream-reasoning.sse');
+    const exp = expectFromChatStream(recorded);
+    expect(exp.content.some((b) => b.type === 'thinking')).toBe(true); // the provider did reason
+    upstream.handler = replay(recorded);
+    const res = await post(claudeCodeBody({ model: 'claude-haiku-5-5' }));
+    const events = parseSse(await res.text()).map((e) => JSON.parse(e.data));
+    const answer = events.filter((e) => e.delta?.type === 'text_delta').map((e) => e.delta.text).join('');
+    expect(answer).toBe(exp.content.map((b) => (b.type === 'text' ? b.text : '')).join(''));
+    const thinkingText = events.filter((e) => e.delta?.type === 'thinking_delta').map((e) => e.delta.thinking).join('');
+    expect(thinkingText).toBe('');
+  });
+
+  test('the mid-conversation `role: "system"` message the real 2.1.332 CLI sends is accepted and carried as a system message', async () => {
+    // Observed from `claude -p` 2.1.332 (not in claude-code-traffic.md): messages = [user, {role: "system", content: [env text + cache_control]}]
+    upstream.handler = replay(fixtureSseBody(textRecording));
+    const res = await post(claudeCodeBody({ systemMessage: true }));
+    const raw = await res.text();
+    expect(res.status, raw.slice(0, 300)).toBe(200);
+    const got = upstream.requests.at(-1)!;
+    expect(chatBodyProblems(got.json, 'openai')).toEqual([]);
+    const last = got.json.messages.at(-1);
+    expect(last.role).toBe('system'); // the openai preset takes system messages anywhere
+    expect(last.content).toContain('You have been invoked in the following environment.');
+  });
+});
+
+describe('upstream HTTP errors → Anthropic SDK errors in the Anthropic envelope', () => {
+  const CLASS_BY_STATUS: Record<number, new (...args: any[]) => Error> = {
+    400: Anthropic.BadRequestError, 401: Anthropic.AuthenticationError, 403: Anthropic.PermissionDeniedError,
+    404: Anthropic.NotFoundError, 429: Anthropic.RateLimitError, 500: Anthropic.InternalServerError,
+  };
+  const TYPE_BY_STATUS: Record<number, string> = {
+    400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 429: 'rate_limit_error', 500: 'api_error',
+  };
+  for (const rel of errors) {
+    const status = Number(/error-(\d{3})-/.exec(rel)![1]);
+    const folder = folderOf(rel);
+    for (const mode of ['create', 'stream'] as const) {
+      test(`${rel} (HTTP ${status}, ${mode})`, async () => {
+        const body = JSON.parse(readFixture(rel));
+        upstream.handler = () => json(body, status, { 'retry-after': '7' });
+        const params = { model: exposedModel(folder), max_tokens: 64, messages: userTurn };
+        const err: any = await (mode === 'create' ? client.messages.create(params) : client.messages.stream(params).finalMessage()).then(() => null, (e) => e);
+        expect(err).toBeInstanceOf(CLASS_BY_STATUS[status]!);
+        expect(err.status).toBe(status);
+        expect(err.error).toMatchObject({ type: 'error', error: { type: TYPE_BY_STATUS[status] } });
+        expect(err.error.error.message).toContain(body.error.message);
+        expect(err.error.request_id).toMatch(/^req_/);
+        if (status === 429) expect(err.headers.get('retry-after')).toBe('7'); // the client's SDK waits it out
+        expect(JSON.stringify(err.error)).not.toContain(UPSTREAM_KEY);
+      });
+    }
+  }
+});
+
+describe('count_tokens and aborts', () => {
+  test('count_tokens against an openai channel answers from the local estimate, without calling the provider', async () => {
+    const before = upstream.requests.length;
+    const { data, response } = await client.messages.countTokens({
+      model: exposedModel('openai-chat'),
+      system: 'You are a helpful assistant.',
+      messages: [{ role: 'user', content: 'How many tokens is this sentence, roughly speaking?' }],
+    }).withResponse();
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-switchboard-estimate')).toBe('true');
+    expect(Number.isInteger(data.input_tokens)).toBe(true);
+    expect(data.input_tokens).toBeGreaterThan(5);
+    expect(data.input_tokens).toBeLessThan(200);
+    expect(upstream.requests.length).toBe(before);
+    // a longer prompt is a larger estimate
+    const longer = await client.messages.countTokens({
+      model: exposedModel('openai-chat'),
+      system: 'You are a helpful assistant.',
+      messages: [{ role: 'user', content: 'How many tokens is this sentence, roughly speaking? '.repeat(20) }],
+    });
+    expect(longer.input_tokens).toBeGreaterThan(data.input_tokens);
+  });
+
+  test('a client abort mid-stream on a translated stream reaches the provider', async () => {
+    let rec: RecordedRequest | undefined;
+    upstream.handler = (r) => { rec = r; return replay(fixtureSseBody('openai-chat/stream-text-obfuscation.chunks.jsonl'), { delayMs: 50 })(r); };
+    const ac = new AbortController();
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST', signal: ac.signal, headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: exposedModel('openai-chat'), max_tokens: 500, stream: true, messages: userTurn }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('message_start');
+    ac.abort();
+    const aborted = await Promise.race([rec!.aborted.then(() => true), Bun.sleep(3000).then(() => false)]);
+    expect(aborted).toBe(true);
+    await until(() => gw.requestLogs().some((l) => l.outcome === 'cancelled' && l.channel === 'ch-openai-chat'), 3000);
+  });
+});
