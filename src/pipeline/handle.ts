@@ -147,7 +147,7 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
         endpoint: passthrough ? inbound.endpoint : NATIVE_ENDPOINT[channel.nativeFormat],
         upstreamModel: route.upstreamModel,
         body,
-        search: passthrough ? new URL(req.url).search : '',
+        search: passthrough ? querySuffix(req.url) : '',
         clientHeaders: req.headers,
         passthrough,
         signal: AbortSignal.any([req.signal, upstream.signal]),
@@ -189,6 +189,12 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
 /** The client went away before a response: nothing to send; logged as cancelled. */
 export class ClientGone extends Error {
   constructor() { super('client disconnected'); this.name = 'ClientGone'; }
+}
+
+/** `?beta=true` of a request URL, or ''. */
+function querySuffix(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q);
 }
 
 function describeFetchError(err: unknown): string {
