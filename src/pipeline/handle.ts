@@ -25,7 +25,7 @@ import { sseDecoder } from '../sse/decode.ts';
 import { encodeSse, sseEncoder } from '../sse/encode.ts';
 import type { AppDeps, Env, RequestLog } from '../http/context.ts';
 import { readBody } from './read-body.ts';
-import { guardStream, withIdleTimeout } from './streams.ts';
+import { relayStream } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
 
 const utf8 = new TextDecoder();
@@ -252,14 +252,15 @@ function relayPassthrough(c: Context<Env>, inbound: Inbound, channel: Channel, r
     return new Response(null, { status: res.status, headers });
   }
   log.deferred = true;
-  const body = guardStream(withIdleTimeout(res.body, channel.config.stream_idle_timeout_ms, () => upstream.abort()), {
+  const body = relayStream(res.body, {
+    idleMs: channel.config.stream_idle_timeout_ms,
     onChunk(chunk) {
       markFirstByte(log);
       sniffer.push(chunk);
     },
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(toGatewayError(err))) : null),
     onEnd(outcome) {
-      if (outcome === 'cancelled') upstream.abort();
+      if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       finishStreamLog(log, sniffer.finish(), outcome, sniffer.stopReason);
     },
   });
@@ -271,7 +272,7 @@ function relayTranslatedStream(c: Context<Env>, inbound: Inbound, channel: Chann
   const usage = emptyUsage();
   let stopReason: string | null = null;
   const source = res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
-  const events = withIdleTimeout(source, channel.config.stream_idle_timeout_ms, () => upstream.abort())
+  const events = relayStream(source, { idleMs: channel.config.stream_idle_timeout_ms })
     .pipeThrough(sseDecoder())
     .pipeThrough(FORMATS[channel.nativeFormat].streamToHub(ctx, channel.quirks as never))
     .pipeThrough(new TransformStream<RawMessageStreamEvent, RawMessageStreamEvent>({
@@ -283,11 +284,11 @@ function relayTranslatedStream(c: Context<Env>, inbound: Inbound, channel: Chann
     }));
   const bytes = events.pipeThrough(FORMATS[inbound.format].streamFromHub(ctx)).pipeThrough(sseEncoder());
   log.deferred = true;
-  const body = guardStream(bytes, {
+  const body = relayStream(bytes, {
     onChunk: () => markFirstByte(log),
     errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(toGatewayError(err))),
     onEnd(outcome) {
-      if (outcome === 'cancelled') upstream.abort();
+      if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       finishStreamLog(log, usage, outcome, stopReason);
     },
   });
@@ -301,7 +302,7 @@ async function relayTranslatedJson(c: Context<Env>, inbound: Inbound, channel: C
   const source = res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
   let text: string;
   try {
-    text = await new Response(withIdleTimeout(source, channel.config.stream_idle_timeout_ms, () => upstream.abort())).text();
+    text = await new Response(relayStream(source, { idleMs: channel.config.stream_idle_timeout_ms })).text();
   } catch (err) {
     if (c.req.raw.signal.aborted) throw new ClientGone();
     throw toGatewayError(err);

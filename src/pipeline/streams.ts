@@ -1,60 +1,55 @@
 /**
  * @module pipeline/streams
- * Stream plumbing for responses: the upstream body read with an idle timeout, and the client-facing body
- * that ends with an in-format error event if anything fails after the first byte. Pull-based: a chunk is
- * read from upstream only when the client side wants one, so nothing is buffered in between.
+ * The client-facing body of a response: relays a source stream chunk by chunk (pull-based: a chunk is read from
+ * upstream only when the client side wants one, so nothing piles up in between), with an optional idle timeout,
+ * a tap for each chunk, and an in-format error event appended if the source fails after the first byte.
+ * One wrapper and one timer per stream: no per-chunk promises or timers on the hot path.
  */
 import { GatewayError } from '../errors.ts';
 
-/** Wrap an upstream body so that `idleMs` of silence errors it with a 504 timeout_error. Cancel cancels upstream. */
-export function withIdleTimeout(body: ReadableStream<Uint8Array>, idleMs: number, onTimeout: () => void): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new GatewayError(504, 'timeout_error', `upstream sent nothing for ${idleMs} ms`)), idleMs);
-      });
-      try {
-        const r = await Promise.race([reader.read(), timeout]);
-        if (r.done) controller.close();
-        else controller.enqueue(r.value);
-      } catch (err) {
-        if (err instanceof GatewayError && err.type === 'timeout_error') onTimeout();
-        reader.cancel(err).catch(() => {});
-        controller.error(err);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
-}
-
-export interface GuardHooks<T> {
+export interface RelayHooks<T> {
+  /** Longest silence between two chunks of the source, in ms; absent = none. */
+  idleMs?: number;
   /** Every chunk, before it is handed on (first-byte timing, usage sniffing). */
   onChunk?(chunk: T): void;
-  /** Bytes/objects to append when the source fails mid-way, or null to append nothing. */
-  errorTail(err: unknown): T | null;
-  /** Exactly once: the stream ended normally (undefined), failed (the error) or the client went away ('cancelled'). */
-  onEnd(outcome: undefined | unknown | 'cancelled'): void;
+  /**
+   * What to append when the source fails mid-way (then the stream closes normally), or null to append nothing.
+   * Absent: the failure propagates as a stream error (for inner stages whose consumer renders it).
+   */
+  errorTail?(err: unknown): T | null;
+  /** Exactly once: ended normally (undefined), failed (the error) or the client went away ('cancelled'). */
+  onEnd?(outcome: undefined | unknown | 'cancelled'): void;
 }
 
-/** The client-facing stream: relays `source`, and turns a mid-stream failure into a final in-format error event. */
-export function guardStream<T>(source: ReadableStream<T>, hooks: GuardHooks<T>): ReadableStream<T> {
+export function relayStream<T>(source: ReadableStream<T>, hooks: RelayHooks<T>): ReadableStream<T> {
   const reader = source.getReader();
   let ended = false;
+  let reading = false;
+  let timeoutError: GatewayError | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const end = (outcome: unknown) => {
     if (ended) return;
     ended = true;
-    hooks.onEnd(outcome);
+    if (timer) clearTimeout(timer);
+    hooks.onEnd?.(outcome);
   };
+  if (hooks.idleMs !== undefined) {
+    const ms = hooks.idleMs;
+    timer = setTimeout(() => {
+      // silence only counts while we wait for the source (a slow client is not the upstream's fault)
+      if (!reading || ended) return;
+      timeoutError = new GatewayError(504, 'timeout_error', `upstream sent nothing for ${ms} ms`);
+      reader.cancel(timeoutError).catch(() => {});
+    }, ms);
+  }
   return new ReadableStream<T>({
     async pull(controller) {
       try {
+        timer?.refresh();
+        reading = true;
         const r = await reader.read();
+        reading = false;
+        if (timeoutError) throw timeoutError;
         if (r.done) {
           controller.close();
           end(undefined);
@@ -63,10 +58,13 @@ export function guardStream<T>(source: ReadableStream<T>, hooks: GuardHooks<T>):
         hooks.onChunk?.(r.value);
         controller.enqueue(r.value);
       } catch (err) {
+        reading = false;
+        reader.cancel(err).catch(() => {});
+        end(err ?? new Error('stream failed'));
+        if (!hooks.errorTail) { controller.error(err); return; }
         const tail = hooks.errorTail(err);
         if (tail !== null) controller.enqueue(tail);
         controller.close();
-        end(err ?? new Error('stream failed'));
       }
     },
     cancel(reason) {
