@@ -1,0 +1,93 @@
+/**
+ * Bad input never crashes or hangs the gateway: every hostile body gets a 4xx in the API's own envelope (or is
+ * served), never a 500, for both inbound formats and both channel types.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { readFixture } from '../helpers/fixtures.ts';
+
+let anthropicUp: MockUpstream;
+let openaiUp: MockUpstream;
+let gw: TestGateway;
+beforeAll(() => {
+  anthropicUp = startMockUpstream(() => json(JSON.parse(readFixture('anthropic/response-text.json'))));
+  openaiUp = startMockUpstream(() => json(JSON.parse(readFixture('openai-chat/response-text.json'))));
+  gw = startGateway({ channels: [
+    { name: 'a', type: 'anthropic', base_url: anthropicUp.url, models: ['to-anthropic'] },
+    { name: 'o', type: 'openai', provider: 'openai', base_url: `${openaiUp.url}/v1`, models: ['to-openai'] },
+  ] });
+});
+afterAll(async () => { await gw.stop(); await anthropicUp.stop(); await openaiUp.stop(); });
+
+let deep: unknown = 'x';
+for (let i = 0; i < 5000; i++) deep = [deep];
+const proto = '{"__proto__":{"polluted":true},"constructor":{"prototype":{"p":1}}}';
+
+function bodies(model: string, chat: boolean): Array<[string, string]> {
+  const m = JSON.stringify(model);
+  const base = chat ? `"messages":[{"role":"user","content":"hi"}]` : `"max_tokens":5,"messages":[{"role":"user","content":"hi"}]`;
+  return [
+    ['empty body', ''],
+    ['whitespace', '   '],
+    ['null', 'null'],
+    ['number', '42'],
+    ['string', '"hello"'],
+    ['array', '[]'],
+    ['truncated', `{"model":${m},`],
+    ['invalid utf-8 inside a string', `{"model":${m},${base.replace('hi', '\udc00')}}`],
+    ['model is an object', `{"model":{"x":1},${base}}`],
+    ['model empty', `{"model":"",${base}}`],
+    ['messages is a string', `{"model":${m},"max_tokens":5,"messages":"hi"}`],
+    ['message is null', `{"model":${m},"max_tokens":5,"messages":[null]}`],
+    ['content block null', `{"model":${m},"max_tokens":5,"messages":[{"role":"user","content":[null]}]}`],
+    ['content block unknown type', `{"model":${m},"max_tokens":5,"messages":[{"role":"user","content":[{"type":"hologram"}]}]}`],
+    ['tool_use with no input', `{"model":${m},"max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use"}]}]}`],
+    ['tool_result with object content', `{"model":${m},"max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"x","content":{"a":1}}]}]}`],
+    ['image with no source', `{"model":${m},"max_tokens":5,"messages":[{"role":"user","content":[{"type":"image"}]}]}`],
+    ['tools not an array', `{"model":${m},${base},"tools":{"name":"x"}}`],
+    ['tool with no schema', `{"model":${m},${base},"tools":[{"name":"x"}]}`],
+    ['tool_calls garbage', `{"model":${m},"messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{nope"}}]}]}`],
+    ['max_tokens negative', `{"model":${m},"max_tokens":-1,"messages":[{"role":"user","content":"hi"}]}`],
+    ['max_tokens huge', `{"model":${m},"max_tokens":1e308,"messages":[{"role":"user","content":"hi"}]}`],
+    ['thinking garbage', `{"model":${m},${base},"thinking":{"type":"enabled","budget_tokens":"lots"}}`],
+    ['stop_sequences garbage', `{"model":${m},${base},"stop_sequences":[1,2]}`],
+    ['deep nesting', `{"model":${m},${base},"metadata":${JSON.stringify(deep)}}`],
+    ['prototype keys', proto.replace('{', `{"model":${m},${base},`)],
+    ['system wrong type', `{"model":${m},${base},"system":5}`],
+    ['role unknown', `{"model":${m},"max_tokens":5,"messages":[{"role":"wizard","content":"hi"}]}`],
+    ['n = 3', `{"model":${m},${base},"n":3}`],
+    ['image_url garbage', `{"model":${m},"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:;base64,@@@"}}]}]}`],
+  ];
+}
+
+for (const [route, chat] of [['/v1/messages', false], ['/v1/chat/completions', true]] as const) {
+  for (const model of ['to-anthropic', 'to-openai']) {
+    describe(`${route} → ${model}`, () => {
+      for (const [name, body] of bodies(model, chat)) {
+        test(name, async () => {
+          const res = await fetch(`${gw.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) });
+          expect(res.status).toBeLessThan(500);
+          const text = await res.text();
+          const parsed = JSON.parse(text);
+          if (res.status >= 400) {
+            if (chat) {
+              expect(typeof parsed.error.message).toBe('string');
+              expect(parsed.error.type).toBeDefined();
+            } else {
+              expect(parsed.type).toBe('error');
+              expect(typeof parsed.error.message).toBe('string');
+            }
+            expect(text).not.toMatch(/\.ts:\d+|at .*\(/);
+          }
+          expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        });
+      }
+    });
+  }
+}
+
+test('the gateway still serves after all of that', async () => {
+  const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'to-openai', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }) });
+  expect(res.status).toBe(200);
+});
