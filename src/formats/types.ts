@@ -13,6 +13,29 @@ import type { SseEvent } from '../sse/types.ts';
 
 export type FormatId = 'anthropic' | 'openai-chat';
 
+/**
+ * A synchronous stream stage: `push` one item in, get zero or more out; `end` flushes at end of input.
+ * Stages are composed by the pipeline into one pass per upstream chunk (no Web Streams pipe per stage on the
+ * hot path); `stageToTransform` wraps one as a TransformStream where a stream is handier (tests).
+ * A stage may throw a GatewayError for input it cannot translate; the pipeline ends the stream with it.
+ */
+export interface StreamStage<I, O> {
+  push(item: I, out: O[]): void;
+  end(out: O[]): void;
+}
+
+export function stageToTransform<I, O>(stage: StreamStage<I, O>): TransformStream<I, O> {
+  const out: O[] = [];
+  const drain = (controller: TransformStreamDefaultController<O>) => {
+    for (const o of out) controller.enqueue(o);
+    out.length = 0;
+  };
+  return new TransformStream<I, O>({
+    transform(item, controller) { stage.push(item, out); drain(controller); },
+    flush(controller) { stage.end(out); drain(controller); },
+  });
+}
+
 /** Per-request state shared by the converters of one translated exchange. */
 export interface TranslateContext {
   /** The model name the client asked for: responses report this name. */
@@ -44,7 +67,7 @@ export interface Format<Quirks = undefined> {
   requestToHub(body: unknown, ctx: TranslateContext): MessageCreateParams;
   responseFromHub(message: Message, ctx: TranslateContext): unknown;
   /** Hub events → this format's SSE events (including any terminator such as `[DONE]`). */
-  streamFromHub(ctx: TranslateContext): TransformStream<RawMessageStreamEvent, SseEvent>;
+  streamFromHub(ctx: TranslateContext): StreamStage<RawMessageStreamEvent, SseEvent>;
   /** Render a gateway error in this format's envelope. */
   errorBody(err: GatewayError, requestId: string): unknown;
   /** A failure after streaming began, as this format's in-stream error event. */
@@ -54,7 +77,7 @@ export interface Format<Quirks = undefined> {
   requestFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks: Quirks): unknown;
   responseToHub(body: unknown, ctx: TranslateContext, quirks: Quirks): Message;
   /** Upstream SSE events → hub events. Must emit a complete, valid Anthropic event sequence. */
-  streamToHub(ctx: TranslateContext, quirks: Quirks): TransformStream<SseEvent, RawMessageStreamEvent>;
+  streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent>;
   /** An upstream error response (status + parsed body, or text) → GatewayError with the matching type. */
   errorToGateway(status: number, body: unknown): GatewayError;
 }

@@ -21,14 +21,16 @@ import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts
 import { UsageSniffer } from '../accounting/usage-tap.ts';
 import { addAnthropicUsage, emptyUsage, type UsageTotals } from '../accounting/usage.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
-import { sseDecoder } from '../sse/decode.ts';
-import { encodeSse, sseEncoder } from '../sse/encode.ts';
+import { SseParser } from '../sse/decode.ts';
+import { encodeSse, encodeSseEvent } from '../sse/encode.ts';
+import type { SseEvent } from '../sse/types.ts';
 import type { AppDeps, Env, RequestLog } from '../http/context.ts';
 import { readBody } from './read-body.ts';
 import { relayStream } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
 
 const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 /** Where a translated request goes: the channel's own inference endpoint. */
 const NATIVE_ENDPOINT: Record<FormatId, Endpoint> = { anthropic: 'messages', 'openai-chat': 'chat_completions' };
@@ -302,20 +304,35 @@ async function relayPassthroughJson(c: Context<Env>, channel: Channel, res: Resp
 function relayTranslatedStream(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, log: RequestLog): Response {
   const usage = emptyUsage();
   let stopReason: string | null = null;
+  // upstream bytes → SSE events → hub events → the client's SSE events → bytes, in one synchronous pass per
+  // upstream chunk: whatever a chunk completes goes out before the next chunk is read
+  const parser = new SseParser();
+  const toHub = FORMATS[channel.nativeFormat].streamToHub(ctx, channel.quirks as never);
+  const fromHub = FORMATS[inbound.format].streamFromHub(ctx);
+  const sseIn: SseEvent[] = [];
+  const hub: RawMessageStreamEvent[] = [];
+  const sseOut: SseEvent[] = [];
+  const translate = (chunk: Uint8Array | null): Uint8Array | null => {
+    if (chunk) parser.push(chunk, sseIn); else parser.end(sseIn);
+    for (const ev of sseIn) toHub.push(ev, hub);
+    if (!chunk) toHub.end(hub);
+    for (const ev of hub) {
+      if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
+      else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); stopReason = ev.delta.stop_reason; }
+      fromHub.push(ev, sseOut);
+    }
+    if (!chunk) fromHub.end(sseOut);
+    let text = '';
+    for (const ev of sseOut) text += encodeSseEvent(ev);
+    sseIn.length = 0; hub.length = 0; sseOut.length = 0;
+    return text ? utf8Encoder.encode(text) : null;
+  };
   const source = res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
-  const events = relayStream(source, { idleMs: channel.config.stream_idle_timeout_ms })
-    .pipeThrough(sseDecoder())
-    .pipeThrough(FORMATS[channel.nativeFormat].streamToHub(ctx, channel.quirks as never))
-    .pipeThrough(new TransformStream<RawMessageStreamEvent, RawMessageStreamEvent>({
-      transform(ev, ctl) {
-        if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
-        else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); stopReason = ev.delta.stop_reason; }
-        ctl.enqueue(ev);
-      },
-    }));
-  const bytes = events.pipeThrough(FORMATS[inbound.format].streamFromHub(ctx)).pipeThrough(sseEncoder());
   log.deferred = true;
-  const body = relayStream(bytes, {
+  const body = relayStream(source, {
+    idleMs: channel.config.stream_idle_timeout_ms,
+    map: translate,
+    flush: () => translate(null),
     onChunk: () => markFirstByte(log),
     errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(toGatewayError(err))),
     onEnd(outcome) {

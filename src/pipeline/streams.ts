@@ -10,7 +10,13 @@ import { GatewayError } from '../errors.ts';
 export interface RelayHooks<T> {
   /** Longest silence between two chunks of the source, in ms; absent = none. */
   idleMs?: number;
-  /** Every chunk, before it is handed on (first-byte timing, usage sniffing). */
+  /**
+   * Turn each source chunk into what the client gets (null: nothing yet); absent = relay as is. May throw:
+   * the stream then ends like a failed source. `flush` gives the last output when the source ends.
+   */
+  map?(chunk: T): T | null;
+  flush?(): T | null;
+  /** Every chunk handed on, before it is enqueued (first-byte timing, usage sniffing). */
   onChunk?(chunk: T): void;
   /**
    * What to append when the source fails mid-way (then the stream closes normally), or null to append nothing.
@@ -45,18 +51,25 @@ export function relayStream<T>(source: ReadableStream<T>, hooks: RelayHooks<T>):
   return new ReadableStream<T>({
     async pull(controller) {
       try {
-        timer?.refresh();
-        reading = true;
-        const r = await reader.read();
-        reading = false;
-        if (timeoutError) throw timeoutError;
-        if (r.done) {
-          controller.close();
-          end(undefined);
+        for (;;) {
+          timer?.refresh();
+          reading = true;
+          const r = await reader.read();
+          reading = false;
+          if (timeoutError) throw timeoutError;
+          if (r.done) {
+            const last = hooks.flush?.() ?? null;
+            if (last !== null) { hooks.onChunk?.(last); controller.enqueue(last); }
+            controller.close();
+            end(undefined);
+            return;
+          }
+          const chunk = hooks.map ? hooks.map(r.value) : r.value;
+          if (chunk === null) continue; // e.g. half an SSE line: read on
+          hooks.onChunk?.(chunk);
+          controller.enqueue(chunk);
           return;
         }
-        hooks.onChunk?.(r.value);
-        controller.enqueue(r.value);
       } catch (err) {
         reading = false;
         reader.cancel(err).catch(() => {});

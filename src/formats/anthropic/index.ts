@@ -8,7 +8,7 @@ import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../../
 import { MessageCreateParamsSchema } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import type { SseEvent } from '../../sse/types.ts';
-import type { Format, TranslateContext } from '../types.ts';
+import type { Format, StreamStage, TranslateContext } from '../types.ts';
 
 const KNOWN_TYPES = new Set<string>([
   'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large',
@@ -40,10 +40,11 @@ export const anthropicFormat: Format<unknown> = {
   responseFromHub(message: Message): unknown {
     return message;
   },
-  streamFromHub(): TransformStream<RawMessageStreamEvent, SseEvent> {
-    return new TransformStream({
-      transform(ev, controller) { controller.enqueue({ event: ev.type, data: JSON.stringify(ev) }); },
-    });
+  streamFromHub(): StreamStage<RawMessageStreamEvent, SseEvent> {
+    return {
+      push(ev, out) { out.push({ event: ev.type, data: JSON.stringify(ev) }); },
+      end() {},
+    };
   },
   errorBody: anthropicErrorBody,
   streamErrorEvent: (err) => anthropicStreamError(err),
@@ -56,23 +57,23 @@ export const anthropicFormat: Format<unknown> = {
     if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new GatewayError(502, 'api_error', 'upstream returned a malformed message');
     return { ...msg, model: ctx.requestedModel };
   },
-  streamToHub(ctx: TranslateContext): TransformStream<SseEvent, RawMessageStreamEvent> {
-    return new TransformStream({
-      transform(ev, controller) {
+  streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> {
+    return {
+      push(ev, out) {
         if (!ev.data) return;
         let parsed: RawMessageStreamEvent;
         try {
           parsed = JSON.parse(ev.data);
         } catch {
-          controller.error(new GatewayError(502, 'api_error', 'upstream sent a malformed stream event'));
-          return;
+          throw new GatewayError(502, 'api_error', 'upstream sent a malformed stream event');
         }
         // event types newer than this gateway are not forwarded into a translation (their consumers switch exhaustively)
         if (!HUB_EVENT_TYPES.has(parsed?.type)) return;
         if (parsed.type === 'message_start') parsed = { ...parsed, message: { ...parsed.message, model: ctx.requestedModel } };
-        controller.enqueue(parsed);
+        out.push(parsed);
       },
-    });
+      end() {},
+    };
   },
   errorToGateway: anthropicErrorToGateway,
 };

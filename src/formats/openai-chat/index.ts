@@ -9,11 +9,11 @@ import type { Format } from '../types.ts';
 import type { ChatQuirks } from './quirks.ts';
 import { hubRequestToChat } from './request-from-hub.ts';
 import { chatResponseToHub } from './response-to-hub.ts';
-import { chatChunksToHubEvents } from './stream-to-hub.ts';
+import { chatChunksToHubStage } from './stream-to-hub.ts';
 import { chatErrorToGateway } from './errors.ts';
 import { chatRequestToHub } from './request-to-hub.ts';
 import { hubResponseToChat } from './response-from-hub.ts';
-import { hubEventsToChatChunks } from './stream-from-hub.ts';
+import { hubEventsToChatStage } from './stream-from-hub.ts';
 import { chatErrorBody, chatStreamErrorEvent } from './error-body.ts';
 
 export const openaiChatFormat: Format<ChatQuirks> = {
@@ -25,12 +25,12 @@ export const openaiChatFormat: Format<ChatQuirks> = {
     return chatRequestToHub(body, ctx, { defaultMaxTokens: ctx.defaultMaxTokens, thinkingStyle: () => ctx.thinkingStyle });
   },
   responseFromHub: (message, ctx) => hubResponseToChat(message, ctx),
-  streamFromHub: (ctx) => hubEventsToChatChunks(ctx, { includeUsage: ctx.streamUsage ?? false }),
+  streamFromHub: (ctx) => hubEventsToChatStage(ctx, { includeUsage: ctx.streamUsage ?? false }),
   errorBody: (err: GatewayError) => chatErrorBody(err),
   streamErrorEvent: chatStreamErrorEvent,
 
   requestFromHub: (hub, ctx, quirks) => hubRequestToChat(hub, ctx, quirks),
   responseToHub: (body, ctx, quirks) => chatResponseToHub(body, ctx, quirks),
-  streamToHub: (ctx, quirks) => chatChunksToHubEvents(ctx, quirks),
+  streamToHub: (ctx, quirks) => chatChunksToHubStage(ctx, quirks),
   errorToGateway: chatErrorToGateway,
 };

@@ -18,7 +18,7 @@
 import type { RawContentBlockDeltaEvent, RawContentBlockStartEvent, RawMessageStreamEvent, Usage } from '../../hub/types.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { assertNever, skipUnknown } from '../../util/never.ts';
-import type { TranslateContext } from '../types.ts';
+import { stageToTransform, type StreamStage, type TranslateContext } from '../types.ts';
 import type { ChatCompletionChunk, ChatCompletionChunkDelta, ChatFinishReason } from './client-types.ts';
 import { chatErrorBodyFromHub } from './error-body.ts';
 import { completionId, finishReasonFromHub, usageFromHub } from './response-from-hub.ts';
@@ -50,6 +50,11 @@ interface ChatStreamState {
 }
 
 export function hubEventsToChatChunks(ctx: TranslateContext, opts: HubEventsToChatChunksOptions): TransformStream<RawMessageStreamEvent, SseEvent> {
+  return stageToTransform(hubEventsToChatStage(ctx, opts));
+}
+
+/** The stage the pipeline composes: hub events → Chat Completions chunk events (and `[DONE]`). */
+export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToChatChunksOptions): StreamStage<RawMessageStreamEvent, SseEvent> {
   const created = Math.floor((opts.now ?? Date.now)() / 1000);
   const state: ChatStreamState = {
     id: completionId(undefined),
@@ -205,19 +210,10 @@ export function hubEventsToChatChunks(ctx: TranslateContext, opts: HubEventsToCh
     out.push({ data: '[DONE]' });
   }
 
-  return new TransformStream<RawMessageStreamEvent, SseEvent>({
-    transform(ev, controller) {
-      const out: SseEvent[] = [];
-      handle(ev, out);
-      for (const e of out) controller.enqueue(e);
-    },
-    flush(controller) {
-      if (state.ended) return;
-      const out: SseEvent[] = [];
-      finish(out);
-      for (const e of out) controller.enqueue(e);
-    },
-  });
+  return {
+    push: handle,
+    end(out) { if (!state.ended) finish(out); },
+  };
 }
 
 function note(ctx: TranslateContext, item: string): void {

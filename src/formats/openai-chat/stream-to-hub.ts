@@ -18,7 +18,7 @@
 import type { RawContentBlockDelta, RawMessageStreamEvent, StopReason, Usage } from '../../hub/types.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { assertNever } from '../../util/never.ts';
-import type { TranslateContext } from '../types.ts';
+import { stageToTransform, type StreamStage, type TranslateContext } from '../types.ts';
 import { chatStreamErrorToHub } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import {
@@ -27,12 +27,17 @@ import {
 import { chatFinishToStopReason } from './stop-reason.ts';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
 
-export function chatChunksToHubEvents(ctx: TranslateContext, quirks: ChatQuirks): TransformStream<SseEvent, RawMessageStreamEvent> {
+/** The stage the pipeline composes: chat SSE events → hub events. */
+export function chatChunksToHubStage(ctx: TranslateContext, quirks: ChatQuirks): StreamStage<SseEvent, RawMessageStreamEvent> {
   const translator = new ChatStreamTranslator(ctx, quirks);
-  return new TransformStream<SseEvent, RawMessageStreamEvent>({
-    transform(ev, controller) { for (const out of translator.event(ev)) controller.enqueue(out); },
-    flush(controller) { for (const out of translator.end()) controller.enqueue(out); },
-  });
+  return {
+    push(ev, out) { for (const o of translator.event(ev)) out.push(o); },
+    end(out) { for (const o of translator.end()) out.push(o); },
+  };
+}
+
+export function chatChunksToHubEvents(ctx: TranslateContext, quirks: ChatQuirks): TransformStream<SseEvent, RawMessageStreamEvent> {
+  return stageToTransform(chatChunksToHubStage(ctx, quirks));
 }
 
 /** One upstream tool call, however its fragments are keyed. */

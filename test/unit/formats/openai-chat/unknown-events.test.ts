@@ -2,7 +2,7 @@ import { expect, test } from 'bun:test';
 import { anthropicFormat } from '../../../../src/formats/anthropic/index.ts';
 import { hubEventsToChatChunks } from '../../../../src/formats/openai-chat/stream-from-hub.ts';
 import { sseDecoder } from '../../../../src/sse/decode.ts';
-import type { TranslateContext } from '../../../../src/formats/types.ts';
+import { stageToTransform, type TranslateContext } from '../../../../src/formats/types.ts';
 
 test('event and delta types newer than the gateway are skipped, not fatal', async () => {
   const ctx: TranslateContext = { requestedModel: 'm', upstreamModel: 'm', dropped: [], estimatedInputTokens: 1, defaultMaxTokens: 1, thinkingStyle: 'none' };
@@ -17,7 +17,7 @@ test('event and delta types newer than the gateway are skipped, not fatal', asyn
     'event: message_stop\ndata: {"type":"message_stop"}\n\n',
   ].join('');
   const out: string[] = [];
-  await new Response(body).body!.pipeThrough(sseDecoder()).pipeThrough(anthropicFormat.streamToHub(ctx, undefined))
+  await new Response(body).body!.pipeThrough(sseDecoder()).pipeThrough(stageToTransform(anthropicFormat.streamToHub(ctx, undefined)))
     .pipeThrough(hubEventsToChatChunks(ctx, { includeUsage: false }))
     .pipeTo(new WritableStream({ write: (e) => void out.push(e.data) }));
   expect(out.at(-1)).toBe('[DONE]');
