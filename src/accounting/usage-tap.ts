@@ -1,54 +1,85 @@
 /**
  * @module accounting/usage-tap
  * Reads usage on the side of a passthrough body without touching its bytes (STYLE rule 7).
- * Only lines that mention `"usage"` are JSON-parsed; everything else is a substring search.
- * SSE: Anthropic's message_start / message_delta, or OpenAI's usage chunk. JSON: the whole (small) body at the end.
+ * The bytes are searched natively for `"usage"`; only the lines (SSE) or the object (JSON) holding it are
+ * decoded and parsed. `"usage"` followed by its closing quote cannot occur inside a JSON string (quotes there are
+ * escaped), so every hit is a real key (or a string value "usage", which the parse then ignores).
  */
 import type { FormatId } from '../formats/types.ts';
 import { addAnthropicUsage, addChatUsage, emptyUsage, type UsageTotals } from './usage.ts';
 
+const USAGE = Buffer.from('"usage"');
+const NL = 10;
+/** Longest unfinished line kept between chunks (usage-bearing events are small). */
+const MAX_CARRY = 64 * 1024;
 const MAX_JSON_SIDE_COPY = 4 * 1024 * 1024;
 
 export class UsageSniffer {
   readonly usage: UsageTotals = emptyUsage();
   stopReason: string | null = null;
-  private readonly text = new TextDecoder();
-  private carry = '';
-  private json = '';
+  private carry: Buffer | null = null;
+  private json: Buffer[] = [];
+  private jsonBytes = 0;
 
   constructor(private readonly format: FormatId, private readonly sse: boolean) {}
 
   push(chunk: Uint8Array): void {
-    const s = this.text.decode(chunk, { stream: true });
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (!this.sse) {
-      if (this.json.length < MAX_JSON_SIDE_COPY) this.json += s;
+      if (this.jsonBytes < MAX_JSON_SIDE_COPY) { this.json.push(Buffer.from(bytes)); this.jsonBytes += bytes.length; }
       return;
     }
-    const buf = this.carry ? this.carry + s : s;
+    const buf = this.carry ? Buffer.concat([this.carry, bytes]) : bytes;
+    this.carry = null;
     let from = 0;
     for (;;) {
-      const hit = buf.indexOf('"usage"', from);
+      const hit = buf.indexOf(USAGE, from);
       if (hit < 0) break;
-      const lineStart = buf.lastIndexOf('\n', hit) + 1;
-      const lineEnd = buf.indexOf('\n', hit);
-      if (lineEnd < 0) { this.carry = buf.slice(lineStart); return; }
-      this.line(buf.slice(lineStart, lineEnd));
+      const lineStart = buf.lastIndexOf(NL, hit) + 1;
+      const lineEnd = buf.indexOf(NL, hit);
+      if (lineEnd < 0) { this.keep(buf.subarray(lineStart)); return; }
+      this.line(buf.toString('utf8', lineStart, lineEnd));
       from = lineEnd + 1;
     }
-    // keep only the unfinished last line, in case its "usage" arrives in the next chunk
-    const lastNl = buf.lastIndexOf('\n');
-    this.carry = lastNl < 0 ? buf.slice(-4096) : buf.slice(lastNl + 1, lastNl + 1 + 65536);
+    // keep the unfinished last line: its "usage" may arrive with the next chunk
+    const lastNl = buf.lastIndexOf(NL);
+    const tail = lastNl < 0 ? buf : buf.subarray(lastNl + 1);
+    if (tail.length) this.keep(tail);
   }
 
   finish(): UsageTotals {
     if (this.sse) {
-      if (this.carry.includes('"usage"')) this.line(this.carry);
-    } else if (this.json) {
-      try { this.apply(JSON.parse(this.json)); } catch { /* not JSON: no usage */ }
+      if (this.carry && this.carry.indexOf(USAGE) >= 0) this.line(this.carry.toString('utf8'));
+    } else if (this.json.length) {
+      this.readJson(this.json.length === 1 ? this.json[0]! : Buffer.concat(this.json));
     }
-    this.carry = '';
-    this.json = '';
+    this.carry = null;
+    this.json = [];
     return this.usage;
+  }
+
+  /** A whole JSON body: parse just the last `"usage": {…}` object and the stop reason next to it. */
+  private readJson(buf: Buffer): void {
+    const hit = buf.lastIndexOf(USAGE);
+    if (hit < 0) {
+      // count_tokens answers `{"input_tokens": N}`: small, parse it whole
+      if (buf.length < 4096) try { this.apply(JSON.parse(buf.toString('utf8'))); } catch { /* not JSON */ }
+      return;
+    }
+    const open = buf.indexOf(123 /* { */, hit + USAGE.length);
+    const close = open < 0 ? -1 : matchBrace(buf, open);
+    if (close < 0) return;
+    try {
+      const usage = JSON.parse(buf.toString('utf8', open, close + 1));
+      if (this.format === 'anthropic') addAnthropicUsage(this.usage, usage);
+      else addChatUsage(this.usage, usage);
+    } catch { /* malformed: no usage */ }
+    const stop = /"(?:stop_reason|finish_reason)"\s*:\s*"([a-z_]+)"/.exec(buf.toString('latin1', Math.max(0, buf.length - 65536)));
+    if (stop) this.stopReason = stop[1]!;
+  }
+
+  private keep(tail: Buffer): void {
+    this.carry = Buffer.from(tail.length > MAX_CARRY ? tail.subarray(tail.length - MAX_CARRY) : tail);
   }
 
   private line(line: string): void {
@@ -58,21 +89,34 @@ export class UsageSniffer {
   }
 
   private apply(o: Record<string, unknown>): void {
+    if (!o || typeof o !== 'object') return;
     if (this.format === 'anthropic') {
       if (o.type === 'message_start') addAnthropicUsage(this.usage, (o.message as Record<string, unknown>)?.usage);
       else if (o.type === 'message_delta') {
         addAnthropicUsage(this.usage, o.usage);
         const d = o.delta as Record<string, unknown> | undefined;
         if (typeof d?.stop_reason === 'string') this.stopReason = d.stop_reason;
-      } else if (o.type === 'message') {
-        addAnthropicUsage(this.usage, o.usage);
-        if (typeof o.stop_reason === 'string') this.stopReason = o.stop_reason;
-      } else if (o.usage !== undefined) addAnthropicUsage(this.usage, o.usage); // count_tokens: {input_tokens}
-      else if (typeof o.input_tokens === 'number') addAnthropicUsage(this.usage, o);
+      } else if (o.usage !== undefined) addAnthropicUsage(this.usage, o.usage);
+      else if (typeof o.input_tokens === 'number') addAnthropicUsage(this.usage, o); // count_tokens
     } else {
       addChatUsage(this.usage, o.usage);
       const choice = (o.choices as Array<Record<string, unknown>> | undefined)?.[0];
       if (typeof choice?.finish_reason === 'string') this.stopReason = choice.finish_reason;
     }
   }
+}
+
+/** Index of the `}` closing the object that opens at `open`, skipping strings; -1 if it does not close. */
+function matchBrace(buf: Buffer, open: number): number {
+  let depth = 0;
+  for (let i = open; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c === 34 /* " */) {
+      for (i++; i < buf.length && buf[i] !== 34; i++) if (buf[i] === 92 /* \ */) i++;
+      continue;
+    }
+    if (c === 123) depth++;
+    else if (c === 125 && --depth === 0) return i;
+  }
+  return -1;
 }

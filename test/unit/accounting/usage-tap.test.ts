@@ -1,0 +1,75 @@
+import { describe, expect, test } from 'bun:test';
+import { UsageSniffer } from '../../../src/accounting/usage-tap.ts';
+import { fixtureSseBody, readFixture } from '../../helpers/fixtures.ts';
+
+const enc = new TextEncoder();
+function sniff(format: 'anthropic' | 'openai-chat', sse: boolean, chunks: Uint8Array[]) {
+  const s = new UsageSniffer(format, sse);
+  for (const c of chunks) s.push(c);
+  return { usage: { ...s.finish() }, stop: s.stopReason };
+}
+function splits(bytes: Uint8Array, step: number): Uint8Array[][] {
+  const out: Uint8Array[][] = [[bytes], Array.from({ length: Math.ceil(bytes.length / 3) }, (_, i) => bytes.subarray(i * 3, i * 3 + 3))];
+  for (let i = 1; i < bytes.length; i += step) out.push([bytes.subarray(0, i), bytes.subarray(i)]);
+  return out;
+}
+
+describe('UsageSniffer', () => {
+  test.each([
+    ['anthropic/stream-text-basic.sse'],
+    ['anthropic/stream-tool-use-haiku.sse'],
+    ['anthropic/stream-thinking-signature-delta.sse'],
+    ['anthropic/stream-message-delta-input-tokens.chunks.jsonl'],
+  ])('Anthropic stream %s, split anywhere', (f) => {
+    const body = fixtureSseBody(f);
+    const events = body.split('\n').filter((l) => l.startsWith('data:')).map((l) => JSON.parse(l.slice(5)));
+    const start = events.find((e) => e.type === 'message_start').message.usage;
+    const delta = events.filter((e) => e.type === 'message_delta').at(-1);
+    const bytes = enc.encode(body);
+    for (const chunks of splits(bytes, bytes.length > 4000 ? 97 : 1)) {
+      const { usage, stop } = sniff('anthropic', true, chunks);
+      expect(usage.output_tokens).toBe(delta.usage.output_tokens);
+      expect(usage.input_tokens).toBe(delta.usage.input_tokens ?? start.input_tokens);
+      expect(usage.cache_read_input_tokens).toBe(delta.usage.cache_read_input_tokens ?? start.cache_read_input_tokens ?? 0);
+      expect(stop).toBe(delta.delta.stop_reason);
+    }
+  });
+
+  test('OpenAI stream usage chunk (cached tokens reported apart)', () => {
+    const body = fixtureSseBody('openai-chat/stream-text-usage-chunk.sse');
+    const last = body.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6))).findLast((c) => c.usage);
+    const bytes = enc.encode(body);
+    for (const chunks of splits(bytes, 1)) {
+      const { usage } = sniff('openai-chat', true, chunks);
+      const cached = last.usage.prompt_tokens_details?.cached_tokens ?? 0;
+      expect(usage).toEqual({ input_tokens: last.usage.prompt_tokens - cached, output_tokens: last.usage.completion_tokens, cache_read_input_tokens: cached, cache_creation_input_tokens: 0 });
+    }
+  });
+
+  test.each([['anthropic/response-text.json'], ['anthropic/response-thinking-tool-use.json'], ['anthropic/response-web-search-citations.json']])('Anthropic JSON %s', (f) => {
+    const text = readFixture(f);
+    const msg = JSON.parse(text);
+    for (const chunks of splits(enc.encode(text), 53)) {
+      const { usage, stop } = sniff('anthropic', false, chunks);
+      expect(usage.input_tokens).toBe(msg.usage.input_tokens);
+      expect(usage.output_tokens).toBe(msg.usage.output_tokens);
+      expect(stop).toBe(msg.stop_reason);
+    }
+  });
+
+  test('a "usage" inside message text does not confuse it', () => {
+    const body = JSON.stringify({ type: 'message', content: [{ type: 'text', text: 'the "usage": {"input_tokens": 999} field' }], stop_reason: 'end_turn', usage: { input_tokens: 7, output_tokens: 3 } });
+    expect(sniff('anthropic', false, [enc.encode(body)]).usage).toMatchObject({ input_tokens: 7, output_tokens: 3 });
+  });
+
+  test('count_tokens answer', () => {
+    expect(sniff('anthropic', false, [enc.encode('{"input_tokens": 42}')]).usage.input_tokens).toBe(42);
+  });
+
+  test('garbage never throws', () => {
+    for (const g of ['', 'data: {"usage"', '"usage"', '{"usage":{', 'data: "usage"\n\n', '\u0000\u00ff"usage":[1,2]']) {
+      expect(() => sniff('anthropic', true, [enc.encode(g)])).not.toThrow();
+      expect(() => sniff('openai-chat', false, [enc.encode(g)])).not.toThrow();
+    }
+  });
+});
