@@ -13,7 +13,7 @@ import { MessageCountTokensParamsSchema, MessageCreateParamsSchema } from '../hu
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
-import { rewriteModel } from '../util/json.ts';
+import { kindAt, rewriteModel, scanTopLevel, valueAt } from '../util/json.ts';
 import { orderRoutes } from '../routing/balance.ts';
 import { isRetryableStatus, retryAfterMs } from '../routing/fallback.ts';
 import type { Route } from '../routing/table.ts';
@@ -35,16 +35,26 @@ const utf8Encoder = new TextEncoder();
 /** Where a translated request goes: the channel's own inference endpoint. */
 const NATIVE_ENDPOINT: Record<FormatId, Endpoint> = { anthropic: 'messages', 'openai-chat': 'chat_completions' };
 
-/** What routing and accounting need from an inbound body: one parse, no re-serialisation. */
+/** What routing and accounting need from an inbound body: no re-serialisation, and no parse a passthrough can skip. */
 interface Inbound {
   format: FormatId;
   endpoint: Endpoint;
   bytes: Uint8Array;
-  text: string;
-  json: Record<string, unknown>;
+  /** Top-level key → value span, when the body was scanned rather than parsed. */
+  keys: Map<string, [number, number]> | null;
   model: string;
   stream: boolean;
+  /** The parsed and validated body (throws the 400 naming the field): parsed on first use. */
+  json(): Record<string, unknown>;
 }
+
+/**
+ * Bodies up to this size are parsed and validated in full before routing. Larger ones (a long Claude Code
+ * conversation is 50–500 KB) are scanned at the byte level for the fields routing needs and their types; a
+ * passthrough then forwards them unparsed (JSON.parse alone costs ~1 µs per KB), and a deeper type error is
+ * reported by the upstream, in the same envelope. A translated request parses and validates them in full.
+ */
+const FULL_CHECK_MAX = 64 * 1024;
 
 export async function handleInference(c: Context<Env>, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
   const req = c.req.raw;
@@ -68,26 +78,54 @@ export async function handleInference(c: Context<Env>, deps: AppDeps, format: Fo
 
 async function readInbound(req: Request, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Inbound> {
   const bytes = await readBody(req, deps.config.server.max_body_bytes);
-  const text = utf8.decode(bytes);
+  if (bytes.length > FULL_CHECK_MAX) {
+    const keys = scanTopLevel(bytes);
+    const routing = keys && shallowCheck(bytes, keys, format, endpoint);
+    if (routing) {
+      let parsed: Record<string, unknown> | undefined;
+      return { format, endpoint, bytes, keys, ...routing, json: () => (parsed ??= parseInbound(bytes, format, endpoint).json) };
+    }
+    // not a well-formed object, or a routing field of the wrong type: the full parse names the problem
+  }
+  const { json, model, stream } = parseInbound(bytes, format, endpoint);
+  return { format, endpoint, bytes, keys: null, model, stream, json: () => json };
+}
+
+function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(utf8.decode(bytes));
   } catch (e) {
     throw invalidRequest(`request body is not valid JSON (${(e as Error).message})`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidRequest('request body must be a JSON object');
-  let model: string;
-  let stream: boolean;
   if (format === 'anthropic') {
     const p = parseOrThrow(endpoint === 'count_tokens' ? MessageCountTokensParamsSchema : MessageCreateParamsSchema, json);
-    model = p.model;
-    stream = endpoint === 'messages' && (p as { stream?: boolean }).stream === true;
-  } else {
-    const p = parseChatRequest(json);
-    model = p.model;
-    stream = p.stream;
+    return { json: json as Record<string, unknown>, model: p.model, stream: endpoint === 'messages' && (p as { stream?: boolean }).stream === true };
   }
-  return { format, endpoint, bytes, text, json: json as Record<string, unknown>, model, stream };
+  const p = parseChatRequest(json);
+  return { json: json as Record<string, unknown>, model: p.model, stream: p.stream };
+}
+
+/** The routing fields of a scanned body, when they and the top-level types are right; else null (parse in full). */
+function shallowCheck(b: Uint8Array, keys: Map<string, [number, number]>, format: FormatId, endpoint: Endpoint): { model: string; stream: boolean } | null {
+  const model = valueAt(b, keys.get('model'));
+  if (typeof model !== 'string' || model === '' || kindAt(b, keys.get('messages')) !== '[') return null;
+  const stream = keys.has('stream') ? valueAt(b, keys.get('stream')) : false;
+  if (typeof stream !== 'boolean') return null;
+  if (format === 'anthropic') {
+    if (endpoint === 'messages') {
+      const max = valueAt(b, keys.get('max_tokens'));
+      if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) return null;
+    }
+    const system = kindAt(b, keys.get('system'));
+    if (system !== undefined && system !== '"' && system !== '[') return null;
+    for (const k of ['tools', 'stop_sequences']) if (keys.has(k) && kindAt(b, keys.get(k)) !== '[') return null;
+    for (const k of ['tool_choice', 'thinking', 'metadata']) if (keys.has(k) && kindAt(b, keys.get(k)) !== '{') return null;
+    return { model, stream: endpoint === 'messages' && stream };
+  }
+  if (keys.has('stream_options') && !['{', 'n'].includes(kindAt(b, keys.get('stream_options'))!)) return null;
+  return { model, stream };
 }
 
 /** Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order). */
@@ -115,7 +153,7 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
 
     if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) {
       // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
-      const hub = inbound.json as unknown as MessageCreateParams;
+      const hub = inbound.json() as unknown as MessageCreateParams;
       log.entry.input_tokens = estimated(hub);
       return c.json({ input_tokens: estimated(hub) }, 200, { 'x-switchboard-estimate': 'true' });
     }
@@ -130,10 +168,10 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
     };
     let body: Uint8Array | string;
     if (passthrough) {
-      body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, inbound.text, route.upstreamModel);
+      body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
     } else {
       // translation errors (a block type the channel cannot take) are the client's: no fallback
-      const hub = FORMATS[inbound.format].requestToHub(inbound.json, ctx);
+      const hub = FORMATS[inbound.format].requestToHub(inbound.json(), ctx);
       ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
       if (inbound.stream) ctx.estimatedInputTokens = estimated(hub);
       body = JSON.stringify(FORMATS[channel.nativeFormat].requestFromHub(hub, ctx, channel.quirks as never));

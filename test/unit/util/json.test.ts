@@ -1,8 +1,12 @@
 import { describe, expect, test } from 'bun:test';
-import { findTopLevelModel, rewriteModel } from '../../../src/util/json.ts';
+import { kindAt, rewriteModel, scanTopLevel, valueAt } from '../../../src/util/json.ts';
 
-describe('findTopLevelModel / rewriteModel', () => {
-  const cases: Array<[string, string, string | null]> = [
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const rw = (s: string, m = 'B') => dec.decode(rewriteModel(enc.encode(s), m));
+
+describe('rewriteModel', () => {
+  const cases: Array<[string, string, string]> = [
     ['first key', '{"model":"a","x":1}', '{"model":"B","x":1}'],
     ['spaces', '{ "model" :  "a" }', '{ "model" :  "B" }'],
     ['after nested model keys', '{"metadata":{"model":"a"},"messages":[{"model":"a"}],"model":"a"}', '{"metadata":{"model":"a"},"messages":[{"model":"a"}],"model":"B"}'],
@@ -10,22 +14,43 @@ describe('findTopLevelModel / rewriteModel', () => {
     ['escaped quotes in the value', '{"model":"a\\"b","y":2}', '{"model":"B","y":2}'],
     ['backslash before closing quote', '{"s":"c:\\\\","model":"a"}', '{"s":"c:\\\\","model":"B"}'],
     ['a value equal to "model"', '{"k":"model","model":"a"}', '{"k":"model","model":"B"}'],
-    ['no model', '{"x":1}', null],
-    ['model not a string', '{"model":5}', null],
+    ['multi-byte text around it', '{"t":"héllo ✓ 😀","model":"a","u":"ü"}', '{"t":"héllo ✓ 😀","model":"B","u":"ü"}'],
+    ['no model: unchanged', '{"x":1}', '{"x":1}'],
+    ['model not a string: unchanged', '{"model":5}', '{"model":5}'],
   ];
   for (const [name, input, expected] of cases) {
     test(name, () => {
-      const out = rewriteModel(new TextEncoder().encode(input), input, 'B');
-      if (expected === null) {
-        expect(findTopLevelModel(input)).toBeNull();
-        expect(out).toBeInstanceOf(Uint8Array);
-      } else {
-        expect(out).toBe(expected);
-        expect(JSON.parse(out as string).model).toBe('B');
-      }
+      expect(rw(input)).toBe(expected);
+      if (expected.includes('"model":"B"')) expect(JSON.parse(rw(input)).model).toBe('B');
     });
   }
-  test('new name is JSON-escaped', () => {
-    expect(rewriteModel(new Uint8Array(), '{"model":"a"}', 'x"y')).toBe('{"model":"x\\"y"}');
+  test('the new name is JSON-escaped', () => expect(rw('{"model":"a"}', 'x"y')).toBe('{"model":"x\\"y"}'));
+});
+
+describe('scanTopLevel', () => {
+  test('keys, spans and kinds', () => {
+    const b = enc.encode(' {"model" : "m", "max_tokens":5, "stream":true, "messages":[{"role":"user","content":"a]}"}], "n":null, "s":{"a":[1,{"b":"}"}]}} ');
+    const keys = scanTopLevel(b)!;
+    expect([...keys.keys()]).toEqual(['model', 'max_tokens', 'stream', 'messages', 'n', 's']);
+    expect(valueAt(b, keys.get('model'))).toBe('m');
+    expect(valueAt(b, keys.get('max_tokens'))).toBe(5);
+    expect(valueAt(b, keys.get('stream'))).toBe(true);
+    expect(kindAt(b, keys.get('messages'))).toBe('[');
+    expect(valueAt(b, keys.get('messages'))).toEqual([{ role: 'user', content: 'a]}' }]);
+    expect(valueAt(b, keys.get('s'))).toEqual({ a: [1, { b: '}' }] });
+  });
+  test('escaped keys and duplicate keys (the last wins)', () => {
+    const b = enc.encode('{"mo\\u0064el":"x","model":"y"}');
+    expect(valueAt(b, scanTopLevel(b)!.get('model'))).toBe('y');
+  });
+  test.each([['[]'], ['"x"'], ['{'], ['{"a":1'], ['{"a":1}x'], ['{"a" 1}'], ['{"a":"unterminated}'], ['{"a":[1,2}'], ['{,}'], ['']])('not one object: %p', (s) => {
+    expect(scanTopLevel(enc.encode(s))).toBeNull();
+  });
+  test('agrees with JSON.parse on real bodies', () => {
+    const body = { model: 'claude-sonnet-5-5', max_tokens: 128000, stream: true, system: [{ type: 'text', text: 'you are "x" \\ {[' }], messages: Array.from({ length: 50 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: [{ type: 'text', text: `turn ${i} }]\\"` }] })), tools: [{ name: 't', input_schema: { type: 'object' } }] };
+    const b = enc.encode(JSON.stringify(body, null, 2));
+    const keys = scanTopLevel(enc.encode(JSON.stringify(body)))!;
+    for (const [k, v] of Object.entries(body)) expect(valueAt(enc.encode(JSON.stringify(body)), keys.get(k))).toEqual(v);
+    expect(b.length).toBeGreaterThan(0);
   });
 });

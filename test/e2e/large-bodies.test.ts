@@ -1,0 +1,96 @@
+/**
+ * Bodies over 64 KB (long Claude Code conversations) take the scanned path: routing fields are checked at the
+ * byte level and a passthrough forwards the bytes unparsed; a translation still parses and validates in full.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { readFixture } from '../helpers/fixtures.ts';
+
+let anthropicUp: MockUpstream;
+let openaiUp: MockUpstream;
+let gw: TestGateway;
+beforeAll(() => {
+  anthropicUp = startMockUpstream(() => json(JSON.parse(readFixture('anthropic/response-text.json'))));
+  openaiUp = startMockUpstream(() => json(JSON.parse(readFixture('openai-chat/response-text.json'))));
+  gw = startGateway({ channels: [
+    { name: 'a', type: 'anthropic', base_url: anthropicUp.url, models: { big: 'claude-up', same: 'same' } },
+    { name: 'o', type: 'openai', base_url: `${openaiUp.url}/v1`, models: { 'to-openai': 'gpt-up' } },
+  ] });
+});
+afterAll(async () => { await gw.stop(); await anthropicUp.stop(); await openaiUp.stop(); });
+
+const pad = 'lorem "ipsum" \\ {dolor} [sit] ✓ '.repeat(4000); // ~130 KB of awkward text
+const bigBody = (model: string, extra: Record<string, unknown> = {}) => JSON.stringify({
+  messages: [{ role: 'user', content: [{ type: 'text', text: pad }] }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'go on' }],
+  max_tokens: 100, model, stream: false, metadata: { model: 'not this one' }, ...extra,
+});
+const post = (path: string, body: string) => fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+describe('large bodies', () => {
+  test('passthrough: bytes forwarded unparsed, only the top-level model rewritten', async () => {
+    const body = bigBody('big');
+    expect(body.length).toBeGreaterThan(64 * 1024);
+    const res = await post('/v1/messages', body);
+    expect(res.status).toBe(200);
+    expect(anthropicUp.requests.at(-1)!.text).toBe(body.replace('"model":"big"', '"model":"claude-up"'));
+  });
+
+  test('passthrough without mapping: the very same bytes', async () => {
+    const body = bigBody('same');
+    await post('/v1/messages', body);
+    expect(anthropicUp.requests.at(-1)!.text).toBe(body);
+  });
+
+  test.each([
+    ['missing max_tokens', JSON.stringify({ model: 'big', messages: [{ role: 'user', content: pad }] }), 'max_tokens: Field required'],
+    ['messages not an array', JSON.stringify({ model: 'big', max_tokens: 5, messages: { x: pad } }), 'messages:'],
+    ['stream not a boolean', bigBody('big', { stream: 'yes' }), 'stream:'],
+    ['model missing', JSON.stringify({ max_tokens: 5, messages: [{ role: 'user', content: pad }] }), 'model: Field required'],
+    ['truncated JSON', bigBody('big').slice(0, -5), 'not valid JSON'],
+    ['trailing garbage', bigBody('big') + 'x', 'not valid JSON'],
+  ])('%s → the gateway\'s own 400 naming the field', async (_name, body, message) => {
+    const n = anthropicUp.requests.length;
+    const res = await post('/v1/messages', body);
+    expect(res.status).toBe(400);
+    const err = await res.json() as any;
+    expect(err.error.type).toBe('invalid_request_error');
+    expect(err.error.message).toContain(message);
+    expect(anthropicUp.requests.length).toBe(n);
+  });
+
+  test('a deep type error in a large passthrough body is left to the upstream (same envelope)', async () => {
+    anthropicUp.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'messages.0.content.0.text: Input should be a valid string' } }, 400);
+    const body = JSON.stringify({ model: 'big', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 5 }] }], pad });
+    const res = await post('/v1/messages', body);
+    expect(res.status).toBe(400);
+    expect((await res.json() as any).error.message).toContain('messages.0.content.0.text');
+    anthropicUp.handler = () => json(JSON.parse(readFixture('anthropic/response-text.json')));
+  });
+
+  test('the same deep type error on a translated route is the gateway\'s own 400', async () => {
+    const n = openaiUp.requests.length;
+    const body = JSON.stringify({ model: 'to-openai', max_tokens: 5, messages: [{ role: 'user', content: 7 }], metadata: { pad } });
+    const res = await post('/v1/messages', body);
+    expect(res.status).toBe(400);
+    expect((await res.json() as any).error.message).toContain('messages.0.content');
+    expect(openaiUp.requests.length).toBe(n);
+  });
+
+  test('a large body translates like a small one', async () => {
+    const res = await post('/v1/messages', bigBody('to-openai'));
+    expect(res.status).toBe(200);
+    const sent = openaiUp.requests.at(-1)!.json;
+    expect(sent.model).toBe('gpt-up');
+    expect(sent.messages[0].content).toContain('lorem');
+  });
+
+  test('Chat Completions passthrough of a large body', async () => {
+    const gw2 = startGateway({ channels: [{ name: 'o', type: 'openai', base_url: `${openaiUp.url}/v1`, models: { c: 'gpt-up' } }] });
+    const body = JSON.stringify({ model: 'c', messages: [{ role: 'user', content: pad }], stream: false });
+    const res = await fetch(`${gw2.url}/v1/chat/completions`, { method: 'POST', body });
+    expect(res.status).toBe(200);
+    expect(openaiUp.requests.at(-1)!.text).toBe(body.replace('"model":"c"', '"model":"gpt-up"'));
+    await gw2.stop();
+  });
+});
