@@ -20,7 +20,7 @@
  *   --cpu-prof DIR          run Switchboard from source under Bun's CPU profiler, profile (.cpuprofile + .md) into DIR
  *   --rounds N, --seconds S override the rounds and the seconds per segment
  *   --concurrency N         override every scenario's concurrency (exploration; targets assume the defaults)
- *   --max-http-requests N   set BUN_CONFIG_MAX_HTTP_REQUESTS for the floor and Switchboard (default: as shipped)
+ *   --max-http-requests N   BUN_CONFIG_MAX_HTTP_REQUESTS for the floor and Switchboard (default 4096, README's production setting; 256 is Bun's own)
  *   --out FILE              JSON results (default bench/results/latest.json)
  */
 import { parseArgs } from 'node:util';
@@ -314,7 +314,7 @@ async function main() {
   if (binary) switchboardLabel = binary.startsWith(ROOT) ? binary.slice(ROOT.length + 1) : opt.build ? 'fresh build of the working tree' : binary;
   if (opt['cpu-prof']) switchboardLabel = 'bun --cpu-prof src/main.ts';
   const gatewayEnv: Record<string, string | undefined> = { ...process.env };
-  if (opt['max-http-requests']) gatewayEnv.BUN_CONFIG_MAX_HTTP_REQUESTS = opt['max-http-requests'];
+  gatewayEnv.BUN_CONFIG_MAX_HTTP_REQUESTS = opt['max-http-requests'] ?? '4096';
 
   // servers
   const mockPort = freePort();
@@ -476,7 +476,7 @@ async function main() {
   mkdirSync(resolve(out, '..'), { recursive: true });
   writeFileSync(out, JSON.stringify({
     date: new Date().toISOString(), durationS: Math.round((Date.now() - started) / 1000), machine: meta,
-    settings: { quick: opt.quick, rounds: ROUNDS, secondsPerSegment: SECONDS, driver: wrkPath ? 'wrk' : 'bun', switchboard: binary ?? 'bun src/main.ts', maxHttpRequests: opt['max-http-requests'] ?? null, openStreamProfile: OPEN_PROFILE },
+    settings: { quick: opt.quick, rounds: ROUNDS, secondsPerSegment: SECONDS, driver: wrkPath ? 'wrk' : 'bun', switchboard: binary ?? 'bun src/main.ts', maxHttpRequests: opt['max-http-requests'] ?? '4096', openStreamProfile: OPEN_PROFILE },
     idleRssMb, idleAfterRssMb, startup, rows, targets, notes, markdown: md,
   }, null, 2));
   progress(`results: ${out} (${Math.round((Date.now() - started) / 1000)} s)`);

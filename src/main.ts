@@ -110,7 +110,10 @@ function main() {
     fail([`cannot listen on ${config.server.host}:${config.server.port}: ${(e as Error).message}`]);
   }
   if (config.channels.length === 0) logger.event('warn', 'no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
-  logger.event('info', 'listening', { url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length });
+  // Bun's fetch keeps at most this many upstream requests in flight per process (256 unless set at start-up)
+  const upstreamConcurrency = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
+  logger.event('info', 'listening', { url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length, upstream_concurrency: upstreamConcurrency });
+  if (upstreamConcurrency <= 256) logger.event('info', 'at most 256 upstream requests at once: set BUN_CONFIG_MAX_HTTP_REQUESTS=4096 in the environment for more (README: "Running in production")');
   flush();
 
   let stopping = false;
