@@ -146,7 +146,9 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
   const sleep = deps.sleep ?? ((ms: number) => Bun.sleep(ms));
   let lastError: GatewayError | undefined;
   let estimate: number | undefined;
+  let quick: number | undefined;
   const estimated = (hub: MessageCreateParams) => (estimate ??= estimateInputTokens(hub));
+  const estimatedQuickly = (hub: MessageCreateParams) => (quick ??= estimateInputTokens(hub, { fast: true }));
 
   for (let i = 0; i < routes.length; i++) {
     const route = routes[i]!;
@@ -179,7 +181,8 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
       // translation errors (a block type the channel cannot take) are the client's: no fallback
       const hub = FORMATS[inbound.format].requestToHub(inbound.json(), ctx);
       ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
-      if (inbound.stream) ctx.estimatedInputTokens = estimated(hub);
+      // message_start needs input tokens before the upstream reports them: a sampled estimate, final usage follows
+      if (inbound.stream) ctx.estimatedInputTokens = estimatedQuickly(hub);
       body = JSON.stringify(FORMATS[channel.nativeFormat].requestFromHub(hub, ctx, channel.quirks as never));
       if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
     }

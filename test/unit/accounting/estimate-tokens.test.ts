@@ -521,3 +521,17 @@ describe('hostile input never throws', () => {
     expect(imageSize(b64(pngHeader(0, 10)))).toBeNull();
   });
 });
+
+describe('fast mode (stream starts)', () => {
+  test('within 10% of the exact pass on long conversations, and never on count_tokens', async () => {
+    const { estimateInputTokens } = await import('../../../src/accounting/estimate-tokens.ts');
+    const { requestBody } = await import('../../../bench/payloads.ts');
+    const req = JSON.parse(requestBody('anthropic', 'conversation', 'claude-sonnet-5-5', true));
+    const exact = estimateInputTokens(req);
+    const fast = estimateInputTokens(req, { fast: true });
+    expect(Math.abs(fast - exact) / exact).toBeLessThan(0.1);
+    expect(estimateInputTokens(req)).toBe(exact); // the fast flag does not leak into the next call
+    const small = { model: 'm', messages: [{ role: 'user', content: 'hello there' }] };
+    expect(estimateInputTokens(small, { fast: true })).toBe(estimateInputTokens(small));
+  });
+});
