@@ -531,7 +531,7 @@ describe('fast mode (stream starts)', () => {
     const fast = estimateInputTokens(req, { fast: true });
     expect(Math.abs(fast - exact) / exact).toBeLessThan(0.1);
     expect(estimateInputTokens(req)).toBe(exact); // the fast flag does not leak into the next call
-    const small = { model: 'm', messages: [{ role: 'user', content: 'hello there' }] };
+    const small = { model: 'm', messages: [{ role: 'user' as const, content: 'hello there' }] };
     expect(estimateInputTokens(small, { fast: true })).toBe(estimateInputTokens(small));
   });
 });
