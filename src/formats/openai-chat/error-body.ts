@@ -14,7 +14,10 @@
  */
 import type { AnthropicErrorType, GatewayError } from '../../errors.ts';
 import type { SseEvent } from '../../sse/types.ts';
-import type { ChatErrorBody } from './client-types.ts';
+/** The error envelope this gateway sends to Chat Completions clients (OpenAI's shape, every field present). */
+export interface ChatErrorEnvelope {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
 
 const ERROR_TYPES: Record<AnthropicErrorType, { type: string; code: string | null }> = {
   invalid_request_error: { type: 'invalid_request_error', code: null },
@@ -32,13 +35,13 @@ function openAiType(type: string): { type: string; code: string | null } {
   return Object.hasOwn(ERROR_TYPES, type) ? ERROR_TYPES[type as AnthropicErrorType] : { type: 'server_error', code: null };
 }
 
-export function chatErrorBody(err: GatewayError): ChatErrorBody {
+export function chatErrorBody(err: GatewayError): ChatErrorEnvelope {
   const mapped = openAiType(err.type);
   return { error: { message: err.message, type: mapped.type, param: err.param, code: err.code ?? mapped.code } };
 }
 
 /** An Anthropic stream `error` event's payload (`{type: 'overloaded_error', message}`) in OpenAI's envelope. */
-export function chatErrorBodyFromHub(error: { type: string; message: string }): ChatErrorBody {
+export function chatErrorBodyFromHub(error: { type: string; message: string }): ChatErrorEnvelope {
   const mapped = openAiType(error.type);
   return { error: { message: error.message, type: mapped.type, param: null, code: mapped.code } };
 }

@@ -13,7 +13,7 @@
 import type { Message, StopReason, Usage } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
 import { STOP_REASON_TO_CHAT_FINISH } from './stop-reason.ts';
-import type { ChatCompletion, ChatCompletionMessage, ChatCompletionMessageToolCall, ChatFinishReason, CompletionUsage } from './client-types.ts';
+import type { ChatCompletion, ChatCompletionMessage, ChatCompletionMessageToolCall, ChatFinishReason, CompletionUsage } from './types.ts';
 
 /** Anthropic stop_reason → finish_reason (stop-reason.ts); an unknown or missing reason reads as a normal stop. */
 export function finishReasonFromHub(reason: StopReason | string | null | undefined): ChatFinishReason {

@@ -19,7 +19,7 @@ import type { RawContentBlockDeltaEvent, RawContentBlockStartEvent, RawMessageSt
 import type { SseEvent } from '../../sse/types.ts';
 import { assertNever, skipUnknown } from '../../util/never.ts';
 import { stageToTransform, type StreamStage, type TranslateContext } from '../types.ts';
-import type { ChatCompletionChunk, ChatCompletionChunkDelta, ChatFinishReason } from './client-types.ts';
+import type { ChatCompletionChunk, ChatCompletionChunkDelta, ChatFinishReason } from './types.ts';
 import { chatErrorBodyFromHub } from './error-body.ts';
 import { completionId, finishReasonFromHub, usageFromHub } from './response-from-hub.ts';
 
