@@ -26,15 +26,22 @@ export class SseParser {
     const buf = this.buf + s;
     const base = this.buf.length;
     this.buf = '';
-    for (let i = base; i < buf.length; i++) { // the carried-over part holds no line break
-      const c = buf.charCodeAt(i);
-      if (c !== 10 && c !== 13) continue;
+    // line breaks found with native indexOf (the carried-over part holds none); `\r` is rare, so look for it
+    // only while one is known to lie ahead
+    let nextCr = buf.indexOf('\r', base);
+    let nextLf = buf.indexOf('\n', base);
+    while (nextLf !== -1 || nextCr !== -1) {
+      const cr = nextCr !== -1 && (nextLf === -1 || nextCr < nextLf);
+      const i = cr ? nextCr : nextLf;
       this.line(buf.slice(start, i), out);
-      if (c === 13) {
-        if (i + 1 < buf.length) { if (buf.charCodeAt(i + 1) === 10) i++; }
+      let after = i + 1;
+      if (cr) {
+        if (after < buf.length) { if (buf.charCodeAt(after) === 10) after++; }
         else this.pendingCr = true;
+        nextCr = buf.indexOf('\r', after);
       }
-      start = i + 1;
+      if (nextLf !== -1 && nextLf < after) nextLf = buf.indexOf('\n', after);
+      start = after;
     }
     this.buf = buf.slice(start);
     return out;
