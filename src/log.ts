@@ -52,4 +52,3 @@ export function createLogger(sink: (line: string) => void, level: LogLevel = 'in
   };
 }
 
-export const silentLogger: Logger = { request() {}, event() {} };
