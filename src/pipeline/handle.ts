@@ -228,7 +228,7 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
         if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await sleep(wait);
         continue;
       }
-      return upstreamError(c, inbound, channel, res, passthrough, log);
+      return upstreamError(c, channel, res, passthrough, log);
     }
     deps.breaker.success(channel.name);
     if (passthrough) return relayPassthrough(c, inbound, channel, res, upstream, log);
@@ -255,7 +255,7 @@ function describeFetchError(err: unknown): string {
 }
 
 /** A final upstream error: same format → its body as it is; translated → the client's envelope. */
-async function upstreamError(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, passthrough: boolean, log: RequestLog): Promise<Response> {
+async function upstreamError(c: Context<Env>, channel: Channel, res: Response, passthrough: boolean, log: RequestLog): Promise<Response> {
   const raw = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
   log.entry.error = `upstream HTTP ${res.status}`;
   if (passthrough) {
@@ -272,7 +272,8 @@ async function upstreamError(c: Context<Env>, inbound: Inbound, channel: Channel
   throw err;
 }
 
-function toGatewayError(err: unknown): GatewayError {
+/** A failure while relaying a response, as the error the client's stream ends with. */
+function relayFailure(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   return new GatewayError(502, 'api_error', 'upstream stream failed');
 }
@@ -282,7 +283,7 @@ function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: unknown, 
   if (stopReason !== undefined) log.entry.stop_reason = stopReason;
   if (outcome === 'cancelled') log.entry.outcome = 'cancelled';
   else if (outcome !== undefined) {
-    const e = toGatewayError(outcome);
+    const e = relayFailure(outcome);
     log.entry.outcome = 'error';
     log.entry.error_type = e.type;
     log.entry.error = e.message;
@@ -315,7 +316,7 @@ function relayPassthrough(c: Context<Env>, inbound: Inbound, channel: Channel, r
       markFirstByte(log);
       sniffer.push(chunk);
     },
-    errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(toGatewayError(err))) : null),
+    errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       finishStreamLog(log, sniffer.finish(), outcome, sniffer.stopReason);
@@ -337,7 +338,7 @@ async function relayPassthroughJson(c: Context<Env>, channel: Channel, res: Resp
     buf = await res.bytes();
   } catch (err) {
     if (c.req.raw.signal.aborted) throw new ClientGone();
-    throw toGatewayError(upstream.signal.aborted ? upstream.signal.reason : err);
+    throw relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
   } finally {
     clearTimeout(timer);
   }
@@ -381,7 +382,7 @@ function relayTranslatedStream(c: Context<Env>, inbound: Inbound, channel: Chann
     map: translate,
     flush: () => translate(null),
     onChunk: () => markFirstByte(log),
-    errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(toGatewayError(err))),
+    errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       finishStreamLog(log, usage, outcome, stopReason);
@@ -400,7 +401,7 @@ async function relayTranslatedJson(c: Context<Env>, inbound: Inbound, channel: C
     text = await new Response(relayStream(source, { idleMs: channel.config.stream_idle_timeout_ms })).text();
   } catch (err) {
     if (c.req.raw.signal.aborted) throw new ClientGone();
-    throw toGatewayError(err);
+    throw relayFailure(err);
   }
   markFirstByte(log);
   let json: unknown;

@@ -4,6 +4,7 @@
  * Exact names win over patterns (`claude-*`); a pattern sends the requested name upstream unchanged.
  */
 import type { Channel } from '../channels/types.ts';
+import { globMatch } from '../util/glob.ts';
 
 export interface Route {
   channel: Channel;
@@ -12,7 +13,7 @@ export interface Route {
   weight: number;
 }
 
-interface PatternRoute { prefix: string; suffix: string; channel: Channel; priority: number; weight: number }
+interface PatternRoute { pattern: string; channel: Channel; priority: number; weight: number }
 
 export class RoutingTable {
   private readonly exact = new Map<string, Route[]>();
@@ -23,9 +24,8 @@ export class RoutingTable {
       const { models, priority, weight } = channel.config;
       const entries: Array<[string, string]> = Array.isArray(models) ? models.map((m) => [m, m]) : Object.entries(models);
       for (const [exposed, upstream] of entries) {
-        const star = exposed.indexOf('*');
-        if (star !== -1) {
-          this.patterns.push({ prefix: exposed.slice(0, star), suffix: exposed.slice(star + 1).replaceAll('*', ''), channel, priority, weight });
+        if (exposed.includes('*')) {
+          this.patterns.push({ pattern: exposed, channel, priority, weight });
           continue;
         }
         let list = this.exact.get(exposed);
@@ -41,7 +41,7 @@ export class RoutingTable {
     if (hit) return hit;
     const out: Route[] = [];
     for (const p of this.patterns) {
-      if (model.length >= p.prefix.length + p.suffix.length && model.startsWith(p.prefix) && model.endsWith(p.suffix)) {
+      if (globMatch(p.pattern, model)) {
         out.push({ channel: p.channel, upstreamModel: model, priority: p.priority, weight: p.weight });
       }
     }

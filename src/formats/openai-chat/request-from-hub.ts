@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidRequest } from '../../errors.ts';
+import { globMatch } from '../../util/glob.ts';
 import { assertNever } from '../../util/never.ts';
 import type {
   DocumentBlockParam, ImageBlockParam, MessageCreateParams, MessageParam, OtherBlockParam,
@@ -595,12 +596,6 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
 
 // ---------- small helpers ----------
 
-/** `o3*` matches o3 and o3-mini; `*` anywhere, any number of times. */
-export function globMatch(pattern: string, name: string): boolean {
-  if (!pattern.includes('*')) return pattern === name;
-  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return re.test(name);
-}
 
 function clampMaxTokens(requested: unknown, upstreamModel: string, quirks: ChatQuirks): number | undefined {
   if (typeof requested !== 'number') return undefined;

@@ -20,6 +20,11 @@ describe('RoutingTable', () => {
     expect(t.routes('gpt-4o-mini').map((r) => r.channel.name)).toEqual(['c']);
     expect(t.routes('unknown')).toEqual([]);
   });
+  test('a pattern with two stars', () => {
+    const t2 = new RoutingTable([ch('z', ['claude-*-5-*'])]);
+    expect(t2.routes('claude-opus-5-5').length).toBe(1);
+    expect(t2.routes('claude-opus-4-5').length).toBe(0);
+  });
   test('exposed models exclude patterns', () => {
     expect(t.exposedModels().map((m) => m.id).sort()).toEqual(['alias', 'm1']);
   });

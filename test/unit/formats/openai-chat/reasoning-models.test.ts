@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { hubRequestToChat, globMatch } from '../../../../src/formats/openai-chat/request-from-hub.ts';
+import { hubRequestToChat } from '../../../../src/formats/openai-chat/request-from-hub.ts';
+import { globMatch } from '../../../../src/util/glob.ts';
 import { resolveQuirks } from '../../../../src/channels/openai/presets.ts';
 import type { TranslateContext } from '../../../../src/formats/types.ts';
 import type { MessageCreateParams } from '../../../../src/hub/types.ts';
@@ -35,6 +36,9 @@ describe('reasoning only for models that take it', () => {
     expect(globMatch('a*c', 'abbc')).toBe(true);
     expect(globMatch('a.c', 'abc')).toBe(false);
     expect(globMatch('exact', 'exact')).toBe(true);
+    expect(globMatch('a*b*c', 'axxbyyc')).toBe(true);
+    expect(globMatch('a*b*c', 'axxcyyb')).toBe(false);
+    expect(globMatch('ab*ba', 'aba')).toBe(false); // prefix and suffix may not overlap
   });
 });
 
