@@ -59,7 +59,8 @@ export class UsageSniffer {
   }
 
   /** A whole JSON body: parse just the last `"usage": {…}` object and the stop reason next to it. */
-  private readJson(buf: Buffer): void {
+  readJson(body: Uint8Array): void {
+    const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const hit = buf.lastIndexOf(USAGE);
     if (hit < 0) {
       // count_tokens answers `{"input_tokens": N}`: small, parse it whole

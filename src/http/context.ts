@@ -1,6 +1,7 @@
 /**
  * @module http/context
- * Per-request state carried on the Hono context, and the dependencies createApp() receives.
+ * Per-request state (the Exchange, a plain object handed down the request path) and the dependencies
+ * createApp() receives.
  */
 import type { Config } from '../config/schema.ts';
 import type { FormatId } from '../formats/types.ts';
@@ -19,6 +20,19 @@ export interface RequestLog {
   finish(status?: number): void;
 }
 
+/** One request on its way through the gateway. */
+export interface Exchange {
+  req: Request;
+  requestId: string;
+  /** The client's dialect: errors are rendered in it. */
+  format: FormatId;
+  log: RequestLog;
+  /** The gateway key's owner; null when no keys are configured or the route is open. */
+  principal: Principal | null;
+  /** The loop-guard marker to send upstream: the hops so far plus this instance. */
+  hop: string;
+}
+
 export interface AppDeps {
   config: Config;
   channels: Channel[];
@@ -35,14 +49,3 @@ export interface AppDeps {
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-export type Env = {
-  Variables: {
-    requestId: string;
-    principal: Principal | null;
-    format: FormatId;
-    log: RequestLog;
-    /** The loop-guard marker to send upstream: the hops so far plus this instance. */
-    hop: string;
-  };
-};

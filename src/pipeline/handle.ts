@@ -4,7 +4,6 @@
  * for each candidate: passthrough (same format: the client's bytes) or translate (inbound → hub → channel) →
  * relay the response, falling back to the next candidate only before the first byte reached the client.
  */
-import type { Context } from 'hono';
 import { GatewayError, invalidRequest } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
@@ -24,10 +23,11 @@ import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import { SseParser } from '../sse/decode.ts';
 import { encodeSse, encodeSseEvent } from '../sse/encode.ts';
 import type { SseEvent } from '../sse/types.ts';
-import type { AppDeps, Env, RequestLog } from '../http/context.ts';
+import type { AppDeps, Exchange, RequestLog } from '../http/context.ts';
 import { readBody } from './read-body.ts';
 import { relayStream } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
+import { unwatch, watch, type Watch } from './watchdog.ts';
 
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
@@ -56,16 +56,16 @@ interface Inbound {
  */
 const FULL_CHECK_MAX = 64 * 1024;
 
-export async function handleInference(c: Context<Env>, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
-  const req = c.req.raw;
-  const log = c.get('log');
+export async function handleInference(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
+  const req = x.req;
+  const log = x.log;
   // Bun closes a connection idle for 10 s, even one whose handler is still waiting for a slow first token
   deps.noIdleTimeout?.(req);
-  const inbound = await readInbound(req, deps, format, endpoint);
+  const inbound = readInbound(await readBody(req, deps.config.server.max_body_bytes), format, endpoint);
   log.entry.model = inbound.model;
   log.entry.stream = inbound.stream;
 
-  const principal = c.get('principal');
+  const principal = x.principal;
   if (principal?.models && !principal.models.has(inbound.model)) {
     throw new GatewayError(403, 'permission_error', `model: this API key may not use model "${inbound.model}"`, { param: 'model' });
   }
@@ -73,7 +73,7 @@ export async function handleInference(c: Context<Env>, deps: AppDeps, format: Fo
   if (routes.length === 0) {
     throw new GatewayError(404, 'not_found_error', `model: model "${inbound.model}" is not served by this gateway`, { param: 'model', code: 'model_not_found' });
   }
-  const res = await attempt(c, deps, inbound, candidates(deps, routes), log);
+  const res = await attempt(x, deps, inbound, candidates(deps, routes));
   // a multi-megabyte body leaves several large copies (bytes, text, parsed, re-encoded) for the collector: ask for
   // a collection now rather than when the heap next fills up (peak RSS on 5 MB image requests, bench/)
   if (inbound.bytes.length > LARGE_BODY) Bun.gc(false);
@@ -82,14 +82,13 @@ export async function handleInference(c: Context<Env>, deps: AppDeps, format: Fo
 
 const LARGE_BODY = 1024 * 1024;
 
-async function readInbound(req: Request, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Inbound> {
-  const bytes = await readBody(req, deps.config.server.max_body_bytes);
+function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): Inbound {
   if (bytes.length > FULL_CHECK_MAX) {
     const keys = scanTopLevel(bytes);
     const routing = keys && shallowCheck(bytes, keys, format, endpoint);
     if (routing) {
       let parsed: Record<string, unknown> | undefined;
-      return { format, endpoint, bytes, keys, ...routing, json: () => (parsed ??= parseInbound(bytes, format, endpoint).json) };
+      return { format, endpoint, bytes, keys, model: routing.model, stream: routing.stream, json: () => (parsed ??= parseInbound(bytes, format, endpoint).json) };
     }
     // not a well-formed object, or a routing field of the wrong type: the full parse names the problem
   }
@@ -136,13 +135,14 @@ function shallowCheck(b: Uint8Array, keys: Map<string, [number, number]>, format
 
 /** Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order). */
 function candidates(deps: AppDeps, routes: Route[]): Route[] {
+  if (routes.length === 1) return routes; // open circuit or not, the only channel is tried
   const ordered = orderRoutes(routes, deps.random);
   const closed = ordered.filter((r) => !deps.breaker.isOpen(r.channel.name));
   return (closed.length ? closed : ordered).slice(0, deps.config.routing.max_attempts);
 }
 
-async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes: Route[], log: RequestLog): Promise<Response> {
-  const req = c.req.raw;
+async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Route[]): Promise<Response> {
+  const { req, log } = x;
   const sleep = deps.sleep ?? ((ms: number) => Bun.sleep(ms));
   let lastError: GatewayError | undefined;
   let estimate: number | undefined;
@@ -163,21 +163,22 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
       // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
       const hub = inbound.json() as unknown as MessageCreateParams;
       log.entry.input_tokens = estimated(hub);
-      return c.json({ input_tokens: estimated(hub) }, 200, { 'x-switchboard-estimate': 'true' });
+      return Response.json({ input_tokens: estimated(hub) }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
     }
 
-    const ctx: TranslateContext = {
-      requestedModel: inbound.model,
-      upstreamModel: route.upstreamModel,
-      dropped: [],
-      estimatedInputTokens: 0,
-      defaultMaxTokens: deps.config.default_max_tokens,
-      thinkingStyle: thinkingStyleFor(channel.config, route.upstreamModel),
-    };
     let body: Uint8Array | string;
+    let ctx: TranslateContext | null = null;
     if (passthrough) {
       body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
     } else {
+      ctx = {
+        requestedModel: inbound.model,
+        upstreamModel: route.upstreamModel,
+        dropped: [],
+        estimatedInputTokens: 0,
+        defaultMaxTokens: deps.config.default_max_tokens,
+        thinkingStyle: thinkingStyleFor(channel.config, route.upstreamModel),
+      };
       // translation errors (a block type the channel cannot take) are the client's: no fallback
       const hub = FORMATS[inbound.format].requestToHub(inbound.json(), ctx);
       ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
@@ -189,10 +190,7 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
 
     // one controller per attempt: the client going away, the first-byte timeout and a failed relay all abort it
     const upstream = new AbortController();
-    const onClientAbort = () => upstream.abort(new ClientGone());
-    req.signal.addEventListener('abort', onClientAbort, { once: true });
-    const timeoutMs = channel.config.timeout_ms;
-    const timer = setTimeout(() => upstream.abort(new GatewayError(504, 'timeout_error', `channel ${channel.name}: no response within ${timeoutMs} ms`)), timeoutMs);
+    const guard = watch(new AttemptWatch(upstream, req.signal, channel.config.timeout_ms, `channel ${channel.name}: no response within ${channel.config.timeout_ms} ms`));
     let res: Response;
     try {
       res = await channel.send({
@@ -203,39 +201,58 @@ async function attempt(c: Context<Env>, deps: AppDeps, inbound: Inbound, routes:
         clientHeaders: req.headers,
         passthrough,
         signal: upstream.signal,
-        hopHeader: c.get('hop'),
+        hopHeader: x.hop,
       });
     } catch (err) {
-      clearTimeout(timer);
+      unwatch(guard);
       if (req.signal.aborted) throw new ClientGone();
       lastError = upstream.signal.aborted && upstream.signal.reason instanceof GatewayError
         ? upstream.signal.reason
         : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream unreachable (${describeFetchError(err)})`);
       deps.breaker.failure(channel.name);
-      deps.logger.event('warn', 'upstream attempt failed', { request_id: c.get('requestId'), channel: channel.name, error: lastError.message });
+      deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
       continue;
     }
-    clearTimeout(timer);
 
     if (!res.ok) {
+      unwatch(guard);
       const retryable = isRetryableStatus(res.status);
       if (retryable) deps.breaker.failure(channel.name);
       if (retryable && !last) {
         const wait = retryAfterMs(res.headers);
-        deps.logger.event('warn', 'upstream attempt failed', { request_id: c.get('requestId'), channel: channel.name, status: res.status });
+        deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
         lastError = new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
         await res.body?.cancel().catch(() => {});
         if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await sleep(wait);
         continue;
       }
-      return upstreamError(c, channel, res, passthrough, log);
+      return upstreamError(x, channel, res, passthrough);
     }
     deps.breaker.success(channel.name);
-    if (passthrough) return relayPassthrough(c, inbound, channel, res, upstream, log);
-    if (inbound.stream) return relayTranslatedStream(c, inbound, channel, res, upstream, ctx, log);
-    return relayTranslatedJson(c, inbound, channel, res, upstream, ctx, log);
+    if (!ctx) return relayPassthrough(x, inbound, channel, res, upstream, guard);
+    if (inbound.stream) {
+      unwatch(guard); // the relay's idle timer and its cancel take over
+      return relayTranslatedStream(x, inbound, channel, res, upstream, ctx);
+    }
+    return relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard);
   }
   throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
+}
+
+/** An attempt under the watchdog: its deadline and message move from first byte to whole body. */
+class AttemptWatch implements Watch {
+  deadline: number;
+  constructor(private readonly upstream: AbortController, readonly client: AbortSignal, ms: number, public timeoutMessage: string) {
+    this.deadline = performance.now() + ms;
+  }
+  /** Another phase: `ms` from now (Infinity: only the client is watched). */
+  extend(ms: number, message: string) {
+    this.deadline = performance.now() + ms;
+    this.timeoutMessage = message;
+  }
+  fire(why: 'timeout' | 'client') {
+    this.upstream.abort(why === 'client' ? new ClientGone() : new GatewayError(504, 'timeout_error', this.timeoutMessage));
+  }
 }
 
 /** The client went away before a response: nothing to send; logged as cancelled. */
@@ -255,12 +272,12 @@ function describeFetchError(err: unknown): string {
 }
 
 /** A final upstream error: same format → its body as it is; translated → the client's envelope. */
-async function upstreamError(c: Context<Env>, channel: Channel, res: Response, passthrough: boolean, log: RequestLog): Promise<Response> {
+async function upstreamError(x: Exchange, channel: Channel, res: Response, passthrough: boolean): Promise<Response> {
   const raw = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
-  log.entry.error = `upstream HTTP ${res.status}`;
+  x.log.entry.error = `upstream HTTP ${res.status}`;
   if (passthrough) {
     const headers = relayableResponseHeaders(res.headers);
-    headers.set('request-id', c.get('requestId'));
+    headers['request-id'] = x.requestId;
     return new Response(raw, { status: res.status, headers });
   }
   const text = utf8.decode(raw);
@@ -298,17 +315,20 @@ function markFirstByte(log: RequestLog) {
 /** JSON answers up to this size (by Content-Length) are relayed in one write instead of through a JS stream. */
 const ONE_WRITE_MAX = 4 * 1024 * 1024;
 
-function relayPassthrough(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, log: RequestLog): Response | Promise<Response> {
+function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Response | Promise<Response> {
+  const log = x.log;
   const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
-  const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
   const headers = relayableResponseHeaders(res.headers);
-  headers.set('request-id', c.get('requestId'));
+  headers['request-id'] = x.requestId;
   if (!res.body) {
+    unwatch(guard);
     log.finish(res.status);
     return new Response(null, { status: res.status, headers });
   }
   const length = Number(res.headers.get('content-length') ?? NaN);
-  if (!isSse && length <= ONE_WRITE_MAX) return relayPassthroughJson(c, channel, res, upstream, log, headers, sniffer);
+  const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
+  if (!isSse && length <= ONE_WRITE_MAX) return relayPassthroughJson(x, channel, res, upstream, headers, sniffer, guard);
+  unwatch(guard); // the relay's idle timer and its cancel take over
   log.deferred = true;
   const body = relayStream(res.body, {
     idleMs: channel.config.stream_idle_timeout_ms,
@@ -330,26 +350,28 @@ function relayPassthrough(c: Context<Env>, inbound: Inbound, channel: Channel, r
  * A complete JSON answer of known, bounded size: read whole (one native read instead of a JS stream per
  * response, the largest single cost in the profile of small passthrough requests), usage read once, bytes unchanged.
  */
-async function relayPassthroughJson(c: Context<Env>, channel: Channel, res: Response, upstream: AbortController, log: RequestLog, headers: Headers, sniffer: UsageSniffer): Promise<Response> {
+async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, headers: Record<string, string>, sniffer: UsageSniffer, guard: AttemptWatch): Promise<Response> {
+  const log = x.log;
   const idleMs = channel.config.stream_idle_timeout_ms;
-  const timer = setTimeout(() => upstream.abort(new GatewayError(504, 'timeout_error', `upstream sent nothing for ${idleMs} ms`)), idleMs);
+  guard.extend(idleMs, `upstream sent nothing for ${idleMs} ms`);
   let buf: Uint8Array;
   try {
     buf = await res.bytes();
   } catch (err) {
-    if (c.req.raw.signal.aborted) throw new ClientGone();
+    if (x.req.signal.aborted) throw new ClientGone();
     throw relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
   } finally {
-    clearTimeout(timer);
+    unwatch(guard);
   }
   markFirstByte(log);
-  sniffer.push(buf);
-  Object.assign(log.entry, sniffer.finish());
+  sniffer.readJson(buf);
+  Object.assign(log.entry, sniffer.usage);
   if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
   return new Response(buf, { status: res.status, headers });
 }
 
-function relayTranslatedStream(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, log: RequestLog): Response {
+function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext): Response {
+  const log = x.log;
   const usage = emptyUsage();
   let stopReason: string | null = null;
   // upstream bytes → SSE events → hub events → the client's SSE events → bytes, in one synchronous pass per
@@ -388,20 +410,25 @@ function relayTranslatedStream(c: Context<Env>, inbound: Inbound, channel: Chann
       finishStreamLog(log, usage, outcome, stopReason);
     },
   });
-  const headers = new Headers({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': c.get('requestId') });
+  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
   log.entry.status = 200;
   return new Response(body, { status: 200, headers });
 }
 
-async function relayTranslatedJson(c: Context<Env>, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, log: RequestLog): Promise<Response> {
+async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch): Promise<Response> {
+  const log = x.log;
   const source = res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
+  // the relay times out silences; the watch still aborts the upstream if the client goes away meanwhile
+  guard.extend(Infinity, '');
   let text: string;
   try {
     text = await new Response(relayStream(source, { idleMs: channel.config.stream_idle_timeout_ms })).text();
   } catch (err) {
-    if (c.req.raw.signal.aborted) throw new ClientGone();
+    if (x.req.signal.aborted) throw new ClientGone();
     throw relayFailure(err);
+  } finally {
+    unwatch(guard);
   }
   markFirstByte(log);
   let json: unknown;
@@ -416,12 +443,12 @@ async function relayTranslatedJson(c: Context<Env>, inbound: Inbound, channel: C
   Object.assign(log.entry, usage);
   log.entry.stop_reason = message.stop_reason;
   const out = FORMATS[inbound.format].responseFromHub(message, ctx);
-  const headers = new Headers({ 'content-type': 'application/json', 'request-id': c.get('requestId') });
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': x.requestId };
   setDropped(headers, ctx);
   return new Response(JSON.stringify(out), { status: 200, headers });
 }
 
 /** Name what the translation could not carry (README: "What a translation cannot carry"). */
-function setDropped(headers: Headers, ctx: TranslateContext) {
-  if (ctx.dropped.length) headers.set('x-switchboard-dropped', [...new Set(ctx.dropped)].join(', ').slice(0, 4000));
+function setDropped(headers: Record<string, string>, ctx: TranslateContext) {
+  if (ctx.dropped.length) headers['x-switchboard-dropped'] = [...new Set(ctx.dropped)].join(', ').slice(0, 4000);
 }

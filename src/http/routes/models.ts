@@ -6,7 +6,7 @@
  */
 import type { Context } from 'hono';
 import { GatewayError } from '../../errors.ts';
-import type { AppDeps, Env } from '../context.ts';
+import type { AppDeps, Exchange } from '../context.ts';
 
 const CREATED = '2025-01-01T00:00:00Z';
 
@@ -18,19 +18,19 @@ function entry(id: string, channels: string[]) {
 }
 
 export function listModels(deps: AppDeps) {
-  return function listModelsHandler(c: Context<Env>) {
-    const allowed = c.get('principal')?.models ?? null;
+  return function listModelsHandler(x: Exchange) {
+    const allowed = x.principal?.models ?? null;
     const data = deps.table.exposedModels().filter((m) => !allowed || allowed.has(m.id)).map((m) => entry(m.id, m.channels));
-    return c.json({ object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+    return Response.json({ object: 'list', data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
   };
 }
 
 export function getModel(deps: AppDeps) {
-  return function getModelHandler(c: Context<Env>) {
+  return function getModelHandler(x: Exchange, c: Context) {
     const id = c.req.param('id') ?? '';
-    const allowed = c.get('principal')?.models ?? null;
+    const allowed = x.principal?.models ?? null;
     const m = deps.table.exposedModels().find((x) => x.id === id);
     if (!m || (allowed && !allowed.has(id))) throw new GatewayError(404, 'not_found_error', `model: model "${id}" not found`);
-    return c.json(entry(m.id, m.channels));
+    return Response.json(entry(m.id, m.channels));
   };
 }
