@@ -12,6 +12,7 @@
  * bytes that hold their size, never decoded whole.
  */
 import type { MessageCreateParams } from '../hub/types.ts';
+import { hasPlaceholder, type RawStrings } from '../util/json-skeleton.ts';
 
 /** What the estimate reads: a Messages request (or a count_tokens body). Every field may be missing or malformed. */
 export type EstimateTokensParams = Partial<Pick<MessageCreateParams,
@@ -59,6 +60,7 @@ for (let c = 0; c < 65536; c++) {
 
 /** Unrounded token estimate of a string (sums of these are rounded once). */
 function textCost(s: string): number {
+  if (raw !== null && hasPlaceholder(s)) return rawTextCost(s);
   if (s.length > sampleOver) return sampledCost(s);
   return exactCost(s);
 }
@@ -134,6 +136,43 @@ function sampledCost(s: string): number {
   const mid = (s.length >> 1) - (WINDOW >> 1);
   const sample = exactCost(s.slice(0, WINDOW)) + exactCost(s.slice(mid, mid + WINDOW)) + exactCost(s.slice(-WINDOW));
   return (sample * s.length) / (3 * WINDOW);
+}
+
+/**
+ * A request translated from its skeleton (util/json-skeleton.ts) holds placeholders for its long strings: they are
+ * priced from their original bytes, sampled like long strings in fast mode. Set for one estimate only.
+ */
+let raw: RawStrings | null = null;
+const utf8 = new TextDecoder();
+
+function rawTextCost(s: string): number {
+  let t = 0;
+  for (const p of raw!.pieces(s)) t += typeof p === 'string' ? textCost(p) : spanCost(p);
+  return t;
+}
+
+/**
+ * Tokens of a span of JSON-escaped UTF-8 bytes: whole when short, else three byte windows scaled to its length
+ * (tokens per escaped byte, so escapes and multi-byte characters weigh in the window as in the whole).
+ */
+function spanCost(span: Uint8Array): number {
+  const cost = (bytes: Uint8Array) => exactCost(unescapeJson(utf8.decode(bytes)));
+  if (span.length <= 3 * WINDOW) return cost(span);
+  const mid = (span.length >> 1) - (WINDOW >> 1);
+  const sample = cost(span.subarray(0, WINDOW)) + cost(span.subarray(mid, mid + WINDOW)) + cost(span.subarray(span.length - WINDOW));
+  return (sample * span.length) / (3 * WINDOW);
+}
+
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' };
+/** JSON string escapes → characters, forgiving (a window may cut one in half). */
+function unescapeJson(s: string): string {
+  if (s.indexOf('\\') < 0) return s;
+  return s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : ESCAPES[e] ?? e));
+}
+
+/** A string whose content is read (base64 data), placeholders resolved. */
+function real(s: string): string {
+  return raw !== null ? raw.resolve(s) : s;
 }
 
 /** Estimated Claude tokens of a plain string (0 for the empty string or a non-string). */
@@ -242,10 +281,11 @@ function enter(acc: Acc, o: object, depth: number): boolean {
  * Estimated input tokens of a Messages request: system prompt, messages (every block type), tools and
  * the hidden prompts that tools, thinking and structured outputs add. Never throws; 0 for a non-object.
  */
-export function estimateInputTokens(req: EstimateTokensParams | null | undefined, opts: { fast?: boolean } = {}): number {
+export function estimateInputTokens(req: EstimateTokensParams | null | undefined, opts: { fast?: boolean; raw?: RawStrings } = {}): number {
   const acc: Acc = { t: 0, path: new Set(), visits: 0 };
   // fast: long strings are sampled (a stream's message_start needs a figure at once; count_tokens wants the exact pass)
   sampleOver = opts.fast ? 3 * WINDOW : Infinity;
+  raw = opts.raw ?? null;
   try {
     if (!isObj(req)) return 0;
     acc.t += S.base;
@@ -259,6 +299,7 @@ export function estimateInputTokens(req: EstimateTokensParams | null | undefined
     // a hostile value (a throwing getter, a revoked Proxy): keep what was counted so far
   } finally {
     sampleOver = Infinity;
+    raw = null;
   }
   const t = Math.round(acc.t);
   return Number.isFinite(t) && t > 0 ? t : 0;
@@ -346,7 +387,7 @@ function addBlock(acc: Acc, b: unknown, keepThinking: boolean, depth: number): v
       break;
     case 'redacted_thinking':
       // encrypted: its length is the only measure of the thinking it hides
-      if (keepThinking) acc.t += S.thinking + str(b.data).length / S.redactedPerToken;
+      if (keepThinking) acc.t += S.thinking + real(str(b.data)).length / S.redactedPerToken;
       break;
     case 'search_result':
       acc.t += S.searchResult + textCost(str(b.title)) + textCost(str(b.source));
@@ -390,7 +431,7 @@ function addDocument(acc: Acc, b: Record<string, unknown>, depth: number): void 
       const mt = str(src.media_type);
       if (mt.startsWith('image/')) acc.t += imageCost(src);
       else if (mt.startsWith('text/')) acc.t += textCost(decodeBase64Text(str(src.data)));
-      else acc.t += S.pdfPage * pdfPages(str(src.data));
+      else acc.t += S.pdfPage * pdfPages(real(str(src.data)));
       return;
     }
     default: // url, file: the page count is unknown, so one page
@@ -473,7 +514,7 @@ export function imageTokensForSize(width: number, height: number): number {
 
 function imageCost(src: unknown): number {
   if (!isObj(src) || src.type !== 'base64') return S.imageUnknown;
-  const size = imageSize(str(src.data));
+  const size = imageSize(real(str(src.data)));
   return size ? imageTokensForSize(size[0], size[1]) : S.imageUnknown;
 }
 

@@ -10,6 +10,7 @@
 import type { GatewayError } from '../errors.ts';
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
 import type { SseEvent } from '../sse/types.ts';
+import type { SkeletonRules } from '../util/json-skeleton.ts';
 
 export type FormatId = 'anthropic' | 'openai-chat';
 
@@ -72,6 +73,12 @@ export interface Format<Quirks = undefined> {
   errorBody(err: GatewayError, requestId: string): unknown;
   /** A failure after streaming began, as this format's in-stream error event. */
   streamErrorEvent(err: GatewayError): SseEvent;
+  /**
+   * Where a request body of this format carries long text that converters only move (util/json-skeleton.ts):
+   * large translated bodies are converted with those strings left undecoded. Every converter treats such
+   * strings as opaque (copy, concatenate), or reads them through realString().
+   */
+  readonly verbatimText: SkeletonRules;
 
   // ---- upstream role ----
   requestFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks: Quirks): unknown;

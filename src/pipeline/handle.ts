@@ -13,6 +13,7 @@ import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
 import { kindAt, rewriteModel, scanTopLevel, valueAt } from '../util/json.ts';
+import { NeedsFullParse, RawStrings, skeletonize, splice } from '../util/json-skeleton.ts';
 import { orderRoutes } from '../routing/balance.ts';
 import { isRetryableStatus, retryAfterMs } from '../routing/fallback.ts';
 import type { Route } from '../routing/table.ts';
@@ -46,7 +47,11 @@ interface Inbound {
   stream: boolean;
   /** The parsed and validated body (throws the 400 naming the field): parsed on first use. */
   json(): Record<string, unknown>;
+  /** A large body's skeleton, parsed (util/json-skeleton.ts), for translation; null when it has none. */
+  skeleton(): ParsedSkeleton | null;
 }
+
+interface ParsedSkeleton { json: Record<string, unknown>; spans: Uint8Array[]; raw: RawStrings }
 
 /**
  * Bodies up to this size are parsed and validated in full before routing. Larger ones (a long Claude Code
@@ -88,12 +93,27 @@ function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): I
     const routing = keys && shallowCheck(bytes, keys, format, endpoint);
     if (routing) {
       let parsed: Record<string, unknown> | undefined;
-      return { format, endpoint, bytes, keys, model: routing.model, stream: routing.stream, json: () => (parsed ??= parseInbound(bytes, format, endpoint).json) };
+      let skeleton: ParsedSkeleton | null | undefined;
+      return {
+        format, endpoint, bytes, keys, model: routing.model, stream: routing.stream,
+        json: () => (parsed ??= parseInbound(bytes, format, endpoint).json),
+        skeleton: () => (skeleton === undefined ? (skeleton = endpoint === 'count_tokens' ? null : parseSkeleton(bytes, format)) : skeleton),
+      };
     }
     // not a well-formed object, or a routing field of the wrong type: the full parse names the problem
   }
   const { json, model, stream } = parseInbound(bytes, format, endpoint);
-  return { format, endpoint, bytes, keys: null, model, stream, json: () => json };
+  return { format, endpoint, bytes, keys: null, model, stream, json: () => json, skeleton: () => null };
+}
+
+/** The skeleton of a large body, parsed; null when there is none or it does not parse (the full parse then names the problem). */
+function parseSkeleton(bytes: Uint8Array, format: FormatId): ParsedSkeleton | null {
+  const sk = skeletonize(bytes, FORMATS[format].verbatimText);
+  if (!sk) return null;
+  let json: unknown;
+  try { json = JSON.parse(sk.text); } catch { return null; }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return null;
+  return { json: json as Record<string, unknown>, spans: sk.spans, raw: new RawStrings(sk.spans) };
 }
 
 function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {
@@ -146,9 +166,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
   const sleep = deps.sleep ?? ((ms: number) => Bun.sleep(ms));
   let lastError: GatewayError | undefined;
   let estimate: number | undefined;
-  let quick: number | undefined;
   const estimated = (hub: MessageCreateParams) => (estimate ??= estimateInputTokens(hub));
-  const estimatedQuickly = (hub: MessageCreateParams) => (quick ??= estimateInputTokens(hub, { fast: true }));
 
   for (let i = 0; i < routes.length; i++) {
     const route = routes[i]!;
@@ -171,20 +189,8 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     if (passthrough) {
       body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
     } else {
-      ctx = {
-        requestedModel: inbound.model,
-        upstreamModel: route.upstreamModel,
-        dropped: [],
-        estimatedInputTokens: 0,
-        defaultMaxTokens: deps.config.default_max_tokens,
-        thinkingStyle: thinkingStyleFor(channel.config, route.upstreamModel),
-      };
       // translation errors (a block type the channel cannot take) are the client's: no fallback
-      const hub = FORMATS[inbound.format].requestToHub(inbound.json(), ctx);
-      ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
-      // message_start needs input tokens before the upstream reports them: a sampled estimate, final usage follows
-      if (inbound.stream) ctx.estimatedInputTokens = estimatedQuickly(hub);
-      body = JSON.stringify(FORMATS[channel.nativeFormat].requestFromHub(hub, ctx, channel.quirks as never));
+      ({ ctx, body } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
       if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
     }
 
@@ -237,6 +243,45 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     return relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard);
   }
   throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
+}
+
+/**
+ * Inbound → hub → the channel's format. A large body is translated from its skeleton (long text left as bytes,
+ * util/json-skeleton.ts), unless a converter needs a string's content or a placeholder cannot be put back: then
+ * (and for every other body) from the full parse.
+ */
+function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: string, defaultMaxTokens: number): { ctx: TranslateContext; body: string | Uint8Array } {
+  const from = FORMATS[inbound.format];
+  const to = FORMATS[channel.nativeFormat];
+  const newContext = (): TranslateContext => ({
+    requestedModel: inbound.model,
+    upstreamModel,
+    dropped: [],
+    estimatedInputTokens: 0,
+    defaultMaxTokens,
+    thinkingStyle: thinkingStyleFor(channel.config, upstreamModel),
+  });
+  const prepare = (hub: MessageCreateParams, ctx: TranslateContext, raw?: RawStrings) => {
+    ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
+    // message_start needs input tokens before the upstream reports them: a sampled estimate, final usage follows
+    if (inbound.stream) ctx.estimatedInputTokens = estimateInputTokens(hub, { fast: true, raw });
+  };
+  const skeleton = inbound.skeleton();
+  if (skeleton) {
+    const ctx = newContext();
+    try {
+      const hub = from.requestToHub(skeleton.json, ctx);
+      prepare(hub, ctx, skeleton.raw);
+      const body = splice(JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), skeleton.spans);
+      if (body) return { ctx, body };
+    } catch (err) {
+      if (!(err instanceof NeedsFullParse)) throw err;
+    }
+  }
+  const ctx = newContext();
+  const hub = from.requestToHub(inbound.json(), ctx);
+  prepare(hub, ctx);
+  return { ctx, body: JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)) };
 }
 
 /** An attempt under the watchdog: its deadline and message move from first byte to whole body. */

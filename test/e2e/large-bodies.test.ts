@@ -85,6 +85,31 @@ describe('large bodies', () => {
     expect(sent.messages[0].content).toContain('lorem');
   });
 
+  test('a large translated body carries every string exactly (long text goes through undecoded)', async () => {
+    const png = Buffer.alloc(90_000, 3).toString('base64');
+    const body = JSON.stringify({
+      model: 'to-openai', max_tokens: 5, system: `sys ${pad}`,
+      messages: [{ role: 'user', content: [{ type: 'text', text: pad }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'Write', input: { content: pad } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: `${pad}\u0001 "end"` }] }],
+    });
+    const res = await post('/v1/messages', body);
+    expect(res.status).toBe(200);
+    const sent = openaiUp.requests.at(-1)!.json;
+    expect(sent.messages[0]).toEqual({ role: 'system', content: `sys ${pad}` });
+    expect(sent.messages[1].content).toEqual([{ type: 'text', text: pad }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }]);
+    expect(JSON.parse(sent.messages[2].tool_calls[0].function.arguments)).toEqual({ content: pad });
+    expect(sent.messages[3]).toEqual({ role: 'tool', tool_call_id: 'toolu_1', content: `${pad}\u0001 "end"` });
+  });
+
+  test('a large body whose translation reads a string (a base64 text document) takes the full parse', async () => {
+    const doc = Buffer.from(pad).toString('base64');
+    const body = JSON.stringify({ model: 'to-openai', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'text/plain', data: doc } }] }] });
+    const res = await post('/v1/messages', body);
+    expect(res.status).toBe(200);
+    expect(openaiUp.requests.at(-1)!.json.messages[0].content).toBe(pad);
+  });
+
   test('Chat Completions passthrough of a large body', async () => {
     const gw2 = startGateway({ channels: [{ name: 'o', type: 'openai', base_url: `${openaiUp.url}/v1`, models: { c: 'gpt-up' } }] });
     const body = JSON.stringify({ model: 'c', messages: [{ role: 'user', content: pad }], stream: false });

@@ -48,6 +48,13 @@ export const anthropicFormat: Format<unknown> = {
   },
   errorBody: anthropicErrorBody,
   streamErrorEvent: (err) => anthropicStreamError(err),
+  // text blocks, string content (messages, tool results), the system prompt, base64 sources, tool descriptions;
+  // never inside a tool_use input, which converters serialise into a string of its own
+  verbatimText: {
+    text: new Set(['text', 'content', 'system', 'data', 'description']),
+    dataUrl: new Set(),
+    opaque: new Set(['input', 'metadata']),
+  },
 
   requestFromHub(hub: MessageCreateParams, ctx: TranslateContext): unknown {
     return { ...hub, model: ctx.upstreamModel };

@@ -28,6 +28,12 @@ export const openaiChatFormat: Format<ChatQuirks> = {
   streamFromHub: (ctx) => hubEventsToChatStage(ctx, { includeUsage: ctx.streamUsage ?? false }),
   errorBody: (err: GatewayError) => chatErrorBody(err),
   streamErrorEvent: chatStreamErrorEvent,
+  // message content (string or text parts), tool descriptions; image and file data URLs after their `data:…,`
+  verbatimText: {
+    text: new Set(['content', 'text', 'description']),
+    dataUrl: new Set(['url', 'file_data']),
+    opaque: new Set(['metadata']),
+  },
 
   requestFromHub: (hub, ctx, quirks) => hubRequestToChat(hub, ctx, quirks),
   responseToHub: (body, ctx, quirks) => chatResponseToHub(body, ctx, quirks),

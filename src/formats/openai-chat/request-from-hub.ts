@@ -16,6 +16,7 @@
  * Quirk by quirk (formats/openai-chat/quirks.ts), provider presets live in channels/openai/presets.ts.
  */
 import { createHash } from 'node:crypto';
+import { realString } from '../../util/json-skeleton.ts';
 import { invalidRequest } from '../../errors.ts';
 import { globMatch } from '../../util/glob.ts';
 import { assertNever } from '../../util/never.ts';
@@ -292,7 +293,7 @@ function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, 
         noteDropped(ctx, `${p} (PDF document: the provider takes no PDF input)`);
         return [{ type: 'text', text: `[PDF document${title ? ` "${title}"` : ''} omitted: this provider does not accept PDF input]` }];
       }
-      if (mediaType.startsWith('text/')) return textPart(withHeader(Buffer.from(data, 'base64').toString('utf8')));
+      if (mediaType.startsWith('text/')) return textPart(withHeader(Buffer.from(realString(data), 'base64').toString('utf8')));
       throw invalidRequest(`document media type "${mediaType}" cannot be sent to an OpenAI-compatible provider`, `${p}.source.media_type`);
     }
     case 'url': {

@@ -30,6 +30,7 @@ import type {
   TextBlockParam, Tool, ToolChoice, ToolResultBlockParam, ToolUseBlockParam,
 } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
+import { realString } from '../../util/json-skeleton.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schema
@@ -486,6 +487,7 @@ function fileBlock(part: v.InferOutput<typeof FilePartSchema>, at: string): Bloc
     return { type: 'document', source: { type: 'base64', media_type: mediaType, data }, ...(filename ? { title: filename } : {}), ...cache };
   }
   if (mediaType.startsWith('text/')) {
+    realString(data); // decoded below: a placeholder (util/json-skeleton.ts) needs the real bytes
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));

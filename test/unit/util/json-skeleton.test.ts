@@ -1,0 +1,180 @@
+/**
+ * util/json-skeleton: translating from a skeleton (long strings left as bytes) gives exactly the bytes of the
+ * ordinary path, for every shape of request the converters take, in both directions; placeholders that cannot be
+ * put back are refused, and converters that need a string's content ask for the full parse.
+ */
+import { describe, expect, test } from 'bun:test';
+import { FORMATS } from '../../../src/formats/index.ts';
+import type { FormatId, TranslateContext } from '../../../src/formats/types.ts';
+import { resolveQuirks } from '../../../src/channels/openai/presets.ts';
+import { NeedsFullParse, RawStrings, hasPlaceholder, skeletonize, splice } from '../../../src/util/json-skeleton.ts';
+import { estimateInputTokens } from '../../../src/accounting/estimate-tokens.ts';
+import { requestBody } from '../../../bench/payloads.ts';
+
+const ctx = (): TranslateContext => ({ requestedModel: 'm', upstreamModel: 'up', dropped: [], estimatedInputTokens: 0, defaultMaxTokens: 4096, thinkingStyle: 'adaptive' });
+const quirksFor = (to: FormatId) => (to === 'openai-chat' ? resolveQuirks('openai', { pdf: true }) : undefined);
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** The ordinary path: parse, convert, serialise. */
+function full(from: FormatId, to: FormatId, body: string): string {
+  const c = ctx();
+  return JSON.stringify(FORMATS[to].requestFromHub(FORMATS[from].requestToHub(JSON.parse(body), c), c, quirksFor(to) as never));
+}
+
+/** The skeleton path, as pipeline/handle.ts runs it; `null` where it declines (no skeleton, or a fallback). */
+function viaSkeleton(from: FormatId, to: FormatId, body: string, min: number): string | null {
+  const sk = skeletonize(enc.encode(body), FORMATS[from].verbatimText, min);
+  if (!sk) return null;
+  const c = ctx();
+  try {
+    const out = splice(JSON.stringify(FORMATS[to].requestFromHub(FORMATS[from].requestToHub(JSON.parse(sk.text), c), c, quirksFor(to) as never)), sk.spans);
+    return out && dec.decode(out);
+  } catch (e) {
+    if (e instanceof NeedsFullParse) return null;
+    throw e;
+  }
+}
+
+// text with everything JSON escapes, and more than one placeholder's worth
+const awkward = (tag: string) => `${tag}: "quoted" \\back\\slash\\ \n new line \t tab \u0001 ctrl é ✓ 中文 🎉 </script> ${'x'.repeat(300)} ${tag} end`;
+const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452000001000000008008020000', 'hex'), Buffer.alloc(2000, 7)]).toString('base64');
+const pdf = Buffer.from(`%PDF-1.4\n${'stream data '.repeat(200)}`).toString('base64');
+const textDoc = Buffer.from(awkward('a text/plain document')).toString('base64');
+
+const anthropicRequests: Record<string, unknown> = {
+  'string content and system string': { model: 'm', max_tokens: 10, system: awkward('system'), messages: [{ role: 'user', content: awkward('user') }] },
+  'system blocks, text blocks joined': {
+    model: 'm', max_tokens: 10, system: [{ type: 'text', text: awkward('s1') }, { type: 'text', text: awkward('s2'), cache_control: { type: 'ephemeral' } }],
+    messages: [{ role: 'user', content: [{ type: 'text', text: awkward('t1') }, { type: 'text', text: awkward('t2') }] }, { role: 'assistant', content: [{ type: 'text', text: awkward('a1') }] }, { role: 'user', content: 'short' }],
+  },
+  'tool loop: long tool input stays in the skeleton, long results do not': {
+    model: 'm', max_tokens: 10,
+    tools: [{ name: 'Write', description: awkward('tool description'), input_schema: { type: 'object', properties: { content: { type: 'string', description: awkward('param description') }, file_path: { type: 'string' } }, required: ['content'] } }],
+    messages: [
+      { role: 'user', content: 'write it' },
+      { role: 'assistant', content: [{ type: 'text', text: awkward('plan') }, { type: 'tool_use', id: 'toolu_1', name: 'Write', input: { file_path: '/tmp/a', content: awkward('file body'), text: awkward('nested text key') } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: awkward('result string') }, { type: 'tool_result', tool_use_id: 'toolu_1', is_error: true, content: [{ type: 'text', text: awkward('result block') }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } }] }] },
+    ],
+  },
+  'images and PDFs': {
+    model: 'm', max_tokens: 10,
+    messages: [{ role: 'user', content: [
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+      { type: 'document', title: 'spec', source: { type: 'base64', media_type: 'application/pdf', data: pdf } },
+      { type: 'document', source: { type: 'text', media_type: 'text/plain', data: awkward('text source') } },
+      { type: 'text', text: awkward('question') },
+    ] }],
+  },
+  'thinking in history, metadata': {
+    model: 'm', max_tokens: 10, metadata: { user_id: awkward('user id') },
+    messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: [{ type: 'thinking', thinking: awkward('thought'), signature: 'sig' }, { type: 'text', text: awkward('answer') }] }, { role: 'user', content: 'again' }],
+  },
+};
+
+const chatRequests: Record<string, unknown> = {
+  'string content, system and developer': { model: 'm', messages: [{ role: 'system', content: awkward('system') }, { role: 'developer', content: awkward('dev') }, { role: 'user', content: awkward('user') }] },
+  'content parts, image and PDF data URLs': {
+    model: 'm', messages: [{ role: 'user', content: [
+      { type: 'text', text: awkward('part') },
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${png}`, detail: 'high' } },
+      { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } },
+    ] }],
+  },
+  'tool calls and results, schemas with descriptions': {
+    model: 'm',
+    tools: [{ type: 'function', function: { name: 'Write', description: awkward('tool'), parameters: { type: 'object', properties: { content: { type: 'string', description: awkward('param') } } } } }],
+    messages: [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: awkward('calling'), tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'Write', arguments: JSON.stringify({ content: awkward('args') }) } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: awkward('tool output') },
+    ],
+    response_format: { type: 'json_schema', json_schema: { name: 'out', schema: { type: 'object', properties: { a: { type: 'string', description: awkward('schema') } } } } },
+  },
+};
+
+describe('json-skeleton: the same bytes as the ordinary path', () => {
+  const cases: Array<[FormatId, FormatId, string, unknown]> = [
+    ...Object.entries(anthropicRequests).map(([name, r]) => ['anthropic', 'openai-chat', name, r] as [FormatId, FormatId, string, unknown]),
+    ...Object.entries(chatRequests).map(([name, r]) => ['openai-chat', 'anthropic', name, r] as [FormatId, FormatId, string, unknown]),
+  ];
+  for (const [from, to, name, request] of cases) {
+    test(`${from} → ${to}: ${name}`, () => {
+      const body = JSON.stringify(request);
+      const expected = full(from, to, body);
+      for (const min of [1, 64, 256]) {
+        const got = viaSkeleton(from, to, body, min);
+        expect(got).not.toBeNull();
+        expect(got!).toBe(expected);
+      }
+    });
+  }
+
+  for (const kind of ['conversation', 'image'] as const) {
+    test(`bench payload: ${kind}, both directions`, () => {
+      for (const [from, to, client] of [['anthropic', 'openai-chat', 'anthropic'], ['openai-chat', 'anthropic', 'openai']] as const) {
+        const body = requestBody(client, kind, 'm', false);
+        const sk = skeletonize(enc.encode(body), FORMATS[from].verbatimText)!;
+        expect(sk.text.length).toBeLessThan(body.length / 4); // the point: most of the body stays bytes
+        expect(viaSkeleton(from, to, body, 256)).toBe(full(from, to, body));
+      }
+    });
+  }
+});
+
+describe('json-skeleton: what it refuses', () => {
+  test('a converter that reads a placeholder (a base64 text document) asks for the full parse', () => {
+    const body = JSON.stringify({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'text/plain', data: textDoc } }] }] });
+    expect(viaSkeleton('anthropic', 'openai-chat', body, 1)).toBeNull();
+    const chat = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: [{ type: 'file', file: { filename: 'a.txt', file_data: `data:text/plain;base64,${textDoc}` } }] }] });
+    expect(viaSkeleton('openai-chat', 'anthropic', chat, 1)).toBeNull();
+  });
+
+  test('a body holding the placeholder marker itself gets no skeleton', () => {
+    const body = JSON.stringify({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: `nul \u0000 here ${'x'.repeat(500)}` }] });
+    expect(body).toContain('\\u0000');
+    expect(skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText, 1)).toBeNull();
+  });
+
+  test('a placeholder serialised twice (inside a JSON string) cannot be spliced', () => {
+    const sk = skeletonize(enc.encode(JSON.stringify({ content: 'y'.repeat(300) })), { text: new Set(['content']), dataUrl: new Set(), opaque: new Set() })!;
+    const once = JSON.parse(sk.text);
+    expect(hasPlaceholder(once.content)).toBe(true);
+    expect(splice(JSON.stringify({ args: JSON.stringify(once) }), sk.spans)).toBeNull();
+    expect(dec.decode(splice(JSON.stringify(once), sk.spans)!)).toBe(JSON.stringify({ content: 'y'.repeat(300) }));
+  });
+
+  test('no skeleton for non-objects, unterminated strings, or nothing long', () => {
+    const rules = FORMATS.anthropic.verbatimText;
+    for (const b of ['[1,2]', '{"content": "abc', '{"content": "short"}', '']) expect(skeletonize(enc.encode(b), rules, 8)).toBeNull();
+  });
+
+  test('escaped quotes and backslash runs end strings where JSON says', () => {
+    const value = 'a\\"b\\\\"c'.repeat(40) + '\\\\';
+    const body = JSON.stringify({ content: value, after: 'ok' });
+    const sk = skeletonize(enc.encode(body), { text: new Set(['content']), dataUrl: new Set(), opaque: new Set() }, 1)!;
+    expect(JSON.parse(sk.text).after).toBe('ok');
+    expect(dec.decode(splice(sk.text, sk.spans)!)).toBe(body);
+  });
+});
+
+describe('json-skeleton: the token estimate reads placeholders', () => {
+  test('within 3% of the estimate on the real strings (fast mode), images included', () => {
+    for (const kind of ['conversation', 'image'] as const) {
+      const body = requestBody('anthropic', kind, 'm', false);
+      const sk = skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText)!;
+      const real = estimateInputTokens(JSON.parse(body), { fast: true });
+      const fromSkeleton = estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new RawStrings(sk.spans) });
+      expect(Math.abs(fromSkeleton - real) / real).toBeLessThan(0.03);
+      // without the spans the conversation's placeholders would count for almost nothing
+      if (kind === 'conversation') expect(estimateInputTokens(JSON.parse(sk.text), { fast: true })).toBeLessThan(real / 2);
+    }
+  });
+
+  test('image sizes and PDF pages are read through the placeholders', () => {
+    const body = JSON.stringify(anthropicRequests['images and PDFs']);
+    const sk = skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText)!;
+    expect(sk.spans.length).toBeGreaterThanOrEqual(3);
+    expect(estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new RawStrings(sk.spans) })).toBe(estimateInputTokens(JSON.parse(body), { fast: true }));
+  });
+});
