@@ -463,15 +463,15 @@ function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, 
 
 async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch): Promise<Response> {
   const log = x.log;
-  const source = res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
-  // the relay times out silences; the watch still aborts the upstream if the client goes away meanwhile
-  guard.extend(Infinity, '');
+  // the whole answer within the idle timeout (a JSON answer comes at once after its headers), read natively
+  const idleMs = channel.config.stream_idle_timeout_ms;
+  guard.extend(idleMs, `upstream sent nothing for ${idleMs} ms`);
   let text: string;
   try {
-    text = await new Response(relayStream(source, { idleMs: channel.config.stream_idle_timeout_ms })).text();
+    text = await res.text();
   } catch (err) {
     if (x.req.signal.aborted) throw new ClientGone();
-    throw relayFailure(err);
+    throw relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
   } finally {
     unwatch(guard);
   }

@@ -21,6 +21,8 @@
  * encoder) is reported by the upstream rather than by the gateway, in the same envelope (README "Large bodies").
  */
 
+import { closingQuote } from './json.ts';
+
 const QUOTE = 34;
 const BACKSLASH = 92;
 const enc = new TextEncoder();
@@ -71,8 +73,12 @@ export function realString(s: string): string {
 export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_MIN): Skeleton | null {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.indexOf('\\u0000') >= 0) return null;
+  const names = keyTable(rules);
   const spans: Uint8Array[] = [];
-  const pieces: Uint8Array[] = [];
+  // the skeleton is never longer than the body (each placeholder replaces a longer string), and it is decoded
+  // before this returns: one scratch buffer serves every request
+  const out = scratch(b.length);
+  let o = 0;
   let copyFrom = 0;
   // per open container: 1 object, 2 array; plus whether the subtree is opaque
   const kinds: number[] = [];
@@ -84,10 +90,10 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
   while (i < n) {
     const c = b[i]!;
     if (c === QUOTE) {
-      const end = stringEnd(b, i);
+      const end = closingQuote(b, i);
       if (end < 0) return null;
       if (expectKey) {
-        key = end - i - 1 <= MAX_KEY ? b.toString('latin1', i + 1, end) : null;
+        key = keyName(names, b, i + 1, end);
         expectKey = false;
       } else if (end - i - 1 >= min && key !== null && !opaque[opaque.length - 1]) {
         let from = i + 1;
@@ -98,7 +104,8 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
           else from = -1;
         } else if (!rules.text.has(key)) from = -1;
         if (from >= 0 && end - from >= min) {
-          pieces.push(b.subarray(copyFrom, from), enc.encode(`\\u0000${spans.length}\\u0001`));
+          o += b.copy(out, o, copyFrom, from);
+          o += out.write(`\\u0000${spans.length}\\u0001`, o, 'latin1');
           spans.push(b.subarray(from, end));
           copyFrom = end;
         }
@@ -123,21 +130,37 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
     i++;
   }
   if (spans.length === 0 || kinds.length !== 0) return null;
-  pieces.push(b.subarray(copyFrom));
-  return { text: dec.decode(Buffer.concat(pieces)), spans };
+  o += b.copy(out, o, copyFrom);
+  return { text: dec.decode(out.subarray(0, o)), spans };
 }
 
-/** Index of the quote closing the string opened at `open`, or -1. Long strings are skipped natively. */
-function stringEnd(b: Buffer, open: number): number {
-  let from = open + 1;
-  for (;;) {
-    const q = b.indexOf(QUOTE, from);
-    if (q < 0) return -1;
-    let k = q - 1;
-    while (b[k] === BACKSLASH) k--;
-    if (((q - 1 - k) & 1) === 0) return q; // an even run of backslashes: the quote is not escaped
-    from = q + 1;
+let scratchBuf = Buffer.allocUnsafe(0);
+function scratch(size: number): Buffer {
+  if (scratchBuf.length < size) scratchBuf = Buffer.allocUnsafe(Math.max(size, scratchBuf.length * 2, 64 * 1024));
+  return scratchBuf;
+}
+
+/** The rules' key names as bytes, built once per rules object. */
+const keyTables = new WeakMap<SkeletonRules, Array<[string, Uint8Array]>>();
+function keyTable(rules: SkeletonRules): Array<[string, Uint8Array]> {
+  let t = keyTables.get(rules);
+  if (!t) {
+    t = [...new Set([...rules.text, ...rules.dataUrl, ...rules.opaque])].map((k) => [k, enc.encode(k)] as [string, Uint8Array]);
+    keyTables.set(rules, t);
   }
+  return t;
+}
+
+/** The rule key spelled by b[start..end), or null for any other key (compared as bytes: no string per key). */
+function keyName(names: Array<[string, Uint8Array]>, b: Uint8Array, start: number, end: number): string | null {
+  const len = end - start;
+  if (len > MAX_KEY) return null;
+  outer: for (const [name, bytes] of names) {
+    if (bytes.length !== len) continue;
+    for (let j = 0; j < len; j++) if (b[start + j] !== bytes[j]) continue outer;
+    return name;
+  }
+  return null;
 }
 
 const MARK = '\\u0000';
@@ -148,7 +171,11 @@ const MARK_END = '\\u0001';
  * there in a form that cannot be restored (serialised twice: preceded by a backslash), or malformed.
  */
 export function splice(json: string, spans: Uint8Array[]): Uint8Array | null {
-  const parts: Uint8Array[] = [];
+  // the JSON text between placeholders is encoded into scratch space first (3 bytes per UTF-16 unit at most),
+  // then text and spans are copied once into a buffer of the exact size
+  const text = scratch(json.length * 3);
+  let t = 0;
+  const cuts: number[] = []; // per placeholder: end of the text before it in `text`, and the span id
   let from = 0;
   for (;;) {
     const at = json.indexOf(MARK, from);
@@ -156,14 +183,27 @@ export function splice(json: string, spans: Uint8Array[]): Uint8Array | null {
     if (json.charCodeAt(at - 1) === BACKSLASH) return null;
     const end = json.indexOf(MARK_END, at + MARK.length);
     if (end < 0 || end - at > MARK.length + 8) return null;
-    const span = spans[Number(json.slice(at + MARK.length, end))];
-    if (!span) return null;
-    parts.push(enc.encode(json.slice(from, at)), span);
+    const id = Number(json.slice(at + MARK.length, end));
+    if (!spans[id]) return null;
+    t += enc.encodeInto(json.slice(from, at), text.subarray(t)).written;
+    cuts.push(t, id);
     from = end + MARK_END.length;
   }
-  if (parts.length === 0) return enc.encode(json);
-  parts.push(enc.encode(json.slice(from)));
-  return Buffer.concat(parts);
+  t += enc.encodeInto(json.slice(from), text.subarray(t)).written;
+  let size = t;
+  for (let k = 1; k < cuts.length; k += 2) size += spans[cuts[k]!]!.length;
+  const out = Buffer.allocUnsafeSlow(size);
+  let o = 0;
+  let textFrom = 0;
+  for (let k = 0; k < cuts.length; k += 2) {
+    o += text.copy(out, o, textFrom, cuts[k]);
+    textFrom = cuts[k]!;
+    const span = spans[cuts[k + 1]!]!;
+    out.set(span, o);
+    o += span.length;
+  }
+  text.copy(out, o, textFrom, t);
+  return out;
 }
 
 /**

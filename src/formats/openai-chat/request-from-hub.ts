@@ -424,16 +424,33 @@ const SCHEMA_ONE = ['items', 'additionalProperties', 'not', 'if', 'then', 'else'
 const SCHEMA_LISTS = ['anyOf', 'oneOf', 'allOf', 'prefixItems', 'items'];
 
 function dropSchemaKey(node: unknown): unknown {
-  if (!isRecord(node)) return node;
+  // copy only the nodes on the way to a `$schema`: Claude Code's tools carry one at the top, rarely deeper
+  if (!isRecord(node) || !hasSchemaKey(node)) return node;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) {
+  for (const k in node) {
+    const v = node[k];
     if (k === '$schema') continue;
-    if (SCHEMA_MAPS.includes(k) && isRecord(v)) out[k] = Object.fromEntries(Object.entries(v).map(([n, s]) => [n, dropSchemaKey(s)]));
-    else if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) out[k] = v.map(dropSchemaKey);
+    if (SCHEMA_MAPS.includes(k) && isRecord(v)) {
+      const m: Record<string, unknown> = {};
+      for (const n in v) m[n] = dropSchemaKey(v[n]);
+      out[k] = m;
+    } else if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) out[k] = v.map(dropSchemaKey);
     else if (SCHEMA_ONE.includes(k)) out[k] = dropSchemaKey(v);
     else out[k] = v;
   }
   return out;
+}
+
+/** Whether `$schema` appears in a schema or any subschema (no allocation). */
+function hasSchemaKey(node: Record<string, unknown>): boolean {
+  for (const k in node) {
+    if (k === '$schema') return true;
+    const v = node[k];
+    if (SCHEMA_MAPS.includes(k) && isRecord(v)) { for (const n in v) if (isRecord(v[n]) && hasSchemaKey(v[n] as Record<string, unknown>)) return true; }
+    else if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) { for (const x of v) if (isRecord(x) && hasSchemaKey(x)) return true; }
+    else if (SCHEMA_ONE.includes(k) && isRecord(v) && hasSchemaKey(v)) return true;
+  }
+  return false;
 }
 
 const GEMINI_SCHEMA_KEYS = new Set([
