@@ -29,21 +29,35 @@ export class UsageSniffer {
       if (this.jsonBytes < MAX_JSON_SIDE_COPY) { this.json.push(Buffer.from(bytes)); this.jsonBytes += bytes.length; }
       return;
     }
-    const buf = this.carry ? Buffer.concat([this.carry, bytes]) : bytes;
-    this.carry = null;
     let from = 0;
+    if (this.carry) {
+      // the line left unfinished by the last chunk: joined (a copy) only when it holds "usage"
+      const nl = bytes.indexOf(NL);
+      const head = nl < 0 ? bytes : bytes.subarray(0, nl);
+      const carry = this.carry;
+      if (nl < 0) {
+        // a long line still unfinished: all of it is kept, "usage" may come later in it
+        this.keep(Buffer.concat([carry, bytes]));
+        return;
+      }
+      const hit = carry.indexOf(USAGE) >= 0 || head.indexOf(USAGE) >= 0
+        || Buffer.concat([carry.subarray(Math.max(0, carry.length - USAGE.length + 1)), head.subarray(0, USAGE.length - 1)]).indexOf(USAGE) >= 0;
+      this.carry = null;
+      if (hit) this.line(Buffer.concat([carry, head]).toString('utf8'));
+      from = nl + 1;
+    }
     for (;;) {
-      const hit = buf.indexOf(USAGE, from);
+      const hit = bytes.indexOf(USAGE, from);
       if (hit < 0) break;
-      const lineStart = buf.lastIndexOf(NL, hit) + 1;
-      const lineEnd = buf.indexOf(NL, hit);
-      if (lineEnd < 0) { this.keep(buf.subarray(lineStart)); return; }
-      this.line(buf.toString('utf8', lineStart, lineEnd));
+      const lineStart = Math.max(from, bytes.lastIndexOf(NL, hit) + 1);
+      const lineEnd = bytes.indexOf(NL, hit);
+      if (lineEnd < 0) { this.keep(bytes.subarray(lineStart)); return; }
+      this.line(bytes.toString('utf8', lineStart, lineEnd));
       from = lineEnd + 1;
     }
     // keep the unfinished last line: its "usage" may arrive with the next chunk
-    const lastNl = buf.lastIndexOf(NL);
-    const tail = lastNl < 0 ? buf : buf.subarray(lastNl + 1);
+    const lastNl = bytes.lastIndexOf(NL);
+    const tail = lastNl < from - 1 ? bytes.subarray(from) : bytes.subarray(lastNl + 1);
     if (tail.length) this.keep(tail);
   }
 
