@@ -110,6 +110,17 @@ describe('large bodies', () => {
     expect(openaiUp.requests.at(-1)!.json.messages[0].content).toBe(pad);
   });
 
+  test('malformed large bodies on a translated route: the gateway\'s own 400, never a 500', async () => {
+    const good = bigBody('to-openai');
+    const n = openaiUp.requests.length;
+    for (const bad of [good.slice(0, -1), `${good} trailing`, good.replace('"messages":[', '"messages":[[') , good.replace(/"max_tokens":100/, '"max_tokens":"100"'), `[${good}]`]) {
+      const res = await post('/v1/messages', bad);
+      expect(res.status).toBe(400);
+      expect((await res.json() as any).type).toBe('error');
+    }
+    expect(openaiUp.requests.length).toBe(n);
+  });
+
   test('Chat Completions passthrough of a large body', async () => {
     const gw2 = startGateway({ channels: [{ name: 'o', type: 'openai', base_url: `${openaiUp.url}/v1`, models: { c: 'gpt-up' } }] });
     const body = JSON.stringify({ model: 'c', messages: [{ role: 'user', content: pad }], stream: false });
