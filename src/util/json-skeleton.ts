@@ -76,7 +76,7 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
   const names = keyTable(rules);
   const spans: Uint8Array[] = [];
   // the skeleton is never longer than the body (each placeholder replaces a longer string), and it is decoded
-  // before this returns: one scratch buffer serves every request
+  // before this returns: one scratch buffer serves every request (kept up to SCRATCH_MAX)
   const out = scratch(b.length);
   let o = 0;
   let copyFrom = 0;
@@ -134,9 +134,12 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
   return { text: dec.decode(out.subarray(0, o)), spans };
 }
 
+/** Scratch space shared by skeletonize and splice (both finish with it before returning). */
+const SCRATCH_MAX = 4 * 1024 * 1024;
 let scratchBuf = Buffer.allocUnsafe(0);
 function scratch(size: number): Buffer {
-  if (scratchBuf.length < size) scratchBuf = Buffer.allocUnsafe(Math.max(size, scratchBuf.length * 2, 64 * 1024));
+  if (size > SCRATCH_MAX) return Buffer.allocUnsafe(size);
+  if (scratchBuf.length < size) scratchBuf = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(size, scratchBuf.length * 2, 64 * 1024)));
   return scratchBuf;
 }
 
