@@ -32,14 +32,8 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/v1/models', route(authed, listModels(deps)));
   app.get('/v1/models/:id{.+}', route(authed, getModel(deps)));
 
-  const inference = (format: FormatId, endpoint: Endpoint) => route({ format, auth: true, loopGuard: true, setsRequestId: true }, async function inferenceHandler(x) {
-    deps.state.inflight++;
-    try {
-      return await handleInference(x, deps, format, endpoint);
-    } finally {
-      deps.state.inflight--;
-    }
-  });
+  const inference = (format: FormatId, endpoint: Endpoint) =>
+    route({ format, auth: true, loopGuard: true, setsRequestId: true }, (x) => handleInference(x, deps, format, endpoint));
   app.post('/v1/messages', inference('anthropic', 'messages'));
   app.post('/v1/messages/count_tokens', inference('anthropic', 'count_tokens'));
   app.post('/v1/chat/completions', inference('openai-chat', 'chat_completions'));

@@ -62,6 +62,15 @@ interface ParsedSkeleton { json: Record<string, unknown>; spans: Uint8Array[]; r
 const FULL_CHECK_MAX = 64 * 1024;
 
 export async function handleInference(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
+  deps.state.inflight++;
+  try {
+    return await handle(x, deps, format, endpoint);
+  } finally {
+    deps.state.inflight--;
+  }
+}
+
+async function handle(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
   const req = x.req;
   const log = x.log;
   // Bun closes a connection idle for 10 s, even one whose handler is still waiting for a slow first token
@@ -246,15 +255,16 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
         if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await sleep(wait);
         continue;
       }
-      return upstreamError(x, channel, res, passthrough);
+      return await upstreamError(x, channel, res, passthrough);
     }
     deps.breaker.success(channel.name);
-    if (!ctx) return relayPassthrough(x, inbound, channel, res, upstream, guard);
+    // `return await`: one microtask for a native promise, where returning it from an async function costs three
+    if (!ctx) return await relayPassthrough(x, inbound, channel, res, upstream, guard);
     if (inbound.stream) {
       unwatch(guard); // the relay's idle timer and its cancel take over
       return relayTranslatedStream(x, inbound, channel, res, upstream, ctx);
     }
-    return relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard);
+    return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard);
   }
   throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
 }
