@@ -13,7 +13,7 @@ import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
 import { kindAt, rewriteModel, scanTopLevel, valueAt } from '../util/json.ts';
-import { NeedsFullParse, RawStrings, skeletonize, splice } from '../util/json-skeleton.ts';
+import { RawStrings, skeletonize, splice } from '../util/json-skeleton.ts';
 import { orderRoutes } from '../routing/balance.ts';
 import { isRetryableStatus, retryAfterMs } from '../routing/fallback.ts';
 import type { Route } from '../routing/table.ts';
@@ -299,7 +299,9 @@ function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: str
       const body = splice(JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), skeleton.spans);
       if (body) return { ctx, body };
     } catch (err) {
-      if (!(err instanceof NeedsFullParse)) throw err;
+      // a 400 names the client's problem, the same on either path; anything else (NeedsFullParse, or a converter
+      // surprised by a placeholder) is retried the ordinary way, which throws again if the fault is real
+      if (err instanceof GatewayError) throw err;
     }
   }
   const ctx = newContext();
