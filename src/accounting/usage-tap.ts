@@ -9,6 +9,8 @@ import type { FormatId } from '../formats/types.ts';
 import { addAnthropicUsage, addChatUsage, emptyUsage, type UsageTotals } from './usage.ts';
 
 const USAGE = Buffer.from('"usage"');
+const STOP_REASON = Buffer.from('"stop_reason"');
+const FINISH_REASON = Buffer.from('"finish_reason"');
 const NL = 10;
 /** Longest unfinished line kept between chunks (usage-bearing events are small). */
 const MAX_CARRY = 64 * 1024;
@@ -89,8 +91,8 @@ export class UsageSniffer {
       if (this.format === 'anthropic') addAnthropicUsage(this.usage, usage);
       else addChatUsage(this.usage, usage);
     } catch { /* malformed: no usage */ }
-    const stop = /"(?:stop_reason|finish_reason)"\s*:\s*"([a-z_]+)"/.exec(buf.toString('latin1', Math.max(0, buf.length - 65536)));
-    if (stop) this.stopReason = stop[1]!;
+    const stop = stringAfter(buf, this.format === 'anthropic' ? STOP_REASON : FINISH_REASON);
+    if (stop !== null) this.stopReason = stop;
   }
 
   private keep(tail: Buffer): void {
@@ -134,4 +136,18 @@ function matchBrace(buf: Buffer, open: number): number {
     else if (c === 125 && --depth === 0) return i;
   }
   return -1;
+}
+
+/** The short lower-case string value of the last `"key"` in a JSON body (`"stop_reason": "end_turn"`), or null. */
+function stringAfter(buf: Buffer, key: Buffer): string | null {
+  const at = buf.lastIndexOf(key);
+  if (at < 0) return null;
+  let i = at + key.length;
+  while (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9) i++;
+  if (buf[i++] !== 58 /* : */) return null;
+  while (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9) i++;
+  if (buf[i++] !== 34 /* " */) return null;
+  const start = i;
+  while (i < buf.length && i - start < 64 && ((buf[i]! >= 97 && buf[i]! <= 122) || buf[i] === 95 /* _ */)) i++;
+  return buf[i] === 34 && i > start ? buf.toString('latin1', start, i) : null;
 }
