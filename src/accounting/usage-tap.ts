@@ -1,9 +1,9 @@
 /**
  * @module accounting/usage-tap
  * Reads usage on the side of a passthrough body without touching its bytes (STYLE rule 7).
- * The bytes are searched natively for `"usage"`; only the lines (SSE) or the object (JSON) holding it are
- * decoded and parsed. `"usage"` followed by its closing quote cannot occur inside a JSON string (quotes there are
- * escaped), so every hit is a real key (or a string value "usage", which the parse then ignores).
+ * The bytes are searched natively for `"usage"`; only the usage object after it is decoded and parsed, and the stop
+ * reason is read beside it by a byte search too. `"usage"` followed by its closing quote cannot occur inside a JSON
+ * string (quotes there are escaped), so every hit is a real key (or a string value "usage", which has no object).
  */
 import type { FormatId } from '../formats/types.ts';
 import { addAnthropicUsage, addChatUsage, emptyUsage, type UsageTotals } from './usage.ts';
@@ -45,7 +45,7 @@ export class UsageSniffer {
       const hit = carry.indexOf(USAGE) >= 0 || head.indexOf(USAGE) >= 0
         || Buffer.concat([carry.subarray(Math.max(0, carry.length - USAGE.length + 1)), head.subarray(0, USAGE.length - 1)]).indexOf(USAGE) >= 0;
       this.carry = null;
-      if (hit) this.line(Buffer.concat([carry, head]).toString('utf8'));
+      if (hit) this.line(Buffer.concat([carry, head]));
       from = nl + 1;
     }
     for (;;) {
@@ -54,8 +54,13 @@ export class UsageSniffer {
       const lineStart = Math.max(from, bytes.lastIndexOf(NL, hit) + 1);
       const lineEnd = bytes.indexOf(NL, hit);
       if (lineEnd < 0) { this.keep(bytes.subarray(lineStart)); return; }
-      this.line(bytes.toString('utf8', lineStart, lineEnd));
+      this.line(bytes.subarray(lineStart, lineEnd));
       from = lineEnd + 1;
+    }
+    // OpenAI-style streams name the finish reason in a chunk of its own, without usage
+    if (this.format !== 'anthropic') {
+      const finish = stringAfter(bytes, FINISH_REASON);
+      if (finish !== null) this.stopReason = finish;
     }
     // keep the unfinished last line: its "usage" may arrive with the next chunk
     const lastNl = bytes.lastIndexOf(NL);
@@ -65,7 +70,7 @@ export class UsageSniffer {
 
   finish(): UsageTotals {
     if (this.sse) {
-      if (this.carry && this.carry.indexOf(USAGE) >= 0) this.line(this.carry.toString('utf8'));
+      if (this.carry && this.carry.indexOf(USAGE) >= 0) this.line(this.carry);
     } else if (this.json.length) {
       this.readJson(this.json.length === 1 ? this.json[0]! : Buffer.concat(this.json));
     }
@@ -83,14 +88,7 @@ export class UsageSniffer {
       if (buf.length < 4096) try { this.apply(JSON.parse(buf.toString('utf8'))); } catch { /* not JSON */ }
       return;
     }
-    const open = buf.indexOf(123 /* { */, hit + USAGE.length);
-    const close = open < 0 ? -1 : matchBrace(buf, open);
-    if (close < 0) return;
-    try {
-      const usage = JSON.parse(buf.toString('utf8', open, close + 1));
-      if (this.format === 'anthropic') addAnthropicUsage(this.usage, usage);
-      else addChatUsage(this.usage, usage);
-    } catch { /* malformed: no usage */ }
+    this.usageAt(buf, hit);
     const stop = stringAfter(buf, this.format === 'anthropic' ? STOP_REASON : FINISH_REASON);
     if (stop !== null) this.stopReason = stop;
   }
@@ -99,28 +97,39 @@ export class UsageSniffer {
     this.carry = Buffer.from(tail.length > MAX_CARRY ? tail.subarray(tail.length - MAX_CARRY) : tail);
   }
 
-  private line(line: string): void {
-    const l = line.endsWith('\r') ? line.slice(0, -1) : line;
-    if (!l.startsWith('data:')) return;
-    try { this.apply(JSON.parse(l.slice(5))); } catch { /* partial or foreign line */ }
+  /** One SSE line holding `"usage"`: only its usage object is parsed, and the stop reason read beside it. */
+  private line(l: Buffer): void {
+    if (l.length < 5 || l[0] !== 100 || l[1] !== 97 || l[2] !== 116 || l[3] !== 97 || l[4] !== 58) return; // `data:`
+    const hit = l.lastIndexOf(USAGE);
+    if (hit >= 0) this.usageAt(l, hit);
+    const stop = stringAfter(l, this.format === 'anthropic' ? STOP_REASON : FINISH_REASON);
+    if (stop !== null) this.stopReason = stop;
   }
 
-  private apply(o: Record<string, unknown>): void {
-    if (!o || typeof o !== 'object') return;
-    if (this.format === 'anthropic') {
-      if (o.type === 'message_start') addAnthropicUsage(this.usage, (o.message as Record<string, unknown>)?.usage);
-      else if (o.type === 'message_delta') {
-        addAnthropicUsage(this.usage, o.usage);
-        const d = o.delta as Record<string, unknown> | undefined;
-        if (typeof d?.stop_reason === 'string') this.stopReason = d.stop_reason;
-      } else if (o.usage !== undefined) addAnthropicUsage(this.usage, o.usage);
-      else if (typeof o.input_tokens === 'number') addAnthropicUsage(this.usage, o); // count_tokens
-    } else {
-      addChatUsage(this.usage, o.usage);
-      const choice = (o.choices as Array<Record<string, unknown>> | undefined)?.[0];
-      if (typeof choice?.finish_reason === 'string') this.stopReason = choice.finish_reason;
-    }
+  /** The `"usage": {…}` object whose key starts at `hit`, parsed alone and added; `"usage": null` adds nothing. */
+  private usageAt(buf: Buffer, hit: number): void {
+    let i = skipWs(buf, hit + USAGE.length);
+    if (buf[i] !== 58 /* : */) return;
+    i = skipWs(buf, i + 1);
+    if (buf[i] !== 123 /* { */) return;
+    const close = matchBrace(buf, i);
+    if (close < 0) return;
+    try {
+      const usage = JSON.parse(buf.toString('utf8', i, close + 1));
+      if (this.format === 'anthropic') addAnthropicUsage(this.usage, usage);
+      else addChatUsage(this.usage, usage);
+    } catch { /* malformed: no usage */ }
   }
+
+  /** A whole JSON body without `"usage"`: count_tokens answers `{"input_tokens": N}`. */
+  private apply(o: Record<string, unknown>): void {
+    if (this.format === 'anthropic' && o && typeof o === 'object' && typeof o.input_tokens === 'number') addAnthropicUsage(this.usage, o);
+  }
+}
+
+function skipWs(buf: Buffer, i: number): number {
+  while (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9) i++;
+  return i;
 }
 
 /** Index of the `}` closing the object that opens at `open`, skipping strings; -1 if it does not close. */
@@ -142,10 +151,9 @@ function matchBrace(buf: Buffer, open: number): number {
 function stringAfter(buf: Buffer, key: Buffer): string | null {
   const at = buf.lastIndexOf(key);
   if (at < 0) return null;
-  let i = at + key.length;
-  while (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9) i++;
-  if (buf[i++] !== 58 /* : */) return null;
-  while (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9) i++;
+  let i = skipWs(buf, at + key.length);
+  if (buf[i] !== 58 /* : */) return null;
+  i = skipWs(buf, i + 1);
   if (buf[i++] !== 34 /* " */) return null;
   const start = i;
   while (i < buf.length && i - start < 64 && ((buf[i]! >= 97 && buf[i]! <= 122) || buf[i] === 95 /* _ */)) i++;

@@ -35,6 +35,33 @@ describe('UsageSniffer', () => {
     }
   });
 
+  test('OpenAI stream with `"usage": null` in every chunk: the real usage object counts, the finish reason is read from its own chunk', () => {
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const chunk = (delta: object, finish: string | null, usage: object | null) => `data: ${JSON.stringify({ ...base, choices: finish === 'none' ? [] : [{ index: 0, delta, finish_reason: finish }], usage })}\n\n`;
+    const body = chunk({ role: 'assistant', content: '' }, null, null) + chunk({ content: 'the "usage": {"prompt_tokens": 99} is text' }, null, null)
+      + chunk({}, 'length', null) + chunk({}, 'none', { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 }) + 'data: [DONE]\n\n';
+    const bytes = enc.encode(body);
+    for (const chunks of splits(bytes, 1)) {
+      const { usage, stop } = sniff('openai-chat', true, chunks);
+      expect(usage.input_tokens).toBe(11);
+      expect(usage.output_tokens).toBe(7);
+      if (chunks.length === 1) expect(stop).toBe('length');
+    }
+  });
+
+  test('OpenAI stream without usage: the finish reason still reaches the log', () => {
+    const body = 'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
+      + 'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}\n\ndata: [DONE]\n\n';
+    expect(sniff('openai-chat', true, [enc.encode(body)]).stop).toBe('tool_calls');
+  });
+
+  test('a JSON answer with `"usage": null` adds nothing (the next object is not taken for usage)', () => {
+    const body = enc.encode(JSON.stringify({ id: 'x', usage: null, choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop', prompt_tokens: 5 }] }));
+    const { usage, stop } = sniff('openai-chat', false, [body]);
+    expect(usage.input_tokens).toBe(0);
+    expect(stop).toBe('stop');
+  });
+
   test('OpenAI stream usage chunk (cached tokens reported apart)', () => {
     const body = fixtureSseBody('openai-chat/stream-text-usage-chunk.sse');
     const last = body.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6))).findLast((c) => c.usage);
