@@ -66,6 +66,19 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
     ended: false,
   };
 
+  // text chunks (most of a stream) are written from a prefix built once per id: the same bytes as JSON.stringify of
+  // the chunk object, without walking one per token
+  let textPrefixFor = '';
+  let textPrefix = '';
+  const textChunk = (text: string): SseEvent => {
+    if (textPrefixFor !== state.id) {
+      textPrefixFor = state.id;
+      const head = JSON.stringify({ id: state.id, object: 'chat.completion.chunk', created, model: ctx.requestedModel });
+      textPrefix = `${head.slice(0, -1)},"choices":[{"index":0,"delta":{"content":`;
+    }
+    return { data: `${textPrefix}${JSON.stringify(text)}},"finish_reason":null}]${opts.includeUsage ? ',"usage":null' : ''}}` };
+  };
+
   const chunk = (delta: ChatCompletionChunkDelta, finishReason: ChatFinishReason | null = null): SseEvent => {
     const c: ChatCompletionChunk = {
       id: state.id,
@@ -130,7 +143,7 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
     const delta = ev.delta;
     switch (delta.type) {
       case 'text_delta':
-        if (block?.kind === 'text' && delta.text) out.push(chunk({ content: delta.text }));
+        if (block?.kind === 'text' && delta.text) out.push(textChunk(delta.text));
         break;
       case 'thinking_delta':
         if (block?.kind === 'thinking' && delta.thinking) out.push(chunk({ reasoning_content: delta.thinking }));

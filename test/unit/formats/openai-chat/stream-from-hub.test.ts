@@ -347,3 +347,26 @@ describe('decoder → converter chain is independent of how the input bytes are 
     });
   }
 });
+
+describe('text chunks written from a prefix', () => {
+  test('the same bytes as JSON.stringify of the chunk object, with and without the usage field, after the id changes', async () => {
+    const texts = ['plain', 'quote " backslash \\ newline \n', 'é ✓ 中文 🎉 \u2028', '</script>'];
+    for (const includeUsage of [true, false]) {
+      const events = [
+        { type: 'message_start', message: { id: 'msg_01ABC', type: 'message', role: 'assistant', model: 'claude', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } },
+        { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+        ...texts.map((text) => ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })),
+      ] as RawMessageStreamEvent[];
+      const out = await convert(events, includeUsage);
+      const raw = out.filter((e) => { const c = JSON.parse(e.data); return typeof c.choices?.[0]?.delta?.content === 'string' && c.choices[0].delta.content !== ''; });
+      expect(raw.map((e) => JSON.parse(e.data).choices[0].delta.content)).toEqual(texts);
+      const id = JSON.parse(raw[0]!.data).id;
+      expect(id).toContain('ABC');
+      for (const [i, e] of raw.entries()) {
+        const expected: Record<string, unknown> = { id, object: 'chat.completion.chunk', created: Math.floor(NOW / 1000), model: 'my-gpt', choices: [{ index: 0, delta: { content: texts[i] }, finish_reason: null }] };
+        if (includeUsage) expected.usage = null;
+        expect(e.data).toBe(JSON.stringify(expected));
+      }
+    }
+  });
+});
