@@ -8,7 +8,7 @@
  * where the placeholders landed in the translated JSON. A placeholder that a converter concatenates into a larger
  * string ("data:image/png;base64," + data, texts joined by blank lines) still splices correctly, because the
  * spliced bytes are JSON string content either way. Measured on the bench's 200 KB conversation, Messages →
- * Chat Completions: 520 → 175 µs, the same output bytes.
+ * Chat Completions: 520 → ~150 µs, the same output bytes.
  *
  * What a converter must not do with a placeholder string: look inside it (decode base64, parse, hash, slice). Such
  * code calls `realString(s)`, which throws `NeedsFullParse` for a placeholder: the pipeline then translates the
