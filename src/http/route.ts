@@ -1,7 +1,7 @@
 /**
  * @module http/route
  * What every route does around its handler, in one function per route rather than a chain of middlewares (the
- * chain and its per-request variable map were a fifth of the gateway's CPU per small request, bench/): open the
+ * chain and its per-request variable map cost ~3 µs of a small request's ~50, bench/): open the
  * log line and request id, authenticate, apply the loop guard, run the handler, render any error in the client's
  * dialect, set `request-id`, and write the log line unless a streamed body writes it at its end.
  */
