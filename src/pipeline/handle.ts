@@ -418,11 +418,10 @@ function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: 
 }
 
 /**
- * A complete JSON answer of known, bounded size: read whole (one native read instead of a JS stream per
- * response, the largest single cost in the profile of small passthrough requests), usage read once, bytes unchanged.
+ * A whole JSON answer, read natively under the attempt's watch: it must arrive within the idle timeout once its
+ * headers are in (a JSON answer comes at once), and a client that goes away aborts the upstream meanwhile.
  */
-async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, headers: Record<string, string>, sniffer: UsageSniffer, guard: AttemptWatch): Promise<Response> {
-  const log = x.log;
+async function readWhole(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<Uint8Array> {
   const idleMs = channel.config.stream_idle_timeout_ms;
   guard.extend(idleMs, `upstream sent nothing for ${idleMs} ms`);
   let buf: Uint8Array;
@@ -434,7 +433,17 @@ async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response
   } finally {
     unwatch(guard);
   }
-  markFirstByte(log);
+  markFirstByte(x.log);
+  return buf;
+}
+
+/**
+ * A complete JSON answer of known, bounded size: read whole (one native read instead of a JS stream per
+ * response, the largest single cost in the profile of small passthrough requests), usage read once, bytes unchanged.
+ */
+async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, headers: Record<string, string>, sniffer: UsageSniffer, guard: AttemptWatch): Promise<Response> {
+  const log = x.log;
+  const buf = await readWhole(x, channel, res, upstream, guard);
   sniffer.readJson(buf);
   Object.assign(log.entry, sniffer.usage);
   if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
@@ -489,19 +498,7 @@ function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, 
 
 async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch): Promise<Response> {
   const log = x.log;
-  // the whole answer within the idle timeout (a JSON answer comes at once after its headers), read natively
-  const idleMs = channel.config.stream_idle_timeout_ms;
-  guard.extend(idleMs, `upstream sent nothing for ${idleMs} ms`);
-  let text: string;
-  try {
-    text = await res.text();
-  } catch (err) {
-    if (x.req.signal.aborted) throw new ClientGone();
-    throw relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
-  } finally {
-    unwatch(guard);
-  }
-  markFirstByte(log);
+  const text = utf8.decode(await readWhole(x, channel, res, upstream, guard));
   let json: unknown;
   try {
     json = JSON.parse(text);
