@@ -87,4 +87,9 @@ export interface Format<Quirks = undefined> {
   streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent>;
   /** An upstream error response (status + parsed body, or text) → GatewayError with the matching type. */
   errorToGateway(status: number, body: unknown): GatewayError;
+  /**
+   * Whether a chunk of an upstream stream in this format ends with the stream's last event (a hint: a chunk that
+   * does is checked for the end of the body, which lets an answer that came whole be sent in one write).
+   */
+  endsStream(chunk: Uint8Array): boolean;
 }

@@ -26,7 +26,7 @@ import { encodeSse, encodeSseEvent } from '../sse/encode.ts';
 import type { SseEvent } from '../sse/types.ts';
 import type { AppDeps, Exchange, RequestLog } from '../http/context.ts';
 import { readBody } from './read-body.ts';
-import { relayStream } from './streams.ts';
+import { readAhead, relayStream, type ReadAhead, type Reader } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
 import { unwatch, watch, type Watch } from './watchdog.ts';
 
@@ -259,12 +259,20 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     }
     deps.breaker.success(channel.name);
     // `return await`: one microtask for a native promise, where returning it from an async function costs three
-    if (!ctx) return await relayPassthrough(x, inbound, channel, res, upstream, guard);
-    if (inbound.stream) {
-      unwatch(guard); // the relay's idle timer and its cancel take over
-      return relayTranslatedStream(x, inbound, channel, res, upstream, ctx);
+    if (ctx && !inbound.stream) return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard);
+    if (!ctx && (!res.body || isBoundedJson(res))) return await relayPassthroughJson(x, channel, res, upstream, guard);
+    // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
+    let start: ReadAhead<Uint8Array>;
+    try {
+      start = await readFirst(x, channel, res, upstream, guard);
+    } catch (err) {
+      if (err instanceof ClientGone) throw err;
+      lastError = err as GatewayError;
+      deps.breaker.failure(channel.name);
+      deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
+      continue;
     }
-    return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard);
+    return ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream);
   }
   throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
 }
@@ -313,6 +321,8 @@ function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: str
 /** An attempt under the watchdog: its deadline and message move from first byte to whole body. */
 class AttemptWatch implements Watch {
   deadline: number;
+  /** A body being read under this watch: cancelled when it fires. */
+  body: Reader<Uint8Array> | null = null;
   constructor(private readonly upstream: AbortController, readonly client: AbortSignal, ms: number, public timeoutMessage: string) {
     this.deadline = performance.now() + ms;
   }
@@ -322,7 +332,9 @@ class AttemptWatch implements Watch {
     this.timeoutMessage = message;
   }
   fire(why: 'timeout' | 'client') {
-    this.upstream.abort(why === 'client' ? new ClientGone() : new GatewayError(504, 'timeout_error', this.timeoutMessage));
+    const reason = why === 'client' ? new ClientGone() : new GatewayError(504, 'timeout_error', this.timeoutMessage);
+    this.upstream.abort(reason);
+    this.body?.cancel(reason).catch(() => {});
   }
 }
 
@@ -386,27 +398,54 @@ function markFirstByte(log: RequestLog) {
 /** JSON answers up to this size (by Content-Length) are relayed in one write instead of through a JS stream. */
 const ONE_WRITE_MAX = 4 * 1024 * 1024;
 
-function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Response | Promise<Response> {
+/** A JSON answer of known, bounded size (relayed whole), as opposed to a stream or a body of unknown length. */
+function isBoundedJson(res: Response): boolean {
+  if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) return false;
+  return Number(res.headers.get('content-length') ?? NaN) <= ONE_WRITE_MAX;
+}
+
+/**
+ * The first chunk of a streamed answer, under the attempt's watch (within the idle timeout; a client that goes
+ * away aborts the upstream meanwhile). Throws ClientGone, or the GatewayError that lets the next candidate try.
+ */
+async function readFirst(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<ReadAhead<Uint8Array>> {
+  const idleMs = channel.config.stream_idle_timeout_ms;
+  guard.extend(idleMs, `channel ${channel.name}: upstream sent nothing for ${idleMs} ms`);
+  const reader = (res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
+  // aborting the fetch does not end a read already waiting on its body: the watch cancels the read too
+  guard.body = reader;
+  try {
+    return await readAhead(reader, FORMATS[channel.nativeFormat].endsStream);
+  } catch (err) {
+    if (x.req.signal.aborted) throw new ClientGone();
+    const reason = upstream.signal.aborted ? upstream.signal.reason : err;
+    throw reason instanceof GatewayError ? reason : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream failed before its first byte (${describeFetchError(err)})`);
+  } finally {
+    unwatch(guard);
+  }
+}
+
+/**
+ * Same format: the upstream's bytes as they are, usage read on the side. A stream that came whole in its first
+ * read is answered in one write (usage read at once); any other goes through the relay, chunk by chunk.
+ */
+function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, start: ReadAhead<Uint8Array>, upstream: AbortController): Response {
   const log = x.log;
   const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
   const headers = relayableResponseHeaders(res.headers);
   headers['request-id'] = x.requestId;
-  if (!res.body) {
-    unwatch(guard);
-    log.finish(res.status);
-    return new Response(null, { status: res.status, headers });
-  }
-  const length = Number(res.headers.get('content-length') ?? NaN);
   const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
-  if (!isSse && length <= ONE_WRITE_MAX) return relayPassthroughJson(x, channel, res, upstream, headers, sniffer, guard);
-  unwatch(guard); // the relay's idle timer and its cancel take over
+  markFirstByte(log);
+  if (start.whole) {
+    for (const chunk of start.head) sniffer.push(chunk);
+    Object.assign(log.entry, sniffer.finish());
+    if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
+    return new Response(concat(start.head), { status: res.status, headers });
+  }
   log.deferred = true;
-  const body = relayStream(res.body, {
+  const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,
-    onChunk(chunk) {
-      markFirstByte(log);
-      sniffer.push(chunk);
-    },
+    onChunk: (chunk) => sniffer.push(chunk),
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
@@ -415,6 +454,11 @@ function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: 
   });
   log.entry.status = res.status;
   return new Response(body, { status: res.status, headers });
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -438,19 +482,31 @@ async function readWhole(x: Exchange, channel: Channel, res: Response, upstream:
 }
 
 /**
- * A complete JSON answer of known, bounded size: read whole (one native read instead of a JS stream per
- * response, the largest single cost in the profile of small passthrough requests), usage read once, bytes unchanged.
+ * A complete JSON answer of known, bounded size (or no body): read whole (one native read instead of a JS stream
+ * per response, the largest single cost in the profile of small passthrough requests), usage read once, bytes
+ * unchanged.
  */
-async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, headers: Record<string, string>, sniffer: UsageSniffer, guard: AttemptWatch): Promise<Response> {
+async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<Response> {
   const log = x.log;
+  const headers = relayableResponseHeaders(res.headers);
+  headers['request-id'] = x.requestId;
+  if (!res.body) {
+    unwatch(guard);
+    return new Response(null, { status: res.status, headers });
+  }
   const buf = await readWhole(x, channel, res, upstream, guard);
+  const sniffer = new UsageSniffer(channel.nativeFormat, false);
   sniffer.readJson(buf);
   Object.assign(log.entry, sniffer.usage);
   if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
   return new Response(buf, { status: res.status, headers });
 }
 
-function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext): Response {
+/**
+ * Upstream stream → the client's format, one synchronous pass per upstream chunk. A stream that came whole in its
+ * first read is translated at once and answered in one write.
+ */
+function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, ctx: TranslateContext): Response {
   const log = x.log;
   const usage = emptyUsage();
   let stopReason: string | null = null;
@@ -477,21 +533,30 @@ function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, 
     sseIn.length = 0; hub.length = 0; sseOut.length = 0;
     return text ? utf8Encoder.encode(text) : null;
   };
-  const source = res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
+  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
+  setDropped(headers, ctx);
+  markFirstByte(log);
+  if (start.whole) {
+    // a malformed upstream stream throws here, before anything was sent: an error answer in the client's envelope
+    const parts: Uint8Array[] = [];
+    for (const chunk of start.head) { const out = translate(chunk); if (out) parts.push(out); }
+    const last = translate(null);
+    if (last) parts.push(last);
+    Object.assign(log.entry, usage);
+    log.entry.stop_reason = stopReason;
+    return new Response(parts.length === 0 ? null : concat(parts), { status: 200, headers });
+  }
   log.deferred = true;
-  const body = relayStream(source, {
+  const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,
     map: translate,
     flush: () => translate(null),
-    onChunk: () => markFirstByte(log),
     errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       finishStreamLog(log, usage, outcome, stopReason);
     },
   });
-  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
-  setDropped(headers, ctx);
   log.entry.status = 200;
   return new Response(body, { status: 200, headers });
 }

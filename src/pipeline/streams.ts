@@ -4,6 +4,10 @@
  * upstream only when the client side wants one, so nothing piles up in between), with an optional idle timeout,
  * a tap for each chunk, and an in-format error event appended if the source fails after the first byte.
  * One wrapper and one timer per stream: no per-chunk promises or timers on the hot path.
+ *
+ * `readAhead` reads a source's first chunk before the answer starts, so that a source which fails before its first
+ * byte can still fall back, and a source that arrived whole in that read (a short answer, a fast upstream) is
+ * answered in one write instead of through a stream.
  */
 import { GatewayError } from '../errors.ts';
 
@@ -27,8 +31,45 @@ export interface RelayHooks<T> {
   onEnd?(outcome: undefined | unknown | 'cancelled'): void;
 }
 
-export function relayStream<T>(source: ReadableStream<T>, hooks: RelayHooks<T>): ReadableStream<T> {
-  const reader = source.getReader();
+type ReadResult<T> = { done: true; value?: T } | { done: false; value: T };
+export interface Reader<T> { read(): Promise<ReadResult<T>>; cancel(reason?: unknown): Promise<void> }
+
+/** A source whose first chunk(s) were read before answering (readAhead). */
+export interface ReadAhead<T> {
+  reader: Reader<T>;
+  /** Chunks read so far, in order; relayed before anything else. */
+  head: T[];
+  /** A read already under way (its result follows `head`), or null. */
+  pending: Promise<ReadResult<T>> | null;
+  /** The source has ended: `head` is all of it. */
+  whole: boolean;
+}
+
+const NOT_YET = Symbol('not yet');
+const nextTurn = () => new Promise<typeof NOT_YET>((resolve) => setImmediate(resolve, NOT_YET));
+
+/**
+ * Read the first chunk from `reader` (rejects as the read does). When that chunk closes the stream by its format
+ * (`endsStream`: the last SSE event of the format) the end is awaited until the next turn of the event loop, and
+ * only then: a source whose end is already in is `whole`; one that goes on is relayed from a read left pending.
+ * `endsStream` only decides whether that look is worth taking; it never decides what the client gets.
+ */
+export async function readAhead<T>(reader: Reader<T>, endsStream: (chunk: T) => boolean): Promise<ReadAhead<T>> {
+  const first = await reader.read();
+  if (first.done) return { reader, head: [], pending: null, whole: true };
+  if (!endsStream(first.value)) return { reader, head: [first.value], pending: null, whole: false };
+  const next = reader.read();
+  const settled = await Promise.race([next, nextTurn()]);
+  if (settled === NOT_YET) return { reader, head: [first.value], pending: next, whole: false };
+  if (settled.done) return { reader, head: [first.value], pending: null, whole: true };
+  return { reader, head: [first.value, settled.value], pending: null, whole: false };
+}
+
+export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: RelayHooks<T>): ReadableStream<T> {
+  const started = source instanceof ReadableStream ? null : source;
+  const reader: Reader<T> = started ? started.reader : (source as ReadableStream<T>).getReader();
+  const head = started?.head ?? [];
+  let pending = started?.pending ?? null;
   let ended = false;
   let reading = false;
   let timeoutError: GatewayError | null = null;
@@ -53,9 +94,13 @@ export function relayStream<T>(source: ReadableStream<T>, hooks: RelayHooks<T>):
       try {
         for (;;) {
           timer?.refresh();
-          reading = true;
-          const r = await reader.read();
-          reading = false;
+          let r: ReadResult<T>;
+          if (head.length > 0) r = { done: false, value: head.shift()! };
+          else {
+            reading = true;
+            if (pending) { r = await pending; pending = null; } else r = await reader.read();
+            reading = false;
+          }
           if (timeoutError) throw timeoutError;
           if (r.done) {
             const last = hooks.flush?.() ?? null;

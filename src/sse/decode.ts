@@ -94,3 +94,19 @@ export function sseDecoder(): TransformStream<Uint8Array, SseEvent> {
     },
   });
 }
+
+const TAIL_WINDOW = 256;
+
+/**
+ * True when `chunk` ends at an event boundary (a blank line) and `marker` occurs within its last 256 bytes: a cheap
+ * "this chunk closes the stream" for a format whose last event is known (`event: message_stop`, `data: [DONE]`).
+ * A hint, not a parse: callers must not rely on it for what they send.
+ */
+export function endsWithEvent(chunk: Uint8Array, marker: Uint8Array): boolean {
+  const n = chunk.byteLength;
+  if (n < marker.byteLength + 2 || chunk[n - 1] !== 10 /* \n */ && chunk[n - 1] !== 13 /* \r */) return false;
+  const last = chunk[n - 2];
+  if (last !== 10 && last !== 13) return false;
+  const from = n > TAIL_WINDOW ? n - TAIL_WINDOW : 0;
+  return Buffer.from(chunk.buffer, chunk.byteOffset + from, n - from).indexOf(marker) >= 0;
+}

@@ -8,6 +8,7 @@ import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../../
 import { MessageCreateParamsSchema } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import type { SseEvent } from '../../sse/types.ts';
+import { endsWithEvent } from '../../sse/decode.ts';
 import type { Format, StreamStage, TranslateContext } from '../types.ts';
 
 const KNOWN_TYPES = new Set<string>([
@@ -91,7 +92,10 @@ export const anthropicFormat: Format<unknown> = {
     };
   },
   errorToGateway: anthropicErrorToGateway,
+  endsStream: (chunk) => endsWithEvent(chunk, MESSAGE_STOP),
 };
+
+const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');
 
 /** A mid-stream failure as Anthropic SSE (https://docs.anthropic.com/en/api/messages-streaming#error-events). */
 export function anthropicStreamError(err: GatewayError): SseEvent {

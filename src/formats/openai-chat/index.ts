@@ -15,6 +15,9 @@ import { chatRequestToHub } from './request-to-hub.ts';
 import { hubResponseToChat } from './response-from-hub.ts';
 import { hubEventsToChatStage } from './stream-from-hub.ts';
 import { chatErrorBody, chatStreamErrorEvent } from './error-body.ts';
+import { endsWithEvent } from '../../sse/decode.ts';
+
+const DONE = new TextEncoder().encode('data: [DONE]');
 
 export const openaiChatFormat: Format<ChatQuirks> = {
   id: 'openai-chat',
@@ -39,4 +42,5 @@ export const openaiChatFormat: Format<ChatQuirks> = {
   responseToHub: (body, ctx, quirks) => chatResponseToHub(body, ctx, quirks),
   streamToHub: (ctx, quirks) => chatChunksToHubStage(ctx, quirks),
   errorToGateway: chatErrorToGateway,
+  endsStream: (chunk) => endsWithEvent(chunk, DONE),
 };
