@@ -264,7 +264,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
     let start: ReadAhead<Uint8Array>;
     try {
-      start = await readFirst(x, channel, res, upstream, guard);
+      start = await readFirst(x, channel, res, upstream, guard, !ctx);
     } catch (err) {
       if (err instanceof ClientGone) throw err;
       lastError = err as GatewayError;
@@ -407,15 +407,17 @@ function isBoundedJson(res: Response): boolean {
 /**
  * The first chunk of a streamed answer, under the attempt's watch (within the idle timeout; a client that goes
  * away aborts the upstream meanwhile). Throws ClientGone, or the GatewayError that lets the next candidate try.
+ * `lookForEnd`: whether a first chunk that ends the stream is checked for being all of it (passthrough only:
+ * answering a translated stream in one write measured slower than relaying it, bench/).
  */
-async function readFirst(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<ReadAhead<Uint8Array>> {
+async function readFirst(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, lookForEnd: boolean): Promise<ReadAhead<Uint8Array>> {
   const idleMs = channel.config.stream_idle_timeout_ms;
   guard.extend(idleMs, `channel ${channel.name}: upstream sent nothing for ${idleMs} ms`);
   const reader = (res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
   // aborting the fetch does not end a read already waiting on its body: the watch cancels the read too
   guard.body = reader;
   try {
-    return await readAhead(reader, FORMATS[channel.nativeFormat].endsStream);
+    return await readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
   } catch (err) {
     if (x.req.signal.aborted) throw new ClientGone();
     const reason = upstream.signal.aborted ? upstream.signal.reason : err;
@@ -455,6 +457,8 @@ function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: 
   log.entry.status = res.status;
   return new Response(body, { status: res.status, headers });
 }
+
+const never = () => false;
 
 function concat(chunks: Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
@@ -502,10 +506,7 @@ async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response
   return new Response(buf, { status: res.status, headers });
 }
 
-/**
- * Upstream stream → the client's format, one synchronous pass per upstream chunk. A stream that came whole in its
- * first read is translated at once and answered in one write.
- */
+/** Upstream stream → the client's format, one synchronous pass per upstream chunk, relayed as it comes. */
 function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, ctx: TranslateContext): Response {
   const log = x.log;
   const usage = emptyUsage();
@@ -536,16 +537,6 @@ function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, 
   const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
   markFirstByte(log);
-  if (start.whole) {
-    // a malformed upstream stream throws here, before anything was sent: an error answer in the client's envelope
-    const parts: Uint8Array[] = [];
-    for (const chunk of start.head) { const out = translate(chunk); if (out) parts.push(out); }
-    const last = translate(null);
-    if (last) parts.push(last);
-    Object.assign(log.entry, usage);
-    log.entry.stop_reason = stopReason;
-    return new Response(parts.length === 0 ? null : concat(parts), { status: 200, headers });
-  }
   log.deferred = true;
   const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,

@@ -1,8 +1,8 @@
 /**
  * The start of a streamed answer (pipeline/streams.ts readAhead): the first chunk is read before the client gets
- * anything, so an upstream that fails before it falls back like one that fails before its headers; a stream that
- * arrived whole in that read is answered in one write; anything else is relayed chunk by chunk. Either way the
- * client gets the same bytes (passthrough) or the same answer (translated).
+ * anything, so an upstream that fails before it falls back like one that fails before its headers; a passthrough
+ * stream that arrived whole in that read is answered in one write; anything else is relayed chunk by chunk. Either
+ * way the client gets the same bytes (passthrough) or the same answer (translated).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -180,15 +180,11 @@ describe('an upstream that fails before its first byte', () => {
 });
 
 describe('translated', () => {
-  test('Messages client, openai channel: the whole-stream and chunk-by-chunk paths give the same message', async () => {
+  test('Messages client, openai channel: a stream in one piece and one in many give the same message', async () => {
     const g = gateway();
     const sdk = new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 });
     const params = { model: 'gpt', max_tokens: 16, messages: [{ role: 'user' as const, content: 'hi' }] };
     primary.handler = () => sse([chatStream]);
-    const wholeRes = await post(g, req('gpt'));
-    expect(wholeRes.headers.get('content-length')).not.toBeNull();
-    const wholeText = await wholeRes.text();
-    expect(wholeText).toContain('event: message_stop');
     const whole = await sdk.messages.stream(params).finalMessage();
     primary.handler = () => sse(sseEvents(chatStream), { delayMs: 2 });
     const paced = await sdk.messages.stream(params).finalMessage();
@@ -209,15 +205,5 @@ describe('translated', () => {
     expect(strip(whole)).toEqual(strip(paced));
     expect(whole.choices[0]!.finish_reason).toBe('tool_calls');
     expect(whole.usage?.completion_tokens).toBeGreaterThan(0);
-  });
-
-  test('a malformed stream that arrived whole is a 502 in the client\'s envelope', async () => {
-    const g = gateway();
-    primary.handler = () => sse(['event: message_start\ndata: {not json\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n']);
-    const res = await post(g, req('m'), '/v1/chat/completions');
-    expect(res.status).toBe(502);
-    const body = await res.json() as any;
-    expect(body.error.type).toBe('server_error'); // api_error in OpenAI's envelope
-    expect(body.error.message).toContain('malformed');
   });
 });
