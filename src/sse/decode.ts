@@ -22,14 +22,64 @@ export class SseParser {
       this.pendingCr = false;
       if (s.startsWith('\n')) s = s.slice(1);
     }
-    let start = 0;
+    const carried = this.buf.length;
     const buf = this.buf + s;
-    const base = this.buf.length;
-    this.buf = '';
-    // line breaks found with native indexOf (the carried-over part holds none); `\r` is rare, so look for it
-    // only while one is known to lie ahead
-    let nextCr = buf.indexOf('\r', base);
-    let nextLf = buf.indexOf('\n', base);
+    // no `\r` anywhere and no event half-read line by line: whole events are cut at their blank line ("\n\n") and
+    // the common shapes read directly; everything else goes line by line
+    if (this.data.length === 0 && this.event === undefined && this.id === undefined && s.indexOf('\r') === -1) {
+      // the carried text holds no blank line (a long event split over many chunks is not searched again and again)
+      this.buf = buf.slice(this.blocks(buf, carried > 0 ? carried - 1 : 0, out));
+      return out;
+    }
+    this.lines(buf, out);
+    return out;
+  }
+
+  /**
+   * Whole events of `buf` (LF line breaks only), dispatched; returns where the unfinished rest begins. The first
+   * blank line is searched for from `scanFrom` (what came before it is known to hold none).
+   */
+  private blocks(buf: string, scanFrom: number, out: SseEvent[]): number {
+    let start = 0;
+    for (;;) {
+      const end = buf.indexOf('\n\n', start > scanFrom ? start : scanFrom);
+      if (end === -1) return start;
+      if (end > start) this.block(buf, start, end, out);
+      start = end + 2;
+    }
+  }
+
+  /** One event's lines, `buf[start, end)`, without the blank line that ends it. */
+  private block(buf: string, start: number, end: number, out: SseEvent[]): void {
+    const nl = buf.indexOf('\n', start);
+    const oneLine = nl === -1 || nl >= end;
+    if (oneLine && buf.startsWith('data: ', start)) {
+      out.push({ data: buf.slice(start + 6, end) });
+      return;
+    }
+    if (!oneLine && buf.startsWith('event: ', start) && buf.startsWith('data: ', nl + 1)) {
+      const next = buf.indexOf('\n', nl + 1);
+      if (next === -1 || next >= end) {
+        out.push({ data: buf.slice(nl + 7, end), event: buf.slice(start + 7, nl) });
+        return;
+      }
+    }
+    let from = start;
+    while (from <= end) {
+      let i = buf.indexOf('\n', from);
+      if (i === -1 || i > end) i = end;
+      this.line(buf.slice(from, i), out);
+      from = i + 1;
+    }
+    this.dispatch(out);
+  }
+
+  /** The general case: line by line, any of `\r\n`, `\n`, `\r`; the unfinished last line is kept in `buf`. */
+  private lines(buf: string, out: SseEvent[]): void {
+    let start = 0;
+    // line breaks found with native indexOf; `\r` is rare, so look for it only while one is known to lie ahead
+    let nextCr = buf.indexOf('\r');
+    let nextLf = buf.indexOf('\n');
     while (nextLf !== -1 || nextCr !== -1) {
       const cr = nextCr !== -1 && (nextLf === -1 || nextCr < nextLf);
       const i = cr ? nextCr : nextLf;
@@ -44,14 +94,17 @@ export class SseParser {
       start = after;
     }
     this.buf = buf.slice(start);
-    return out;
   }
 
   /** End of input: a final event without its blank line is still dispatched (lenient, like the SDKs). */
   end(out: SseEvent[] = []): SseEvent[] {
-    const rest = this.text.decode();
-    if (rest) this.buf += rest;
-    if (this.buf) { this.line(this.buf, out); this.buf = ''; }
+    const buf = this.buf + this.text.decode();
+    if (buf) {
+      this.lines(buf, out);
+      if (this.buf) this.line(this.buf, out);
+      this.buf = '';
+    }
+    this.pendingCr = false;
     this.dispatch(out);
     return out;
   }

@@ -59,6 +59,71 @@ describe('SseParser', () => {
   }
 });
 
+/** The spec's algorithm, one character at a time, as a reference for the parser's fast paths. */
+function referenceParse(text: string, atEnd = true): SseEvent[] {
+  const out: SseEvent[] = [];
+  let data: string[] = [];
+  let event: string | undefined;
+  let id: string | undefined;
+  const dispatch = () => {
+    if (data.length === 0 && event === undefined) return;
+    const ev: SseEvent = { data: data.join('\n') };
+    if (event !== undefined) ev.event = event;
+    if (id !== undefined) ev.id = id;
+    out.push(ev);
+    data = []; event = undefined; id = undefined;
+  };
+  const line = (l: string) => {
+    if (l === '') return dispatch();
+    if (l[0] === ':') return;
+    const c = l.indexOf(':');
+    const field = c < 0 ? l : l.slice(0, c);
+    let value = c < 0 ? '' : l.slice(c + 1);
+    if (value[0] === ' ') value = value.slice(1);
+    if (field === 'data') data.push(value);
+    else if (field === 'event') event = value;
+    else if (field === 'id') id = value;
+  };
+  let cur = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\r') { line(cur); cur = ''; if (text[i + 1] === '\n') i++; } else if (ch === '\n') { line(cur); cur = ''; } else cur += ch;
+  }
+  if (!atEnd) return out; // mid-stream: only what complete lines dispatched
+  if (cur) line(cur);
+  dispatch();
+  return out;
+}
+
+describe('SseParser against the reference algorithm', () => {
+  const PIECES = ['data: ', 'data:', 'event: ', 'event:', 'id: ', ': note', 'retry: 5', 'foo', 'message_stop', '{"a":"b c"}',
+    '[DONE]', 'x', ' ', '\n', '\n', '\n\n', '\n\n', '\r', '\r\n', 'é', '😀'];
+  let seed = 12345;
+  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  test('2,000 random streams, each split at random byte offsets', () => {
+    for (let k = 0; k < 2000; k++) {
+      let text = '';
+      for (let i = rand(40); i > 0; i--) text += PIECES[rand(PIECES.length)];
+      const bytes = enc.encode(text);
+      const chunks: Uint8Array[] = [];
+      for (let at = 0; at < bytes.length;) { const n = 1 + rand(12); chunks.push(bytes.subarray(at, at + n)); at += n; }
+      const expected = referenceParse(text);
+      expect(parseChunks([bytes])).toEqual(expected);
+      expect(parseChunks(chunks)).toEqual(expected);
+      // and each event as soon as its blank line is in, not later
+      const p = new SseParser();
+      const got: SseEvent[] = [];
+      const dec = new TextDecoder();
+      let prefix = '';
+      for (const c of chunks) {
+        p.push(c, got);
+        prefix += dec.decode(c, { stream: true });
+        expect(got).toEqual(referenceParse(prefix, false));
+      }
+    }
+  });
+});
+
 describe('sseDecoder / encoder round trip', () => {
   test('encode → decode is identity', async () => {
     const events: SseEvent[] = [{ event: 'message_start', data: '{"a":1}' }, { data: 'multi\nline' }, { data: '[DONE]' }];
