@@ -417,7 +417,10 @@ async function readFirst(x: Exchange, channel: Channel, res: Response, upstream:
   // aborting the fetch does not end a read already waiting on its body: the watch cancels the read too
   guard.body = reader;
   try {
-    return await readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
+    const start = await readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
+    // a cancelled read may end as an empty body rather than fail: the watch's reason decides
+    if (upstream.signal.aborted) throw upstream.signal.reason;
+    return start;
   } catch (err) {
     if (x.req.signal.aborted) throw new ClientGone();
     const reason = upstream.signal.aborted ? upstream.signal.reason : err;

@@ -53,17 +53,19 @@ const post = (g: TestGateway, body: string, path = '/v1/messages') =>
  * Raw TCP, because Bun.serve sends a streamed response's headers only with its first chunk.
  */
 function headersOnlyUpstream(then: 'hang' | 'close') {
+  const state = { requests: 0, closed: 0 };
   const server = Bun.listen({
     hostname: '127.0.0.1', port: 0,
     socket: {
       data(socket) {
+        state.requests++;
         socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n');
         if (then === 'close') setTimeout(() => socket.end(), 20);
       },
-      open() {}, close() {}, error() {},
+      open() {}, close() { state.closed++; }, error() {},
     },
   });
-  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+  return { url: `http://127.0.0.1:${server.port}`, state, stop: () => server.stop(true) };
 }
 const rawUpstreams: Array<{ stop(): void }> = [];
 afterAll(() => { for (const u of rawUpstreams) u.stop(); });
@@ -163,6 +165,22 @@ describe('an upstream that fails before its first byte', () => {
     const e = await chat.json() as any;
     expect(e.error.type).toBe('server_error'); // api_error in OpenAI's envelope
     expect(e.error.message).toContain('before its first byte');
+  });
+
+  test('a client that goes away meanwhile: the upstream connection is closed, the request logged as cancelled', async () => {
+    const u = headersOnlyUpstream('hang');
+    rawUpstreams.push(u);
+    const g = startGateway({ keys: [{ key: KEY, name: 'team' }], channels: [{ name: 'raw', type: 'anthropic', base_url: u.url, models: ['m'] }] });
+    stopped.push(g);
+    const ac = new AbortController();
+    const p = fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: req('m'), signal: ac.signal }).catch(() => null);
+    await until(() => u.state.requests === 1);
+    await Bun.sleep(30);
+    ac.abort();
+    await p;
+    await until(() => u.state.closed === 1);
+    await until(() => g.requestLogs().length === 1);
+    expect(g.requestLogs()[0].outcome).toBe('cancelled');
   });
 
   test('after its first byte there is no fallback: the stream ends with an error event', async () => {
