@@ -130,7 +130,7 @@ function exactCost(s: string): number {
  * length, instead of character by character. Set for the duration of one synchronous estimate only.
  */
 let sampleOver = Infinity;
-const WINDOW = 256;
+const WINDOW = 64;
 
 function sampledCost(s: string): number {
   const mid = (s.length >> 1) - (WINDOW >> 1);
@@ -152,22 +152,38 @@ function rawTextCost(s: string): number {
 }
 
 /**
- * Tokens of a span of JSON-escaped UTF-8 bytes: whole when short, else three byte windows scaled to its length
- * (tokens per escaped byte, so escapes and multi-byte characters weigh in the window as in the whole).
+ * Tokens of a span of JSON-escaped UTF-8 bytes: whole when short, else one window from its middle scaled to its
+ * length (tokens per escaped byte, so escapes and multi-byte characters weigh in the window as in the whole). One
+ * window, not three: each costs a decode and an unescape, and a span is one long text whose middle stands for it.
  */
 function spanCost(span: Uint8Array): number {
-  const cost = (bytes: Uint8Array) => exactCost(unescapeJson(utf8.decode(bytes)));
-  if (span.length <= 3 * WINDOW) return cost(span);
-  const mid = (span.length >> 1) - (WINDOW >> 1);
-  const sample = cost(span.subarray(0, WINDOW)) + cost(span.subarray(mid, mid + WINDOW)) + cost(span.subarray(span.length - WINDOW));
-  return (sample * span.length) / (3 * WINDOW);
+  if (span.length <= SPAN_WINDOW) return exactCost(unescapeJson(utf8.decode(span)));
+  const from = (span.length - SPAN_WINDOW) >> 1;
+  return (exactCost(unescapeJson(utf8.decode(span.subarray(from, from + SPAN_WINDOW)))) * span.length) / SPAN_WINDOW;
 }
+const SPAN_WINDOW = 3 * WINDOW;
 
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' };
 /** JSON string escapes → characters, forgiving (a window may cut one in half). */
 function unescapeJson(s: string): string {
-  if (s.indexOf('\\') < 0) return s;
-  return s.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : ESCAPES[e] ?? e));
+  let i = s.indexOf('\\');
+  if (i < 0) return s;
+  let out = '';
+  let from = 0;
+  while (i >= 0) {
+    out += s.slice(from, i);
+    const e = s[i + 1];
+    if (e === undefined) { from = i + 1; break; }
+    if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
+      out += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16));
+      from = i + 6;
+    } else {
+      out += ESCAPES[e] ?? e;
+      from = i + 2;
+    }
+    i = s.indexOf('\\', from);
+  }
+  return out + s.slice(from);
 }
 
 /** A string whose content is read (base64 data), placeholders resolved. */
@@ -261,8 +277,11 @@ const TOOL_PROMPT_BY_MODEL: ReadonlyArray<readonly [RegExp, number, number]> = [
 /** Nesting deeper than this is not priced; a cycle or shared-subtree bomb stops after `MAX_VISITS` nodes. */
 const MAX_DEPTH = 32, MAX_VISITS = 200_000;
 
-/** The running estimate: the token sum, the objects on the current path (cycle guard), a node budget. */
-interface Acc { t: number; path: Set<object>; visits: number }
+/**
+ * The running estimate: the token sum, the objects on the current path (cycle guard; null for a request parsed from
+ * JSON, which has no cycles: depth and the node budget still bound the walk), a node budget.
+ */
+interface Acc { t: number; path: Set<object> | null; visits: number }
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -272,7 +291,9 @@ function str(v: unknown): string {
 }
 /** Enter a node: false when it is already on the path (a cycle), too deep, or the budget is spent. */
 function enter(acc: Acc, o: object, depth: number): boolean {
-  if (depth > MAX_DEPTH || ++acc.visits > MAX_VISITS || acc.path.has(o)) return false;
+  if (depth > MAX_DEPTH || ++acc.visits > MAX_VISITS) return false;
+  if (acc.path === null) return true;
+  if (acc.path.has(o)) return false;
   acc.path.add(o);
   return true;
 }
@@ -281,8 +302,9 @@ function enter(acc: Acc, o: object, depth: number): boolean {
  * Estimated input tokens of a Messages request: system prompt, messages (every block type), tools and
  * the hidden prompts that tools, thinking and structured outputs add. Never throws; 0 for a non-object.
  */
-export function estimateInputTokens(req: EstimateTokensParams | null | undefined, opts: { fast?: boolean; raw?: RawStrings } = {}): number {
-  const acc: Acc = { t: 0, path: new Set(), visits: 0 };
+export function estimateInputTokens(req: EstimateTokensParams | null | undefined, opts: { fast?: boolean; raw?: RawStrings; fromJson?: boolean } = {}): number {
+  // fromJson: a tree parsed from JSON (and converted): no cycle to guard against, only depth and size
+  const acc: Acc = { t: 0, path: opts.fromJson ? null : new Set(), visits: 0 };
   // fast: long strings are sampled (a stream's message_start needs a figure at once; count_tokens wants the exact pass)
   sampleOver = opts.fast ? 3 * WINDOW : Infinity;
   raw = opts.raw ?? null;
@@ -355,7 +377,7 @@ function addContent(acc: Acc, content: unknown, keepThinking: boolean, depth: nu
     inToolRun = isCall;
     addBlock(acc, b, keepThinking, depth + 1);
   }
-  acc.path.delete(content);
+  acc.path?.delete(content);
 }
 
 function addBlock(acc: Acc, b: unknown, keepThinking: boolean, depth: number): void {
@@ -404,7 +426,7 @@ function addBlock(acc: Acc, b: unknown, keepThinking: boolean, depth: number): v
       // and block types not invented yet: price whatever they carry
       addFields(acc, b, depth);
   }
-  acc.path.delete(b);
+  acc.path?.delete(b);
 }
 
 /** A tool_use input: one parameter element per top-level key, strings bare and other values as JSON. */
@@ -480,7 +502,7 @@ function jsonCost(acc: Acc, v: unknown, depth: number): number {
   let t = 1;
   if (Array.isArray(v)) for (const x of v) t += 0.5 + jsonCost(acc, x, depth + 1);
   else for (const k in v as Record<string, unknown>) t += 1 + textCost(k) + jsonCost(acc, (v as Record<string, unknown>)[k], depth + 1);
-  acc.path.delete(v as object);
+  acc.path?.delete(v as object);
   return t;
 }
 
@@ -494,7 +516,7 @@ function addFields(acc: Acc, o: Record<string, unknown>, depth: number): void {
     else if (Array.isArray(x)) addContent(acc, x, false, depth + 1);
     else if (isObj(x)) {
       if (typeof x.type === 'string') addBlock(acc, x, false, depth + 1);
-      else if (enter(acc, x, depth + 1)) { addFields(acc, x, depth + 1); acc.path.delete(x); }
+      else if (enter(acc, x, depth + 1)) { addFields(acc, x, depth + 1); acc.path?.delete(x); }
     }
   }
 }

@@ -189,7 +189,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
   const sleep = deps.sleep ?? ((ms: number) => Bun.sleep(ms));
   let lastError: GatewayError | undefined;
   let estimate: number | undefined;
-  const estimated = (hub: MessageCreateParams) => (estimate ??= estimateInputTokens(hub));
+  const estimated = (hub: MessageCreateParams) => (estimate ??= estimateInputTokens(hub, { fromJson: true }));
 
   for (let i = 0; i < routes.length; i++) {
     const route = routes[i]!;
@@ -296,7 +296,7 @@ function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: str
   const prepare = (hub: MessageCreateParams, ctx: TranslateContext, raw?: RawStrings) => {
     ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
     // message_start needs input tokens before the upstream reports them: a sampled estimate, final usage follows
-    if (inbound.stream) ctx.estimatedInputTokens = estimateInputTokens(hub, { fast: true, raw });
+    if (inbound.stream) ctx.estimatedInputTokens = estimateInputTokens(hub, { fast: true, raw, fromJson: true });
   };
   const skeleton = inbound.skeleton();
   if (skeleton) {

@@ -175,6 +175,10 @@ describe('json-skeleton: the token estimate reads placeholders', () => {
     const body = JSON.stringify(anthropicRequests['images and PDFs']);
     const sk = skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText)!;
     expect(sk.spans.length).toBeGreaterThanOrEqual(3);
-    expect(estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new RawStrings(sk.spans) })).toBe(estimateInputTokens(JSON.parse(body), { fast: true }));
+    // text is sampled from bytes on one side and characters on the other (within 1%); an image or a PDF read wrong
+    // through its placeholder would be off by hundreds or thousands of tokens
+    const viaRaw = estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new RawStrings(sk.spans) });
+    const direct = estimateInputTokens(JSON.parse(body), { fast: true });
+    expect(Math.abs(viaRaw - direct) / direct).toBeLessThan(0.01);
   });
 });
