@@ -1,0 +1,89 @@
+import { describe, expect, test } from 'bun:test';
+import { readAhead, relayStream } from '../../../src/pipeline/streams.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const endsWithStop = (c: Uint8Array) => dec.decode(c).endsWith('stop\n\n');
+
+/** A source that yields `parts`, waiting `gapMs` before each after the first; `hang`: never closes. */
+function source(parts: string[], gapMs = 0, hang = false): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (i > 0 && gapMs) await Bun.sleep(gapMs);
+      if (i < parts.length) c.enqueue(enc.encode(parts[i++]!));
+      else if (!hang) c.close();
+      else await new Promise(() => {});
+    },
+  }, { highWaterMark: 0 });
+}
+
+async function readAll(s: ReadableStream<Uint8Array>): Promise<string> {
+  return dec.decode(await new Response(s).arrayBuffer());
+}
+
+describe('readAhead', () => {
+  test('a source that ends with its first chunk, which closes the stream: whole', async () => {
+    const r = await readAhead(source(['a\n\nstop\n\n']).getReader(), endsWithStop);
+    expect(r.whole).toBe(true);
+    expect(r.head.map((c) => dec.decode(c))).toEqual(['a\n\nstop\n\n']);
+    expect(r.pending).toBeNull();
+  });
+
+  test('a first chunk that does not close the stream: no look further', async () => {
+    const r = await readAhead(source(['a\n\n', 'stop\n\n']).getReader(), endsWithStop);
+    expect(r.whole).toBe(false);
+    expect(r.head.length).toBe(1);
+    expect(r.pending).toBeNull();
+  });
+
+  test('a first chunk that closes the stream but more follows later: the read is left pending, nothing is lost', async () => {
+    const r = await readAhead(source(['a stop\n\n', 'late\n\n'], 50).getReader(), endsWithStop);
+    expect(r.whole).toBe(false);
+    expect(r.pending).not.toBeNull();
+    const ended: unknown[] = [];
+    expect(await readAll(relayStream(r, { onEnd: (o) => ended.push(o) }))).toBe('a stop\n\nlate\n\n');
+    expect(ended).toEqual([undefined]);
+  });
+
+  test('an empty source: whole, nothing in it', async () => {
+    const r = await readAhead(source([]).getReader(), endsWithStop);
+    expect(r).toMatchObject({ whole: true, head: [], pending: null });
+  });
+
+  test('a source that fails before its first chunk: readAhead rejects', async () => {
+    const failing = new ReadableStream<Uint8Array>({ pull(c) { c.error(new Error('cut')); } });
+    await expect(readAhead(failing.getReader(), endsWithStop)).rejects.toThrow('cut');
+  });
+});
+
+describe('relayStream', () => {
+  test('chunks read ahead go through map and onChunk first, in order, then the rest', async () => {
+    const r = await readAhead(source(['one ', 'two ', 'three']).getReader(), endsWithStop);
+    const seen: string[] = [];
+    const out = relayStream(r, {
+      map: (c) => enc.encode(dec.decode(c).toUpperCase()),
+      onChunk: (c) => void seen.push(dec.decode(c)),
+    });
+    expect(await readAll(out)).toBe('ONE TWO THREE');
+    expect(seen).toEqual(['ONE ', 'TWO ', 'THREE']);
+  });
+
+  test('a chunk read ahead that cannot be mapped ends the stream with the error tail', async () => {
+    const r = await readAhead(source(['bad', 'never read']).getReader(), endsWithStop);
+    const ended: unknown[] = [];
+    const out = relayStream(r, {
+      map: () => { throw new Error('malformed'); },
+      errorTail: (err) => enc.encode(`error: ${(err as Error).message}`),
+      onEnd: (o) => ended.push(o),
+    });
+    expect(await readAll(out)).toBe('error: malformed');
+    expect((ended[0] as Error).message).toBe('malformed');
+  });
+
+  test('silence longer than idleMs ends the stream with the error tail', async () => {
+    const r = await readAhead(source(['first'], 0, true).getReader(), endsWithStop);
+    const out = relayStream(r, { idleMs: 60, errorTail: (err) => enc.encode(` | ${(err as Error).message}`) });
+    expect(await readAll(out)).toBe('first | upstream sent nothing for 60 ms');
+  });
+});
