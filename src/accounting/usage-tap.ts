@@ -51,6 +51,8 @@ export class UsageSniffer {
     for (;;) {
       const hit = bytes.indexOf(USAGE, from);
       if (hit < 0) break;
+      // `"usage":null` (every chunk of an OpenAI stream with include_usage but the last): nothing to read
+      if (isNullAfterKey(bytes, hit + USAGE.length)) { from = hit + USAGE.length; continue; }
       const lineStart = Math.max(from, bytes.lastIndexOf(NL, hit) + 1);
       const lineEnd = bytes.indexOf(NL, hit);
       if (lineEnd < 0) { this.keep(bytes.subarray(lineStart)); return; }
@@ -125,6 +127,14 @@ export class UsageSniffer {
   private apply(o: Record<string, unknown>): void {
     if (this.format === 'anthropic' && o && typeof o === 'object' && typeof o.input_tokens === 'number') addAnthropicUsage(this.usage, o);
   }
+}
+
+/** `: null` at `i` (spaces allowed around the colon). */
+function isNullAfterKey(buf: Buffer, i: number): boolean {
+  i = skipWs(buf, i);
+  if (buf[i] !== 58 /* : */) return false;
+  i = skipWs(buf, i + 1);
+  return buf[i] === 110 /* n */ && buf[i + 1] === 117 && buf[i + 2] === 108 && buf[i + 3] === 108;
 }
 
 function skipWs(buf: Buffer, i: number): number {
