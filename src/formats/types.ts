@@ -67,7 +67,10 @@ export interface Format<Quirks = undefined> {
   /** Validate an inbound JSON body (already parsed) and convert it to the hub. Throws GatewayError(400) naming the field. */
   requestToHub(body: unknown, ctx: TranslateContext): MessageCreateParams;
   responseFromHub(message: Message, ctx: TranslateContext): unknown;
-  /** Hub events → this format's SSE events (including any terminator such as `[DONE]`). */
+  /**
+   * Hub events → this format's SSE events (including any terminator such as `[DONE]`). Each event's `data` is one
+   * line (serialised JSON or such a marker): the pipeline writes it without searching it for line breaks.
+   */
   streamFromHub(ctx: TranslateContext): StreamStage<RawMessageStreamEvent, SseEvent>;
   /** Render a gateway error in this format's envelope. */
   errorBody(err: GatewayError, requestId: string): unknown;

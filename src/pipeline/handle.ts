@@ -22,7 +22,7 @@ import { UsageSniffer } from '../accounting/usage-tap.ts';
 import { addAnthropicUsage, emptyUsage, type UsageTotals } from '../accounting/usage.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import { SseParser } from '../sse/decode.ts';
-import { encodeSse, encodeSseEvent } from '../sse/encode.ts';
+import { encodeOneLineEvent, encodeSse } from '../sse/encode.ts';
 import type { SseEvent } from '../sse/types.ts';
 import type { AppDeps, Exchange, RequestLog } from '../http/context.ts';
 import { readBody } from './read-body.ts';
@@ -533,7 +533,7 @@ function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, 
     }
     if (!chunk) fromHub.end(sseOut);
     let text = '';
-    for (const ev of sseOut) text += encodeSseEvent(ev);
+    for (const ev of sseOut) text += encodeOneLineEvent(ev); // one-line data: Format.streamFromHub
     sseIn.length = 0; hub.length = 0; sseOut.length = 0;
     return text ? utf8Encoder.encode(text) : null;
   };

@@ -6,6 +6,17 @@ import type { SseEvent } from './types.ts';
 
 const enc = new TextEncoder();
 
+/**
+ * An event whose `data` the caller knows holds no line break (a format's own events: serialised JSON or a marker,
+ * see Format.streamFromHub): written without searching it for one, which costs a copy of the string.
+ */
+export function encodeOneLineEvent(ev: SseEvent): string {
+  let s = '';
+  if (ev.event !== undefined) s += `event: ${ev.event}\n`;
+  if (ev.id !== undefined) s += `id: ${ev.id}\n`;
+  return `${s}data: ${ev.data}\n\n`;
+}
+
 export function encodeSseEvent(ev: SseEvent): string {
   let s = '';
   if (ev.event !== undefined) s += `event: ${ev.event}\n`;
