@@ -144,6 +144,29 @@ describe('status → type table', () => {
     await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 504, 'timeout_error');
     primary.handler = () => json(textMessage);
   });
+  test('a JSON answer that stalls after its headers → 504 once stream_idle_timeout_ms passes', async () => {
+    // raw TCP: headers and 6 of the 100 bytes promised, then nothing
+    const answered = new WeakSet<object>();
+    const raw = Bun.listen({
+      hostname: '127.0.0.1', port: 0,
+      socket: {
+        data(s) {
+          if (answered.has(s)) return;
+          answered.add(s);
+          s.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":');
+        },
+        open() {}, close() {}, error() {},
+      },
+    });
+    try {
+      const g = startGateway({ channels: [{ name: 'stall', type: 'anthropic', base_url: `http://127.0.0.1:${raw.port}`, models: ['m'], stream_idle_timeout_ms: 150 }] });
+      stopped.push(g);
+      const body = await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 504, 'timeout_error');
+      expect(body.error.message).toContain('sent nothing for 150 ms');
+    } finally {
+      raw.stop(true);
+    }
+  });
 });
 
 describe('fallback', () => {
