@@ -6,14 +6,23 @@
  */
 import type { SseEvent } from './types.ts';
 
-/** Incremental parser; `push` returns the events completed by this chunk. */
+/** The longest event the parser holds while waiting for its end, in characters (a hostile stream cannot grow it). */
+export const MAX_EVENT_CHARS = 32 * 1024 * 1024;
+
+/**
+ * Incremental parser; `push` returns the events completed by this chunk. It throws when the unfinished event it holds
+ * grows past `maxEvent` characters (an upstream that never ends an event must not exhaust memory).
+ */
 export class SseParser {
   private readonly text = new TextDecoder('utf-8');
   private buf = '';
   private pendingCr = false;
   private event: string | undefined;
   private data: string[] = [];
+  private dataChars = 0;
   private id: string | undefined;
+
+  constructor(private readonly maxEvent = MAX_EVENT_CHARS) {}
 
   push(chunk: Uint8Array | string, out: SseEvent[] = []): SseEvent[] {
     let s = typeof chunk === 'string' ? chunk : this.text.decode(chunk, { stream: true });
@@ -29,9 +38,10 @@ export class SseParser {
     if (this.data.length === 0 && this.event === undefined && this.id === undefined && s.indexOf('\r') === -1) {
       // the carried text holds no blank line (a long event split over many chunks is not searched again and again)
       this.buf = buf.slice(this.blocks(buf, carried > 0 ? carried - 1 : 0, out));
-      return out;
+    } else {
+      this.lines(buf, out);
     }
-    this.lines(buf, out);
+    if (this.buf.length + this.dataChars > this.maxEvent) throw new Error(`stream event longer than ${this.maxEvent} characters`);
     return out;
   }
 
@@ -117,7 +127,7 @@ export class SseParser {
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     switch (field) {
-      case 'data': this.data.push(value); break;
+      case 'data': this.data.push(value); this.dataChars += value.length; break;
       case 'event': this.event = value; break;
       case 'id': this.id = value; break;
       default: break; // `retry` and unknown fields are ignored, per spec
@@ -131,6 +141,7 @@ export class SseParser {
     if (this.id !== undefined) ev.id = this.id;
     out.push(ev);
     this.data = [];
+    this.dataChars = 0;
     this.event = undefined;
     this.id = undefined;
   }

@@ -95,6 +95,22 @@ function referenceParse(text: string, atEnd = true): SseEvent[] {
   return out;
 }
 
+describe('SseParser bounds what it holds', () => {
+  test('an event that never ends throws once it holds more than the limit, on either path', () => {
+    const fast = new SseParser(100);
+    fast.push(enc.encode(`data: ${'a'.repeat(60)}`));
+    expect(() => fast.push(enc.encode('a'.repeat(60)))).toThrow('longer than 100 characters');
+    const slow = new SseParser(100); // CR line breaks: line by line, data lines pile up without a blank line
+    expect(() => { for (let i = 0; i < 20; i++) slow.push(enc.encode('data: 0123456789\r')); }).toThrow('longer than 100 characters');
+  });
+  test('complete events of any size pass, and what follows them starts from zero', () => {
+    const p = new SseParser(100);
+    const big = 'b'.repeat(500);
+    expect(p.push(enc.encode(`data: ${big}\n\ndata: ${'c'.repeat(80)}`))).toEqual([{ data: big }]);
+    expect(p.push(enc.encode('\n\n'))).toEqual([{ data: 'c'.repeat(80) }]);
+  });
+});
+
 describe('SseParser against the reference algorithm', () => {
   const PIECES = ['data: ', 'data:', 'event: ', 'event:', 'id: ', ': note', 'retry: 5', 'foo', 'message_stop', '{"a":"b c"}',
     '[DONE]', 'x', ' ', '\n', '\n', '\n\n', '\n\n', '\r', '\r\n', 'é', '😀'];
