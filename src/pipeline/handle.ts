@@ -259,7 +259,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     }
     deps.breaker.success(channel.name);
     // `return await`: one microtask for a native promise, where returning it from an async function costs three
-    if (ctx && !inbound.stream) return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard);
+    if (ctx && !inbound.stream) return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes);
     if (!ctx && (!res.body || isBoundedJson(res))) return await relayPassthroughJson(x, channel, res, upstream, guard);
     // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
     let start: ReadAhead<Uint8Array>;
@@ -470,15 +470,19 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 
 /**
  * A whole JSON answer, read natively under the attempt's watch: it must arrive within the idle timeout once its
- * headers are in (a JSON answer comes at once), and a client that goes away aborts the upstream meanwhile.
+ * headers are in (a JSON answer comes at once), and a client that goes away aborts the upstream meanwhile. At most
+ * `max` bytes (declared or counted): a larger answer is a 502, not a gateway that runs out of memory.
  */
-async function readWhole(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<Uint8Array> {
+async function readWhole(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, max = Infinity): Promise<Uint8Array> {
   const idleMs = channel.config.stream_idle_timeout_ms;
   guard.extend(idleMs, `upstream sent nothing for ${idleMs} ms`);
+  const declared = Number(res.headers.get('content-length') ?? NaN);
   let buf: Uint8Array;
   try {
-    buf = await res.bytes();
+    if (declared > max) throw answerTooLarge(channel, max);
+    buf = Number.isFinite(declared) || max === Infinity || !res.body ? await res.bytes() : await readCapped(res.body, max, channel, guard);
   } catch (err) {
+    if (res.body && !res.body.locked) res.body.cancel().catch(() => {});
     if (x.req.signal.aborted) throw new ClientGone();
     throw relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
   } finally {
@@ -486,6 +490,29 @@ async function readWhole(x: Exchange, channel: Channel, res: Response, upstream:
   }
   markFirstByte(x.log);
   return buf;
+}
+
+/** A body of undeclared length, read chunk by chunk up to `max` bytes (the watch can cancel the waiting read). */
+async function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch): Promise<Uint8Array> {
+  const reader = body.getReader();
+  guard.body = reader;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    total += r.value.byteLength;
+    if (total > max) {
+      reader.cancel().catch(() => {});
+      throw answerTooLarge(channel, max);
+    }
+    chunks.push(r.value);
+  }
+  return concat(chunks);
+}
+
+function answerTooLarge(channel: Channel, max: number): GatewayError {
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answer larger than ${max} bytes (server.max_body_bytes)`);
 }
 
 /**
@@ -555,9 +582,10 @@ function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, 
   return new Response(body, { status: 200, headers });
 }
 
-async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch): Promise<Response> {
+async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Response> {
   const log = x.log;
-  const text = utf8.decode(await readWhole(x, channel, res, upstream, guard));
+  // translated whole: held in memory, so bounded like a request body
+  const text = utf8.decode(await readWhole(x, channel, res, upstream, guard, max));
   let json: unknown;
   try {
     json = JSON.parse(text);

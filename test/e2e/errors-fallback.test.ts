@@ -144,6 +144,29 @@ describe('status → type table', () => {
     await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 504, 'timeout_error');
     primary.handler = () => json(textMessage);
   });
+  test('an answer to translate whole is bounded by server.max_body_bytes, declared or chunked', async () => {
+    const g = startGateway({ server: { max_body_bytes: 4000 }, channels: [{ name: 'oa', type: 'openai', base_url: `${primary.url}/v1`, models: ['m'] }] });
+    stopped.push(g);
+    const completion = (text: string) => JSON.stringify({
+      id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+    });
+    const chunked = (body: string) => new Response(new ReadableStream<Uint8Array>({
+      start(c) { const b = new TextEncoder().encode(body); for (let i = 0; i < b.length; i += 1000) c.enqueue(b.subarray(i, i + 1000)); c.close(); },
+    }), { headers: { 'content-type': 'application/json' } });
+    primary.handler = () => json(JSON.parse(completion('x'.repeat(6000))));
+    let body = await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 502, 'api_error');
+    expect(body.error.message).toContain('larger than 4000 bytes');
+    primary.handler = () => chunked(completion('y'.repeat(6000)));
+    body = await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 502, 'api_error');
+    expect(body.error.message).toContain('larger than 4000 bytes');
+    primary.handler = () => chunked(completion('z'.repeat(2500)));
+    const ok = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as any).content[0].text).toBe('z'.repeat(2500));
+    primary.handler = () => json(textMessage);
+  });
   test('a JSON answer that stalls after its headers → 504 once stream_idle_timeout_ms passes', async () => {
     // raw TCP: headers and 6 of the 100 bytes promised, then nothing
     const answered = new WeakSet<object>();
