@@ -244,10 +244,10 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     }
 
     if (!res.ok) {
-      unwatch(guard);
       const retryable = isRetryableStatus(res.status);
       if (retryable) deps.breaker.failure(channel.name);
       if (retryable && !last) {
+        unwatch(guard);
         const wait = retryAfterMs(res.headers);
         deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
         lastError = new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
@@ -255,7 +255,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
         if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await sleep(wait);
         continue;
       }
-      return await upstreamError(x, channel, res, passthrough);
+      return await upstreamError(x, channel, res, passthrough, upstream, guard);
     }
     deps.breaker.success(channel.name);
     // `return await`: one microtask for a native promise, where returning it from an async function costs three
@@ -354,9 +354,19 @@ function describeFetchError(err: unknown): string {
   return e?.code ?? e?.message?.slice(0, 120) ?? 'error';
 }
 
+/** Error bodies are small; a larger one is cut off with a 502 rather than read without end. */
+const ERROR_BODY_MAX = 1024 * 1024;
+
 /** A final upstream error: same format → its body as it is; translated → the client's envelope. */
-async function upstreamError(x: Exchange, channel: Channel, res: Response, passthrough: boolean): Promise<Response> {
-  const raw = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
+async function upstreamError(x: Exchange, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch): Promise<Response> {
+  // read under the watch like any answer (an error page that stalls must not hold the client forever), but the
+  // status is what matters: a body that stalls, breaks off or is too large is dropped, the status still goes out
+  let raw: Uint8Array = new Uint8Array(0);
+  try {
+    raw = await readWhole(x, channel, res, upstream, guard, ERROR_BODY_MAX, 'the most an error body is read');
+  } catch (err) {
+    if (err instanceof ClientGone) throw err;
+  }
   x.log.entry.error = `upstream HTTP ${res.status}`;
   if (passthrough) {
     const headers = relayableResponseHeaders(res.headers);
@@ -473,14 +483,14 @@ function concat(chunks: Uint8Array[]): Uint8Array {
  * headers are in (a JSON answer comes at once), and a client that goes away aborts the upstream meanwhile. At most
  * `max` bytes (declared or counted): a larger answer is a 502, not a gateway that runs out of memory.
  */
-async function readWhole(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, max = Infinity): Promise<Uint8Array> {
+async function readWhole(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, max = Infinity, limit = 'server.max_body_bytes'): Promise<Uint8Array> {
   const idleMs = channel.config.stream_idle_timeout_ms;
   guard.extend(idleMs, `upstream sent nothing for ${idleMs} ms`);
   const declared = Number(res.headers.get('content-length') ?? NaN);
   let buf: Uint8Array;
   try {
-    if (declared > max) throw answerTooLarge(channel, max);
-    buf = Number.isFinite(declared) || max === Infinity || !res.body ? await res.bytes() : await readCapped(res.body, max, channel, guard);
+    if (declared > max) throw answerTooLarge(channel, max, limit);
+    buf = Number.isFinite(declared) || max === Infinity || !res.body ? await res.bytes() : await readCapped(res.body, max, channel, guard, limit);
   } catch (err) {
     if (res.body && !res.body.locked) res.body.cancel().catch(() => {});
     if (x.req.signal.aborted) throw new ClientGone();
@@ -493,7 +503,7 @@ async function readWhole(x: Exchange, channel: Channel, res: Response, upstream:
 }
 
 /** A body of undeclared length, read chunk by chunk up to `max` bytes (the watch can cancel the waiting read). */
-async function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch): Promise<Uint8Array> {
+async function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, limit: string): Promise<Uint8Array> {
   const reader = body.getReader();
   guard.body = reader;
   const chunks: Uint8Array[] = [];
@@ -504,15 +514,15 @@ async function readCapped(body: ReadableStream<Uint8Array>, max: number, channel
     total += r.value.byteLength;
     if (total > max) {
       reader.cancel().catch(() => {});
-      throw answerTooLarge(channel, max);
+      throw answerTooLarge(channel, max, limit);
     }
     chunks.push(r.value);
   }
   return concat(chunks);
 }
 
-function answerTooLarge(channel: Channel, max: number): GatewayError {
-  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answer larger than ${max} bytes (server.max_body_bytes)`);
+function answerTooLarge(channel: Channel, max: number, limit: string): GatewayError {
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answer larger than ${max} bytes (${limit})`);
 }
 
 /**

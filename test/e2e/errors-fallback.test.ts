@@ -144,6 +144,34 @@ describe('status → type table', () => {
     await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 504, 'timeout_error');
     primary.handler = () => json(textMessage);
   });
+  test('an error answer whose body stalls: its status still reaches the client once stream_idle_timeout_ms passes', async () => {
+    const answered = new WeakSet<object>();
+    const raw = Bun.listen({
+      hostname: '127.0.0.1', port: 0,
+      socket: {
+        data(s) {
+          if (answered.has(s)) return;
+          answered.add(s);
+          s.write('HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"type":"error"');
+        },
+        open() {}, close() {}, error() {},
+      },
+    });
+    try {
+      const g = startGateway({ channels: [{ name: 'stall', type: 'anthropic', base_url: `http://127.0.0.1:${raw.port}`, models: ['m'], stream_idle_timeout_ms: 150 }] });
+      stopped.push(g);
+      const t0 = performance.now();
+      const passthrough = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
+      expect(passthrough.status).toBe(429);
+      await passthrough.arrayBuffer();
+      const chat = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }) });
+      expect(chat.status).toBe(429);
+      expect(((await chat.json()) as any).error.message).toContain('429');
+      expect(performance.now() - t0).toBeLessThan(5000); // bounded by the idle timeout, not by the client giving up
+    } finally {
+      raw.stop(true);
+    }
+  });
   test('an answer to translate whole is bounded by server.max_body_bytes, declared or chunked', async () => {
     const g = startGateway({ server: { max_body_bytes: 4000 }, channels: [{ name: 'oa', type: 'openai', base_url: `${primary.url}/v1`, models: ['m'] }] });
     stopped.push(g);
