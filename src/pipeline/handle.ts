@@ -73,9 +73,11 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
 async function handle(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
   const req = x.req;
   const log = x.log;
-  // Bun closes a connection idle for 10 s, even one whose handler is still waiting for a slow first token
+  // the body is read under the server's idle timeout (a client that stops sending mid-body is cut off); after that
+  // it is lifted: Bun would otherwise close a connection whose handler still waits for a slow first token
+  const body = await readBody(req, deps.config.server.max_body_bytes);
   deps.noIdleTimeout?.(req);
-  const inbound = readInbound(await readBody(req, deps.config.server.max_body_bytes), format, endpoint);
+  const inbound = readInbound(body, format, endpoint);
   log.entry.model = inbound.model;
   log.entry.stream = inbound.stream;
 

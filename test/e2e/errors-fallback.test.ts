@@ -299,6 +299,27 @@ describe('fallback', () => {
 });
 
 describe('slow streams and aborts', () => {
+  test("a client that stops sending mid-body is cut off by Bun's idle timeout (only the wait for the upstream is exempt)", async () => {
+    const g = startGateway({ channels: [{ name: 'p', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
+    stopped.push(g);
+    const { createApp } = await import('../../src/app.ts');
+    const app = createApp(g.deps);
+    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: app.fetch, idleTimeout: 1 });
+    g.deps.noIdleTimeout = (r) => server.timeout(r, 0);
+    let closedAt = 0;
+    const p0 = primary.requests.length;
+    const t0 = performance.now();
+    const sock = await Bun.connect({
+      hostname: '127.0.0.1', port: server.port!,
+      socket: { data() {}, close() { closedAt = performance.now(); }, error() {} },
+    });
+    // headers and 10 of the 500 bytes promised, then nothing
+    sock.write('POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"model":"');
+    await until(() => closedAt > 0, 6000);
+    expect(closedAt - t0).toBeLessThan(5000);
+    expect(primary.requests.length).toBe(p0); // nothing went upstream for it
+    await server.stop(true);
+  }, 15000);
   test("a first token slower than Bun's idle timeout is not cut", async () => {
     const g = startGateway({ channels: [{ name: 'slow', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
     stopped.push(g);
