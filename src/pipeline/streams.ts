@@ -12,7 +12,10 @@
 import { GatewayError } from '../errors.ts';
 
 export interface RelayHooks<T> {
-  /** Longest silence between two chunks of the source, in ms; absent = none. */
+  /**
+   * Longest silence between two chunks of the source, in ms, and longest wait for the client to ask for the next
+   * chunk (a client that stopped reading): either ends the relay with a timeout_error; absent = none.
+   */
   idleMs?: number;
   /**
    * Turn each source chunk into what the client gets (null: nothing yet); absent = relay as is. May throw:
@@ -80,16 +83,29 @@ export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: 
     if (timer) clearTimeout(timer);
     hooks.onEnd?.(outcome);
   };
+  let client: ReadableStreamDefaultController<T> | null = null;
   if (hooks.idleMs !== undefined) {
     const ms = hooks.idleMs;
     timer = setTimeout(() => {
-      // silence only counts while we wait for the source (a slow client is not the upstream's fault)
-      if (!reading || ended) return;
-      timeoutError = new GatewayError(504, 'timeout_error', `upstream sent nothing for ${ms} ms`);
-      reader.cancel(timeoutError).catch(() => {});
+      if (ended) return;
+      if (reading) {
+        // the source was silent for `ms`
+        timeoutError = new GatewayError(504, 'timeout_error', `upstream sent nothing for ${ms} ms`);
+        reader.cancel(timeoutError).catch(() => {});
+        return;
+      }
+      // the client asked for nothing for `ms` (it stopped reading): let go of both sides rather than hold the
+      // upstream connection for as long as the client keeps its socket open
+      const stalled = new GatewayError(504, 'timeout_error', `client read nothing for ${ms} ms`);
+      reader.cancel(stalled).catch(() => {});
+      end(stalled);
+      try { client?.error(stalled); } catch { /* already closed */ }
     }, ms);
   }
   return new ReadableStream<T>({
+    start(controller) {
+      client = controller;
+    },
     async pull(controller) {
       try {
         for (;;) {
@@ -113,6 +129,7 @@ export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: 
           if (chunk === null) continue; // e.g. half an SSE line: read on
           hooks.onChunk?.(chunk);
           controller.enqueue(chunk);
+          timer?.refresh(); // the client's turn: it has the whole idle time to ask for more
           return;
         }
       } catch (err) {

@@ -299,6 +299,32 @@ describe('fallback', () => {
 });
 
 describe('slow streams and aborts', () => {
+  test('a client that stops reading a stream: the upstream request is aborted after stream_idle_timeout_ms', async () => {
+    const g = gateway({}, { stream_idle_timeout_ms: 300 });
+    let upstreamReq: any;
+    // ~24 MB of events: more than the socket buffers between the gateway and a client that reads nothing hold
+    const event = `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"${'x'.repeat(64 * 1024)}"}}\n\n`;
+    primary.handler = (r) => {
+      upstreamReq = r;
+      let n = 0;
+      return new Response(new ReadableStream<Uint8Array>({
+        pull(c) { if (r.signal.aborted || n++ > 370) { c.close(); return; } c.enqueue(new TextEncoder().encode(event)); },
+      }, { highWaterMark: 0 }), { headers: { 'content-type': 'text/event-stream' } });
+    };
+    const sock = await Bun.connect({ hostname: '127.0.0.1', port: Number(new URL(g.url).port), socket: { data() {}, close() {}, error() {} } });
+    sock.pause(); // read nothing
+    const body = req('m', { stream: true });
+    sock.write(`POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: ${KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await until(() => upstreamReq !== undefined);
+    let aborted = false;
+    await Promise.race([upstreamReq.aborted.then(() => (aborted = true)), Bun.sleep(5000)]);
+    expect(aborted).toBe(true);
+    await until(() => g.requestLogs().length > 0);
+    expect(g.requestLogs().at(-1).error).toContain('client read nothing for 300 ms');
+    sock.end();
+    primary.handler = () => json(textMessage);
+  }, 15000);
+
   test("a client that stops sending mid-body is cut off by Bun's idle timeout (only the wait for the upstream is exempt)", async () => {
     const g = startGateway({ channels: [{ name: 'p', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
     stopped.push(g);

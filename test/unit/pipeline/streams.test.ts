@@ -81,6 +81,38 @@ describe('relayStream', () => {
     expect((ended[0] as Error).message).toBe('malformed');
   });
 
+  test('a client that stops reading for idleMs: the source is cancelled and the relay ends with a timeout', async () => {
+    let cancelled: unknown = null;
+    let i = 0;
+    const src = new ReadableStream<Uint8Array>({
+      pull(c) { c.enqueue(enc.encode(`chunk ${i++}\n`)); },
+      cancel(reason) { cancelled = reason; },
+    }, { highWaterMark: 0 });
+    const ended: unknown[] = [];
+    const out = relayStream(src, { idleMs: 60, onEnd: (o) => ended.push(o) });
+    const reader = out.getReader();
+    expect(dec.decode((await reader.read()).value)).toBe('chunk 0\n');
+    // and then the client reads nothing more
+    await Bun.sleep(200);
+    expect((cancelled as Error | null)?.message).toBe('client read nothing for 60 ms');
+    expect((ended[0] as Error).message).toBe('client read nothing for 60 ms');
+    await expect(reader.read()).rejects.toThrow('client read nothing for 60 ms');
+  });
+
+  test('a client that reads slowly but keeps reading is not cut off', async () => {
+    const parts = Array.from({ length: 8 }, (_, k) => `part ${k} `);
+    const out = relayStream(source(parts), { idleMs: 80 });
+    const reader = out.getReader();
+    let got = '';
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      got += dec.decode(r.value);
+      await Bun.sleep(30);
+    }
+    expect(got).toBe(parts.join(''));
+  });
+
   test('silence longer than idleMs ends the stream with the error tail', async () => {
     const r = await readAhead(source(['first'], 0, true).getReader(), endsWithStop);
     const out = relayStream(r, { idleMs: 60, errorTail: (err) => enc.encode(` | ${(err as Error).message}`) });
