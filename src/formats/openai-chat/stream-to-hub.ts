@@ -27,6 +27,9 @@ import {
 import { chatFinishToStopReason } from './stop-reason.ts';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
 
+/** The longest a streamed tool call's arguments may grow (characters): far beyond any real call. */
+export const MAX_TOOL_ARGS = 32 * 1024 * 1024;
+
 /** The stage the pipeline composes: chat SSE events → hub events. */
 export function chatChunksToHubStage(ctx: TranslateContext, quirks: ChatQuirks): StreamStage<SseEvent, RawMessageStreamEvent> {
   const translator = new ChatStreamTranslator(ctx, quirks);
@@ -90,7 +93,11 @@ export class ChatStreamTranslator {
   private forced = false;
   private out: RawMessageStreamEvent[] = [];
 
-  constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks) {
+  /**
+   * `maxToolArgs`: the longest a tool call's arguments may grow, in characters (they are kept whole until they form
+   * a complete JSON value): an upstream that never finishes one ends the stream with an error instead.
+   */
+  constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS) {
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
   }
 
@@ -144,7 +151,8 @@ export class ChatStreamTranslator {
 
     const calls: ChatCompletionChunkToolCall[] = Array.isArray(d.tool_calls) ? d.tool_calls
       : isRecord(d.function_call) ? [{ index: 0, function: d.function_call }] : [];
-    calls.forEach((tc) => { if (isRecord(tc)) this.toolFragment(tc); });
+    calls.forEach((tc) => { if (isRecord(tc) && this.s.phase !== 'closed') this.toolFragment(tc); });
+    if (this.s.phase === 'closed') return; // failed: the error event stays last
 
     if (typeof c.finish_reason === 'string' && c.finish_reason) {
       this.s.finish = c.finish_reason;
@@ -169,7 +177,14 @@ export class ChatStreamTranslator {
     const tool = this.toolFor(tc);
     if (id && !tool.upstreamId && tool.block === null) { tool.upstreamId = id; tool.id = id; }
     if (name && !tool.name) tool.name = name;
-    if (args) { tool.args += args; tool.json.push(args); }
+    if (args) {
+      if (tool.args.length + args.length > this.maxToolArgs) {
+        this.fail({ error: { message: `tool call ${tool.id}: arguments longer than ${this.maxToolArgs} characters` } });
+        return;
+      }
+      tool.args += args;
+      tool.json.push(args);
+    }
     this.process({ kind: 'tool', tool });
   }
 

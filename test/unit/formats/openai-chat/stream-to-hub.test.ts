@@ -574,3 +574,21 @@ describe('stream rules', () => {
     expect(new ChatStreamTranslator(makeCtx(), quirks()).event(ev)[0]!.type).toBe('message_start');
   });
 });
+
+describe('bounds', () => {
+  test('a tool call whose arguments never end: an error event, last, once they pass the limit', () => {
+    const t = new ChatStreamTranslator(makeCtx(), quirks(), 100);
+    const chunk = (tc: object, finish: string | null = null) => ({ data: JSON.stringify({ id: 'c', choices: [{ index: 0, delta: { tool_calls: [tc] }, finish_reason: finish }] }) });
+    const out: RawMessageStreamEvent[] = [];
+    out.push(...t.event(chunk({ index: 0, id: 'call_1', type: 'function', function: { name: 'Write', arguments: '{"content":"' } })));
+    for (let i = 0; i < 5; i++) out.push(...t.event(chunk({ index: 0, function: { arguments: 'x'.repeat(30) } }, i === 2 ? 'tool_calls' : null))); // the one over the limit also finishes
+    out.push(...t.event({ data: '[DONE]' }));
+    out.push(...t.end());
+    const last = out.at(-1)!;
+    expect(last.type).toBe('error');
+    expect((last as { error: { message: string } }).error.message).toContain('arguments longer than 100 characters');
+    expect(out.filter((e) => e.type === 'error').length).toBe(1);
+    const sent = out.filter((e) => e.type === 'content_block_delta').map((e) => (e as any).delta.partial_json).join('');
+    expect(sent.length).toBeLessThanOrEqual(100);
+  });
+});
