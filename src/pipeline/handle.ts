@@ -13,7 +13,7 @@ import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
 import { kindAt, rewriteModel, scanTopLevel, valueAt } from '../util/json.ts';
-import { RawStrings, skeletonize, splice } from '../util/json-skeleton.ts';
+import { NestingTooDeep, RawStrings, skeletonize, splice } from '../util/json-skeleton.ts';
 import { orderRoutes } from '../routing/balance.ts';
 import { isRetryableStatus, retryAfterMs } from '../routing/fallback.ts';
 import type { Route } from '../routing/table.ts';
@@ -77,7 +77,12 @@ async function handle(x: Exchange, deps: AppDeps, format: FormatId, endpoint: En
   // it is lifted: Bun would otherwise close a connection whose handler still waits for a slow first token
   const body = await readBody(req, deps.config.server.max_body_bytes);
   deps.noIdleTimeout?.(req);
-  const inbound = readInbound(body, format, endpoint);
+  let inbound: Inbound;
+  try {
+    inbound = readInbound(body, format, endpoint);
+  } catch (err) {
+    throw nestedTooDeep(err);
+  }
   log.entry.model = inbound.model;
   log.entry.stream = inbound.stream;
 
@@ -178,6 +183,18 @@ function shallowCheck(b: Uint8Array, keys: Map<string, [number, number]>, format
   return { model, stream };
 }
 
+/**
+ * A recursive step (validation, conversion, serialisation) that ran out of stack on a deeply nested body: the
+ * client's input, answered as such instead of as an internal error. Anything else is returned unchanged.
+ */
+function nestedTooDeep(err: unknown): unknown {
+  if (err instanceof NestingTooDeep) return invalidRequest(`request body is ${err.message}`);
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return invalidRequest('request body is nested too deeply to be processed (thousands of levels)');
+  }
+  return err;
+}
+
 /** Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order). */
 function candidates(deps: AppDeps, routes: Route[]): Route[] {
   if (routes.length === 1) return routes; // open circuit or not, the only channel is tried
@@ -204,7 +221,12 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
 
     if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) {
       // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
-      const hub = inbound.json() as unknown as MessageCreateParams;
+      let hub: MessageCreateParams;
+      try {
+        hub = inbound.json() as unknown as MessageCreateParams;
+      } catch (err) {
+        throw nestedTooDeep(err);
+      }
       log.entry.input_tokens = estimated(hub);
       return Response.json({ input_tokens: estimated(hub) }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
     }
@@ -215,7 +237,11 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
       body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
     } else {
       // translation errors (a block type the channel cannot take) are the client's: no fallback
-      ({ ctx, body } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
+      try {
+        ({ ctx, body } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
+      } catch (err) {
+        throw nestedTooDeep(err);
+      }
       if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
     }
 

@@ -55,6 +55,17 @@ export class NeedsFullParse extends Error {
   constructor() { super('a placeholder string needs its real content'); this.name = 'NeedsFullParse'; }
 }
 
+/**
+ * Nesting deeper than this is refused before anything recursive (parse, validation, conversion, serialisation) runs
+ * on it: those run out of stack somewhere past 15,000 levels, slowly; no real request comes near it.
+ */
+export const MAX_NESTING = 10_000;
+
+/** Thrown by skeletonize for a body nested deeper than MAX_NESTING. */
+export class NestingTooDeep extends Error {
+  constructor() { super(`JSON nested more than ${MAX_NESTING} levels deep`); this.name = 'NestingTooDeep'; }
+}
+
 /** True when `s` holds a placeholder (a parsed skeleton string). */
 export function hasPlaceholder(s: string): boolean {
   return s.indexOf('\u0000') >= 0;
@@ -68,7 +79,8 @@ export function realString(s: string): string {
 
 /**
  * The skeleton of a JSON object body, or null when it would not help or cannot be made safely: not an object,
- * nothing to replace, or the body itself holds the placeholder marker (an escaped U+0000).
+ * nothing to replace, or the body itself holds the placeholder marker (an escaped U+0000). Throws NestingTooDeep
+ * past MAX_NESTING levels.
  */
 export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_MIN): Skeleton | null {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -114,6 +126,7 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
       continue;
     }
     if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (kinds.length >= MAX_NESTING) throw new NestingTooDeep();
       const inherited = opaque.length > 0 && opaque[opaque.length - 1]!;
       opaque.push(inherited || (key !== null && kinds[kinds.length - 1] === 1 && rules.opaque.has(key)));
       kinds.push(c === 123 ? 1 : 2);

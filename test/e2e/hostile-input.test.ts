@@ -23,6 +23,12 @@ afterAll(async () => { await gw.stop(); await anthropicUp.stop(); await openaiUp
 let deep: unknown = 'x';
 for (let i = 0; i < 5000; i++) deep = [deep];
 const proto = '{"__proto__":{"polluted":true},"constructor":{"prototype":{"p":1}}}';
+let deepObject: unknown = { leaf: true };
+for (let i = 0; i < 5000; i++) deepObject = { a: deepObject };
+let deepProps: unknown = { type: 'string' };
+for (let i = 0; i < 5000; i++) deepProps = { type: 'object', properties: { a: deepProps } };
+const deepSchema = JSON.stringify(deepProps);
+const bomb = '{"type":"object","properties":{"a":'.repeat(30_000) + '{"type":"string"}' + '},"$schema":"x"}'.repeat(30_000);
 
 function bodies(model: string, chat: boolean): Array<[string, string]> {
   const m = JSON.stringify(model);
@@ -53,6 +59,16 @@ function bodies(model: string, chat: boolean): Array<[string, string]> {
     ['thinking garbage', `{"model":${m},${base},"thinking":{"type":"enabled","budget_tokens":"lots"}}`],
     ['stop_sequences garbage', `{"model":${m},${base},"stop_sequences":[1,2]}`],
     ['deep nesting', `{"model":${m},${base},"metadata":${JSON.stringify(deep)}}`],
+    ['deep tool schema', chat
+      ? `{"model":${m},${base},"tools":[{"type":"function","function":{"name":"t","parameters":${deepSchema}}}]}`
+      : `{"model":${m},${base},"tools":[{"name":"t","input_schema":${deepSchema}}]}`],
+    // past the nesting limit (util/json-skeleton.ts MAX_NESTING) a translation refuses at once, before any recursion
+    ['nesting bomb, 1.5 MB', chat
+      ? `{"model":${m},${base},"tools":[{"type":"function","function":{"name":"t","parameters":${bomb}}}]}`
+      : `{"model":${m},${base},"tools":[{"name":"t","input_schema":${bomb}}]}`],
+    ['deep tool call arguments', chat
+      ? `{"model":${m},"messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"t","arguments":${JSON.stringify(JSON.stringify(deepObject))}}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}]}`
+      : `{"model":${m},"max_tokens":5,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"t","input":${JSON.stringify(deepObject)}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}]}`],
     ['prototype keys', proto.replace('{', `{"model":${m},${base},`)],
     ['system wrong type', `{"model":${m},${base},"system":5}`],
     ['role unknown', `{"model":${m},"max_tokens":5,"messages":[{"role":"wizard","content":"hi"}]}`],

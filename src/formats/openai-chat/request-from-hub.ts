@@ -423,34 +423,48 @@ const SCHEMA_MAPS = ['properties', 'patternProperties', '$defs', 'definitions', 
 const SCHEMA_ONE = ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems', 'additionalItems'];
 const SCHEMA_LISTS = ['anyOf', 'oneOf', 'allOf', 'prefixItems', 'items'];
 
+/**
+ * The schema without `$schema` anywhere, in one pass: nodes on the way to a `$schema` are copied (copied lazily, at
+ * the first key that changes), every other node is returned as it is. Claude Code's tools carry one at the top.
+ */
 function dropSchemaKey(node: unknown): unknown {
-  // copy only the nodes on the way to a `$schema`: Claude Code's tools carry one at the top, rarely deeper
-  if (!isRecord(node) || !hasSchemaKey(node)) return node;
-  const out: Record<string, unknown> = {};
+  if (!isRecord(node)) return node;
+  let out: Record<string, unknown> | null = null;
   for (const k in node) {
     const v = node[k];
-    if (k === '$schema') continue;
-    if (SCHEMA_MAPS.includes(k) && isRecord(v)) {
-      const m: Record<string, unknown> = {};
-      for (const n in v) m[n] = dropSchemaKey(v[n]);
-      out[k] = m;
-    } else if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) out[k] = v.map(dropSchemaKey);
-    else if (SCHEMA_ONE.includes(k)) out[k] = dropSchemaKey(v);
-    else out[k] = v;
+    const nv = k === '$schema' ? DROPPED : dropSchemaKeyIn(k, v);
+    if (out === null) {
+      if (nv === v) continue;
+      out = {};
+      for (const p in node) { if (p === k) break; out[p] = node[p]; }
+    }
+    if (nv !== DROPPED) out[k] = nv;
   }
-  return out;
+  return out ?? node;
 }
 
-/** Whether `$schema` appears in a schema or any subschema (no allocation). */
-function hasSchemaKey(node: Record<string, unknown>): boolean {
-  for (const k in node) {
-    if (k === '$schema') return true;
-    const v = node[k];
-    if (SCHEMA_MAPS.includes(k) && isRecord(v)) { for (const n in v) if (isRecord(v[n]) && hasSchemaKey(v[n] as Record<string, unknown>)) return true; }
-    else if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) { for (const x of v) if (isRecord(x) && hasSchemaKey(x)) return true; }
-    else if (SCHEMA_ONE.includes(k) && isRecord(v) && hasSchemaKey(v)) return true;
+const DROPPED = Symbol('dropped');
+
+/** The value of keyword `k` with `$schema` dropped from its subschemas; the same value when none holds one. */
+function dropSchemaKeyIn(k: string, v: unknown): unknown {
+  if (SCHEMA_MAPS.includes(k) && isRecord(v)) {
+    let m: Record<string, unknown> | null = null;
+    for (const n in v) {
+      const c = dropSchemaKey(v[n]);
+      if (c !== v[n]) (m ??= { ...v })[n] = c;
+    }
+    return m ?? v;
   }
-  return false;
+  if (SCHEMA_LISTS.includes(k) && Array.isArray(v)) {
+    let list: unknown[] | null = null;
+    for (let i = 0; i < v.length; i++) {
+      const c = dropSchemaKey(v[i]);
+      if (c !== v[i]) (list ??= [...v])[i] = c;
+    }
+    return list ?? v;
+  }
+  if (SCHEMA_ONE.includes(k)) return dropSchemaKey(v);
+  return v;
 }
 
 const GEMINI_SCHEMA_KEYS = new Set([

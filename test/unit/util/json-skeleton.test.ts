@@ -7,7 +7,7 @@ import { describe, expect, test } from 'bun:test';
 import { FORMATS } from '../../../src/formats/index.ts';
 import type { FormatId, TranslateContext } from '../../../src/formats/types.ts';
 import { resolveQuirks } from '../../../src/channels/openai/presets.ts';
-import { NeedsFullParse, RawStrings, hasPlaceholder, skeletonize, splice } from '../../../src/util/json-skeleton.ts';
+import { MAX_NESTING, NeedsFullParse, NestingTooDeep, RawStrings, hasPlaceholder, skeletonize, splice } from '../../../src/util/json-skeleton.ts';
 import { estimateInputTokens } from '../../../src/accounting/estimate-tokens.ts';
 import { requestBody } from '../../../bench/payloads.ts';
 
@@ -180,5 +180,14 @@ describe('json-skeleton: the token estimate reads placeholders', () => {
     const viaRaw = estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new RawStrings(sk.spans) });
     const direct = estimateInputTokens(JSON.parse(body), { fast: true });
     expect(Math.abs(viaRaw - direct) / direct).toBeLessThan(0.01);
+  });
+});
+
+describe('nesting', () => {
+  test('past MAX_NESTING levels skeletonize refuses with NestingTooDeep; at the limit it works', () => {
+    const rules = { text: new Set(['content']), dataUrl: new Set<string>(), opaque: new Set<string>() };
+    const nest = (n: number) => `{"content":"${'x'.repeat(300)}","deep":${'['.repeat(n)}${']'.repeat(n)}}`;
+    expect(skeletonize(enc.encode(nest(MAX_NESTING - 1)), rules)).not.toBeNull();
+    expect(() => skeletonize(enc.encode(nest(MAX_NESTING)), rules)).toThrow(NestingTooDeep);
   });
 });

@@ -290,6 +290,26 @@ describe('tools', () => {
       expect(cleanSchema(structuredClone(input) as Record<string, unknown>, m)).toEqual(want as never);
     });
 
+    test('basic: $schema dropped in lists and single subschemas too; what holds none is not copied; the input is untouched', () => {
+      const untouched = { type: 'object', properties: { q: { type: 'string' } } };
+      const input = {
+        type: 'object',
+        properties: { a: { anyOf: [{ type: 'string', $schema: 'x' }, untouched] }, b: { type: 'array', items: { $schema: 'y', type: 'number' } }, c: untouched },
+        $schema: 'z',
+      };
+      const before = structuredClone(input);
+      const out = cleanSchema(input, 'basic') as any;
+      expect(out).toEqual({
+        type: 'object',
+        properties: { a: { anyOf: [{ type: 'string' }, untouched] }, b: { type: 'array', items: { type: 'number' } }, c: untouched },
+      });
+      expect(out.properties.c).toBe(untouched); // returned as it is, not copied
+      expect(out.properties.a.anyOf[1]).toBe(untouched);
+      expect(input).toEqual(before);
+      const none = { type: 'object', properties: { x: { type: 'string' } } };
+      expect(cleanSchema(none, 'basic')).toBe(none);
+    });
+
     test('strict: allOf merged, multi-type → anyOf', () => {
       expect(cleanSchema({ allOf: [{ type: 'object', properties: { a: { type: 'string' } }, required: ['a'] }, { properties: { b: { type: ['string', 'number'] } }, required: ['b'] }] }, 'strict'))
         .toEqual({ type: 'object', properties: { a: { type: 'string' }, b: { anyOf: [{ type: 'string' }, { type: 'number' }] } }, required: ['a', 'b'] });
