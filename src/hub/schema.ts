@@ -6,6 +6,10 @@
  */
 import * as v from 'valibot';
 
+/** Model names are short (the longest real ones, Bedrock ARNs, are ~150 characters); a longer one is refused. */
+export const MAX_MODEL_LENGTH = 256;
+export const ModelNameSchema = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_MODEL_LENGTH, `must be at most ${MAX_MODEL_LENGTH} characters`));
+
 const BlockSchema = v.looseObject({ type: v.pipe(v.string(), v.minLength(1)) });
 const ContentSchema = v.union([v.string(), v.array(BlockSchema)], 'Invalid type: Expected string or array of content blocks');
 
@@ -16,7 +20,7 @@ export const MessageParamSchema = v.looseObject({
 });
 
 const common = {
-  model: v.pipe(v.string(), v.minLength(1, 'must not be empty')),
+  model: ModelNameSchema,
   messages: v.array(MessageParamSchema),
   system: v.optional(v.union([v.string(), v.array(BlockSchema)], 'Invalid type: Expected string or array of text blocks')),
   tools: v.optional(v.array(v.looseObject({ name: v.string() }))),

@@ -8,7 +8,7 @@ import { GatewayError, invalidRequest } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import type { FormatId, TranslateContext } from '../formats/types.ts';
-import { MessageCountTokensParamsSchema, MessageCreateParamsSchema } from '../hub/schema.ts';
+import { MAX_MODEL_LENGTH, MessageCountTokensParamsSchema, MessageCreateParamsSchema } from '../hub/schema.ts';
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
@@ -165,7 +165,8 @@ function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): 
 /** The routing fields of a scanned body, when they and the top-level types are right; else null (parse in full). */
 function shallowCheck(b: Uint8Array, keys: Map<string, [number, number]>, format: FormatId, endpoint: Endpoint): { model: string; stream: boolean } | null {
   const model = valueAt(b, keys.get('model'));
-  if (typeof model !== 'string' || model === '' || kindAt(b, keys.get('messages')) !== '[') return null;
+  // anything unusual about the model (empty, too long) gets the full parse, whose validation names it
+  if (typeof model !== 'string' || model === '' || model.length > MAX_MODEL_LENGTH || kindAt(b, keys.get('messages')) !== '[') return null;
   const stream = keys.has('stream') ? valueAt(b, keys.get('stream')) : false;
   if (typeof stream !== 'boolean') return null;
   if (format === 'anthropic') {

@@ -103,6 +103,23 @@ for (const [route, chat] of [['/v1/messages', false], ['/v1/chat/completions', t
   }
 }
 
+test('a 100 KB model name: 400 naming the field, and neither the answer nor the log repeats it', async () => {
+  const long = 'm'.repeat(100_000);
+  for (const [route, body] of [
+    ['/v1/messages', JSON.stringify({ model: long, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })],
+    ['/v1/chat/completions', JSON.stringify({ model: long, messages: [{ role: 'user', content: 'hi' }] })],
+    ['/v1/messages', JSON.stringify({ model: long, max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(100_000) }] })], // the large-body path
+  ] as const) {
+    const res = await fetch(`${gw.url}${route}`, { method: 'POST', body });
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text.length).toBeLessThan(1000);
+    expect(text).toContain('model');
+    expect(text).toContain('at most 256 characters');
+  }
+  expect(gw.logs.every((l) => JSON.stringify(l).length < 10_000)).toBe(true);
+});
+
 test('the gateway still serves after all of that', async () => {
   const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'to-openai', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }) });
   expect(res.status).toBe(200);

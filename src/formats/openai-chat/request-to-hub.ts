@@ -31,6 +31,7 @@ import type {
 } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
 import { realString } from '../../util/json-skeleton.ts';
+import { ModelNameSchema } from '../../hub/schema.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schema
@@ -145,7 +146,7 @@ export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'x
 export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 
 export const ChatCompletionCreateParamsSchema = v.looseObject({
-  model: v.pipe(v.string(), v.minLength(1, 'must not be empty')),
+  model: ModelNameSchema,
   messages: v.pipe(v.array(MessageSchema), v.minLength(1, 'must contain at least one message')),
   max_tokens: v.nullish(positiveInt),
   max_completion_tokens: v.nullish(positiveInt),
@@ -215,7 +216,7 @@ function validate(body: unknown): ChatCompletionCreateParams {
  * original bytes go to it unchanged, so its own validation is the one that counts.
  */
 export const ChatRoutingFieldsSchema = v.looseObject({
-  model: v.pipe(v.string(), v.minLength(1, 'must not be empty')),
+  model: ModelNameSchema,
   messages: v.pipe(v.array(v.looseObject({ role: v.string() })), v.minLength(1, 'must contain at least one message')),
   stream: v.nullish(v.boolean()),
   stream_options: v.nullish(v.looseObject({ include_usage: v.nullish(v.boolean()) })),
