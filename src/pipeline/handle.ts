@@ -631,15 +631,24 @@ async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Chann
   } catch {
     throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned a body that is not JSON`);
   }
-  const message: Message = FORMATS[channel.nativeFormat].responseToHub(json, ctx, channel.quirks as never);
+  let message: Message;
+  let answer: string;
+  try {
+    message = FORMATS[channel.nativeFormat].responseToHub(json, ctx, channel.quirks as never);
+    answer = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
+  } catch (err) {
+    // a shape the converters do not expect (a null where an object belongs, nesting past the stack): the upstream's
+    // answer is at fault, not the gateway
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned an answer that cannot be translated (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
+  }
   const usage = emptyUsage();
   addAnthropicUsage(usage, message.usage);
   Object.assign(log.entry, usage);
   log.entry.stop_reason = message.stop_reason;
-  const out = FORMATS[inbound.format].responseFromHub(message, ctx);
   const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': x.requestId };
   setDropped(headers, ctx);
-  return new Response(JSON.stringify(out), { status: 200, headers });
+  return new Response(answer, { status: 200, headers });
 }
 
 /** Name what the translation could not carry (README: "What a translation cannot carry"). */

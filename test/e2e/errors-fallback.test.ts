@@ -172,6 +172,26 @@ describe('status → type table', () => {
       raw.stop(true);
     }
   });
+  test('an upstream answer of a shape the converters cannot read → 502 in the client\'s envelope, not a 500', async () => {
+    const g = startGateway({ channels: [
+      { name: 'oa', type: 'openai', base_url: `${primary.url}/v1`, models: ['to-openai'] },
+      { name: 'an', type: 'anthropic', base_url: primary.url, models: ['to-anthropic'] },
+    ] });
+    stopped.push(g);
+    for (const bad of [{ choices: [null] }, { choices: [{ message: { tool_calls: [null] } }] }]) {
+      primary.handler = () => json(bad);
+      const body = await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req('to-openai') }), 502, 'api_error');
+      expect(body.error.message).toContain('cannot be translated');
+    }
+    primary.handler = () => json({ id: 'msg_1', type: 'message', role: 'assistant', model: 'x', content: [null], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } });
+    const chat = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'to-anthropic', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(chat.status).toBe(502);
+    const e = await chat.json() as any;
+    expect(e.error.type).toBe('server_error'); // api_error in OpenAI's envelope
+    expect(e.error.message).toContain('cannot be translated');
+    expect(g.logs.some((l) => l.msg === 'unhandled error')).toBe(false);
+    primary.handler = () => json(textMessage);
+  });
   test('an answer to translate whole is bounded by server.max_body_bytes, declared or chunked', async () => {
     const g = startGateway({ server: { max_body_bytes: 4000 }, channels: [{ name: 'oa', type: 'openai', base_url: `${primary.url}/v1`, models: ['m'] }] });
     stopped.push(g);
