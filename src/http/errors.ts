@@ -8,7 +8,7 @@ import { FORMATS } from '../formats/index.ts';
 import type { FormatId } from '../formats/types.ts';
 import type { Logger } from '../log.ts';
 import type { RequestLog } from './context.ts';
-import { ClientGone } from '../pipeline/handle.ts';
+import { ClientGone } from '../pipeline/answer.ts';
 
 export function toGatewayError(err: unknown, logger: Logger, requestId: string): GatewayError {
   if (err instanceof GatewayError) return err;

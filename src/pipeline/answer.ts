@@ -1,0 +1,185 @@
+/**
+ * @module pipeline/answer
+ * Reading an upstream answer under the attempt's watch (pipeline/watchdog.ts): its first stream chunk, a whole JSON
+ * body (bounded), an error body; what a failure becomes; the stream's log line. Shared by passthrough and translate.
+ */
+import { GatewayError } from '../errors.ts';
+import type { Channel } from '../channels/types.ts';
+import { FORMATS } from '../formats/index.ts';
+import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
+import type { UsageTotals } from '../accounting/usage.ts';
+import type { Exchange, RequestLog } from '../http/context.ts';
+import { readAhead, type ReadAhead, type Reader } from './streams.ts';
+import { unwatch, type Watch } from './watchdog.ts';
+
+const utf8 = new TextDecoder();
+
+/** The client went away before a response: nothing to send; logged as cancelled. */
+export class ClientGone extends Error {
+  constructor() { super('client disconnected'); this.name = 'ClientGone'; }
+}
+
+/** An attempt under the watchdog: its deadline and message move from first byte to whole body. */
+export class AttemptWatch implements Watch {
+  deadline: number;
+  /** A body being read under this watch: cancelled when it fires. */
+  body: Reader<Uint8Array> | null = null;
+  constructor(private readonly upstream: AbortController, readonly client: AbortSignal, ms: number, public timeoutMessage: string) {
+    this.deadline = performance.now() + ms;
+  }
+  /** Another phase: `ms` from now (Infinity: only the client is watched). */
+  extend(ms: number, message: string) {
+    this.deadline = performance.now() + ms;
+    this.timeoutMessage = message;
+  }
+  fire(why: 'timeout' | 'client') {
+    const reason = why === 'client' ? new ClientGone() : new GatewayError(504, 'timeout_error', this.timeoutMessage);
+    this.upstream.abort(reason);
+    this.body?.cancel(reason).catch(() => {});
+  }
+}
+
+export function describeFetchError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e?.code ?? e?.message?.slice(0, 120) ?? 'error';
+}
+
+/** A failure while relaying a response, as the error the client's stream ends with. */
+export function relayFailure(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError(502, 'api_error', 'upstream stream failed');
+}
+
+export function markFirstByte(log: RequestLog) {
+  if (log.entry.ttfb_ms === undefined) log.entry.ttfb_ms = Math.round((performance.now() - log.start) * 100) / 100;
+}
+
+export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason?: string | null) {
+  Object.assign(log.entry, usage);
+  if (stopReason !== undefined) log.entry.stop_reason = stopReason;
+  if (outcome === 'cancelled') log.entry.outcome = 'cancelled';
+  else if (outcome !== undefined) {
+    const e = relayFailure(outcome);
+    log.entry.outcome = 'error';
+    log.entry.error_type = e.type;
+    log.entry.error = e.message;
+  }
+  log.finish();
+}
+
+/** JSON answers up to this size (by Content-Length) are relayed in one write instead of through a JS stream. */
+const ONE_WRITE_MAX = 4 * 1024 * 1024;
+
+/** A JSON answer of known, bounded size (relayed whole), as opposed to a stream or a body of unknown length. */
+export function isBoundedJson(res: Response): boolean {
+  if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) return false;
+  return Number(res.headers.get('content-length') ?? NaN) <= ONE_WRITE_MAX;
+}
+
+/**
+ * The first chunk of a streamed answer, under the attempt's watch (within the idle timeout; a client that goes
+ * away aborts the upstream meanwhile). Throws ClientGone, or the GatewayError that lets the next candidate try.
+ * `lookForEnd`: whether a first chunk that ends the stream is checked for being all of it (passthrough only:
+ * answering a translated stream in one write measured slower than relaying it, bench/).
+ */
+export async function readFirst(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, lookForEnd: boolean): Promise<ReadAhead<Uint8Array>> {
+  const idleMs = channel.config.stream_idle_timeout_ms;
+  guard.extend(idleMs, `channel ${channel.name}: upstream sent nothing for ${idleMs} ms`);
+  const reader = (res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
+  // aborting the fetch does not end a read already waiting on its body: the watch cancels the read too
+  guard.body = reader;
+  try {
+    const start = await readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
+    // a cancelled read may end as an empty body rather than fail: the watch's reason decides
+    if (upstream.signal.aborted) throw upstream.signal.reason;
+    return start;
+  } catch (err) {
+    if (x.req.signal.aborted) throw new ClientGone();
+    const reason = upstream.signal.aborted ? upstream.signal.reason : err;
+    throw reason instanceof GatewayError ? reason : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream failed before its first byte (${describeFetchError(err)})`);
+  } finally {
+    unwatch(guard);
+  }
+}
+
+const never = () => false;
+
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A whole JSON answer, read natively under the attempt's watch: it must arrive within the idle timeout once its
+ * headers are in (a JSON answer comes at once), and a client that goes away aborts the upstream meanwhile. At most
+ * `max` bytes (declared or counted): a larger answer is a 502, not a gateway that runs out of memory.
+ */
+export async function readWhole(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, max = Infinity, limit = 'server.max_body_bytes'): Promise<Uint8Array> {
+  const idleMs = channel.config.stream_idle_timeout_ms;
+  guard.extend(idleMs, `upstream sent nothing for ${idleMs} ms`);
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  let buf: Uint8Array;
+  try {
+    if (declared > max) throw answerTooLarge(channel, max, limit);
+    buf = Number.isFinite(declared) || max === Infinity || !res.body ? await res.bytes() : await readCapped(res.body, max, channel, guard, limit);
+  } catch (err) {
+    if (res.body && !res.body.locked) res.body.cancel().catch(() => {});
+    if (x.req.signal.aborted) throw new ClientGone();
+    throw relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
+  } finally {
+    unwatch(guard);
+  }
+  markFirstByte(x.log);
+  return buf;
+}
+
+/** A body of undeclared length, read chunk by chunk up to `max` bytes (the watch can cancel the waiting read). */
+async function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, limit: string): Promise<Uint8Array> {
+  const reader = body.getReader();
+  guard.body = reader;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    total += r.value.byteLength;
+    if (total > max) {
+      reader.cancel().catch(() => {});
+      throw answerTooLarge(channel, max, limit);
+    }
+    chunks.push(r.value);
+  }
+  return concat(chunks);
+}
+
+function answerTooLarge(channel: Channel, max: number, limit: string): GatewayError {
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answer larger than ${max} bytes (${limit})`);
+}
+
+/** Error bodies are small: past this size (or a stall) the body is dropped and the status goes out alone. */
+const ERROR_BODY_MAX = 1024 * 1024;
+
+/** A final upstream error: same format → its body as it is; translated → the client's envelope. */
+export async function upstreamError(x: Exchange, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch): Promise<Response> {
+  // read under the watch like any answer (an error page that stalls must not hold the client forever), but the
+  // status is what matters: a body that stalls, breaks off or is too large is dropped, the status still goes out
+  let raw: Uint8Array = new Uint8Array(0);
+  try {
+    raw = await readWhole(x, channel, res, upstream, guard, ERROR_BODY_MAX, 'the most an error body is read');
+  } catch (err) {
+    if (err instanceof ClientGone) throw err;
+  }
+  x.log.entry.error = `upstream HTTP ${res.status}`;
+  if (passthrough) {
+    const headers = relayableResponseHeaders(res.headers);
+    headers['request-id'] = x.requestId;
+    return new Response(raw, { status: res.status, headers });
+  }
+  const text = utf8.decode(raw);
+  let body: unknown = text;
+  try { body = JSON.parse(text); } catch { /* non-JSON error page */ }
+  const err = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
+  const ra = res.headers.get('retry-after');
+  if (ra) err.headers['retry-after'] = ra;
+  throw err;
+}

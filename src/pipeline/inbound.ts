@@ -1,0 +1,121 @@
+/**
+ * @module pipeline/inbound
+ * The client's body, read once for what routing and accounting need: small bodies parsed and validated in full
+ * (a 400 naming the field), large ones scanned at the byte level for their top-level fields, their skeleton parsed
+ * only when a translation needs it (util/json-skeleton.ts).
+ */
+import { invalidRequest } from '../errors.ts';
+import type { Endpoint } from '../channels/types.ts';
+import { FORMATS } from '../formats/index.ts';
+import type { FormatId } from '../formats/types.ts';
+import { MAX_MODEL_LENGTH, MessageCountTokensParamsSchema, MessageCreateParamsSchema } from '../hub/schema.ts';
+import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
+import { parseOrThrow } from '../util/validate.ts';
+import { kindAt, scanTopLevel, valueAt } from '../util/json.ts';
+import { NestingTooDeep, RawStrings, skeletonize } from '../util/json-skeleton.ts';
+
+const utf8 = new TextDecoder();
+
+/** What routing and accounting need from an inbound body: no re-serialisation, and no parse a passthrough can skip. */
+export interface Inbound {
+  format: FormatId;
+  endpoint: Endpoint;
+  bytes: Uint8Array;
+  /** Top-level key → value span, when the body was scanned rather than parsed. */
+  keys: Map<string, [number, number]> | null;
+  model: string;
+  stream: boolean;
+  /** The parsed and validated body (throws the 400 naming the field): parsed on first use. */
+  json(): Record<string, unknown>;
+  /** A large body's skeleton, parsed (util/json-skeleton.ts), for translation; null when it has none. */
+  skeleton(): ParsedSkeleton | null;
+}
+
+interface ParsedSkeleton { json: Record<string, unknown>; spans: Uint8Array[]; raw: RawStrings }
+
+/**
+ * Bodies up to this size are parsed and validated in full before routing. Larger ones (a long Claude Code
+ * conversation is 50–500 KB) are scanned at the byte level for the fields routing needs and their types; a
+ * passthrough then forwards them unparsed (JSON.parse alone costs ~1 µs per KB), and a deeper type error is
+ * reported by the upstream, in the same envelope. A translated request parses and validates them in full.
+ */
+const FULL_CHECK_MAX = 64 * 1024;
+
+export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): Inbound {
+  if (bytes.length > FULL_CHECK_MAX) {
+    const keys = scanTopLevel(bytes);
+    const routing = keys && shallowCheck(bytes, keys, format, endpoint);
+    if (routing) {
+      let parsed: Record<string, unknown> | undefined;
+      let skeleton: ParsedSkeleton | null | undefined;
+      return {
+        format, endpoint, bytes, keys, model: routing.model, stream: routing.stream,
+        json: () => (parsed ??= parseInbound(bytes, format, endpoint).json),
+        skeleton: () => (skeleton === undefined ? (skeleton = endpoint === 'count_tokens' ? null : parseSkeleton(bytes, format)) : skeleton),
+      };
+    }
+    // not a well-formed object, or a routing field of the wrong type: the full parse names the problem
+  }
+  const { json, model, stream } = parseInbound(bytes, format, endpoint);
+  return { format, endpoint, bytes, keys: null, model, stream, json: () => json, skeleton: () => null };
+}
+
+/** The skeleton of a large body, parsed; null when there is none or it does not parse (the full parse then names the problem). */
+function parseSkeleton(bytes: Uint8Array, format: FormatId): ParsedSkeleton | null {
+  const sk = skeletonize(bytes, FORMATS[format].verbatimText);
+  if (!sk) return null;
+  let json: unknown;
+  try { json = JSON.parse(sk.text); } catch { return null; }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return null;
+  return { json: json as Record<string, unknown>, spans: sk.spans, raw: new RawStrings(sk.spans) };
+}
+
+function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8.decode(bytes));
+  } catch (e) {
+    throw invalidRequest(`request body is not valid JSON (${(e as Error).message})`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidRequest('request body must be a JSON object');
+  if (format === 'anthropic') {
+    const p = parseOrThrow(endpoint === 'count_tokens' ? MessageCountTokensParamsSchema : MessageCreateParamsSchema, json);
+    return { json: json as Record<string, unknown>, model: p.model, stream: endpoint === 'messages' && (p as { stream?: boolean }).stream === true };
+  }
+  const p = parseChatRequest(json);
+  return { json: json as Record<string, unknown>, model: p.model, stream: p.stream };
+}
+
+/** The routing fields of a scanned body, when they and the top-level types are right; else null (parse in full). */
+function shallowCheck(b: Uint8Array, keys: Map<string, [number, number]>, format: FormatId, endpoint: Endpoint): { model: string; stream: boolean } | null {
+  const model = valueAt(b, keys.get('model'));
+  // anything unusual about the model (empty, too long) gets the full parse, whose validation names it
+  if (typeof model !== 'string' || model === '' || model.length > MAX_MODEL_LENGTH || kindAt(b, keys.get('messages')) !== '[') return null;
+  const stream = keys.has('stream') ? valueAt(b, keys.get('stream')) : false;
+  if (typeof stream !== 'boolean') return null;
+  if (format === 'anthropic') {
+    if (endpoint === 'messages') {
+      const max = valueAt(b, keys.get('max_tokens'));
+      if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) return null;
+    }
+    const system = kindAt(b, keys.get('system'));
+    if (system !== undefined && system !== '"' && system !== '[') return null;
+    for (const k of ['tools', 'stop_sequences']) if (keys.has(k) && kindAt(b, keys.get(k)) !== '[') return null;
+    for (const k of ['tool_choice', 'thinking', 'metadata']) if (keys.has(k) && kindAt(b, keys.get(k)) !== '{') return null;
+    return { model, stream: endpoint === 'messages' && stream };
+  }
+  if (keys.has('stream_options') && !['{', 'n'].includes(kindAt(b, keys.get('stream_options'))!)) return null;
+  return { model, stream };
+}
+
+/**
+ * A recursive step (validation, conversion, serialisation) that ran out of stack on a deeply nested body: the
+ * client's input, answered as such instead of as an internal error. Anything else is returned unchanged.
+ */
+export function nestedTooDeep(err: unknown): unknown {
+  if (err instanceof NestingTooDeep) return invalidRequest(`request body is ${err.message}`);
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return invalidRequest('request body is nested too deeply to be processed (thousands of levels)');
+  }
+  return err;
+}

@@ -1,0 +1,66 @@
+/**
+ * @module pipeline/passthrough
+ * Same format on both sides: the upstream's bytes go back as they came, usage read on the side (accounting/usage-tap.ts).
+ */
+import type { Channel } from '../channels/types.ts';
+import { FORMATS } from '../formats/index.ts';
+import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
+import { UsageSniffer } from '../accounting/usage-tap.ts';
+import { encodeSse } from '../sse/encode.ts';
+import type { Exchange } from '../http/context.ts';
+import { relayStream, type ReadAhead } from './streams.ts';
+import { unwatch } from './watchdog.ts';
+import { concat, finishStreamLog, markFirstByte, readWhole, relayFailure, AttemptWatch } from './answer.ts';
+import type { Inbound } from './inbound.ts';
+
+/**
+ * Same format: the upstream's bytes as they are, usage read on the side. A stream that came whole in its first
+ * read is answered in one write (usage read at once); any other goes through the relay, chunk by chunk.
+ */
+export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, start: ReadAhead<Uint8Array>, upstream: AbortController): Response {
+  const log = x.log;
+  const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
+  const headers = relayableResponseHeaders(res.headers);
+  headers['request-id'] = x.requestId;
+  const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
+  markFirstByte(log);
+  if (start.whole) {
+    for (const chunk of start.head) sniffer.push(chunk);
+    Object.assign(log.entry, sniffer.finish());
+    if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
+    return new Response(concat(start.head), { status: res.status, headers });
+  }
+  log.deferred = true;
+  const body = relayStream(start, {
+    idleMs: channel.config.stream_idle_timeout_ms,
+    onChunk: (chunk) => sniffer.push(chunk),
+    errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
+    onEnd(outcome) {
+      if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
+      finishStreamLog(log, sniffer.finish(), outcome, sniffer.stopReason);
+    },
+  });
+  log.entry.status = res.status;
+  return new Response(body, { status: res.status, headers });
+}
+
+/**
+ * A complete JSON answer of known, bounded size (or no body): read whole (one native read instead of a JS stream
+ * per response, the largest single cost in the profile of small passthrough requests), usage read once, bytes
+ * unchanged.
+ */
+export async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<Response> {
+  const log = x.log;
+  const headers = relayableResponseHeaders(res.headers);
+  headers['request-id'] = x.requestId;
+  if (!res.body) {
+    unwatch(guard);
+    return new Response(null, { status: res.status, headers });
+  }
+  const buf = await readWhole(x, channel, res, upstream, guard);
+  const sniffer = new UsageSniffer(channel.nativeFormat, false);
+  sniffer.readJson(buf);
+  Object.assign(log.entry, sniffer.usage);
+  if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
+  return new Response(buf, { status: res.status, headers });
+}

@@ -1,0 +1,149 @@
+/**
+ * @module pipeline/translate
+ * Different formats: the request inbound → hub → the channel's format (from a large body's skeleton where it can),
+ * the answer back the other way, JSON whole or a stream event by event.
+ */
+import { GatewayError } from '../errors.ts';
+import type { Channel, Endpoint } from '../channels/types.ts';
+import { FORMATS } from '../formats/index.ts';
+import type { FormatId, TranslateContext } from '../formats/types.ts';
+import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
+import { RawStrings, splice } from '../util/json-skeleton.ts';
+import { addAnthropicUsage, emptyUsage } from '../accounting/usage.ts';
+import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
+import { SseParser } from '../sse/decode.ts';
+import { encodeOneLineEvent, encodeSse } from '../sse/encode.ts';
+import type { SseEvent } from '../sse/types.ts';
+import type { Exchange } from '../http/context.ts';
+import { relayStream, type ReadAhead } from './streams.ts';
+import { thinkingStyleFor } from './thinking-style.ts';
+import { AttemptWatch, finishStreamLog, markFirstByte, readWhole, relayFailure } from './answer.ts';
+import type { Inbound } from './inbound.ts';
+
+const utf8 = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** Where a translated request goes: the channel's own inference endpoint. */
+export const NATIVE_ENDPOINT: Record<FormatId, Endpoint> = { anthropic: 'messages', 'openai-chat': 'chat_completions' };
+
+/**
+ * Inbound → hub → the channel's format. A large body is translated from its skeleton (long text left as bytes,
+ * util/json-skeleton.ts), unless a converter needs a string's content or a placeholder cannot be put back: then
+ * (and for every other body) from the full parse.
+ */
+export function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: string, defaultMaxTokens: number): { ctx: TranslateContext; body: string | Uint8Array } {
+  const from = FORMATS[inbound.format];
+  const to = FORMATS[channel.nativeFormat];
+  const newContext = (): TranslateContext => ({
+    requestedModel: inbound.model,
+    upstreamModel,
+    dropped: [],
+    estimatedInputTokens: 0,
+    defaultMaxTokens,
+    thinkingStyle: thinkingStyleFor(channel.config, upstreamModel),
+  });
+  const prepare = (hub: MessageCreateParams, ctx: TranslateContext, raw?: RawStrings) => {
+    ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
+    // message_start needs input tokens before the upstream reports them: a sampled estimate, final usage follows
+    if (inbound.stream) ctx.estimatedInputTokens = estimateInputTokens(hub, { fast: true, raw, fromJson: true });
+  };
+  const skeleton = inbound.skeleton();
+  if (skeleton) {
+    const ctx = newContext();
+    try {
+      const hub = from.requestToHub(skeleton.json, ctx);
+      prepare(hub, ctx, skeleton.raw);
+      const body = splice(JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), skeleton.spans);
+      if (body) return { ctx, body };
+    } catch (err) {
+      // a 400 names the client's problem, the same on either path; anything else (NeedsFullParse, or a converter
+      // surprised by a placeholder) is retried the ordinary way, which throws again if the fault is real
+      if (err instanceof GatewayError) throw err;
+    }
+  }
+  const ctx = newContext();
+  const hub = from.requestToHub(inbound.json(), ctx);
+  prepare(hub, ctx);
+  return { ctx, body: JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)) };
+}
+
+/** Upstream stream → the client's format, one synchronous pass per upstream chunk, relayed as it comes. */
+export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, ctx: TranslateContext): Response {
+  const log = x.log;
+  const usage = emptyUsage();
+  let stopReason: string | null = null;
+  // upstream bytes → SSE events → hub events → the client's SSE events → bytes, in one synchronous pass per
+  // upstream chunk: whatever a chunk completes goes out before the next chunk is read
+  const parser = new SseParser();
+  const toHub = FORMATS[channel.nativeFormat].streamToHub(ctx, channel.quirks as never);
+  const fromHub = FORMATS[inbound.format].streamFromHub(ctx);
+  const sseIn: SseEvent[] = [];
+  const hub: RawMessageStreamEvent[] = [];
+  const sseOut: SseEvent[] = [];
+  const translate = (chunk: Uint8Array | null): Uint8Array | null => {
+    if (chunk) parser.push(chunk, sseIn); else parser.end(sseIn);
+    for (const ev of sseIn) toHub.push(ev, hub);
+    if (!chunk) toHub.end(hub);
+    for (const ev of hub) {
+      if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
+      else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); stopReason = ev.delta.stop_reason; }
+      fromHub.push(ev, sseOut);
+    }
+    if (!chunk) fromHub.end(sseOut);
+    let text = '';
+    for (const ev of sseOut) text += encodeOneLineEvent(ev); // one-line data: Format.streamFromHub
+    sseIn.length = 0; hub.length = 0; sseOut.length = 0;
+    return text ? utf8Encoder.encode(text) : null;
+  };
+  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
+  setDropped(headers, ctx);
+  markFirstByte(log);
+  log.deferred = true;
+  const body = relayStream(start, {
+    idleMs: channel.config.stream_idle_timeout_ms,
+    map: translate,
+    flush: () => translate(null),
+    errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
+    onEnd(outcome) {
+      if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
+      finishStreamLog(log, usage, outcome, stopReason);
+    },
+  });
+  log.entry.status = 200;
+  return new Response(body, { status: 200, headers });
+}
+
+export async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Response> {
+  const log = x.log;
+  // translated whole: held in memory, so bounded like a request body
+  const text = utf8.decode(await readWhole(x, channel, res, upstream, guard, max));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned a body that is not JSON`);
+  }
+  let message: Message;
+  let answer: string;
+  try {
+    message = FORMATS[channel.nativeFormat].responseToHub(json, ctx, channel.quirks as never);
+    answer = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
+  } catch (err) {
+    // a shape the converters do not expect (a null where an object belongs, nesting past the stack): the upstream's
+    // answer is at fault, not the gateway
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned an answer that cannot be translated (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
+  }
+  const usage = emptyUsage();
+  addAnthropicUsage(usage, message.usage);
+  Object.assign(log.entry, usage);
+  log.entry.stop_reason = message.stop_reason;
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': x.requestId };
+  setDropped(headers, ctx);
+  return new Response(answer, { status: 200, headers });
+}
+
+/** Name what the translation could not carry (README: "What a translation cannot carry"). */
+function setDropped(headers: Record<string, string>, ctx: TranslateContext) {
+  if (ctx.dropped.length) headers['x-switchboard-dropped'] = [...new Set(ctx.dropped)].join(', ').slice(0, 4000);
+}
