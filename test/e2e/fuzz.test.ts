@@ -4,7 +4,7 @@
  * in, the gateway answers in the client's envelope, never with an internal error, and logs no unhandled error.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
+import { startMockUpstream, json, sse, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { readFixture } from '../helpers/fixtures.ts';
 
@@ -130,6 +130,46 @@ describe('malformed upstream answers', () => {
         const res = await fetch(`${gw.url}${chat ? '/v1/chat/completions' : '/v1/messages'}`, { method: 'POST', body: JSON.stringify(body) });
         expect([200, 502]).toContain(res.status);
         await expectWellFormed(res, chat, JSON.stringify(b));
+      }
+      expect(gw.logs.filter((l) => l.msg === 'unhandled error').length).toBe(unhandled0);
+      up.handler = () => json(chat ? anthropicAnswer : openaiAnswer);
+    });
+  }
+});
+
+describe('malformed upstream streams', () => {
+  const d = (o: unknown) => `data: ${typeof o === 'string' ? o : JSON.stringify(o)}\n\n`;
+  const e = (t: string, o: unknown) => `event: ${t}\n${d(o)}`;
+  const openaiStreams = [
+    d(null), d([]), d('"x"'), d({ choices: null }), d({ choices: [null] }), d({ choices: [{ delta: null }] }), d({ choices: [{ delta: { tool_calls: [null] } }] }),
+    d({ choices: [{ delta: { tool_calls: [{ index: 0, function: null }] } }] }), d({ choices: [{ delta: { tool_calls: [{ index: 'x', id: 5, function: { name: 7, arguments: {} } }] } }] }),
+    d({ choices: [{ delta: { content: 5, reasoning_content: {} } }] }), d({ choices: [{ delta: { content: 'hi' }, finish_reason: 7 }], usage: 'x' }) + d('[DONE]'),
+    d('{not json'), 'garbage without framing', '',
+  ];
+  const anthropicStreams = [
+    e('message_start', null), e('message_start', { type: 'message_start', message: null }), e('message_start', { type: 'message_start' }),
+    e('message_start', { type: 'message_start', message: { usage: null } }) + e('content_block_start', { type: 'content_block_start', index: 0, content_block: null }),
+    e('content_block_delta', { type: 'content_block_delta', index: 0, delta: null }), e('content_block_delta', { type: 'content_block_delta', delta: { type: 'text_delta', text: 5 } }),
+    e('message_delta', { type: 'message_delta', delta: null, usage: null }) + e('message_stop', { type: 'message_stop' }),
+    e('error', null), e('error', { type: 'error', error: null }), '', 'garbage',
+  ];
+  for (const chat of [false, true]) {
+    test(`${chat ? 'Chat client, anthropic channel' : 'Messages client, openai channel'}: each ends in a proper end or an error event`, async () => {
+      const up = chat ? anthropicUp : openaiUp;
+      const unhandled0 = gw.logs.filter((l) => l.msg === 'unhandled error').length;
+      for (const s of chat ? anthropicStreams : openaiStreams) {
+        up.handler = () => sse([s]);
+        const body = chat
+          ? { model: 'to-a', stream: true, messages: [{ role: 'user', content: 'hi' }] }
+          : { model: 'to-o', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] };
+        const res = await fetch(`${gw.url}${chat ? '/v1/chat/completions' : '/v1/messages'}`, { method: 'POST', body: JSON.stringify(body) });
+        const text = await res.text();
+        expect([200, 502]).toContain(res.status);
+        if (res.status === 200) {
+          const tail = text.slice(-300);
+          if (chat) expect(/data: \[DONE\]|"error"/.test(tail)).toBe(true);
+          else expect(/event: (message_stop|error)\n/.test(tail)).toBe(true);
+        }
       }
       expect(gw.logs.filter((l) => l.msg === 'unhandled error').length).toBe(unhandled0);
       up.handler = () => json(chat ? anthropicAnswer : openaiAnswer);
