@@ -45,3 +45,8 @@ export function watch<W extends Watch>(w: W): W {
 export function unwatch(w: Watch): void {
   watches.delete(w);
 }
+
+/** How many requests are being watched (0 once every attempt has finished: tests check that none leaks). */
+export function watching(): number {
+  return watches.size;
+}

@@ -228,3 +228,33 @@ describe('translated', () => {
     expect(whole.usage?.completion_tokens).toBeGreaterThan(0);
   });
 });
+
+describe('nothing leaks', () => {
+  test('200 requests of every kind, a third of them abandoned by their client at random moments: every watch is released and every request logged once', async () => {
+    const { watching } = await import('../../src/pipeline/watchdog.ts');
+    const g = gateway();
+    const events = sseEvents(anthropicStream);
+    let n = 0;
+    primary.handler = (r) => {
+      n++;
+      if (n % 5 === 0) return json(textMessage);
+      if (n % 7 === 0) return new Response('{"type":"error","error":{"type":"overloaded_error","message":"busy"}}', { status: 529, headers: { 'content-type': 'application/json' } });
+      return sse(events, { delayMs: 2 + (n % 4), signal: r.signal });
+    };
+    const rnd = (() => { let s = 42; return (k: number) => { s = (s * 1103515245 + 12345) & 0x7fffffff; return s % k; }; })();
+    await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+      const ac = new AbortController();
+      if (rnd(3) === 0) setTimeout(() => ac.abort(), rnd(60));
+      const path = i % 2 ? '/v1/messages' : '/v1/chat/completions';
+      const model = i % 4 < 2 ? 'm' : 'gpt';
+      try {
+        const res = await fetch(`${g.url}${path}`, { method: 'POST', headers: { 'x-api-key': KEY, authorization: `Bearer ${KEY}` }, body: req(model, { stream: i % 3 !== 0 }), signal: ac.signal });
+        await res.text();
+      } catch { /* aborted */ }
+    }));
+    await until(() => watching() === 0 && g.requestLogs().length === 200, 10_000);
+    const ids = g.requestLogs().map((l) => l.request_id);
+    expect(new Set(ids).size).toBe(200);
+    primary.handler = () => json(textMessage);
+  }, 30_000);
+});
