@@ -33,6 +33,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   log.deferred = true;
   const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,
+    client: x.req.signal,
     onChunk: (chunk) => sniffer.push(chunk),
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
     onEnd(outcome) {

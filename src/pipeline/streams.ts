@@ -10,8 +10,15 @@
  * answered in one write instead of through a stream.
  */
 import { GatewayError } from '../errors.ts';
+import { unwatch, watch, type Watch } from './watchdog.ts';
 
 export interface RelayHooks<T> {
+  /**
+   * The client's request signal: when the client goes away the relay ends as 'cancelled' and the source is
+   * cancelled, noticed by the shared watchdog within 50 ms (Bun does not always cancel a response body whose
+   * client left before it was first read).
+   */
+  client?: AbortSignal;
   /**
    * Longest silence between two chunks of the source, in ms, and longest wait for the client to ask for the next
    * chunk (a client that stopped reading): either ends the relay with a timeout_error; absent = none.
@@ -77,13 +84,26 @@ export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: 
   let reading = false;
   let timeoutError: GatewayError | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let clientWatch: Watch | null = null;
   const end = (outcome: unknown) => {
     if (ended) return;
     ended = true;
     if (timer) clearTimeout(timer);
+    if (clientWatch) unwatch(clientWatch);
     hooks.onEnd?.(outcome);
   };
   let client: ReadableStreamDefaultController<T> | null = null;
+  if (hooks.client) {
+    clientWatch = watch({
+      deadline: Infinity,
+      client: hooks.client,
+      fire: () => {
+        reader.cancel(new Error('client disconnected')).catch(() => {});
+        end('cancelled');
+        try { client?.error(new Error('client disconnected')); } catch { /* already closed */ }
+      },
+    });
+  }
   if (hooks.idleMs !== undefined) {
     const ms = hooks.idleMs;
     timer = setTimeout(() => {

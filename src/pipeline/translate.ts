@@ -101,6 +101,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
   log.deferred = true;
   const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,
+    client: x.req.signal,
     map: translate,
     flush: () => translate(null),
     errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),

@@ -46,7 +46,7 @@ export function unwatch(w: Watch): void {
   watches.delete(w);
 }
 
-/** How many requests are being watched (0 once every attempt has finished: tests check that none leaks). */
+/** How many requests are being watched (0 once every attempt and relay has finished: tests check that none leaks). */
 export function watching(): number {
   return watches.size;
 }

@@ -99,6 +99,18 @@ describe('relayStream', () => {
     await expect(reader.read()).rejects.toThrow('client read nothing for 60 ms');
   });
 
+  test('a client that goes away (its request signal aborts) ends the relay and cancels the source, whether or not it reads', async () => {
+    let cancelled = false;
+    const src = new ReadableStream<Uint8Array>({ pull() { return new Promise(() => {}); }, cancel() { cancelled = true; } });
+    const ac = new AbortController();
+    const ended: unknown[] = [];
+    relayStream(src, { client: ac.signal, onEnd: (o) => ended.push(o) }); // nobody ever reads it
+    ac.abort();
+    await Bun.sleep(150); // the shared watchdog looks every 50 ms
+    expect(ended).toEqual(['cancelled']);
+    expect(cancelled).toBe(true);
+  });
+
   test('a client that reads slowly but keeps reading is not cut off', async () => {
     const parts = Array.from({ length: 8 }, (_, k) => `part ${k} `);
     const out = relayStream(source(parts), { idleMs: 80 });
