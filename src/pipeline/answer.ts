@@ -11,6 +11,7 @@ import type { UsageTotals } from '../accounting/usage.ts';
 import type { Exchange, RequestLog } from '../http/context.ts';
 import { readAhead, type ReadAhead, type Reader } from './streams.ts';
 import { unwatch, type Watch } from './watchdog.ts';
+import { readAtMost } from './read-body.ts';
 
 const utf8 = new TextDecoder();
 
@@ -133,23 +134,11 @@ export async function readWhole(x: Exchange, channel: Channel, res: Response, up
   return buf;
 }
 
-/** A body of undeclared length, read chunk by chunk up to `max` bytes (the watch can cancel the waiting read). */
-async function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, limit: string): Promise<Uint8Array> {
+/** A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. */
+function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, limit: string): Promise<Uint8Array> {
   const reader = body.getReader();
   guard.body = reader;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) break;
-    total += r.value.byteLength;
-    if (total > max) {
-      reader.cancel().catch(() => {});
-      throw answerTooLarge(channel, max, limit);
-    }
-    chunks.push(r.value);
-  }
-  return concat(chunks);
+  return readAtMost(reader, max, () => answerTooLarge(channel, max, limit));
 }
 
 function answerTooLarge(channel: Channel, max: number, limit: string): GatewayError {

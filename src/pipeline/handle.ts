@@ -20,7 +20,7 @@ import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
 import { AttemptWatch, ClientGone, describeFetchError, isBoundedJson, readFirst, upstreamError } from './answer.ts';
-import { nestedTooDeep, readInbound, type Inbound } from './inbound.ts';
+import { readInbound, type Inbound } from './inbound.ts';
 import { relayPassthrough, relayPassthroughJson } from './passthrough.ts';
 import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
 
@@ -40,12 +40,7 @@ async function handle(x: Exchange, deps: AppDeps, format: FormatId, endpoint: En
   // it is lifted: Bun would otherwise close a connection whose handler still waits for a slow first token
   const body = await readBody(req, deps.config.server.max_body_bytes);
   deps.noIdleTimeout?.(req);
-  let inbound: Inbound;
-  try {
-    inbound = readInbound(body, format, endpoint);
-  } catch (err) {
-    throw nestedTooDeep(err);
-  }
+  const inbound = readInbound(body, format, endpoint);
   log.entry.model = inbound.model;
   log.entry.stream = inbound.stream;
 
@@ -108,12 +103,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
 
     if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) {
       // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
-      let hub: MessageCreateParams;
-      try {
-        hub = inbound.json() as unknown as MessageCreateParams;
-      } catch (err) {
-        throw nestedTooDeep(err);
-      }
+      const hub = inbound.json() as unknown as MessageCreateParams;
       log.entry.input_tokens = estimated(hub);
       return Response.json({ input_tokens: estimated(hub) }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
     }
@@ -124,11 +114,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
       body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
     } else {
       // translation errors (a block type the channel cannot take) are the client's: no fallback
-      try {
-        ({ ctx, body } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
-      } catch (err) {
-        throw nestedTooDeep(err);
-      }
+      ({ ctx, body } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
       if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
     }
 

@@ -62,7 +62,12 @@ export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpo
 
 /** The skeleton of a large body, parsed; null when there is none or it does not parse (the full parse then names the problem). */
 function parseSkeleton(bytes: Uint8Array, format: FormatId): ParsedSkeleton | null {
-  const sk = skeletonize(bytes, FORMATS[format].verbatimText);
+  let sk: ReturnType<typeof skeletonize>;
+  try {
+    sk = skeletonize(bytes, FORMATS[format].verbatimText);
+  } catch (err) {
+    throw nestedTooDeep(err);
+  }
   if (!sk) return null;
   let json: unknown;
   try { json = JSON.parse(sk.text); } catch { return null; }
@@ -71,6 +76,14 @@ function parseSkeleton(bytes: Uint8Array, format: FormatId): ParsedSkeleton | nu
 }
 
 function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {
+  try {
+    return parseAndValidate(bytes, format, endpoint);
+  } catch (err) {
+    throw nestedTooDeep(err);
+  }
+}
+
+function parseAndValidate(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {
   let json: unknown;
   try {
     json = JSON.parse(utf8.decode(bytes));

@@ -18,7 +18,7 @@ import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
 import { AttemptWatch, finishStreamLog, markFirstByte, readWhole, relayFailure } from './answer.ts';
-import type { Inbound } from './inbound.ts';
+import { nestedTooDeep, type Inbound } from './inbound.ts';
 
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
@@ -62,9 +62,14 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
     }
   }
   const ctx = newContext();
-  const hub = from.requestToHub(inbound.json(), ctx);
-  prepare(hub, ctx);
-  return { ctx, body: JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)) };
+  try {
+    const hub = from.requestToHub(inbound.json(), ctx);
+    prepare(hub, ctx);
+    return { ctx, body: JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)) };
+  } catch (err) {
+    // the converters recurse into the client's structure: a stack overflow there is the client's nesting
+    throw nestedTooDeep(err);
+  }
 }
 
 /** Upstream stream → the client's format, one synchronous pass per upstream chunk, relayed as it comes. */

@@ -3,7 +3,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
-import { startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
+import { rawUpstream, startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { freePort, startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 
@@ -145,20 +145,9 @@ describe('status → type table', () => {
     primary.handler = () => json(textMessage);
   });
   test('an error answer whose body stalls: its status still reaches the client once stream_idle_timeout_ms passes', async () => {
-    const answered = new WeakSet<object>();
-    const raw = Bun.listen({
-      hostname: '127.0.0.1', port: 0,
-      socket: {
-        data(s) {
-          if (answered.has(s)) return;
-          answered.add(s);
-          s.write('HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"type":"error"');
-        },
-        open() {}, close() {}, error() {},
-      },
-    });
+    const raw = rawUpstream('HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"type":"error"'); // headers and part of the body promised, then nothing
     try {
-      const g = startGateway({ channels: [{ name: 'stall', type: 'anthropic', base_url: `http://127.0.0.1:${raw.port}`, models: ['m'], stream_idle_timeout_ms: 150 }] });
+      const g = startGateway({ channels: [{ name: 'stall', type: 'anthropic', base_url: raw.url, models: ['m'], stream_idle_timeout_ms: 150 }] });
       stopped.push(g);
       const t0 = performance.now();
       const passthrough = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
@@ -169,7 +158,7 @@ describe('status → type table', () => {
       expect(((await chat.json()) as any).error.message).toContain('429');
       expect(performance.now() - t0).toBeLessThan(5000); // bounded by the idle timeout, not by the client giving up
     } finally {
-      raw.stop(true);
+      raw.stop();
     }
   });
   test('an upstream answer of a shape the converters cannot read → 502 in the client\'s envelope, not a 500', async () => {
@@ -216,26 +205,14 @@ describe('status → type table', () => {
     primary.handler = () => json(textMessage);
   });
   test('a JSON answer that stalls after its headers → 504 once stream_idle_timeout_ms passes', async () => {
-    // raw TCP: headers and 6 of the 100 bytes promised, then nothing
-    const answered = new WeakSet<object>();
-    const raw = Bun.listen({
-      hostname: '127.0.0.1', port: 0,
-      socket: {
-        data(s) {
-          if (answered.has(s)) return;
-          answered.add(s);
-          s.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":');
-        },
-        open() {}, close() {}, error() {},
-      },
-    });
+    const raw = rawUpstream('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":'); // headers and part of the body promised, then nothing
     try {
-      const g = startGateway({ channels: [{ name: 'stall', type: 'anthropic', base_url: `http://127.0.0.1:${raw.port}`, models: ['m'], stream_idle_timeout_ms: 150 }] });
+      const g = startGateway({ channels: [{ name: 'stall', type: 'anthropic', base_url: raw.url, models: ['m'], stream_idle_timeout_ms: 150 }] });
       stopped.push(g);
       const body = await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 504, 'timeout_error');
       expect(body.error.message).toContain('sent nothing for 150 ms');
     } finally {
-      raw.stop(true);
+      raw.stop();
     }
   });
 });

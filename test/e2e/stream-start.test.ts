@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
+import { rawUpstream, startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 
@@ -48,28 +48,9 @@ function gateway(channelExtra: Record<string, unknown> = {}, withSecondary = tru
 const post = (g: TestGateway, body: string, path = '/v1/messages') =>
   fetch(`${g.url}${path}`, { method: 'POST', headers: { 'x-api-key': KEY, authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body });
 
-/**
- * An upstream that answers 200 with SSE headers and then sends no body byte: it hangs, or closes the connection.
- * Raw TCP, because Bun.serve sends a streamed response's headers only with its first chunk.
- */
-function headersOnlyUpstream(then: 'hang' | 'close') {
-  const state = { requests: 0, closed: 0 };
-  const answered = new WeakSet<object>(); // a request may arrive in several packets: answer once per connection
-  const server = Bun.listen({
-    hostname: '127.0.0.1', port: 0,
-    socket: {
-      data(socket) {
-        if (answered.has(socket)) return;
-        answered.add(socket);
-        state.requests++;
-        socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n');
-        if (then === 'close') setTimeout(() => socket.end(), 20);
-      },
-      open() {}, close() { state.closed++; }, error() {},
-    },
-  });
-  return { url: `http://127.0.0.1:${server.port}`, state, stop: () => server.stop(true) };
-}
+/** 200 with SSE headers and then no body byte: it hangs, or closes the connection. */
+const headersOnlyUpstream = (then: 'hang' | 'close') =>
+  rawUpstream('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n', then === 'close' ? { closeAfterMs: 20 } : {});
 const rawUpstreams: Array<{ stop(): void }> = [];
 afterAll(() => { for (const u of rawUpstreams) u.stop(); });
 

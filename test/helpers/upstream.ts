@@ -81,3 +81,26 @@ export function sse(chunks: string[], opts: { delayMs?: number; firstDelayMs?: n
 export function sseEvents(body: string): string[] {
   return body.split(/(?<=\n\n)/).filter((s) => s.length > 0);
 }
+
+/**
+ * An upstream Bun.serve cannot imitate (headers with no body byte, a body that stops short): raw TCP that writes
+ * `head` once per connection (a request may arrive in several packets), then hangs, or closes after `closeAfterMs`.
+ */
+export function rawUpstream(head: string, opts: { closeAfterMs?: number } = {}) {
+  const state = { requests: 0, closed: 0 };
+  const answered = new WeakSet<object>();
+  const server = Bun.listen({
+    hostname: '127.0.0.1', port: 0,
+    socket: {
+      data(socket) {
+        if (answered.has(socket)) return;
+        answered.add(socket);
+        state.requests++;
+        socket.write(head);
+        if (opts.closeAfterMs !== undefined) setTimeout(() => socket.end(), opts.closeAfterMs);
+      },
+      open() {}, close() { state.closed++; }, error() {},
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, state, stop: () => server.stop(true) };
+}
