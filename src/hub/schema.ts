@@ -5,13 +5,14 @@
  * defer_loading, tomorrow's additions) survive untouched (STYLE rule 6).
  */
 import * as v from 'valibot';
+import { stringOrArray } from '../util/validate.ts';
 
 /** Model names are short (the longest real ones, Bedrock ARNs, are ~150 characters); a longer one is refused. */
 export const MAX_MODEL_LENGTH = 256;
 export const ModelNameSchema = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_MODEL_LENGTH, `must be at most ${MAX_MODEL_LENGTH} characters`));
 
 const BlockSchema = v.looseObject({ type: v.pipe(v.string(), v.minLength(1)) });
-const ContentSchema = v.union([v.string(), v.array(BlockSchema)], 'Invalid type: Expected string or array of content blocks');
+const ContentSchema = stringOrArray(v.string(), v.array(BlockSchema), 'Invalid type: Expected string or array of content blocks');
 
 export const MessageParamSchema = v.looseObject({
   // `system` turns inside messages: current Claude Code sends them mid-conversation
@@ -22,7 +23,7 @@ export const MessageParamSchema = v.looseObject({
 const common = {
   model: ModelNameSchema,
   messages: v.array(MessageParamSchema),
-  system: v.optional(v.union([v.string(), v.array(BlockSchema)], 'Invalid type: Expected string or array of text blocks')),
+  system: v.optional(stringOrArray(v.string(), v.array(BlockSchema), 'Invalid type: Expected string or array of text blocks')),
   tools: v.optional(v.array(v.looseObject({ name: v.string() }))),
   tool_choice: v.optional(v.looseObject({ type: v.string() })),
   thinking: v.optional(v.looseObject({ type: v.string() })),

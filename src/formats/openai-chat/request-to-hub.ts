@@ -32,6 +32,7 @@ import type {
 import type { TranslateContext } from '../types.ts';
 import { realString } from '../../util/json-skeleton.ts';
 import { ModelNameSchema } from '../../hub/schema.ts';
+import { stringOrArray, variantByKey } from '../../util/validate.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schema
@@ -60,10 +61,10 @@ const FilePartSchema = v.looseObject({
 });
 const RefusalPartSchema = v.looseObject({ type: v.literal('refusal'), refusal: v.string() });
 
-const UserPartSchema = v.variant('type', [TextPartSchema, ImagePartSchema, InputAudioPartSchema, FilePartSchema]);
-const AssistantPartSchema = v.variant('type', [TextPartSchema, RefusalPartSchema]);
+const UserPartSchema = variantByKey('type', [TextPartSchema, ImagePartSchema, InputAudioPartSchema, FilePartSchema]);
+const AssistantPartSchema = variantByKey('type', [TextPartSchema, RefusalPartSchema]);
 
-const TextContentSchema = v.union([v.string(), v.array(TextPartSchema)], 'Invalid type: Expected string or array');
+const TextContentSchema = stringOrArray(v.string(), v.array(TextPartSchema), 'Invalid type: Expected string or array');
 
 const FunctionCallSchema = v.looseObject({ name: v.string(), arguments: v.string() });
 
@@ -76,17 +77,17 @@ const ToolCallSchema = v.looseObject({
 
 const name = v.nullish(v.string());
 
-const MessageSchema = v.variant('role', [
+const MessageSchema = variantByKey('role', [
   v.looseObject({ role: v.literal('system'), content: TextContentSchema, name }),
   v.looseObject({ role: v.literal('developer'), content: TextContentSchema, name }),
   v.looseObject({
     role: v.literal('user'),
-    content: v.union([v.string(), v.array(UserPartSchema)], 'Invalid type: Expected string or array'),
+    content: stringOrArray(v.string(), v.array(UserPartSchema), 'Invalid type: Expected string or array'),
     name,
   }),
   v.looseObject({
     role: v.literal('assistant'),
-    content: v.nullish(v.union([v.string(), v.array(AssistantPartSchema)], 'Invalid type: Expected string, array or null')),
+    content: v.nullish(stringOrArray(v.string(), v.array(AssistantPartSchema), 'Invalid type: Expected string, array or null')),
     refusal: v.nullish(v.string()),
     tool_calls: v.nullish(v.array(ToolCallSchema)),
     function_call: v.nullish(FunctionCallSchema),
