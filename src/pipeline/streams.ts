@@ -1,8 +1,12 @@
 /**
  * @module pipeline/streams
- * The client-facing body of a response: relays a source stream chunk by chunk (pull-based: a chunk is read from
- * upstream only when the client side wants one, so nothing piles up in between), with an optional idle timeout,
- * a tap for each chunk, and an in-format error event appended if the source fails after the first byte.
+ * The client-facing body of a response: relays a source stream chunk by chunk, with an optional idle timeout, a tap
+ * for each chunk, and an in-format error event appended if the source fails after the first byte. It is one of
+ * Bun's direct streams: each chunk is written straight to the client's socket, no queue in between, and the next
+ * is read from upstream only once the socket has taken it (a client that reads slowly slows the reading, so
+ * nothing piles up). Against the pull-based ReadableStream it replaced, in interleaved A/B runs (bench/): ~20 KB
+ * passthrough bursts 167 → 114 µs of gateway CPU per stream (the floor's native pipe: 157), Chat bursts 181 →
+ * 142 µs, paced streams −4%; translated streams, whose cost is the translation, within the noise.
  * One wrapper and one timer per stream: no per-chunk promises or timers on the hot path.
  *
  * `readAhead` reads a source's first chunk before the answer starts, so that a source which fails before its first
@@ -75,7 +79,7 @@ export async function readAhead<T>(reader: Reader<T>, endsStream: (chunk: T) => 
   return { reader, head: [first.value, settled.value], pending: null, whole: false };
 }
 
-export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: RelayHooks<T>): ReadableStream<T> {
+export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | ReadAhead<T>, hooks: RelayHooks<T>): ReadableStream<T> {
   const started = source instanceof ReadableStream ? null : source;
   const reader: Reader<T> = started ? started.reader : (source as ReadableStream<T>).getReader();
   const head = started?.head ?? [];
@@ -85,14 +89,22 @@ export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: 
   let timeoutError: GatewayError | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let clientWatch: Watch | null = null;
+  // settles when the relay ends: a write waiting on a client that stopped reading gives up then
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => { release = resolve; });
   const end = (outcome: unknown) => {
     if (ended) return;
     ended = true;
+    release();
     if (timer) clearTimeout(timer);
     if (clientWatch) unwatch(clientWatch);
     hooks.onEnd?.(outcome);
   };
-  let client: ReadableStreamDefaultController<T> | null = null;
+  let client: ReadableStreamDirectController | null = null;
+  /** Ends the client's side with an error (the relay has already ended). */
+  const fail = (err: Error) => {
+    try { client?.close(err); } catch { /* already closed */ }
+  };
   if (hooks.client) {
     clientWatch = watch({
       deadline: Infinity,
@@ -100,7 +112,7 @@ export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: 
       fire: () => {
         reader.cancel(new Error('client disconnected')).catch(() => {});
         end('cancelled');
-        try { client?.error(new Error('client disconnected')); } catch { /* already closed */ }
+        fail(new Error('client disconnected'));
       },
     });
   }
@@ -114,19 +126,20 @@ export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: 
         reader.cancel(timeoutError).catch(() => {});
         return;
       }
-      // the client asked for nothing for `ms` (it stopped reading): let go of both sides rather than hold the
+      // the client took nothing for `ms` (it stopped reading): let go of both sides rather than hold the
       // upstream connection for as long as the client keeps its socket open
       const stalled = new GatewayError(504, 'timeout_error', `client read nothing for ${ms} ms`);
       reader.cancel(stalled).catch(() => {});
       end(stalled);
-      try { client?.error(stalled); } catch { /* already closed */ }
+      fail(stalled);
     }, ms);
   }
-  return new ReadableStream<T>({
-    start(controller) {
-      client = controller;
-    },
+  /** A write's or flush's result: waited for when the client is not ready (backpressure), until the relay ends. */
+  const taken = (r: number | Promise<number>) => (typeof r === 'number' ? undefined : Promise.race([r, released]));
+  const underlying: Bun.DirectUnderlyingSource<T> = {
+    type: 'direct',
     async pull(controller) {
+      client = controller;
       try {
         for (;;) {
           timer?.refresh();
@@ -138,9 +151,10 @@ export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: 
             reading = false;
           }
           if (timeoutError) throw timeoutError;
+          if (ended) return; // the client left, or stopped reading, meanwhile: its side is closed already
           if (r.done) {
             const last = hooks.flush?.() ?? null;
-            if (last !== null) { hooks.onChunk?.(last); controller.enqueue(last); }
+            if (last !== null) { hooks.onChunk?.(last); controller.write(last); }
             controller.close();
             end(undefined);
             return;
@@ -148,23 +162,36 @@ export function relayStream<T>(source: ReadableStream<T> | ReadAhead<T>, hooks: 
           const chunk = hooks.map ? hooks.map(r.value) : r.value;
           if (chunk === null) continue; // e.g. half an SSE line: read on
           hooks.onChunk?.(chunk);
-          controller.enqueue(chunk);
-          timer?.refresh(); // the client's turn: it has the whole idle time to ask for more
-          return;
+          // written straight to the client's socket (no queue in between); waits only while the client is not
+          // taking it, and that wait counts against idleMs like a silent source
+          const wrote = controller.write(chunk);
+          if (wrote === 0 && chunk.byteLength > 0) {
+            // 0 for a non-empty chunk: the client has gone away
+            reader.cancel(new Error('client disconnected')).catch(() => {});
+            end('cancelled');
+            return;
+          }
+          await taken(wrote);
+          if (!ended) await taken(controller.flush());
+          if (ended) return;
         }
       } catch (err) {
         reading = false;
+        if (ended) return; // closed already (the client left or stalled): the read failed because it was cancelled
         reader.cancel(err).catch(() => {});
         end(err ?? new Error('stream failed'));
-        if (!hooks.errorTail) { controller.error(err); return; }
+        if (!hooks.errorTail) { fail(err instanceof Error ? err : new Error(String(err))); return; }
         const tail = hooks.errorTail(err);
-        if (tail !== null) controller.enqueue(tail);
-        controller.close();
+        try {
+          if (tail !== null) controller.write(tail);
+          controller.close();
+        } catch { /* the client is gone */ }
       }
     },
     cancel(reason) {
       end('cancelled');
       return reader.cancel(reason);
     },
-  }, { highWaterMark: 0 });
+  };
+  return new ReadableStream<T>(underlying);
 }
