@@ -20,12 +20,12 @@ export interface RelayHooks<T> {
   /**
    * The client's request signal: when the client goes away the relay ends as 'cancelled' and the source is
    * cancelled, noticed by the shared watchdog within 50 ms (Bun does not always cancel a response body whose
-   * client left before it was first read).
+   * client left before it was first read), or at once when a write finds the client gone.
    */
   client?: AbortSignal;
   /**
-   * Longest silence between two chunks of the source, in ms, and longest wait for the client to ask for the next
-   * chunk (a client that stopped reading): either ends the relay with a timeout_error; absent = none.
+   * Longest silence between two chunks of the source, in ms, and longest wait for the client to take a chunk
+   * written to it (a client that stopped reading): either ends the relay with a timeout_error; absent = none.
    */
   idleMs?: number;
   /**
@@ -34,7 +34,7 @@ export interface RelayHooks<T> {
    */
   map?(chunk: T): T | null;
   flush?(): T | null;
-  /** Every chunk handed on, before it is enqueued (first-byte timing, usage sniffing). */
+  /** Every chunk handed on, before it is written (first-byte timing, usage sniffing). */
   onChunk?(chunk: T): void;
   /**
    * What to append when the source fails mid-way (then the stream closes normally), or null to append nothing.
