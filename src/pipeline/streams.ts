@@ -89,13 +89,13 @@ export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | Re
   let timeoutError: GatewayError | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let clientWatch: Watch | null = null;
-  // settles when the relay ends: a write waiting on a client that stopped reading gives up then
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => { release = resolve; });
+  // wakes a write waiting on a client that stopped reading when the relay ends (one per wait: a race against one
+  // long-lived promise would pile up a reaction per backpressured write)
+  let wake: (() => void) | null = null;
   const end = (outcome: unknown) => {
     if (ended) return;
     ended = true;
-    release();
+    wake?.();
     if (timer) clearTimeout(timer);
     if (clientWatch) unwatch(clientWatch);
     hooks.onEnd?.(outcome);
@@ -134,8 +134,14 @@ export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | Re
       fail(stalled);
     }, ms);
   }
-  /** A write's or flush's result: waited for when the client is not ready (backpressure), until the relay ends. */
-  const taken = (r: number | Promise<number>) => (typeof r === 'number' ? undefined : Promise.race([r, released]));
+  /**
+   * A write's or flush's result: a promise while the client is not taking what was written (backpressure), waited
+   * for until it settles or the relay ends; a number (or, with a reader as consumer, nothing) otherwise.
+   */
+  const taken = (r: number | Promise<number> | undefined) => (typeof (r as Promise<number> | undefined)?.then !== 'function' ? undefined : new Promise<void>((resolve) => {
+    wake = resolve;
+    (r as Promise<number>).then(() => resolve(), () => resolve());
+  }));
   const underlying: Bun.DirectUnderlyingSource<T> = {
     type: 'direct',
     async pull(controller) {
