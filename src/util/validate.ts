@@ -40,8 +40,10 @@ export function stringOrArray<S extends v.GenericSchema<unknown, string>, A exte
 
 type VariantOption<K extends string> = v.LooseObjectSchema<{ [key in K]: v.LiteralSchema<string, undefined> } & v.ObjectEntries, undefined>;
 
-/** `v.variant(key, options)` over literal discriminators, the option found by the input's `key`. */
+/** `v.variant(key, options)` over distinct literal discriminators, the option found by the input's `key`. */
 export function variantByKey<K extends string, O extends VariantOption<K>[]>(key: K, options: [...O]) {
   const byValue = new Map<unknown, v.GenericSchema>(options.map((o) => [o.entries[key].literal, o]));
+  // two options with one value: valibot would try both in turn, a lookup finds one
+  if (byValue.size !== options.length) throw new Error(`variantByKey: two options share a value of "${key}"`);
   return picked(v.variant(key, options), (input) => (input !== null && typeof input === 'object' ? byValue.get((input as Record<string, unknown>)[key]) : undefined));
 }

@@ -57,6 +57,10 @@ describe('stringOrArray and variantByKey: the same answers as the union and vari
   }
 });
 
+test('variantByKey refuses two options with the same discriminator value (a lookup would find only one)', () => {
+  expect(() => variantByKey('type', [Text, v.looseObject({ type: v.literal('text'), other: v.string() })])).toThrow('share a value of "type"');
+});
+
 describe('request schemas built with them', () => {
   test('a bad content block in a Messages request is named by its path', () => {
     const r = outcome(MessageCreateParamsSchema, { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: '' }] }] });
