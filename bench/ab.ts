@@ -1,0 +1,170 @@
+#!/usr/bin/env bun
+/**
+ * @module bench/ab
+ * Compare versions of Switchboard in one interleaved run: each NAME=DIR is a checkout (a git worktree with
+ * node_modules) run from source against the same mock upstream, next to the floor, one load segment each, round
+ * by round in a rotating order. Prints req/s, gateway CPU µs per request (per round too: the spread is the noise),
+ * peak RSS and, for streams, time to first byte. For telling whether a change moved a figure: a full `bun run bench`
+ * moves by more between runs than most changes do.
+ *
+ *   git worktree add /tmp/before HEAD~1 && ln -s "$PWD/node_modules" /tmp/before/node_modules
+ *   bun bench/ab.ts before=/tmp/before after=.                                  small JSON, Messages, c=64
+ *   bun bench/ab.ts --stream --bytes 6000 before=/tmp/before after=.            ~20 KB bursts
+ *   bun bench/ab.ts --stream --delay 5 --client openai --model bench-anthropic before=/tmp/before after=.
+ *
+ * Options: --client anthropic|openai (the API spoken), --model bench-anthropic|bench-openai (the channel: same
+ * format = passthrough), --payload small|conversation|image, --stream with --chunks N --bytes N --delay MS (the
+ * mock's profile), --c N (concurrency, 64), --seconds S (per segment, 3), --rounds R (4), --no-floor.
+ * JSON load uses wrk when installed, else the Bun driver; streams always the Bun driver.
+ */
+import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import type { Subprocess } from 'bun';
+import { CLIENT_PATH, clientHeaders, requestBody, type ClientFormat, type PayloadKind } from './payloads.ts';
+import type { DriverResult } from './stream-driver.ts';
+import { cpuMicros, freePort, peakRssKb, percentile, resetPeakRss, waitReady } from './proc.ts';
+
+const ROOT = resolve(import.meta.dir, '..');
+const BUN = process.execPath;
+const KEY = 'sk-bench-0123456789';
+
+const { values: opt, positionals } = parseArgs({
+  args: process.argv.slice(2),
+  allowPositionals: true,
+  strict: true,
+  options: {
+    client: { type: 'string', default: 'anthropic' },
+    model: { type: 'string', default: 'bench-anthropic' },
+    payload: { type: 'string', default: 'small' },
+    stream: { type: 'boolean', default: false },
+    chunks: { type: 'string', default: '100' },
+    bytes: { type: 'string', default: '1200' },
+    delay: { type: 'string', default: '0' },
+    c: { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '4' },
+    'no-floor': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+const usage = () => (Bun.file(import.meta.path).text()).then((t) => t.split('\n').filter((l) => l.startsWith(' *')).map((l) => l.slice(3)).join('\n'));
+if (opt.help || positionals.length === 0) {
+  process.stdout.write(`${await usage()}\n`);
+  process.exit(opt.help ? 0 : 2);
+}
+const client = opt.client as ClientFormat;
+if (!(client in CLIENT_PATH)) throw new Error(`--client: anthropic or openai, not ${client}`);
+if (!['bench-anthropic', 'bench-openai'].includes(opt.model!)) throw new Error(`--model: bench-anthropic or bench-openai, not ${opt.model}`);
+const versions = positionals.map((p) => {
+  const eq = p.indexOf('=');
+  if (eq <= 0) throw new Error(`expected NAME=DIR, got ${p}`);
+  return { name: p.slice(0, eq), dir: resolve(p.slice(eq + 1)) };
+});
+const concurrency = Math.max(1, Math.min(4096, Number(opt.c)));
+const seconds = Math.max(1, Math.min(60, Number(opt.seconds)));
+const rounds = Math.max(1, Math.min(20, Number(opt.rounds)));
+const wrk = opt.stream ? null : Bun.which('wrk');
+
+const work = mkdtempSync(join(tmpdir(), 'switchboard-ab-'));
+const children: Subprocess[] = [];
+const env = { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: '4096' };
+const spawn = (cmd: string[], cwd = ROOT) => {
+  const p = Bun.spawn(cmd, { cwd, env, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' });
+  children.push(p);
+  return p;
+};
+const cleanup = () => { for (const p of children) p.kill(); rmSync(work, { recursive: true, force: true }); };
+process.on('SIGINT', () => { cleanup(); process.exit(130); });
+
+try {
+  const mockPort = freePort();
+  const mockUrl = `http://127.0.0.1:${mockPort}`;
+  spawn([BUN, 'bench/mock-upstream.ts', '--port', String(mockPort)]);
+  await waitReady(`${mockUrl}/_mock/health`, 10_000);
+  const profile = opt.stream
+    ? { chunks: Number(opt.chunks), bytes: Number(opt.bytes), delay_ms: Number(opt.delay), ttfb_ms: 0 }
+    : { chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0 };
+  const put = await fetch(`${mockUrl}/_mock/profile`, { method: 'PUT', body: JSON.stringify(profile) });
+  if (!put.ok) throw new Error(`mock profile: HTTP ${put.status} ${await put.text()}`);
+
+  const targets: Array<{ name: string; url: string; pid: number }> = [];
+  if (!opt['no-floor']) {
+    const port = freePort();
+    const p = spawn([BUN, 'bench/floor.ts', '--port', String(port), '--upstream', mockUrl]);
+    await waitReady(`http://127.0.0.1:${port}/_mock/health`, 10_000, { method: 'GET' });
+    targets.push({ name: 'floor', url: `http://127.0.0.1:${port}`, pid: p.pid });
+  }
+  const config = join(work, 'switchboard.json');
+  writeFileSync(config, JSON.stringify({
+    server: { host: '127.0.0.1', port: 0, log_level: 'info' },
+    keys: [{ key: KEY, name: 'bench' }],
+    channels: [
+      { name: 'mock-anthropic', type: 'anthropic', base_url: mockUrl, api_key: 'sk-ant-mock-upstream', models: ['bench-anthropic'] },
+      { name: 'mock-openai', type: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock-upstream', models: ['bench-openai'] },
+    ],
+  }));
+  for (const v of versions) {
+    const port = freePort();
+    const p = spawn([BUN, join(v.dir, 'src/main.ts'), '--config', config, '--port', String(port)], v.dir);
+    await waitReady(`http://127.0.0.1:${port}/health`, 15_000);
+    targets.push({ name: v.name, url: `http://127.0.0.1:${port}`, pid: p.pid });
+  }
+
+  const bodyFile = join(work, 'body.json');
+  writeFileSync(bodyFile, requestBody(client, opt.payload as PayloadKind, opt.model!, opt.stream!));
+  const headers = clientHeaders(client, KEY);
+
+  interface Segment { requests: number; errors: number; ms: number; ttfbP50?: number }
+  async function load(url: string, c: number, secs: number): Promise<Segment> {
+    if (wrk) {
+      const p = Bun.spawn([wrk, '-t1', `-c${c}`, `-d${secs}s`, '-s', join(ROOT, 'bench/wrk-post.lua'), url + CLIENT_PATH[client]], {
+        env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_HEADERS: Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n') },
+        stdout: 'pipe', stderr: 'pipe',
+      });
+      const out = await new Response(p.stdout).text();
+      const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
+      if (!line) throw new Error(`wrk failed: ${out.slice(0, 300)}`);
+      const w = JSON.parse(line.slice(9)) as Record<string, number>;
+      return { requests: w.requests! - w.status!, errors: w.connect! + w.read! + w.write! + w.status! + w.timeout!, ms: w.duration_us! / 1000 };
+    }
+    const outFile = join(work, 'driver.json');
+    const cfg = { url: url + CLIENT_PATH[client], headers, bodyFile, concurrency: c, durationMs: secs * 1000, maxRequests: 1e9, mode: 'loop', expect: `${client}-${opt.stream ? 'sse' : 'json'}`, timeoutMs: 30_000, outFile };
+    const p = Bun.spawn([BUN, join(ROOT, 'bench/stream-driver.ts'), JSON.stringify(cfg)], { cwd: ROOT, env, stdout: 'ignore', stderr: 'inherit' });
+    await p.exited;
+    const r = JSON.parse(await Bun.file(outFile).text()) as DriverResult;
+    if (r.errors) process.stderr.write(`errors: ${r.errors} ${r.errorSamples.join(' | ')}\n`);
+    return { requests: r.requests, errors: r.errors, ms: r.elapsedMs, ttfbP50: opt.stream ? percentile([...r.ttfb].sort((a, b) => a - b), 50) : undefined };
+  }
+
+  for (const t of targets) await load(t.url, 16, 1); // warm-up: JIT and connection pools
+  const acc = new Map(targets.map((t) => [t.name, { requests: 0, ms: 0, cpu: 0, errors: 0, peakKb: 0, rates: [] as number[], cpus: [] as number[], ttfb: [] as number[] }]));
+  for (let round = 0; round < rounds; round++) {
+    process.stderr.write(`round ${round + 1}/${rounds}\n`);
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(k + round) % targets.length]!;
+      resetPeakRss(t.pid);
+      const cpu0 = cpuMicros(t.pid) ?? 0;
+      const seg = await load(t.url, concurrency, seconds);
+      const cpu = (cpuMicros(t.pid) ?? cpu0) - cpu0;
+      const a = acc.get(t.name)!;
+      a.requests += seg.requests; a.ms += seg.ms; a.cpu += cpu; a.errors += seg.errors;
+      a.peakKb = Math.max(a.peakKb, peakRssKb(t.pid) ?? 0);
+      a.rates.push(seg.requests / (seg.ms / 1000));
+      a.cpus.push(cpu / Math.max(1, seg.requests));
+      if (seg.ttfbP50 !== undefined) a.ttfb.push(seg.ttfbP50);
+    }
+  }
+  const mode = opt.stream ? `stream (${opt.chunks} deltas, ${opt.bytes} bytes, ${opt.delay} ms apart)` : `${opt.payload} JSON`;
+  process.stdout.write(`${client} API → ${opt.model}, ${mode}, c=${concurrency}, ${rounds} × ${seconds} s, ${wrk ? 'wrk' : 'Bun driver'}\n`);
+  const fmt = (xs: number[], d: number) => xs.map((x) => x.toFixed(d)).join(' ');
+  for (const t of targets) {
+    const a = acc.get(t.name)!;
+    const ttfb = a.ttfb.length ? `  TTFB p50 ms ${fmt(a.ttfb, 2)}` : '';
+    process.stdout.write(`${t.name.padEnd(14)} ${(a.requests / (a.ms / 1000)).toFixed(0).padStart(7)} req/s  ${(a.cpu / Math.max(1, a.requests)).toFixed(1).padStart(7)} µs CPU/req  peak ${(a.peakKb / 1024).toFixed(0)} MB  errors ${a.errors}  rounds: req/s ${fmt(a.rates, 0)}  µs ${fmt(a.cpus, 1)}${ttfb}\n`);
+  }
+} finally {
+  cleanup();
+}
+process.exit(0);
