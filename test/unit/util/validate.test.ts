@@ -57,6 +57,38 @@ describe('stringOrArray and variantByKey: the same answers as the union and vari
   }
 });
 
+test('the same answers on 2,000 random inputs (seeded)', () => {
+  let seed = 0x5eed;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+  const value = (depth: number): unknown => {
+    const r = rand();
+    if (depth > 2 || r < 0.25) return pick<unknown>(['x', '', 0, 7, null, true, undefined]);
+    if (r < 0.6) {
+      const o: Record<string, unknown> = {};
+      if (rand() < 0.85) o.type = pick<unknown>(['text', 'image_url', 'refusal', 'nope', '', 3, null]);
+      if (rand() < 0.6) o.text = value(depth + 1);
+      if (rand() < 0.4) o.image_url = rand() < 0.5 ? { url: value(depth + 1) } : value(depth + 1);
+      if (rand() < 0.3) o.refusal = value(depth + 1);
+      return o;
+    }
+    return Array.from({ length: Math.floor(rand() * 4) }, () => value(depth + 1));
+  };
+  const plain = v.union([v.string(), v.array(v.variant('type', [Text, Image, Refusal]))], 'Invalid type: Expected string or array');
+  const fast = stringOrArray(v.string(), v.array(variantByKey('type', [Text, Image, Refusal])), 'Invalid type: Expected string or array');
+  let valid = 0;
+  for (let i = 0; i < 2000; i++) {
+    const input = value(0);
+    const want = outcome(plain, input);
+    const got = outcome(fast, input);
+    if ('output' in want) valid++;
+    if (want.type === 'union' && (typeof input === 'string' || Array.isArray(input))) expect(want.nested).toContain(got.message);
+    else expect(got).toEqual(want);
+  }
+  expect(valid).toBeGreaterThan(100); // both valid and invalid inputs are exercised
+  expect(valid).toBeLessThan(1900);
+});
+
 test('variantByKey refuses two options with the same discriminator value (a lookup would find only one)', () => {
   expect(() => variantByKey('type', [Text, v.looseObject({ type: v.literal('text'), other: v.string() })])).toThrow('share a value of "type"');
 });
