@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Subprocess } from 'bun';
 import { CLIENT_PATH, clientHeaders, requestBody, type ClientFormat, type PayloadKind } from './payloads.ts';
-import type { DriverResult } from './stream-driver.ts';
+import { runDriver, runWrk, type Segment } from './load.ts';
 import { cpuMicros, freePort, peakRssKb, percentile, resetPeakRss, waitReady } from './proc.ts';
 
 const ROOT = resolve(import.meta.dir, '..');
@@ -65,7 +65,7 @@ const versions = positionals.map((p) => {
 const concurrency = Math.max(1, Math.min(4096, Number(opt.c)));
 const seconds = Math.max(1, Math.min(60, Number(opt.seconds)));
 const rounds = Math.max(1, Math.min(20, Number(opt.rounds)));
-const wrk = opt.stream ? null : Bun.which('wrk');
+const wrk = opt.stream ? null : Bun.which('wrk'); // streams need the Bun driver's checks
 
 const work = mkdtempSync(join(tmpdir(), 'switchboard-ab-'));
 const children: Subprocess[] = [];
@@ -116,27 +116,10 @@ try {
   writeFileSync(bodyFile, requestBody(client, opt.payload as PayloadKind, opt.model!, opt.stream!));
   const headers = clientHeaders(client, KEY);
 
-  interface Segment { requests: number; errors: number; ms: number; ttfbP50?: number }
-  async function load(url: string, c: number, secs: number): Promise<Segment> {
-    if (wrk) {
-      const p = Bun.spawn([wrk, '-t1', `-c${c}`, `-d${secs}s`, '-s', join(ROOT, 'bench/wrk-post.lua'), url + CLIENT_PATH[client]], {
-        env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_HEADERS: Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n') },
-        stdout: 'pipe', stderr: 'pipe',
-      });
-      const out = await new Response(p.stdout).text();
-      const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
-      if (!line) throw new Error(`wrk failed: ${out.slice(0, 300)}`);
-      const w = JSON.parse(line.slice(9)) as Record<string, number>;
-      return { requests: w.requests! - w.status!, errors: w.connect! + w.read! + w.write! + w.status! + w.timeout!, ms: w.duration_us! / 1000 };
-    }
-    const outFile = join(work, 'driver.json');
-    const cfg = { url: url + CLIENT_PATH[client], headers, bodyFile, concurrency: c, durationMs: secs * 1000, maxRequests: 1e9, mode: 'loop', expect: `${client}-${opt.stream ? 'sse' : 'json'}`, timeoutMs: 30_000, outFile };
-    const p = Bun.spawn([BUN, join(ROOT, 'bench/stream-driver.ts'), JSON.stringify(cfg)], { cwd: ROOT, env, stdout: 'ignore', stderr: 'inherit' });
-    await p.exited;
-    const r = JSON.parse(await Bun.file(outFile).text()) as DriverResult;
-    if (r.errors) process.stderr.write(`errors: ${r.errors} ${r.errorSamples.join(' | ')}\n`);
-    return { requests: r.requests, errors: r.errors, ms: r.elapsedMs, ttfbP50: opt.stream ? percentile([...r.ttfb].sort((a, b) => a - b), 50) : undefined };
-  }
+  let driverRuns = 0;
+  const load = (url: string, c: number, secs: number): Promise<Segment> => (wrk
+    ? runWrk(wrk, url + CLIENT_PATH[client], bodyFile, headers, c, secs, 30_000)
+    : runDriver({ url: url + CLIENT_PATH[client], headers, bodyFile, concurrency: c, durationMs: secs * 1000, maxRequests: 1e9, mode: 'loop', expect: `${client}-${opt.stream ? 'sse' : 'json'}`, timeoutMs: 30_000 }, join(work, `driver-${++driverRuns}.json`)));
 
   for (const t of targets) await load(t.url, 16, 1); // warm-up: JIT and connection pools
   const acc = new Map(targets.map((t) => [t.name, { requests: 0, ms: 0, cpu: 0, errors: 0, peakKb: 0, rates: [] as number[], cpus: [] as number[], ttfb: [] as number[] }]));
@@ -149,11 +132,12 @@ try {
       const seg = await load(t.url, concurrency, seconds);
       const cpu = (cpuMicros(t.pid) ?? cpu0) - cpu0;
       const a = acc.get(t.name)!;
-      a.requests += seg.requests; a.ms += seg.ms; a.cpu += cpu; a.errors += seg.errors;
+      if (seg.errors) process.stderr.write(`${t.name}: ${seg.errors} errors: ${seg.errorSamples.join(' | ')}\n`);
+      a.requests += seg.requests; a.ms += seg.elapsedMs; a.cpu += cpu; a.errors += seg.errors;
       a.peakKb = Math.max(a.peakKb, peakRssKb(t.pid) ?? 0);
-      a.rates.push(seg.requests / (seg.ms / 1000));
+      a.rates.push(seg.requests / (seg.elapsedMs / 1000));
       a.cpus.push(cpu / Math.max(1, seg.requests));
-      if (seg.ttfbP50 !== undefined) a.ttfb.push(seg.ttfbP50);
+      if (seg.ttfb?.length) a.ttfb.push(percentile([...seg.ttfb].sort((x, y) => x - y), 50));
     }
   }
   const mode = opt.stream ? `stream (${opt.chunks} deltas, ${opt.bytes} bytes, ${opt.delay} ms apart)` : `${opt.payload} JSON`;

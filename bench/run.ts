@@ -30,7 +30,8 @@ import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
 import { CLIENT_PATH, clientHeaders, requestBody, type ClientFormat, type PayloadKind } from './payloads.ts';
 import type { Profile } from './mock-upstream.ts';
-import { drive, type DriverConfig, type DriverResult, type Expect } from './stream-driver.ts';
+import { drive, type DriverConfig, type Expect } from './stream-driver.ts';
+import { runDriver, runWrk, type Segment } from './load.ts';
 import { cpuMicros, freePort, peakRssKb, percentile, resetPeakRss, rssKb, sampleRss, waitReady } from './proc.ts';
 
 const ROOT = resolve(import.meta.dir, '..');
@@ -174,61 +175,10 @@ if (!wrkPath) {
       + 'non-streaming load is driven by bench/stream-driver.ts instead, which costs more CPU per request on this same machine');
 }
 
-interface Segment {
-  requests: number;
-  errors: number;
-  errorSamples: string[];
-  elapsedMs: number;
-  /** wrk: per-segment percentiles (ms); Bun driver: raw samples (ms). */
-  p50?: number;
-  p99?: number;
-  latency?: number[];
-  ttfb?: number[];
-  maxOpen?: number;
-  allOpenAtMs?: number | null;
-}
-
-async function runWrk(url: string, bodyFile: string, headers: Record<string, string>, c: number, seconds: number, timeoutMs: number): Promise<Segment> {
-  const p = Bun.spawn([wrkPath!, '-t1', `-c${c}`, `-d${seconds}s`, '--timeout', `${Math.ceil(timeoutMs / 1000)}s`, '-s', join(ROOT, 'bench/wrk-post.lua'), url], {
-    env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_HEADERS: Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n') },
-    stdout: 'pipe', stderr: 'pipe',
-  });
-  const killer = setTimeout(() => p.kill('SIGKILL'), (seconds + 60) * 1000);
-  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(killer);
-  const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
-  if (!line) return { requests: 0, errors: 1, errorSamples: [`wrk failed: ${(err || out).slice(0, 300)}`], elapsedMs: seconds * 1000 };
-  const w = JSON.parse(line.slice(9)) as Record<string, number>;
-  const errors = w.connect! + w.read! + w.write! + w.status! + w.timeout!;
-  return {
-    requests: w.requests! - w.status!,
-    errors,
-    errorSamples: errors ? [`wrk: connect ${w.connect} read ${w.read} write ${w.write} non-2xx ${w.status} timeout ${w.timeout}`] : [],
-    elapsedMs: w.duration_us! / 1000,
-    p50: w.p50! / 1000,
-    p99: w.p99! / 1000,
-  };
-}
-
 let driverRuns = 0;
-async function runDriver(config: DriverConfig): Promise<Segment> {
-  const cfg = { ...config, outFile: join(work, `driver-${++driverRuns}.json`) };
-  const p = Bun.spawn([BUN, join(ROOT, 'bench/stream-driver.ts'), JSON.stringify(cfg)], {
-    cwd: ROOT,
-    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(Math.max(4096, cfg.concurrency * 2)) },
-    stdout: 'pipe', stderr: 'pipe',
-  });
-  const killer = setTimeout(() => p.kill('SIGKILL'), cfg.durationMs + cfg.timeoutMs + 30_000);
-  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(killer);
-  try {
-    const r = JSON.parse(await Bun.file(cfg.outFile).text()) as DriverResult;
-    rmSync(cfg.outFile, { force: true });
-    return { requests: r.requests, errors: r.errors, errorSamples: r.errorSamples, elapsedMs: r.elapsedMs, latency: r.latency, ttfb: r.ttfb, maxOpen: r.maxOpen, allOpenAtMs: r.allOpenAtMs };
-  } catch {
-    return { requests: 0, errors: 1, errorSamples: [`driver failed: ${(err || out).slice(0, 300)}`], elapsedMs: cfg.durationMs };
-  }
-}
+const wrkSegment = (url: string, bodyFile: string, headers: Record<string, string>, c: number, seconds: number, timeoutMs: number) =>
+  runWrk(wrkPath!, url, bodyFile, headers, c, seconds, timeoutMs);
+const runDriverHere = (config: DriverConfig) => runDriver(config, join(work, `driver-${++driverRuns}.json`));
 
 // ---------------------------------------------------------------- bodies
 
@@ -397,8 +347,8 @@ async function main() {
   await setProfile({});
   for (const t of TARGETS) {
     const file = bodyFile(t.client, 'small', t.model, false);
-    if (wrkPath) await runWrk(urlOf(t), file, headersOf(t), 16, 1, 10_000);
-    else await runDriver({ url: urlOf(t), headers: headersOf(t), bodyFile: file, concurrency: 16, durationMs: 1000, maxRequests: 1e6, mode: 'loop', expect: expectFor(t.client, false), timeoutMs: 10_000 });
+    if (wrkPath) await wrkSegment(urlOf(t), file, headersOf(t), 16, 1, 10_000);
+    else await runDriverHere({ url: urlOf(t), headers: headersOf(t), bodyFile: file, concurrency: 16, durationMs: 1000, maxRequests: 1e6, mode: 'loop', expect: expectFor(t.client, false), timeoutMs: 10_000 });
   }
 
   for (const sc of scenarios) {
@@ -422,8 +372,8 @@ async function main() {
         if (broken.has(t.id)) continue;
         const file = bodyFile(t.client, sc.payload, t.model, sc.stream);
         const m = await measure(t, () => (!sc.stream && wrkPath)
-          ? runWrk(urlOf(t), file, headersOf(t), sc.concurrency, SECONDS, sc.timeoutMs)
-          : runDriver({ url: urlOf(t), headers: headersOf(t), bodyFile: file, concurrency: sc.concurrency, durationMs: SECONDS * 1000, maxRequests: 10_000_000, mode: 'loop', expect: expectFor(t.client, sc.stream), timeoutMs: sc.timeoutMs }));
+          ? wrkSegment(urlOf(t), file, headersOf(t), sc.concurrency, SECONDS, sc.timeoutMs)
+          : runDriverHere({ url: urlOf(t), headers: headersOf(t), bodyFile: file, concurrency: sc.concurrency, durationMs: SECONDS * 1000, maxRequests: 10_000_000, mode: 'loop', expect: expectFor(t.client, sc.stream), timeoutMs: sc.timeoutMs }));
         accs.get(t.id)!.add(m.seg, m.cpuUs, m.peakKb);
         await Bun.sleep(100);
       }
@@ -440,7 +390,7 @@ async function main() {
     for (const t of TARGETS.filter((x) => !opt.quick || x.kind === 'switchboard' || x.client === 'anthropic')) {
       progress(`${OPEN_ID}: ${t.id}`);
       const acc = new Acc();
-      const m = await measure(t, () => runDriver({
+      const m = await measure(t, () => runDriverHere({
         url: urlOf(t), headers: headersOf(t), bodyFile: bodyFile(t.client, 'small', t.model, true), concurrency: OPEN_STREAMS,
         durationMs: 0, maxRequests: OPEN_STREAMS, mode: 'once', expect: expectFor(t.client, true), timeoutMs: streamMs * 10 + 30_000,
       }));
