@@ -38,6 +38,16 @@ function gateway(extra: Record<string, unknown> = {}, channelExtra: Record<strin
 const post = (g: TestGateway, body: string | Uint8Array, headers: Record<string, string> = {}, path = '/v1/messages') =>
   fetch(`${g.url}${path}`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', ...headers }, body });
 
+/** The gateway (one channel to `primary`) on its own server whose idle timeout is 1 s, lifted as main.ts lifts it. */
+async function oneSecondIdleServer(channel: string) {
+  const g = startGateway({ channels: [{ name: channel, type: 'anthropic', base_url: primary.url, models: ['m'] }] });
+  stopped.push(g);
+  const { createApp } = await import('../../src/app.ts');
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: createApp(g.deps).fetch, idleTimeout: 1 });
+  g.deps.noIdleTimeout = (r) => server.timeout(r, 0);
+  return server;
+}
+
 async function expectError(res: Response, status: number, type: string, contains?: string, ours = true) {
   expect(res.status).toBe(status);
   const body = await res.json() as any;
@@ -60,7 +70,7 @@ describe('invalid requests: 400 naming the field', () => {
     ['max_tokens wrong type', JSON.stringify({ model: 'm', max_tokens: 'x', messages: [] }), 'max_tokens:'],
     ['content wrong type', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 5 }] }), 'messages.0.content:'],
     ['bad role', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'robot', content: 'x' }] }), 'messages.0.role:'],
-    ['block without type', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: [{ text: 'x' }] }] }), 'messages.0.content'],
+    ['block without type', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: [{ text: 'x' }] }] }), 'messages.0.content.0.type: Field required'],
     ['stream not boolean', JSON.stringify({ model: 'm', max_tokens: 1, stream: 'yes', messages: [] }), 'stream:'],
   ];
   for (const [name, body, contains] of cases) {
@@ -323,12 +333,7 @@ describe('slow streams and aborts', () => {
   }, 15000);
 
   test("a client that stops sending mid-body is cut off by Bun's idle timeout (only the wait for the upstream is exempt)", async () => {
-    const g = startGateway({ channels: [{ name: 'p', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
-    stopped.push(g);
-    const { createApp } = await import('../../src/app.ts');
-    const app = createApp(g.deps);
-    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: app.fetch, idleTimeout: 1 });
-    g.deps.noIdleTimeout = (r) => server.timeout(r, 0);
+    const server = await oneSecondIdleServer('p');
     let closedAt = 0;
     const p0 = primary.requests.length;
     const t0 = performance.now();
@@ -344,13 +349,8 @@ describe('slow streams and aborts', () => {
     await server.stop(true);
   }, 15000);
   test("a first token slower than Bun's idle timeout is not cut", async () => {
-    const g = startGateway({ channels: [{ name: 'slow', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
-    stopped.push(g);
     // the test server uses idleTimeout: 10 s; lift it for inference with server.timeout(req, 0). Prove it on a 1 s server:
-    const { createApp } = await import('../../src/app.ts');
-    const app = createApp(g.deps);
-    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: app.fetch, idleTimeout: 1 });
-    g.deps.noIdleTimeout = (r) => server.timeout(r, 0);
+    const server = await oneSecondIdleServer('slow');
     primary.handler = () => sse(sseEvents(streamBody), { firstDelayMs: 2500 });
     const res = await fetch(`http://127.0.0.1:${server.port}/v1/messages`, { method: 'POST', body: req('m', { stream: true }) });
     expect(await res.text()).toBe(streamBody);
