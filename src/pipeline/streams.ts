@@ -177,8 +177,11 @@ export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | Re
             end('cancelled');
             return;
           }
-          await taken(wrote);
-          if (!ended) await taken(controller.flush());
+          // awaited only when the client is not ready: no microtask per chunk otherwise
+          let wait = taken(wrote);
+          if (wait) await wait;
+          wait = ended ? undefined : taken(controller.flush());
+          if (wait) await wait;
           if (ended) return;
         }
       } catch (err) {
