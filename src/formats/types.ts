@@ -8,7 +8,7 @@
  * When the inbound format equals the channel's, none of these run: bytes pass through (pipeline/passthrough.ts).
  */
 import type { GatewayError } from '../errors.ts';
-import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
+import type { Message, MessageCreateParams, RawMessageStreamEvent, Tool } from '../hub/types.ts';
 import type { SseEvent } from '../sse/types.ts';
 import type { SkeletonRules } from '../util/json-skeleton.ts';
 
@@ -58,6 +58,25 @@ export interface TranslateContext {
   omitThinking?: boolean;
   /** Inbound role: the client asked for usage at the end of the stream (Chat Completions `stream_options.include_usage`). */
   streamUsage?: boolean;
+  /**
+   * The request's tools, translated before (pipeline/tools-memo.ts): the body the inbound converter gets has an
+   * empty `tools`, and it takes these instead.
+   */
+  tools?: PreparedTools;
+}
+
+/** A request's tools prepared once for many requests (pipeline/tools-memo.ts). Shared: never mutated. */
+export interface PreparedTools {
+  /** Hub form of the client's tools: what the inbound converter puts in `hub.tools`. */
+  readonly hub: Tool[];
+  /** How many tools the client sent (the hub form may hold fewer). */
+  readonly clientCount: number;
+  /**
+   * The channel's form, ready as bytes: when `hub.tools` is still `hub` (the very array), the channel's converter
+   * writes `placeholder` as the value of its tools field, and takes `names`, `count` and `dropped` as what its own
+   * translation would have given. Null: the channel's converter translates `hub` itself.
+   */
+  readonly upstream: { placeholder: string; names: ReadonlySet<string>; count: number; dropped: readonly string[] } | null;
 }
 
 export interface Format<Quirks = undefined> {
@@ -82,9 +101,21 @@ export interface Format<Quirks = undefined> {
    * strings as opaque (copy, concatenate), or reads them through realString().
    */
   readonly verbatimText: SkeletonRules;
+  /**
+   * Optional: this format's `tools` array on its own (parsed) → hub tools; throws for tools it would refuse (the
+   * request is then translated the ordinary way, which names the field). Lets a large body's tools be translated
+   * once for every request that sends the same bytes (pipeline/tools-memo.ts); requestToHub then finds them in
+   * `ctx.tools`.
+   */
+  toolsToHub?(tools: unknown[]): Tool[];
 
   // ---- upstream role ----
   requestFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks: Quirks): unknown;
+  /**
+   * Optional: hub tools → this format's tools value (serialised as it is), the name of each tool offered, and
+   * what could not be carried: exactly what requestFromHub gives for them, so it can take `ctx.tools.upstream`.
+   */
+  toolsFromHub?(tools: Tool[], quirks: Quirks): { value: unknown; names: string[]; dropped: string[] };
   responseToHub(body: unknown, ctx: TranslateContext, quirks: Quirks): Message;
   /** Upstream SSE events → hub events. Must emit a complete, valid Anthropic event sequence. */
   streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent>;

@@ -20,11 +20,13 @@ export const MessageParamSchema = v.looseObject({
   content: ContentSchema,
 });
 
+export const ToolsSchema = v.array(v.looseObject({ name: v.string() }));
+
 const common = {
   model: ModelNameSchema,
   messages: v.array(MessageParamSchema),
   system: v.optional(stringOrArray(v.string(), v.array(BlockSchema), 'Invalid type: Expected string or array of text blocks')),
-  tools: v.optional(v.array(v.looseObject({ name: v.string() }))),
+  tools: v.optional(ToolsSchema),
   tool_choice: v.optional(v.looseObject({ type: v.string() })),
   thinking: v.optional(v.looseObject({ type: v.string() })),
 };

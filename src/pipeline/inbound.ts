@@ -12,7 +12,8 @@ import { MAX_MODEL_LENGTH, MessageCountTokensParamsSchema, MessageCreateParamsSc
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
 import { kindAt, scanTopLevel, valueAt } from '../util/json.ts';
-import { NestingTooDeep, RawStrings, skeletonize } from '../util/json-skeleton.ts';
+import { NestingTooDeep, RAW_MIN, RawStrings, skeletonize } from '../util/json-skeleton.ts';
+import { hubTools, type ToolsEntry } from './tools-memo.ts';
 
 const utf8 = new TextDecoder();
 
@@ -31,7 +32,13 @@ export interface Inbound {
   skeleton(): ParsedSkeleton | null;
 }
 
-interface ParsedSkeleton { json: Record<string, unknown>; spans: Uint8Array[]; raw: RawStrings }
+interface ParsedSkeleton {
+  json: Record<string, unknown>;
+  spans: Uint8Array[];
+  raw: RawStrings;
+  /** The body's tools, prepared once for every request that sends them (pipeline/tools-memo.ts): `json.tools` is empty. */
+  tools: ToolsEntry | null;
+}
 
 /**
  * Bodies up to this size are parsed and validated in full before routing. Larger ones (a long Claude Code
@@ -51,7 +58,7 @@ export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpo
       return {
         format, endpoint, bytes, keys, model: routing.model, stream: routing.stream,
         json: () => (parsed ??= parseInbound(bytes, format, endpoint).json),
-        skeleton: () => (skeleton === undefined ? (skeleton = endpoint === 'count_tokens' ? null : parseSkeleton(bytes, format)) : skeleton),
+        skeleton: () => (skeleton === undefined ? (skeleton = endpoint === 'count_tokens' ? null : parseSkeleton(bytes, format, keys.get('tools'))) : skeleton),
       };
     }
     // not a well-formed object, or a routing field of the wrong type: the full parse names the problem
@@ -61,10 +68,11 @@ export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpo
 }
 
 /** The skeleton of a large body, parsed; null when there is none or it does not parse (the full parse then names the problem). */
-function parseSkeleton(bytes: Uint8Array, format: FormatId): ParsedSkeleton | null {
+function parseSkeleton(bytes: Uint8Array, format: FormatId, toolsSpan: [number, number] | undefined): ParsedSkeleton | null {
+  const tools = toolsSpan && bytes[toolsSpan[0]] === 91 /* [ */ ? hubTools(format, bytes.subarray(toolsSpan[0], toolsSpan[1])) : null;
   let sk: ReturnType<typeof skeletonize>;
   try {
-    sk = skeletonize(bytes, FORMATS[format].verbatimText);
+    sk = skeletonize(bytes, FORMATS[format].verbatimText, RAW_MIN, tools ? toolsSpan : undefined);
   } catch (err) {
     throw nestedTooDeep(err);
   }
@@ -72,7 +80,7 @@ function parseSkeleton(bytes: Uint8Array, format: FormatId): ParsedSkeleton | nu
   let json: unknown;
   try { json = JSON.parse(sk.text); } catch { return null; }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return null;
-  return { json: json as Record<string, unknown>, spans: sk.spans, raw: new RawStrings(sk.spans) };
+  return { json: json as Record<string, unknown>, spans: sk.spans, raw: new RawStrings(sk.spans), tools };
 }
 
 function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {

@@ -19,6 +19,7 @@ import { relayStream, type ReadAhead } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
 import { AttemptWatch, finishStreamLog, markFirstByte, readWhole, relayFailure } from './answer.ts';
 import { nestedTooDeep, type Inbound } from './inbound.ts';
+import { prepareTools } from './tools-memo.ts';
 
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
@@ -51,9 +52,16 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
   if (skeleton) {
     const ctx = newContext();
     try {
+      let spans = skeleton.spans;
+      if (skeleton.tools) {
+        // translated before for this channel (pipeline/tools-memo.ts): their bytes go in as one more span
+        const prepared = prepareTools(skeleton.tools, channel, spans.length);
+        ctx.tools = prepared.tools;
+        if (prepared.span) spans = [...spans, prepared.span];
+      }
       const hub = from.requestToHub(skeleton.json, ctx);
       prepare(hub, ctx, skeleton.raw);
-      const body = splice(JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), skeleton.spans);
+      const body = splice(JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), spans);
       if (body) return { ctx, body };
     } catch (err) {
       // a 400 names the client's problem, the same on either path; anything else (NeedsFullParse, or a converter

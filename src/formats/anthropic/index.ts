@@ -4,8 +4,8 @@
  * translation the same way (e.g. Chat Completions client → anthropic channel) with no special case.
  */
 import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
-import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../../hub/types.ts';
-import { MessageCreateParamsSchema } from '../../hub/schema.ts';
+import type { Message, MessageCreateParams, RawMessageStreamEvent, Tool } from '../../hub/types.ts';
+import { MessageCreateParamsSchema, ToolsSchema } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent } from '../../sse/decode.ts';
@@ -35,9 +35,12 @@ export function anthropicErrorToGateway(status: number, body: unknown): GatewayE
 export const anthropicFormat: Format<unknown> = {
   id: 'anthropic',
 
-  requestToHub(body: unknown): MessageCreateParams {
-    return parseOrThrow(MessageCreateParamsSchema, body) as MessageCreateParams;
+  requestToHub(body: unknown, ctx: TranslateContext): MessageCreateParams {
+    const hub = parseOrThrow(MessageCreateParamsSchema, body) as MessageCreateParams;
+    if (ctx.tools) hub.tools = ctx.tools.hub; // validated when they were prepared; the body's own are empty
+    return hub;
   },
+  toolsToHub: (tools) => parseOrThrow(ToolsSchema, tools) as Tool[],
   responseFromHub(message: Message): unknown {
     return message;
   },
@@ -66,8 +69,12 @@ export const anthropicFormat: Format<unknown> = {
   },
 
   requestFromHub(hub: MessageCreateParams, ctx: TranslateContext): unknown {
-    return { ...hub, model: ctx.upstreamModel };
+    const out: Record<string, unknown> = { ...hub, model: ctx.upstreamModel };
+    const prepared = ctx.tools?.upstream;
+    if (prepared && hub.tools === ctx.tools!.hub) out.tools = prepared.placeholder;
+    return out;
   },
+  toolsFromHub: (tools) => ({ value: tools, names: tools.map((t) => t.name), dropped: [] }),
   responseToHub(body: unknown, ctx: TranslateContext): Message {
     const msg = body as Message;
     if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new GatewayError(502, 'api_error', 'upstream returned a malformed message');

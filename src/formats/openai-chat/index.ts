@@ -7,11 +7,11 @@
 import type { GatewayError } from '../../errors.ts';
 import type { Format } from '../types.ts';
 import type { ChatQuirks } from './quirks.ts';
-import { hubRequestToChat } from './request-from-hub.ts';
+import { chatToolsFromHub, hubRequestToChat } from './request-from-hub.ts';
 import { chatResponseToHub } from './response-to-hub.ts';
 import { chatChunksToHubStage } from './stream-to-hub.ts';
 import { chatErrorToGateway } from './errors.ts';
-import { chatRequestToHub } from './request-to-hub.ts';
+import { chatRequestToHub, chatToolsToHub } from './request-to-hub.ts';
 import { hubResponseToChat } from './response-from-hub.ts';
 import { hubEventsToChatStage } from './stream-from-hub.ts';
 import { chatErrorBody, chatStreamErrorEvent } from './error-body.ts';
@@ -27,6 +27,8 @@ export const openaiChatFormat: Format<ChatQuirks> = {
     ctx.streamUsage = o.stream_options?.include_usage === true;
     return chatRequestToHub(body, ctx, { defaultMaxTokens: ctx.defaultMaxTokens, thinkingStyle: () => ctx.thinkingStyle });
   },
+  toolsToHub: chatToolsToHub,
+  toolsFromHub: chatToolsFromHub,
   responseFromHub: (message, ctx) => hubResponseToChat(message, ctx),
   streamFromHub: (ctx) => hubEventsToChatStage(ctx, { includeUsage: ctx.streamUsage ?? false }),
   errorBody: (err: GatewayError) => chatErrorBody(err),

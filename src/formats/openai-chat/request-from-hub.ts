@@ -22,7 +22,7 @@ import { globMatch } from '../../util/glob.ts';
 import { assertNever } from '../../util/never.ts';
 import type {
   DocumentBlockParam, ImageBlockParam, MessageCreateParams, MessageParam, OtherBlockParam,
-  TextBlockParam, ToolChoice, ToolResultBlockParam,
+  TextBlockParam, Tool, ToolChoice, ToolResultBlockParam,
 } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
 import type { ChatQuirks } from './quirks.ts';
@@ -353,40 +353,54 @@ function base62(bytes: Uint8Array, length: number): string {
 
 // ---------- tools ----------
 
-function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): void {
-  const tools: ChatCompletionTool[] = [];
-  (Array.isArray(hub.tools) ? hub.tools : []).forEach((t, i) => {
+/**
+ * Hub tools → Chat Completions function tools (Format.toolsFromHub): what a provider can be given, the name of
+ * each, and what was left out.
+ */
+export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks): { value: ChatCompletionTool[]; names: string[]; dropped: string[] } {
+  const value: ChatCompletionTool[] = [];
+  const dropped: string[] = [];
+  (Array.isArray(hubTools) ? (hubTools as Tool[]) : []).forEach((t, i) => {
     const name = typeof t?.name === 'string' ? t.name : `${i}`;
     if (!isRecord(t?.input_schema)) {
       // Anthropic server tools (web_search_…, code_execution_…) and Anthropic-defined client tools (bash_…)
-      noteDropped(ctx, `tools.${name} (${String(t?.type ?? 'no input_schema')}: Anthropic-only tool)`);
+      dropped.push(`tools.${name} (${String(t?.type ?? 'no input_schema')}: Anthropic-only tool)`);
       return;
     }
     if (t.defer_loading === true) {
       // deferred tools are found by tool search first; offering them as callable would defeat that
-      noteDropped(ctx, `tools.${name} (defer_loading)`);
+      dropped.push(`tools.${name} (defer_loading)`);
       return;
     }
     const fn: ChatCompletionTool['function'] = { name, parameters: cleanSchema(t.input_schema, quirks.schema) };
     if (typeof t.description === 'string' && t.description) fn.description = t.description;
-    tools.push({ type: 'function', function: fn });
+    value.push({ type: 'function', function: fn });
   });
+  return { value, names: value.map((t) => t.function.name), dropped };
+}
+
+function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): void {
+  // translated before (pipeline/tools-memo.ts) when hub.tools is the prepared array itself
+  const prepared = ctx.tools?.upstream && hub.tools === ctx.tools.hub ? ctx.tools.upstream : null;
+  const own = prepared ? null : chatToolsFromHub(hub.tools, quirks);
+  for (const item of prepared?.dropped ?? own!.dropped) noteDropped(ctx, item);
+  const count = prepared ? prepared.count : own!.value.length;
 
   const choice = hub.tool_choice;
-  if (tools.length === 0) {
+  if (count === 0) {
     if (choice && (choice.type === 'any' || choice.type === 'tool')) noteDropped(ctx, 'tool_choice (no tool left to call)');
     return;
   }
-  body.tools = tools;
+  body.tools = prepared ? (prepared.placeholder as unknown as ChatCompletionTool[]) : own!.value;
   if (!choice) return;
-  body.tool_choice = toolChoiceFromHub(choice, new Set(tools.map((t) => t.function.name)));
+  body.tool_choice = toolChoiceFromHub(choice, prepared ? prepared.names : new Set(own!.names));
   if ('disable_parallel_tool_use' in choice && choice.disable_parallel_tool_use === true) {
     if (quirks.parallel_tool_calls) body.parallel_tool_calls = false;
     else noteDropped(ctx, 'tool_choice.disable_parallel_tool_use');
   }
 }
 
-function toolChoiceFromHub(choice: ToolChoice, offered: Set<string>): ChatCompletionToolChoiceOption {
+function toolChoiceFromHub(choice: ToolChoice, offered: ReadonlySet<string>): ChatCompletionToolChoiceOption {
   switch (choice.type) {
     case 'auto': return 'auto';
     case 'any': return 'required';

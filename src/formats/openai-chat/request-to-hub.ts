@@ -110,6 +110,8 @@ const ToolSchema = v.variant('type', [
   v.looseObject({ type: v.literal('custom'), custom: v.looseObject({ name: v.string() }) }),
 ]);
 
+const ToolsSchema = v.array(ToolSchema);
+
 const ToolChoiceSchema = v.union([
   v.picklist(['none', 'auto', 'required']),
   v.variant('type', [
@@ -157,7 +159,7 @@ export const ChatCompletionCreateParamsSchema = v.looseObject({
   n: v.nullish(positiveInt),
   stream: v.nullish(v.boolean()),
   stream_options: v.nullish(v.looseObject({ include_usage: v.nullish(v.boolean()), include_obfuscation: v.nullish(v.boolean()) })),
-  tools: v.nullish(v.array(ToolSchema)),
+  tools: v.nullish(ToolsSchema),
   tool_choice: v.nullish(ToolChoiceSchema),
   parallel_tool_calls: v.nullish(v.boolean()),
   functions: v.nullish(v.array(FunctionDefinitionSchema)),
@@ -275,7 +277,7 @@ export function chatRequestToHub(body: unknown, ctx: TranslateContext, opts: Cha
     hub.system = system.some((b) => b.cache_control) ? system : system.map((b) => b.text).join('\n\n');
   }
 
-  applyTools(req, hub);
+  applyTools(req, hub, ctx);
   applySampling(req, hub, ctx);
   if (req.stream === true) hub.stream = true;
   const userId = req.user ?? req.safety_identifier;
@@ -524,9 +526,31 @@ function applyResponseFormat(req: ChatCompletionCreateParams, hub: MessageCreate
   note(ctx, 'response_format.json_object (emulated with a system instruction)');
 }
 
-function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams): void {
-  if (!req.tools?.length) return; // tool_choice / parallel_tool_calls without tools mean nothing
-  let tools = req.tools.flatMap((t) => (t.type === 'function' ? [t.function] : []));
+/**
+ * A `tools` array on its own → hub tools (Format.toolsToHub): function tools only, a custom tool refused (as
+ * rejectUnsupported does for the whole request).
+ */
+export function chatToolsToHub(input: unknown[]): Tool[] {
+  const res = v.safeParse(ToolsSchema, input);
+  if (!res.success) throw issueToError(res.issues[0]);
+  if (res.output.some((t) => t.type === 'custom')) throw invalidRequest('Custom (free-form) tools are not supported; use function tools', 'tools');
+  return functionTools(res.output);
+}
+
+function functionTools(tools: v.InferOutput<typeof ToolsSchema>): Tool[] {
+  return tools.flatMap((t) => (t.type === 'function' ? [t.function] : [])).map((fn): Tool => {
+    const tool: Tool = { name: fn.name, input_schema: inputSchema(fn.parameters) };
+    if (fn.description) tool.description = fn.description;
+    if (fn.strict === true) tool.strict = true; // Anthropic strict tool use: same guarantee, same schema rules
+    return tool;
+  });
+}
+
+function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext): void {
+  // prepared (pipeline/tools-memo.ts): the body's own tools are empty
+  const prepared = ctx.tools;
+  if (!(prepared ? prepared.clientCount : req.tools?.length)) return; // tool_choice / parallel_tool_calls without tools mean nothing
+  let tools = prepared ? prepared.hub : functionTools(req.tools!);
 
   let choice: ToolChoice | undefined;
   const tc = req.tool_choice;
@@ -545,12 +569,7 @@ function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams): 
     choice = { ...(choice ?? { type: 'auto' }), disable_parallel_tool_use: true } as ToolChoice;
   }
 
-  hub.tools = tools.map((fn): Tool => {
-    const tool: Tool = { name: fn.name, input_schema: inputSchema(fn.parameters) };
-    if (fn.description) tool.description = fn.description;
-    if (fn.strict === true) tool.strict = true; // Anthropic strict tool use: same guarantee, same schema rules
-    return tool;
-  });
+  hub.tools = tools;
   if (choice) hub.tool_choice = choice;
 }
 

@@ -1,0 +1,197 @@
+/**
+ * pipeline/tools-memo: a large request's tools translated once and reused give exactly the bytes, the dropped
+ * items and the errors of an ordinary translation, in both directions, the first time and every time after; tools
+ * that differ by one byte are not mistaken for each other; tools that do not translate on their own leave the
+ * request to the ordinary path.
+ */
+import { describe, expect, test } from 'bun:test';
+import { FORMATS } from '../../../src/formats/index.ts';
+import type { FormatId, TranslateContext } from '../../../src/formats/types.ts';
+import type { Channel } from '../../../src/channels/types.ts';
+import { resolveQuirks } from '../../../src/channels/openai/presets.ts';
+import { readInbound } from '../../../src/pipeline/inbound.ts';
+import { translateRequest } from '../../../src/pipeline/translate.ts';
+import { MIN_TOOLS_BYTES, hubTools, toolsMemoSize } from '../../../src/pipeline/tools-memo.ts';
+import { GatewayError } from '../../../src/errors.ts';
+import { valuePlaceholder, splice } from '../../../src/util/json-skeleton.ts';
+import { requestBody } from '../../../bench/payloads.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+const channel = (nativeFormat: FormatId, provider = 'openai'): Channel => ({
+  name: `test-${nativeFormat}-${provider}`, kind: nativeFormat === 'anthropic' ? 'anthropic' : 'openai', nativeFormat,
+  config: {} as Channel['config'],
+  quirks: nativeFormat === 'openai-chat' ? resolveQuirks(provider, undefined) : undefined,
+  countsTokens: nativeFormat === 'anthropic',
+  send: () => { throw new Error('not sent in these tests'); },
+});
+const toOpenai = channel('openai-chat');
+const toGemini = channel('openai-chat', 'gemini'); // strict schema clean-up
+const toAnthropic = channel('anthropic');
+
+/** The ordinary path: the whole body parsed, converted, serialised. */
+function ordinary(from: FormatId, ch: Channel, body: string): { body: string; dropped: string[] } {
+  const ctx: TranslateContext = { requestedModel: 'm', upstreamModel: 'up', dropped: [], estimatedInputTokens: 0, defaultMaxTokens: 4096, thinkingStyle: 'adaptive' };
+  const out = JSON.stringify(FORMATS[ch.nativeFormat].requestFromHub(FORMATS[from].requestToHub(JSON.parse(body), ctx), ctx, ch.quirks as never));
+  return { body: out, dropped: ctx.dropped };
+}
+
+/** The pipeline's path for a fresh request with these bytes. */
+function viaPipeline(from: FormatId, ch: Channel, body: string) {
+  const inbound = readInbound(enc.encode(body), from, from === 'anthropic' ? 'messages' : 'chat_completions');
+  const skeleton = inbound.skeleton();
+  const { ctx, body: out } = translateRequest(inbound, ch, 'up', 4096);
+  return { body: typeof out === 'string' ? out : dec.decode(out), dropped: ctx.dropped, prepared: skeleton?.tools != null, channelForm: ctx.tools?.upstream != null, estimate: ctx.estimatedInputTokens };
+}
+
+// a body past the size below which requests are parsed in full (pipeline/inbound.ts: 64 KB)
+const filler = (tag: string) => `${tag} ${'lorem ipsum dolor sit amet '.repeat(3000)}`;
+const schema = (extra: Record<string, unknown> = {}) => ({
+  $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', additionalProperties: false,
+  properties: { file_path: { type: 'string', description: 'The absolute path' }, limit: { type: ['integer', 'null'], exclusiveMinimum: 0 }, mode: { const: 'fast' } },
+  required: ['file_path'], ...extra,
+});
+const claudeTools = () => [
+  { name: 'Read', description: 'Reads a file from the local filesystem. '.repeat(12), input_schema: schema() },
+  { name: 'Bash', description: 'Runs a shell command "quoted" \\ with \u00e9 ✓ 中文'.repeat(4), input_schema: schema({ $defs: { x: { type: 'string' } } }), cache_control: { type: 'ephemeral' } },
+  { name: 'ToolSearch', description: 'Finds deferred tools', input_schema: { type: 'object', properties: { query: { type: 'string' } } } },
+  { name: 'DeferredToolPlaceholder', description: 'never call this tool', input_schema: { type: 'object' }, defer_loading: true },
+  { type: 'web_search_20250305', name: 'web_search', max_uses: 3 },
+];
+
+function anthropicBody(over: Record<string, unknown> = {}, tools: unknown[] = claudeTools()): string {
+  return JSON.stringify({
+    model: 'claude-sonnet-5-5', max_tokens: 128000,
+    messages: [
+      { role: 'user', content: [{ type: 'text', text: filler('question') }] },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01', name: 'Read', input: { file_path: '/a' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: filler('file') }] },
+    ],
+    system: [{ type: 'text', text: filler('system'), cache_control: { type: 'ephemeral' } }],
+    tools, metadata: { user_id: '{"device_id":"d"}' }, thinking: { type: 'adaptive', display: 'omitted' }, output_config: { effort: 'medium' }, stream: true,
+    ...over,
+  });
+}
+
+const chatTools = () => [
+  { type: 'function', function: { name: 'shell', description: 'Runs a command. '.repeat(30), parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'] } } },
+  { type: 'function', function: { name: 'apply_patch', description: 'Applies a patch "quoted" \\ é 中文. '.repeat(20), parameters: { properties: { patch: { type: 'string' } } }, strict: true } },
+  { type: 'function', function: { name: 'noop', parameters: {} } },
+];
+
+function chatBody(over: Record<string, unknown> = {}, tools: unknown[] = chatTools()): string {
+  return JSON.stringify({
+    model: 'gpt-5', stream: true,
+    messages: [
+      { role: 'system', content: filler('system') },
+      { role: 'user', content: filler('question') },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'shell', arguments: '{"command":["ls"]}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: filler('result') },
+    ],
+    tools, ...over,
+  });
+}
+
+const cases: Array<[string, FormatId, Channel, string]> = [
+  ['Claude Code shape → openai', 'anthropic', toOpenai, anthropicBody()],
+  ['Claude Code shape → gemini (strict schemas)', 'anthropic', toGemini, anthropicBody()],
+  ['named tool_choice, no parallel calls → openai', 'anthropic', toOpenai, anthropicBody({ tool_choice: { type: 'tool', name: 'Bash', disable_parallel_tool_use: true } })],
+  ['tool_choice any, not streamed → openai', 'anthropic', toOpenai, anthropicBody({ tool_choice: { type: 'any' }, stream: false })],
+  ['only tools a provider cannot take, tool_choice any → openai', 'anthropic', toOpenai, anthropicBody({ tool_choice: { type: 'any' } }, [...claudeTools().slice(3), { type: 'bash_20250124', name: 'bash', note: 'x'.repeat(MIN_TOOLS_BYTES) }])],
+  ['bench conversation → openai', 'anthropic', toOpenai, requestBody('anthropic', 'conversation', 'm', true)],
+  ['Codex shape → anthropic', 'openai-chat', toAnthropic, chatBody()],
+  ['tool_choice function, parallel_tool_calls false → anthropic', 'openai-chat', toAnthropic, chatBody({ tool_choice: { type: 'function', function: { name: 'apply_patch' } }, parallel_tool_calls: false })],
+  ['allowed_tools (a filtered list) → anthropic', 'openai-chat', toAnthropic, chatBody({ tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'noop' } }] } } })],
+  ['tool_choice none → anthropic', 'openai-chat', toAnthropic, chatBody({ tool_choice: 'none' })],
+  ['bench conversation → anthropic', 'openai-chat', toAnthropic, requestBody('openai', 'conversation', 'm', false)],
+];
+
+describe('tools translated once give the bytes of an ordinary translation', () => {
+  for (const [name, from, ch, body] of cases) {
+    test(name, () => {
+      const want = ordinary(from, ch, body);
+      const first = viaPipeline(from, ch, body);
+      const again = viaPipeline(from, ch, body);
+      expect(first.prepared).toBe(true);
+      expect(first.channelForm).toBe(true);
+      expect(JSON.parse(first.body)).toEqual(JSON.parse(want.body));
+      expect(first.body).toBe(want.body);
+      expect(first.dropped).toEqual(want.dropped);
+      expect(again.body).toBe(want.body);
+      expect(again.dropped).toEqual(want.dropped);
+      expect(again.estimate).toBe(first.estimate);
+    });
+  }
+
+  test('a request whose tools differ by one byte gets its own translation, and both stay right', () => {
+    const a = claudeTools();
+    const b = claudeTools();
+    const d = b[0] as { description: string };
+    d.description = `${d.description.slice(0, -1)}!`; // same length: only the bytes tell them apart
+    for (const tools of [a, b, a, b]) {
+      const body = anthropicBody({}, tools);
+      expect(viaPipeline('anthropic', toOpenai, body).body).toBe(ordinary('anthropic', toOpenai, body).body);
+    }
+  });
+
+  test('the same tools are kept once, frozen, for every channel', () => {
+    const body = anthropicBody({}, [...claudeTools(), { name: 'Unique', description: 'only in this test', input_schema: { type: 'object' } }]);
+    const before = toolsMemoSize();
+    for (const ch of [toOpenai, toGemini, toOpenai]) viaPipeline('anthropic', ch, body);
+    expect(toolsMemoSize()).toBe(before + 1);
+    const span = JSON.stringify(JSON.parse(body).tools);
+    const entry = hubTools('anthropic', enc.encode(span))!;
+    expect(Object.isFrozen(entry.hub[0]!.input_schema)).toBe(true);
+    expect(() => { (entry.hub[0] as { name: string }).name = 'changed'; }).toThrow();
+  });
+});
+
+describe('tools that do not translate on their own are left to the ordinary path', () => {
+  const errorOf = (from: FormatId, ch: Channel, body: string) => {
+    try { viaPipeline(from, ch, body); } catch (e) { return e as GatewayError; }
+    throw new Error('no error');
+  };
+
+  test('a tool without a name: the 400 names the field, as for any request', () => {
+    const tools: unknown[] = claudeTools();
+    tools.splice(2, 0, { description: 'x'.repeat(50), input_schema: { type: 'object' } });
+    const err = errorOf('anthropic', toOpenai, anthropicBody({}, tools));
+    expect(err).toBeInstanceOf(GatewayError);
+    expect(err.status).toBe(400);
+    expect(err.message).toContain('tools.2.name');
+  });
+
+  test('a custom (free-form) tool from a Chat client: refused as before', () => {
+    const err = errorOf('openai-chat', toAnthropic, chatBody({}, [...chatTools(), { type: 'custom', custom: { name: 'grammar' } }]));
+    expect(err.status).toBe(400);
+    expect(err.message).toContain('Custom (free-form) tools are not supported');
+  });
+
+  test('a named tool_choice for a deferred tool: the same 400 as the ordinary path', () => {
+    const body = anthropicBody({ tool_choice: { type: 'tool', name: 'DeferredToolPlaceholder' } });
+    const err = errorOf('anthropic', toOpenai, body);
+    expect(() => ordinary('anthropic', toOpenai, body)).toThrow(err.message);
+    expect(err.message).toContain('is not among the tools');
+  });
+
+  test('a small tools array is translated with the request', () => {
+    const body = anthropicBody({}, [{ name: 'Tiny', input_schema: { type: 'object' } }]);
+    const r = viaPipeline('anthropic', toOpenai, body);
+    expect(r.prepared).toBe(false);
+    expect(r.body).toBe(ordinary('anthropic', toOpenai, body).body);
+  });
+});
+
+describe('splice: a value placeholder', () => {
+  const span = enc.encode('[{"a":"é \\"q\\""},1]');
+  test('replaces the whole string, quotes included', () => {
+    const json = JSON.stringify({ x: valuePlaceholder(0), y: 2 });
+    expect(dec.decode(splice(json, [span])!)).toBe('{"x":[{"a":"é \\"q\\""},1],"y":2}');
+  });
+  test('inside a longer string, or serialised twice, it is refused (the ordinary path then runs)', () => {
+    expect(splice(JSON.stringify({ x: `a${valuePlaceholder(0)}` }), [span])).toBeNull();
+    expect(splice(JSON.stringify({ x: JSON.stringify({ y: valuePlaceholder(0) }) }), [span])).toBeNull();
+    expect(splice(JSON.stringify({ x: valuePlaceholder(1) }), [span])).toBeNull();
+  });
+});
