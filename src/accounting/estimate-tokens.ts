@@ -474,18 +474,48 @@ function addTools(acc: Acc, tools: unknown, choice: unknown, mcpServers: unknown
   for (const [re, auto, forcedTokens] of TOOL_PROMPT_BY_MODEL) if (re.test(model)) { prompt = forced ? forcedTokens : auto; break; }
   acc.t += prompt;
   if (!LEGACY_TOOL_PROMPT.test(model)) acc.t += S.toolsWrapper + (forced ? S.toolForced : 0);
+  acc.t += toolListCost(acc, list);
+}
+
+/**
+ * A frozen tools array is shared by every request that sent the same tools (pipeline/tools-memo.ts): priced once
+ * per mode (fast or exact), with the nodes it visited, which still count against the request's node budget.
+ */
+const sharedToolsCost = new WeakMap<object, { fast?: { t: number; visits: number }; exact?: { t: number; visits: number } }>();
+
+function toolListCost(acc: Acc, list: unknown[]): number {
+  if (!Object.isFrozen(list)) return toolsCost(acc, list);
+  const mode = sampleOver === Infinity ? 'exact' : 'fast';
+  let kept = sharedToolsCost.get(list);
+  const memo = kept?.[mode];
+  if (memo && acc.visits + memo.visits <= MAX_VISITS) {
+    acc.visits += memo.visits;
+    return memo.t;
+  }
+  const before = acc.visits;
+  const t = toolsCost(acc, list);
+  if (acc.visits <= MAX_VISITS) { // priced whole, not cut short by the budget
+    if (!kept) sharedToolsCost.set(list, kept = {});
+    kept[mode] = { t, visits: acc.visits - before };
+  }
+  return t;
+}
+
+function toolsCost(acc: Acc, list: unknown[]): number {
+  let t = 0;
   for (const tool of list) {
     if (!isObj(tool)) continue;
-    if (tool.defer_loading === true) { acc.t += S.deferredTool; continue; }
+    if (tool.defer_loading === true) { t += S.deferredTool; continue; }
     const type = str(tool.type);
     if (type && type !== 'custom' && tool.input_schema === undefined) {
       let known = S.serverToolDefault;
       for (const [prefix, tokens] of SERVER_TOOLS) if (type.startsWith(prefix)) { known = tokens; break; }
-      acc.t += known;
+      t += known;
       continue;
     }
-    acc.t += S.tool + textCost(str(tool.name)) + textCost(str(tool.description)) + jsonCost(acc, tool.input_schema, 0);
+    t += S.tool + textCost(str(tool.name)) + textCost(str(tool.description)) + jsonCost(acc, tool.input_schema, 0);
   }
+  return t;
 }
 
 /** Tokens of a value as compact JSON, without building the JSON string. */

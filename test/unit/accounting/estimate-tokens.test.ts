@@ -405,6 +405,20 @@ describe('estimateInputTokens', () => {
     expect(deferred - one).toBeLessThan(10);
   });
 
+  test('tools shared between requests (frozen) are priced as a fresh copy is, in both modes, every time', () => {
+    const deepFreeze = <T>(x: T): T => { if (x && typeof x === 'object') { Object.freeze(x); for (const v of Object.values(x)) deepFreeze(v); } return x; };
+    const tools = () => [tool('Read', 'Reads a file. '.repeat(200)), { ...tool('Later'), defer_loading: true }, { type: 'web_search_20250305', name: 'web_search' }, tool('Bash', 'Runs a command.')];
+    const shared = deepFreeze(tools());
+    const messages = [{ role: 'user' as const, content: 'x '.repeat(5000) }];
+    for (const fast of [true, false, true]) {
+      const want = estimateInputTokens({ messages, tools: tools() }, { fast, fromJson: true });
+      for (let i = 0; i < 2; i++) expect(estimateInputTokens({ messages, tools: shared }, { fast, fromJson: true })).toBe(want);
+      // another request with the same tools but a different conversation: its own total
+      expect(estimateInputTokens({ messages: [{ role: 'user', content: 'y' }], tools: shared }, { fast, fromJson: true }))
+        .toBe(estimateInputTokens({ messages: [{ role: 'user', content: 'y' }], tools: tools() }, { fast, fromJson: true }));
+    }
+  });
+
   test('server tools are priced by type', () => {
     const messages = [{ role: 'user' as const, content: 'x' }];
     const plain = estimateInputTokens({ messages, tools: [tool('a')] });
