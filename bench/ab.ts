@@ -11,6 +11,7 @@
  *   bun bench/ab.ts before=/tmp/before after=.                                  small JSON, Messages, c=64
  *   bun bench/ab.ts --stream --bytes 6000 before=/tmp/before after=.            ~20 KB bursts
  *   bun bench/ab.ts --stream --delay 5 --client openai --model bench-anthropic before=/tmp/before after=.
+ *   bun bench/ab.ts as-is=. tuned=.,MIMALLOC_PURGE_DELAY=1000      one checkout, an environment variable apart
  *
  * Options: --client anthropic|openai (the API spoken), --model bench-anthropic|bench-openai (the channel: same
  * format = passthrough), --payload small|conversation|image, --stream with --chunks N --bytes N --delay MS (the
@@ -57,10 +58,18 @@ if (opt.help || positionals.length === 0) {
 const client = opt.client as ClientFormat;
 if (!(client in CLIENT_PATH)) throw new Error(`--client: anthropic or openai, not ${client}`);
 if (!['bench-anthropic', 'bench-openai'].includes(opt.model!)) throw new Error(`--model: bench-anthropic or bench-openai, not ${opt.model}`);
+// NAME=DIR[,KEY=VALUE…]: the checkout, and environment variables for its process only
 const versions = positionals.map((p) => {
-  const eq = p.indexOf('=');
-  if (eq <= 0) throw new Error(`expected NAME=DIR, got ${p}`);
-  return { name: p.slice(0, eq), dir: resolve(p.slice(eq + 1)) };
+  const [version, ...vars] = p.split(',');
+  const eq = version!.indexOf('=');
+  if (eq <= 0) throw new Error(`expected NAME=DIR[,KEY=VALUE…], got ${p}`);
+  const own: Record<string, string> = {};
+  for (const kv of vars) {
+    const k = kv.indexOf('=');
+    if (k <= 0) throw new Error(`expected KEY=VALUE after ${version}, got ${kv}`);
+    own[kv.slice(0, k)] = kv.slice(k + 1);
+  }
+  return { name: version!.slice(0, eq), dir: resolve(version!.slice(eq + 1)), env: own };
 });
 const concurrency = Math.max(1, Math.min(4096, Number(opt.c)));
 const seconds = Math.max(1, Math.min(60, Number(opt.seconds)));
@@ -70,8 +79,8 @@ const wrk = opt.stream ? null : Bun.which('wrk'); // streams need the Bun driver
 const work = mkdtempSync(join(tmpdir(), 'switchboard-ab-'));
 const children: Subprocess[] = [];
 const env = { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: '4096' };
-const spawn = (cmd: string[], cwd = ROOT) => {
-  const p = Bun.spawn(cmd, { cwd, env, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' });
+const spawn = (cmd: string[], cwd = ROOT, own: Record<string, string> = {}) => {
+  const p = Bun.spawn(cmd, { cwd, env: { ...env, ...own }, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' });
   children.push(p);
   return p;
 };
@@ -107,7 +116,7 @@ try {
   }));
   for (const v of versions) {
     const port = freePort();
-    const p = spawn([BUN, join(v.dir, 'src/main.ts'), '--config', config, '--port', String(port)], v.dir);
+    const p = spawn([BUN, join(v.dir, 'src/main.ts'), '--config', config, '--port', String(port)], v.dir, v.env);
     await waitReady(`http://127.0.0.1:${port}/health`, 15_000);
     targets.push({ name: v.name, url: `http://127.0.0.1:${port}`, pid: p.pid });
   }
