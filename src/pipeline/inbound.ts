@@ -8,7 +8,7 @@ import { invalidRequest } from '../errors.ts';
 import type { Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import type { FormatId } from '../formats/types.ts';
-import { MAX_MODEL_LENGTH, MessageCountTokensParamsSchema, MessageCreateParamsSchema } from '../hub/schema.ts';
+import { MAX_MODEL_LENGTH, MessageCountTokensParamsSchema, MessageCreateParamsSchema, isPlainMessageCreateParams } from '../hub/schema.ts';
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
 import { kindAt, scanTopLevel, valueAt } from '../util/json.ts';
@@ -100,7 +100,8 @@ function parseAndValidate(bytes: Uint8Array, format: FormatId, endpoint: Endpoin
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidRequest('request body must be a JSON object');
   if (format === 'anthropic') {
-    const p = parseOrThrow(endpoint === 'count_tokens' ? MessageCountTokensParamsSchema : MessageCreateParamsSchema, json);
+    const p = endpoint === 'messages' && isPlainMessageCreateParams(json) ? json as { model: string; stream?: boolean }
+      : parseOrThrow(endpoint === 'count_tokens' ? MessageCountTokensParamsSchema : MessageCreateParamsSchema, json);
     return { json: json as Record<string, unknown>, model: p.model, stream: endpoint === 'messages' && (p as { stream?: boolean }).stream === true };
   }
   const p = parseChatRequest(json);

@@ -5,7 +5,7 @@
  */
 import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
 import type { Message, MessageCreateParams, RawMessageStreamEvent, Tool } from '../../hub/types.ts';
-import { MessageCreateParamsSchema, ToolsSchema } from '../../hub/schema.ts';
+import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent } from '../../sse/decode.ts';
@@ -36,7 +36,8 @@ export const anthropicFormat: Format<unknown> = {
   id: 'anthropic',
 
   requestToHub(body: unknown, ctx: TranslateContext): MessageCreateParams {
-    const hub = parseOrThrow(MessageCreateParamsSchema, body) as MessageCreateParams;
+    // a body valibot would give back unchanged is the hub as it is (a copy of its top level: ours to change)
+    const hub = (isPlainMessageCreateParams(body) ? { ...body } : parseOrThrow(MessageCreateParamsSchema, body)) as MessageCreateParams;
     if (ctx.tools) hub.tools = ctx.tools.hub; // validated when they were prepared; the body's own are empty
     return hub;
   },
