@@ -35,6 +35,10 @@ export interface Channel {
   readonly quirks: unknown;
   /** Whether the upstream serves POST /v1/messages/count_tokens itself. */
   readonly countsTokens: boolean;
+  /**
+   * Make the request. The body is handed to `fetch` before `send` returns (which copies a byte body when the request
+   * is made, per the Fetch standard): the pipeline reuses its buffer as soon as `send` has returned.
+   */
   send(req: UpstreamRequest): Promise<Response>;
 }
 

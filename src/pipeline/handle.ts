@@ -110,11 +110,12 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
 
     let body: Uint8Array | string;
     let ctx: TranslateContext | null = null;
+    let release: (() => void) | undefined;
     if (passthrough) {
       body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
     } else {
       // translation errors (a block type the channel cannot take) are the client's: no fallback
-      ({ ctx, body } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
+      ({ ctx, body, release } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
       if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
     }
 
@@ -123,7 +124,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     const guard = watch(new AttemptWatch(upstream, req.signal, channel.config.timeout_ms, `channel ${channel.name}: no response within ${channel.config.timeout_ms} ms`));
     let res: Response;
     try {
-      res = await channel.send({
+      const sending = channel.send({
         endpoint: passthrough ? inbound.endpoint : NATIVE_ENDPOINT[channel.nativeFormat],
         upstreamModel: route.upstreamModel,
         body,
@@ -133,7 +134,10 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
         signal: upstream.signal,
         hopHeader: x.hop,
       });
+      release?.(); // fetch has copied the body (channels/types.ts): its buffer serves the next translation
+      res = await sending;
     } catch (err) {
+      release?.();
       unwatch(guard);
       if (req.signal.aborted) throw new ClientGone();
       lastError = upstream.signal.aborted && upstream.signal.reason instanceof GatewayError

@@ -20,6 +20,7 @@ import { thinkingStyleFor } from './thinking-style.ts';
 import { AttemptWatch, finishStreamLog, markFirstByte, readWhole, relayFailure } from './answer.ts';
 import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
+import { lendBodyBuffer } from './body-buffers.ts';
 
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
@@ -30,9 +31,10 @@ export const NATIVE_ENDPOINT: Record<FormatId, Endpoint> = { anthropic: 'message
 /**
  * Inbound → hub → the channel's format. A large body is translated from its skeleton (long text left as bytes,
  * util/json-skeleton.ts), unless a converter needs a string's content or a placeholder cannot be put back: then
- * (and for every other body) from the full parse.
+ * (and for every other body) from the full parse. `release`, when given, must be called once the body has been
+ * handed to the channel's `send`: its bytes are then reused (pipeline/body-buffers.ts).
  */
-export function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: string, defaultMaxTokens: number): { ctx: TranslateContext; body: string | Uint8Array } {
+export function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: string, defaultMaxTokens: number): { ctx: TranslateContext; body: string | Uint8Array; release?: () => void } {
   const from = FORMATS[inbound.format];
   const to = FORMATS[channel.nativeFormat];
   const newContext = (): TranslateContext => ({
@@ -61,8 +63,11 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
       }
       const hub = from.requestToHub(skeleton.json, ctx);
       prepare(hub, ctx, skeleton.raw);
-      const body = splice(JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), spans);
-      if (body) return { ctx, body };
+      // into a buffer lent for this attempt (pipeline/body-buffers.ts): the caller releases it once it is sent
+      const buffer = lendBodyBuffer();
+      const body = splice(JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), spans, buffer.bytes);
+      if (body) return { ctx, body, release: buffer.release };
+      buffer.release();
     } catch (err) {
       // a 400 names the client's problem, the same on either path; anything else (NeedsFullParse, or a converter
       // surprised by a placeholder) is retried the ordinary way, which throws again if the fault is real

@@ -201,10 +201,11 @@ export function valuePlaceholder(id: number): string {
 }
 
 /**
- * The translated JSON with each placeholder replaced by its original bytes, as UTF-8; null when a placeholder is
- * there in a form that cannot be restored (serialised twice: preceded by a backslash), or malformed.
+ * The translated JSON with each placeholder replaced by its original bytes, as UTF-8, in a buffer from `alloc` (of
+ * exactly the size asked for); null when a placeholder is there in a form that cannot be restored (serialised twice:
+ * preceded by a backslash), or malformed.
  */
-export function splice(json: string, spans: Uint8Array[]): Uint8Array | null {
+export function splice(json: string, spans: Uint8Array[], alloc: (size: number) => Uint8Array = allocOut): Uint8Array | null {
   // the JSON text between placeholders is encoded into scratch space first (3 bytes per UTF-16 unit at most),
   // then text and spans are copied once into a buffer of the exact size
   const text = scratch(json.length * 3);
@@ -232,19 +233,22 @@ export function splice(json: string, spans: Uint8Array[]): Uint8Array | null {
   t += enc.encodeInto(json.slice(from), text.subarray(t)).written;
   let size = t;
   for (let k = 1; k < cuts.length; k += 2) size += spans[cuts[k]!]!.length;
-  const out = Buffer.allocUnsafeSlow(size);
+  const out = alloc(size);
   let o = 0;
   let textFrom = 0;
   for (let k = 0; k < cuts.length; k += 2) {
-    o += text.copy(out, o, textFrom, cuts[k]);
+    out.set(text.subarray(textFrom, cuts[k]), o);
+    o += cuts[k]! - textFrom;
     textFrom = cuts[k]!;
     const span = spans[cuts[k + 1]!]!;
     out.set(span, o);
     o += span.length;
   }
-  text.copy(out, o, textFrom, t);
+  out.set(text.subarray(textFrom, t), o);
   return out;
 }
+
+const allocOut = (size: number): Uint8Array => Buffer.allocUnsafeSlow(size);
 
 /**
  * Reading placeholders back, for the token estimate of a stream's message_start: `resolve` gives a string's real

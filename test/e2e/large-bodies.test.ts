@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { readFixture } from '../helpers/fixtures.ts';
+import { bodyBuffersLent } from '../../src/pipeline/body-buffers.ts';
 
 let anthropicUp: MockUpstream;
 let openaiUp: MockUpstream;
@@ -100,6 +101,21 @@ describe('large bodies', () => {
     expect(sent.messages[1].content).toEqual([{ type: 'text', text: pad }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }]);
     expect(JSON.parse(sent.messages[2].tool_calls[0].function.arguments)).toEqual({ content: pad });
     expect(sent.messages[3]).toEqual({ role: 'tool', tool_call_id: 'toolu_1', content: `${pad}\u0001 "end"` });
+  });
+
+  test('large translated bodies sent at the same time each reach the upstream whole (their buffers are reused)', async () => {
+    // different sizes and contents, so that a buffer reused too early would show as a mix of two bodies
+    const bodies = Array.from({ length: 12 }, (_, i) => JSON.stringify({
+      model: 'to-openai', max_tokens: 5 + i,
+      messages: [{ role: 'user', content: [{ type: 'text', text: `${i}:${pad.slice(0, 70_000 + i * 9_000)}:${i}` }] }],
+    }));
+    const before = openaiUp.requests.length;
+    const answers = await Promise.all(bodies.map((b) => post('/v1/messages', b)));
+    expect(answers.map((r) => r.status)).toEqual(bodies.map(() => 200));
+    const sent = openaiUp.requests.slice(before).map((r) => r.json).sort((a, b) => a.max_tokens - b.max_tokens);
+    expect(sent).toHaveLength(12);
+    sent.forEach((s, i) => expect(s.messages[0].content).toBe(`${i}:${pad.slice(0, 70_000 + i * 9_000)}:${i}`));
+    expect(bodyBuffersLent()).toBe(0);
   });
 
   test('a large body whose translation reads a string (a base64 text document) takes the full parse', async () => {
