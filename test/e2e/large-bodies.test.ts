@@ -118,6 +118,27 @@ describe('large bodies', () => {
     expect(bodyBuffersLent()).toBe(0);
   });
 
+  test('the tools of large translated requests: translated once, the same on every request, new ones when they change', async () => {
+    const tool = (name: string, extra = '') => ({ name, description: `${name}: ${'does things. '.repeat(40)}${extra}`, input_schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } });
+    const body = (tools: unknown[]) => bigBody('to-openai', { tools, tool_choice: { type: 'tool', name: 'Read' } });
+    const first = [tool('Read'), tool('Write'), { name: 'Later', description: 'deferred', input_schema: { type: 'object' }, defer_loading: true }];
+    const changed = [tool('Read', 'now with more words'), tool('Write')];
+    const sent: any[] = [];
+    for (const tools of [first, first, changed, first]) {
+      const res = await post('/v1/messages', body(tools));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-switchboard-dropped')).toBe(tools.length === 3 ? 'tools.Later (defer_loading)' : null);
+      sent.push(openaiUp.requests.at(-1)!.json);
+    }
+    const expected = (tools: Array<ReturnType<typeof tool>>) => tools.map((t) => ({ type: 'function', function: { name: t.name, parameters: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] }, description: t.description } }));
+    expect(sent[0].tools).toEqual(expected(first.slice(0, 2) as never));
+    expect(sent[1].tools).toEqual(sent[0].tools);
+    expect(sent[2].tools).toEqual(expected(changed));
+    expect(sent[3].tools).toEqual(sent[0].tools);
+    for (const s of sent) expect(s.tool_choice).toEqual({ type: 'function', function: { name: 'Read' } });
+    expect(bodyBuffersLent()).toBe(0);
+  });
+
   test('a large body whose translation reads a string (a base64 text document) takes the full parse', async () => {
     const doc = Buffer.from(pad).toString('base64');
     const body = JSON.stringify({ model: 'to-openai', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'text/plain', data: doc } }] }] });
