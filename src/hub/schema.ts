@@ -5,7 +5,7 @@
  * defer_loading, tomorrow's additions) survive untouched (STYLE rule 6).
  */
 import * as v from 'valibot';
-import { stringOrArray } from '../util/validate.ts';
+import { isUnchangedObject, stringOrArray } from '../util/validate.ts';
 
 /** Model names are short (the longest real ones, Bedrock ARNs, are ~150 characters); a longer one is refused. */
 export const MAX_MODEL_LENGTH = 256;
@@ -54,24 +54,24 @@ export const MessageCountTokensParamsSchema = v.looseObject(common);
  * test/unit/hub/schema.test.ts holds it to valibot's verdict on fixed and random inputs.
  */
 export function isPlainMessageCreateParams(x: unknown): x is Record<string, unknown> {
-  if (!isObjectLike(x)) return false;
+  if (!isUnchangedObject(x)) return false;
   const model = x.model;
   if (typeof model !== 'string' || model.length < 1 || model.length > MAX_MODEL_LENGTH) return false;
   const max = x.max_tokens;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) return false;
   if (!Array.isArray(x.messages)) return false;
   for (const m of x.messages) {
-    if (!isObjectLike(m) || (m.role !== 'user' && m.role !== 'assistant' && m.role !== 'system')) return false;
+    if (!isUnchangedObject(m) || (m.role !== 'user' && m.role !== 'assistant' && m.role !== 'system')) return false;
     if (typeof m.content !== 'string' && !areBlocks(m.content)) return false;
   }
   if (x.system !== undefined && typeof x.system !== 'string' && !areBlocks(x.system)) return false;
   if (x.tools !== undefined) {
     if (!Array.isArray(x.tools)) return false;
-    for (const t of x.tools) if (!isObjectLike(t) || typeof t.name !== 'string') return false;
+    for (const t of x.tools) if (!isUnchangedObject(t) || typeof t.name !== 'string') return false;
   }
   for (const k of ['tool_choice', 'thinking'] as const) {
     const o = x[k];
-    if (o !== undefined && (!isObjectLike(o) || typeof o.type !== 'string')) return false;
+    if (o !== undefined && (!isUnchangedObject(o) || typeof o.type !== 'string')) return false;
   }
   if (x.stream !== undefined && typeof x.stream !== 'boolean') return false;
   if (x.stop_sequences !== undefined) {
@@ -82,18 +82,10 @@ export function isPlainMessageCreateParams(x: unknown): x is Record<string, unkn
   if (x.top_k !== undefined && !(isNumber(x.top_k) && Number.isInteger(x.top_k))) return false;
   const meta = x.metadata;
   if (meta !== undefined) {
-    if (!isObjectLike(meta)) return false;
+    if (!isUnchangedObject(meta)) return false;
     if (meta.user_id !== undefined && meta.user_id !== null && typeof meta.user_id !== 'string') return false;
   }
   return true;
-}
-
-/**
- * An object valibot's object schemas take and give back unchanged: not an array (valibot takes one, and copies it into
- * a plain object), and no key valibot drops.
- */
-function isObjectLike(x: unknown): x is Record<string, unknown> {
-  return x !== null && typeof x === 'object' && !Array.isArray(x) && !Object.hasOwn(x, '__proto__') && !Object.hasOwn(x, 'constructor') && !Object.hasOwn(x, 'prototype');
 }
 
 function isNumber(x: unknown): boolean {
@@ -102,6 +94,6 @@ function isNumber(x: unknown): boolean {
 
 function areBlocks(x: unknown): boolean {
   if (!Array.isArray(x)) return false;
-  for (const b of x) if (!isObjectLike(b) || typeof b.type !== 'string' || b.type.length < 1) return false;
+  for (const b of x) if (!isUnchangedObject(b) || typeof b.type !== 'string' || b.type.length < 1) return false;
   return true;
 }

@@ -47,3 +47,13 @@ export function variantByKey<K extends string, O extends VariantOption<K>[]>(key
   if (byValue.size !== options.length) throw new Error(`variantByKey: two options share a value of "${key}"`);
   return picked(v.variant(key, options), (input) => (input !== null && typeof input === 'object' ? byValue.get((input as Record<string, unknown>)[key]) : undefined));
 }
+
+/**
+ * An object that valibot's object schemas take and give back unchanged (as a copy with the same keys and values): not
+ * an array (valibot takes one, and copies it into a plain object), and no key valibot leaves out of its copy
+ * (`__proto__`, `constructor`, `prototype`: own keys that JSON.parse can make). For plain checks that let a valid body
+ * be used as it is (hub/schema.ts, formats/openai-chat/request-to-hub.ts).
+ */
+export function isUnchangedObject(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !Object.hasOwn(x, '__proto__') && !Object.hasOwn(x, 'constructor') && !Object.hasOwn(x, 'prototype');
+}

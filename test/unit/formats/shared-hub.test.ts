@@ -1,7 +1,8 @@
 /**
- * A plain Messages body is used as the hub as it is (hub/schema.ts: isPlainMessageCreateParams), and the same parsed
- * body serves every attempt of a request (fallback to another channel): no converter may change it. Checked by
- * translating deep-frozen bodies for every provider preset, and for the stream-start estimate.
+ * A plain Messages body is used as the hub as it is (hub/schema.ts: isPlainMessageCreateParams), plain Chat messages are
+ * kept as they are (openai-chat/request-to-hub.ts: arePlainMessages), and the same parsed body serves every attempt
+ * of a request (fallback to another channel): no converter may change it. Checked by translating deep-frozen bodies,
+ * Messages for every provider preset and for the stream-start estimate, Chat Completions for an Anthropic channel.
  */
 import { describe, expect, test } from 'bun:test';
 import { FORMATS } from '../../../src/formats/index.ts';
@@ -69,6 +70,32 @@ describe('converters leave a plain hub as they found it', () => {
         expect(got).toBe(want);
       }
       expect(estimateInputTokens(frozen as never, { fast: true, fromJson: true })).toBe(estimateInputTokens(make() as never, { fast: true, fromJson: true }));
+    });
+  }
+});
+
+describe('converters leave plain Chat messages as they found them', () => {
+  const chat = () => JSON.parse(requestBody('openai', 'conversation', 'm', true));
+  const codex = () => ({
+    model: 'gpt-5', stream: true, reasoning_effort: 'high', parallel_tool_calls: false, tool_choice: 'auto',
+    tools: [{ type: 'function', function: { name: 'shell', parameters: { type: 'object', properties: { command: { type: 'array' } } } } }],
+    messages: [
+      { role: 'developer', content: [{ type: 'text', text: 'sandbox', cache_control: { type: 'ephemeral' } }] },
+      { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'functions.shell:0', type: 'function', function: { name: 'shell', arguments: '{"command":["ls"]}' } }] },
+      { role: 'tool', tool_call_id: 'functions.shell:0', content: [{ type: 'text', text: 'a.ts', cache_control: { type: 'ephemeral' } }] },
+      { role: 'tool', tool_call_id: 'functions.shell:0', content: 'again' },
+      { role: 'user', content: 'go on' },
+    ],
+  });
+  for (const [name, make] of Object.entries({ 'the bench conversation': chat, 'Codex shapes': codex })) {
+    test(name, () => {
+      const frozen = deepFreeze(make());
+      const c1 = ctx(), c2 = ctx();
+      const want = JSON.stringify(FORMATS.anthropic.requestFromHub(FORMATS['openai-chat'].requestToHub(make(), c1), c1, undefined as never));
+      const got = JSON.stringify(FORMATS.anthropic.requestFromHub(FORMATS['openai-chat'].requestToHub(frozen, c2), c2, undefined as never));
+      expect(got).toBe(want);
+      expect(c2.dropped).toEqual(c1.dropped);
     });
   }
 });
