@@ -96,10 +96,10 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
   const out = scratch(b.length);
   let o = 0;
   let copyFrom = 0;
-  // per open container: 1 object, 2 array; plus whether the subtree is opaque
-  const kinds: number[] = [];
-  const opaque: boolean[] = [];
-  let key: string | null = null; // the key of the value being read, in an object
+  // per open container, a byte: 1 object or 2 array, plus OPAQUE_SUBTREE (4) when the subtree is left alone
+  const stack = nestStack;
+  let depth = 0;
+  let key = 0; // the rule flags of the key of the value being read (TEXT, DATA_URL, OPAQUE), 0 for any other key
   let expectKey = false;
   const n = b.length;
   const cutAt = cut && cut[1] - cut[0] >= 2 ? cut[0] : -1;
@@ -117,16 +117,16 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
       const end = closingQuote(b, i);
       if (end < 0) return null;
       if (expectKey) {
-        key = keyName(names, b, i + 1, end);
+        key = keyFlags(names, b, i + 1, end);
         expectKey = false;
-      } else if (end - i - 1 >= min && key !== null && !opaque[opaque.length - 1]) {
+      } else if (end - i - 1 >= min && key !== 0 && (depth === 0 || (stack[depth - 1]! & OPAQUE_SUBTREE) === 0)) {
         let from = i + 1;
-        if (rules.dataUrl.has(key)) {
+        if ((key & DATA_URL) !== 0) {
           // keep `data:<type>;base64,` readable: converters split it off
           const comma = b.indexOf(44, from);
           if (b[from] === 100 /* d */ && comma > 0 && comma - from < 200 && b.toString('latin1', from, from + 5) === 'data:') from = comma + 1;
           else from = -1;
-        } else if (!rules.text.has(key)) from = -1;
+        } else if ((key & TEXT) === 0) from = -1;
         if (from >= 0 && end - from >= min) {
           o += b.copy(out, o, copyFrom, from);
           o += out.write(`\\u0000${spans.length}\\u0001`, o, 'latin1');
@@ -138,26 +138,30 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
       continue;
     }
     if (c === 123 /* { */ || c === 91 /* [ */) {
-      if (kinds.length >= MAX_NESTING) throw new NestingTooDeep();
-      const inherited = opaque.length > 0 && opaque[opaque.length - 1]!;
-      opaque.push(inherited || (key !== null && kinds[kinds.length - 1] === 1 && rules.opaque.has(key)));
-      kinds.push(c === 123 ? 1 : 2);
+      if (depth >= MAX_NESTING) throw new NestingTooDeep();
+      const top = depth > 0 ? stack[depth - 1]! : 0;
+      const opaqueHere = (top & OPAQUE_SUBTREE) !== 0 || ((key & OPAQUE) !== 0 && (top & 3) === 1);
+      stack[depth++] = (c === 123 ? 1 : 2) | (opaqueHere ? OPAQUE_SUBTREE : 0);
       expectKey = c === 123;
-      key = null;
+      key = 0;
     } else if (c === 125 /* } */ || c === 93 /* ] */) {
-      kinds.pop();
-      opaque.pop();
-      key = null;
+      if (depth === 0) return null; // closes nothing: not JSON (the ordinary path names the problem)
+      depth--;
+      key = 0;
     } else if (c === 44 /* , */) {
-      expectKey = kinds[kinds.length - 1] === 1;
-      key = expectKey ? null : key;
+      expectKey = depth > 0 && (stack[depth - 1]! & 3) === 1;
+      key = expectKey ? 0 : key;
     }
     i++;
   }
-  if ((spans.length === 0 && cutAt < 0) || kinds.length !== 0) return null;
+  if ((spans.length === 0 && cutAt < 0) || depth !== 0) return null;
   o += b.copy(out, o, copyFrom);
   return { text: dec.decode(out.subarray(0, o)), spans };
 }
+
+/** The open containers' stack (skeletonize is synchronous: one serves every call). */
+const nestStack = new Uint8Array(MAX_NESTING);
+const OPAQUE_SUBTREE = 4;
 
 /** Scratch space shared by skeletonize and splice (both finish with it before returning). */
 const SCRATCH_MAX = 4 * 1024 * 1024;
@@ -168,27 +172,41 @@ function scratch(size: number): Buffer {
   return scratchBuf;
 }
 
-/** The rules' key names as bytes, built once per rules object. */
-const keyTables = new WeakMap<SkeletonRules, Array<[string, Uint8Array]>>();
-function keyTable(rules: SkeletonRules): Array<[string, Uint8Array]> {
+/**
+ * The rules' keys as bytes with their flags, by length: a key of the body is compared with the few rule keys of
+ * its length only (most keys match none). Built once per rules object.
+ */
+const keyTables = new WeakMap<SkeletonRules, KeyTable>();
+function keyTable(rules: SkeletonRules): KeyTable {
   let t = keyTables.get(rules);
   if (!t) {
-    t = [...new Set([...rules.text, ...rules.dataUrl, ...rules.opaque])].map((k) => [k, enc.encode(k)] as [string, Uint8Array]);
+    const byLen: KeyTable['byLen'] = Array.from({ length: MAX_KEY + 1 }, () => []);
+    for (const k of new Set([...rules.text, ...rules.dataUrl, ...rules.opaque])) {
+      const bytes = enc.encode(k);
+      if (bytes.length > MAX_KEY) continue;
+      byLen[bytes.length]!.push([bytes, (rules.text.has(k) ? TEXT : 0) | (rules.dataUrl.has(k) ? DATA_URL : 0) | (rules.opaque.has(k) ? OPAQUE : 0)]);
+    }
+    t = { byLen };
     keyTables.set(rules, t);
   }
   return t;
 }
 
-/** The rule key spelled by b[start..end), or null for any other key (compared as bytes: no string per key). */
-function keyName(names: Array<[string, Uint8Array]>, b: Uint8Array, start: number, end: number): string | null {
+/** What the rules say of a key (rules.text, rules.dataUrl, rules.opaque), as bit flags; 0: any other key. */
+const TEXT = 1, DATA_URL = 2, OPAQUE = 4;
+interface KeyTable { byLen: Array<Array<[bytes: Uint8Array, flags: number]>> }
+
+/** The rule flags of the key spelled by b[start..end), 0 for any other key (compared as bytes: no string per key). */
+function keyFlags(t: KeyTable, b: Uint8Array, start: number, end: number): number {
   const len = end - start;
-  if (len > MAX_KEY) return null;
-  outer: for (const [name, bytes] of names) {
-    if (bytes.length !== len) continue;
+  if (len > MAX_KEY) return 0;
+  const cands = t.byLen[len]!;
+  outer: for (let c = 0; c < cands.length; c++) {
+    const bytes = cands[c]![0];
     for (let j = 0; j < len; j++) if (b[start + j] !== bytes[j]) continue outer;
-    return name;
+    return cands[c]![1];
   }
-  return null;
+  return 0;
 }
 
 const MARK = '\\u0000';
