@@ -25,7 +25,7 @@
  * encoder) is reported by the upstream rather than by the gateway, in the same envelope (README "Large bodies").
  */
 
-import { closingQuote } from './json.ts';
+import { closingQuote, stringsOf } from './json.ts';
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -87,6 +87,12 @@ export function realString(s: string): string {
  * past MAX_NESTING levels.
  */
 export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_MIN, cut?: readonly [number, number]): Skeleton | null {
+  // where the strings end, when scanTopLevel just walked this body (util/json.ts): each entry is checked against
+  // the string actually found here, so a partial or stale list only means searching as before
+  const noted = stringsOf(bytes);
+  const pairs = noted?.pairs;
+  const nPairs = noted?.length ?? 0;
+  let p = 0;
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.indexOf('\\u0000') >= 0) return null;
   const names = keyTable(rules);
@@ -114,7 +120,9 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
     }
     const c = b[i]!;
     if (c === QUOTE) {
-      const end = closingQuote(b, i);
+      while (p < nPairs && pairs![p]! < i) p += 2; // past a cut value
+      let end: number;
+      if (p < nPairs && pairs![p] === i) { end = pairs![p + 1]!; p += 2; } else end = closingQuote(b, i);
       if (end < 0) return null;
       if (expectKey) {
         key = keyFlags(names, b, i + 1, end);

@@ -18,10 +18,35 @@ function skipWs(b: Uint8Array, i: number): number {
   return i;
 }
 
-/** Index just past the closing quote of the string opening at `start`, or -1. */
+/** Index just past the closing quote of the string opening at `start`, or -1; the string is noted (see below). */
 function stringEnd(b: Uint8Array, start: number): number {
   const q = closingQuote(b, start);
-  return q < 0 ? -1 : q + 1;
+  if (q < 0) return -1;
+  if (noted + 2 > notes.length && notes.length < NOTE_MAX) notes = grow(notes);
+  if (noted + 2 <= notes.length) { notes[noted++] = start; notes[noted++] = q; }
+  return q + 1;
+}
+
+/**
+ * Every string scanTopLevel walks past, as (opening quote, closing quote) index pairs in body order: a large body
+ * that is then translated is walked again by skeletonize (util/json-skeleton.ts), which takes each string's end
+ * from here instead of searching for it (~40% of that walk). Kept for the last body scanned only (see
+ * `stringsOf`); a body with more strings than NOTE_MAX / 2 is noted in part (the rest is searched as before).
+ */
+let notes = new Int32Array(4096);
+let noted = 0;
+let notesOf: WeakRef<Uint8Array> | null = null; // weak: a large body is not kept alive for this
+const NOTE_MAX = 1 << 18; // entries: 1 MB at most, kept between requests (a 200 KB conversation has ~1,500 strings)
+
+function grow(a: Int32Array): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(Math.min(NOTE_MAX, a.length * 2));
+  bigger.set(a);
+  return bigger;
+}
+
+/** The strings noted by the last scanTopLevel, when it was of this very buffer; else null. */
+export function stringsOf(b: Uint8Array): { pairs: Int32Array; length: number } | null {
+  return notesOf?.deref() === b ? { pairs: notes, length: noted } : null;
 }
 
 /**
@@ -52,13 +77,24 @@ function valueEnd(b: Uint8Array, i: number): number {
   const c = b[i];
   if (c === QUOTE) return stringEnd(b, i);
   if (c === OPEN_OBJ || c === OPEN_ARR) {
+    // the notes are kept in locals through the loop (module variables cost a load and a store per string)
+    let arr = notes;
+    let k = noted;
     let depth = 0;
     for (let j = i; j < b.length; j++) {
       const d = b[j];
-      if (d === QUOTE) { j = stringEnd(b, j) - 1; if (j < 0) return -1; continue; }
+      if (d === QUOTE) {
+        const q = closingQuote(b, j);
+        if (q < 0) break;
+        if (k + 2 > arr.length && arr.length < NOTE_MAX) notes = arr = grow(arr);
+        if (k + 2 <= arr.length) { arr[k] = j; arr[k + 1] = q; k += 2; }
+        j = q;
+        continue;
+      }
       if (d === OPEN_OBJ || d === OPEN_ARR) depth++;
-      else if ((d === CLOSE_OBJ || d === CLOSE_ARR) && --depth === 0) return j + 1;
+      else if ((d === CLOSE_OBJ || d === CLOSE_ARR) && --depth === 0) { noted = k; return j + 1; }
     }
+    noted = k;
     return -1;
   }
   let j = i;
@@ -72,6 +108,8 @@ function valueEnd(b: Uint8Array, i: number): number {
  */
 export function scanTopLevel(b: Uint8Array): Map<string, [number, number]> | null {
   const keys = new Map<string, [number, number]>();
+  notesOf = new WeakRef(b);
+  noted = 0;
   let i = skipWs(b, 0);
   if (b[i] !== OPEN_OBJ) return null;
   i = skipWs(b, i + 1);

@@ -10,6 +10,7 @@ import { resolveQuirks } from '../../../src/channels/openai/presets.ts';
 import { MAX_NESTING, NeedsFullParse, NestingTooDeep, RawStrings, hasPlaceholder, skeletonize, splice } from '../../../src/util/json-skeleton.ts';
 import { estimateInputTokens } from '../../../src/accounting/estimate-tokens.ts';
 import { requestBody } from '../../../bench/payloads.ts';
+import { scanTopLevel, stringsOf } from '../../../src/util/json.ts';
 
 const ctx = (): TranslateContext => ({ requestedModel: 'm', upstreamModel: 'up', dropped: [], estimatedInputTokens: 0, defaultMaxTokens: 4096, thinkingStyle: 'adaptive' });
 const quirksFor = (to: FormatId) => (to === 'openai-chat' ? resolveQuirks('openai', { pdf: true }) : undefined);
@@ -22,9 +23,18 @@ function full(from: FormatId, to: FormatId, body: string): string {
   return JSON.stringify(FORMATS[to].requestFromHub(FORMATS[from].requestToHub(JSON.parse(body), c), c, quirksFor(to) as never));
 }
 
-/** The skeleton path, as pipeline/handle.ts runs it; `null` where it declines (no skeleton, or a fallback). */
-function viaSkeleton(from: FormatId, to: FormatId, body: string, min: number): string | null {
-  const sk = skeletonize(enc.encode(body), FORMATS[from].verbatimText, min);
+/**
+ * The skeleton path, as pipeline/handle.ts runs it; `null` where it declines (no skeleton, or a fallback).
+ * `scanned`: the body's top level was scanned first (pipeline/inbound.ts does), so the skeleton takes the string
+ * ends the scan noted instead of searching for them.
+ */
+function viaSkeleton(from: FormatId, to: FormatId, body: string, min: number, scanned = false): string | null {
+  const bytes = enc.encode(body);
+  if (scanned) {
+    expect(scanTopLevel(bytes)).not.toBeNull();
+    expect(stringsOf(bytes)).not.toBeNull();
+  }
+  const sk = skeletonize(bytes, FORMATS[from].verbatimText, min);
   if (!sk) return null;
   const c = ctx();
   try {
@@ -103,9 +113,11 @@ describe('json-skeleton: the same bytes as the ordinary path', () => {
       const body = JSON.stringify(request);
       const expected = full(from, to, body);
       for (const min of [1, 64, 256]) {
-        const got = viaSkeleton(from, to, body, min);
-        expect(got).not.toBeNull();
-        expect(got!).toBe(expected);
+        for (const scanned of [false, true]) {
+          const got = viaSkeleton(from, to, body, min, scanned);
+          expect(got).not.toBeNull();
+          expect(got!).toBe(expected);
+        }
       }
     });
   }
@@ -117,9 +129,39 @@ describe('json-skeleton: the same bytes as the ordinary path', () => {
         const sk = skeletonize(enc.encode(body), FORMATS[from].verbatimText)!;
         expect(sk.text.length).toBeLessThan(body.length / 4); // the point: most of the body stays bytes
         expect(viaSkeleton(from, to, body, 256)).toBe(full(from, to, body));
+        expect(viaSkeleton(from, to, body, 256, true)).toBe(full(from, to, body));
       }
     });
   }
+});
+
+describe('json-skeleton: the string ends noted by the top-level scan', () => {
+  test('every string of the body, in order, for the buffer scanned last only', () => {
+    const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'a "quoted" \\ end' }] }], '': '', k: ['x', { y: 'z' }] });
+    const bytes = enc.encode(body);
+    scanTopLevel(bytes);
+    const noted = stringsOf(bytes)!;
+    const strings: string[] = [];
+    for (let p = 0; p < noted.length; p += 2) {
+      expect(bytes[noted.pairs[p]!]).toBe(34);
+      expect(bytes[noted.pairs[p + 1]!]).toBe(34);
+      strings.push(JSON.parse(dec.decode(bytes.subarray(noted.pairs[p]!, noted.pairs[p + 1]! + 1))));
+    }
+    expect(strings).toEqual(['model', 'm', 'messages', 'role', 'user', 'content', 'type', 'text', 'text', 'a "quoted" \\ end', '', '', 'k', 'x', 'y', 'z']);
+    // another buffer with the same bytes, or any buffer once another was scanned: nothing noted for it
+    expect(stringsOf(enc.encode(body))).toBeNull();
+    scanTopLevel(enc.encode('{"a":"b"}'));
+    expect(stringsOf(bytes)).toBeNull();
+  });
+
+  test('a skeleton made with the notes of a partial scan (malformed tail) is the one made without', () => {
+    const good = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: awkward('u') }], system: awkward('s') });
+    const bytes = enc.encode(`${good.slice(0, -1)},"tail":[}`);
+    expect(scanTopLevel(bytes)).toBeNull(); // stops part-way: what it noted is still true of these bytes
+    const withNotes = skeletonize(bytes, FORMATS.anthropic.verbatimText, 64);
+    const without = skeletonize(enc.encode(dec.decode(bytes)), FORMATS.anthropic.verbatimText, 64);
+    expect(withNotes?.text).toBe(without?.text);
+  });
 });
 
 describe('json-skeleton: what it refuses', () => {
