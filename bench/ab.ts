@@ -15,8 +15,11 @@
  *
  * Options: --client anthropic|openai (the API spoken), --model bench-anthropic|bench-openai (the channel: same
  * format = passthrough), --payload small|conversation|image, --stream with --chunks N --bytes N --delay MS (the
- * mock's profile), --c N (concurrency, 64), --seconds S (per segment, 3), --rounds R (4), --no-floor.
- * JSON load uses wrk when installed, else the Bun driver; streams always the Bun driver.
+ * mock's profile), --c N (concurrency, 64), --seconds S (per segment, 3), --rounds R (4), --no-floor, --gc (every
+ * process under test logs its garbage collections, BUN_JSC_logGC=1: young and full collections per 1,000 requests
+ * and pause time per request are printed; the logging itself costs a little).
+ * JSON load uses wrk when installed, else the Bun driver; streams always the Bun driver. Streams print time to first
+ * byte p50 per round and p99 over all rounds.
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,6 +50,7 @@ const { values: opt, positionals } = parseArgs({
     seconds: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '4' },
     'no-floor': { type: 'boolean', default: false },
+    gc: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -79,8 +83,28 @@ const wrk = opt.stream ? null : Bun.which('wrk'); // streams need the Bun driver
 const work = mkdtempSync(join(tmpdir(), 'switchboard-ab-'));
 const children: Subprocess[] = [];
 const env = { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: '4096' };
-const spawn = (cmd: string[], cwd = ROOT, own: Record<string, string> = {}) => {
-  const p = Bun.spawn(cmd, { cwd, env: { ...env, ...own }, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' });
+/** Per process (--gc): collections and their pauses, summed from JSC's log as it comes. */
+interface GcTally { eden: number; full: number; pauseMs: number }
+const gcTally = new Map<number, GcTally>();
+const GC_LINE = /=> (Eden|Full)Collection.*? p=([0-9.]+)ms/;
+async function tallyGc(p: Subprocess<'ignore', 'ignore', 'pipe'>) {
+  const tally: GcTally = { eden: 0, full: 0, pauseMs: 0 };
+  gcTally.set(p.pid, tally);
+  const dec = new TextDecoder();
+  let rest = '';
+  for await (const chunk of p.stderr) {
+    const lines = (rest + dec.decode(chunk, { stream: true })).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      const m = GC_LINE.exec(line);
+      if (m) { if (m[1] === 'Eden') tally.eden++; else tally.full++; tally.pauseMs += Number(m[2]); }
+      else if (line && !line.startsWith('[GC') && !line.startsWith('GC END')) process.stderr.write(`${line}\n`);
+    }
+  }
+}
+const spawn = (cmd: string[], cwd = ROOT, own: Record<string, string> = {}, logGc = false) => {
+  const p = Bun.spawn(cmd, { cwd, env: { ...env, ...own, ...(logGc ? { BUN_JSC_logGC: '1' } : {}) }, stdin: 'ignore', stdout: 'ignore', stderr: logGc ? 'pipe' : 'inherit' });
+  if (logGc) void tallyGc(p as Subprocess<'ignore', 'ignore', 'pipe'>);
   children.push(p);
   return p;
 };
@@ -101,7 +125,7 @@ try {
   const targets: Array<{ name: string; url: string; pid: number }> = [];
   if (!opt['no-floor']) {
     const port = freePort();
-    const p = spawn([BUN, 'bench/floor.ts', '--port', String(port), '--upstream', mockUrl]);
+    const p = spawn([BUN, 'bench/floor.ts', '--port', String(port), '--upstream', mockUrl], ROOT, {}, opt.gc);
     await waitReady(`http://127.0.0.1:${port}/_mock/health`, 10_000, { method: 'GET' });
     targets.push({ name: 'floor', url: `http://127.0.0.1:${port}`, pid: p.pid });
   }
@@ -116,7 +140,7 @@ try {
   }));
   for (const v of versions) {
     const port = freePort();
-    const p = spawn([BUN, join(v.dir, 'src/main.ts'), '--config', config, '--port', String(port)], v.dir, v.env);
+    const p = spawn([BUN, join(v.dir, 'src/main.ts'), '--config', config, '--port', String(port)], v.dir, v.env, opt.gc);
     await waitReady(`http://127.0.0.1:${port}/health`, 15_000);
     targets.push({ name: v.name, url: `http://127.0.0.1:${port}`, pid: p.pid });
   }
@@ -131,22 +155,25 @@ try {
     : runDriver({ url: url + CLIENT_PATH[client], headers, bodyFile, concurrency: c, durationMs: secs * 1000, maxRequests: 1e9, mode: 'loop', expect: `${client}-${opt.stream ? 'sse' : 'json'}`, timeoutMs: 30_000 }, join(work, `driver-${++driverRuns}.json`)));
 
   for (const t of targets) await load(t.url, 16, 1); // warm-up: JIT and connection pools
-  const acc = new Map(targets.map((t) => [t.name, { requests: 0, ms: 0, cpu: 0, errors: 0, peakKb: 0, rates: [] as number[], cpus: [] as number[], ttfb: [] as number[] }]));
+  const acc = new Map(targets.map((t) => [t.name, { requests: 0, ms: 0, cpu: 0, errors: 0, peakKb: 0, rates: [] as number[], cpus: [] as number[], ttfb: [] as number[], ttfbAll: [] as number[], gc: { eden: 0, full: 0, pauseMs: 0 } }]));
   for (let round = 0; round < rounds; round++) {
     process.stderr.write(`round ${round + 1}/${rounds}\n`);
     for (let k = 0; k < targets.length; k++) {
       const t = targets[(k + round) % targets.length]!;
       resetPeakRss(t.pid);
       const cpu0 = cpuMicros(t.pid) ?? 0;
+      const gc0 = { ...(gcTally.get(t.pid) ?? { eden: 0, full: 0, pauseMs: 0 }) };
       const seg = await load(t.url, concurrency, seconds);
       const cpu = (cpuMicros(t.pid) ?? cpu0) - cpu0;
       const a = acc.get(t.name)!;
+      const gc1 = gcTally.get(t.pid);
+      if (gc1) { a.gc.eden += gc1.eden - gc0.eden; a.gc.full += gc1.full - gc0.full; a.gc.pauseMs += gc1.pauseMs - gc0.pauseMs; }
       if (seg.errors) process.stderr.write(`${t.name}: ${seg.errors} errors: ${seg.errorSamples.join(' | ')}\n`);
       a.requests += seg.requests; a.ms += seg.elapsedMs; a.cpu += cpu; a.errors += seg.errors;
       a.peakKb = Math.max(a.peakKb, peakRssKb(t.pid) ?? 0);
       a.rates.push(seg.requests / (seg.elapsedMs / 1000));
       a.cpus.push(cpu / Math.max(1, seg.requests));
-      if (seg.ttfb?.length) a.ttfb.push(percentile([...seg.ttfb].sort((x, y) => x - y), 50));
+      if (seg.ttfb?.length) { a.ttfb.push(percentile([...seg.ttfb].sort((x, y) => x - y), 50)); a.ttfbAll.push(...seg.ttfb); }
     }
   }
   const mode = opt.stream ? `stream (${opt.chunks} deltas, ${opt.bytes} bytes, ${opt.delay} ms apart)` : `${opt.payload} JSON`;
@@ -154,8 +181,10 @@ try {
   const fmt = (xs: number[], d: number) => xs.map((x) => x.toFixed(d)).join(' ');
   for (const t of targets) {
     const a = acc.get(t.name)!;
-    const ttfb = a.ttfb.length ? `  TTFB p50 ms ${fmt(a.ttfb, 2)}` : '';
-    process.stdout.write(`${t.name.padEnd(14)} ${(a.requests / (a.ms / 1000)).toFixed(0).padStart(7)} req/s  ${(a.cpu / Math.max(1, a.requests)).toFixed(1).padStart(7)} µs CPU/req  peak ${(a.peakKb / 1024).toFixed(0)} MB  errors ${a.errors}  rounds: req/s ${fmt(a.rates, 0)}  µs ${fmt(a.cpus, 1)}${ttfb}\n`);
+    const ttfb = a.ttfb.length ? `  TTFB p50 ms ${fmt(a.ttfb, 2)}, p99 ${percentile(a.ttfbAll.sort((x, y) => x - y), 99).toFixed(2)}` : '';
+    const per1k = (n: number) => (n * 1000 / Math.max(1, a.requests)).toFixed(2);
+    const gc = opt.gc ? `  GC per 1k req: ${per1k(a.gc.eden)} young, ${per1k(a.gc.full)} full, ${(a.gc.pauseMs * 1000 / Math.max(1, a.requests)).toFixed(2)} µs paused/req` : '';
+    process.stdout.write(`${t.name.padEnd(14)} ${(a.requests / (a.ms / 1000)).toFixed(0).padStart(7)} req/s  ${(a.cpu / Math.max(1, a.requests)).toFixed(1).padStart(7)} µs CPU/req  peak ${(a.peakKb / 1024).toFixed(0)} MB  errors ${a.errors}  rounds: req/s ${fmt(a.rates, 0)}  µs ${fmt(a.cpus, 1)}${ttfb}${gc}\n`);
   }
 } finally {
   cleanup();
