@@ -70,3 +70,42 @@ export function createLogger(sink: (line: string) => void, level: LogLevel = 'in
   };
 }
 
+
+/**
+ * Log lines gathered as UTF-8 in one buffer and handed to `write` in batches: once `batchBytes` are waiting,
+ * `delayMs` after the first line of a batch, or on `flush()` (start-up, shutdown). Each line is encoded into the
+ * buffer as it comes (no string per batch to join and encode again): 0.2-0.9 µs less CPU per small request at c=64
+ * than joining lines and writing the string (bench/ab.ts, three interleaved runs of 6-8 rounds: lower in 5 of 6,
+ * in 3 of 6 and in 6 of 8 rounds), with no ~100 KB string per batch. `write` gets a fresh copy each
+ * time (it may keep it while the write completes). A line too long for the buffer goes out on its own, in order.
+ */
+export function bufferedLineSink(
+  write: (bytes: Uint8Array) => void,
+  schedule: (fn: () => void, ms: number) => unknown = setTimeout,
+  delayMs = 20,
+  batchBytes = 64 * 1024,
+): { push(line: string): void; flush(): void } {
+  const enc = new TextEncoder();
+  const buf = new Uint8Array(batchBytes * 2);
+  let used = 0;
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (used === 0) return;
+    const out = buf.slice(0, used);
+    used = 0;
+    write(out);
+  };
+  const push = (line: string) => {
+    const most = line.length * 3 + 1; // UTF-8 takes at most 3 bytes per UTF-16 unit, plus the newline
+    if (used + most > buf.length) {
+      flush();
+      if (most > buf.length) { write(enc.encode(`${line}\n`)); return; }
+    }
+    used += enc.encodeInto(line, buf.subarray(used)).written;
+    buf[used++] = 10;
+    if (used >= batchBytes) flush();
+    else if (!scheduled) { scheduled = true; schedule(flush, delayMs); }
+  };
+  return { push, flush };
+}

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { buildDeps } from './runtime.ts';
-import { createLogger } from './log.ts';
+import { bufferedLineSink, createLogger } from './log.ts';
 import { VERSION } from './version.ts';
 
 const HELP = `switchboard ${VERSION} — an LLM gateway speaking Anthropic's Messages API
@@ -72,20 +72,9 @@ function main() {
   }
 
   // buffered stdout: log lines never block the request path
-  let pending: string[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (pending.length === 0) return;
-    const out = pending.join('\n') + '\n';
-    pending = [];
-    process.stdout.write(out);
-  };
-  const logger = createLogger((line) => {
-    pending.push(line);
-    if (pending.length >= 256) flush();
-    else if (!scheduled) { scheduled = true; setTimeout(flush, 20); }
-  }, config.server.log_level);
+  const sink = bufferedLineSink((bytes) => process.stdout.write(bytes));
+  const flush = sink.flush;
+  const logger = createLogger(sink.push, config.server.log_level);
 
   let deps;
   try {
