@@ -30,10 +30,11 @@ export interface BodyBuffer {
 /** A buffer for one translated body, to release once it has been sent. */
 export function lendBodyBuffer(): BodyBuffer {
   let buf: Uint8Array | null = null;
+  let own: Uint8Array | null = null;
   let done = false;
   return {
     bytes(size) {
-      if (size > MAX_POOLED) return Buffer.allocUnsafeSlow(size);
+      if (size > MAX_POOLED) return (own = Buffer.allocUnsafeSlow(size));
       let i = free.findIndex((b) => b.length >= size);
       if (i < 0 && free.length > 0) i = 0; // too small: replaced by a larger one below
       const found = i >= 0 ? free.splice(i, 1)[0]! : null;
@@ -44,6 +45,11 @@ export function lendBodyBuffer(): BodyBuffer {
     release() {
       if (done) return;
       done = true;
+      if (own) {
+        // not kept, but freed now rather than at the next collection (detaching hands its memory back)
+        try { (own.buffer as ArrayBuffer).transfer(0); } catch { /* already detached */ }
+        own = null;
+      }
       if (!buf) return;
       lent--;
       if (free.length < MAX_FREE) free.push(buf);

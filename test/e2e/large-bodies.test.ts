@@ -118,6 +118,17 @@ describe('large bodies', () => {
     expect(bodyBuffersLent()).toBe(0);
   });
 
+  test('translated bodies too large to pool reach the upstream whole though their buffers are freed once sent', async () => {
+    // past body-buffers' MAX_POOLED (1 MB): each gets a buffer of its own, detached as soon as `send` returned
+    const big = Array.from({ length: 4 }, (_, i) => `${i}:${String.fromCharCode(97 + i).repeat(1_200_000 + i * 150_000)}:${i}`);
+    const before = openaiUp.requests.length;
+    const answers = await Promise.all(big.map((text, i) => post('/v1/messages', JSON.stringify({ model: 'to-openai', max_tokens: 10 + i, messages: [{ role: 'user', content: text }] }))));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const sent = openaiUp.requests.slice(before).map((r) => r.json).sort((a, b) => a.max_tokens - b.max_tokens);
+    expect(sent.map((s) => s.messages[0].content)).toEqual(big);
+    expect(bodyBuffersLent()).toBe(0);
+  });
+
   test('the tools of large translated requests: translated once, the same on every request, new ones when they change', async () => {
     const tool = (name: string, extra = '') => ({ name, description: `${name}: ${'does things. '.repeat(40)}${extra}`, input_schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } });
     const body = (tools: unknown[]) => bigBody('to-openai', { tools, tool_choice: { type: 'tool', name: 'Read' } });

@@ -24,11 +24,13 @@ test('lent, released, reused; never shared while lent', () => {
   expect(bodyBuffersLent()).toBe(0);
 });
 
-test('a body over 1 MB gets a buffer of its own, never kept', () => {
+test('a body over 1 MB gets a buffer of its own, never kept, its memory handed back on release', () => {
   const big = lendBodyBuffer();
   const bytes = big.bytes(5_000_000);
   expect(bytes.length).toBe(5_000_000);
   big.release();
+  expect((bytes.buffer as ArrayBuffer).detached).toBe(true); // freed now, not at the next collection
+  big.release(); // idempotent
   const next = lendBodyBuffer();
   expect(next.bytes(4_000_000).buffer).not.toBe(bytes.buffer);
   next.release();
