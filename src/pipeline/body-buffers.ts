@@ -46,8 +46,7 @@ export function lendBodyBuffer(): BodyBuffer {
       if (done) return;
       done = true;
       if (own) {
-        // not kept, but freed now rather than at the next collection (detaching hands its memory back)
-        try { (own.buffer as ArrayBuffer).transfer(0); } catch { /* already detached */ }
+        handBack(own);
         own = null;
       }
       if (!buf) return;
@@ -61,4 +60,17 @@ export function lendBodyBuffer(): BodyBuffer {
 /** How many buffers are lent out now (tests: every attempt gives its buffer back). */
 export function bodyBuffersLent(): number {
   return lent;
+}
+
+/**
+ * Frees a large buffer now instead of at the next collection: detaching it (`ArrayBuffer.transfer(0)`) hands its
+ * memory back to the allocator at once, for the next large body to reuse. Only a view of a whole buffer, and only
+ * once nothing will read it again. With 5 MB images one at a time (bench/, image-5mb-c1 after the 200 KB scenario,
+ * two runs each) the bodies left to the collector, with a forced full collection every 32 MB of them, peaked at
+ * 124-149 MB for 8.5-11.2 ms of gateway CPU per image; detached (the request's bytes, a rewritten or translated
+ * copy), with a full collection only every 256 MB: 92-116 MB and 4.6-6.5 ms.
+ */
+export function handBack(bytes: Uint8Array): void {
+  if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) return;
+  try { (bytes.buffer as ArrayBuffer).transfer(0); } catch { /* already detached, or not transferable */ }
 }

@@ -23,6 +23,7 @@ import { AttemptWatch, ClientGone, describeFetchError, isBoundedJson, readFirst,
 import { readInbound, type Inbound } from './inbound.ts';
 import { relayPassthrough, relayPassthroughJson } from './passthrough.ts';
 import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
+import { handBack } from './body-buffers.ts';
 
 export async function handleInference(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
   deps.state.inflight++;
@@ -52,30 +53,33 @@ async function handle(x: Exchange, deps: AppDeps, format: FormatId, endpoint: En
   if (routes.length === 0) {
     throw new GatewayError(404, 'not_found_error', `model: model "${inbound.model}" is not served by this gateway`, { param: 'model', code: 'model_not_found' });
   }
-  const res = await attempt(x, deps, inbound, candidates(deps, routes));
-  if (inbound.bytes.length > LARGE_BODY) collectLargeGarbage(inbound.bytes.length);
-  return res;
+  try {
+    return await attempt(x, deps, inbound, candidates(deps, routes));
+  } finally {
+    if (inbound.bytes.length > LARGE_BODY) letGoOfLargeBody(inbound.bytes);
+  }
 }
 
 const LARGE_BODY = 1024 * 1024;
 
-/** Multi-megabyte bodies seen since the last full collection, and how many bytes of them trigger one. */
-let largeSinceGc = 0;
-
-const LARGE_GC_BUDGET = 32 * 1024 * 1024;
-
 /**
- * A multi-megabyte body leaves large copies (the bytes, the upstream request, a translation's output) that the
- * collector frees only when the heap next fills up: with 5 MB image requests one after another, peak RSS reached
- * 165-245 MB (bench/). A full collection costs 8-15 ms on the event loop, so it runs once per 32 MB of such bodies
- * (every seventh 5 MB image), which keeps the peak near 130 MB; in between, the collector is only asked to run soon.
+ * A multi-megabyte body once every attempt is over (a streamed answer may still be relayed, but nothing reads the
+ * request's bytes again: what a translation took from them went into the upstream request, which fetch copied):
+ * its memory is handed back at once (pipeline/body-buffers.ts: handBack). A full collection still runs once per
+ * 256 MB of such bodies, as a safety net for whatever else they left to the collector (a full parse's strings).
  */
-function collectLargeGarbage(bytes: number) {
-  largeSinceGc += bytes;
-  if (largeSinceGc < LARGE_GC_BUDGET) { Bun.gc(false); return; }
+function letGoOfLargeBody(bytes: Uint8Array) {
+  largeSinceGc += bytes.length;
+  handBack(bytes);
+  if (largeSinceGc < LARGE_GC_BUDGET) return;
   largeSinceGc = 0;
   Bun.gc(true);
 }
+
+/** Multi-megabyte bodies seen since the last full collection. */
+let largeSinceGc = 0;
+
+const LARGE_GC_BUDGET = 256 * 1024 * 1024;
 
 /** Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order). */
 function candidates(deps: AppDeps, routes: Route[]): Route[] {
@@ -113,6 +117,9 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     let release: (() => void) | undefined;
     if (passthrough) {
       body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
+      // a large rewritten copy is read by nothing once fetch has copied it: freed then, like a translated body
+      const copy = body;
+      if (copy !== inbound.bytes && copy.length > LARGE_BODY) release = () => handBack(copy);
     } else {
       // translation errors (a block type the channel cannot take) are the client's: no fallback
       ({ ctx, body, release } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));

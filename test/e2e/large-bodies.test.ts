@@ -178,3 +178,62 @@ describe('large bodies', () => {
     await gw2.stop();
   });
 });
+
+/**
+ * Bodies over 1 MB are handed back to the allocator (detached) as soon as nothing reads them again: the request's
+ * bytes once every attempt is over, a rewritten or translated copy once fetch has copied it. Whatever the path, the
+ * upstream gets every byte and the answer, streamed or not, reaches the client.
+ */
+describe('multi-megabyte bodies', () => {
+  let flaky: MockUpstream;
+  let steady: MockUpstream;
+  let streamingOpenai: MockUpstream;
+  let g: TestGateway;
+  beforeAll(() => {
+    flaky = startMockUpstream(() => json({ type: 'error', error: { type: 'overloaded_error', message: 'busy' } }, 529));
+    steady = startMockUpstream(() => json(JSON.parse(readFixture('anthropic/response-text.json'))));
+    streamingOpenai = startMockUpstream(() => new Response(readFixture('openai-chat/stream-text-usage-chunk.sse'), { headers: { 'content-type': 'text/event-stream' } }));
+    g = startGateway({
+      routing: { max_attempts: 2 },
+      channels: [
+        { name: 'first', type: 'anthropic', base_url: flaky.url, models: { huge: 'up-first' }, priority: 2 },
+        { name: 'second', type: 'anthropic', base_url: steady.url, models: { huge: 'up-second' }, priority: 1 },
+        { name: 'o', type: 'openai', base_url: `${streamingOpenai.url}/v1`, models: { 'huge-openai': 'gpt-up' } },
+      ],
+    });
+  });
+  afterAll(async () => { await g.stop(); await flaky.stop(); await steady.stop(); await streamingOpenai.stop(); });
+
+  const huge = (model: string, stream = false, i = 0) => JSON.stringify({
+    model, max_tokens: 10 + i, stream,
+    messages: [{ role: 'user', content: [{ type: 'text', text: `${i}:${'ü'.repeat(700_000)}:${i}` }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: Buffer.alloc(600_000, i).toString('base64') } }] }],
+  });
+  const send = (body: string) => fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  test('a passthrough that falls back sends every byte to each channel, its model rewritten for each', async () => {
+    const body = huge('huge');
+    expect(Buffer.byteLength(body)).toBeGreaterThan(2 * 1024 * 1024);
+    const res = await send(body);
+    expect(res.status).toBe(200);
+    expect(flaky.requests.at(-1)!.text).toBe(body.replace('"model":"huge"', '"model":"up-first"'));
+    expect(steady.requests.at(-1)!.text).toBe(body.replace('"model":"huge"', '"model":"up-second"'));
+  });
+
+  test('several at once, passthrough and translated, each arrives whole; the streamed translation answers in full', async () => {
+    const before = steady.requests.length;
+    const bodies = [0, 1, 2].map((i) => huge('huge', false, i));
+    const streamed = huge('huge-openai', true, 7);
+    const [answers, streamedText] = await Promise.all([
+      Promise.all(bodies.map(send)),
+      send(streamed).then((r) => { expect(r.status).toBe(200); return r.text(); }),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    const got = steady.requests.slice(before).map((r) => r.text).sort();
+    expect(got).toEqual(bodies.map((b) => b.replace('"model":"huge"', '"model":"up-second"')).sort());
+    const up = JSON.parse(streamingOpenai.requests.at(-1)!.text);
+    expect(up.messages[0].content[0]).toEqual({ type: 'text', text: `7:${'ü'.repeat(700_000)}:7` });
+    expect(up.messages[0].content[1].image_url.url).toBe(`data:image/png;base64,${Buffer.alloc(600_000, 7).toString('base64')}`);
+    expect(streamedText).toContain('event: message_stop');
+    expect(bodyBuffersLent()).toBe(0);
+  });
+});

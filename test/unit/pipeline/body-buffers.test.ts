@@ -3,7 +3,7 @@
  * 1 MB get their own, and releasing twice gives nothing back twice.
  */
 import { expect, test } from 'bun:test';
-import { bodyBuffersLent, lendBodyBuffer } from '../../../src/pipeline/body-buffers.ts';
+import { bodyBuffersLent, handBack, lendBodyBuffer } from '../../../src/pipeline/body-buffers.ts';
 
 test('lent, released, reused; never shared while lent', () => {
   const a = lendBodyBuffer();
@@ -35,4 +35,17 @@ test('a body over 1 MB gets a buffer of its own, never kept, its memory handed b
   expect(next.bytes(4_000_000).buffer).not.toBe(bytes.buffer);
   next.release();
   expect(bodyBuffersLent()).toBe(0);
+});
+
+test('handBack detaches a whole buffer, never a view into a larger one', () => {
+  const whole = new Uint8Array(2_000_000);
+  handBack(whole);
+  expect(whole.buffer.detached).toBe(true);
+  expect(whole.length).toBe(0);
+  const shared = new Uint8Array(3_000_000);
+  const view = shared.subarray(1000, 2_001_000);
+  handBack(view);
+  expect(shared.buffer.detached).toBe(false);
+  expect(view.length).toBe(2_000_000);
+  handBack(whole); // already detached: nothing happens
 });
