@@ -70,7 +70,6 @@ export function createLogger(sink: (line: string) => void, level: LogLevel = 'in
   };
 }
 
-
 /**
  * Log lines gathered as UTF-8 in one buffer and handed to `write` in batches: once `batchBytes` are waiting,
  * `delayMs` after the first line of a batch, or on `flush()` (start-up, shutdown). Each line is encoded into the

@@ -20,7 +20,7 @@ import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
 import { AttemptWatch, ClientGone, describeFetchError, isBoundedJson, readFirst, upstreamError } from './answer.ts';
-import { readInbound, type Inbound } from './inbound.ts';
+import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { relayPassthrough, relayPassthroughJson } from './passthrough.ts';
 import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
@@ -61,10 +61,10 @@ async function handle(x: Exchange, deps: AppDeps, format: FormatId, endpoint: En
 }
 
 /**
- * Request bodies larger than this (the size past which a body is scanned rather than parsed: pipeline/inbound.ts)
- * are handed back to the allocator once every attempt is over, and so are rewritten copies once sent (below).
+ * Request bodies larger than this (those scanned rather than parsed: pipeline/inbound.ts) are handed back to the
+ * allocator once every attempt is over, and so are rewritten copies once sent (below).
  */
-const HAND_BACK_MIN = 64 * 1024;
+const HAND_BACK_MIN = FULL_CHECK_MAX;
 /** Bodies larger than this count toward the safety-net full collection. */
 const LARGE_BODY = 1024 * 1024;
 

@@ -46,7 +46,7 @@ interface ParsedSkeleton {
  * passthrough then forwards them unparsed (JSON.parse alone costs ~1 µs per KB), and a deeper type error is
  * reported by the upstream, in the same envelope. A translated request parses and validates them in full.
  */
-const FULL_CHECK_MAX = 64 * 1024;
+export const FULL_CHECK_MAX = 64 * 1024;
 
 export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): Inbound {
   if (bytes.length > FULL_CHECK_MAX) {

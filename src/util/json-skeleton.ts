@@ -95,7 +95,7 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
   let p = 0;
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.indexOf('\\u0000') >= 0) return null;
-  const names = keyTable(rules);
+  const ruleKeys = keyTable(rules);
   const spans: Uint8Array[] = [];
   // the skeleton is never longer than the body (each placeholder replaces a longer string), and it is decoded
   // before this returns: one scratch buffer serves every request (kept up to SCRATCH_MAX)
@@ -125,7 +125,7 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
       if (p < nPairs && pairs![p] === i) { end = pairs![p + 1]!; p += 2; } else end = closingQuote(b, i);
       if (end < 0) return null;
       if (expectKey) {
-        key = keyFlags(names, b, i + 1, end);
+        key = keyFlags(ruleKeys, b, i + 1, end);
         expectKey = false;
       } else if (end - i - 1 >= min && key !== 0 && (depth === 0 || (stack[depth - 1]! & OPAQUE_SUBTREE) === 0)) {
         let from = i + 1;
