@@ -90,6 +90,7 @@ function main() {
     server = Bun.serve({
       hostname: config.server.host,
       port: config.server.port,
+      routes: app.routes,
       fetch: app.fetch,
       maxRequestBodySize: config.server.max_body_bytes + 1024 * 1024,
       idleTimeout: 30,

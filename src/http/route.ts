@@ -4,6 +4,7 @@
  * chain and its per-request variable map cost ~3 µs of a small request's ~50, bench/): open the
  * log line and request id, authenticate, apply the loop guard, run the handler, render any error in the client's
  * dialect, set `request-id`, and write the log line unless a streamed body writes it at its end.
+ * A route takes the request and its path: Hono calls it with its Context (app.ts), Bun's own router without one.
  */
 import type { Context } from 'hono';
 import type { FormatId } from '../formats/types.ts';
@@ -27,17 +28,18 @@ export interface RouteOptions {
   setsRequestId?: boolean;
 }
 
-export type RouteHandler = (x: Exchange, c: Context) => Response | Promise<Response>;
-export type Route = (opts: RouteOptions, handler: RouteHandler) => (c: Context) => Promise<Response>;
+/** `c`: Hono's Context when Hono routed the request (path parameters); absent when Bun's router did (app.ts). */
+export type RouteHandler = (x: Exchange, c?: Context) => Response | Promise<Response>;
+export type RouteFn = (req: Request, path: string, c?: Context) => Promise<Response>;
+export type Route = (opts: RouteOptions, handler: RouteHandler) => RouteFn;
 
 export function createRoute(deps: AppDeps): Route {
   const authenticate = createAuthenticator(deps.config.keys);
   const openLog = requestLogger(deps.logger, deps.instanceId);
   const render = renderError(deps.logger);
   return function route(opts, handler) {
-    return async function routeHandler(c) {
-      const req = c.req.raw;
-      const log = openLog(req.method, c.req.path);
+    return async function routeHandler(req, path, c) {
+      const log = openLog(req.method, path);
       const x: Exchange = { req, requestId: log.entry.request_id, format: opts.format, log, principal: null, hop: '' };
       let res: Response;
       try {

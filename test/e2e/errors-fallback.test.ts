@@ -43,7 +43,8 @@ async function oneSecondIdleServer(channel: string) {
   const g = startGateway({ channels: [{ name: channel, type: 'anthropic', base_url: primary.url, models: ['m'] }] });
   stopped.push(g);
   const { createApp } = await import('../../src/app.ts');
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: createApp(g.deps).fetch, idleTimeout: 1 });
+  const app = createApp(g.deps);
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', routes: app.routes, fetch: app.fetch, idleTimeout: 1 });
   g.deps.noIdleTimeout = (r) => server.timeout(r, 0);
   return server;
 }
@@ -401,6 +402,38 @@ describe('misc endpoints', () => {
     expect((await fetch(`${g.url}/ready`)).status).toBe(200);
     g.deps.state.draining = true;
     expect((await fetch(`${g.url}/ready`)).status).toBe(503);
+  });
+  test('the inference endpoints answer alike through Bun\'s router and through Hono; other methods fall through to Hono', async () => {
+    const g = gateway();
+    const { createApp } = await import('../../src/app.ts');
+    const app = createApp(g.deps);
+    expect(Object.keys(app.routes).sort()).toEqual(['/v1/chat/completions', '/v1/messages', '/v1/messages/count_tokens']);
+    const before = g.requestLogs().length;
+    for (const path of Object.keys(app.routes)) {
+      const init = (key: string) => ({ method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: req() });
+      // served (Bun.serve with routes, as main.ts does) and through Hono alone (app.request): same answers
+      for (const key of [KEY, 'wrong']) {
+        const served = await fetch(`${g.url}${path}`, init(key));
+        const viaHono = await app.request(path, init(key));
+        expect(served.status).toBe(viaHono.status);
+        const [a, b] = [await served.json(), await viaHono.json()];
+        expect(typeof a).toBe('object');
+        if (key === 'wrong') expect(served.status).toBe(401);
+        else expect(served.status).toBe(200);
+        expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+        expect(served.headers.get('request-id')).toMatch(/^req_/);
+      }
+    }
+    // every request above was logged once, with its path
+    const lines = g.requestLogs().slice(before);
+    expect(lines.map((l) => l.path).sort()).toEqual(Object.keys(app.routes).flatMap((p) => [p, p, p, p]).sort());
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const res = await fetch(`${g.url}/v1/messages`, { method, headers: { 'x-api-key': KEY } });
+      await expectError(res, 404, 'not_found_error', `${method} /v1/messages: no such endpoint`);
+    }
+    const chat = await fetch(`${g.url}/v1/chat/completions`, { method: 'GET', headers: { 'x-api-key': KEY } });
+    expect(chat.status).toBe(404);
+    expect((await chat.json()).error.type).toBe('not_found_error'); // OpenAI's envelope: { error: { type, … } }
   });
   test('loop guard: a request carrying this instance\'s marker is refused', async () => {
     const g = gateway();

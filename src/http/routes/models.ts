@@ -26,8 +26,8 @@ export function listModels(deps: AppDeps) {
 }
 
 export function getModel(deps: AppDeps) {
-  return function getModelHandler(x: Exchange, c: Context) {
-    const id = c.req.param('id') ?? '';
+  return function getModelHandler(x: Exchange, c?: Context) {
+    const id = c?.req.param('id') ?? '';
     const allowed = x.principal?.models ?? null;
     const m = deps.table.exposedModels().find((x) => x.id === id);
     if (!m || (allowed && !allowed.has(id))) throw new GatewayError(404, 'not_found_error', `model: model "${id}" not found`);
