@@ -26,37 +26,31 @@ import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateR
 import { handBack } from './body-buffers.ts';
 
 export async function handleInference(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
-  deps.state.inflight++;
-  try {
-    return await handle(x, deps, format, endpoint);
-  } finally {
-    deps.state.inflight--;
-  }
-}
-
-async function handle(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
   const req = x.req;
   const log = x.log;
-  // the body is read under the server's idle timeout (a client that stops sending mid-body is cut off); after that
-  // it is lifted: Bun would otherwise close a connection whose handler still waits for a slow first token
-  const body = await readBody(req, deps.config.server.max_body_bytes);
-  deps.noIdleTimeout?.(req);
-  const inbound = readInbound(body, format, endpoint);
-  log.entry.model = inbound.model;
-  log.entry.stream = inbound.stream;
-
-  const principal = x.principal;
-  if (principal?.models && !principal.models.has(inbound.model)) {
-    throw new GatewayError(403, 'permission_error', `model: this API key may not use model "${inbound.model}"`, { param: 'model' });
-  }
-  const routes = deps.table.routes(inbound.model);
-  if (routes.length === 0) {
-    throw new GatewayError(404, 'not_found_error', `model: model "${inbound.model}" is not served by this gateway`, { param: 'model', code: 'model_not_found' });
-  }
+  deps.state.inflight++;
+  let inbound: Inbound | undefined;
   try {
+    // the body is read under the server's idle timeout (a client that stops sending mid-body is cut off); after that
+    // it is lifted: Bun would otherwise close a connection whose handler still waits for a slow first token
+    const body = await readBody(req, deps.config.server.max_body_bytes);
+    deps.noIdleTimeout?.(req);
+    inbound = readInbound(body, format, endpoint);
+    log.entry.model = inbound.model;
+    log.entry.stream = inbound.stream;
+
+    const principal = x.principal;
+    if (principal?.models && !principal.models.has(inbound.model)) {
+      throw new GatewayError(403, 'permission_error', `model: this API key may not use model "${inbound.model}"`, { param: 'model' });
+    }
+    const routes = deps.table.routes(inbound.model);
+    if (routes.length === 0) {
+      throw new GatewayError(404, 'not_found_error', `model: model "${inbound.model}" is not served by this gateway`, { param: 'model', code: 'model_not_found' });
+    }
     return await attempt(x, deps, inbound, candidates(deps, routes));
   } finally {
-    if (inbound.bytes.length > HAND_BACK_MIN) letGoOfBody(inbound.bytes);
+    deps.state.inflight--;
+    if (inbound && inbound.bytes.length > HAND_BACK_MIN) letGoOfBody(inbound.bytes);
   }
 }
 
@@ -102,10 +96,7 @@ function candidates(deps: AppDeps, routes: Route[]): Route[] {
 
 async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Route[]): Promise<Response> {
   const { req, log } = x;
-  const sleep = deps.sleep ?? ((ms: number) => Bun.sleep(ms));
   let lastError: GatewayError | undefined;
-  let estimate: number | undefined;
-  const estimated = (hub: MessageCreateParams) => (estimate ??= estimateInputTokens(hub, { fromJson: true }));
 
   for (let i = 0; i < routes.length; i++) {
     const route = routes[i]!;
@@ -118,9 +109,9 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
 
     if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) {
       // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
-      const hub = inbound.json() as unknown as MessageCreateParams;
-      log.entry.input_tokens = estimated(hub);
-      return Response.json({ input_tokens: estimated(hub) }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
+      const estimate = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
+      log.entry.input_tokens = estimate;
+      return Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
     }
 
     let body: Uint8Array | string;
@@ -175,7 +166,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
         deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
         lastError = new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
         await res.body?.cancel().catch(() => {});
-        if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await sleep(wait);
+        if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await (deps.sleep ?? Bun.sleep)(wait);
         continue;
       }
       return await upstreamError(x, channel, res, passthrough, upstream, guard);

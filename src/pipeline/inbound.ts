@@ -17,22 +17,39 @@ import { hubTools, type ToolsEntry } from './tools-memo.ts';
 
 const utf8 = new TextDecoder();
 
-/** What routing and accounting need from an inbound body: no re-serialisation, and no parse a passthrough can skip. */
-export interface Inbound {
-  format: FormatId;
-  endpoint: Endpoint;
-  bytes: Uint8Array;
-  /** Top-level key → value span, when the body was scanned rather than parsed. */
-  keys: Map<string, [number, number]> | null;
-  model: string;
-  stream: boolean;
+/**
+ * What routing and accounting need from an inbound body: no re-serialisation, and no parse a passthrough can skip.
+ * (A class, so that its lazy parts cost no closures per request.)
+ */
+export class Inbound {
+  private skeletonParsed: ParsedSkeleton | null | undefined;
+
+  constructor(
+    readonly format: FormatId,
+    readonly endpoint: Endpoint,
+    readonly bytes: Uint8Array,
+    /** Top-level key → value span, when the body was scanned rather than parsed. */
+    readonly keys: Map<string, [number, number]> | null,
+    readonly model: string,
+    readonly stream: boolean,
+    private parsed?: Record<string, unknown>,
+  ) {}
+
   /** The parsed and validated body (throws the 400 naming the field): parsed on first use. */
-  json(): Record<string, unknown>;
+  json(): Record<string, unknown> {
+    return (this.parsed ??= parseInbound(this.bytes, this.format, this.endpoint).json);
+  }
+
   /** A large body's skeleton, parsed (util/json-skeleton.ts), for translation; null when it has none. */
-  skeleton(): ParsedSkeleton | null;
+  skeleton(): ParsedSkeleton | null {
+    if (this.skeletonParsed === undefined) {
+      this.skeletonParsed = this.keys === null || this.endpoint === 'count_tokens' ? null : parseSkeleton(this.bytes, this.format, this.keys.get('tools'));
+    }
+    return this.skeletonParsed;
+  }
 }
 
-interface ParsedSkeleton {
+export interface ParsedSkeleton {
   json: Record<string, unknown>;
   spans: Uint8Array[];
   raw: RawStrings;
@@ -52,19 +69,11 @@ export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpo
   if (bytes.length > FULL_CHECK_MAX) {
     const keys = scanTopLevel(bytes);
     const routing = keys && shallowCheck(bytes, keys, format, endpoint);
-    if (routing) {
-      let parsed: Record<string, unknown> | undefined;
-      let skeleton: ParsedSkeleton | null | undefined;
-      return {
-        format, endpoint, bytes, keys, model: routing.model, stream: routing.stream,
-        json: () => (parsed ??= parseInbound(bytes, format, endpoint).json),
-        skeleton: () => (skeleton === undefined ? (skeleton = endpoint === 'count_tokens' ? null : parseSkeleton(bytes, format, keys.get('tools'))) : skeleton),
-      };
-    }
+    if (routing) return new Inbound(format, endpoint, bytes, keys, routing.model, routing.stream);
     // not a well-formed object, or a routing field of the wrong type: the full parse names the problem
   }
   const { json, model, stream } = parseInbound(bytes, format, endpoint);
-  return { format, endpoint, bytes, keys: null, model, stream, json: () => json, skeleton: () => null };
+  return new Inbound(format, endpoint, bytes, null, model, stream, json);
 }
 
 /** The skeleton of a large body, parsed; null when there is none or it does not parse (the full parse then names the problem). */

@@ -416,7 +416,7 @@ describe('misc endpoints', () => {
         const served = await fetch(`${g.url}${path}`, init(key));
         const viaHono = await app.request(path, init(key));
         expect(served.status).toBe(viaHono.status);
-        const [a, b] = [await served.json(), await viaHono.json()];
+        const [a, b] = [await served.json() as object, await viaHono.json() as object];
         expect(typeof a).toBe('object');
         if (key === 'wrong') expect(served.status).toBe(401);
         else expect(served.status).toBe(200);
@@ -433,7 +433,7 @@ describe('misc endpoints', () => {
     }
     const chat = await fetch(`${g.url}/v1/chat/completions`, { method: 'GET', headers: { 'x-api-key': KEY } });
     expect(chat.status).toBe(404);
-    expect((await chat.json()).error.type).toBe('not_found_error'); // OpenAI's envelope: { error: { type, … } }
+    expect((await chat.json() as any).error.type).toBe('not_found_error'); // OpenAI's envelope: { error: { type, … } }
   });
   test('loop guard: a request carrying this instance\'s marker is refused', async () => {
     const g = gateway();

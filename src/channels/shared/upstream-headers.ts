@@ -42,7 +42,7 @@ export function relayableResponseHeaders(upstream: Headers): HeaderRecord {
   for (const key in out) {
     if (HOP_BY_HOP.has(key) || UPSTREAM_ONLY.has(key)) delete out[key];
     else if (key === 'request-id' || key === 'x-request-id') {
-      out[`upstream-${key.replace(/^x-/, '')}`] = out[key]!;
+      out['upstream-request-id'] = out[key]!;
       delete out[key];
     }
   }
