@@ -20,18 +20,31 @@ export class ClientGone extends Error {
   constructor() { super('client disconnected'); this.name = 'ClientGone'; }
 }
 
-/** An attempt under the watchdog: its deadline and message move from first byte to whole body. */
+/** What an attempt waits for: the response's headers, a stream's first chunk, a whole body. */
+type WaitingFor = 'response' | 'first chunk' | 'body';
+
+/**
+ * An attempt under the watchdog: its deadline and what it waits for move from response to first chunk or whole
+ * body. The timeout's message is written only if it fires (no string per request).
+ */
 export class AttemptWatch implements Watch {
   deadline: number;
   /** A body being read under this watch: cancelled when it fires. */
   body: Reader<Uint8Array> | null = null;
-  constructor(private readonly upstream: AbortController, readonly client: AbortSignal, ms: number, public timeoutMessage: string) {
+  private waitingFor: WaitingFor = 'response';
+  constructor(private readonly upstream: AbortController, readonly client: AbortSignal, private readonly channel: string, private ms: number) {
     this.deadline = performance.now() + ms;
   }
   /** Another phase: `ms` from now (Infinity: only the client is watched). */
-  extend(ms: number, message: string) {
+  extend(ms: number, waitingFor: WaitingFor) {
     this.deadline = performance.now() + ms;
-    this.timeoutMessage = message;
+    this.ms = ms;
+    this.waitingFor = waitingFor;
+  }
+  get timeoutMessage(): string {
+    if (this.waitingFor === 'response') return `channel ${this.channel}: no response within ${this.ms} ms`;
+    if (this.waitingFor === 'first chunk') return `channel ${this.channel}: upstream sent nothing for ${this.ms} ms`;
+    return `upstream sent nothing for ${this.ms} ms`;
   }
   fire(why: 'timeout' | 'client') {
     const reason = why === 'client' ? new ClientGone() : new GatewayError(504, 'timeout_error', this.timeoutMessage);
@@ -85,7 +98,7 @@ export function isBoundedJson(res: Response): boolean {
  */
 export async function readFirst(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, lookForEnd: boolean): Promise<ReadAhead<Uint8Array>> {
   const idleMs = channel.config.stream_idle_timeout_ms;
-  guard.extend(idleMs, `channel ${channel.name}: upstream sent nothing for ${idleMs} ms`);
+  guard.extend(idleMs, 'first chunk');
   const reader = (res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
   // aborting the fetch does not end a read already waiting on its body: the watch cancels the read too
   guard.body = reader;
@@ -117,7 +130,7 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
  */
 export async function readWhole(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, max = Infinity, limit = 'server.max_body_bytes'): Promise<Uint8Array> {
   const idleMs = channel.config.stream_idle_timeout_ms;
-  guard.extend(idleMs, `upstream sent nothing for ${idleMs} ms`);
+  guard.extend(idleMs, 'body');
   const declared = Number(res.headers.get('content-length') ?? NaN);
   let buf: Uint8Array;
   try {

@@ -130,7 +130,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
 
     // one controller per attempt: the client going away, the first-byte timeout and a failed relay all abort it
     const upstream = new AbortController();
-    const guard = watch(new AttemptWatch(upstream, req.signal, channel.config.timeout_ms, `channel ${channel.name}: no response within ${channel.config.timeout_ms} ms`));
+    const guard = watch(new AttemptWatch(upstream, req.signal, channel.name, channel.config.timeout_ms));
     let res: Response;
     try {
       const sending = channel.send({
