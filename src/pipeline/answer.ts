@@ -31,6 +31,7 @@ export class AttemptWatch implements Watch {
   deadline: number;
   /** A body being read under this watch: cancelled when it fires. */
   body: Reader<Uint8Array> | null = null;
+  slot = -1;
   private waitingFor: WaitingFor = 'response';
   constructor(private readonly upstream: AbortController, readonly client: AbortSignal, private readonly channel: string, private ms: number) {
     this.deadline = performance.now() + ms;

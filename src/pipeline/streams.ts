@@ -121,6 +121,7 @@ export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | Re
   if (hooks.client) {
     clientWatch = watch({
       deadline: Infinity,
+      slot: -1,
       client: hooks.client,
       fire: () => {
         reader.cancel(new Error('client disconnected')).catch(() => {});
