@@ -16,6 +16,15 @@ const NL = 10;
 const MAX_CARRY = 64 * 1024;
 const MAX_JSON_SIDE_COPY = 4 * 1024 * 1024;
 
+/**
+ * Buffer's byte-sequence search, on any Uint8Array (a stream's chunks are plain ones): a Buffer view per chunk
+ * would cost an object and ~55 ns each, ~5 µs per 100-chunk stream, most of which hold no usage at all.
+ */
+const bufferIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array | number, byteOffset?: number) => number;
+const bufferLastIndexOf = Buffer.prototype.lastIndexOf as (this: Uint8Array, value: Uint8Array | number, byteOffset?: number) => number;
+const find = (bytes: Uint8Array, needle: Uint8Array) => bufferIndexOf.call(bytes, needle);
+const findLast = (bytes: Uint8Array, needle: Uint8Array) => bufferLastIndexOf.call(bytes, needle);
+
 export class UsageSniffer {
   readonly usage: UsageTotals = emptyUsage();
   stopReason: string | null = null;
@@ -26,11 +35,18 @@ export class UsageSniffer {
   constructor(private readonly format: FormatId, private readonly sse: boolean) {}
 
   push(chunk: Uint8Array): void {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (!this.sse) {
-      if (this.jsonBytes < MAX_JSON_SIDE_COPY) { this.json.push(Buffer.from(bytes)); this.jsonBytes += bytes.length; }
+      if (this.jsonBytes < MAX_JSON_SIDE_COPY) { this.json.push(Buffer.from(chunk)); this.jsonBytes += chunk.length; }
       return;
     }
+    if (this.carry === null && find(chunk, USAGE) < 0) {
+      // most chunks: no usage, nothing left over from the last one
+      if (this.format !== 'anthropic') this.finishReason(chunk);
+      const lastNl = chunk.lastIndexOf(NL);
+      if (lastNl < chunk.length - 1) this.keep(chunk.subarray(lastNl + 1));
+      return;
+    }
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let from = 0;
     if (this.carry) {
       // the line left unfinished by the last chunk: joined (a copy) only when it holds "usage"
@@ -59,11 +75,7 @@ export class UsageSniffer {
       this.line(bytes.subarray(lineStart, lineEnd));
       from = lineEnd + 1;
     }
-    // OpenAI-style streams name the finish reason in a chunk of its own, without usage
-    if (this.format !== 'anthropic') {
-      const finish = stringAfter(bytes, FINISH_REASON);
-      if (finish !== null) this.stopReason = finish;
-    }
+    if (this.format !== 'anthropic') this.finishReason(bytes);
     // keep the unfinished last line: its "usage" may arrive with the next chunk
     const lastNl = bytes.lastIndexOf(NL);
     const tail = lastNl < from - 1 ? bytes.subarray(from) : bytes.subarray(lastNl + 1);
@@ -95,7 +107,13 @@ export class UsageSniffer {
     if (stop !== null) this.stopReason = stop;
   }
 
-  private keep(tail: Buffer): void {
+  /** OpenAI-style streams name the finish reason in a chunk of its own, without usage. */
+  private finishReason(chunk: Uint8Array): void {
+    const finish = stringAfter(chunk, FINISH_REASON);
+    if (finish !== null) this.stopReason = finish;
+  }
+
+  private keep(tail: Uint8Array): void {
     this.carry = Buffer.from(tail.length > MAX_CARRY ? tail.subarray(tail.length - MAX_CARRY) : tail);
   }
 
@@ -130,14 +148,14 @@ export class UsageSniffer {
 }
 
 /** `: null` at `i` (spaces allowed around the colon). */
-function isNullAfterKey(buf: Buffer, i: number): boolean {
+function isNullAfterKey(buf: Uint8Array, i: number): boolean {
   i = skipWs(buf, i);
   if (buf[i] !== 58 /* : */) return false;
   i = skipWs(buf, i + 1);
   return buf[i] === 110 /* n */ && buf[i + 1] === 117 && buf[i + 2] === 108 && buf[i + 3] === 108;
 }
 
-function skipWs(buf: Buffer, i: number): number {
+function skipWs(buf: Uint8Array, i: number): number {
   while (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9) i++;
   return i;
 }
@@ -158,8 +176,8 @@ function matchBrace(buf: Buffer, open: number): number {
 }
 
 /** The short lower-case string value of the last `"key"` in a JSON body (`"stop_reason": "end_turn"`), or null. */
-function stringAfter(buf: Buffer, key: Buffer): string | null {
-  const at = buf.lastIndexOf(key);
+function stringAfter(buf: Uint8Array, key: Uint8Array): string | null {
+  const at = findLast(buf, key);
   if (at < 0) return null;
   let i = skipWs(buf, at + key.length);
   if (buf[i] !== 58 /* : */) return null;
@@ -167,5 +185,5 @@ function stringAfter(buf: Buffer, key: Buffer): string | null {
   if (buf[i++] !== 34 /* " */) return null;
   const start = i;
   while (i < buf.length && i - start < 64 && ((buf[i]! >= 97 && buf[i]! <= 122) || buf[i] === 95 /* _ */)) i++;
-  return buf[i] === 34 && i > start ? buf.toString('latin1', start, i) : null;
+  return buf[i] === 34 && i > start ? String.fromCharCode(...buf.subarray(start, i)) : null;
 }

@@ -8,8 +8,14 @@ function sniff(format: 'anthropic' | 'openai-chat', sse: boolean, chunks: Uint8A
   for (const c of chunks) s.push(c);
   return { usage: { ...s.finish() }, stop: s.stopReason };
 }
+/** The body whole, in 3-byte pieces, one SSE event (or line) per chunk as upstreams send them, and cut in two anywhere. */
 function splits(bytes: Uint8Array, step: number): Uint8Array[][] {
   const out: Uint8Array[][] = [[bytes], Array.from({ length: Math.ceil(bytes.length / 3) }, (_, i) => bytes.subarray(i * 3, i * 3 + 3))];
+  for (const sep of ['\n\n', '\n']) {
+    const text = new TextDecoder().decode(bytes);
+    const parts = text.split(sep).map((p, i, all) => (i < all.length - 1 ? p + sep : p)).filter((p) => p !== '');
+    out.push(parts.map((p) => enc.encode(p)));
+  }
   for (let i = 1; i < bytes.length; i += step) out.push([bytes.subarray(0, i), bytes.subarray(i)]);
   return out;
 }
