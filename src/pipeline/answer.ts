@@ -174,9 +174,7 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   }
   x.log.entry.error = `upstream HTTP ${res.status}`;
   if (passthrough) {
-    const headers = relayableResponseHeaders(res.headers);
-    headers['request-id'] = x.requestId;
-    return new Response(raw, { status: res.status, headers });
+    return new Response(raw, { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId) });
   }
   const text = utf8.decode(raw);
   let body: unknown = text;

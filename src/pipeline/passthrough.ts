@@ -20,8 +20,7 @@ import type { Inbound } from './inbound.ts';
 export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, start: ReadAhead<Uint8Array>, upstream: AbortController): Response {
   const log = x.log;
   const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
-  const headers = relayableResponseHeaders(res.headers);
-  headers['request-id'] = x.requestId;
+  const headers = relayableResponseHeaders(res.headers, x.requestId);
   const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
   markFirstByte(log);
   if (start.whole) {
@@ -52,8 +51,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
  */
 export async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<Response> {
   const log = x.log;
-  const headers = relayableResponseHeaders(res.headers);
-  headers['request-id'] = x.requestId;
+  const headers = relayableResponseHeaders(res.headers, x.requestId);
   if (!res.body) {
     unwatch(guard);
     return new Response(null, { status: res.status, headers });

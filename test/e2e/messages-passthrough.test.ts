@@ -72,6 +72,39 @@ describe('request forwarding', () => {
     expect(got.text).toBe(body.replace('"model" : "team-model"', '"model" : "claude-haiku-4-5"'));
   });
 
+  test("the upstream's response headers reach the client, less hop-by-hop, cookies and encoding; its request id renamed", async () => {
+    // an Anthropic answer's headers (rate limits, cf-ray, ...) plus ones that must not cross
+    const upstreamHeaders = {
+      'anthropic-ratelimit-requests-remaining': '3999', 'anthropic-ratelimit-output-tokens-reset': '2026-11-27T03:56:25Z',
+      'cf-ray': '8e2b3c4d5e6f7a8b-SJC', 'request-id': 'req_upstream_1', 'set-cookie': 'a=b', server: 'cloudflare',
+      'x-custom': 'kept', 'retry-after': '7',
+    };
+    const body = JSON.stringify({ model: 'claude-opus-5-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+    const answers: Array<[string, () => Response]> = [
+      ['JSON', () => json(textMessage, 200, upstreamHeaders)],
+      ['stream', () => { const r = sse(sseEvents(fixtureSseBody('anthropic/stream-text-basic.sse'))); for (const [k, v] of Object.entries(upstreamHeaders)) r.headers.set(k, v); return r; }],
+      ['error', () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'no' } }, 400, upstreamHeaders)],
+    ];
+    for (const [kind, answer] of answers) {
+      upstream.handler = answer;
+      const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: kind === 'stream' ? body.replace('{', '{"stream":true,') : body });
+      expect(res.status).toBe(kind === 'error' ? 400 : 200);
+      await res.arrayBuffer();
+      const h = Object.fromEntries(res.headers);
+      expect(h['anthropic-ratelimit-requests-remaining']).toBe('3999');
+      expect(h['anthropic-ratelimit-output-tokens-reset']).toBe('2026-11-27T03:56:25Z');
+      expect(h['cf-ray']).toBe('8e2b3c4d5e6f7a8b-SJC');
+      expect(h['x-custom']).toBe('kept');
+      expect(h['retry-after']).toBe('7');
+      expect(h['upstream-request-id']).toBe('req_upstream_1');
+      expect(h['request-id']).toMatch(/^req_(?!upstream)/);
+      expect(h['set-cookie']).toBeUndefined();
+      expect(h['content-type']).toContain(kind === 'stream' ? 'text/event-stream' : 'application/json');
+      expect(h.server === undefined || h.server !== 'cloudflare').toBe(true);
+      expect(h['request-id']).not.toContain(','); // one request-id, not the upstream's joined to ours
+    }
+  });
+
   test('the SDK gets its message back, with the model name it asked for', async () => {
     upstream.handler = () => json(textMessage);
     const msg = await client.messages.create({ model: 'claude-opus-5-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });

@@ -36,16 +36,23 @@ export function forwardableClientHeaders(client: Headers): HeaderRecord {
   return out;
 }
 
-/** Upstream response headers safe to relay: no hop-by-hop, no encoding/length; its request id renamed. A new object. */
-export function relayableResponseHeaders(upstream: Headers): HeaderRecord {
-  const out = toRecord(upstream);
-  for (const key in out) {
-    if (HOP_BY_HOP.has(key) || UPSTREAM_ONLY.has(key)) delete out[key];
+/**
+ * Upstream response headers safe to relay, with this request's id: no hop-by-hop, no encoding/length; the upstream's
+ * request id renamed. A native copy with a few names deleted: with an Anthropic answer's ~18 headers (rate limits,
+ * cf-ray, ...) 2.8 µs per response against 4.0 for a plain object that Response must convert back (in-process, the
+ * Response built too; equal with the 4 headers of the bench's mock).
+ */
+export function relayableResponseHeaders(upstream: Headers, requestId: string): Headers {
+  const names = toRecord(upstream);
+  const out = new Headers(upstream);
+  for (const key in names) {
+    if (HOP_BY_HOP.has(key) || UPSTREAM_ONLY.has(key)) out.delete(key);
     else if (key === 'request-id' || key === 'x-request-id') {
-      out['upstream-request-id'] = out[key]!;
-      delete out[key];
+      out.delete(key);
+      out.set('upstream-request-id', names[key]!);
     }
   }
+  out.set('request-id', requestId);
   return out;
 }
 
