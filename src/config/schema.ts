@@ -10,6 +10,9 @@ import { ChatQuirksSchema } from '../formats/openai-chat/quirks.ts';
 const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 const NonNegativeInt = v.pipe(v.number(), v.integer(), v.minValue(0));
 const NonEmpty = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
+/** RFC 9110 field names (tokens) and values without line breaks: checked here rather than failing every request. */
+const HeaderName = v.pipe(NonEmpty, v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'));
+const HeaderValue = v.pipe(v.string(), v.regex(/^[^\r\n\0]*$/, 'a header value cannot hold line breaks or NUL'));
 const HttpUrl = v.pipe(v.string(), v.url('Invalid URL'), v.regex(/^https?:\/\//i, 'must start with http:// or https://'));
 
 export const ServerSchema = v.strictObject({
@@ -49,7 +52,8 @@ export const ChannelSchema = v.strictObject({
   timeout_ms: v.optional(PositiveInt, 120_000),
   /** Longest silence between two chunks of a streamed response. */
   stream_idle_timeout_ms: v.optional(PositiveInt, 300_000),
-  headers: v.optional(v.record(NonEmpty, v.string()), {}),
+  /** Sent upstream on every request, replacing the client's of the same name. */
+  headers: v.optional(v.record(HeaderName, HeaderValue), {}),
   /** Azure OpenAI: the `api-version` query parameter. */
   api_version: v.optional(NonEmpty),
   /** openai channels: per-channel overrides of the provider preset's quirks. */

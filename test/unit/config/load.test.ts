@@ -67,6 +67,8 @@ describe('validation names every problem by path', () => {
     ['unknown quirk', { channels: [{ name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'], quirks: { topk: true } }] }, 'channels[0].quirks.topk: unknown key'],
     ['openai without base_url or provider', { channels: [{ name: 'o', type: 'openai', models: ['m'] }] }, 'channels[0].base_url: required'],
     ['channels missing', {}, 'channels'],
+    ['bad header name', { channels: [{ ...base.channels[0], headers: { 'x bad': 'v' } }] }, 'not a valid HTTP header name'],
+    ['header value with a line break', { channels: [{ ...base.channels[0], headers: { 'x-ok': 'a\r\nx-evil: 1' } }] }, 'a header value cannot hold line breaks'],
   ];
   for (const [name, raw, expected] of cases) {
     test(name, () => {
