@@ -30,17 +30,17 @@ export const anthropicChannel: ChannelFactory = (config) => {
     countsTokens: true,
     send(req: UpstreamRequest): Promise<Response> {
       if (req.endpoint === 'chat_completions') throw new Error('anthropic channel has no chat_completions endpoint');
-      const headers: Record<string, string> = req.passthrough ? forwardableClientHeaders(req.clientHeaders) : {};
-      headers['content-type'] = 'application/json';
-      headers['anthropic-version'] ??= req.clientHeaders.get('anthropic-version') ?? '2023-06-01';
+      const headers = req.passthrough ? forwardableClientHeaders(req.clientHeaders) : new Headers();
+      headers.set('content-type', 'application/json');
+      if (!headers.has('anthropic-version')) headers.set('anthropic-version', req.clientHeaders.get('anthropic-version') ?? '2023-06-01');
       if (!req.passthrough) {
         const beta = req.clientHeaders.get('anthropic-beta');
-        if (beta) headers['anthropic-beta'] = beta;
-        headers.accept = 'application/json, text/event-stream';
+        if (beta) headers.set('anthropic-beta', beta);
+        headers.set('accept', 'application/json, text/event-stream');
       }
-      if (config.api_key) headers['x-api-key'] = config.api_key;
-      for (const k in extra) headers[k] = extra[k]!;
-      headers['x-switchboard-hop'] = req.hopHeader;
+      if (config.api_key) headers.set('x-api-key', config.api_key);
+      for (const k in extra) headers.set(k, extra[k]!);
+      headers.set('x-switchboard-hop', req.hopHeader);
       return fetch(urls[req.endpoint] + req.search, {
         method: 'POST', headers, body: req.body, signal: req.signal,
       });

@@ -37,15 +37,15 @@ export const openaiChannel: ChannelFactory = (config, path) => {
     countsTokens: false,
     send(req: UpstreamRequest): Promise<Response> {
       if (req.endpoint !== 'chat_completions') throw new Error(`openai channel has no ${req.endpoint} endpoint`);
-      const headers: Record<string, string> = req.passthrough ? forwardableClientHeaders(req.clientHeaders) : {};
-      headers['content-type'] = 'application/json';
-      if (!req.passthrough) headers.accept = 'application/json, text/event-stream';
+      const headers = req.passthrough ? forwardableClientHeaders(req.clientHeaders) : new Headers();
+      headers.set('content-type', 'application/json');
+      if (!req.passthrough) headers.set('accept', 'application/json, text/event-stream');
       if (config.api_key) {
-        if (transport.auth === 'api-key') headers['api-key'] = config.api_key;
-        else headers.authorization = `Bearer ${config.api_key}`;
+        if (transport.auth === 'api-key') headers.set('api-key', config.api_key);
+        else headers.set('authorization', `Bearer ${config.api_key}`);
       }
-      for (const k in extra) headers[k] = extra[k]!;
-      headers['x-switchboard-hop'] = req.hopHeader;
+      for (const k in extra) headers.set(k, extra[k]!);
+      headers.set('x-switchboard-hop', req.hopHeader);
       return fetch(fixedUrl ?? urlFor(req.upstreamModel), { method: 'POST', headers, body: req.body, signal: req.signal });
     },
   };

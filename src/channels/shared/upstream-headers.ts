@@ -18,20 +18,22 @@ const CLIENT_ONLY = new Set([
 /** Not relayed to the client: fetch already decoded the body (encoding, length), and Bun writes its own date. */
 const UPSTREAM_ONLY = new Set(['content-encoding', 'content-length', 'set-cookie', 'date', 'server']);
 
-/**
- * Headers as a fresh plain object with lower-case names (Bun's Headers#toJSON, one native call: cheaper than a
- * Headers built entry by entry, and fetch/Response take it as it is).
- */
+/** Header names (lower-case) and values as a plain object: Bun's Headers#toJSON, one native call. */
 type HeaderRecord = Record<string, string>;
 const toRecord = (h: Headers) => h.toJSON() as HeaderRecord;
 
-/** The client's headers minus hop-by-hop, credentials and anything named in `Connection`: a new object. */
-export function forwardableClientHeaders(client: Headers): HeaderRecord {
-  const out = toRecord(client);
-  const named = out.connection;
+/**
+ * The client's headers minus hop-by-hop, credentials and anything named in `Connection`: a native copy with those
+ * deleted (an SDK or Claude Code sends ~20 headers: 3.6 instead of 4.7 µs per request against a plain object that
+ * fetch converts back, in-process; equal with the bench's 5).
+ */
+export function forwardableClientHeaders(client: Headers): Headers {
+  const names = toRecord(client);
+  const out = new Headers(client);
+  const named = names.connection;
   const extraHop = named ? named.toLowerCase().split(',').map((s) => s.trim()) : undefined;
-  for (const key in out) {
-    if (HOP_BY_HOP.has(key) || CLIENT_ONLY.has(key) || key.startsWith('x-switchboard-') || extraHop?.includes(key)) delete out[key];
+  for (const key in names) {
+    if (HOP_BY_HOP.has(key) || CLIENT_ONLY.has(key) || key.startsWith('x-switchboard-') || extraHop?.includes(key)) out.delete(key);
   }
   return out;
 }
