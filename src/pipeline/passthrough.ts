@@ -5,7 +5,8 @@
 import type { Channel } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
-import { UsageSniffer } from '../accounting/usage-tap.ts';
+import { UsageSniffer, readJsonUsage } from '../accounting/usage-tap.ts';
+import type { UsageTotals } from '../accounting/usage.ts';
 import { encodeSse } from '../sse/encode.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
@@ -57,9 +58,10 @@ export async function relayPassthroughJson(x: Exchange, channel: Channel, res: R
     return new Response(null, { status: res.status, headers });
   }
   const buf = await readWhole(x, channel, res, upstream, guard);
-  const sniffer = new UsageSniffer(channel.nativeFormat, false);
-  sniffer.readJson(buf);
-  Object.assign(log.entry, sniffer.usage);
-  if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
+  // usage straight into the log line: its four counts start at 0, as a stream's do
+  const entry = log.entry;
+  entry.input_tokens = entry.output_tokens = entry.cache_read_input_tokens = entry.cache_creation_input_tokens = 0;
+  const stop = readJsonUsage(buf, channel.nativeFormat, entry as UsageTotals);
+  if (stop !== null) entry.stop_reason = stop;
   return new Response(buf, { status: res.status, headers });
 }
