@@ -172,5 +172,8 @@ export function endsWithEvent(chunk: Uint8Array, marker: Uint8Array): boolean {
   const last = chunk[n - 2];
   if (last !== 10 && last !== 13) return false;
   const from = n > TAIL_WINDOW ? n - TAIL_WINDOW : 0;
-  return Buffer.from(chunk.buffer, chunk.byteOffset + from, n - from).indexOf(marker) >= 0;
+  // Buffer's search on the array itself: no view (reaching a fresh small array's `.buffer` copies its bytes out)
+  return bufferIndexOf.call(chunk, marker, from) >= 0;
 }
+
+const bufferIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array, byteOffset?: number) => number;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { SseParser, sseDecoder } from '../../../src/sse/decode.ts';
+import { SseParser, endsWithEvent, sseDecoder } from '../../../src/sse/decode.ts';
 import { encodeSseEvent } from '../../../src/sse/encode.ts';
 import { fixtureSseBody, listFixtures } from '../../helpers/fixtures.ts';
 import type { SseEvent } from '../../../src/sse/types.ts';
@@ -147,5 +147,28 @@ describe('sseDecoder / encoder round trip', () => {
     const out: SseEvent[] = [];
     await new Response(text).body!.pipeThrough(sseDecoder()).pipeTo(new WritableStream({ write: (e) => void out.push(e) }));
     expect(out).toEqual(events);
+  });
+});
+
+describe('endsWithEvent', () => {
+  const enc = new TextEncoder();
+  const marker = enc.encode('event: message_stop');
+  const stop = 'event: message_stop\ndata: {"type":"message_stop"}\n\n';
+  test('the marker in the last 256 bytes of a chunk that ends an event', () => {
+    expect(endsWithEvent(enc.encode(stop), marker)).toBe(true);
+    expect(endsWithEvent(enc.encode('x'.repeat(5000) + '\n\n' + stop), marker)).toBe(true);
+    expect(endsWithEvent(enc.encode(stop.replace(/\n\n$/, '\r\n\r\n')), marker)).toBe(true);
+  });
+  test('not when the chunk stops mid-event, or the marker is further back', () => {
+    expect(endsWithEvent(enc.encode(stop.slice(0, -1)), marker)).toBe(false);
+    expect(endsWithEvent(enc.encode(stop + 'data: ' + 'x'.repeat(300) + '\n\n'), marker)).toBe(false);
+    expect(endsWithEvent(enc.encode('event: ping\ndata: {}\n\n'), marker)).toBe(false);
+  });
+  test('a view into a larger buffer is searched within its own bytes only', () => {
+    const whole = enc.encode(stop + 'event: ping\ndata: {}\n\n');
+    expect(endsWithEvent(whole.subarray(stop.length), marker)).toBe(false); // the marker lies before the view
+    const padded = enc.encode('event: ping\ndata: {}\n\n' + stop + 'zzz');
+    expect(endsWithEvent(padded.subarray(0, padded.length - 3), marker)).toBe(true);
+    expect(endsWithEvent(padded.subarray(22, padded.length - 3), marker)).toBe(true);
   });
 });
