@@ -30,7 +30,7 @@ if (process.env.SWITCHBOARD_ALLOC_CHILD) {
   const { dir, mock, client, model, stream, requests, c } = JSON.parse(process.env.SWITCHBOARD_ALLOC_CHILD);
   const path = CLIENT_PATH[client as ClientFormat];
   const body = requestBody(client, 'small', model, stream);
-  const headers = { ...clientHeaders(client, KEY), 'content-length': String(Buffer.byteLength(body)), ...(stream ? { 'x-mock-chunks': '100', 'x-mock-bytes': '1200', 'x-mock-delay-ms': '2' } : {}) };
+  const headers = { ...clientHeaders(client, KEY), 'content-length': String(Buffer.byteLength(body)) };
   let handle: (req: Request) => Promise<Response>;
   if (dir === null) {
     handle = async (req) => {
@@ -119,6 +119,10 @@ try {
   const mock = `http://127.0.0.1:${port}`;
   mockProc = Bun.spawn([process.execPath, join(ROOT, 'bench/mock-upstream.ts'), '--port', String(port)], { stdout: 'ignore', stderr: 'inherit' });
   await waitReady(`${mock}/_mock/health`, 10_000);
+  // the mock's own profile (a translated request does not carry the client's headers upstream)
+  const profile = opt.stream ? { chunks: 100, bytes: 1200, delay_ms: 2, ttfb_ms: 0 } : { chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0 };
+  const put = await fetch(`${mock}/_mock/profile`, { method: 'PUT', body: JSON.stringify(profile) });
+  if (!put.ok) throw new Error(`mock profile: HTTP ${put.status}`);
   const label = `${opt.client} API → ${opt.model}, ${opt.stream ? '100-chunk streams 2 ms apart' : 'small JSON'}, ${requests} requests, ${c} at a time`;
   process.stdout.write(`${label}\n`);
   for (const v of [{ name: 'floor', dir: null as string | null }, ...versions]) {
