@@ -12,8 +12,8 @@
  *   bun bench/alloc.ts --model bench-openai before=/tmp/before after=.
  *   bun bench/alloc.ts --stream before=/tmp/before after=.   100-chunk streams, 2 ms apart, 64 at a time
  *
- * Options: --client anthropic|openai, --model bench-anthropic|bench-openai, --stream, --requests N (20,000; streams
- * 1,500), --c N (concurrency: 16; streams 64). The client's own work (building requests, reading answers) is in
+ * Options: --client anthropic|openai, --model bench-anthropic|bench-openai, --payload small|conversation|image,
+ * --stream, --requests N (20,000; streams 1,500), --c N (concurrency: 16; streams 64). The client's own work (building requests, reading answers) is in
  * every row, the floor's too: compare rows, not absolute figures.
  */
 import { parseArgs } from 'node:util';
@@ -27,9 +27,9 @@ const KEY = 'sk-bench-0123456789';
 
 // the child: one checkout (or the floor) driven in-process; prints its collection log on stderr between markers
 if (process.env.SWITCHBOARD_ALLOC_CHILD) {
-  const { dir, mock, client, model, stream, requests, c } = JSON.parse(process.env.SWITCHBOARD_ALLOC_CHILD);
+  const { dir, mock, client, model, stream, payload, requests, c } = JSON.parse(process.env.SWITCHBOARD_ALLOC_CHILD);
   const path = CLIENT_PATH[client as ClientFormat];
-  const body = requestBody(client, 'small', model, stream);
+  const body = requestBody(client, payload, model, stream);
   const headers = { ...clientHeaders(client, KEY), 'content-length': String(Buffer.byteLength(body)) };
   let handle: (req: Request) => Promise<Response>;
   if (dir === null) {
@@ -76,6 +76,7 @@ const { values: opt, positionals } = parseArgs({
     client: { type: 'string', default: 'anthropic' },
     model: { type: 'string', default: 'bench-anthropic' },
     stream: { type: 'boolean', default: false },
+    payload: { type: 'string', default: 'small' },
     requests: { type: 'string' },
     c: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -123,11 +124,11 @@ try {
   const profile = opt.stream ? { chunks: 100, bytes: 1200, delay_ms: 2, ttfb_ms: 0 } : { chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0 };
   const put = await fetch(`${mock}/_mock/profile`, { method: 'PUT', body: JSON.stringify(profile) });
   if (!put.ok) throw new Error(`mock profile: HTTP ${put.status}`);
-  const label = `${opt.client} API → ${opt.model}, ${opt.stream ? '100-chunk streams 2 ms apart' : 'small JSON'}, ${requests} requests, ${c} at a time`;
+  const label = `${opt.client} API → ${opt.model}, ${opt.payload} ${opt.stream ? '100-chunk streams 2 ms apart' : 'JSON'}, ${requests} requests, ${c} at a time`;
   process.stdout.write(`${label}\n`);
   for (const v of [{ name: 'floor', dir: null as string | null }, ...versions]) {
     const child = Bun.spawn([process.execPath, import.meta.path], {
-      env: { ...process.env, BUN_JSC_logGC: '1', BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', SWITCHBOARD_ALLOC_CHILD: JSON.stringify({ dir: v.dir, mock, client: opt.client, model: opt.model, stream: opt.stream, requests, c }) },
+      env: { ...process.env, BUN_JSC_logGC: '1', BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', SWITCHBOARD_ALLOC_CHILD: JSON.stringify({ dir: v.dir, mock, client: opt.client, model: opt.model, stream: opt.stream, payload: opt.payload, requests, c }) },
       stdout: 'inherit', stderr: 'pipe',
     });
     const log = await new Response(child.stderr).text();
