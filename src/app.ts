@@ -22,7 +22,11 @@ import { handleInference } from './pipeline/handle.ts';
 /** Bun.serve's `routes`: path → method → handler. */
 export type NativeRoutes = Record<string, { POST: (req: Request) => Promise<Response> }>;
 
-export type SwitchboardApp = Hono & { routes: NativeRoutes };
+export type SwitchboardApp = Hono & {
+  routes: NativeRoutes;
+  /** Bun.serve's `error`: the last resort for what escapes a natively routed handler (as `onError` is for Hono's). */
+  serveError: (err: unknown) => Response;
+};
 
 export function createApp(deps: AppDeps): SwitchboardApp {
   const app = new Hono();
@@ -63,5 +67,5 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   // last resort: route() renders what its handler throws, so only a fault in Hono itself lands here
   const render = renderError(deps.logger);
   app.onError((err, c) => render(err, { requestId: '', format: c.req.path.startsWith('/v1/chat/') ? 'openai-chat' : 'anthropic' }));
-  return Object.assign(app, { routes });
+  return Object.assign(app, { routes, serveError: (err: unknown) => render(err, { requestId: '', format: 'anthropic' as const }) });
 }

@@ -92,6 +92,7 @@ function main() {
       port: config.server.port,
       routes: app.routes,
       fetch: app.fetch,
+      error: app.serveError,
       maxRequestBodySize: config.server.max_body_bytes + 1024 * 1024,
       idleTimeout: 30,
       development: false,

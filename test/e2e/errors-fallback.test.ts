@@ -44,7 +44,7 @@ async function oneSecondIdleServer(channel: string) {
   stopped.push(g);
   const { createApp } = await import('../../src/app.ts');
   const app = createApp(g.deps);
-  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', routes: app.routes, fetch: app.fetch, idleTimeout: 1 });
+  const server = Bun.serve({ port: 0, hostname: '127.0.0.1', routes: app.routes, fetch: app.fetch, error: app.serveError, idleTimeout: 1 });
   g.deps.noIdleTimeout = (r) => server.timeout(r, 0);
   return server;
 }
@@ -434,6 +434,13 @@ describe('misc endpoints', () => {
     const chat = await fetch(`${g.url}/v1/chat/completions`, { method: 'GET', headers: { 'x-api-key': KEY } });
     expect(chat.status).toBe(404);
     expect((await chat.json() as any).error.type).toBe('not_found_error'); // OpenAI's envelope: { error: { type, … } }
+    // what would escape a natively routed handler (route() catches its handler's errors): a 500 in the envelope
+    const last = app.serveError(new Error('secret internal detail'));
+    expect(last.status).toBe(500);
+    const body = await last.json() as any;
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('api_error');
+    expect(JSON.stringify(body)).not.toContain('secret internal detail');
   });
   test('loop guard: a request carrying this instance\'s marker is refused', async () => {
     const g = gateway();

@@ -32,7 +32,7 @@ export function startGateway(rawConfig: Record<string, unknown>, extra: Partial<
   const logger = createLogger((line) => logs.push(JSON.parse(line)), 'debug');
   const deps = buildDeps(config, logger, extra);
   const app = createApp(deps);
-  const server = Bun.serve({ port, hostname: '127.0.0.1', routes: app.routes, fetch: app.fetch, idleTimeout: 10 });
+  const server = Bun.serve({ port, hostname: '127.0.0.1', routes: app.routes, fetch: app.fetch, error: app.serveError, idleTimeout: 10 });
   deps.noIdleTimeout = (req) => server.timeout(req, 0);
   return {
     url: `http://127.0.0.1:${server.port}`,
