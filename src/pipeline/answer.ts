@@ -82,6 +82,16 @@ export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: un
   log.finish();
 }
 
+/**
+ * A response that has no body by its status (Fetch's null body statuses): fetch gives these, and only these, a null
+ * `body`. Asked this way rather than through `res.body`, which makes a ReadableStream (and its source and state) for
+ * a body that is then read whole anyway.
+ */
+export function hasNullBody(res: Response): boolean {
+  const s = res.status;
+  return s === 204 || s === 205 || s === 304;
+}
+
 /** JSON answers up to this size (by Content-Length) are relayed in one write instead of through a JS stream. */
 const ONE_WRITE_MAX = 4 * 1024 * 1024;
 

@@ -19,7 +19,7 @@ import type { AppDeps, Exchange } from '../http/context.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, describeFetchError, isBoundedJson, readFirst, upstreamError } from './answer.ts';
+import { AttemptWatch, ClientGone, describeFetchError, hasNullBody, isBoundedJson, readFirst, upstreamError } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { relayPassthrough, relayPassthroughJson } from './passthrough.ts';
 import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
@@ -174,7 +174,7 @@ async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Rou
     deps.breaker.success(channel.name);
     // `return await`: one microtask for a native promise, where returning it from an async function costs three
     if (ctx && !inbound.stream) return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes);
-    if (!ctx && (!res.body || isBoundedJson(res))) return await relayPassthroughJson(x, channel, res, upstream, guard);
+    if (!ctx && (hasNullBody(res) || isBoundedJson(res))) return await relayPassthroughJson(x, channel, res, upstream, guard);
     // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
     let start: ReadAhead<Uint8Array>;
     try {

@@ -11,7 +11,7 @@ import { encodeSse } from '../sse/encode.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { unwatch } from './watchdog.ts';
-import { concat, finishStreamLog, markFirstByte, readWhole, relayFailure, AttemptWatch } from './answer.ts';
+import { concat, finishStreamLog, hasNullBody, markFirstByte, readWhole, relayFailure, AttemptWatch } from './answer.ts';
 import type { Inbound } from './inbound.ts';
 
 /**
@@ -53,7 +53,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
 export async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<Response> {
   const log = x.log;
   const headers = relayableResponseHeaders(res.headers, x.requestId);
-  if (!res.body) {
+  if (hasNullBody(res)) {
     unwatch(guard);
     return new Response(null, { status: res.status, headers });
   }

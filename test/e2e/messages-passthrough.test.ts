@@ -105,6 +105,20 @@ describe('request forwarding', () => {
     }
   });
 
+  test('answers without a body (204, 304) and with an empty one pass through as they are', async () => {
+    const body = JSON.stringify({ model: 'claude-opus-5-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+    for (const [status, answer] of [[204, () => new Response(null, { status: 204, headers: { 'x-custom': 'a' } })], [304, () => new Response(null, { status: 304 })], [200, () => new Response('', { status: 200, headers: { 'content-type': 'application/json' } })]] as const) {
+      upstream.handler = answer;
+      const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body });
+      expect(res.status).toBe(status);
+      expect(await res.text()).toBe('');
+      expect(res.headers.get('request-id')).toMatch(/^req_/);
+      if (status === 204) expect(res.headers.get('x-custom')).toBe('a');
+    }
+    const lines = gw.requestLogs().slice(-3);
+    expect(lines.map((l) => l.status)).toEqual([204, 304, 200]);
+  });
+
   test('the SDK gets its message back, with the model name it asked for', async () => {
     upstream.handler = () => json(textMessage);
     const msg = await client.messages.create({ model: 'claude-opus-5-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });
