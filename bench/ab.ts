@@ -26,13 +26,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Subprocess } from 'bun';
-import { CLIENT_PATH, clientHeaders, requestBody, type ClientFormat, type PayloadKind } from './payloads.ts';
+import { BENCH_KEY, CLIENT_PATH, benchConfig, clientHeaders, requestBody, type ClientFormat, type PayloadKind } from './payloads.ts';
 import { runDriver, runWrk, type Segment } from './load.ts';
 import { cpuMicros, freePort, peakRssKb, percentile, resetPeakRss, waitReady } from './proc.ts';
 
 const ROOT = resolve(import.meta.dir, '..');
 const BUN = process.execPath;
-const KEY = 'sk-bench-0123456789';
 
 const { values: opt, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -130,14 +129,7 @@ try {
     targets.push({ name: 'floor', url: `http://127.0.0.1:${port}`, pid: p.pid });
   }
   const config = join(work, 'switchboard.json');
-  writeFileSync(config, JSON.stringify({
-    server: { host: '127.0.0.1', port: 0, log_level: 'info' },
-    keys: [{ key: KEY, name: 'bench' }],
-    channels: [
-      { name: 'mock-anthropic', type: 'anthropic', base_url: mockUrl, api_key: 'sk-ant-mock-upstream', models: ['bench-anthropic'] },
-      { name: 'mock-openai', type: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock-upstream', models: ['bench-openai'] },
-    ],
-  }));
+  writeFileSync(config, JSON.stringify(benchConfig(mockUrl)));
   for (const v of versions) {
     const port = freePort();
     const p = spawn([BUN, join(v.dir, 'src/main.ts'), '--config', config, '--port', String(port)], v.dir, v.env, opt.gc);
@@ -147,7 +139,7 @@ try {
 
   const bodyFile = join(work, 'body.json');
   writeFileSync(bodyFile, requestBody(client, opt.payload as PayloadKind, opt.model!, opt.stream!));
-  const headers = clientHeaders(client, KEY);
+  const headers = clientHeaders(client, BENCH_KEY);
 
   let driverRuns = 0;
   const load = (url: string, c: number, secs: number): Promise<Segment> => (wrk

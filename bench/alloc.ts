@@ -19,18 +19,17 @@
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
-import { CLIENT_PATH, clientHeaders, requestBody, type ClientFormat } from './payloads.ts';
+import { BENCH_KEY, CLIENT_PATH, benchConfig, clientHeaders, requestBody, type ClientFormat } from './payloads.ts';
 import { freePort, waitReady } from './proc.ts';
 
 const ROOT = resolve(import.meta.dir, '..');
-const KEY = 'sk-bench-0123456789';
 
 // the child: one checkout (or the floor) driven in-process; prints its collection log on stderr between markers
 if (process.env.SWITCHBOARD_ALLOC_CHILD) {
   const { dir, mock, client, model, stream, payload, requests, c } = JSON.parse(process.env.SWITCHBOARD_ALLOC_CHILD);
   const path = CLIENT_PATH[client as ClientFormat];
   const body = requestBody(client, payload, model, stream);
-  const headers = { ...clientHeaders(client, KEY), 'content-length': String(Buffer.byteLength(body)) };
+  const headers = { ...clientHeaders(client, BENCH_KEY), 'content-length': String(Buffer.byteLength(body)) };
   let handle: (req: Request) => Promise<Response>;
   if (dir === null) {
     handle = async (req) => {
@@ -43,13 +42,7 @@ if (process.env.SWITCHBOARD_ALLOC_CHILD) {
     const { buildDeps } = await import(join(dir, 'src/runtime.ts'));
     const { validateConfig } = await import(join(dir, 'src/config/load.ts'));
     const { createLogger } = await import(join(dir, 'src/log.ts'));
-    const config = validateConfig({
-      keys: [{ key: KEY, name: 'bench' }],
-      channels: [
-        { name: 'mock-anthropic', type: 'anthropic', base_url: mock, api_key: 'sk-ant-mock-upstream', models: ['bench-anthropic'] },
-        { name: 'mock-openai', type: 'openai', base_url: `${mock}/v1`, api_key: 'sk-mock-upstream', models: ['bench-openai'] },
-      ],
-    });
+    const config = validateConfig(benchConfig(mock));
     // log lines are made (their cost counts) and dropped
     const app = createApp(buildDeps(config, createLogger(() => {}, 'info')));
     handle = app.routes?.[path] ? app.routes[path].POST : (req: Request) => app.fetch(req);
@@ -95,7 +88,7 @@ const requests = Number(opt.requests ?? (opt.stream ? 1500 : 20000));
 const c = Number(opt.c ?? (opt.stream ? 64 : 16));
 
 /** Bytes allocated, collections and pause time between the markers of one child's collection log. */
-export function summarise(log: string, requests: number) {
+function summarise(log: string, requests: number) {
   let on = false;
   let after: number | null = null;
   let bytesKb = 0, eden = 0, full = 0, pauseMs = 0;

@@ -167,6 +167,24 @@ export function requestBody(format: ClientFormat, kind: PayloadKind, model: stri
   return JSON.stringify(body);
 }
 
+/** The gateway key every bench client sends. */
+export const BENCH_KEY = 'sk-bench-0123456789';
+
+/**
+ * Switchboard's config for every bench run: the bench key, and one channel of each type on the mock upstream
+ * (model `bench-anthropic` or `bench-openai` picks the channel, hence passthrough or translation).
+ */
+export function benchConfig(mockUrl: string) {
+  return {
+    server: { host: '127.0.0.1', port: 0, log_level: 'info' },
+    keys: [{ key: BENCH_KEY, name: 'bench' }],
+    channels: [
+      { name: 'mock-anthropic', type: 'anthropic', base_url: mockUrl, api_key: 'sk-ant-mock-upstream', models: ['bench-anthropic'] },
+      { name: 'mock-openai', type: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock-upstream', models: ['bench-openai'] },
+    ],
+  };
+}
+
 /** The client's headers: a gateway key in each dialect's usual header. */
 export function clientHeaders(format: ClientFormat, key: string): Record<string, string> {
   return format === 'anthropic'

@@ -28,7 +28,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { cpus, hostname, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
-import { CLIENT_PATH, clientHeaders, requestBody, type ClientFormat, type PayloadKind } from './payloads.ts';
+import { BENCH_KEY, CLIENT_PATH, benchConfig, clientHeaders, requestBody, type ClientFormat, type PayloadKind } from './payloads.ts';
 import type { Profile } from './mock-upstream.ts';
 import { drive, type DriverConfig, type Expect } from './stream-driver.ts';
 import { runDriver, runWrk, type Segment } from './load.ts';
@@ -36,7 +36,6 @@ import { cpuMicros, freePort, peakRssKb, percentile, resetPeakRss, rssKb, sample
 
 const ROOT = resolve(import.meta.dir, '..');
 const BUN = process.execPath;
-const KEY = 'sk-bench-0123456789';
 
 // ---------------------------------------------------------------- options
 
@@ -286,14 +285,7 @@ async function main() {
   const floor = spawnServer([BUN, 'bench/floor.ts', '--port', String(floorPort), '--upstream', mockUrl], 'floor', gatewayEnv);
   await waitReady(`${floorUrl}/_mock/health`, 10_000, { method: 'GET' });
 
-  const config = {
-    server: { host: '127.0.0.1', port: 0, log_level: 'info' },
-    keys: [{ key: KEY, name: 'bench' }],
-    channels: [
-      { name: 'mock-anthropic', type: 'anthropic', base_url: mockUrl, api_key: 'sk-ant-mock-upstream', models: ['bench-anthropic'] },
-      { name: 'mock-openai', type: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock-upstream', models: ['bench-openai'] },
-    ],
-  };
+  const config = benchConfig(mockUrl);
   const configFile = join(work, 'switchboard.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const sbCmd = (port: number) => binary
@@ -317,7 +309,7 @@ async function main() {
   const baseUrl = (t: Target) => (t.kind === 'direct' ? mockUrl : t.kind === 'floor' ? floorUrl : sbUrl);
   const pidOf = (t: Target) => (t.kind === 'direct' ? mock.pid : t.kind === 'floor' ? floor.pid : sb.pid);
   const urlOf = (t: Target) => baseUrl(t) + CLIENT_PATH[t.client];
-  const headersOf = (t: Target) => clientHeaders(t.client, KEY);
+  const headersOf = (t: Target) => clientHeaders(t.client, BENCH_KEY);
   const setProfile = async (p: Partial<Profile>) => {
     const res = await fetch(`${mockUrl}/_mock/profile`, { method: 'PUT', body: JSON.stringify({ chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0, ...p }) });
     if (!res.ok) throw new Error(`mock profile: HTTP ${res.status}`);
@@ -413,7 +405,7 @@ async function main() {
       const p = Bun.spawn(sbCmd(port), { cwd: work, env: gatewayEnv, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
       children.push(p);
       try {
-        await waitReady(`http://127.0.0.1:${port}/v1/messages`, 10_000, { method: 'POST', headers: clientHeaders('anthropic', KEY), body });
+        await waitReady(`http://127.0.0.1:${port}/v1/messages`, 10_000, { method: 'POST', headers: clientHeaders('anthropic', BENCH_KEY), body });
         runs.push(performance.now() - t0);
       } catch (e) {
         note(`start-up run ${i + 1}: ${(e as Error).message}`);
