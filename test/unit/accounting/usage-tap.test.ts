@@ -41,6 +41,24 @@ describe('UsageSniffer', () => {
     }
   });
 
+  test('an unfinished line is kept as a copy: chunks handed in one reused Buffer (whose slice is a view) still add up', () => {
+    const body = enc.encode(fixtureSseBody('anthropic/stream-text-basic.sse'));
+    const whole = sniff('anthropic', true, [body]);
+    for (const step of [7, 64, 301]) {
+      const pool = Buffer.alloc(step);
+      const s = new UsageSniffer('anthropic', true);
+      for (let i = 0; i < body.length; i += step) {
+        const n = Math.min(step, body.length - i);
+        pool.set(body.subarray(i, i + n));
+        s.push(pool.subarray(0, n));
+        pool.fill(0x7b); // the next read overwrites the memory: a kept view would now read `{{{…`
+      }
+      expect({ ...s.finish() }).toEqual(whole.usage);
+      expect(s.stopReason).toBe(whole.stop);
+    }
+    expect(whole.usage.output_tokens).toBeGreaterThan(0);
+  });
+
   test('OpenAI stream with `"usage": null` in every chunk: the real usage object counts, the finish reason is read from its own chunk', () => {
     const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
     const chunk = (delta: object, finish: string | null, usage: object | null) => `data: ${JSON.stringify({ ...base, choices: finish === 'none' ? [] : [{ index: 0, delta, finish_reason: finish }], usage })}\n\n`;
