@@ -11,9 +11,10 @@
  *   bun bench/alloc.ts .                                     small JSON, Messages → anthropic (passthrough)
  *   bun bench/alloc.ts --model bench-openai before=/tmp/before after=.
  *   bun bench/alloc.ts --stream before=/tmp/before after=.   100-chunk streams, 2 ms apart, 64 at a time
+ *   bun bench/alloc.ts --stream --delay 0 .                  the same in bursts
  *
  * Options: --client anthropic|openai, --model bench-anthropic|bench-openai, --payload small|conversation|image,
- * --stream, --requests N (20,000; streams 1,500), --c N (concurrency: 16; streams 64). The client's own work (building requests, reading answers) is in
+ * --stream (with --delay MS between a stream's chunks: 2; 0 = bursts), --requests N (20,000; streams 1,500), --c N (concurrency: 16; streams 64). The client's own work (building requests, reading answers) is in
  * every row, the floor's too: compare rows, not absolute figures.
  */
 import { parseArgs } from 'node:util';
@@ -56,8 +57,10 @@ if (process.env.SWITCHBOARD_ALLOC_CHILD) {
   await run(Math.min(3000, requests));
   Bun.gc(true);
   process.stderr.write('ALLOC MARK START\n');
+  const cpu = process.cpuUsage();
   await run(requests);
-  process.stderr.write('ALLOC MARK END\n');
+  const used = process.cpuUsage(cpu);
+  process.stderr.write(`ALLOC MARK END\nALLOC CPU ${used.user + used.system}\n`);
   process.exit(0);
 }
 
@@ -69,8 +72,10 @@ const { values: opt, positionals } = parseArgs({
     client: { type: 'string', default: 'anthropic' },
     model: { type: 'string', default: 'bench-anthropic' },
     stream: { type: 'boolean', default: false },
+    delay: { type: 'string', default: '2' },
     payload: { type: 'string', default: 'small' },
     requests: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
     c: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -86,6 +91,7 @@ const versions = positionals.map((p) => {
 });
 const requests = Number(opt.requests ?? (opt.stream ? 1500 : 20000));
 const c = Number(opt.c ?? (opt.stream ? 64 : 16));
+const rounds = Math.max(1, Math.min(20, Number(opt.rounds)));
 
 /** Bytes allocated, collections and pause time between the markers of one child's collection log. */
 function summarise(log: string, requests: number) {
@@ -104,7 +110,8 @@ function summarise(log: string, requests: number) {
     const end = /=> (\d+)kb, p=([\d.]+)ms/.exec(line);
     if (end) { after = Number(end[1]); pauseMs += Number(end[2]); }
   }
-  return { bytesPerRequest: (bytesKb * 1024) / requests, perThousand: (1000 * (eden + full)) / requests, eden, full, pauseUs: (pauseMs * 1000) / requests };
+  const cpu = /ALLOC CPU (\d+)/.exec(log);
+  return { cpuUs: cpu ? Number(cpu[1]) / requests : NaN, bytesPerRequest: (bytesKb * 1024) / requests, perThousand: (1000 * (eden + full)) / requests, eden, full, pauseUs: (pauseMs * 1000) / requests };
 }
 
 let mockProc: Subprocess | null = null;
@@ -114,12 +121,14 @@ try {
   mockProc = Bun.spawn([process.execPath, join(ROOT, 'bench/mock-upstream.ts'), '--port', String(port)], { stdout: 'ignore', stderr: 'inherit' });
   await waitReady(`${mock}/_mock/health`, 10_000);
   // the mock's own profile (a translated request does not carry the client's headers upstream)
-  const profile = opt.stream ? { chunks: 100, bytes: 1200, delay_ms: 2, ttfb_ms: 0 } : { chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0 };
+  const delay = Number(opt.delay);
+  const profile = opt.stream ? { chunks: 100, bytes: 1200, delay_ms: delay, ttfb_ms: 0 } : { chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0 };
   const put = await fetch(`${mock}/_mock/profile`, { method: 'PUT', body: JSON.stringify(profile) });
   if (!put.ok) throw new Error(`mock profile: HTTP ${put.status}`);
-  const label = `${opt.client} API → ${opt.model}, ${opt.payload} ${opt.stream ? '100-chunk streams 2 ms apart' : 'JSON'}, ${requests} requests, ${c} at a time`;
+  const label = `${opt.client} API → ${opt.model}, ${opt.payload} ${opt.stream ? `100-chunk streams ${delay ? `${delay} ms apart` : 'in bursts'}` : 'JSON'}, ${requests} requests, ${c} at a time`;
   process.stdout.write(`${label}\n`);
-  for (const v of [{ name: 'floor', dir: null as string | null }, ...versions]) {
+  const cpu = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) for (const v of [{ name: 'floor', dir: null as string | null }, ...versions]) {
     const child = Bun.spawn([process.execPath, import.meta.path], {
       env: { ...process.env, BUN_JSC_logGC: '1', BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', SWITCHBOARD_ALLOC_CHILD: JSON.stringify({ dir: v.dir, mock, client: opt.client, model: opt.model, stream: opt.stream, payload: opt.payload, requests, c }) },
       stdout: 'inherit', stderr: 'pipe',
@@ -127,7 +136,14 @@ try {
     const log = await new Response(child.stderr).text();
     if ((await child.exited) !== 0) throw new Error(`${v.name}: ${log.split('\n').filter((l) => !l.startsWith('[GC') && !l.startsWith('GC END')).join('\n').slice(-2000)}`);
     const s = summarise(log, requests);
-    process.stdout.write(`${v.name.padEnd(10)} ${Math.round(s.bytesPerRequest).toString().padStart(7)} bytes/request  ${s.perThousand.toFixed(2).padStart(6)} collections per 1,000 (${s.eden} young, ${s.full} full)  ${s.pauseUs.toFixed(2).padStart(6)} µs paused/request\n`);
+    process.stdout.write(`${v.name.padEnd(10)} ${Math.round(s.bytesPerRequest).toString().padStart(7)} bytes/request  ${s.perThousand.toFixed(2).padStart(6)} collections per 1,000 (${s.eden} young, ${s.full} full)  ${s.pauseUs.toFixed(2).padStart(6)} µs paused/request  ${s.cpuUs.toFixed(1).padStart(6)} µs CPU/request\n`);
+    cpu.set(v.name, [...(cpu.get(v.name) ?? []), s.cpuUs]);
+  }
+  if (rounds > 1) {
+    for (const [name, us] of cpu) {
+      const sorted = [...us].sort((a, b) => a - b);
+      process.stdout.write(`${name.padEnd(10)} CPU µs/request median ${sorted[sorted.length >> 1]!.toFixed(1)} (rounds ${us.map((u) => u.toFixed(1)).join(' ')})\n`);
+    }
   }
 } finally {
   mockProc?.kill();
