@@ -26,6 +26,11 @@ export interface DriverConfig {
   expect: Expect;
   /** Per request, headers to last byte. */
   timeoutMs: number;
+  /**
+   * loop mode: worker k starts k × staggerMs / concurrency ms after the first (absent: all together). Streams of
+   * equal length started together stay in step: every worker starts its next one at about the same time.
+   */
+  staggerMs?: number;
   /** Where the CLI writes its DriverResult (stdout when absent). */
   outFile?: string;
 }
@@ -119,13 +124,14 @@ export async function drive(cfg: DriverConfig): Promise<DriverResult> {
     await Promise.all(Array.from({ length: cfg.concurrency }, () => one()));
   } else {
     let started = 0;
-    const worker = async () => {
+    const worker = async (k: number) => {
+      if (cfg.staggerMs) await Bun.sleep((k * cfg.staggerMs) / cfg.concurrency);
       while (performance.now() < deadline && started < cfg.maxRequests) {
         started++;
         await one();
       }
     };
-    await Promise.all(Array.from({ length: cfg.concurrency }, worker));
+    await Promise.all(Array.from({ length: cfg.concurrency }, (_, k) => worker(k)));
   }
   r.elapsedMs = performance.now() - start;
   return r;
