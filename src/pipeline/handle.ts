@@ -19,9 +19,9 @@ import type { AppDeps, Exchange } from '../http/context.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, describeFetchError, hasNullBody, isBoundedJson, readFirst, upstreamError } from './answer.ts';
+import { AttemptWatch, ClientGone, describeFetchError, hasNullBody, isBoundedJson, readFirst, readWhole, upstreamError } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
-import { relayPassthrough, relayPassthroughJson } from './passthrough.ts';
+import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 
@@ -47,7 +47,106 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     if (routes.length === 0) {
       throw new GatewayError(404, 'not_found_error', `model: model "${inbound.model}" is not served by this gateway`, { param: 'model', code: 'model_not_found' });
     }
-    return await attempt(x, deps, inbound, candidates(deps, routes));
+    // each candidate in turn, falling back to the next only before the first byte reached the client (one
+    // function with the steps above: an async layer per request costs a promise, a generator and its environment)
+    const tried = candidates(deps, routes);
+    let lastError: GatewayError | undefined;
+    for (let i = 0; i < tried.length; i++) {
+      const route = tried[i]!;
+      const channel = route.channel;
+      const last = i === tried.length - 1;
+      const passthrough = channel.nativeFormat === inbound.format;
+      log.entry.attempts = i + 1;
+      log.entry.channel = channel.name;
+      log.entry.upstream_model = route.upstreamModel;
+
+      if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) {
+        // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
+        const estimate = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
+        log.entry.input_tokens = estimate;
+        return Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
+      }
+
+      let body: Uint8Array | string;
+      let ctx: TranslateContext | null = null;
+      let release: (() => void) | undefined;
+      let copy: Uint8Array | null = null;
+      if (passthrough) {
+        const bytes = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
+        // a large rewritten copy is read by nothing once fetch has copied it: freed then, like a translated body
+        if (bytes !== inbound.bytes && bytes.length > HAND_BACK_MIN) copy = bytes;
+        body = bytes;
+      } else {
+        // translation errors (a block type the channel cannot take) are the client's: no fallback
+        ({ ctx, body, release } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
+        if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
+      }
+
+      // one controller per attempt: the client going away, the first-byte timeout and a failed relay all abort it
+      const upstream = new AbortController();
+      const guard = watch(new AttemptWatch(upstream, req.signal, channel.name, channel.config.timeout_ms));
+      let res: Response;
+      try {
+        const sending = channel.send({
+          endpoint: passthrough ? inbound.endpoint : NATIVE_ENDPOINT[channel.nativeFormat],
+          upstreamModel: route.upstreamModel,
+          body,
+          search: passthrough ? querySuffix(req.url) : '',
+          clientHeaders: req.headers,
+          passthrough,
+          signal: upstream.signal,
+          hopHeader: x.hop,
+        });
+        bodySent(release, copy);
+        res = await sending;
+      } catch (err) {
+        bodySent(release, copy);
+        unwatch(guard);
+        if (req.signal.aborted) throw new ClientGone();
+        lastError = upstream.signal.aborted && upstream.signal.reason instanceof GatewayError
+          ? upstream.signal.reason
+          : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream unreachable (${describeFetchError(err)})`);
+        deps.breaker.failure(channel.name);
+        deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
+        continue;
+      }
+
+      if (!res.ok) {
+        const retryable = isRetryableStatus(res.status);
+        if (retryable) deps.breaker.failure(channel.name);
+        if (retryable && !last) {
+          unwatch(guard);
+          const wait = retryAfterMs(res.headers);
+          deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
+          lastError = new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
+          await res.body?.cancel().catch(() => {});
+          if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await (deps.sleep ?? Bun.sleep)(wait);
+          continue;
+        }
+        return await upstreamError(x, channel, res, passthrough, upstream, guard);
+      }
+      deps.breaker.success(channel.name);
+      // `return await`: one microtask for a native promise, where returning it from an async function costs three
+      if (ctx && !inbound.stream) return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes);
+      if (!ctx && hasNullBody(res)) {
+        unwatch(guard);
+        return answerPassthroughJson(x, channel, res, null);
+      }
+      if (!ctx && isBoundedJson(res)) return answerPassthroughJson(x, channel, res, await readWhole(x, channel, res, upstream, guard));
+      // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
+      let start: ReadAhead<Uint8Array>;
+      try {
+        start = await readFirst(x, channel, res, upstream, guard, !ctx);
+      } catch (err) {
+        if (err instanceof ClientGone) throw err;
+        lastError = err as GatewayError;
+        deps.breaker.failure(channel.name);
+        deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
+        continue;
+      }
+      return ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream);
+    }
+    throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
   } finally {
     deps.state.inflight--;
     if (inbound && inbound.bytes.length > HAND_BACK_MIN) letGoOfBody(inbound.bytes);
@@ -94,101 +193,13 @@ function candidates(deps: AppDeps, routes: Route[]): Route[] {
   return (closed.length ? closed : ordered).slice(0, deps.config.routing.max_attempts);
 }
 
-async function attempt(x: Exchange, deps: AppDeps, inbound: Inbound, routes: Route[]): Promise<Response> {
-  const { req, log } = x;
-  let lastError: GatewayError | undefined;
-
-  for (let i = 0; i < routes.length; i++) {
-    const route = routes[i]!;
-    const channel = route.channel;
-    const last = i === routes.length - 1;
-    const passthrough = channel.nativeFormat === inbound.format;
-    log.entry.attempts = i + 1;
-    log.entry.channel = channel.name;
-    log.entry.upstream_model = route.upstreamModel;
-
-    if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) {
-      // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
-      const estimate = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
-      log.entry.input_tokens = estimate;
-      return Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
-    }
-
-    let body: Uint8Array | string;
-    let ctx: TranslateContext | null = null;
-    let release: (() => void) | undefined;
-    if (passthrough) {
-      body = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
-      // a large rewritten copy is read by nothing once fetch has copied it: freed then, like a translated body
-      const copy = body;
-      if (copy !== inbound.bytes && copy.length > HAND_BACK_MIN) release = () => handBack(copy);
-    } else {
-      // translation errors (a block type the channel cannot take) are the client's: no fallback
-      ({ ctx, body, release } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
-      if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
-    }
-
-    // one controller per attempt: the client going away, the first-byte timeout and a failed relay all abort it
-    const upstream = new AbortController();
-    const guard = watch(new AttemptWatch(upstream, req.signal, channel.name, channel.config.timeout_ms));
-    let res: Response;
-    try {
-      const sending = channel.send({
-        endpoint: passthrough ? inbound.endpoint : NATIVE_ENDPOINT[channel.nativeFormat],
-        upstreamModel: route.upstreamModel,
-        body,
-        search: passthrough ? querySuffix(req.url) : '',
-        clientHeaders: req.headers,
-        passthrough,
-        signal: upstream.signal,
-        hopHeader: x.hop,
-      });
-      release?.(); // fetch has copied the body (channels/types.ts): its buffer serves the next translation
-      res = await sending;
-    } catch (err) {
-      release?.();
-      unwatch(guard);
-      if (req.signal.aborted) throw new ClientGone();
-      lastError = upstream.signal.aborted && upstream.signal.reason instanceof GatewayError
-        ? upstream.signal.reason
-        : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream unreachable (${describeFetchError(err)})`);
-      deps.breaker.failure(channel.name);
-      deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
-      continue;
-    }
-
-    if (!res.ok) {
-      const retryable = isRetryableStatus(res.status);
-      if (retryable) deps.breaker.failure(channel.name);
-      if (retryable && !last) {
-        unwatch(guard);
-        const wait = retryAfterMs(res.headers);
-        deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
-        lastError = new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
-        await res.body?.cancel().catch(() => {});
-        if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await (deps.sleep ?? Bun.sleep)(wait);
-        continue;
-      }
-      return await upstreamError(x, channel, res, passthrough, upstream, guard);
-    }
-    deps.breaker.success(channel.name);
-    // `return await`: one microtask for a native promise, where returning it from an async function costs three
-    if (ctx && !inbound.stream) return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes);
-    if (!ctx && (hasNullBody(res) || isBoundedJson(res))) return await relayPassthroughJson(x, channel, res, upstream, guard);
-    // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
-    let start: ReadAhead<Uint8Array>;
-    try {
-      start = await readFirst(x, channel, res, upstream, guard, !ctx);
-    } catch (err) {
-      if (err instanceof ClientGone) throw err;
-      lastError = err as GatewayError;
-      deps.breaker.failure(channel.name);
-      deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
-      continue;
-    }
-    return ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream);
-  }
-  throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
+/**
+ * The request's body has been sent: fetch copied it (channels/types.ts), so a buffer lent to a translation serves
+ * the next one, and a large rewritten copy goes back to the allocator.
+ */
+function bodySent(release: (() => void) | undefined, copy: Uint8Array | null) {
+  release?.();
+  if (copy) handBack(copy);
 }
 
 /** `?beta=true` of a request URL, or ''. */

@@ -10,8 +10,7 @@ import type { UsageTotals } from '../accounting/usage.ts';
 import { encodeSse } from '../sse/encode.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
-import { unwatch } from './watchdog.ts';
-import { concat, finishStreamLog, hasNullBody, markFirstByte, readWhole, relayFailure, AttemptWatch } from './answer.ts';
+import { concat, finishStreamLog, markFirstByte, relayFailure } from './answer.ts';
 import type { Inbound } from './inbound.ts';
 
 /**
@@ -46,20 +45,15 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
 }
 
 /**
- * A complete JSON answer of known, bounded size (or no body): read whole (one native read instead of a JS stream
- * per response, the largest single cost in the profile of small passthrough requests), usage read once, bytes
- * unchanged.
+ * A complete JSON answer of known, bounded size, read whole (`buf`; null: a status without a body): one native read
+ * instead of a JS stream per response (the largest single cost in the profile of small passthrough requests), usage
+ * read once, bytes unchanged. The caller reads it (pipeline/handle.ts: an async layer less per request).
  */
-export async function relayPassthroughJson(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch): Promise<Response> {
-  const log = x.log;
+export function answerPassthroughJson(x: Exchange, channel: Channel, res: Response, buf: Uint8Array | null): Response {
   const headers = relayableResponseHeaders(res.headers, x.requestId);
-  if (hasNullBody(res)) {
-    unwatch(guard);
-    return new Response(null, { status: res.status, headers });
-  }
-  const buf = await readWhole(x, channel, res, upstream, guard);
+  if (buf === null) return new Response(null, { status: res.status, headers });
   // usage straight into the log line: its four counts start at 0, as a stream's do
-  const entry = log.entry;
+  const entry = x.log.entry;
   entry.input_tokens = entry.output_tokens = entry.cache_read_input_tokens = entry.cache_creation_input_tokens = 0;
   const stop = readJsonUsage(buf, channel.nativeFormat, entry as UsageTotals);
   if (stop !== null) entry.stop_reason = stop;
