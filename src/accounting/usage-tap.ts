@@ -56,14 +56,15 @@ export class UsageSniffer {
   readonly usage: UsageTotals = emptyUsage();
   stopReason: string | null = null;
   private carry: Uint8Array | null = null;
-  private json: Buffer[] = [];
+  /** A JSON body's chunks (not an SSE one's: made on first use). */
+  private json: Uint8Array[] | null = null;
   private jsonBytes = 0;
 
   constructor(private readonly format: FormatId, private readonly sse: boolean) {}
 
   push(chunk: Uint8Array): void {
     if (!this.sse) {
-      if (this.jsonBytes < MAX_JSON_SIDE_COPY) { this.json.push(Buffer.from(chunk)); this.jsonBytes += chunk.length; }
+      if (this.jsonBytes < MAX_JSON_SIDE_COPY) { (this.json ??= []).push(copyOf.call(chunk, 0, chunk.length)); this.jsonBytes += chunk.length; }
       return;
     }
     if (this.carry === null && find(chunk, USAGE) < 0) {
@@ -117,11 +118,11 @@ export class UsageSniffer {
   finish(): UsageTotals {
     if (this.sse) {
       if (this.carry && find(this.carry, USAGE) >= 0) this.line(this.carry, 0, this.carry.length);
-    } else if (this.json.length) {
+    } else if (this.json) {
       this.readJson(this.json.length === 1 ? this.json[0]! : Buffer.concat(this.json));
     }
     this.carry = null;
-    this.json = [];
+    this.json = null;
     return this.usage;
   }
 

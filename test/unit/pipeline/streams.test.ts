@@ -46,6 +46,48 @@ describe('readAhead', () => {
     expect(ended).toEqual([undefined]);
   });
 
+  test('a closing first chunk, then a read that fails within the turn: readAhead rejects (the attempt can still fall back)', async () => {
+    let i = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(c) { if (i++ === 0) c.enqueue(enc.encode('a stop\n\n')); else c.error(new Error('cut after stop')); },
+    }, { highWaterMark: 0 });
+    await expect(readAhead(failing.getReader(), endsWithStop)).rejects.toThrow('cut after stop');
+  });
+
+  test('a closing first chunk, then a read that fails later: left pending, the relay ends with the error tail, nothing unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let i = 0;
+      const failing = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          if (i++ === 0) { c.enqueue(enc.encode('a stop\n\n')); return; }
+          await Bun.sleep(30);
+          c.error(new Error('cut later'));
+        },
+      }, { highWaterMark: 0 });
+      const r = await readAhead(failing.getReader(), endsWithStop);
+      expect(r.whole).toBe(false);
+      expect(r.pending).not.toBeNull();
+      await Bun.sleep(60); // the pending read has failed by now, before anything awaited it
+      const ended: unknown[] = [];
+      const out = relayStream(r, { errorTail: (err) => enc.encode(`error: ${(err as Error).message}`), onEnd: (o) => ended.push(o) });
+      expect(await readAll(out)).toBe('a stop\n\nerror: cut later');
+      expect((ended[0] as Error).message).toBe('cut later');
+      await Bun.sleep(0);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  test('many sources looking ahead in the same turn share it: each gets its own answer', async () => {
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, k) => readAhead((k % 2 ? source(['x stop\n\n']) : source(['y stop\n\n', 'more\n\n'], 40)).getReader(), endsWithStop)));
+    rs.forEach((r, k) => expect(r.whole).toBe(k % 2 === 1));
+    expect(await readAll(relayStream(rs[0]!, {}))).toBe('y stop\n\nmore\n\n');
+  });
+
   test('an empty source: whole, nothing in it', async () => {
     const r = await readAhead(source([]).getReader(), endsWithStop);
     expect(r).toMatchObject({ whole: true, head: [], pending: null });
