@@ -25,7 +25,7 @@ import {
   ThinkTagSplitter, contentPartOf, isRecord, matchedStop, newMessageId, newToolUseId, noteDropped, reasoningOf, usageToHub,
 } from './response-to-hub.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
-import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
+import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
 
 /** The longest a streamed tool call's arguments may grow (characters): far beyond any real call. */
 export const MAX_TOOL_ARGS = 32 * 1024 * 1024;
@@ -34,8 +34,8 @@ export const MAX_TOOL_ARGS = 32 * 1024 * 1024;
 export function chatChunksToHubStage(ctx: TranslateContext, quirks: ChatQuirks): StreamStage<SseEvent, RawMessageStreamEvent> {
   const translator = new ChatStreamTranslator(ctx, quirks);
   return {
-    push(ev, out) { for (const o of translator.event(ev)) out.push(o); },
-    end(out) { for (const o of translator.end()) out.push(o); },
+    push(ev, out) { translator.event(ev, out); },
+    end(out) { translator.end(out); },
   };
 }
 
@@ -101,9 +101,9 @@ export class ChatStreamTranslator {
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
   }
 
-  /** Hub events for one upstream SSE event. */
-  event(ev: SseEvent): RawMessageStreamEvent[] {
-    this.out = [];
+  /** Hub events for one upstream SSE event, appended to `out` (returned). */
+  event(ev: SseEvent, out: RawMessageStreamEvent[] = []): RawMessageStreamEvent[] {
+    this.out = out;
     if (this.s.phase === 'closed') return this.out;
     if (ev.event === 'error') { this.fail(parseJson(ev.data) ?? ev.data); return this.out; } // Groq
     const data = ev.data.trim();
@@ -116,9 +116,9 @@ export class ChatStreamTranslator {
     return this.out;
   }
 
-  /** Hub events at the end of the upstream body (with or without `[DONE]`). */
-  end(): RawMessageStreamEvent[] {
-    this.out = [];
+  /** Hub events at the end of the upstream body (with or without `[DONE]`), appended to `out` (returned). */
+  end(out: RawMessageStreamEvent[] = []): RawMessageStreamEvent[] {
+    this.out = out;
     if (this.s.phase !== 'closed') this.finishMessage();
     return this.out;
   }
@@ -135,10 +135,13 @@ export class ChatStreamTranslator {
   }
 
   private choice(c: ChatCompletionChunkChoice): void {
-    const d = isRecord(c.delta) ? c.delta : {};
-    const reasoning = reasoningOf(d);
-    if (reasoning.text) this.process({ kind: 'thinking', text: reasoning.text });
-    if (reasoning.signature) this.process({ kind: 'signature', signature: reasoning.signature });
+    const d: ChatCompletionChunkDelta = isRecord(c.delta) ? c.delta : NO_DELTA;
+    // most chunks carry text alone: the reasoning fields are looked into only when one is there
+    if (d.reasoning_content || d.reasoning || d.reasoning_details) {
+      const reasoning = reasoningOf(d);
+      if (reasoning.text) this.process({ kind: 'thinking', text: reasoning.text });
+      if (reasoning.signature) this.process({ kind: 'signature', signature: reasoning.signature });
+    }
 
     if (typeof d.content === 'string') this.content(d.content);
     else if (Array.isArray(d.content)) {
@@ -149,9 +152,9 @@ export class ChatStreamTranslator {
     }
     if (typeof d.refusal === 'string' && d.refusal) this.process({ kind: 'text', text: d.refusal });
 
-    const calls: ChatCompletionChunkToolCall[] = Array.isArray(d.tool_calls) ? d.tool_calls
-      : isRecord(d.function_call) ? [{ index: 0, function: d.function_call }] : [];
-    calls.forEach((tc) => { if (isRecord(tc) && this.s.phase !== 'closed') this.toolFragment(tc); });
+    if (Array.isArray(d.tool_calls)) {
+      for (const tc of d.tool_calls as unknown[]) if (isRecord(tc) && this.s.phase !== 'closed') this.toolFragment(tc as ChatCompletionChunkToolCall);
+    } else if (isRecord(d.function_call) && this.s.phase !== 'closed') this.toolFragment({ index: 0, function: d.function_call });
     if (this.s.phase === 'closed') return; // failed: the error event stays last
 
     if (typeof c.finish_reason === 'string' && c.finish_reason) {
@@ -163,7 +166,12 @@ export class ChatStreamTranslator {
 
   private content(text: string): void {
     if (!text) return;
-    if (!this.think) { this.process({ kind: 'text', text }); return; }
+    if (!this.think) {
+      // what process() comes to when nothing waits and no tool call is open, without an op queued and taken back
+      if (this.s.pending.length === 0 && this.s.block?.kind !== 'tool') this.delta('text', { type: 'text_delta', text }, text.length);
+      else this.process({ kind: 'text', text });
+      return;
+    }
     for (const seg of this.think.push(text)) this.process({ kind: seg.kind, text: seg.text });
   }
 
@@ -355,6 +363,8 @@ export class ChatStreamTranslator {
     this.s.phase = 'closed';
   }
 }
+
+const NO_DELTA: ChatCompletionChunkDelta = Object.freeze({});
 
 /** Tracks whether streamed tool arguments form a finished JSON object or array yet. */
 class JsonCompleteness {
