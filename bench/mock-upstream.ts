@@ -7,20 +7,21 @@
  * cached as bytes.
  *
  * Knobs, each settable per request (query `?chunks=`, or header `x-mock-chunks:`), for the whole process
- * (`PUT /_mock/profile` with JSON `{chunks, delay_ms, ttfb_ms, bytes}`), or at start (`--chunks 100` …):
+ * (`PUT /_mock/profile` with JSON `{chunks, delay_ms, ttfb_ms, bytes, headers}`), or at start (`--chunks 100` …):
  *   chunks    text deltas in a streamed answer (default 10)
  *   delay_ms  pause before each delta after the first event (default 0: a burst)
  *   ttfb_ms   pause before the response starts (default 0)
  *   bytes     length of the answer text, JSON or streamed (default 400)
+ *   headers   1: answer with a real provider's ~18 headers (rate limits, ids, Cloudflare's) instead of 3-4 (default 0)
  *
  *   bun bench/mock-upstream.ts --port 0      prints "mock-upstream listening on http://127.0.0.1:PORT"
  */
 import { parseArgs } from 'node:util';
 
-export interface Profile { chunks: number; delay_ms: number; ttfb_ms: number; bytes: number }
+export interface Profile { chunks: number; delay_ms: number; ttfb_ms: number; bytes: number; headers: number }
 
 const LIMITS: Record<keyof Profile, [number, number]> = {
-  chunks: [1, 100_000], delay_ms: [0, 60_000], ttfb_ms: [0, 60_000], bytes: [1, 64 * 1024 * 1024],
+  chunks: [1, 100_000], delay_ms: [0, 60_000], ttfb_ms: [0, 60_000], bytes: [1, 64 * 1024 * 1024], headers: [0, 1],
 };
 
 const enc = new TextEncoder();
@@ -87,11 +88,36 @@ type Shape = { json: Uint8Array } | { segs: Uint8Array[] };
 const JSON_HEADERS = { 'content-type': 'application/json', 'request-id': 'req_mock' };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': 'req_mock' };
 
+/**
+ * `headers: 1`: what a real provider's answer carries besides its body (Anthropic's rate-limit set, OpenAI's
+ * processing and rate-limit set, Cloudflare's), ~18 headers where the default answers with 3-4.
+ */
+const ANTHROPIC_HEADERS = {
+  'request-id': 'req_011CVmockmockmockmockmock', 'anthropic-organization-id': '5b1e8a4c-0f6e-4d2a-9c1b-6f3e2a1d0c9b',
+  'anthropic-ratelimit-requests-limit': '4000', 'anthropic-ratelimit-requests-remaining': '3999', 'anthropic-ratelimit-requests-reset': '2026-11-27T06:00:01Z',
+  'anthropic-ratelimit-input-tokens-limit': '2000000', 'anthropic-ratelimit-input-tokens-remaining': '1999000', 'anthropic-ratelimit-input-tokens-reset': '2026-11-27T06:00:01Z',
+  'anthropic-ratelimit-output-tokens-limit': '400000', 'anthropic-ratelimit-output-tokens-remaining': '399000', 'anthropic-ratelimit-output-tokens-reset': '2026-11-27T06:00:01Z',
+  'anthropic-ratelimit-tokens-limit': '2400000', 'anthropic-ratelimit-tokens-remaining': '2398000', 'anthropic-ratelimit-tokens-reset': '2026-11-27T06:00:01Z',
+  via: '1.1 google', 'cf-cache-status': 'DYNAMIC', 'x-robots-tag': 'none', server: 'cloudflare', 'cf-ray': '9a1b2c3d4e5f6789-FRA',
+};
+const OPENAI_HEADERS = {
+  'x-request-id': 'req_7c9e6f1a2b3c4d5e6f7a8b9c0d1e2f3a', 'openai-organization': 'user-mockmockmockmock', 'openai-processing-ms': '312',
+  'openai-project': 'proj_mockmockmockmock', 'openai-version': '2020-10-01', 'access-control-expose-headers': 'X-Request-ID',
+  'x-ratelimit-limit-requests': '10000', 'x-ratelimit-limit-tokens': '30000000', 'x-ratelimit-remaining-requests': '9999',
+  'x-ratelimit-remaining-tokens': '29999990', 'x-ratelimit-reset-requests': '6ms', 'x-ratelimit-reset-tokens': '0s',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains; preload', 'x-content-type-options': 'nosniff',
+  'cf-cache-status': 'DYNAMIC', server: 'cloudflare', 'cf-ray': '9a1b2c3d4e5f6789-FRA', 'alt-svc': 'h3=":443"; ma=86400',
+};
+const RICH = {
+  anthropic: { json: { ...JSON_HEADERS, ...ANTHROPIC_HEADERS }, sse: { ...SSE_HEADERS, ...ANTHROPIC_HEADERS } },
+  openai: { json: { 'content-type': 'application/json', ...OPENAI_HEADERS }, sse: { 'content-type': 'text/event-stream; charset=utf-8', ...OPENAI_HEADERS } },
+};
+
 export interface MockOptions { hostname?: string; port?: number; profile?: Partial<Profile> }
 
 /** Start the mock; returns the server and its mutable default profile. */
 export function startMock(opts: MockOptions = {}) {
-  const profile: Profile = { chunks: 10, delay_ms: 0, ttfb_ms: 0, bytes: 400, ...opts.profile };
+  const profile: Profile = { chunks: 10, delay_ms: 0, ttfb_ms: 0, bytes: 400, headers: 0, ...opts.profile };
   const cache = new Map<string, Shape>();
   const stats = { requests: 0 };
 
@@ -109,7 +135,7 @@ export function startMock(opts: MockOptions = {}) {
   }
 
   function knobs(url: URL, headers: Headers): Profile {
-    if (url.search === '' && !headers.has('x-mock-chunks') && !headers.has('x-mock-delay-ms') && !headers.has('x-mock-ttfb-ms') && !headers.has('x-mock-bytes')) return profile;
+    if (url.search === '' && !headers.has('x-mock-chunks') && !headers.has('x-mock-delay-ms') && !headers.has('x-mock-ttfb-ms') && !headers.has('x-mock-bytes') && !headers.has('x-mock-headers')) return profile;
     const p = { ...profile };
     for (const k of Object.keys(LIMITS) as Array<keyof Profile>) {
       const raw = url.searchParams.get(k) ?? headers.get(`x-mock-${k.replace('_', '-')}`);
@@ -145,7 +171,9 @@ export function startMock(opts: MockOptions = {}) {
       const p = knobs(url, req.headers);
       if (p.ttfb_ms > 0) await Bun.sleep(p.ttfb_ms);
       const s = shape(format, stream, usage, p);
-      if ('json' in s) return new Response(s.json, { headers: JSON_HEADERS });
+      const jsonHeaders = p.headers ? RICH[format].json : JSON_HEADERS;
+      const sseHeaders = p.headers ? RICH[format].sse : SSE_HEADERS;
+      if ('json' in s) return new Response(s.json, { headers: jsonHeaders });
       const segs = s.segs;
       if (p.delay_ms === 0) {
         return new Response(new ReadableStream<Uint8Array>({
@@ -153,7 +181,7 @@ export function startMock(opts: MockOptions = {}) {
             for (const seg of segs) ctl.enqueue(seg);
             ctl.close();
           },
-        }), { headers: SSE_HEADERS });
+        }), { headers: sseHeaders });
       }
       let i = 0;
       const delay = p.delay_ms;
@@ -163,7 +191,7 @@ export function startMock(opts: MockOptions = {}) {
           ctl.enqueue(segs[i++]!);
           if (i >= segs.length) ctl.close();
         },
-      }, { highWaterMark: 0 }), { headers: SSE_HEADERS });
+      }, { highWaterMark: 0 }), { headers: sseHeaders });
     },
   });
   return { server, profile, stats };
@@ -184,6 +212,7 @@ if (import.meta.main) {
       'delay-ms': { type: 'string' },
       'ttfb-ms': { type: 'string' },
       bytes: { type: 'string' },
+      headers: { type: 'string' },
     },
     strict: true,
   });
@@ -192,6 +221,7 @@ if (import.meta.main) {
   if (values['delay-ms']) profile.delay_ms = clamp('delay_ms', Number(values['delay-ms']));
   if (values['ttfb-ms']) profile.ttfb_ms = clamp('ttfb_ms', Number(values['ttfb-ms']));
   if (values.bytes) profile.bytes = clamp('bytes', Number(values.bytes));
+  if (values.headers) profile.headers = clamp('headers', Number(values.headers));
   const { server } = startMock({ hostname: values.host, port: Number(values.port), profile });
   process.stdout.write(`mock-upstream listening on ${server.url.href.replace(/\/$/, '')}\n`);
   process.on('SIGTERM', () => { server.stop(true); process.exit(0); });

@@ -192,4 +192,27 @@ export function clientHeaders(format: ClientFormat, key: string): Record<string,
     : { 'content-type': 'application/json', authorization: `Bearer ${key}` };
 }
 
+/**
+ * What the official SDKs send (`sdk: true`): Claude Code's headers (shared/claude-code-traffic.md) for Messages, the
+ * openai package's for Chat Completions, ~15 each where `clientHeaders` sends 2-3. Header work grows with them.
+ */
+export function sdkHeaders(format: ClientFormat, key: string): Record<string, string> {
+  const stainless = {
+    'x-stainless-arch': 'x64', 'x-stainless-lang': 'js', 'x-stainless-os': 'Linux', 'x-stainless-retry-count': '0',
+    'x-stainless-runtime': 'node', 'x-stainless-runtime-version': 'v20.20.2', 'accept-encoding': 'gzip, deflate, br, zstd',
+  };
+  return format === 'anthropic'
+    ? {
+      ...stainless, accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${key}`,
+      'anthropic-version': '2023-06-01', 'anthropic-dangerous-direct-browser-access': 'true', 'x-app': 'cli',
+      'user-agent': 'claude-cli/2.1.332 (external, sdk-cli)', 'x-claude-code-session-id': '3f1d2c4b-5a6e-4f70-8b9c-0d1e2f3a4b5c',
+      'x-stainless-package-version': '0.74.0', 'x-stainless-timeout': '600',
+      'anthropic-beta': 'claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,per-turn-control-2026-07-01,mid-conversation-tool-changes-2026-07-01,thinking-token-count-2026-05-13,advanced-tool-use-2025-11-20,effort-2025-11-24',
+    }
+    : {
+      ...stainless, accept: 'application/json', 'content-type': 'application/json', authorization: `Bearer ${key}`,
+      'user-agent': 'OpenAI/JS 6.9.1', 'x-stainless-package-version': '6.9.1',
+    };
+}
+
 export const CLIENT_PATH: Record<ClientFormat, string> = { anthropic: '/v1/messages', openai: '/v1/chat/completions' };
