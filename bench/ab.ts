@@ -17,7 +17,8 @@
  * format = passthrough), --payload small|conversation|image, --stream with --chunks N --bytes N --delay MS (the
  * mock's profile), --c N (concurrency, 64), --seconds S (per segment, 3), --rounds R (4), --no-floor, --gc (every
  * process under test logs its garbage collections, BUN_JSC_logGC=1: young and full collections per 1,000 requests
- * and pause time per request are printed; the logging itself costs a little).
+ * and pause time per request are printed; the logging itself costs a little), --sdk-headers (the SDKs' request headers
+ * and a real provider's answer headers, as bench/run.ts's small-c64-sdk-headers).
  * JSON load uses wrk when installed, else the Bun driver; streams always the Bun driver. Streams print time to first
  * byte p50 per round and p99 over all rounds.
  */
@@ -26,7 +27,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Subprocess } from 'bun';
-import { BENCH_KEY, CLIENT_PATH, benchConfig, clientHeaders, requestBody, type ClientFormat, type PayloadKind } from './payloads.ts';
+import { BENCH_KEY, CLIENT_PATH, benchConfig, clientHeaders, requestBody, sdkHeaders, type ClientFormat, type PayloadKind } from './payloads.ts';
 import { runDriver, runWrk, type Segment } from './load.ts';
 import { cpuMicros, freePort, peakRssKb, percentile, resetPeakRss, waitReady } from './proc.ts';
 
@@ -50,6 +51,7 @@ const { values: opt, positionals } = parseArgs({
     rounds: { type: 'string', default: '4' },
     'no-floor': { type: 'boolean', default: false },
     gc: { type: 'boolean', default: false },
+    'sdk-headers': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -118,7 +120,7 @@ try {
   const profile = opt.stream
     ? { chunks: Number(opt.chunks), bytes: Number(opt.bytes), delay_ms: Number(opt.delay), ttfb_ms: 0 }
     : { chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0 };
-  const put = await fetch(`${mockUrl}/_mock/profile`, { method: 'PUT', body: JSON.stringify(profile) });
+  const put = await fetch(`${mockUrl}/_mock/profile`, { method: 'PUT', body: JSON.stringify({ ...profile, headers: opt['sdk-headers'] ? 1 : 0 }) });
   if (!put.ok) throw new Error(`mock profile: HTTP ${put.status} ${await put.text()}`);
 
   const targets: Array<{ name: string; url: string; pid: number }> = [];
@@ -139,7 +141,7 @@ try {
 
   const bodyFile = join(work, 'body.json');
   writeFileSync(bodyFile, requestBody(client, opt.payload as PayloadKind, opt.model!, opt.stream!));
-  const headers = clientHeaders(client, BENCH_KEY);
+  const headers = (opt['sdk-headers'] ? sdkHeaders : clientHeaders)(client, BENCH_KEY);
 
   let driverRuns = 0;
   const load = (url: string, c: number, secs: number): Promise<Segment> => (wrk
