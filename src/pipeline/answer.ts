@@ -102,29 +102,28 @@ export function isBoundedJson(res: Response): boolean {
 }
 
 /**
- * The first chunk of a streamed answer, under the attempt's watch (within the idle timeout; a client that goes
- * away aborts the upstream meanwhile). Throws ClientGone, or the GatewayError that lets the next candidate try.
+ * The first chunk of a streamed answer, read under the attempt's watch (within the idle timeout; a client that goes
+ * away aborts the upstream meanwhile). The caller awaits it, then ends the watch, and turns a failure into what it
+ * means with `firstReadFailure` (not an async function of its own: one async layer less per stream).
  * `lookForEnd`: whether a first chunk that ends the stream is checked for being all of it (passthrough only:
  * answering a translated stream in one write measured slower than relaying it, bench/).
  */
-export async function readFirst(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, lookForEnd: boolean): Promise<ReadAhead<Uint8Array>> {
-  const idleMs = channel.config.stream_idle_timeout_ms;
-  guard.extend(idleMs, 'first chunk');
+export function readFirst(channel: Channel, res: Response, guard: AttemptWatch, lookForEnd: boolean): Promise<ReadAhead<Uint8Array>> {
+  guard.extend(channel.config.stream_idle_timeout_ms, 'first chunk');
   const reader = (res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
   // aborting the fetch does not end a read already waiting on its body: the watch cancels the read too
   guard.body = reader;
-  try {
-    const start = await readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
-    // a cancelled read may end as an empty body rather than fail: the watch's reason decides
-    if (upstream.signal.aborted) throw upstream.signal.reason;
-    return start;
-  } catch (err) {
-    if (x.req.signal.aborted) throw new ClientGone();
-    const reason = upstream.signal.aborted ? upstream.signal.reason : err;
-    throw reason instanceof GatewayError ? reason : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream failed before its first byte (${describeFetchError(err)})`);
-  } finally {
-    unwatch(guard);
-  }
+  return readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
+}
+
+/**
+ * What a first read that failed (or that the watch cancelled: it may end as an empty body rather than fail, so the
+ * watch's reason decides) means: ClientGone, or the GatewayError that lets the next candidate try.
+ */
+export function firstReadFailure(x: Exchange, channel: Channel, upstream: AbortController, err: unknown): ClientGone | GatewayError {
+  if (x.req.signal.aborted) return new ClientGone();
+  const reason = upstream.signal.aborted ? upstream.signal.reason : err;
+  return reason instanceof GatewayError ? reason : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream failed before its first byte (${describeFetchError(err)})`);
 }
 
 const never = () => false;

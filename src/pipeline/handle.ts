@@ -19,7 +19,7 @@ import type { AppDeps, Exchange } from '../http/context.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, describeFetchError, hasNullBody, isBoundedJson, readFirst, readWhole, upstreamError } from './answer.ts';
+import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, readFirst, readWhole, upstreamError } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
@@ -136,14 +136,18 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
       let start: ReadAhead<Uint8Array>;
       try {
-        start = await readFirst(x, channel, res, upstream, guard, !ctx);
+        start = await readFirst(channel, res, guard, !ctx);
+        if (upstream.signal.aborted) throw upstream.signal.reason; // cancelled by the watch: an empty body, maybe
       } catch (err) {
-        if (err instanceof ClientGone) throw err;
-        lastError = err as GatewayError;
+        unwatch(guard);
+        const failure = firstReadFailure(x, channel, upstream, err);
+        if (failure instanceof ClientGone) throw failure;
+        lastError = failure;
         deps.breaker.failure(channel.name);
         deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
         continue;
       }
+      unwatch(guard);
       return ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream);
     }
     throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
