@@ -148,19 +148,22 @@ export class UsageSniffer {
     // `data:`
     if (end - start < 5 || buf[start] !== 100 || buf[start + 1] !== 97 || buf[start + 2] !== 116 || buf[start + 3] !== 97 || buf[start + 4] !== 58) return;
     const hit = findLastBefore(buf, USAGE, start, end);
-    if (hit >= 0) addUsageAt(buf, hit, this.format, this.usage);
+    if (hit >= 0) addUsageAt(buf, hit, this.format, this.usage, end);
     const stop = stringAfter(buf, this.format === 'anthropic' ? STOP_REASON : FINISH_REASON, start, end);
     if (stop !== null) this.stopReason = stop;
   }
 }
 
-/** The `"usage": {…}` object whose key starts at `hit`, parsed alone and added; `"usage": null` adds nothing. */
-function addUsageAt(buf: Uint8Array, hit: number, format: FormatId, into: UsageTotals): void {
+/**
+ * The `"usage": {…}` object whose key starts at `hit`, parsed alone and added; `"usage": null` adds nothing, and
+ * so does an object that does not close before `end` (its line's end, in a stream).
+ */
+function addUsageAt(buf: Uint8Array, hit: number, format: FormatId, into: UsageTotals, end = buf.length): void {
   let i = skipWs(buf, hit + USAGE.length);
   if (buf[i] !== 58 /* : */) return;
   i = skipWs(buf, i + 1);
   if (buf[i] !== 123 /* { */) return;
-  const close = matchBrace(buf, i);
+  const close = matchBrace(buf, i, end);
   if (close < 0) return;
   try {
     const usage = JSON.parse(bufferToString.call(buf, 'utf8', i, close + 1));
@@ -183,12 +186,12 @@ function skipWs(buf: Uint8Array, i: number): number {
 }
 
 /** Index of the `}` closing the object that opens at `open`, skipping strings; -1 if it does not close. */
-function matchBrace(buf: Uint8Array, open: number): number {
+function matchBrace(buf: Uint8Array, open: number, end: number): number {
   let depth = 0;
-  for (let i = open; i < buf.length; i++) {
+  for (let i = open; i < end; i++) {
     const c = buf[i]!;
     if (c === 34 /* " */) {
-      for (i++; i < buf.length && buf[i] !== 34; i++) if (buf[i] === 92 /* \ */) i++;
+      for (i++; i < end && buf[i] !== 34; i++) if (buf[i] === 92 /* \ */) i++;
       continue;
     }
     if (c === 123) depth++;
