@@ -12,6 +12,7 @@
  *   bun bench/ab.ts --stream --bytes 6000 before=/tmp/before after=.            ~20 KB bursts
  *   bun bench/ab.ts --stream --delay 5 --client openai --model bench-anthropic before=/tmp/before after=.
  *   bun bench/ab.ts as-is=. tuned=.,MIMALLOC_PURGE_DELAY=1000      one checkout, an environment variable apart
+ *   bun bench/ab.ts --stream f32=floor,BUN_JSC_largeHeapSize=33554432 now=.    DIR `floor`: another floor, its own env
  *
  * Options: --client anthropic|openai (the API spoken), --model bench-anthropic|bench-openai (the channel: same
  * format = passthrough), --payload small|conversation|image, --stream with --chunks N --bytes N --delay MS (the
@@ -74,7 +75,8 @@ const versions = positionals.map((p) => {
     if (k <= 0) throw new Error(`expected KEY=VALUE after ${version}, got ${kv}`);
     own[kv.slice(0, k)] = kv.slice(k + 1);
   }
-  return { name: version!.slice(0, eq), dir: resolve(version!.slice(eq + 1)), env: own };
+  const dir = version!.slice(eq + 1);
+  return { name: version!.slice(0, eq), dir: dir === 'floor' ? null : resolve(dir), env: own };
 });
 const concurrency = Math.max(1, Math.min(4096, Number(opt.c)));
 const seconds = Math.max(1, Math.min(60, Number(opt.seconds)));
@@ -134,6 +136,13 @@ try {
   writeFileSync(config, JSON.stringify(benchConfig(mockUrl)));
   for (const v of versions) {
     const port = freePort();
+    if (v.dir === null) {
+      // NAME=floor: another floor, with this version's environment
+      const p = spawn([BUN, 'bench/floor.ts', '--port', String(port), '--upstream', mockUrl], ROOT, v.env, opt.gc);
+      await waitReady(`http://127.0.0.1:${port}/_mock/health`, 10_000, { method: 'GET' });
+      targets.push({ name: v.name, url: `http://127.0.0.1:${port}`, pid: p.pid });
+      continue;
+    }
     const p = spawn([BUN, join(v.dir, 'src/main.ts'), '--config', config, '--port', String(port)], v.dir, v.env, opt.gc);
     await waitReady(`http://127.0.0.1:${port}/health`, 15_000);
     targets.push({ name: v.name, url: `http://127.0.0.1:${port}`, pid: p.pid });

@@ -3,6 +3,8 @@
  * @module main
  * The only module with side effects: arguments and environment → config → Bun.serve → graceful shutdown.
  */
+// first: it may start the process again with the engine's start-up settings, before anything else loads
+import './engine-start.ts';
 import { parseArgs } from 'node:util';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
@@ -103,8 +105,11 @@ function main() {
   if (config.channels.length === 0) logger.event('warn', 'no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
   // Bun's fetch keeps at most this many upstream requests in flight per process (256 unless set at start-up)
   const upstreamConcurrency = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
-  logger.event('info', 'listening', { url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length, upstream_concurrency: upstreamConcurrency });
-  if (upstreamConcurrency <= 256) logger.event('info', 'at most 256 upstream requests at once: set BUN_CONFIG_MAX_HTTP_REQUESTS=4096 in the environment for more (README: "Running in production")');
+  logger.event('info', 'listening', {
+    url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length,
+    upstream_concurrency: upstreamConcurrency, heap_budget_mb: Number(process.env.BUN_JSC_largeHeapSize ?? 8 * 1024 * 1024) / (1024 * 1024),
+  });
+  if (upstreamConcurrency <= 256) logger.event('info', 'at most 256 upstream requests at once: BUN_CONFIG_MAX_HTTP_REQUESTS in the environment sets more (README: "Running in production")');
   flush();
 
   let stopping = false;

@@ -1,8 +1,10 @@
 /**
- * The real entrypoint as a process: flags, config errors, the open-relay refusal, graceful shutdown.
+ * The real entrypoint as a process: flags, config errors, the open-relay refusal, the engine's start-up settings,
+ * graceful shutdown.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { runToExit, spawnGateway, writeConfig } from '../helpers/process.ts';
+import { readFileSync } from 'node:fs';
+import { MAIN, runToExit, spawnGateway, writeConfig } from '../helpers/process.ts';
 import { startMockUpstream, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { fixtureSseBody } from '../helpers/fixtures.ts';
 
@@ -46,6 +48,39 @@ describe('command line', () => {
     const r = await runToExit(['--config', p, '--host', '0.0.0.0', '--port', '0']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('refusing to listen on 0.0.0.0');
+  });
+});
+
+describe('engine start-up settings (src/engine.ts)', () => {
+  /** The environment of a running process, as the kernel has it (Linux). */
+  const environ = (pid: number) => Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const linux = process.platform === 'linux';
+
+  test('missing from the environment: the same process starts again with them, keeping Bun\'s flags and the arguments', async () => {
+    const g = await spawnGateway(['--port', '0', '--host', '127.0.0.1'], {}, [process.execPath, '--smol', MAIN]);
+    const listening = g.lines.find((l) => l.msg === 'listening');
+    expect(listening.upstream_concurrency).toBe(4096);
+    expect(listening.heap_budget_mb).toBe(32);
+    expect(g.lines.some((l) => typeof l === 'object' && String(l.msg).startsWith('at most 256'))).toBe(false);
+    if (linux) {
+      // the pid Bun.spawn returned is the one serving, now with the settings in its environment and --smol kept
+      expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: '33554432' });
+      expect(readFileSync(`/proc/${g.proc.pid}/cmdline`, 'latin1').split('\0')).toContain('--smol');
+    }
+    expect((await fetch(`${g.url}/health`)).status).toBe(200);
+    g.proc.kill('SIGTERM');
+    expect(await g.exited).toBe(0);
+  });
+
+  test('set in the environment: kept as they are, Bun\'s defaults included (and the 256 limit is logged)', async () => {
+    const g = await spawnGateway(['--port', '0'], { BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' });
+    const listening = g.lines.find((l) => l.msg === 'listening');
+    expect(listening.upstream_concurrency).toBe(256);
+    expect(listening.heap_budget_mb).toBe(8);
+    expect(g.lines.some((l) => typeof l === 'object' && String(l.msg).startsWith('at most 256'))).toBe(true);
+    if (linux) expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' });
+    g.proc.kill('SIGTERM');
+    expect(await g.exited).toBe(0);
   });
 });
 
