@@ -11,15 +11,15 @@
  * - `BUN_JSC_largeHeapSize`: the least the engine lets the heap grow between two young collections (Bun sets
  *   8 MB). A streamed answer that arrives whole in one read allocates ~25 KB the floor never touches (the chunk
  *   fetch hands over, and the copy a Response makes of it): with 8 MB Switchboard collected every ~150 streams under
- *   100-chunk bursts, ~13 µs of pauses per stream. With 32 MB (bench/ab.ts, interleaved, 6 rounds, c=64): bursts
- *   112.7 → 96.5 µs of gateway CPU per stream and 7,375 → 8,585 streams/s, pauses 13.1 → 3.7 µs per stream; small
- *   JSON 55.2 → 52.9 µs; a 5 MB image unchanged (its buffers are freed explicitly); for ~10-25 MB more peak RSS
- *   under load (bursts 67 → 90 MB). 16 MB gave about two thirds of the gain for a third of the memory.
+ *   100-chunk bursts, ~13 µs of pauses per stream. Interleaved A/B (bench/ab.ts, c=64, 6 rounds), 8 → 16 → 32 MB:
+ *   bursts 112.7 → 99.9 → 96.5 µs of gateway CPU per stream (7,375 → 8,202 → 8,585 streams/s; pauses 13.1 → 5.9 →
+ *   3.7 µs), small JSON 55.2 → 53.8 → 52.9 µs, peak RSS under bursts 67 → 74 → 90 MB. 32 MB took a full bench run's
+ *   peak past its 150 MB limit (167 MB, translated ~20 KB bursts); 16 MB stayed at 113 MB, with most of the gain.
  */
 
 export const ENGINE_DEFAULTS: Readonly<Record<string, string>> = {
   BUN_CONFIG_MAX_HTTP_REQUESTS: '4096',
-  BUN_JSC_largeHeapSize: String(32 * 1024 * 1024),
+  BUN_JSC_largeHeapSize: String(16 * 1024 * 1024),
 };
 
 /** The settings `env` lacks, or null when it has them all. */

@@ -60,11 +60,11 @@ describe('engine start-up settings (src/engine.ts)', () => {
     const g = await spawnGateway(['--port', '0', '--host', '127.0.0.1'], {}, [process.execPath, '--smol', MAIN]);
     const listening = g.lines.find((l) => l.msg === 'listening');
     expect(listening.upstream_concurrency).toBe(4096);
-    expect(listening.heap_budget_mb).toBe(32);
+    expect(listening.heap_budget_mb).toBe(16);
     expect(g.lines.some((l) => typeof l === 'object' && String(l.msg).startsWith('at most 256'))).toBe(false);
     if (linux) {
       // the pid Bun.spawn returned is the one serving, now with the settings in its environment and --smol kept
-      expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: '33554432' });
+      expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: '16777216' });
       expect(readFileSync(`/proc/${g.proc.pid}/cmdline`, 'latin1').split('\0')).toContain('--smol');
     }
     expect((await fetch(`${g.url}/health`)).status).toBe(200);

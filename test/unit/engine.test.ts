@@ -7,7 +7,7 @@ import { ENGINE_DEFAULTS, missingEngineSettings, restartArgs } from '../../src/e
 
 describe('missingEngineSettings', () => {
   test('an empty environment lacks every setting, with its default', () => {
-    expect(missingEngineSettings({})).toEqual({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: String(32 * 1024 * 1024) });
+    expect(missingEngineSettings({})).toEqual({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: String(16 * 1024 * 1024) });
   });
 
   test('a value the environment sets is kept, Bun\'s own default included; an empty one counts as unset', () => {
