@@ -43,6 +43,13 @@ describe('architecture', () => {
     }
   });
 
+  test('engine-start.ts is main.ts\'s first import and nobody else\'s (importing it may restart the process)', () => {
+    const main = ALL.find((f) => f.path === 'main.ts')!.text;
+    expect(main.match(/^import\s[^\n]*$/m)?.[0]).toBe("import './engine-start.ts';");
+    const others = [...ALL.filter((f) => f.path !== 'main.ts'), ...files(resolve(SRC, '../test')).map((f) => ({ path: f, text: readFileSync(f, 'utf8') }))];
+    for (const f of others) expect(`${f.path}: ${/^\s*(?:import|export)\b[^;\n]*['"][^'"]*engine-start(?:\.ts)?['"]/m.test(f.text)}`).toBe(`${f.path}: false`);
+  });
+
   test('a channel type is one folder plus one registry line', () => {
     const registry = ALL.find((f) => f.path === 'channels/registry.ts')!.text;
     const kinds = ALL.find((f) => f.path === 'channels/kinds.ts')!.text;
