@@ -7,6 +7,7 @@ import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../..
 import type { Message, MessageCreateParams, RawMessageStreamEvent, Tool } from '../../hub/types.ts';
 import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
+import { quoteJson } from '../../util/quote-json.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent } from '../../sse/decode.ts';
 import type { Format, StreamStage, TranslateContext } from '../types.ts';
@@ -51,7 +52,7 @@ export const anthropicFormat: Format<unknown> = {
         // a text delta (most events of a translated stream) written out directly: JSON.stringify(ev) gives the same
         // bytes, only slower (an event and a delta object walked per token)
         if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') {
-          out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${ev.index},"delta":{"type":"text_delta","text":${JSON.stringify(ev.delta.text)}}}` });
+          out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${ev.index},"delta":{"type":"text_delta","text":${quoteJson(ev.delta.text)}}}` });
           return;
         }
         out.push({ event: ev.type, data: JSON.stringify(ev) });

@@ -18,6 +18,7 @@
 import type { RawContentBlockDeltaEvent, RawContentBlockStartEvent, RawMessageStreamEvent, Usage } from '../../hub/types.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { assertNever, skipUnknown } from '../../util/never.ts';
+import { quoteJson } from '../../util/quote-json.ts';
 import { stageToTransform, type StreamStage, type TranslateContext } from '../types.ts';
 import type { ChatCompletionChunk, ChatCompletionChunkDelta, ChatFinishReason } from './types.ts';
 import { chatErrorBodyFromHub } from './error-body.ts';
@@ -76,7 +77,7 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
       const head = JSON.stringify({ id: state.id, object: 'chat.completion.chunk', created, model: ctx.requestedModel });
       textPrefix = `${head.slice(0, -1)},"choices":[{"index":0,"delta":{"content":`;
     }
-    return { data: `${textPrefix}${JSON.stringify(text)}},"finish_reason":null}]${opts.includeUsage ? ',"usage":null' : ''}}` };
+    return { data: `${textPrefix}${quoteJson(text)}},"finish_reason":null}]${opts.includeUsage ? ',"usage":null' : ''}}` };
   };
 
   const chunk = (delta: ChatCompletionChunkDelta, finishReason: ChatFinishReason | null = null): SseEvent => {
