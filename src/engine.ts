@@ -22,12 +22,20 @@ export const ENGINE_DEFAULTS: Readonly<Record<string, string>> = {
   BUN_JSC_largeHeapSize: String(16 * 1024 * 1024),
 };
 
-/** The settings `env` lacks, or null when it has them all. */
+/**
+ * Set in the environment of the process started again: it never starts again itself, even if something between
+ * dropped a setting on the way (no loop of restarts).
+ */
+export const RESTARTED = 'SWITCHBOARD_ENGINE_RESTARTED';
+
+/** The settings `env` lacks (with the restart marker to pass on), or null when it has them all or was restarted. */
 export function missingEngineSettings(env: Record<string, string | undefined>): Record<string, string> | null {
+  if (env[RESTARTED] !== undefined) return null;
   let missing: Record<string, string> | null = null;
   for (const [name, value] of Object.entries(ENGINE_DEFAULTS)) {
     if (env[name] === undefined || env[name] === '') (missing ??= {})[name] = value;
   }
+  if (missing) missing[RESTARTED] = '1';
   return missing;
 }
 

@@ -64,10 +64,18 @@ describe('engine start-up settings (src/engine.ts)', () => {
     expect(g.lines.some((l) => typeof l === 'object' && String(l.msg).startsWith('at most 256'))).toBe(false);
     if (linux) {
       // the pid Bun.spawn returned is the one serving, now with the settings in its environment and --smol kept
-      expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: '16777216' });
+      expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: '16777216', SWITCHBOARD_ENGINE_RESTARTED: '1' });
       expect(readFileSync(`/proc/${g.proc.pid}/cmdline`, 'latin1').split('\0')).toContain('--smol');
     }
     expect((await fetch(`${g.url}/health`)).status).toBe(200);
+    g.proc.kill('SIGTERM');
+    expect(await g.exited).toBe(0);
+  });
+
+  test('marked as started again but lacking them (dropped on the way): serves with Bun\'s defaults, no second restart', async () => {
+    const g = await spawnGateway(['--port', '0'], { SWITCHBOARD_ENGINE_RESTARTED: '1' });
+    const listening = g.lines.find((l) => l.msg === 'listening');
+    expect([listening.upstream_concurrency, listening.heap_budget_mb]).toEqual([256, 8]);
     g.proc.kill('SIGTERM');
     expect(await g.exited).toBe(0);
   });
@@ -78,7 +86,10 @@ describe('engine start-up settings (src/engine.ts)', () => {
     expect(listening.upstream_concurrency).toBe(256);
     expect(listening.heap_budget_mb).toBe(8);
     expect(g.lines.some((l) => typeof l === 'object' && String(l.msg).startsWith('at most 256'))).toBe(true);
-    if (linux) expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' });
+    if (linux) {
+      expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' });
+      expect(environ(g.proc.pid!).SWITCHBOARD_ENGINE_RESTARTED).toBeUndefined(); // not started again
+    }
     g.proc.kill('SIGTERM');
     expect(await g.exited).toBe(0);
   });

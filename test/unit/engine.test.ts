@@ -7,13 +7,17 @@ import { ENGINE_DEFAULTS, missingEngineSettings, restartArgs } from '../../src/e
 
 describe('missingEngineSettings', () => {
   test('an empty environment lacks every setting, with its default', () => {
-    expect(missingEngineSettings({})).toEqual({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: String(16 * 1024 * 1024) });
+    expect(missingEngineSettings({})).toEqual({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: String(16 * 1024 * 1024), SWITCHBOARD_ENGINE_RESTARTED: '1' });
   });
 
   test('a value the environment sets is kept, Bun\'s own default included; an empty one counts as unset', () => {
-    expect(missingEngineSettings({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256' })).toEqual({ BUN_JSC_largeHeapSize: ENGINE_DEFAULTS.BUN_JSC_largeHeapSize! });
+    expect(missingEngineSettings({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256' })).toEqual({ BUN_JSC_largeHeapSize: ENGINE_DEFAULTS.BUN_JSC_largeHeapSize!, SWITCHBOARD_ENGINE_RESTARTED: '1' });
     expect(missingEngineSettings({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' })).toBeNull();
-    expect(missingEngineSettings({ BUN_CONFIG_MAX_HTTP_REQUESTS: '', BUN_JSC_largeHeapSize: '8388608' })).toEqual({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096' });
+    expect(missingEngineSettings({ BUN_CONFIG_MAX_HTTP_REQUESTS: '', BUN_JSC_largeHeapSize: '8388608' })).toEqual({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', SWITCHBOARD_ENGINE_RESTARTED: '1' });
+  });
+
+  test('a process started again never starts again, whatever it lacks (no loop if a setting is dropped on the way)', () => {
+    expect(missingEngineSettings({ SWITCHBOARD_ENGINE_RESTARTED: '1' })).toBeNull();
   });
 });
 
