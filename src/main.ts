@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 /**
  * @module main
- * The only module with side effects: arguments and environment → config → Bun.serve → graceful shutdown.
+ * The only module with side effects (besides engine-start.ts, its first import, which may start the process again
+ * with the engine's start-up settings): arguments and environment → config → Bun.serve → graceful shutdown.
  */
 // first: it may start the process again with the engine's start-up settings, before anything else loads
 import './engine-start.ts';
