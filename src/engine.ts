@@ -13,8 +13,10 @@
  *   fetch hands over, and the copy a Response makes of it): with 8 MB Switchboard collected every ~150 streams under
  *   100-chunk bursts, ~13 µs of pauses per stream. Interleaved A/B (bench/ab.ts, c=64, 6 rounds), 8 → 16 → 32 MB:
  *   bursts 112.7 → 99.9 → 96.5 µs of gateway CPU per stream (7,375 → 8,202 → 8,585 streams/s; pauses 13.1 → 5.9 →
- *   3.7 µs), small JSON 55.2 → 53.8 → 52.9 µs, peak RSS under bursts 67 → 74 → 90 MB. 32 MB took a full bench run's
- *   peak past its 150 MB limit (167 MB, translated ~20 KB bursts); 16 MB stayed at 113 MB, with most of the gain.
+ *   3.7 µs), small JSON 55.2 → 53.8 → 52.9 µs (within the noise: 46.1 → 46.8 in a rerun), peak RSS under bursts
+ *   67 → 74 → 90 MB; a quieter rerun, 8 → 16 MB: bursts 84.8 → 76.5 µs, 0.72 → 0.80x the floor. 32 MB took a full
+ *   bench run's peak past its 150 MB limit (167 MB, translated ~20 KB bursts); 16 MB stayed at 113-117 MB, with
+ *   most of the gain.
  */
 
 export const ENGINE_DEFAULTS: Readonly<Record<string, string>> = {
