@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
-import { MAIN, runToExit, spawnGateway, writeConfig } from '../helpers/process.ts';
+import { MAIN, runToExit, spawnGateway, writeConfig, type RunningGateway } from '../helpers/process.ts';
 import { startMockUpstream, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { fixtureSseBody } from '../helpers/fixtures.ts';
 
@@ -56,42 +56,50 @@ describe('engine start-up settings (src/engine.ts)', () => {
   const environ = (pid: number) => Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const linux = process.platform === 'linux';
 
-  test('missing from the environment: the same process starts again with them, keeping Bun\'s flags and the arguments', async () => {
-    const g = await spawnGateway(['--port', '0', '--host', '127.0.0.1'], {}, [process.execPath, '--smol', MAIN]);
-    const listening = g.lines.find((l) => l.msg === 'listening');
-    expect(listening.upstream_concurrency).toBe(4096);
-    expect(listening.heap_budget_mb).toBe(16);
-    expect(g.lines.some((l) => typeof l === 'object' && String(l.msg).startsWith('at most 256'))).toBe(false);
-    if (linux) {
-      // the pid Bun.spawn returned is the one serving, now with the settings in its environment and --smol kept
-      expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: '16777216', SWITCHBOARD_ENGINE_RESTARTED: '1' });
-      expect(readFileSync(`/proc/${g.proc.pid}/cmdline`, 'latin1').split('\0')).toContain('--smol');
+  /** `check` on a gateway started with `env`, which is then stopped (killed if `check` failed) and must exit cleanly. */
+  async function withGateway(env: Record<string, string>, check: (g: RunningGateway) => Promise<void> | void, cmd?: string[], args = ['--port', '0']) {
+    const g = await spawnGateway(args, env, cmd);
+    try {
+      await check(g);
+    } catch (err) {
+      g.proc.kill('SIGKILL');
+      throw err;
     }
-    expect((await fetch(`${g.url}/health`)).status).toBe(200);
     g.proc.kill('SIGTERM');
     expect(await g.exited).toBe(0);
+  }
+  const listeningOf = (g: RunningGateway) => g.lines.find((l) => l.msg === 'listening');
+  const notes256 = (g: RunningGateway) => g.lines.some((l) => typeof l === 'object' && String(l.msg).startsWith('at most 256'));
+
+  test('missing from the environment: the same process starts again with them, keeping Bun\'s flags and the arguments', async () => {
+    await withGateway({}, async (g) => {
+      expect(listeningOf(g).upstream_concurrency).toBe(4096);
+      expect(listeningOf(g).heap_budget_mb).toBe(16);
+      expect(notes256(g)).toBe(false);
+      if (linux) {
+        // the pid Bun.spawn returned is the one serving, now with the settings in its environment and --smol kept
+        expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '4096', BUN_JSC_largeHeapSize: '16777216', SWITCHBOARD_ENGINE_RESTARTED: '1' });
+        expect(readFileSync(`/proc/${g.proc.pid}/cmdline`, 'latin1').split('\0')).toContain('--smol');
+      }
+      expect((await fetch(`${g.url}/health`)).status).toBe(200);
+    }, [process.execPath, '--smol', MAIN], ['--port', '0', '--host', '127.0.0.1']);
   });
 
   test('marked as started again but lacking them (dropped on the way): serves with Bun\'s defaults, no second restart', async () => {
-    const g = await spawnGateway(['--port', '0'], { SWITCHBOARD_ENGINE_RESTARTED: '1' });
-    const listening = g.lines.find((l) => l.msg === 'listening');
-    expect([listening.upstream_concurrency, listening.heap_budget_mb]).toEqual([256, 8]);
-    g.proc.kill('SIGTERM');
-    expect(await g.exited).toBe(0);
+    await withGateway({ SWITCHBOARD_ENGINE_RESTARTED: '1' }, (g) => {
+      expect([listeningOf(g).upstream_concurrency, listeningOf(g).heap_budget_mb]).toEqual([256, 8]);
+    });
   });
 
   test('set in the environment: kept as they are, Bun\'s defaults included (and the 256 limit is logged)', async () => {
-    const g = await spawnGateway(['--port', '0'], { BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' });
-    const listening = g.lines.find((l) => l.msg === 'listening');
-    expect(listening.upstream_concurrency).toBe(256);
-    expect(listening.heap_budget_mb).toBe(8);
-    expect(g.lines.some((l) => typeof l === 'object' && String(l.msg).startsWith('at most 256'))).toBe(true);
-    if (linux) {
-      expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' });
-      expect(environ(g.proc.pid!).SWITCHBOARD_ENGINE_RESTARTED).toBeUndefined(); // not started again
-    }
-    g.proc.kill('SIGTERM');
-    expect(await g.exited).toBe(0);
+    await withGateway({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' }, (g) => {
+      expect([listeningOf(g).upstream_concurrency, listeningOf(g).heap_budget_mb]).toEqual([256, 8]);
+      expect(notes256(g)).toBe(true);
+      if (linux) {
+        expect(environ(g.proc.pid!)).toMatchObject({ BUN_CONFIG_MAX_HTTP_REQUESTS: '256', BUN_JSC_largeHeapSize: '8388608' });
+        expect(environ(g.proc.pid!).SWITCHBOARD_ENGINE_RESTARTED).toBeUndefined(); // not started again
+      }
+    });
   });
 });
 
