@@ -8,8 +8,8 @@
  *
  * - `BUN_CONFIG_MAX_HTTP_REQUESTS`: upstream requests in flight at once per process. Bun's 256 queues the rest
  *   behind them: a shared gateway's 257th concurrent stream would wait for a free slot before its first token.
- * - `BUN_JSC_largeHeapSize`: the least the engine lets the heap grow between two young collections (Bun sets
- *   8 MB). A streamed answer that arrives whole in one read allocates ~25 KB the floor never touches (the chunk
+ * - `BUN_JSC_largeHeapSize`: the least the engine lets the heap grow between two young collections (8 MB in
+ *   Bun 1.4.5, by `BUN_JSC_dumpOptions=2`). A streamed answer that arrives whole in one read allocates ~25 KB the floor never touches (the chunk
  *   fetch hands over, and the copy a Response makes of it): with 8 MB Switchboard collected every ~150 streams under
  *   100-chunk bursts, ~13 µs of pauses per stream. Interleaved A/B (bench/ab.ts, c=64, 6 rounds), 8 → 16 → 32 MB:
  *   bursts 112.7 → 99.9 → 96.5 µs of gateway CPU per stream (7,375 → 8,202 → 8,585 streams/s; pauses 13.1 → 5.9 →
