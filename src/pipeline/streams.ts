@@ -16,7 +16,8 @@
 import { GatewayError } from '../errors.ts';
 import { unwatch, watch, type Watch } from './watchdog.ts';
 
-export interface RelayHooks<T> {
+/** T: what the source gives; O: what the client is written (bytes, or a string Bun encodes as UTF-8 as it writes). */
+export interface RelayHooks<T, O extends Uint8Array | string = T extends Uint8Array ? T : never> {
   /**
    * The client's request signal: when the client goes away the relay ends as 'cancelled' and the source is
    * cancelled, noticed by the shared watchdog within 50 ms (Bun does not always cancel a response body whose
@@ -32,15 +33,15 @@ export interface RelayHooks<T> {
    * Turn each source chunk into what the client gets (null: nothing yet); absent = relay as is. May throw:
    * the stream then ends like a failed source. `flush` gives the last output when the source ends.
    */
-  map?(chunk: T): T | null;
-  flush?(): T | null;
+  map?(chunk: T): O | null;
+  flush?(): O | null;
   /** Every chunk handed on, before it is written (first-byte timing, usage sniffing). */
-  onChunk?(chunk: T): void;
+  onChunk?(chunk: O): void;
   /**
    * What to append when the source fails mid-way (then the stream closes normally), or null to append nothing.
    * Absent: the failure propagates as a stream error (for inner stages whose consumer renders it).
    */
-  errorTail?(err: unknown): T | null;
+  errorTail?(err: unknown): O | null;
   /** Exactly once: ended normally (undefined), failed (the error) or the client went away ('cancelled'). */
   onEnd?(outcome: undefined | unknown | 'cancelled'): void;
 }
@@ -91,7 +92,7 @@ export async function readAhead<T>(reader: Reader<T>, endsStream: (chunk: T) => 
   return { reader, head: [first.value, settled.value], pending: null, whole: false };
 }
 
-export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | ReadAhead<T>, hooks: RelayHooks<T>): ReadableStream<T> {
+export function relayStream<T extends Uint8Array, O extends Uint8Array | string = T>(source: ReadableStream<T> | ReadAhead<T>, hooks: RelayHooks<T, O>): ReadableStream<Uint8Array> {
   const started = source instanceof ReadableStream ? null : source;
   const reader: Reader<T> = started ? started.reader : (source as ReadableStream<T>).getReader();
   const head = started?.head ?? [];
@@ -156,7 +157,7 @@ export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | Re
     wake = resolve;
     (r as Promise<number>).then(() => resolve(), () => resolve());
   }));
-  const underlying: Bun.DirectUnderlyingSource<T> = {
+  const underlying: Bun.DirectUnderlyingSource<Uint8Array> = {
     type: 'direct',
     async pull(controller) {
       client = controller;
@@ -179,13 +180,13 @@ export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | Re
             end(undefined);
             return;
           }
-          const chunk = hooks.map ? hooks.map(r.value) : r.value;
+          const chunk = hooks.map ? hooks.map(r.value) : (r.value as unknown as O); // without map, O is T
           if (chunk === null) continue; // e.g. half an SSE line: read on
           hooks.onChunk?.(chunk);
           // written straight to the client's socket (no queue in between); waits only while the client is not
           // taking it, and that wait counts against idleMs like a silent source
           const wrote = controller.write(chunk);
-          if (wrote === 0 && chunk.byteLength > 0) {
+          if (wrote === 0 && (typeof chunk === 'string' ? chunk.length : chunk.byteLength) > 0) {
             // 0 for a non-empty chunk: the client has gone away
             reader.cancel(new Error('client disconnected')).catch(() => {});
             end('cancelled');
@@ -218,5 +219,5 @@ export function relayStream<T extends Uint8Array>(source: ReadableStream<T> | Re
       return cancelled;
     },
   };
-  return new ReadableStream<T>(underlying);
+  return new ReadableStream<Uint8Array>(underlying);
 }

@@ -12,7 +12,7 @@ import { RawStrings, splice } from '../util/json-skeleton.ts';
 import { addAnthropicUsage, emptyUsage } from '../accounting/usage.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import { SseParser } from '../sse/decode.ts';
-import { encodeOneLineEvent, encodeSse } from '../sse/encode.ts';
+import { encodeOneLineEvent, encodeSseEvent } from '../sse/encode.ts';
 import type { SseEvent } from '../sse/types.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
@@ -23,7 +23,6 @@ import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
 
 const utf8 = new TextDecoder();
-const utf8Encoder = new TextEncoder();
 
 /** Where a translated request goes: the channel's own inference endpoint. */
 export const NATIVE_ENDPOINT: Record<FormatId, Endpoint> = { anthropic: 'messages', 'openai-chat': 'chat_completions' };
@@ -98,7 +97,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
   const sseIn: SseEvent[] = [];
   const hub: RawMessageStreamEvent[] = [];
   const sseOut: SseEvent[] = [];
-  const translate = (chunk: Uint8Array | null): Uint8Array | null => {
+  const translate = (chunk: Uint8Array | null): string | null => {
     if (chunk) parser.push(chunk, sseIn); else parser.end(sseIn);
     for (const ev of sseIn) toHub.push(ev, hub);
     if (!chunk) toHub.end(hub);
@@ -111,7 +110,8 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     let text = '';
     for (const ev of sseOut) text += encodeOneLineEvent(ev); // one-line data: Format.streamFromHub
     sseIn.length = 0; hub.length = 0; sseOut.length = 0;
-    return text ? utf8Encoder.encode(text) : null;
+    // written as a string: Bun encodes it into the socket's buffer as it writes, no bytes of our own in between
+    return text || null;
   };
   const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
@@ -122,7 +122,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     client: x.req.signal,
     map: translate,
     flush: () => translate(null),
-    errorTail: (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
+    errorTail: (err) => encodeSseEvent(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       finishStreamLog(log, usage, outcome, stopReason);

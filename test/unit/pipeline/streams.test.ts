@@ -111,6 +111,17 @@ describe('relayStream', () => {
     expect(seen).toEqual(['ONE ', 'TWO ', 'THREE']);
   });
 
+  test("map may give strings (a translation's text): the client gets them as UTF-8, flush and error tail too", async () => {
+    const r = await readAhead(source(['é ', '中 ', 'bad']).getReader(), endsWithStop);
+    const out = relayStream(r, {
+      map: (c) => { const s = dec.decode(c); if (s === 'bad') throw new Error('cut'); return `<${s}😀>`; },
+      errorTail: () => 'tail ✓',
+    });
+    expect(await readAll(out)).toBe('<é 😀><中 😀>tail ✓');
+    const r2 = await readAhead(source(['a']).getReader(), endsWithStop);
+    expect(await readAll(relayStream(r2, { map: (c) => dec.decode(c), flush: () => ' — end' }))).toBe('a — end');
+  });
+
   test('a chunk read ahead that cannot be mapped ends the stream with the error tail', async () => {
     const r = await readAhead(source(['bad', 'never read']).getReader(), endsWithStop);
     const ended: unknown[] = [];
