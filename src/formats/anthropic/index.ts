@@ -8,6 +8,7 @@ import type { Message, MessageCreateParams, RawMessageStreamEvent, Tool } from '
 import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import { quoteJson } from '../../util/quote-json.ts';
+import { EventTemplate } from '../../util/event-template.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent } from '../../sse/decode.ts';
 import type { Format, StreamStage, TranslateContext } from '../types.ts';
@@ -83,9 +84,26 @@ export const anthropicFormat: Format<unknown> = {
     return { ...msg, model: ctx.requestedModel };
   },
   streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> {
+    // text deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
+    let index = 0;
+    const template = new EventTemplate({
+      key: '"text":',
+      plain(ev, text) {
+        if (!isExactTextDelta(ev, text)) return false;
+        index = ev.index;
+        return true;
+      },
+      // a template per text block: its index is in it
+      maxLearnt: 16,
+    });
     return {
       push(ev, out) {
         if (!ev.data) return;
+        const text = template.match(ev.data);
+        if (text !== undefined) {
+          out.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
+          return;
+        }
         let parsed: RawMessageStreamEvent;
         try {
           parsed = JSON.parse(ev.data);
@@ -96,6 +114,7 @@ export const anthropicFormat: Format<unknown> = {
         if (!HUB_EVENT_TYPES.has(parsed?.type)) return;
         if (parsed.type === 'message_start') parsed = { ...parsed, message: { ...parsed.message, model: ctx.requestedModel } };
         out.push(parsed);
+        if (template.learning && parsed.type === 'content_block_delta' && parsed.delta?.type === 'text_delta' && parsed.delta.text) template.learn(ev.data, parsed.delta.text);
       },
       end() {},
     };
@@ -105,6 +124,18 @@ export const anthropicFormat: Format<unknown> = {
 };
 
 const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');
+
+/**
+ * `{"type":"content_block_delta","index":N,"delta":{"type":"text_delta","text":TEXT}}` and nothing else: what the
+ * template path builds for it is then exactly what JSON.parse gives.
+ */
+function isExactTextDelta(ev: unknown, text: string): ev is { type: 'content_block_delta'; index: number; delta: { type: 'text_delta'; text: string } } {
+  if (typeof ev !== 'object' || ev === null) return false;
+  const e = ev as Record<string, unknown>;
+  const d = e.delta as Record<string, unknown> | null;
+  return e.type === 'content_block_delta' && typeof e.index === 'number' && typeof d === 'object' && d !== null && !Array.isArray(d)
+    && d.type === 'text_delta' && d.text === text && Object.keys(e).length === 3 && Object.keys(d).length === 2;
+}
 
 /** A mid-stream failure as Anthropic SSE (https://docs.anthropic.com/en/api/messages-streaming#error-events). */
 export function anthropicStreamError(err: GatewayError): SseEvent {

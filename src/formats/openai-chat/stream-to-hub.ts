@@ -17,6 +17,7 @@
  */
 import type { RawContentBlockDelta, RawMessageStreamEvent, StopReason, Usage } from '../../hub/types.ts';
 import type { SseEvent } from '../../sse/types.ts';
+import { EventTemplate } from '../../util/event-template.ts';
 import { assertNever } from '../../util/never.ts';
 import { stageToTransform, type StreamStage, type TranslateContext } from '../types.ts';
 import { chatStreamErrorToHub } from './errors.ts';
@@ -92,13 +93,16 @@ export class ChatStreamTranslator {
   /** Set while closing: pending work is flushed without waiting for arguments to complete. */
   private forced = false;
   private out: RawMessageStreamEvent[] = [];
+  /** Text chunks recognised by their bytes (util/event-template.ts); null: every chunk is parsed. */
+  private readonly template: EventTemplate | null;
 
   /**
    * `maxToolArgs`: the longest a tool call's arguments may grow, in characters (they are kept whole until they form
    * a complete JSON value): an upstream that never finishes one ends the stream with an error instead.
    */
-  constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS) {
+  constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS, templates = true) {
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
+    this.template = templates ? new EventTemplate({ key: '"content":', plain: plainTextChunk, varyingKey: 'obfuscation' }) : null;
   }
 
   /** Hub events for one upstream SSE event, appended to `out` (returned). */
@@ -109,10 +113,23 @@ export class ChatStreamTranslator {
     const data = ev.data.trim();
     if (data === '') return this.out;
     if (data === '[DONE]') { this.finishMessage(); return this.out; }
+    const template = this.template;
+    const text = template?.match(data);
+    if (text !== undefined) {
+      // what chunk() does with a chunk that carries nothing but text (plainTextChunk)
+      this.start(null);
+      this.content(text);
+      return this.out;
+    }
     const chunk = parseJson(data);
     if (!isRecord(chunk)) { this.fail({ error: { message: 'upstream sent a stream event that is not a JSON object' } }); return this.out; }
     if (chunk.error !== undefined && chunk.error !== null) { this.fail(chunk); return this.out; } // OpenRouter
     this.chunk(chunk as ChatCompletionChunk);
+    // learnt from a chunk with text (the first one, `"role":"assistant","content":""`, seldom looks like the rest)
+    if (template?.learning) {
+      const text = (chunk as ChatCompletionChunk).choices?.[0]?.delta?.content;
+      if (typeof text === 'string' && text && plainTextChunk(chunk, text)) template.learn(data, text);
+    }
     return this.out;
   }
 
@@ -365,6 +382,22 @@ export class ChatStreamTranslator {
 }
 
 const NO_DELTA: ChatCompletionChunkDelta = Object.freeze({});
+
+/**
+ * A chunk that chunk() reads as nothing but `text` for choice 0: no usage, no error, one choice, no reasoning,
+ * refusal, tool call or finish. Kept next to chunk() and choice(): what they look at, this must look at.
+ */
+function plainTextChunk(chunk: unknown, text: unknown): boolean {
+  if (typeof text !== 'string' || !isRecord(chunk)) return false;
+  const c = chunk as ChatCompletionChunk;
+  if ((c.error !== undefined && c.error !== null) || isRecord(c.usage) || isRecord(c.x_groq?.usage)) return false;
+  if (!Array.isArray(c.choices) || c.choices.length !== 1) return false;
+  const choice = c.choices[0];
+  if (!isRecord(choice) || (choice.index ?? 0) !== 0 || (typeof choice.finish_reason === 'string' && choice.finish_reason)) return false;
+  const d = choice.delta;
+  if (!isRecord(d) || d.content !== text || d.reasoning_content || d.reasoning || d.reasoning_details) return false;
+  return !(typeof d.refusal === 'string' && d.refusal) && !Array.isArray(d.tool_calls) && !isRecord(d.function_call);
+}
 
 /** Tracks whether streamed tool arguments form a finished JSON object or array yet. */
 class JsonCompleteness {

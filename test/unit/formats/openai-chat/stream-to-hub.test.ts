@@ -13,7 +13,7 @@ import type { SseEvent } from '../../../../src/sse/types.ts';
 import type { RawMessageStreamEvent, Usage } from '../../../../src/hub/types.ts';
 import type { TranslateContext } from '../../../../src/formats/types.ts';
 import { DEFAULT_CHAT_QUIRKS, type ChatQuirks } from '../../../../src/formats/openai-chat/quirks.ts';
-import { ChatStreamTranslator, chatChunksToHubEvents } from '../../../../src/formats/openai-chat/stream-to-hub.ts';
+import { ChatStreamTranslator, MAX_TOOL_ARGS, chatChunksToHubEvents } from '../../../../src/formats/openai-chat/stream-to-hub.ts';
 import { usageToHub } from '../../../../src/formats/openai-chat/response-to-hub.ts';
 import { chatFinishToStopReason } from '../../../../src/formats/openai-chat/stop-reason.ts';
 import { fixtureSseBody, listFixtures } from '../../../helpers/fixtures.ts';
@@ -29,9 +29,9 @@ function makeCtx(over: Partial<TranslateContext> = {}): TranslateContext {
 const quirks = (over: Partial<ChatQuirks> = {}): ChatQuirks => ({ ...DEFAULT_CHAT_QUIRKS, ...over });
 
 /** Synchronous pipeline (SseParser + translator), for the many-splits tests. */
-function translateChunks(chunks: Array<Uint8Array | string>, q = quirks(), ctx = makeCtx()): RawMessageStreamEvent[] {
+function translateChunks(chunks: Array<Uint8Array | string>, q = quirks(), ctx = makeCtx(), templates = true): RawMessageStreamEvent[] {
   const parser = new SseParser();
-  const t = new ChatStreamTranslator(ctx, q);
+  const t = new ChatStreamTranslator(ctx, q, MAX_TOOL_ARGS, templates);
   const out: RawMessageStreamEvent[] = [];
   for (const c of chunks) for (const ev of parser.push(c)) out.push(...t.event(ev));
   for (const ev of parser.end()) out.push(...t.event(ev));
@@ -255,6 +255,93 @@ describe('every byte split', () => {
     const chunks: Uint8Array[] = [];
     for (let i = 0; i < bytes.length; i++) chunks.push(bytes.subarray(i, i + 1));
     expect(normalizeIds(await translateStream(chunks))).toBe(whole);
+  });
+});
+
+describe('text chunks read by their bytes (util/event-template.ts)', () => {
+  /** Translates `body` with and without templates, counting JSON.parse calls on each side. */
+  function both(body: string, q = quirks()) {
+    const real = JSON.parse;
+    let parses = 0;
+    JSON.parse = ((text: string, reviver?: (this: unknown, key: string, value: unknown) => unknown) => { parses++; return real(text, reviver); }) as typeof JSON.parse;
+    try {
+      // the events, and what the client is told was dropped
+      const run = (templates: boolean) => { const ctx = makeCtx(); return normalizeIds(translateChunks([body], q, ctx, templates)) + JSON.stringify(ctx.dropped).replace(/toolu_[A-Za-z0-9]{24}/g, 'toolu_X'); };
+      const fast = run(true);
+      const fastParses = parses;
+      parses = 0;
+      const slow = run(false);
+      return { fast, slow, fastParses, slowParses: parses };
+    } finally {
+      JSON.parse = real;
+    }
+  }
+
+  test.each(STREAM_FIXTURES)('%s: the same events as parsing every chunk', (file) => {
+    const r = both(fixtureSseBody(file));
+    expect(r.fast).toBe(r.slow);
+    expect(r.fastParses).toBeLessThanOrEqual(r.slowParses + 4); // a probe per template learnt, at most 4
+  });
+
+  // OpenAI's own layout (stream-gpt5-service-tier.sse): obfuscation of random length last in every chunk
+  const head = '{"id":"chatcmpl-E4R","object":"chat.completion.chunk","created":1784728648,"model":"gpt-5","service_tier":"default","system_fingerprint":null,"choices":[{"index":0,"delta":';
+  const line = (delta: string, finish = 'null', usage = 'null') => `data: ${head}${delta},"finish_reason":${finish}}],"usage":${usage},"obfuscation":"${'x'.repeat(delta.length % 13)}"}\n\n`;
+  const texts = ['Hello', ' "quoted"', ' back\\slash', '\n', ' é中文', ' 😀', '', ' <think>', ' a</think>b', ' end'];
+
+  // a chunk with text and something else, three times running: learnt from, and then read by bytes, it would lose the rest
+  test.each([
+    ['a refusal', '{"content":"c","refusal":"no"}', 'null', 'null'],
+    ['reasoning_content', '{"content":"c","reasoning_content":"r"}', 'null', 'null'],
+    ['reasoning', '{"content":"c","reasoning":"r"}', 'null', 'null'],
+    ['reasoning_details', '{"content":"c","reasoning_details":[{"type":"reasoning.text","text":"r"}]}', 'null', 'null'],
+    ['a tool call', '{"content":"c","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]}', 'null', 'null'],
+    ['a function_call', '{"content":"c","function_call":{"name":"f","arguments":"{}"}}', 'null', 'null'],
+    ['a finish', '{"content":"c"}', '"length"', 'null'],
+    ['usage', '{"content":"c"}', 'null', '{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}'],
+  ])('text with %s: never read as text alone', (_name, delta, finish, usage) => {
+    const body = [line('{"content":"a"}'), line('{"content":"b"}'), line(delta, finish, usage), line(delta, finish, usage), line(delta, finish, usage), line('{"content":"d"}')].join('');
+    const r = both(body);
+    expect(r.fast).toBe(r.slow);
+  });
+
+  test('chunks of other choices, or of two, are never read as text of choice 0', () => {
+    const plain = [line('{"content":"a"}'), line('{"content":"b"}'), line('{"content":"c"}')].join('');
+    for (const [from, to] of [
+      ['"choices":[{"index":0,', '"choices":[{"index":1,'],
+      ['"choices":[{"index":0,', '"choices":[{"index":1,"delta":{"content":"x"}},{"index":0,'],
+      [',"finish_reason":null}]', ',"finish_reason":null},{"index":1,"delta":{"content":"x"},"finish_reason":null}]'],
+    ] as const) {
+      const r = both(plain.replaceAll(from, to));
+      expect(r.fast).toBe(r.slow);
+    }
+  });
+
+  test.each([
+    ['text only', texts.map((t) => line(`{"content":${JSON.stringify(t)}}`))],
+    ['text, reasoning, a tool call and text again', [
+      line('{"role":"assistant","content":"","refusal":null}'),
+      ...texts.slice(0, 4).map((t) => line(`{"content":${JSON.stringify(t)}}`)),
+      line('{"reasoning_content":"think"}'), line('{"content":"after reasoning"}'),
+      line('{"content":"with a refusal","refusal":"no"}'),
+      line('{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{\\"a\\":"}}]}'),
+      line('{"content":"held while the call is open"}'),
+      line('{"tool_calls":[{"index":0,"function":{"arguments":"1}"}}]}'),
+      ...texts.slice(4).map((t) => line(`{"content":${JSON.stringify(t)}}`)),
+      line('{"content":"finishing"}', '"stop"'),
+      line('{"content":"after the finish"}'),
+      line('{"content":"with usage"}', 'null', '{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}'),
+      'data: [DONE]\n\n',
+    ]],
+  ])('%s: the same events as parsing every chunk, with and without think tags', (_name, lines) => {
+    for (const q of [quirks(), quirks({ think_tags: true })]) {
+      const r = both(lines.join(''), q);
+      expect(r.fast).toBe(r.slow);
+    }
+    // and the template path was taken: texts with nothing to escape parsed once (to learn) plus the probe
+    const plain = texts.filter((t) => JSON.stringify(t) === `"${t}"`);
+    const r = both(plain.concat(plain, plain).map((t) => line(`{"content":${JSON.stringify(t)}}`)).join(''));
+    expect(r.slowParses).toBe(plain.length * 3);
+    expect(r.fastParses).toBe(2);
   });
 });
 

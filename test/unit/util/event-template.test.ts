@@ -1,0 +1,131 @@
+/**
+ * @module test/unit/util/event-template
+ * A text event recognised by its bytes gives exactly what JSON.parse would, or nothing: every case here is checked
+ * against JSON.parse of the same event.
+ */
+import { describe, expect, test } from 'bun:test';
+import { EventTemplate } from '../../../src/util/event-template.ts';
+
+/** OpenAI's chunk layout; `text` is placed as JSON.stringify writes it unless `raw` (a literal as sent) is given. */
+function chunk(text: string, opt: { raw?: string; obfuscation?: string; finish?: string | null; id?: string } = {}): string {
+  const lit = opt.raw ?? JSON.stringify(text);
+  const tail = opt.obfuscation === undefined ? '' : `,"obfuscation":"${opt.obfuscation}"`;
+  return `{"id":"${opt.id ?? 'chatcmpl-1'}","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":${lit}},"finish_reason":${opt.finish === undefined || opt.finish === null ? 'null' : JSON.stringify(opt.finish)}}],"usage":null${tail}}`;
+}
+
+/** The check a format gives: one choice, index 0, its delta's content is the text, no finish, no usage. */
+function plainChunk(ev: unknown, text: string): boolean {
+  const c = ev as { choices?: Array<{ index?: number; delta?: { content?: unknown }; finish_reason?: unknown }>; usage?: unknown };
+  return Array.isArray(c.choices) && c.choices.length === 1 && c.choices[0]!.delta?.content === text && !c.choices[0]!.finish_reason && !c.usage;
+}
+
+const openai = (max?: number) => new EventTemplate({ key: '"content":', plain: plainChunk, varyingKey: 'obfuscation', maxLearnt: max });
+
+/** What the template reads must be what JSON.parse reads, whenever it reads anything. */
+function agrees(t: EventTemplate, data: string): string | undefined {
+  const text = t.match(data);
+  if (text !== undefined) expect(text).toBe((JSON.parse(data) as { choices: Array<{ delta: { content: string } }> }).choices[0]!.delta.content);
+  return text;
+}
+
+describe('EventTemplate', () => {
+  test('learnt from one text chunk, it reads the next ones: plain, escaped, non-ASCII, surrogate pairs', () => {
+    const t = openai();
+    expect(t.match(chunk('Hello'))).toBeUndefined(); // nothing learnt yet
+    t.learn(chunk('Hello'), 'Hello');
+    expect(t.ready).toBe(true);
+    for (const text of [' world', 'a "quoted" word', 'back\\slash', 'line\nbreak\ttab', 'é中文', '😀 emoji', '\u2028', '"', '\\', '']) {
+      expect(agrees(t, chunk(text))).toBe(text);
+    }
+    // escapes a provider may write where JSON.stringify would not
+    expect(agrees(t, chunk('A/é', { raw: '"\\u0041\\/\\u00e9"' }))).toBe('A/é');
+    expect(agrees(t, chunk('😀', { raw: '"\\ud83d\\ude00"' }))).toBe('😀');
+  });
+
+  test('anything but the template with one valid string literal in place is left to JSON.parse', () => {
+    const t = openai();
+    t.learn(chunk('Hello'), 'Hello');
+    const refused = [
+      chunk('x', { finish: 'stop' }), // another member differs
+      chunk('x', { id: 'chatcmpl-2' }),
+      chunk('', { raw: 'null' }), chunk('', { raw: '42' }), chunk('', { raw: '["a"]' }), chunk('', { raw: '{"a":1}' }),
+      chunk('', { raw: '"a"b"' }), // an unescaped quote: not one literal (JSON.parse fails on it too)
+      chunk('', { raw: '"a","content":"b"' }), // a second member slipped in
+      chunk('', { raw: '"bad \\x escape"' }),
+      chunk('', { raw: '"raw\u0001control"' }), chunk('', { raw: '"raw\nnewline"' }),
+      chunk('', { raw: '"unterminated\\"' }),
+      chunk('', { raw: '""' }).replace('"usage":null', '"usage":{"total_tokens":3}'),
+      chunk('x') + ' ', chunk('x').slice(0, -1), `${chunk('x')}}`,
+    ];
+    for (const data of refused) expect(t.match(data)).toBeUndefined();
+  });
+
+  test("a varying member after the text (OpenAI's obfuscation) is skipped, whatever its length, when it needs no unescaping", () => {
+    const t = openai();
+    t.learn(chunk('Hello', { obfuscation: 'abc' }), 'Hello');
+    expect(agrees(t, chunk(' there', { obfuscation: '' }))).toBe(' there');
+    expect(agrees(t, chunk('"x", "obfuscation":"', { obfuscation: 'Zq8-long-random_padding' }))).toBe('"x", "obfuscation":"');
+    expect(t.match(chunk('x', { obfuscation: 'a\\"b' }))).toBeUndefined();
+    expect(t.match(chunk('x'))).toBeUndefined(); // the member missing: another shape
+    // in the middle of the chunk (Azure sorts its keys)
+    const azure = (text: string, o: string) => `{"choices":[{"delta":{"content":${JSON.stringify(text)}},"finish_reason":null,"index":0}],"created":1,"obfuscation":"${o}","object":"chat.completion.chunk","usage":null}`;
+    const a = openai();
+    a.learn(azure('Cap', 'NNpA6'), 'Cap');
+    expect(agrees(a, azure('ital', 'x'))).toBe('ital');
+    expect(agrees(a, azure('of', ''))).toBe('of');
+    expect(a.match(azure('of', 'x').replace('"created":1', '"created":2'))).toBeUndefined();
+  });
+
+  test('not learnt when the check fails on the probe: a duplicate key, a text the format would not read alone', () => {
+    // JSON.parse keeps the last of two keys: the template must not read the first
+    const dup = '{"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}';
+    const t = openai();
+    t.learn(dup, 'a');
+    expect(t.ready).toBe(false);
+    t.learn(dup, 'b');
+    expect(t.ready).toBe(true);
+    expect(agrees(t, dup.replace('"b"', '"c"'))).toBe('c');
+    // the text found in the wrong place (inside another member) is not taken
+    const elsewhere = '{"choices":[{"index":0,"delta":{"content":"hi"},"logprobs":{"content":"hi"},"finish_reason":null}]}';
+    const w = openai();
+    w.learn(elsewhere, 'hi');
+    expect(w.ready).toBe(false);
+    // a chunk that finishes: the format's check refuses it, so nothing is learnt from it
+    const f = openai();
+    f.learn(chunk('bye', { finish: 'stop' }), 'bye');
+    expect(f.ready).toBe(false);
+    // written with escapes JSON.stringify would not use: not found, not learnt
+    const e = openai();
+    e.learn(chunk('A', { raw: '"\\u0041"' }), 'A');
+    expect(e.ready).toBe(false);
+  });
+
+  test('learns at most maxLearnt times a stream, and a new lesson replaces the old template', () => {
+    const t = openai(2);
+    t.learn(chunk('a', { id: 'one' }), 'a');
+    expect(t.match(chunk('b', { id: 'one' }))).toBe('b');
+    t.learn(chunk('a', { id: 'two' }), 'a');
+    expect(t.match(chunk('b', { id: 'one' }))).toBeUndefined();
+    expect(t.match(chunk('b', { id: 'two' }))).toBe('b');
+    expect(t.learning).toBe(false);
+    t.learn(chunk('a', { id: 'three' }), 'a');
+    expect(t.match(chunk('b', { id: 'three' }))).toBeUndefined();
+    expect(t.match(chunk('b', { id: 'two' }))).toBe('b');
+  });
+
+  test('random texts and paddings: the template and JSON.parse always agree', () => {
+    const t = openai();
+    t.learn(chunk('seed', { obfuscation: 'x' }), 'seed');
+    const alphabet = ['a', ' ', '"', '\\', '\n', '\u0000', '\u001f', 'é', '😀', '\ud800', '/', '\u2028', '}', ']', ',', ':'];
+    let seed = 7;
+    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    let read = 0;
+    for (let i = 0; i < 2000; i++) {
+      let text = '';
+      for (let k = rand(12); k > 0; k--) text += alphabet[rand(alphabet.length)];
+      const data = chunk(text, { obfuscation: 'p'.repeat(rand(20)) });
+      if (agrees(t, data) !== undefined) read++;
+    }
+    expect(read).toBe(2000); // every one was a plain text chunk written as JSON.stringify writes it
+  });
+});
