@@ -24,7 +24,7 @@
  *   --out FILE              JSON results (default bench/results/latest.json)
  */
 import { parseArgs } from 'node:util';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Subprocess } from 'bun';
@@ -147,7 +147,24 @@ const work = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
 function spawnServer(cmd: string[], name: string, env: Record<string, string | undefined> = process.env): Subprocess {
   const p = Bun.spawn(cmd, { cwd: ROOT, env, stdin: 'ignore', stdout: 'ignore', stderr: Bun.file(join(work, `${name}.stderr.log`)) });
   children.push(p);
+  serverNames.set(p, name);
   return p;
+}
+const serverNames = new Map<Subprocess, string>();
+
+/** waitReady for a server just spawned: a server that exits meanwhile fails at once, with what it printed. */
+async function waitServer(p: Subprocess, url: string, timeoutMs: number, init?: RequestInit): Promise<void> {
+  const name = serverNames.get(p) ?? 'server';
+  const exited = p.exited.then((code) => { throw new Error(`${name} exited (${code}) before answering ${url}`); });
+  try {
+    await Promise.race([waitReady(url, timeoutMs, init), exited]);
+  } catch (err) {
+    let printed = '';
+    try { printed = readFileSync(join(work, `${name}.stderr.log`), 'utf8').trim().split('\n').slice(-5).join('\n'); } catch { /* none */ }
+    throw new Error(`${(err as Error).message}${printed ? `; its stderr ends:\n${printed}` : ''}`);
+  } finally {
+    exited.catch(() => {});
+  }
 }
 
 async function stopAll(graceMs = 3000) {
@@ -293,12 +310,12 @@ async function main() {
   const mockPort = freePort();
   const mockUrl = `http://127.0.0.1:${mockPort}`;
   const mock = spawnServer([BUN, 'bench/mock-upstream.ts', '--port', String(mockPort)], 'mock');
-  await waitReady(`${mockUrl}/_mock/health`, 10_000);
+  await waitServer(mock, `${mockUrl}/_mock/health`, 10_000);
 
   const floorPort = freePort();
   const floorUrl = `http://127.0.0.1:${floorPort}`;
   const floor = spawnServer([BUN, 'bench/floor.ts', '--port', String(floorPort), '--upstream', mockUrl], 'floor', gatewayEnv);
-  await waitReady(`${floorUrl}/_mock/health`, 10_000, { method: 'GET' });
+  await waitServer(floor, `${floorUrl}/_mock/health`, 10_000, { method: 'GET' });
 
   const config = benchConfig(mockUrl);
   const configFile = join(work, 'switchboard.json');
@@ -317,7 +334,7 @@ async function main() {
   const sb = spawnServer(profDir
     ? [BUN, '--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${profDir}`, 'src/main.ts', '--config', configFile, '--port', String(sbPort)]
     : sbCmd(sbPort), 'switchboard', gatewayEnv);
-  await waitReady(`${sbUrl}/health`, 15_000);
+  await waitServer(sb, `${sbUrl}/health`, 15_000);
   await Bun.sleep(500);
   const idleRssMb = (rssKb(sb.pid) ?? 0) / 1024;
 
