@@ -50,6 +50,7 @@ describe('EventTemplate', () => {
       chunk('x', { id: 'chatcmpl-2' }),
       chunk('', { raw: 'null' }), chunk('', { raw: '42' }), chunk('', { raw: '["a"]' }), chunk('', { raw: '{"a":1}' }),
       chunk('', { raw: '"a"b"' }), // an unescaped quote: not one literal (JSON.parse fails on it too)
+      chunk('', { raw: 'x"' }), chunk('', { raw: '"' }), chunk('', { raw: '' }),
       chunk('', { raw: '"a","content":"b"' }), // a second member slipped in
       chunk('', { raw: '"bad \\x escape"' }),
       chunk('', { raw: '"raw\u0001control"' }), chunk('', { raw: '"raw\nnewline"' }),
@@ -67,6 +68,8 @@ describe('EventTemplate', () => {
     expect(agrees(t, chunk('"x", "obfuscation":"', { obfuscation: 'Zq8-long-random_padding' }))).toBe('"x", "obfuscation":"');
     expect(t.match(chunk('x', { obfuscation: 'a\\"b' }))).toBeUndefined();
     expect(t.match(chunk('x'))).toBeUndefined(); // the member missing: another shape
+    expect(t.match(`${chunk('x', { obfuscation: 'abc' }).slice(0, -1)}]`)).toBeUndefined(); // another end, same length
+    expect(t.match(chunk('x', { obfuscation: 'ab\u0001c' }))).toBeUndefined(); // a raw control character
     // in the middle of the chunk (Azure sorts its keys)
     const azure = (text: string, o: string) => `{"choices":[{"delta":{"content":${JSON.stringify(text)}},"finish_reason":null,"index":0}],"created":1,"obfuscation":"${o}","object":"chat.completion.chunk","usage":null}`;
     const a = openai();
@@ -122,7 +125,9 @@ describe('EventTemplate', () => {
     let read = 0;
     for (let i = 0; i < 2000; i++) {
       let text = '';
-      for (let k = rand(12); k > 0; k--) text += alphabet[rand(alphabet.length)];
+      // mostly a token's few characters, sometimes a long run (a fast upstream's chunk) with the odd character in it
+      for (let k = i % 5 === 0 ? rand(200) : rand(12); k > 0; k--) text += alphabet[rand(i % 5 === 0 ? 2 : alphabet.length)] ?? '';
+      if (i % 10 === 0) text += alphabet[rand(alphabet.length)];
       const data = chunk(text, { obfuscation: 'p'.repeat(rand(20)) });
       if (agrees(t, data) !== undefined) read++;
     }
