@@ -93,8 +93,11 @@ export class ChatStreamTranslator {
   /** Set while closing: pending work is flushed without waiting for arguments to complete. */
   private forced = false;
   private out: RawMessageStreamEvent[] = [];
-  /** Text chunks recognised by their bytes (util/event-template.ts); null: every chunk is parsed. */
-  private readonly template: EventTemplate | null;
+  /**
+   * Chunks that carry one thing alone (text, reasoning, a tool call's next arguments: most of a stream), recognised
+   * by their bytes (util/event-template.ts); empty: every chunk is parsed.
+   */
+  private readonly lanes: Lane[];
 
   /**
    * `maxToolArgs`: the longest a tool call's arguments may grow, in characters (they are kept whole until they form
@@ -102,7 +105,7 @@ export class ChatStreamTranslator {
    */
   constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS, templates = true) {
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
-    this.template = templates ? new EventTemplate({ key: '"content":', plain: plainTextChunk, varyingKey: 'obfuscation' }) : null;
+    this.lanes = templates ? LANE_KINDS.map((kind) => newLane(kind)) : [];
   }
 
   /** Hub events for one upstream SSE event, appended to `out` (returned). */
@@ -113,22 +116,30 @@ export class ChatStreamTranslator {
     const data = ev.data.trim();
     if (data === '') return this.out;
     if (data === '[DONE]') { this.finishMessage(); return this.out; }
-    const template = this.template;
-    const text = template?.match(data);
-    if (text !== undefined) {
-      // what chunk() does with a chunk that carries nothing but text (plainTextChunk)
+    const lanes = this.lanes;
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i]!;
+      const text = lane.template.match(data);
+      if (text === undefined) continue;
+      // what chunk() does with a chunk that carries this one thing alone (singleOf)
       this.start(null);
-      this.content(text);
+      if (lane.kind === 'content') this.content(text);
+      else if (lane.kind === 'arguments') this.toolFragment({ index: lane.index, function: { arguments: text } });
+      else if (text) this.process({ kind: 'thinking', text });
       return this.out;
     }
     const chunk = parseJson(data);
     if (!isRecord(chunk)) { this.fail({ error: { message: 'upstream sent a stream event that is not a JSON object' } }); return this.out; }
     if (chunk.error !== undefined && chunk.error !== null) { this.fail(chunk); return this.out; } // OpenRouter
     this.chunk(chunk as ChatCompletionChunk);
-    // learnt from a chunk with text (the first one, `"role":"assistant","content":""`, seldom looks like the rest)
-    if (template?.learning) {
-      const text = (chunk as ChatCompletionChunk).choices?.[0]?.delta?.content;
-      if (typeof text === 'string' && text && plainTextChunk(chunk, text)) template.learn(data, text);
+    if (lanes.length > 0) {
+      // learnt from a chunk that carries something (the first one, `"role":"assistant","content":""`, seldom looks
+      // like the rest)
+      const single = singleOf(chunk);
+      if (single && single.text) {
+        const lane = lanes.find((l) => l.kind === single.kind)!;
+        if (lane.template.learning) lane.template.learn(data, single.text);
+      }
     }
     return this.out;
   }
@@ -383,20 +394,59 @@ export class ChatStreamTranslator {
 
 const NO_DELTA: ChatCompletionChunkDelta = Object.freeze({});
 
+/** What a chunk may carry alone, each with its member (the template's key). */
+const LANE_KINDS = ['content', 'reasoning_content', 'reasoning', 'arguments'] as const;
+type LaneKind = (typeof LANE_KINDS)[number];
+
+/** One kind of chunk read by its bytes; `index`: the tool call a learnt `arguments` template continues. */
+interface Lane { kind: LaneKind; template: EventTemplate; index: number }
+
+function newLane(kind: LaneKind): Lane {
+  const lane: Lane = {
+    kind,
+    index: 0,
+    template: new EventTemplate({
+      key: `"${kind}":`,
+      plain(chunk, text) {
+        const single = singleOf(chunk);
+        if (single?.kind !== kind || single.text !== text) return false;
+        lane.index = single.index;
+        return true;
+      },
+      varyingKey: 'obfuscation',
+      // a template per tool call (its index is in it); the others rarely need more than a second try
+      maxLearnt: kind === 'arguments' ? 16 : 4,
+    }),
+  };
+  return lane;
+}
+
 /**
- * A chunk that chunk() reads as nothing but `text` for choice 0: no usage, no error, one choice, no reasoning,
- * refusal, tool call or finish. Kept next to chunk() and choice(): what they look at, this must look at.
+ * The one thing a chunk carries for choice 0, when chunk() and choice() would do nothing else with it: its text
+ * alone, its reasoning alone (no signature), or the next arguments of a tool call named only by its index. No
+ * usage, no error, no finish, no other choice. Kept next to chunk() and choice(): what they look at, this must.
  */
-function plainTextChunk(chunk: unknown, text: unknown): boolean {
-  if (typeof text !== 'string' || !isRecord(chunk)) return false;
+function singleOf(chunk: unknown): { kind: LaneKind; text: string; index: number } | null {
+  if (!isRecord(chunk)) return null;
   const c = chunk as ChatCompletionChunk;
-  if ((c.error !== undefined && c.error !== null) || isRecord(c.usage) || isRecord(c.x_groq?.usage)) return false;
-  if (!Array.isArray(c.choices) || c.choices.length !== 1) return false;
+  if ((c.error !== undefined && c.error !== null) || isRecord(c.usage) || isRecord(c.x_groq?.usage)) return null;
+  if (!Array.isArray(c.choices) || c.choices.length !== 1) return null;
   const choice = c.choices[0];
-  if (!isRecord(choice) || (choice.index ?? 0) !== 0 || (typeof choice.finish_reason === 'string' && choice.finish_reason)) return false;
+  if (!isRecord(choice) || (choice.index ?? 0) !== 0 || (typeof choice.finish_reason === 'string' && choice.finish_reason)) return null;
   const d = choice.delta;
-  if (!isRecord(d) || d.content !== text || d.reasoning_content || d.reasoning || d.reasoning_details) return false;
-  return !(typeof d.refusal === 'string' && d.refusal) && !Array.isArray(d.tool_calls) && !isRecord(d.function_call);
+  if (!isRecord(d) || (typeof d.refusal === 'string' && d.refusal) || d.reasoning_details) return null;
+  const noContent = d.content === undefined || d.content === null || d.content === '';
+  const noTools = !Array.isArray(d.tool_calls) && !isRecord(d.function_call);
+  if (typeof d.content === 'string' && d.content && !d.reasoning_content && !d.reasoning && noTools) return { kind: 'content', text: d.content, index: 0 };
+  if (!noContent) return null;
+  if (typeof d.reasoning_content === 'string' && d.reasoning_content && !d.reasoning && noTools) return { kind: 'reasoning_content', text: d.reasoning_content, index: 0 };
+  if (typeof d.reasoning === 'string' && d.reasoning && !d.reasoning_content && noTools) return { kind: 'reasoning', text: d.reasoning, index: 0 };
+  if (d.reasoning_content || d.reasoning || !Array.isArray(d.tool_calls) || d.tool_calls.length !== 1) return null;
+  const tc = d.tool_calls[0] as ChatCompletionChunkToolCall;
+  const fn = tc?.function;
+  if (!isRecord(tc) || typeof tc.index !== 'number' || (typeof tc.id === 'string' && tc.id) || !isRecord(fn)) return null;
+  if ((typeof fn.name === 'string' && fn.name) || typeof fn.arguments !== 'string' || !fn.arguments) return null;
+  return { kind: 'arguments', text: fn.arguments, index: tc.index };
 }
 
 /** Tracks whether streamed tool arguments form a finished JSON object or array yet. */

@@ -298,10 +298,59 @@ describe('text chunks read by their bytes (util/event-template.ts)', () => {
     ['a function_call', '{"content":"c","function_call":{"name":"f","arguments":"{}"}}', 'null', 'null'],
     ['a finish', '{"content":"c"}', '"length"', 'null'],
     ['usage', '{"content":"c"}', 'null', '{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}'],
-  ])('text with %s: never read as text alone', (_name, delta, finish, usage) => {
+    ['reasoning and a signature', '{"content":null,"reasoning_content":"r","reasoning_details":[{"type":"reasoning.encrypted","signature":"sig"}]}', 'null', 'null'],
+    ['reasoning of both names', '{"reasoning_content":"r","reasoning":"r2"}', 'null', 'null'],
+    ['reasoning and a refusal', '{"reasoning":"r","refusal":"no"}', 'null', 'null'],
+    ['reasoning and a tool call', '{"reasoning_content":"r","tool_calls":[{"index":0,"function":{"arguments":"x"}}]}', 'null', 'null'],
+    ['reasoning and a finish', '{"content":null,"reasoning_content":"r"}', '"stop"', 'null'],
+    ['arguments and an id', '{"tool_calls":[{"index":0,"id":"call_2","function":{"arguments":"x"}}]}', 'null', 'null'],
+    ['arguments and a name', '{"tool_calls":[{"index":0,"function":{"name":"g","arguments":"x"}}]}', 'null', 'null'],
+    ['arguments of two calls', '{"tool_calls":[{"index":0,"function":{"arguments":"x"}},{"index":1,"function":{"arguments":"y"}}]}', 'null', 'null'],
+    ['arguments and text', '{"content":"t","tool_calls":[{"index":0,"function":{"arguments":"x"}}]}', 'null', 'null'],
+    ['arguments without an index', '{"tool_calls":[{"function":{"arguments":"x"}}]}', 'null', 'null'],
+    ['arguments and usage', '{"tool_calls":[{"index":0,"function":{"arguments":"x"}}]}', 'null', '{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}'],
+  ])('a chunk with %s: never read as one thing alone', (_name, delta, finish, usage) => {
     const body = [line('{"content":"a"}'), line('{"content":"b"}'), line(delta, finish, usage), line(delta, finish, usage), line(delta, finish, usage), line('{"content":"d"}')].join('');
     const r = both(body);
     expect(r.fast).toBe(r.slow);
+  });
+
+  // DeepSeek's layout: reasoning with `"content":null`, then text; OpenRouter's `reasoning`; tool calls whose
+  // arguments come in fragments named by index (OpenAI), two calls one after the other and one interleaved
+  const reasoningContent = ['Let', ' me', ' "think"', ' é', ' a\\b', ' done'].map((t) => line(`{"content":null,"reasoning_content":${JSON.stringify(t)}}`));
+  const reasoning = ['Hmm', ' so', '\n', ' ok'].map((t) => line(`{"reasoning":${JSON.stringify(t)}}`));
+  const call = (index: number, id: string, name: string, args: string[]) => [
+    line(`{"tool_calls":[{"index":${index},"id":"${id}","type":"function","function":{"name":"${name}","arguments":""}}]}`),
+    ...args.map((a) => line(`{"tool_calls":[{"index":${index},"function":{"arguments":${JSON.stringify(a)}}}]}`)),
+  ];
+  const args = ['{"', 'path', '":"', 'a\\b.txt', '","', 'text', '":"', 'é \\"x\\"', '"}'];
+  test.each([
+    ['reasoning_content, then text', [...reasoningContent, ...reasoningContent, ...texts.map((t) => line(`{"content":${JSON.stringify(t)}}`)), 'data: [DONE]\n\n']],
+    ['reasoning, then text', [...reasoning, ...reasoning, line('{"content":"answer"}'), line('{"content":" more"}'), 'data: [DONE]\n\n']],
+    ['two tool calls one after the other', [line('{"content":"calling"}'), ...call(0, 'call_a', 'write', args), ...call(1, 'call_b', 'read', args), line('{}', '"tool_calls"'), 'data: [DONE]\n\n']],
+    ['tool calls interleaved by index', [...call(0, 'call_a', 'write', args.slice(0, 4)), ...call(1, 'call_b', 'read', args.slice(0, 3)), ...call(0, 'call_a', 'write', args.slice(4)).slice(1), ...call(1, 'call_b', 'read', args.slice(3)).slice(1), line('{}', '"tool_calls"')]],
+    ['a tool call past its end', [...call(0, 'call_a', 'write', args), line('{"content":"text after"}'), ...call(0, 'call_a', 'write', ['{"late":1}', '{"late":2}']).slice(1), 'data: [DONE]\n\n']],
+  ])('%s: the same events as parsing every chunk, with and without think tags', (_name, lines) => {
+    for (const q of [quirks(), quirks({ think_tags: true })]) {
+      const r = both(lines.join(''), q);
+      expect(r.fast).toBe(r.slow);
+    }
+  });
+
+  test('reasoning and argument fragments are read by their bytes too: the chunk it learns from, its probe, and literals with escapes', () => {
+    const plainArgs = ['{"', 'path', '":"', 'a.txt', '","', 'mode', '":"', 'w', '"}'];
+    const escaped = plainArgs.filter((a) => JSON.stringify(a) !== `"${a}"`).length; // 5: fragments of JSON hold quotes
+    for (const [lines, slow, fast] of [
+      [['Let', ' me', ' think', ' about', ' it'].map((t) => line(`{"content":null,"reasoning_content":"${t}"}`)), 5, 2],
+      [['Let', ' me', ' think'].map((t) => line(`{"reasoning":"${t}"}`)), 3, 2],
+      // the call's first chunk (id and name), the first fragment (learnt from: '{"'), its probe, the other 4 escaped
+      [call(0, 'call_a', 'write', plainArgs), 1 + plainArgs.length, 3 + escaped - 1],
+    ] as const) {
+      const r = both(lines.join(''));
+      expect(r.fast).toBe(r.slow);
+      expect(r.slowParses).toBe(slow);
+      expect(r.fastParses).toBe(fast);
+    }
   });
 
   test('chunks of other choices, or of two, are never read as text of choice 0', () => {
