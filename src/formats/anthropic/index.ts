@@ -4,7 +4,7 @@
  * translation the same way (e.g. Chat Completions client → anthropic channel) with no special case.
  */
 import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
-import type { Message, MessageCreateParams, RawMessageStreamEvent, Tool } from '../../hub/types.ts';
+import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageStreamEvent, Tool } from '../../hub/types.ts';
 import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import { quoteJson } from '../../util/quote-json.ts';
@@ -84,25 +84,18 @@ export const anthropicFormat: Format<unknown> = {
     return { ...msg, model: ctx.requestedModel };
   },
   streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> {
-    // text deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
-    let index = 0;
-    const template = new EventTemplate({
-      key: '"text":',
-      plain(ev, text) {
-        if (!isExactTextDelta(ev, text)) return false;
-        index = ev.index;
-        return true;
-      },
-      // a template per text block: its index is in it
-      maxLearnt: 16,
-    });
+    // deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
+    const lanes = DELTA_KINDS.map(newDeltaLane);
     return {
       push(ev, out) {
         if (!ev.data) return;
-        const text = template.match(ev.data);
-        if (text !== undefined) {
-          out.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
-          return;
+        for (let i = 0; i < lanes.length; i++) {
+          const lane = lanes[i]!;
+          const value = lane.template.match(ev.data);
+          if (value !== undefined) {
+            out.push({ type: 'content_block_delta', index: lane.index, delta: { type: lane.kind.type, [lane.kind.field]: value } as RawContentBlockDelta });
+            return;
+          }
         }
         let parsed: RawMessageStreamEvent;
         try {
@@ -114,7 +107,12 @@ export const anthropicFormat: Format<unknown> = {
         if (!HUB_EVENT_TYPES.has(parsed?.type)) return;
         if (parsed.type === 'message_start') parsed = { ...parsed, message: { ...parsed.message, model: ctx.requestedModel } };
         out.push(parsed);
-        if (template.learning && parsed.type === 'content_block_delta' && parsed.delta?.type === 'text_delta' && parsed.delta.text) template.learn(ev.data, parsed.delta.text);
+        if (parsed.type !== 'content_block_delta') return;
+        for (const lane of lanes) {
+          if (parsed.delta?.type !== lane.kind.type) continue;
+          const value = (parsed.delta as unknown as Record<string, unknown>)[lane.kind.field];
+          if (typeof value === 'string' && value && lane.template.learning) lane.template.learn(ev.data, value);
+        }
       },
       end() {},
     };
@@ -125,16 +123,46 @@ export const anthropicFormat: Format<unknown> = {
 
 const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');
 
+/** The deltas read by their bytes: each type with the field that carries its string. */
+const DELTA_KINDS = [
+  { type: 'text_delta', field: 'text' },
+  { type: 'thinking_delta', field: 'thinking' },
+  { type: 'input_json_delta', field: 'partial_json' },
+] as const;
+type DeltaKind = (typeof DELTA_KINDS)[number];
+
+/** One kind of delta read by its bytes; `index`: the block of the template learnt (it is in the template's text). */
+interface DeltaLane { kind: DeltaKind; template: EventTemplate; index: number }
+
+function newDeltaLane(kind: DeltaKind): DeltaLane {
+  const lane: DeltaLane = {
+    kind,
+    index: 0,
+    template: new EventTemplate({
+      key: `"${kind.field}":`,
+      plain(ev, value) {
+        const index = exactDeltaIndex(ev, kind, value);
+        if (index === null) return false;
+        lane.index = index;
+        return true;
+      },
+      maxLearnt: 16, // a template per block
+    }),
+  };
+  return lane;
+}
+
 /**
- * `{"type":"content_block_delta","index":N,"delta":{"type":"text_delta","text":TEXT}}` and nothing else: what the
- * template path builds for it is then exactly what JSON.parse gives.
+ * The block index of `{"type":"content_block_delta","index":N,"delta":{"type":TYPE,FIELD:value}}` with nothing else
+ * in it (what the template path builds is then exactly what JSON.parse gives), or null.
  */
-function isExactTextDelta(ev: unknown, text: string): ev is { type: 'content_block_delta'; index: number; delta: { type: 'text_delta'; text: string } } {
-  if (typeof ev !== 'object' || ev === null) return false;
+function exactDeltaIndex(ev: unknown, kind: DeltaKind, value: string): number | null {
+  if (typeof ev !== 'object' || ev === null) return null;
   const e = ev as Record<string, unknown>;
   const d = e.delta as Record<string, unknown> | null;
-  return e.type === 'content_block_delta' && typeof e.index === 'number' && typeof d === 'object' && d !== null && !Array.isArray(d)
-    && d.type === 'text_delta' && d.text === text && Object.keys(e).length === 3 && Object.keys(d).length === 2;
+  const exact = e.type === 'content_block_delta' && typeof e.index === 'number' && typeof d === 'object' && d !== null && !Array.isArray(d)
+    && d.type === kind.type && d[kind.field] === value && Object.keys(e).length === 3 && Object.keys(d).length === 2;
+  return exact ? e.index as number : null;
 }
 
 /** A mid-stream failure as Anthropic SSE (https://docs.anthropic.com/en/api/messages-streaming#error-events). */

@@ -53,31 +53,55 @@ describe('anthropic streamToHub', () => {
     expect(stage(body).events).toEqual(oracle(body));
   });
 
-  test('text deltas after the first of a block are read without JSON.parse, block after block', () => {
-    const plain = Array.from({ length: 20 }, (_, i) => ` word${i} é中文 😀`);
-    const texts = ['Hello', ...plain.slice(0, 10), ' "quoted"', '\n', ' a\\b', ...plain.slice(10)];
-    let body = 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"up","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n';
-    for (const index of [0, 2]) {
-      body += `event: content_block_start\ndata: {"type":"content_block_start","index":${index},"content_block":{"type":"text","text":""}}\n\n`;
-      for (const t of texts) body += delta(index, t);
-      body += delta(index, 'A', '"\\u0041"'); // escapes JSON.stringify would not write: still read right
-      body += `event: content_block_stop\ndata: {"type":"content_block_stop","index":${index}}\n\n`;
-      if (index === 0) body += 'event: content_block_start\ndata: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}}\n\nevent: content_block_delta\ndata: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{}"}}\n\nevent: content_block_stop\ndata: {"type":"content_block_stop","index":1}\n\n';
-    }
-    body += 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
+  test('text, thinking and input_json deltas after the first of a block are read without JSON.parse, block after block', () => {
+    const words = Array.from({ length: 20 }, (_, i) => ` word${i} é中文 😀`);
+    const texts = ['Hello', ...words.slice(0, 10), ' "quoted"', '\n', ' a\\b', ...words.slice(10)];
+    const fragments = ['{"', 'path', '":"', 'a.txt', '","', 'lines', '":[', '1,2', ']}'];
+    const deltaOf = (index: number, type: string, field: string, value: string, raw?: string) =>
+      `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"${type}","${field}":${raw ?? JSON.stringify(value)}}}\n\n`;
+    const event = (data: string) => `event: ${(JSON.parse(data) as { type: string }).type}\ndata: ${data}\n\n`;
+    let body = event('{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"up","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}');
+    let others = 1;
+    let expected = 1;
+    const block = (index: number, start: string, type: string, field: string, values: string[], extra = '') => {
+      body += event(`{"type":"content_block_start","index":${index},"content_block":${start}}`);
+      for (const v of values) body += deltaOf(index, type, field, v);
+      body += deltaOf(index, type, field, 'A', '"\\u0041"'); // escapes JSON.stringify would not write: still read right
+      body += extra;
+      body += event(`{"type":"content_block_stop","index":${index}}`);
+      const escaped = values.slice(1).filter((v) => JSON.stringify(v).includes('\\')).length + 1;
+      others += 2 + (extra ? 1 : 0);
+      expected += 2 + (extra ? 1 : 0) + 2 + escaped; // start, stop, [signature]; the first delta, the probe, escaped ones
+    };
+    block(0, '{"type":"thinking","thinking":"","signature":""}', 'thinking_delta', 'thinking', texts,
+      event('{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig"}}'));
+    block(1, '{"type":"text","text":""}', 'text_delta', 'text', texts);
+    block(2, '{"type":"tool_use","id":"toolu_1","name":"f","input":{}}', 'input_json_delta', 'partial_json', fragments);
+    block(3, '{"type":"text","text":""}', 'text_delta', 'text', texts);
+    body += event('{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}');
+    body += event('{"type":"message_stop"}');
+    others += 2;
+    expected += 2;
     const r = stage(body);
     expect(r.events).toEqual(oracle(body));
-    // 10 events besides text deltas; per text block its first delta and the probe, and the 4 escaped literals
-    // (' "quoted"', '\n', ' a\\b', '\u0041') each parsed on its own: 10 + 2 × (2 + 4), of 10 + 2 × 25 events
-    expect(r.parses).toBe(22);
-    expect(oracle(body).length).toBe(60);
+    expect(r.parses).toBe(expected);
+    const all = oracle(body).length;
+    expect(all).toBe(others + 3 * (texts.length + 1) + fragments.length + 1);
+    expect(r.parses).toBeLessThan(all / 2);
   });
 
-  test('a text delta with anything more (a field newer than this gateway) is never read as a plain one', () => {
-    const extra = (index: number, text: string) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":${JSON.stringify(text)},"citations":[]}}\n\n`;
-    const extraTop = (index: number, text: string) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":${JSON.stringify(text)}},"x":1}\n\n`;
-    for (const make of [extra, extraTop]) {
-      const body = delta(0, 'a') + delta(0, 'b') + make(0, 'c') + make(0, 'd') + make(0, 'e') + delta(0, 'f') + delta(0, 'g');
+  test.each([
+    ['text_delta', 'text'], ['thinking_delta', 'thinking'], ['input_json_delta', 'partial_json'],
+  ])('a %s with anything more (a field newer than this gateway), or of another type, is never read as a plain one', (type, field) => {
+    const plain = (index: number, v: string) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"${type}","${field}":${JSON.stringify(v)}}}\n\n`;
+    const variants = [
+      (index: number, v: string) => plain(index, v).replace('}}\n', ',"citations":[]}}\n'),
+      (index: number, v: string) => plain(index, v).replace('}}\n', '},"x":1}\n'),
+      (index: number, v: string) => plain(index, v).replace(`"type":"${type}"`, '"type":"future_delta"'),
+      (index: number, v: string) => plain(index, v).replace('"type":"content_block_delta"', '"type":"content_block_future"'),
+    ];
+    for (const make of variants) {
+      const body = plain(0, 'a') + plain(0, 'b') + make(0, 'c') + make(0, 'd') + make(0, 'e') + plain(0, 'f') + plain(0, 'g');
       expect(stage(body).events).toEqual(oracle(body));
     }
   });
