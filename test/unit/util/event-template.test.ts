@@ -4,6 +4,7 @@
  * against JSON.parse of the same event.
  */
 import { describe, expect, test } from 'bun:test';
+import { heapStats } from 'bun:jsc';
 import { EventTemplate } from '../../../src/util/event-template.ts';
 
 /** OpenAI's chunk layout; `text` is placed as JSON.stringify writes it unless `raw` (a literal as sent) is given. */
@@ -132,5 +133,25 @@ describe('EventTemplate', () => {
       if (agrees(t, data) !== undefined) read++;
     }
     expect(read).toBe(2000); // every one was a plain text chunk written as JSON.stringify writes it
+  });
+});
+
+describe('EventTemplate memory', () => {
+  test('a template keeps no slice of the text it was learnt from (a slice would keep the whole read alive)', () => {
+    const held: EventTemplate[] = [];
+    const measure = () => { Bun.gc(true); return heapStats().heapSize; };
+    const before = measure();
+    for (let i = 0; i < 100; i++) {
+      // a read of ~200 KB whose first event is learnt from, as SseParser hands events out: slices of the read
+      const read = `data: ${chunk(`t${i}`)}\n\n${'x'.repeat(200_000)}${i}`;
+      const data = read.slice(6, read.indexOf('\n\n'));
+      const t = openai();
+      t.learn(data, `t${i}`);
+      expect(t.ready).toBe(true);
+      held.push(t);
+    }
+    // 100 reads of 200 KB would be ~20 MB if the templates held them
+    expect(measure() - before).toBeLessThan(5 * 1024 * 1024);
+    expect(held.every((t) => t.match(chunk('again')) === 'again')).toBe(true);
   });
 });
