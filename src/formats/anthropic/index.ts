@@ -50,11 +50,14 @@ export const anthropicFormat: Format<unknown> = {
   streamFromHub(): StreamStage<RawMessageStreamEvent, SseEvent> {
     return {
       push(ev, out) {
-        // a text delta (most events of a translated stream) written out directly: JSON.stringify(ev) gives the same
-        // bytes, only slower (an event and a delta object walked per token)
-        if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') {
-          out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${ev.index},"delta":{"type":"text_delta","text":${quoteJson(ev.delta.text)}}}` });
-          return;
+        // a text, thinking or input_json delta (most events of a translated stream) written out directly:
+        // JSON.stringify(ev) gives the same bytes, only slower (an event and a delta object walked per token)
+        if (ev.type === 'content_block_delta') {
+          const d = ev.delta;
+          const prefix = `{"type":"content_block_delta","index":${ev.index},"delta":{"type":"${d.type}",`;
+          if (d.type === 'text_delta') { out.push({ event: ev.type, data: `${prefix}"text":${quoteJson(d.text)}}}` }); return; }
+          if (d.type === 'thinking_delta') { out.push({ event: ev.type, data: `${prefix}"thinking":${quoteJson(d.thinking)}}}` }); return; }
+          if (d.type === 'input_json_delta') { out.push({ event: ev.type, data: `${prefix}"partial_json":${quoteJson(d.partial_json)}}}` }); return; }
         }
         out.push({ event: ev.type, data: JSON.stringify(ev) });
       },

@@ -125,7 +125,7 @@ export class ChatStreamTranslator {
       this.start(null);
       if (lane.kind === 'content') this.content(text);
       else if (lane.kind === 'arguments') this.toolFragment({ index: lane.index, function: { arguments: text } });
-      else if (text) this.process({ kind: 'thinking', text });
+      else this.thinking(text);
       return this.out;
     }
     const chunk = parseJson(data);
@@ -167,7 +167,7 @@ export class ChatStreamTranslator {
     // most chunks carry text alone: the reasoning fields are looked into only when one is there
     if (d.reasoning_content || d.reasoning || d.reasoning_details) {
       const reasoning = reasoningOf(d);
-      if (reasoning.text) this.process({ kind: 'thinking', text: reasoning.text });
+      this.thinking(reasoning.text);
       if (reasoning.signature) this.process({ kind: 'signature', signature: reasoning.signature });
     }
 
@@ -201,6 +201,13 @@ export class ChatStreamTranslator {
       return;
     }
     for (const seg of this.think.push(text)) this.process({ kind: seg.kind, text: seg.text });
+  }
+
+  private thinking(text: string): void {
+    if (!text) return;
+    // what process() comes to when nothing waits and no tool call is open (as for text)
+    if (this.s.pending.length === 0 && this.s.block?.kind !== 'tool') this.delta('thinking', { type: 'thinking_delta', thinking: text }, text.length);
+    else this.process({ kind: 'thinking', text });
   }
 
   private toolFragment(tc: ChatCompletionChunkToolCall): void {
