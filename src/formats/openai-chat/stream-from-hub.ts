@@ -67,17 +67,17 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
     ended: false,
   };
 
-  // text chunks (most of a stream) are written from a prefix built once per id: the same bytes as JSON.stringify of
-  // the chunk object, without walking one per token
-  let textPrefixFor = '';
-  let textPrefix = '';
-  const textChunk = (text: string): SseEvent => {
-    if (textPrefixFor !== state.id) {
-      textPrefixFor = state.id;
+  // text, reasoning and argument chunks (most of a stream) are written from a prefix built once per id: the same
+  // bytes as JSON.stringify of the chunk object, without walking one per token; `delta` is the delta's JSON
+  let prefixFor = '';
+  let prefix = '';
+  const deltaChunk = (delta: string): SseEvent => {
+    if (prefixFor !== state.id) {
+      prefixFor = state.id;
       const head = JSON.stringify({ id: state.id, object: 'chat.completion.chunk', created, model: ctx.requestedModel });
-      textPrefix = `${head.slice(0, -1)},"choices":[{"index":0,"delta":{"content":`;
+      prefix = `${head.slice(0, -1)},"choices":[{"index":0,"delta":`;
     }
-    return { data: `${textPrefix}${quoteJson(text)}},"finish_reason":null}]${opts.includeUsage ? ',"usage":null' : ''}}` };
+    return { data: `${prefix}${delta},"finish_reason":null}]${opts.includeUsage ? ',"usage":null' : ''}}` };
   };
 
   const chunk = (delta: ChatCompletionChunkDelta, finishReason: ChatFinishReason | null = null): SseEvent => {
@@ -144,15 +144,15 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
     const delta = ev.delta;
     switch (delta.type) {
       case 'text_delta':
-        if (block?.kind === 'text' && delta.text) out.push(textChunk(delta.text));
+        if (block?.kind === 'text' && delta.text) out.push(deltaChunk(`{"content":${quoteJson(delta.text)}}`));
         break;
       case 'thinking_delta':
-        if (block?.kind === 'thinking' && delta.thinking) out.push(chunk({ reasoning_content: delta.thinking }));
+        if (block?.kind === 'thinking' && delta.thinking) out.push(deltaChunk(`{"reasoning_content":${quoteJson(delta.thinking)}}`));
         break;
       case 'input_json_delta':
         if (block?.kind === 'tool' && delta.partial_json) {
           block.argumentsSent = true;
-          out.push(chunk({ tool_calls: [{ index: block.toolIndex, function: { arguments: delta.partial_json } }] }));
+          out.push(deltaChunk(`{"tool_calls":[{"index":${block.toolIndex},"function":{"arguments":${quoteJson(delta.partial_json)}}}]}`));
         }
         break;
       case 'signature_delta':

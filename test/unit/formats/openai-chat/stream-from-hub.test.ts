@@ -348,22 +348,28 @@ describe('decoder → converter chain is independent of how the input bytes are 
   }
 });
 
-describe('text chunks written from a prefix', () => {
-  test('the same bytes as JSON.stringify of the chunk object, with and without the usage field, after the id changes', async () => {
-    const texts = ['plain', 'quote " backslash \\ newline \n', 'é ✓ 中文 🎉 \u2028', '</script>'];
+describe('text, reasoning and argument chunks written from a prefix', () => {
+  const texts = ['plain', 'quote " backslash \\ newline \n', 'é ✓ 中文 🎉 \u2028 \ud800', '</script>', '{"a":'.repeat(20)];
+  test.each([
+    ['text', { type: 'text', text: '' }, (text: string) => ({ type: 'text_delta', text }), (text: string) => ({ content: text })],
+    ['thinking', { type: 'thinking', thinking: '', signature: '' }, (thinking: string) => ({ type: 'thinking_delta', thinking }), (text: string) => ({ reasoning_content: text })],
+    ['tool_use', { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} }, (partial_json: string) => ({ type: 'input_json_delta', partial_json }), (text: string) => ({ tool_calls: [{ index: 0, function: { arguments: text } }] })],
+  ] as const)('%s: the same bytes as JSON.stringify of the chunk object, with and without the usage field', async (_name, block, delta, chatDelta) => {
     for (const includeUsage of [true, false]) {
       const events = [
         { type: 'message_start', message: { id: 'msg_01ABC', type: 'message', role: 'assistant', model: 'claude', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } },
-        { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
-        ...texts.map((text) => ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })),
+        { type: 'content_block_start', index: 0, content_block: block },
+        ...texts.map((text) => ({ type: 'content_block_delta', index: 0, delta: delta(text) })),
       ] as RawMessageStreamEvent[];
       const out = await convert(events, includeUsage);
-      const raw = out.filter((e) => { const c = JSON.parse(e.data); return typeof c.choices?.[0]?.delta?.content === 'string' && c.choices[0].delta.content !== ''; });
-      expect(raw.map((e) => JSON.parse(e.data).choices[0].delta.content)).toEqual(texts);
+      // the role chunk (and a tool call's opening one), one per delta, then what the cut-off stream ends with
+      const first = block.type === 'tool_use' ? 2 : 1;
+      const raw = out.slice(first, first + texts.length);
+      expect(raw.every((e) => !e.data.includes('"finish_reason":"'))).toBe(true);
       const id = JSON.parse(raw[0]!.data).id;
       expect(id).toContain('ABC');
       for (const [i, e] of raw.entries()) {
-        const expected: Record<string, unknown> = { id, object: 'chat.completion.chunk', created: Math.floor(NOW / 1000), model: 'my-gpt', choices: [{ index: 0, delta: { content: texts[i] }, finish_reason: null }] };
+        const expected: Record<string, unknown> = { id, object: 'chat.completion.chunk', created: Math.floor(NOW / 1000), model: 'my-gpt', choices: [{ index: 0, delta: chatDelta(texts[i]!), finish_reason: null }] };
         if (includeUsage) expected.usage = null;
         expect(e.data).toBe(JSON.stringify(expected));
       }
