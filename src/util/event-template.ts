@@ -54,7 +54,10 @@ export interface EventTemplateOptions {
    * would read as nothing but that text. Never given anything but what JSON.parse returned.
    */
   plain(event: unknown, text: string): boolean;
-  /** A trailing string member whose value changes on every event and is never read: `obfuscation`. */
+  /**
+   * A string member after the text whose value changes on every event and is never read: `obfuscation`. A plain
+   * name (written as it is, not escaped).
+   */
   varyingKey?: string;
   /** How many templates a stream may learn: a provider whose events never repeat stops costing a lookup (4). */
   maxLearnt?: number;
@@ -77,7 +80,7 @@ export class EventTemplate {
   constructor(opt: EventTemplateOptions) {
     this.key = opt.key;
     this.plain = opt.plain;
-    this.varying = opt.varyingKey === undefined ? null : `${JSON.stringify(opt.varyingKey)}:"`;
+    this.varying = opt.varyingKey === undefined ? null : `"${opt.varyingKey}":"`; // a plain name: nothing to escape
     this.maxLearnt = opt.maxLearnt ?? 4;
   }
 
