@@ -15,7 +15,7 @@
  *   bun bench/ab.ts --stream f32=floor,BUN_JSC_largeHeapSize=33554432 now=.    DIR `floor`: another floor, its own env
  *
  * Options: --client anthropic|openai (the API spoken), --model bench-anthropic|bench-openai (the channel: same
- * format = passthrough), --payload small|conversation|image, --stream with --chunks N --bytes N --delay MS (the
+ * format = passthrough), --payload small|conversation|image, --stream with --chunks N --bytes N --delay MS --kind 0|1|2 (text, reasoning, a tool call's arguments; the
  * mock's profile), --c N (concurrency, 64), --seconds S (per segment, 3), --rounds R (4), --no-floor, --gc (every
  * process under test logs its garbage collections, BUN_JSC_logGC=1: young and full collections per 1,000 requests
  * and pause time per request are printed; the logging itself costs a little), --sdk-headers (the SDKs' request headers
@@ -45,6 +45,7 @@ const { values: opt, positionals } = parseArgs({
     payload: { type: 'string', default: 'small' },
     stream: { type: 'boolean', default: false },
     chunks: { type: 'string', default: '100' },
+    kind: { type: 'string', default: '0' },
     bytes: { type: 'string', default: '1200' },
     delay: { type: 'string', default: '0' },
     c: { type: 'string', default: '64' },
@@ -120,7 +121,7 @@ try {
   spawn([BUN, 'bench/mock-upstream.ts', '--port', String(mockPort)]);
   await waitReady(`${mockUrl}/_mock/health`, 10_000);
   const profile = opt.stream
-    ? { chunks: Number(opt.chunks), bytes: Number(opt.bytes), delay_ms: Number(opt.delay), ttfb_ms: 0 }
+    ? { chunks: Number(opt.chunks), bytes: Number(opt.bytes), delay_ms: Number(opt.delay), ttfb_ms: 0, kind: Number(opt.kind) }
     : { chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0 };
   const put = await fetch(`${mockUrl}/_mock/profile`, { method: 'PUT', body: JSON.stringify({ ...profile, headers: opt['sdk-headers'] ? 1 : 0 }) });
   if (!put.ok) throw new Error(`mock profile: HTTP ${put.status} ${await put.text()}`);
@@ -179,7 +180,7 @@ try {
       if (seg.ttfb?.length) { a.ttfb.push(percentile([...seg.ttfb].sort((x, y) => x - y), 50)); a.ttfbAll.push(...seg.ttfb); }
     }
   }
-  const mode = opt.stream ? `stream (${opt.chunks} deltas, ${opt.bytes} bytes, ${opt.delay} ms apart)` : `${opt.payload} JSON`;
+  const mode = opt.stream ? `stream (${opt.chunks} ${['text', 'reasoning', 'tool-argument'][Number(opt.kind)] ?? ''} deltas, ${opt.bytes} bytes, ${opt.delay} ms apart)` : `${opt.payload} JSON`;
   process.stdout.write(`${client} API → ${opt.model}, ${mode}, c=${concurrency}, ${rounds} × ${seconds} s, ${wrk ? 'wrk' : 'Bun driver'}\n`);
   const fmt = (xs: number[], d: number) => xs.map((x) => x.toFixed(d)).join(' ');
   for (const t of targets) {

@@ -7,29 +7,33 @@
  * cached as bytes.
  *
  * Knobs, each settable per request (query `?chunks=`, or header `x-mock-chunks:`), for the whole process
- * (`PUT /_mock/profile` with JSON `{chunks, delay_ms, ttfb_ms, bytes, headers}`), or at start (`--chunks 100` …):
+ * (`PUT /_mock/profile` with JSON `{chunks, delay_ms, ttfb_ms, bytes, headers, kind}`), or at start (`--chunks 100` …):
  *   chunks    text deltas in a streamed answer (default 10)
  *   delay_ms  pause before each delta after the first event (default 0: a burst)
  *   ttfb_ms   pause before the response starts (default 0)
  *   bytes     length of the answer text, JSON or streamed (default 400)
  *   headers   1: answer with a real provider's ~18 headers (rate limits, ids, Cloudflare's) instead of 3-4 (default 0)
+ *   kind      what a stream's deltas carry: 0 text (default); 1 reasoning (Anthropic thinking deltas and a signature,
+ *             OpenAI `reasoning_content` chunks), then one short text delta; 2 a tool call's arguments, a JSON object
+ *             holding the text, in `chunks` fragments (stop reason tool_use / tool_calls). JSON answers are text.
  *
  *   bun bench/mock-upstream.ts --port 0      prints "mock-upstream listening on http://127.0.0.1:PORT"
  */
 import { parseArgs } from 'node:util';
 
-export interface Profile { chunks: number; delay_ms: number; ttfb_ms: number; bytes: number; headers: number }
+export interface Profile { chunks: number; delay_ms: number; ttfb_ms: number; bytes: number; headers: number; kind: number }
 
 const LIMITS: Record<keyof Profile, [number, number]> = {
-  chunks: [1, 100_000], delay_ms: [0, 60_000], ttfb_ms: [0, 60_000], bytes: [1, 64 * 1024 * 1024], headers: [0, 1],
+  chunks: [1, 100_000], delay_ms: [0, 60_000], ttfb_ms: [0, 60_000], bytes: [1, 64 * 1024 * 1024], headers: [0, 1], kind: [0, 2],
 };
 
 const enc = new TextEncoder();
 const MODEL = 'mock-model';
 
-/** The answer text: `bytes` characters, cut into `chunks` deltas. */
+/** The answer text: `bytes` characters (a tool call's: its arguments, a JSON object holding them), cut into `chunks` deltas. */
 function deltas(p: Profile): string[] {
-  const text = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(p.bytes / 27)).slice(0, p.bytes);
+  const words = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(p.bytes / 27)).slice(0, p.bytes);
+  const text = p.kind === 2 ? JSON.stringify({ text: words }) : words;
   const n = Math.min(p.chunks, text.length);
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(text.slice(Math.floor((i * text.length) / n), Math.floor(((i + 1) * text.length) / n)));
@@ -42,12 +46,19 @@ const sse = (event: string | null, data: unknown) =>
 /** Anthropic stream: [message_start + content_block_start, delta 1, …, delta N + the closing events]. */
 function anthropicStream(p: Profile): string[] {
   const ds = deltas(p);
+  const block = [{ type: 'text', text: '' }, { type: 'thinking', thinking: '', signature: '' }, { type: 'tool_use', id: 'toolu_mock', name: 'write', input: {} }][p.kind];
+  const delta = [(t: string) => ({ type: 'text_delta', text: t }), (t: string) => ({ type: 'thinking_delta', thinking: t }), (t: string) => ({ type: 'input_json_delta', partial_json: t })][p.kind]!;
   const head = sse('message_start', { type: 'message_start', message: { id: 'msg_mock', type: 'message', role: 'assistant', model: MODEL, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, output_tokens: 1 } } })
-    + sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
-  const tail = sse('content_block_stop', { type: 'content_block_stop', index: 0 })
-    + sse('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: ds.length } })
+    + sse('content_block_start', { type: 'content_block_start', index: 0, content_block: block });
+  // after reasoning: its signature, then a short text block
+  const answer = p.kind !== 1 ? '' : sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig_mock' } })
+    + sse('content_block_stop', { type: 'content_block_stop', index: 0 })
+    + sse('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } })
+    + sse('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'ok' } });
+  const tail = answer + sse('content_block_stop', { type: 'content_block_stop', index: p.kind === 1 ? 1 : 0 })
+    + sse('message_delta', { type: 'message_delta', delta: { stop_reason: p.kind === 2 ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: ds.length } })
     + sse('message_stop', { type: 'message_stop' });
-  const segs = [head, ...ds.map((t) => sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } }))];
+  const segs = [head, ...ds.map((t) => sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: delta(t) }))];
   segs[segs.length - 1] += tail;
   return segs;
 }
@@ -59,8 +70,12 @@ function openaiStream(p: Profile, usage: boolean): string[] {
   const extra = usage ? { usage: null } : {};
   const chunk = (delta: Record<string, unknown>, finish: string | null) =>
     sse(null, { ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
-  const segs = [chunk({ role: 'assistant', content: '', refusal: null }, null), ...ds.map((t) => chunk({ content: t }, null))];
-  let tail = chunk({}, 'stop');
+  const first = p.kind === 2
+    ? chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_mock', type: 'function', function: { name: 'write', arguments: '' } }], refusal: null }, null)
+    : chunk({ role: 'assistant', content: '', refusal: null }, null);
+  const delta = [(t: string) => ({ content: t }), (t: string) => ({ content: null, reasoning_content: t }), (t: string) => ({ tool_calls: [{ index: 0, function: { arguments: t } }] })][p.kind]!;
+  const segs = [first, ...ds.map((t) => chunk(delta(t), null))];
+  let tail = (p.kind === 1 ? chunk({ content: 'ok' }, null) : '') + chunk({}, p.kind === 2 ? 'tool_calls' : 'stop');
   if (usage) tail += sse(null, { ...base, choices: [], usage: { prompt_tokens: 12, completion_tokens: ds.length, total_tokens: 12 + ds.length } });
   segs[segs.length - 1] += tail + 'data: [DONE]\n\n';
   return segs;
@@ -69,7 +84,7 @@ function openaiStream(p: Profile, usage: boolean): string[] {
 function anthropicJson(p: Profile): string {
   return JSON.stringify({
     id: 'msg_mock', type: 'message', role: 'assistant', model: MODEL,
-    content: [{ type: 'text', text: deltas({ ...p, chunks: 1 })[0] }],
+    content: [{ type: 'text', text: deltas({ ...p, chunks: 1, kind: 0 })[0] }],
     stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 12, output_tokens: p.chunks },
   });
 }
@@ -77,7 +92,7 @@ function anthropicJson(p: Profile): string {
 function openaiJson(p: Profile): string {
   return JSON.stringify({
     id: 'chatcmpl-mock', object: 'chat.completion', created: 1_700_000_000, model: MODEL,
-    choices: [{ index: 0, message: { role: 'assistant', content: deltas({ ...p, chunks: 1 })[0], refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+    choices: [{ index: 0, message: { role: 'assistant', content: deltas({ ...p, chunks: 1, kind: 0 })[0], refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
     usage: { prompt_tokens: 12, completion_tokens: p.chunks, total_tokens: 12 + p.chunks },
     system_fingerprint: 'fp_mock',
   });
@@ -117,12 +132,12 @@ export interface MockOptions { hostname?: string; port?: number; profile?: Parti
 
 /** Start the mock; returns the server and its mutable default profile. */
 export function startMock(opts: MockOptions = {}) {
-  const profile: Profile = { chunks: 10, delay_ms: 0, ttfb_ms: 0, bytes: 400, headers: 0, ...opts.profile };
+  const profile: Profile = { chunks: 10, delay_ms: 0, ttfb_ms: 0, bytes: 400, headers: 0, kind: 0, ...opts.profile };
   const cache = new Map<string, Shape>();
   const stats = { requests: 0 };
 
   function shape(format: 'anthropic' | 'openai', stream: boolean, usage: boolean, p: Profile): Shape {
-    const key = `${format}|${stream}|${usage}|${p.chunks}|${p.bytes}`;
+    const key = `${format}|${stream}|${usage}|${p.chunks}|${p.bytes}|${stream ? p.kind : 0}`;
     let s = cache.get(key);
     if (!s) {
       if (cache.size >= 64) cache.clear(); // bounded: a handful of shapes per run
@@ -135,7 +150,7 @@ export function startMock(opts: MockOptions = {}) {
   }
 
   function knobs(url: URL, headers: Headers): Profile {
-    if (url.search === '' && !headers.has('x-mock-chunks') && !headers.has('x-mock-delay-ms') && !headers.has('x-mock-ttfb-ms') && !headers.has('x-mock-bytes') && !headers.has('x-mock-headers')) return profile;
+    if (url.search === '' && !headers.has('x-mock-chunks') && !headers.has('x-mock-delay-ms') && !headers.has('x-mock-ttfb-ms') && !headers.has('x-mock-bytes') && !headers.has('x-mock-headers') && !headers.has('x-mock-kind')) return profile;
     const p = { ...profile };
     for (const k of Object.keys(LIMITS) as Array<keyof Profile>) {
       const raw = url.searchParams.get(k) ?? headers.get(`x-mock-${k.replace('_', '-')}`);
@@ -213,6 +228,7 @@ if (import.meta.main) {
       'ttfb-ms': { type: 'string' },
       bytes: { type: 'string' },
       headers: { type: 'string' },
+      kind: { type: 'string' },
     },
     strict: true,
   });
@@ -222,6 +238,7 @@ if (import.meta.main) {
   if (values['ttfb-ms']) profile.ttfb_ms = clamp('ttfb_ms', Number(values['ttfb-ms']));
   if (values.bytes) profile.bytes = clamp('bytes', Number(values.bytes));
   if (values.headers) profile.headers = clamp('headers', Number(values.headers));
+  if (values.kind) profile.kind = clamp('kind', Number(values.kind));
   const { server } = startMock({ hostname: values.host, port: Number(values.port), profile });
   process.stdout.write(`mock-upstream listening on ${server.url.href.replace(/\/$/, '')}\n`);
   process.on('SIGTERM', () => { server.stop(true); process.exit(0); });
