@@ -54,10 +54,10 @@ export const anthropicFormat: Format<unknown> = {
         // JSON.stringify(ev) gives the same bytes, only slower (an event and a delta object walked per token)
         if (ev.type === 'content_block_delta') {
           const d = ev.delta;
-          const prefix = `{"type":"content_block_delta","index":${ev.index},"delta":{"type":"${d.type}",`;
-          if (d.type === 'text_delta') { out.push({ event: ev.type, data: `${prefix}"text":${quoteJson(d.text)}}}` }); return; }
-          if (d.type === 'thinking_delta') { out.push({ event: ev.type, data: `${prefix}"thinking":${quoteJson(d.thinking)}}}` }); return; }
-          if (d.type === 'input_json_delta') { out.push({ event: ev.type, data: `${prefix}"partial_json":${quoteJson(d.partial_json)}}}` }); return; }
+          const i = ev.index;
+          if (d.type === 'text_delta') { out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${i},"delta":{"type":"text_delta","text":${quoteJson(d.text)}}}` }); return; }
+          if (d.type === 'thinking_delta') { out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${i},"delta":{"type":"thinking_delta","thinking":${quoteJson(d.thinking)}}}` }); return; }
+          if (d.type === 'input_json_delta') { out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${i},"delta":{"type":"input_json_delta","partial_json":${quoteJson(d.partial_json)}}}` }); return; }
         }
         out.push({ event: ev.type, data: JSON.stringify(ev) });
       },
