@@ -43,6 +43,8 @@ const utf8Decoder = new TextDecoder();
 
 /** A string member's value that needs no unescaping (what the varying member may hold). */
 const SIMPLE_VALUE = /^[^"\\\u0000-\u001f]*$/;
+/** The longest event a template is learnt from, in characters. */
+export const MAX_TEMPLATE_CHARS = 64 * 1024;
 /** Put where the text is when checking a template: a string no provider sends, with nothing to escape. */
 const PROBE = '\u2063probe\u2063';
 
@@ -131,6 +133,8 @@ export class EventTemplate {
     if (this.learnt >= this.maxLearnt) return;
     this.learnt++;
     this.prefix = null;
+    // a streamed token's event is a few hundred characters; one far larger is not worth copying and holding
+    if (data.length > MAX_TEMPLATE_CHARS) return;
     const literal = JSON.stringify(text);
     const at = data.lastIndexOf(this.key + literal);
     if (at === -1) return; // written some other way (other escapes, a space after the colon): not learnt

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'bun:test';
 import { heapStats } from 'bun:jsc';
-import { EventTemplate } from '../../../src/util/event-template.ts';
+import { EventTemplate, MAX_TEMPLATE_CHARS } from '../../../src/util/event-template.ts';
 
 /** OpenAI's chunk layout; `text` is placed as JSON.stringify writes it unless `raw` (a literal as sent) is given. */
 function chunk(text: string, opt: { raw?: string; obfuscation?: string; finish?: string | null; id?: string } = {}): string {
@@ -102,6 +102,17 @@ describe('EventTemplate', () => {
     const e = openai();
     e.learn(chunk('A', { raw: '"\\u0041"' }), 'A');
     expect(e.ready).toBe(false);
+  });
+
+  test('nothing is learnt from an event longer than MAX_TEMPLATE_CHARS (a hostile upstream cannot make it hold one)', () => {
+    const t = openai();
+    const big = chunk('x', { id: 'c'.repeat(MAX_TEMPLATE_CHARS) });
+    t.learn(big, 'x');
+    expect(t.ready).toBe(false);
+    const fits = chunk('x', { id: 'c'.repeat(MAX_TEMPLATE_CHARS - 300) });
+    expect(fits.length).toBeLessThanOrEqual(MAX_TEMPLATE_CHARS);
+    t.learn(fits, 'x');
+    expect(t.ready).toBe(true);
   });
 
   test('learns at most maxLearnt times a stream, and a new lesson replaces the old template', () => {
