@@ -102,6 +102,7 @@ export class ChatStreamTranslator {
   /**
    * `maxToolArgs`: the longest a tool call's arguments may grow, in characters (they are kept whole until they form
    * a complete JSON value): an upstream that never finishes one ends the stream with an error instead.
+   * `templates`: false parses every chunk (what the templates are tested against).
    */
   constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS, templates = true) {
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
