@@ -53,9 +53,11 @@ export interface EventTemplateOptions {
   key: string;
   /**
    * The format's check: `event` (the template parsed, with `text` in the text's place) is one the ordinary path
-   * would read as nothing but that text. Never given anything but what JSON.parse returned.
+   * would read as nothing but that text. Returns the index that is part of the template's text (an Anthropic
+   * block's, a tool call's; 0 where there is none), or null when it is not. Never given anything but what
+   * JSON.parse returned.
    */
-  plain(event: unknown, text: string): boolean;
+  plain(event: unknown, text: string): number | null;
   /**
    * A string member after the text whose value changes on every event and is never read: `obfuscation`. A plain
    * name (written as it is, not escaped).
@@ -67,7 +69,7 @@ export interface EventTemplateOptions {
 
 export class EventTemplate {
   private readonly key: string;
-  private readonly plain: (event: unknown, text: string) => boolean;
+  private readonly plain: (event: unknown, text: string) => number | null;
   /** `"obfuscation":"`, or null. */
   private readonly varying: string | null;
   private readonly maxLearnt: number;
@@ -78,6 +80,8 @@ export class EventTemplate {
   private after = '';
   /** With a varying member: the text from its value's closing quote to the end; null without one. */
   private tail: string | null = null;
+  /** What the format's check returned for the template held: the index written in its text. */
+  index = 0;
 
   constructor(opt: EventTemplateOptions) {
     this.key = opt.key;
@@ -156,7 +160,9 @@ export class EventTemplate {
     } catch {
       return;
     }
-    if (!this.plain(probe, PROBE)) return;
+    const index = this.plain(probe, PROBE);
+    if (index === null) return;
+    this.index = index;
     // copies: a slice of `data` keeps the whole text of the read it came from alive (the engine shares the
     // characters of a long slice), for as long as the stream lasts
     this.prefix = detached(prefix);

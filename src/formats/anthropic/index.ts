@@ -96,7 +96,7 @@ export const anthropicFormat: Format<unknown> = {
           const lane = lanes[i]!;
           const value = lane.template.match(ev.data);
           if (value !== undefined) {
-            out.push({ type: 'content_block_delta', index: lane.index, delta: { type: lane.kind.type, [lane.kind.field]: value } as RawContentBlockDelta });
+            out.push({ type: 'content_block_delta', index: lane.template.index, delta: { type: lane.kind.type, [lane.kind.field]: value } as RawContentBlockDelta });
             return;
           }
         }
@@ -134,25 +134,13 @@ const DELTA_KINDS = [
 ] as const;
 type DeltaKind = (typeof DELTA_KINDS)[number];
 
-/** One kind of delta read by its bytes; `index`: the block of the template learnt (it is in the template's text). */
-interface DeltaLane { kind: DeltaKind; template: EventTemplate; index: number }
+/** One kind of delta read by its bytes; a learnt template's index is its block's. */
+interface DeltaLane { kind: DeltaKind; template: EventTemplate }
 
 function newDeltaLane(kind: DeltaKind): DeltaLane {
-  const lane: DeltaLane = {
-    kind,
-    index: 0,
-    template: new EventTemplate({
-      key: `"${kind.field}":`,
-      plain(ev, value) {
-        const index = exactDeltaIndex(ev, kind, value);
-        if (index === null) return false;
-        lane.index = index;
-        return true;
-      },
-      maxLearnt: 16, // a template per block
-    }),
-  };
-  return lane;
+  // a template per block
+  const template = new EventTemplate({ key: `"${kind.field}":`, plain: (ev, value) => exactDeltaIndex(ev, kind, value), maxLearnt: 16 });
+  return { kind, template };
 }
 
 /**

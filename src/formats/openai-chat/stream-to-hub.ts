@@ -125,7 +125,7 @@ export class ChatStreamTranslator {
       // what chunk() does with a chunk that carries this one thing alone (singleOf)
       this.start(null);
       if (lane.kind === 'content') this.content(text);
-      else if (lane.kind === 'arguments') this.toolFragment({ index: lane.index, function: { arguments: text } });
+      else if (lane.kind === 'arguments') this.toolFragment({ index: lane.template.index, function: { arguments: text } });
       else this.thinking(text);
       return this.out;
     }
@@ -406,27 +406,21 @@ const NO_DELTA: ChatCompletionChunkDelta = Object.freeze({});
 const LANE_KINDS = ['content', 'reasoning_content', 'reasoning', 'arguments'] as const;
 type LaneKind = (typeof LANE_KINDS)[number];
 
-/** One kind of chunk read by its bytes; `index`: the tool call a learnt `arguments` template continues. */
-interface Lane { kind: LaneKind; template: EventTemplate; index: number }
+/** One kind of chunk read by its bytes; a learnt `arguments` template's index is the tool call it continues. */
+interface Lane { kind: LaneKind; template: EventTemplate }
 
 function newLane(kind: LaneKind): Lane {
-  const lane: Lane = {
-    kind,
-    index: 0,
-    template: new EventTemplate({
-      key: `"${kind}":`,
-      plain(chunk, text) {
-        const single = singleOf(chunk);
-        if (single?.kind !== kind || single.text !== text) return false;
-        lane.index = single.index;
-        return true;
-      },
-      varyingKey: 'obfuscation',
-      // a template per tool call (its index is in it); the others rarely need more than a second try
-      maxLearnt: kind === 'arguments' ? 16 : 4,
-    }),
-  };
-  return lane;
+  const template = new EventTemplate({
+    key: `"${kind}":`,
+    plain(chunk, text) {
+      const single = singleOf(chunk);
+      return single?.kind === kind && single.text === text ? single.index : null;
+    },
+    varyingKey: 'obfuscation',
+    // a template per tool call (its index is in it); the others rarely need more than a second try
+    maxLearnt: kind === 'arguments' ? 16 : 4,
+  });
+  return { kind, template };
 }
 
 /**

@@ -15,9 +15,9 @@ function chunk(text: string, opt: { raw?: string; obfuscation?: string; finish?:
 }
 
 /** The check a format gives: one choice, index 0, its delta's content is the text, no finish, no usage. */
-function plainChunk(ev: unknown, text: string): boolean {
+function plainChunk(ev: unknown, text: string): number | null {
   const c = ev as { choices?: Array<{ index?: number; delta?: { content?: unknown }; finish_reason?: unknown }>; usage?: unknown };
-  return Array.isArray(c.choices) && c.choices.length === 1 && c.choices[0]!.delta?.content === text && !c.choices[0]!.finish_reason && !c.usage;
+  return Array.isArray(c.choices) && c.choices.length === 1 && c.choices[0]!.delta?.content === text && !c.choices[0]!.finish_reason && !c.usage ? 0 : null;
 }
 
 const openai = (max?: number) => new EventTemplate({ key: '"content":', plain: plainChunk, varyingKey: 'obfuscation', maxLearnt: max });
