@@ -1,11 +1,15 @@
 /**
- * The plain check of Chat Completions messages accepts exactly the messages that the request schema accepts and
- * gives back unchanged (so they can be kept as they are), on fixed and on 3,000 seeded random inputs built by
- * mutating a Codex-like conversation; a request whose messages are plain translates exactly as before.
+ * The plain checks of Chat Completions bodies, held to valibot's verdict on fixed and on seeded random inputs: the
+ * messages check accepts exactly the messages that the request schema accepts and gives back unchanged (so they can be
+ * kept as they are), on 3,000 mutations of a Codex-like conversation; the whole-request check accepts exactly the
+ * requests the schema accepts and gives back unchanged but for the fields it leaves to valibot; the routing check
+ * accepts exactly what the routing schema accepts, with the same model, stream and include_usage.
  */
 import { describe, expect, test } from 'bun:test';
 import * as v from 'valibot';
-import { ChatCompletionCreateParamsSchema, arePlainMessages } from '../../../../src/formats/openai-chat/request-to-hub.ts';
+import {
+  ChatCompletionCreateParamsSchema, ChatRoutingFieldsSchema, arePlainMessages, hasPlainRoutingFields, isPlainChatRequest, parseChatRequest,
+} from '../../../../src/formats/openai-chat/request-to-hub.ts';
 
 const conversation = () => [
   { role: 'system', content: 'You are Codex.', name: null },
@@ -83,6 +87,113 @@ describe('arePlainMessages', () => {
       expect({ n, isPlain }).toEqual({ n, isPlain: schemaKeepsThem(m) });
       if (isPlain) plain++; else not++;
     }
+    expect(plain).toBeGreaterThan(300);
+    expect(not).toBeGreaterThan(300);
+  });
+});
+
+/** A request setting every field the whole-request check reads, each to a value the schema accepts as it is. */
+const request = (): Record<string, any> => ({
+  model: 'gpt-5', messages: conversation(), max_tokens: 100, max_completion_tokens: 200, n: 1, stop: ['END'],
+  temperature: 1.5, top_p: 0.9, stream: true, stream_options: { include_usage: true, include_obfuscation: false },
+  tools: [{ type: 'function', function: { name: 'shell', description: 'run', parameters: { type: 'object', properties: { constructor: {} } }, strict: false } }],
+  tool_choice: { type: 'function', function: { name: 'shell' } }, parallel_tool_calls: false, reasoning_effort: 'high',
+  user: 'u', safety_identifier: 's', logprobs: false, top_logprobs: 0, presence_penalty: -2, frequency_penalty: 2, seed: -7,
+  modalities: ['text'], audio: { voice: 'x' }, prediction: { type: 'content' }, verbosity: 'low', service_tier: 'auto',
+  web_search_options: {}, store: false, metadata: { a: 'b' }, prompt_cache_key: 'k', prompt_cache_retention: '24h',
+  functions: null, function_call: null, response_format: null, logit_bias: null, unknown_field: { kept: [1] },
+});
+/** Set to a value the schema accepts, they make the whole-request check leave the body to valibot. */
+const NOT_PLAIN = ['functions', 'function_call', 'response_format', 'logit_bias'];
+
+/** What the schema says of a request: accepted and given back unchanged (key order aside). */
+function schemaKeepsRequest(body: unknown): boolean {
+  const res = v.safeParse(ChatCompletionCreateParamsSchema, body);
+  return res.success && Bun.deepEquals(res.output, body);
+}
+
+describe('isPlainChatRequest', () => {
+  test('a request with every field it checks set is plain, and one with only model and messages', () => {
+    expect(isPlainChatRequest(request())).toBe(true);
+    expect(schemaKeepsRequest(request())).toBe(true);
+    expect(isPlainChatRequest({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })).toBe(true);
+  });
+
+  test('every field of the schema is read: a wrong type in any of them makes the request not plain', () => {
+    for (const key of Object.keys(ChatCompletionCreateParamsSchema.entries)) {
+      for (const bad of [{ x: 1 }, 'x', 3.5, -1, [1], true]) {
+        const body = request();
+        body[key] = bad;
+        if (schemaKeepsRequest(body)) continue; // the value suits this field
+        expect({ key, bad, plain: isPlainChatRequest(body) }).toEqual({ key, bad, plain: false });
+      }
+    }
+    // and what the schema would copy rather than keep
+    for (const edit of [(b: any) => (b.metadata = ['a']), (b: any) => (b.tools[0].function.parameters = JSON.parse('{"constructor":1}')),
+      (b: any) => (b.tool_choice.function = []), (b: any) => (b.stream_options = [])]) {
+      const body = request();
+      edit(body);
+      expect(isPlainChatRequest(body)).toBe(false);
+    }
+  });
+
+  test('3,000 seeded random mutations: plain exactly when the schema keeps the request and no field left to valibot is set', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const values = () => pick<unknown>([null, undefined, 0, 1, -1, 2, 2.5, 1e9, '', 'x', 'auto', 'none', 'required', 'function', 'high', 'max',
+      true, false, [], {}, ['a'], [1], [{}], { type: 'text' }, { type: 'function', function: { name: 'f' } }, { name: 'f' }, { include_usage: 1 },
+      [{ type: 'function', function: { name: 'f', parameters: {} } }], [{ type: 'function', function: { name: '' } }]]);
+    const keys = Object.keys(request());
+    let plain = 0, not = 0;
+    for (let n = 0; n < 3000; n++) {
+      const body = request();
+      const edits = 1 + Math.floor(rnd() * 2);
+      for (let e = 0; e < edits; e++) {
+        const key = pick(keys);
+        if (rnd() < 0.5) body[key] = values();
+        else if (rnd() < 0.5) delete body[key];
+        else if (body[key] && typeof body[key] === 'object') {
+          const inner = body[key];
+          const k = pick(Object.keys(inner).concat(['type', 'name', 'function']));
+          inner[k] = values();
+        }
+      }
+      const isPlain = isPlainChatRequest(body);
+      const expected = schemaKeepsRequest(body) && NOT_PLAIN.every((k) => body[k] == null);
+      expect({ n, body, isPlain }).toEqual({ n, body, isPlain: expected });
+      if (isPlain) plain++; else not++;
+    }
+    expect(plain).toBeGreaterThan(300);
+    expect(not).toBeGreaterThan(300);
+  });
+});
+
+describe('hasPlainRoutingFields', () => {
+  test('3,000 seeded random bodies: plain exactly when the routing schema accepts them, with the same fields read', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const values = () => pick<unknown>([null, undefined, 0, 1, '', 'm', 'x'.repeat(256), 'x'.repeat(257), true, false, [], {}, [{}],
+      [{ role: 'user' }], [{ role: 1 }], [null], [[]], { include_usage: true }, { include_usage: 'yes' }, { include_usage: null }]);
+    let plain = 0, not = 0;
+    for (let n = 0; n < 3000; n++) {
+      const body: Record<string, unknown> = { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } };
+      for (const key of ['model', 'messages', 'stream', 'stream_options']) {
+        const r = rnd();
+        if (r < 0.25) body[key] = values();
+        else if (r < 0.35) delete body[key];
+      }
+      const res = v.safeParse(ChatRoutingFieldsSchema, body);
+      expect({ n, body, plain: hasPlainRoutingFields(body) }).toEqual({ n, body, plain: res.success });
+      if (res.success) {
+        plain++;
+        const out = res.output;
+        expect(parseChatRequest(body)).toEqual({ model: out.model, stream: out.stream === true, includeUsage: out.stream_options?.include_usage === true });
+      } else not++;
+    }
+    expect(hasPlainRoutingFields(null)).toBe(false);
+    expect(hasPlainRoutingFields([])).toBe(false);
     expect(plain).toBeGreaterThan(300);
     expect(not).toBeGreaterThan(300);
   });
