@@ -9,7 +9,7 @@ import { GatewayError } from '../../../../src/errors.ts';
 import type { Message } from '../../../../src/hub/types.ts';
 import type { TranslateContext } from '../../../../src/formats/types.ts';
 import { DEFAULT_CHAT_QUIRKS, type ChatQuirks } from '../../../../src/formats/openai-chat/quirks.ts';
-import { ThinkTagSplitter, chatResponseToHub, parseToolArguments, usageToHub } from '../../../../src/formats/openai-chat/response-to-hub.ts';
+import { ThinkTagSplitter, chatResponseToHub, newMessageId, newToolUseId, parseToolArguments, usageToHub } from '../../../../src/formats/openai-chat/response-to-hub.ts';
 import { chatErrorToGateway, redactSecrets } from '../../../../src/formats/openai-chat/errors.ts';
 import { CHAT_FINISH_TO_STOP_REASON, STOP_REASON_TO_CHAT_FINISH } from '../../../../src/formats/openai-chat/stop-reason.ts';
 import { listFixtures, readFixture } from '../../../helpers/fixtures.ts';
@@ -242,5 +242,22 @@ describe('upstream errors', () => {
   test('an error code inside a 200 picks the status', () => {
     expect(chatErrorToGateway(200, { error: { message: 'x', status_code: 400, type: 'invalid_request_error' } }).status).toBe(400);
     expect(chatErrorToGateway(200, { error: { message: 'x', code: 'rate_limit_exceeded' } }).status).toBe(502);
+  });
+});
+
+describe('ids', () => {
+  test('message and tool-use ids: the prefix and 24 letters or digits, all distinct across many refills of the random pool', () => {
+    const ids = new Set<string>();
+    const chars = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const m = newMessageId();
+      const t = newToolUseId();
+      expect(m).toMatch(/^msg_[A-Za-z0-9]{24}$/);
+      expect(t).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
+      ids.add(m.slice(4)).add(t.slice(6));
+      for (const c of m.slice(4)) chars.add(c);
+    }
+    expect(ids.size).toBe(10000);
+    expect(chars.size).toBe(62);
   });
 });
