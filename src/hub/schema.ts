@@ -9,6 +9,10 @@ import { isUnchangedObject, stringOrArray } from '../util/validate.ts';
 
 /** Model names are short (the longest real ones, Bedrock ARNs, are ~150 characters); a longer one is refused. */
 export const MAX_MODEL_LENGTH = 256;
+/** What ModelNameSchema accepts, for the plain checks (here, pipeline/inbound.ts, formats/openai-chat/request-to-hub.ts). */
+export function isModelName(m: unknown): m is string {
+  return typeof m === 'string' && m.length >= 1 && m.length <= MAX_MODEL_LENGTH;
+}
 export const ModelNameSchema = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(MAX_MODEL_LENGTH, `must be at most ${MAX_MODEL_LENGTH} characters`));
 
 const BlockSchema = v.looseObject({ type: v.pipe(v.string(), v.minLength(1)) });
@@ -56,7 +60,7 @@ export const MessageCountTokensParamsSchema = v.looseObject(common);
 export function isPlainMessageCreateParams(x: unknown): x is Record<string, unknown> {
   if (!isUnchangedObject(x)) return false;
   const model = x.model;
-  if (typeof model !== 'string' || model.length < 1 || model.length > MAX_MODEL_LENGTH) return false;
+  if (!isModelName(model)) return false;
   const max = x.max_tokens;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) return false;
   if (!Array.isArray(x.messages)) return false;

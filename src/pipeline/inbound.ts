@@ -8,7 +8,7 @@ import { invalidRequest } from '../errors.ts';
 import type { Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import type { FormatId } from '../formats/types.ts';
-import { MAX_MODEL_LENGTH, MessageCountTokensParamsSchema, MessageCreateParamsSchema, isPlainMessageCreateParams } from '../hub/schema.ts';
+import { MessageCountTokensParamsSchema, MessageCreateParamsSchema, isModelName, isPlainMessageCreateParams } from '../hub/schema.ts';
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
 import { kindAt, scanTopLevel, valueAt } from '../util/json.ts';
@@ -121,7 +121,7 @@ function parseAndValidate(bytes: Uint8Array, format: FormatId, endpoint: Endpoin
 function shallowCheck(b: Uint8Array, keys: Map<string, [number, number]>, format: FormatId, endpoint: Endpoint): { model: string; stream: boolean } | null {
   const model = valueAt(b, keys.get('model'));
   // anything unusual about the model (empty, too long) gets the full parse, whose validation names it
-  if (typeof model !== 'string' || model === '' || model.length > MAX_MODEL_LENGTH || kindAt(b, keys.get('messages')) !== '[') return null;
+  if (!isModelName(model) || kindAt(b, keys.get('messages')) !== '[') return null;
   const stream = keys.has('stream') ? valueAt(b, keys.get('stream')) : false;
   if (typeof stream !== 'boolean') return null;
   if (format === 'anthropic') {

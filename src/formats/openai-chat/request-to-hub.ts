@@ -31,7 +31,7 @@ import type {
 } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
 import { realString } from '../../util/json-skeleton.ts';
-import { MAX_MODEL_LENGTH, ModelNameSchema } from '../../hub/schema.ts';
+import { ModelNameSchema, isModelName } from '../../hub/schema.ts';
 import { isUnchangedObject, stringOrArray, variantByKey } from '../../util/validate.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -260,7 +260,6 @@ const UNCHECKED_OBJECTS = ['metadata', 'audio', 'prediction', 'web_search_option
 /** Fields left to valibot whenever they are set (rare, or refused anyway). */
 const NOT_PLAIN = ['functions', 'function_call', 'response_format', 'logit_bias'] as const;
 
-const isModelName = (m: unknown) => typeof m === 'string' && m.length >= 1 && m.length <= MAX_MODEL_LENGTH;
 const isIntAtLeast = (n: unknown, min: number) => typeof n === 'number' && Number.isInteger(n) && n >= min;
 const isStringArray = (a: unknown) => Array.isArray(a) && a.every((s) => typeof s === 'string');
 const nullishBoolean = (b: unknown) => b == null || typeof b === 'boolean';
