@@ -124,14 +124,67 @@ export function scanTopLevel(b: Uint8Array): Map<string, [number, number]> | nul
     i = skipWs(b, keyEnd);
     if (b[i] !== COLON) return null;
     const start = skipWs(b, i + 1);
-    const end = valueEnd(b, start);
-    if (end < 0) return null;
+    let end = key === 'tools' ? knownValueEnd(b, start) : -1;
+    if (end < 0) {
+      end = valueEnd(b, start);
+      if (end < 0) return null;
+      if (key === 'tools') rememberValue(b, start, end);
+    }
     keys.set(key, [start, end]);
     i = skipWs(b, end);
     if (b[i] === COMMA) { i = skipWs(b, i + 1); continue; }
     if (b[i] === CLOSE_OBJ) return skipWs(b, i + 1) === b.length ? keys : null;
     return null;
   }
+}
+
+/**
+ * Top-level `tools` values seen lately, as bytes (copies: the body they came from is handed back), most recently
+ * seen first. Claude Code and other agents send the same tools (tens of KB of JSON schemas, hundreds of short
+ * strings) with every request of a session, and walking them was ~45% of scanning the bench's 200 KB conversation
+ * (~28 of ~62 µs): a body whose bytes at the value's start equal a value walked before has that value's end without
+ * walking it. Sound because the walk (`valueEnd`) reads nothing before the value's start and stops where its
+ * brackets close: the same bytes end at the same place, and a remembered value was walked once and closed. Strings
+ * inside a value skipped this way are not noted (skeletonize then searches for their ends, or cuts the tools).
+ * At most KNOWN_MAX values of up to KNOWN_MAX_BYTES each are kept (8 MB at the very most, ~35 KB each for the bench's).
+ */
+const known: Uint8Array[] = [];
+const KNOWN_MAX = 8;
+/** Values smaller than this are walked every time (the walk costs less than keeping them); larger ones are not kept. */
+const KNOWN_MIN_BYTES = 2 * 1024;
+const KNOWN_MAX_BYTES = 1024 * 1024;
+
+function knownValueEnd(b: Uint8Array, start: number): number {
+  if (b[start] !== OPEN_ARR) return -1;
+  for (let k = 0; k < known.length; k++) {
+    const v = known[k]!;
+    const end = start + v.length;
+    // a cheap first test: inside the bytes of a different value, the byte at this one's end is rarely its `]`
+    if (b[end - 1] !== v[v.length - 1] || Buffer.compare(b.subarray(start, end), v) !== 0) continue;
+    if (k > 0) { known.splice(k, 1); known.unshift(v); }
+    knownHits++;
+    return end;
+  }
+  return -1;
+}
+
+function rememberValue(b: Uint8Array, start: number, end: number) {
+  const size = end - start;
+  if (b[start] !== OPEN_ARR || size < KNOWN_MIN_BYTES || size > KNOWN_MAX_BYTES) return;
+  known.unshift(b.slice(start, end));
+  if (known.length > KNOWN_MAX) known.pop();
+}
+
+let knownHits = 0;
+
+/** Forget the remembered values (tests: a scan that walks everything, to compare with). */
+export function forgetKnownValues() {
+  known.length = 0;
+}
+
+/** How many values were found remembered so far (tests). */
+export function knownValueHits(): number {
+  return knownHits;
 }
 
 function safeParse(b: Uint8Array, start: number, end: number): unknown {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { kindAt, rewriteModel, scanTopLevel, valueAt } from '../../../src/util/json.ts';
+import { forgetKnownValues, kindAt, knownValueHits, rewriteModel, scanTopLevel, valueAt } from '../../../src/util/json.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -52,5 +52,70 @@ describe('scanTopLevel', () => {
     const keys = scanTopLevel(enc.encode(JSON.stringify(body)))!;
     for (const [k, v] of Object.entries(body)) expect(valueAt(enc.encode(JSON.stringify(body)), keys.get(k))).toEqual(v);
     expect(b.length).toBeGreaterThan(0);
+  });
+});
+
+describe('scanTopLevel: tools seen before are not walked again', () => {
+  const tools = Array.from({ length: 12 }, (_, i) => ({ name: `tool_${i}`, description: `does "${i}" {[` + 'x'.repeat(i * 20), input_schema: { type: 'object', properties: { a: { type: 'string', enum: ['x]', 'y}'] } }, required: ['a'] } }));
+  const body = (before: Record<string, unknown>, after: Record<string, unknown> = {}) => enc.encode(JSON.stringify({ ...before, tools, ...after }));
+  const entries = (k: Map<string, [number, number]> | null) => (k ? [...k.entries()] : null);
+  /** The scan with nothing remembered, then with `primer`'s tools remembered. */
+  const both = (b: Uint8Array, primer: Uint8Array) => {
+    forgetKnownValues();
+    const fresh = entries(scanTopLevel(b));
+    forgetKnownValues();
+    scanTopLevel(primer);
+    return { fresh, remembered: entries(scanTopLevel(b)) };
+  };
+
+  test('the same tools at another offset, with other keys around them', () => {
+    const primer = body({ model: 'a', messages: [] });
+    const b = body({ model: 'a-much-longer-name', messages: [{ role: 'user', content: 'hi' }], system: 's' }, { stream: true, max_tokens: 3 });
+    const { fresh, remembered } = both(b, primer);
+    expect(remembered).toEqual(fresh);
+    const hits = knownValueHits();
+    expect(valueAt(b, scanTopLevel(b)!.get('tools'))).toEqual(tools);
+    expect(knownValueHits()).toBe(hits + 1);
+    expect(valueAt(b, scanTopLevel(b)!.get('stream'))).toBe(true);
+  });
+
+  test('a value remembered is a copy: the body it came from changing in place does not fool the next scan', () => {
+    const b = body({ model: 'a', messages: [] }, { stream: false });
+    forgetKnownValues();
+    const [at, end] = scanTopLevel(b)!.get('tools')!;
+    // the tools' bytes rewritten in place, same length, another structure: a short array, then a key of its own
+    const replacement = `[1],"x":"${'z'.repeat(end - at - 10)}"`;
+    expect(replacement.length).toBe(end - at);
+    b.set(enc.encode(replacement), at);
+    const keys = scanTopLevel(b)!;
+    expect(valueAt(b, keys.get('tools'))).toEqual([1]);
+    expect(valueAt(b, keys.get('x'))).toBe('z'.repeat(end - at - 10));
+    expect(valueAt(b, keys.get('stream'))).toBe(false);
+  });
+
+  test('3,000 random edits of a body agree with a scan that remembers nothing', () => {
+    const primer = body({ model: 'm', messages: [{ role: 'user', content: 'q' }] }, { stream: true });
+    const base = dec.decode(primer);
+    const toolsAt = base.indexOf('"tools":') + 8;
+    const pieces = ['[', ']', '{', '}', '"', '\\', ',', ':', ' ', 'x', '1', '"a":', '},{'];
+    let seed = 7;
+    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    let hits = 0;
+    const skippedBefore = knownValueHits();
+    for (let n = 0; n < 3000; n++) {
+      let s = base;
+      // most edits land after the tools (the remembered value then matches), some inside or just before them
+      const where = rand(4) === 0 ? toolsAt - 2 + rand(base.length - toolsAt) : toolsAt + JSON.stringify(tools).length + rand(base.length - toolsAt - JSON.stringify(tools).length);
+      const edit = rand(3);
+      if (edit === 0) s = s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where);
+      else if (edit === 1) s = s.slice(0, where) + s.slice(where + 1 + rand(3));
+      else s = s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where + 1);
+      const { fresh, remembered } = both(enc.encode(s), primer);
+      expect(remembered).toEqual(fresh);
+      if (fresh) hits++;
+    }
+    expect(hits).toBeGreaterThan(300); // enough of the edits leave one object to compare spans, not only nulls
+    // and the remembered tools were used (every edit after them), not walked again
+    expect(knownValueHits() - skippedBefore).toBeGreaterThan(1500);
   });
 });
