@@ -70,6 +70,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       let body: Uint8Array | string;
       let ctx: TranslateContext | null = null;
       let release: (() => void) | undefined;
+      let estimate: (() => void) | undefined;
       let copy: Uint8Array | null = null;
       if (passthrough) {
         const bytes = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
@@ -78,7 +79,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         body = bytes;
       } else {
         // translation errors (a block type the channel cannot take) are the client's: no fallback
-        ({ ctx, body, release } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
+        ({ ctx, body, release, estimate } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
         if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
       }
 
@@ -98,6 +99,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
           hopHeader: x.hop,
         });
         bodySent(release, copy);
+        // a stream's input-token estimate, made while the request travels (pipeline/translate.ts: Translated)
+        estimate?.();
         res = await sending;
       } catch (err) {
         bodySent(release, copy);

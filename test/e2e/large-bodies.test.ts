@@ -7,6 +7,7 @@ import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { readFixture } from '../helpers/fixtures.ts';
 import { bodyBuffersLent } from '../../src/pipeline/body-buffers.ts';
+import { estimateInputTokens } from '../../src/accounting/estimate-tokens.ts';
 
 let anthropicUp: MockUpstream;
 let openaiUp: MockUpstream;
@@ -234,6 +235,40 @@ describe('multi-megabyte bodies', () => {
     expect(up.messages[0].content[0]).toEqual({ type: 'text', text: `7:${'ü'.repeat(700_000)}:7` });
     expect(up.messages[0].content[1].image_url.url).toBe(`data:image/png;base64,${Buffer.alloc(600_000, 7).toString('base64')}`);
     expect(streamedText).toContain('event: message_stop');
+    // message_start's input tokens: the estimate, made while the request travelled and before its bytes (whose long
+    // strings it prices) were handed back
+    expect(startTokens(streamedText)).toBeWithin(0.95 * expectedEstimate(streamed), 1.05 * expectedEstimate(streamed) + 1);
     expect(bodyBuffersLent()).toBe(0);
+  });
+});
+
+/** `message_start.message.usage.input_tokens` of a Messages stream. */
+function startTokens(sse: string): number {
+  const line = sse.split('\n').find((l) => l.startsWith('data: ') && l.includes('"message_start"'))!;
+  return JSON.parse(line.slice(6)).message.usage.input_tokens;
+}
+
+/** The stream-start estimate of a body, from its full parse (the gateway prices long strings from their bytes: within a few %). */
+function expectedEstimate(body: string): number {
+  return estimateInputTokens(JSON.parse(body), { fast: true });
+}
+
+describe('a large streamed translation', () => {
+  test('message_start carries the input-token estimate (the upstream reports usage only at the end)', async () => {
+    const up = startMockUpstream(() => new Response(readFixture('openai-chat/stream-text-usage-chunk.sse'), { headers: { 'content-type': 'text/event-stream' } }));
+    const g = startGateway({ channels: [{ name: 'o', type: 'openai', base_url: `${up.url}/v1`, models: { m: 'gpt-up' } }] });
+    try {
+      for (const body of [bigBody('m', { stream: true }), JSON.stringify({ model: 'm', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hello there' }] })]) {
+        const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        expect(res.status).toBe(200);
+        const tokens = startTokens(await res.text());
+        const expected = expectedEstimate(body);
+        expect(expected).toBeGreaterThan(body.length > 64 * 1024 ? 20_000 : 5);
+        expect(tokens).toBeWithin(Math.floor(0.95 * expected), Math.ceil(1.05 * expected) + 1);
+      }
+    } finally {
+      await g.stop();
+      await up.stop();
+    }
   });
 });
