@@ -213,6 +213,27 @@ describe('json-skeleton: the token estimate reads placeholders', () => {
     }
   });
 
+  test('a window priced before gives the same figure again; other windows of the same length get their own', () => {
+    // windows never seen before (a fresh nonce throughout): priced the first time, remembered the second
+    const nonce = crypto.randomUUID();
+    const body = JSON.stringify({ model: 'm', max_tokens: 5, messages: [1, 2, 3].map((i) => ({ role: i === 2 ? 'assistant' : 'user', content: `${nonce} ${'CamelCase words_and 123 {"json": true}\n'.repeat(20 * i)}` })) });
+    const sk = skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText)!;
+    expect(sk.spans).toHaveLength(3);
+    const first = estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new RawStrings(sk.spans) });
+    expect(estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new RawStrings(sk.spans) })).toBe(first);
+    expect(first).toBeGreaterThan(1000);
+    // the same byte length, priced very differently: remembered by their bytes, each keeps its own figure
+    const texts = ['plain words, '.repeat(90), '一二三四五六七八九十'.repeat(39), '\n\t'.repeat(292), 'x'.repeat(1170)];
+    for (const text of [...texts, ...texts]) {
+      const one = JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: text }] });
+      const skOne = skeletonize(enc.encode(one), FORMATS.anthropic.verbatimText)!;
+      expect(skOne.spans[0]!.length).toBeGreaterThan(1160);
+      const viaRaw = estimateInputTokens(JSON.parse(skOne.text), { fast: true, raw: new RawStrings(skOne.spans) });
+      const direct = estimateInputTokens(JSON.parse(one), { fast: true });
+      expect(Math.abs(viaRaw - direct) / direct).toBeLessThan(0.1);
+    }
+  });
+
   test('image sizes and PDF pages are read through the placeholders', () => {
     const body = JSON.stringify(anthropicRequests['images and PDFs']);
     const sk = skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText)!;
