@@ -109,6 +109,9 @@ const SCENARIOS: Scenario[] = [
   // request (direct to the mock too: ~1 ms at p50), not by anything a stream waits for
   { id: 'stream-paced-lockstep-c64', title: '100-chunk stream, 5 ms apart, c=64, started in step', concurrency: 64, payload: 'small', stream: true, profile: { chunks: 100, bytes: 1200, delay_ms: 5 }, timeoutMs: 30_000 },
   { id: 'conversation-200k-c8', title: '~200 KB Claude Code conversation, c=8', concurrency: 8, payload: 'conversation', stream: false, profile: { chunks: 10, bytes: 400, delay_ms: 0 }, timeoutMs: 30_000 },
+  // not a target of issue #4: the same conversation streamed, as Claude Code sends every request; a translation then
+  // also makes the stream-start token estimate, and the answer is a 100-delta stream
+  { id: 'conversation-200k-stream-c8', title: '~200 KB Claude Code conversation, streamed, c=8', concurrency: 8, payload: 'conversation', stream: true, profile: { chunks: 100, bytes: 1200, delay_ms: 0 }, timeoutMs: 30_000 },
   // one at a time: even the floor peaks near 150 MB with four 5 MB bodies in flight on Bun 1.4
   { id: 'image-5mb-c1', title: '5 MB image request, c=1', concurrency: 1, payload: 'image', stream: false, profile: { chunks: 10, bytes: 400, delay_ms: 0 }, timeoutMs: 60_000 },
 ];
