@@ -147,6 +147,8 @@ let raw: RawStrings | null = null;
 const utf8 = new TextDecoder();
 
 function rawTextCost(s: string): number {
+  const span = raw!.whole(s);
+  if (span) return spanCost(span);
   let t = 0;
   for (const p of raw!.pieces(s)) t += typeof p === 'string' ? textCost(p) : spanCost(p);
   return t;

@@ -288,6 +288,22 @@ export class RawStrings {
     return s.replace(/\u0000(\d+)\u0001/g, (_, id: string) => decodeSpan(this.spans[Number(id)]));
   }
 
+  /**
+   * The span a string is, when it is exactly one placeholder (what a long string value of the body becomes: most
+   * placeholder strings); else undefined. No match arrays, unlike `pieces` (the estimate asks this of each one).
+   */
+  whole(s: string): Uint8Array | undefined {
+    const n = s.length;
+    if (n < 3 || s.charCodeAt(0) !== 0 || s.charCodeAt(n - 1) !== 1) return undefined;
+    let id = 0;
+    for (let i = 1; i < n - 1; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return undefined; // more than one placeholder, or text between
+      id = id * 10 + d;
+    }
+    return this.spans[id];
+  }
+
   /** The plain text around placeholders, and each placeholder's span, in order. */
   pieces(s: string): Array<string | Uint8Array> {
     const out: Array<string | Uint8Array> = [];

@@ -234,6 +234,20 @@ describe('json-skeleton: the token estimate reads placeholders', () => {
     }
   });
 
+  test('a string that is one placeholder is read as its span at once; the estimate is the same either way', () => {
+    const spans = [enc.encode('a'), enc.encode('b'), enc.encode('c')];
+    const raw = new RawStrings(spans);
+    expect(raw.whole('\u00002\u0001')).toBe(spans[2]);
+    expect(raw.whole('\u00000\u0001')).toBe(spans[0]);
+    for (const s of ['\u00001\u0001\n\n\u00002\u0001', 'x\u00001\u0001', '\u00001\u0001x', '\u00007\u0001', '\u0000\u0001', '\u0000-1\u0001', '1', '']) expect(raw.whole(s)).toBeUndefined();
+    // the estimate of a whole conversation, through this shortcut and through `pieces` alone
+    const body = requestBody('anthropic', 'conversation', 'm', false);
+    const sk = skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText)!;
+    class PiecesOnly extends RawStrings { override whole(): undefined { return undefined; } }
+    const viaWhole = estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new RawStrings(sk.spans) });
+    expect(estimateInputTokens(JSON.parse(sk.text), { fast: true, raw: new PiecesOnly(sk.spans) })).toBe(viaWhole);
+  });
+
   test('image sizes and PDF pages are read through the placeholders', () => {
     const body = JSON.stringify(anthropicRequests['images and PDFs']);
     const sk = skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText)!;
