@@ -119,6 +119,11 @@ export interface Format<Quirks = undefined> {
   responseToHub(body: unknown, ctx: TranslateContext, quirks: Quirks): Message;
   /** Upstream SSE events → hub events. Must emit a complete, valid Anthropic event sequence. */
   streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent>;
+  /**
+   * Whether this format's streams report the input tokens before any content (Anthropic's message_start does); when
+   * they do not, streamToHub starts the hub stream with `ctx.estimatedInputTokens`, which the pipeline then makes.
+   */
+  readonly streamStartsWithUsage: boolean;
   /** An upstream error response (status + parsed body, or text) → GatewayError with the matching type. */
   errorToGateway(status: number, body: unknown): GatewayError;
   /**

@@ -47,8 +47,8 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
   let estimate: (() => void) | undefined;
   const prepare = (hub: MessageCreateParams, ctx: TranslateContext, raw?: RawStrings) => {
     ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
-    // message_start needs input tokens before the upstream reports them: a sampled estimate, final usage follows
-    if (inbound.stream) estimate = () => { ctx.estimatedInputTokens = estimateInputTokens(hub, { fast: true, raw, fromJson: true }); };
+    // message_start needs input tokens before an upstream that reports them only at the end does: a sampled estimate
+    if (inbound.stream && !to.streamStartsWithUsage) estimate = () => { ctx.estimatedInputTokens = estimateInputTokens(hub, { fast: true, raw, fromJson: true }); };
   };
   const skeleton = inbound.skeleton();
   if (skeleton) {

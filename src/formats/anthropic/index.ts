@@ -121,6 +121,8 @@ export const anthropicFormat: Format<unknown> = {
     };
   },
   errorToGateway: anthropicErrorToGateway,
+  // message_start carries usage.input_tokens
+  streamStartsWithUsage: true,
   endsStream: (chunk) => endsWithEvent(chunk, MESSAGE_STOP),
 };
 

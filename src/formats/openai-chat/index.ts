@@ -44,5 +44,7 @@ export const openaiChatFormat: Format<ChatQuirks> = {
   responseToHub: (body, ctx, quirks) => chatResponseToHub(body, ctx, quirks),
   streamToHub: (ctx, quirks) => chatChunksToHubStage(ctx, quirks),
   errorToGateway: chatErrorToGateway,
+  // usage comes at the end (stream_options.include_usage), if at all: message_start takes the local estimate
+  streamStartsWithUsage: false,
   endsStream: (chunk) => endsWithEvent(chunk, DONE),
 };
