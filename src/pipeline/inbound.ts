@@ -11,7 +11,7 @@ import type { FormatId } from '../formats/types.ts';
 import { MessageCountTokensParamsSchema, MessageCreateParamsSchema, isModelName, isPlainMessageCreateParams } from '../hub/schema.ts';
 import { parseChatRequest } from '../formats/openai-chat/request-to-hub.ts';
 import { parseOrThrow } from '../util/validate.ts';
-import { kindAt, scanTopLevel, valueAt } from '../util/json.ts';
+import { kindAt, knownToolsOf, scanTopLevel, valueAt } from '../util/json.ts';
 import { NestingTooDeep, RAW_MIN, RawStrings, skeletonize } from '../util/json-skeleton.ts';
 import { hubTools, type ToolsEntry } from './tools-memo.ts';
 
@@ -78,7 +78,7 @@ export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpo
 
 /** The skeleton of a large body, parsed; null when there is none or it does not parse (the full parse then names the problem). */
 function parseSkeleton(bytes: Uint8Array, format: FormatId, toolsSpan: [number, number] | undefined): ParsedSkeleton | null {
-  const tools = toolsSpan && bytes[toolsSpan[0]] === 91 /* [ */ ? hubTools(format, bytes.subarray(toolsSpan[0], toolsSpan[1])) : null;
+  const tools = toolsSpan && bytes[toolsSpan[0]] === 91 /* [ */ ? hubTools(format, bytes.subarray(toolsSpan[0], toolsSpan[1]), knownToolsOf(bytes)) : null;
   let sk: ReturnType<typeof skeletonize>;
   try {
     sk = skeletonize(bytes, FORMATS[format].verbatimText, RAW_MIN, tools ? toolsSpan : undefined);

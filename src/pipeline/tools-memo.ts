@@ -44,8 +44,26 @@ const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 const entries = new Map<string, ToolsEntry>();
 
-/** The entry for a client's `tools` value (its bytes), made on first sight; null when they do not translate alone. */
-export function hubTools(format: FormatId, bytes: Uint8Array): ToolsEntry | null {
+/**
+ * Entries by the scan's remembered copy of their bytes (util/json.ts: knownToolsOf), per client format: a body whose
+ * tools the scan found remembered gets its entry without hashing and comparing the same bytes a second time.
+ */
+const byKnown = new WeakMap<Uint8Array, Partial<Record<FormatId, ToolsEntry | null>>>();
+
+/**
+ * The entry for a client's `tools` value (its bytes), made on first sight; null when they do not translate alone.
+ * `known`: the scan's remembered copy of these very bytes, when it has one.
+ */
+export function hubTools(format: FormatId, bytes: Uint8Array, known: Uint8Array | null = null): ToolsEntry | null {
+  if (!known) return entryFor(format, bytes, null);
+  let perFormat = byKnown.get(known);
+  if (!perFormat) byKnown.set(known, perFormat = {});
+  const hit = perFormat[format];
+  if (hit !== undefined) return hit;
+  return (perFormat[format] = entryFor(format, bytes, known));
+}
+
+function entryFor(format: FormatId, bytes: Uint8Array, known: Uint8Array | null): ToolsEntry | null {
   const toHub = FORMATS[format].toolsToHub;
   if (!toHub || bytes.length < MIN_TOOLS_BYTES) return null;
   const key = `${format}:${Bun.hash(bytes)}`;
@@ -65,7 +83,8 @@ export function hubTools(format: FormatId, bytes: Uint8Array): ToolsEntry | null
     // invalid, or nested past the stack (the skeleton then refuses the body with a 400)
     return null;
   }
-  const entry: ToolsEntry = { bytes: bytes.slice(), hub, clientCount: parsed.length, channels: new WeakMap() };
+  // the scan's copy when there is one (immutable, the same bytes): not a second copy of tens of KB
+  const entry: ToolsEntry = { bytes: known ?? bytes.slice(), hub, clientCount: parsed.length, channels: new WeakMap() };
   entries.delete(key);
   entries.set(key, entry);
   if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);

@@ -110,6 +110,7 @@ export function scanTopLevel(b: Uint8Array): Map<string, [number, number]> | nul
   const keys = new Map<string, [number, number]>();
   notesOf = new WeakRef(b);
   noted = 0;
+  toolsValue = null;
   let i = skipWs(b, 0);
   if (b[i] !== OPEN_OBJ) return null;
   i = skipWs(b, i + 1);
@@ -124,11 +125,18 @@ export function scanTopLevel(b: Uint8Array): Map<string, [number, number]> | nul
     i = skipWs(b, keyEnd);
     if (b[i] !== COLON) return null;
     const start = skipWs(b, i + 1);
-    let end = key === 'tools' ? knownValueEnd(b, start) : -1;
-    if (end < 0) {
+    let end: number;
+    if (key === 'tools') {
+      toolsValue = knownValue(b, start);
+      if (toolsValue) end = start + toolsValue.length;
+      else {
+        end = valueEnd(b, start);
+        if (end < 0) return null;
+        toolsValue = rememberValue(b, start, end);
+      }
+    } else {
       end = valueEnd(b, start);
       if (end < 0) return null;
-      if (key === 'tools') rememberValue(b, start, end);
     }
     keys.set(key, [start, end]);
     i = skipWs(b, end);
@@ -154,8 +162,9 @@ const KNOWN_MAX = 8;
 const KNOWN_MIN_BYTES = 2 * 1024;
 const KNOWN_MAX_BYTES = 1024 * 1024;
 
-function knownValueEnd(b: Uint8Array, start: number): number {
-  if (b[start] !== OPEN_ARR) return -1;
+/** The remembered value whose bytes are those at `start`, or null. */
+function knownValue(b: Uint8Array, start: number): Uint8Array | null {
+  if (b[start] !== OPEN_ARR) return null;
   for (let k = 0; k < known.length; k++) {
     const v = known[k]!;
     const end = start + v.length;
@@ -163,16 +172,31 @@ function knownValueEnd(b: Uint8Array, start: number): number {
     if (b[end - 1] !== v[v.length - 1] || Buffer.compare(b.subarray(start, end), v) !== 0) continue;
     if (k > 0) { known.splice(k, 1); known.unshift(v); }
     knownHits++;
-    return end;
+    return v;
   }
-  return -1;
+  return null;
 }
 
-function rememberValue(b: Uint8Array, start: number, end: number) {
+/** The value at b[start, end) kept (a copy), when it is an array of a size worth it; else null. */
+function rememberValue(b: Uint8Array, start: number, end: number): Uint8Array | null {
   const size = end - start;
-  if (b[start] !== OPEN_ARR || size < KNOWN_MIN_BYTES || size > KNOWN_MAX_BYTES) return;
-  known.unshift(b.slice(start, end));
+  if (b[start] !== OPEN_ARR || size < KNOWN_MIN_BYTES || size > KNOWN_MAX_BYTES) return null;
+  const v = b.slice(start, end);
+  known.unshift(v);
   if (known.length > KNOWN_MAX) known.pop();
+  return v;
+}
+
+/** The remembered value equal to the last scanned body's top-level `tools`, or null. */
+let toolsValue: Uint8Array | null = null;
+
+/**
+ * The remembered copy of a body's top-level `tools` (the same bytes, immutable and shared by every body that sends
+ * them), when the last scanTopLevel was of this very buffer and found or kept one; else null. The tools memo of
+ * translations (pipeline/tools-memo.ts) keys on it instead of hashing and comparing those bytes again.
+ */
+export function knownToolsOf(b: Uint8Array): Uint8Array | null {
+  return notesOf?.deref() === b ? toolsValue : null;
 }
 
 let knownHits = 0;

@@ -4,7 +4,7 @@
  * that differ by one byte are not mistaken for each other; tools that do not translate on their own leave the
  * request to the ordinary path.
  */
-import { describe, expect, test } from 'bun:test';
+import { describe, expect, spyOn, test } from 'bun:test';
 import { FORMATS } from '../../../src/formats/index.ts';
 import type { FormatId, TranslateContext } from '../../../src/formats/types.ts';
 import type { Channel } from '../../../src/channels/types.ts';
@@ -14,6 +14,7 @@ import { translateRequest } from '../../../src/pipeline/translate.ts';
 import { MIN_TOOLS_BYTES, hubTools, toolsMemoSize } from '../../../src/pipeline/tools-memo.ts';
 import { GatewayError } from '../../../src/errors.ts';
 import { valuePlaceholder, splice } from '../../../src/util/json-skeleton.ts';
+import { knownToolsOf } from '../../../src/util/json.ts';
 import { requestBody } from '../../../bench/payloads.ts';
 
 const enc = new TextEncoder();
@@ -150,6 +151,32 @@ describe('tools translated once give the bytes of an ordinary translation', () =
     const entry = hubTools('anthropic', enc.encode(span))!;
     expect(Object.isFrozen(entry.hub[0]!.input_schema)).toBe(true);
     expect(() => { (entry.hub[0] as { name: string }).name = 'changed'; }).toThrow();
+  });
+});
+
+describe('tools the body scan found remembered', () => {
+  test('get their entry from the scan\'s copy: no hash, no second comparison, no second copy of the bytes', () => {
+    const tools = [...claudeTools(), { name: 'OnlyHere', description: 'a tool set of this test alone. '.repeat(40), input_schema: { type: 'object' } }];
+    const first = enc.encode(anthropicBody({}, tools));
+    const second = enc.encode(anthropicBody({ max_tokens: 77 }, tools)); // another buffer, other bytes around them
+    readInbound(first, 'anthropic', 'messages').skeleton();
+    const known = knownToolsOf(first)!;
+    expect(known).not.toBeNull();
+    const entry = hubTools('anthropic', known, known)!;
+    expect(entry.bytes).toBe(known);
+    const hash = spyOn(Bun, 'hash');
+    try {
+      const inbound = readInbound(second, 'anthropic', 'messages');
+      expect(knownToolsOf(second)).toBe(known);
+      expect(inbound.skeleton()!.tools).toBe(entry);
+      expect(hash).not.toHaveBeenCalled();
+    } finally {
+      hash.mockRestore();
+    }
+    // the same bytes sent by the other API are another entry (another format's hub form)
+    expect(hubTools('openai-chat', known, known)).not.toBe(entry);
+    // and the translation is the ordinary one
+    expect(viaPipeline('anthropic', toOpenai, anthropicBody({ max_tokens: 77 }, tools)).body).toBe(ordinary('anthropic', toOpenai, anthropicBody({ max_tokens: 77 }, tools)).body);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { forgetKnownValues, kindAt, knownValueHits, rewriteModel, scanTopLevel, valueAt } from '../../../src/util/json.ts';
+import { forgetKnownValues, kindAt, knownToolsOf, knownValueHits, rewriteModel, scanTopLevel, valueAt } from '../../../src/util/json.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -77,6 +77,22 @@ describe('scanTopLevel: tools seen before are not walked again', () => {
     expect(valueAt(b, scanTopLevel(b)!.get('tools'))).toEqual(tools);
     expect(knownValueHits()).toBe(hits + 1);
     expect(valueAt(b, scanTopLevel(b)!.get('stream'))).toBe(true);
+  });
+
+  test('knownToolsOf: the remembered copy of the last scanned body\'s (last) tools, for that body only', () => {
+    forgetKnownValues();
+    const b = body({ model: 'a', messages: [] });
+    scanTopLevel(b);
+    const copy = knownToolsOf(b)!;
+    expect(dec.decode(copy)).toBe(JSON.stringify(tools));
+    const again = body({ model: 'b', messages: [1] });
+    scanTopLevel(again);
+    expect(knownToolsOf(again)).toBe(copy); // found, not copied again
+    expect(knownToolsOf(b)).toBeNull(); // not the last body scanned
+    // a later `tools` key wins, as in the keys: a small one is not remembered
+    const twice = enc.encode(`{"tools":${JSON.stringify(tools)},"model":"m","tools":[1]}`);
+    scanTopLevel(twice);
+    expect(knownToolsOf(twice)).toBeNull();
   });
 
   test('a value remembered is a copy: the body it came from changing in place does not fool the next scan', () => {
