@@ -4,7 +4,8 @@
  * Claude Code sends the same 12–25 tools (tens of KB of JSON schemas) with every request of a session, Codex and
  * other agents likewise; on the bench's 200 KB conversation the tools are about a third of a translation (~70 of
  * ~215 µs in-process, both directions). The client's tools are kept in hub form per client format, and in each
- * channel's form per channel, keyed by their exact bytes (a hash, then compared byte for byte). A request then
+ * channel's form per channel, keyed by their exact bytes (the body scan's remembered copy of them when it has one,
+ * util/json.ts: knownToolsOf; else a hash, then compared byte for byte). A request then
  * skips them in its skeleton (`skeletonize`'s cut), the inbound converter takes the hub form from
  * `TranslateContext.tools`, and the channel's converter puts a value placeholder where the tools go, which `splice`
  * fills with the bytes translated before: the output is byte for byte that of an ordinary translation
