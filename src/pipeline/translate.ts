@@ -6,14 +6,14 @@
 import { GatewayError } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
-import type { FormatId, TranslateContext } from '../formats/types.ts';
+import type { Format, FormatId, TranslateContext } from '../formats/types.ts';
 import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
 import { RawStrings, splice } from '../util/json-skeleton.ts';
 import { addAnthropicUsage, emptyUsage } from '../accounting/usage.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import { SseParser } from '../sse/decode.ts';
 import { encodeOneLineEvent, encodeSseEvent } from '../sse/encode.ts';
-import type { SseEvent } from '../sse/types.ts';
+import type { SseEvent, SseSink } from '../sse/types.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
@@ -99,35 +99,73 @@ export interface Translated {
   estimate?: () => void;
 }
 
+/**
+ * One stream's translation: upstream bytes → SSE events → hub events → the client's SSE events → text, in one
+ * synchronous pass per upstream chunk, event by event: whatever a chunk completes comes out of that chunk's call.
+ * A token's text goes from the upstream's event text to the client's as it came where both formats allow it
+ * (formats/types.ts: HubDeltaReader); `literals: false` sends every event the ordinary way (what that is tested
+ * against).
+ */
+export class StreamTranslation {
+  /** Usage as the hub events report it (message_start, then message_delta's). */
+  readonly usage = emptyUsage();
+  stopReason: string | null = null;
+  private readonly parser = new SseParser();
+  private readonly toHub: ReturnType<Format<unknown>['streamToHub']>;
+  private readonly fromHub: ReturnType<Format<unknown>['streamFromHub']>;
+  private readonly sink: SseSink;
+  private readonly hub: RawMessageStreamEvent[] = [];
+  private readonly sseOut: SseEvent[] = [];
+  private text = '';
+
+  constructor(client: FormatId, upstream: FormatId, ctx: TranslateContext, quirks: unknown, literals = true) {
+    const toHub = (this.toHub = FORMATS[upstream].streamToHub(ctx, quirks as never));
+    const fromHub = (this.fromHub = FORMATS[client].streamFromHub(ctx));
+    const sink: SseSink = (this.sink = { event: (ev) => { toHub.push(ev, this.hub); this.hubOut(); } });
+    const { deltaLiteral } = toHub;
+    const { deltaEvent } = fromHub;
+    if (literals && deltaLiteral && deltaEvent) {
+      sink.data = (s, start, end) => {
+        const literal = deltaLiteral.call(toHub, s, start, end);
+        if (literal === null) return false;
+        this.text += deltaEvent.call(fromHub, toHub.literalThinking!, toHub.literalIndex!, literal);
+        return true;
+      };
+    }
+  }
+
+  /** The client's text for one upstream chunk, or for the end of the upstream's body (null); null when none. */
+  translate(chunk: Uint8Array | null): string | null {
+    this.text = '';
+    if (chunk) this.parser.feed(chunk, this.sink);
+    else {
+      this.parser.finish(this.sink);
+      this.toHub.end(this.hub);
+      this.hubOut();
+      this.fromHub.end(this.sseOut);
+      this.hubOut();
+    }
+    return this.text || null;
+  }
+
+  private hubOut() {
+    const { hub, sseOut, usage } = this;
+    for (const ev of hub) {
+      if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
+      else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); this.stopReason = ev.delta.stop_reason; }
+      this.fromHub.push(ev, sseOut);
+    }
+    for (const ev of sseOut) this.text += encodeOneLineEvent(ev); // one-line data: Format.streamFromHub
+    hub.length = 0; sseOut.length = 0;
+  }
+}
+
 /** Upstream stream → the client's format, one synchronous pass per upstream chunk, relayed as it comes. */
 export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, ctx: TranslateContext): Response {
   const log = x.log;
-  const usage = emptyUsage();
-  let stopReason: string | null = null;
-  // upstream bytes → SSE events → hub events → the client's SSE events → bytes, in one synchronous pass per
-  // upstream chunk: whatever a chunk completes goes out before the next chunk is read
-  const parser = new SseParser();
-  const toHub = FORMATS[channel.nativeFormat].streamToHub(ctx, channel.quirks as never);
-  const fromHub = FORMATS[inbound.format].streamFromHub(ctx);
-  const sseIn: SseEvent[] = [];
-  const hub: RawMessageStreamEvent[] = [];
-  const sseOut: SseEvent[] = [];
-  const translate = (chunk: Uint8Array | null): string | null => {
-    if (chunk) parser.push(chunk, sseIn); else parser.end(sseIn);
-    for (const ev of sseIn) toHub.push(ev, hub);
-    if (!chunk) toHub.end(hub);
-    for (const ev of hub) {
-      if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
-      else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); stopReason = ev.delta.stop_reason; }
-      fromHub.push(ev, sseOut);
-    }
-    if (!chunk) fromHub.end(sseOut);
-    let text = '';
-    for (const ev of sseOut) text += encodeOneLineEvent(ev); // one-line data: Format.streamFromHub
-    sseIn.length = 0; hub.length = 0; sseOut.length = 0;
-    // written as a string: Bun encodes it into the socket's buffer as it writes, no bytes of our own in between
-    return text || null;
-  };
+  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks);
+  // written as strings: Bun encodes them into the socket's buffer as it writes, no bytes of our own in between
+  const translate = (chunk: Uint8Array | null) => translation.translate(chunk);
   const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
   markFirstByte(log);
@@ -140,7 +178,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     errorTail: (err) => encodeSseEvent(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
-      finishStreamLog(log, usage, outcome, stopReason);
+      finishStreamLog(log, translation.usage, outcome, translation.stopReason);
     },
   });
   log.entry.status = 200;

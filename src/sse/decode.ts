@@ -4,7 +4,7 @@
  * Input may be split anywhere, including inside a multi-byte UTF-8 character or between `\r` and `\n`.
  * Comment lines (`: OPENROUTER PROCESSING`) are skipped; `retry:` is ignored.
  */
-import type { SseEvent } from './types.ts';
+import type { SseEvent, SseSink } from './types.ts';
 
 /** The longest event the parser holds while waiting for its end, in characters (a hostile stream cannot grow it). */
 export const MAX_EVENT_CHARS = 32 * 1024 * 1024;
@@ -25,6 +25,12 @@ export class SseParser {
   constructor(private readonly maxEvent = MAX_EVENT_CHARS) {}
 
   push(chunk: Uint8Array | string, out: SseEvent[] = []): SseEvent[] {
+    this.feed(chunk, this.into(out));
+    return out;
+  }
+
+  /** `push`, the events handed to `sink` in order (and one-line data events offered to its `data` first). */
+  feed(chunk: Uint8Array | string, out: SseSink): void {
     let s = typeof chunk === 'string' ? chunk : this.text.decode(chunk, { stream: true });
     if (this.pendingCr) {
       // a `\r` ended the previous chunk: a leading `\n` here belongs to the same line break
@@ -42,14 +48,20 @@ export class SseParser {
       this.lines(buf, out);
     }
     if (this.buf.length + this.dataChars > this.maxEvent) throw new Error(`stream event longer than ${this.maxEvent} characters`);
-    return out;
+  }
+
+  /** An array as a sink (one per parser, pointed at the array of each call). */
+  private readonly arraySink = { target: [] as SseEvent[], event(ev: SseEvent) { this.target.push(ev); } };
+  private into(out: SseEvent[]): SseSink {
+    this.arraySink.target = out;
+    return this.arraySink;
   }
 
   /**
    * Whole events of `buf` (LF line breaks only), dispatched; returns where the unfinished rest begins. The first
    * blank line is searched for from `scanFrom` (what came before it is known to hold none).
    */
-  private blocks(buf: string, scanFrom: number, out: SseEvent[]): number {
+  private blocks(buf: string, scanFrom: number, out: SseSink): number {
     let start = 0;
     for (;;) {
       const end = buf.indexOf('\n\n', start > scanFrom ? start : scanFrom);
@@ -60,17 +72,17 @@ export class SseParser {
   }
 
   /** One event's lines, `buf[start, end)`, without the blank line that ends it. */
-  private block(buf: string, start: number, end: number, out: SseEvent[]): void {
+  private block(buf: string, start: number, end: number, out: SseSink): void {
     const nl = buf.indexOf('\n', start);
     const oneLine = nl === -1 || nl >= end;
     if (oneLine && buf.startsWith('data: ', start)) {
-      out.push({ data: buf.slice(start + 6, end) });
+      if (out.data?.(buf, start + 6, end) !== true) out.event({ data: buf.slice(start + 6, end) });
       return;
     }
     if (!oneLine && buf.startsWith('event: ', start) && buf.startsWith('data: ', nl + 1)) {
       const next = buf.indexOf('\n', nl + 1);
       if (next === -1 || next >= end) {
-        out.push({ data: buf.slice(nl + 7, end), event: buf.slice(start + 7, nl) });
+        out.event({ data: buf.slice(nl + 7, end), event: buf.slice(start + 7, nl) });
         return;
       }
     }
@@ -85,7 +97,7 @@ export class SseParser {
   }
 
   /** The general case: line by line, any of `\r\n`, `\n`, `\r`; the unfinished last line is kept in `buf`. */
-  private lines(buf: string, out: SseEvent[]): void {
+  private lines(buf: string, out: SseSink): void {
     let start = 0;
     // line breaks found with native indexOf; `\r` is rare, so look for it only while one is known to lie ahead
     let nextCr = buf.indexOf('\r');
@@ -108,6 +120,12 @@ export class SseParser {
 
   /** End of input: a final event without its blank line is still dispatched (lenient, like the SDKs). */
   end(out: SseEvent[] = []): SseEvent[] {
+    this.finish(this.into(out));
+    return out;
+  }
+
+  /** `end`, the events handed to `sink`. */
+  finish(out: SseSink): void {
     const buf = this.buf + this.text.decode();
     if (buf) {
       this.lines(buf, out);
@@ -116,10 +134,9 @@ export class SseParser {
     }
     this.pendingCr = false;
     this.dispatch(out);
-    return out;
   }
 
-  private line(line: string, out: SseEvent[]): void {
+  private line(line: string, out: SseSink): void {
     if (line === '') { this.dispatch(out); return; }
     if (line.charCodeAt(0) === 58 /* : */) return;
     const colon = line.indexOf(':');
@@ -134,12 +151,12 @@ export class SseParser {
     }
   }
 
-  private dispatch(out: SseEvent[]): void {
+  private dispatch(out: SseSink): void {
     if (this.data.length === 0 && this.event === undefined) return;
     const ev: SseEvent = { data: this.data.join('\n') };
     if (this.event !== undefined) ev.event = this.event;
     if (this.id !== undefined) ev.id = this.id;
-    out.push(ev);
+    out.event(ev);
     this.data = [];
     this.dataChars = 0;
     this.event = undefined;

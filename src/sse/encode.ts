@@ -17,6 +17,14 @@ export function encodeOneLineEvent(ev: SseEvent): string {
   return `${s}data: ${ev.data}\n\n`;
 }
 
+/**
+ * The text of a one-line event (as encodeOneLineEvent writes it) in two parts around its data's end: `head` (the
+ * fields and the data's start) and `tail`, for an event written again and again with another middle.
+ */
+export function oneLineEventParts(event: string, dataHead: string, dataTail: string): { head: string; tail: string } {
+  return { head: `event: ${event}\ndata: ${dataHead}`, tail: `${dataTail}\n\n` };
+}
+
 export function encodeSseEvent(ev: SseEvent): string {
   let s = '';
   if (ev.event !== undefined) s += `event: ${ev.event}\n`;

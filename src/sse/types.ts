@@ -1,3 +1,13 @@
 /** @module sse/types */
 /** One Server-Sent Event. `data` is the joined `data:` lines; comments are not events. */
 export interface SseEvent { event?: string; data: string; id?: string }
+
+/** Where SseParser.feed puts what it reads, in stream order. */
+export interface SseSink {
+  event(ev: SseEvent): void;
+  /**
+   * Optional: an event of one `data:` line and nothing else, offered as its text `s[start, end)` before an SseEvent
+   * is made of it: true when the sink took it that way (no event follows), false to get it through `event`.
+   */
+  data?(s: string, start: number, end: number): boolean;
+}

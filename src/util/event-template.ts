@@ -21,6 +21,9 @@
 /** Characters a JSON string holds as they are (no quote, backslash or control character), run from lastIndex. */
 const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
 
+/** The same without surrogates: a run whose JSON.stringify is itself, whatever string it came from. */
+const PLAIN_TEXT_RUN = /[^"\\\u0000-\u001f\ud800-\udfff]*/y;
+
 /** Where the run of such characters starting at `from` ends. */
 function plainRunEnd(s: string, from: number): number {
   PLAIN_RUN.lastIndex = from;
@@ -47,6 +50,11 @@ const SIMPLE_VALUE = /^[^"\\\u0000-\u001f]*$/;
 export const MAX_TEMPLATE_CHARS = 64 * 1024;
 /** Put where the text is when checking a template: a string no provider sends, with nothing to escape. */
 const PROBE = '\u2063probe\u2063';
+
+/** plainLiteralAt: the event does not begin as the template (or none is held). */
+export const NO_PREFIX = -1;
+/** plainLiteralAt: it begins as the template, but is not it with a plain literal. */
+export const NOT_PLAIN = -2;
 
 export interface EventTemplateOptions {
   /** The member whose string value is the text, as it appears before the literal: `"content":`. */
@@ -126,6 +134,36 @@ export class EventTemplate {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Where the literal of the event `s[start, end)` closes, when that event is the template with a literal that holds
+   * nothing escaped and no surrogate: the literal, quotes included, is then what JSON.stringify writes for the text
+   * match() would return (text with surrogate pairs, emoji, goes match()'s way). It opens at
+   * `start + literalOffset`. NO_PREFIX when the event does not start as the template does (match() would not take
+   * it either); NOT_PLAIN for any other event (match() may take it). Reads `s` in place: no slice is made.
+   */
+  plainLiteralAt(s: string, start: number, end: number): number {
+    const prefix = this.prefix;
+    if (prefix === null || !s.startsWith(prefix, start)) return NO_PREFIX;
+    const open = start + prefix.length;
+    if (s.charCodeAt(open) !== 34 /* " */) return NOT_PLAIN;
+    PLAIN_TEXT_RUN.lastIndex = open + 1;
+    PLAIN_TEXT_RUN.test(s);
+    const close = PLAIN_TEXT_RUN.lastIndex;
+    if (s.charCodeAt(close) !== 34 || !s.startsWith(this.after, close + 1)) return NOT_PLAIN;
+    let rest = close + 1 + this.after.length;
+    const tail = this.tail;
+    if (tail !== null) {
+      rest = plainRunEnd(s, rest);
+      if (end - rest !== tail.length || !s.startsWith(tail, rest)) return NOT_PLAIN;
+    } else if (rest !== end) return NOT_PLAIN;
+    return close;
+  }
+
+  /** Where the literal opens in an event plainLiteralAt took, from the event's start: the prefix's length. */
+  get literalOffset(): number {
+    return this.prefix === null ? -1 : this.prefix.length;
   }
 
   /**

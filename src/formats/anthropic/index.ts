@@ -11,7 +11,8 @@ import { quoteJson } from '../../util/quote-json.ts';
 import { EventTemplate } from '../../util/event-template.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent } from '../../sse/decode.ts';
-import type { Format, StreamStage, TranslateContext } from '../types.ts';
+import { oneLineEventParts } from '../../sse/encode.ts';
+import type { Format, HubDeltaWriter, StreamStage, TranslateContext } from '../types.ts';
 
 const KNOWN_TYPES = new Set<string>([
   'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large',
@@ -47,8 +48,20 @@ export const anthropicFormat: Format<unknown> = {
   responseFromHub(message: Message): unknown {
     return message;
   },
-  streamFromHub(): StreamStage<RawMessageStreamEvent, SseEvent> {
+  streamFromHub(): StreamStage<RawMessageStreamEvent, SseEvent> & HubDeltaWriter {
+    // the text around a delta's literal, for the block written last (a stream writes one block's deltas in a row)
+    let partsOf = -1;
+    let parts = { head: '', tail: '' };
     return {
+      deltaEvent(thinking, index, literal) {
+        const key = thinking ? -2 - index : index;
+        if (key !== partsOf) {
+          partsOf = key;
+          const field = thinking ? '"type":"thinking_delta","thinking":' : '"type":"text_delta","text":';
+          parts = oneLineEventParts('content_block_delta', `{"type":"content_block_delta","index":${index},"delta":{${field}`, '}}');
+        }
+        return parts.head + literal + parts.tail;
+      },
       push(ev, out) {
         // a text, thinking or input_json delta (most events of a translated stream) written out directly:
         // JSON.stringify(ev) gives the same bytes, only slower (an event and a delta object walked per token)

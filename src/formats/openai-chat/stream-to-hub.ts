@@ -17,9 +17,9 @@
  */
 import type { RawContentBlockDelta, RawMessageStreamEvent, StopReason, Usage } from '../../hub/types.ts';
 import type { SseEvent } from '../../sse/types.ts';
-import { EventTemplate } from '../../util/event-template.ts';
+import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import { assertNever } from '../../util/never.ts';
-import { stageToTransform, type StreamStage, type TranslateContext } from '../types.ts';
+import { stageToTransform, type HubDeltaReader, type StreamStage, type TranslateContext } from '../types.ts';
 import { chatStreamErrorToHub } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import {
@@ -32,12 +32,8 @@ import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChun
 export const MAX_TOOL_ARGS = 32 * 1024 * 1024;
 
 /** The stage the pipeline composes: chat SSE events → hub events. */
-export function chatChunksToHubStage(ctx: TranslateContext, quirks: ChatQuirks): StreamStage<SseEvent, RawMessageStreamEvent> {
-  const translator = new ChatStreamTranslator(ctx, quirks);
-  return {
-    push(ev, out) { translator.event(ev, out); },
-    end(out) { translator.end(out); },
-  };
+export function chatChunksToHubStage(ctx: TranslateContext, quirks: ChatQuirks): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader {
+  return new ChatStreamTranslator(ctx, quirks);
 }
 
 export function chatChunksToHubEvents(ctx: TranslateContext, quirks: ChatQuirks): TransformStream<SseEvent, RawMessageStreamEvent> {
@@ -84,7 +80,7 @@ interface StreamState {
   outputChars: number;
 }
 
-export class ChatStreamTranslator {
+export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStreamEvent>, HubDeltaReader {
   private readonly s: StreamState = {
     phase: 'idle', messageId: newMessageId(), nextIndex: 0, block: null, tools: [], pending: [],
     finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0,
@@ -107,6 +103,46 @@ export class ChatStreamTranslator {
   constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS, templates = true) {
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
     this.lanes = templates ? LANE_KINDS.map((kind) => newLane(kind)) : [];
+  }
+
+  /** StreamStage: event(). */
+  push(ev: SseEvent, out: RawMessageStreamEvent[]): void {
+    this.event(ev, out);
+  }
+
+  /** HubDeltaReader: the block deltaLiteral last read for, and whether it is a thinking block. */
+  literalIndex = 0;
+  literalThinking = false;
+
+  /**
+   * HubDeltaReader: a chunk carrying only text or reasoning for the block already open, recognised by the same
+   * templates event() reads it with, its literal taken as it is: what event() would do with it, where content()
+   * and thinking() come to one delta() of the open block.
+   */
+  deltaLiteral(s: string, start: number, end: number): string | null {
+    const st = this.s;
+    const open = st.block;
+    // content()'s and thinking()'s conditions for one delta (work is only ever held behind an open tool call: the
+    // pending check mirrors theirs), and no think-tag splitter, which may hold or reroute any text
+    if (st.phase !== 'open' || open === null || open.kind === 'tool' || st.pending.length > 0 || this.think) return null;
+    const lanes = this.lanes;
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i]!;
+      const close = lane.template.plainLiteralAt(s, start, end);
+      if (close === NO_PREFIX) continue;
+      // the first lane that may take it decides, as in event(); tool arguments, escapes and the rest go that way
+      if (close < 0 || lane.kind === 'arguments') return null;
+      const from = start + lane.template.literalOffset;
+      const chars = close - from - 1;
+      const thinking = lane.kind !== 'content';
+      // empty text is no delta; another kind of block would be opened; omitted thinking is counted, not sent
+      if (chars === 0 || open.kind !== (thinking ? 'thinking' : 'text') || (thinking && this.ctx.omitThinking)) return null;
+      st.outputChars += chars;
+      this.literalIndex = open.index;
+      this.literalThinking = thinking;
+      return s.slice(from, close + 1);
+    }
+    return null;
   }
 
   /** Hub events for one upstream SSE event, appended to `out` (returned). */

@@ -140,6 +140,40 @@ describe('SseParser against the reference algorithm', () => {
   });
 });
 
+describe('SseParser.feed: one-line data events offered as text first', () => {
+  const PIECES = ['data: ', 'data:', 'event: ', 'id: ', ': note', 'x', 'yy', '{"a":"b"}', '\n', '\n\n', '\n\n', '\r\n', 'é', '😀',
+    'data: {"t":"é"}\n\n', 'data: x\n\n', 'data: [DONE]\n\n', 'data: {"t":"😀"}\n\n'];
+  let seed = 4242;
+  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  test('2,000 random streams: what is taken as text and what comes as events are, in order, the reference events', () => {
+    let taken = 0;
+    for (let k = 0; k < 2000; k++) {
+      let text = '';
+      for (let i = rand(40); i > 0; i--) text += PIECES[rand(PIECES.length)];
+      const bytes = enc.encode(text);
+      const p = new SseParser();
+      const got: Array<SseEvent & { taken: boolean }> = [];
+      const sink = {
+        event(ev: SseEvent) { got.push({ ...ev, taken: false }); },
+        // takes every other offer: the rest must still come, as events, in their place
+        data(s: string, start: number, end: number) {
+          if (((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 16) % 2 === 0) return false;
+          taken++;
+          got.push({ data: s.slice(start, end), taken: true });
+          return true;
+        },
+      };
+      for (let at = 0; at < bytes.length;) { const n = 1 + rand(12); p.feed(bytes.subarray(at, at + n), sink); at += n; }
+      p.finish(sink);
+      const expected = referenceParse(text);
+      expect(got.map(({ taken: _, ...ev }) => ev as SseEvent)).toEqual(expected);
+      // only events with one data line and no other field were offered
+      got.forEach((ev, i) => { if (ev.taken) expect(Object.keys(expected[i]!)).toEqual(['data']); });
+    }
+    expect(taken).toBeGreaterThan(1000);
+  });
+});
+
 describe('sseDecoder / encoder round trip', () => {
   test('encode → decode is identity', async () => {
     const events: SseEvent[] = [{ event: 'message_start', data: '{"a":1}' }, { data: 'multi\nline' }, { data: '[DONE]' }];

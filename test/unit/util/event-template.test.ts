@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'bun:test';
 import { heapStats } from 'bun:jsc';
-import { EventTemplate, MAX_TEMPLATE_CHARS } from '../../../src/util/event-template.ts';
+import { EventTemplate, MAX_TEMPLATE_CHARS, NOT_PLAIN, NO_PREFIX } from '../../../src/util/event-template.ts';
 
 /** OpenAI's chunk layout; `text` is placed as JSON.stringify writes it unless `raw` (a literal as sent) is given. */
 function chunk(text: string, opt: { raw?: string; obfuscation?: string; finish?: string | null; id?: string } = {}): string {
@@ -144,6 +144,90 @@ describe('EventTemplate', () => {
       if (agrees(t, data) !== undefined) read++;
     }
     expect(read).toBe(2000); // every one was a plain text chunk written as JSON.stringify writes it
+  });
+});
+
+describe('EventTemplate.plainLiteralAt: a literal taken as it is', () => {
+  /**
+   * `data` placed inside a larger text (as SseParser hands it: the read's text with the event's bounds), read in
+   * place; whatever it takes must be exactly JSON.stringify of what match() reads, and what it says begins
+   * otherwise must be refused by match() too.
+   */
+  function literalOf(t: EventTemplate, data: string): string | null {
+    const s = `data: ${data}\n\ndata: {"more":"events"}\n\n`;
+    const close = t.plainLiteralAt(s, 6, 6 + data.length);
+    const text = t.match(data);
+    if (close === NO_PREFIX) { expect(text).toBeUndefined(); return null; }
+    if (close === NOT_PLAIN) return null;
+    const literal = s.slice(6 + t.literalOffset, close + 1);
+    expect(text).toBeDefined();
+    expect(literal).toBe(JSON.stringify(text));
+    return literal;
+  }
+
+  test('plain text is taken; escapes, control characters and surrogates are left to match()', () => {
+    const t = openai();
+    t.learn(chunk('Hello', { obfuscation: 'abc' }), 'Hello');
+    for (const text of [' world', 'é中文', '\u2028', 'x'.repeat(500), '/', '}]', ',content:']) {
+      expect(literalOf(t, chunk(text, { obfuscation: 'pad' }))).toBe(JSON.stringify(text));
+    }
+    // what JSON.stringify would escape, or a literal it would write otherwise: not taken here (match() reads them)
+    for (const text of ['a "quoted" word', 'back\\slash', 'line\nbreak', '😀', '\ud800']) {
+      const data = chunk(text, { obfuscation: 'pad' });
+      expect(t.plainLiteralAt(data, 0, data.length)).toBe(NOT_PLAIN);
+      expect(t.match(data)).toBe(text);
+    }
+    expect(t.plainLiteralAt(chunk('A', { raw: '"\\u0041"', obfuscation: 'p' }), 0, 200)).toBe(NOT_PLAIN);
+    // a raw lone surrogate (a string not decoded from UTF-8): JSON.stringify would escape it
+    const lone = chunk('', { raw: '"a\ud800b"', obfuscation: 'p' });
+    expect(t.plainLiteralAt(lone, 0, lone.length)).toBe(NOT_PLAIN);
+    expect(JSON.stringify(t.match(lone))).not.toBe('"a\ud800b"');
+    // the empty text is a literal too: the caller decides what it means
+    expect(literalOf(t, chunk('', { obfuscation: 'p' }))).toBe('""');
+  });
+
+  test('read within its bounds only: the event must end where the template ends', () => {
+    const t = openai();
+    t.learn(chunk('Hello'), 'Hello');
+    const data = chunk('abc');
+    const s = `${data}${data}`;
+    expect(t.plainLiteralAt(s, 0, data.length)).toBeGreaterThan(0);
+    expect(t.plainLiteralAt(s, 0, data.length - 1)).toBe(NOT_PLAIN);
+    expect(t.plainLiteralAt(s, 0, data.length + 1)).toBe(NOT_PLAIN);
+    expect(t.plainLiteralAt(s, data.length, s.length)).toBeGreaterThan(data.length);
+    expect(t.plainLiteralAt(s, 1, data.length)).toBe(NO_PREFIX);
+    expect(openai().plainLiteralAt(s, 0, data.length)).toBe(NO_PREFIX); // nothing learnt
+    // bounds inside the literal, and with a varying member: one character more or less than the event
+    expect(t.plainLiteralAt(s, 0, data.indexOf('abc') + 1)).toBe(NOT_PLAIN);
+    const v = openai();
+    v.learn(chunk('Hello', { obfuscation: 'pad' }), 'Hello');
+    const padded = chunk('abc', { obfuscation: 'xy' });
+    const more = `${padded}}${padded}`;
+    expect(v.plainLiteralAt(more, 0, padded.length)).toBeGreaterThan(0);
+    expect(v.plainLiteralAt(more, 0, padded.length + 1)).toBe(NOT_PLAIN);
+    expect(v.plainLiteralAt(more, 0, padded.length - 1)).toBe(NOT_PLAIN);
+  });
+
+  test('random texts, paddings and edits: taken only as JSON.stringify of what match() reads, refused when match() refuses', () => {
+    const t = openai();
+    t.learn(chunk('seed', { obfuscation: 'x' }), 'seed');
+    const alphabet = ['a', ' ', '"', '\\', '\n', '\u0000', 'é', '😀', '\ud800', '/', '}', ']', ',', ':'];
+    let seed = 11;
+    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    let taken = 0;
+    for (let i = 0; i < 3000; i++) {
+      let text = '';
+      for (let k = rand(12); k > 0; k--) text += alphabet[rand(i % 3 === 0 ? alphabet.length : 2)] ?? '';
+      let data = chunk(text, { obfuscation: 'p'.repeat(rand(20)) });
+      // one character in three events changed, dropped or added somewhere
+      if (i % 3 === 1) {
+        const at = rand(data.length);
+        const c = alphabet[rand(alphabet.length)]!;
+        data = rand(2) ? data.slice(0, at) + c + data.slice(at + 1) : data.slice(0, at) + c + data.slice(at);
+      }
+      if (literalOf(t, data) !== null) taken++;
+    }
+    expect(taken).toBeGreaterThan(1000);
   });
 });
 

@@ -5,6 +5,7 @@ import { describe, expect, test } from 'bun:test';
 import { anthropicFormat } from '../../../../src/formats/anthropic/index.ts';
 import type { RawMessageStreamEvent } from '../../../../src/hub/types.ts';
 import type { SseEvent } from '../../../../src/sse/types.ts';
+import { encodeOneLineEvent } from '../../../../src/sse/encode.ts';
 
 describe('anthropic streamFromHub', () => {
   test.each([['text_delta', 'text'], ['thinking_delta', 'thinking'], ['input_json_delta', 'partial_json']])('a %s is serialised exactly as JSON.stringify would', (type, field) => {
@@ -14,6 +15,19 @@ describe('anthropic streamFromHub', () => {
         const out: SseEvent[] = [];
         anthropicFormat.streamFromHub({} as never).push(ev, out);
         expect(out).toEqual([{ event: 'content_block_delta', data: JSON.stringify(ev) }]);
+      }
+    }
+  });
+
+  test('deltaEvent: a text or thinking delta given as its literal is written as push() and the encoding write it', () => {
+    const stage = anthropicFormat.streamFromHub({} as never);
+    // blocks one after another, and back: the text around the literal follows the block and its kind
+    for (const [thinking, index] of [[false, 0], [false, 0], [true, 1], [false, 1], [true, 1], [false, 12], [false, 0]] as const) {
+      for (const text of ['plain', 'é ✓ 中文 🎉', '']) {
+        const ev = { type: 'content_block_delta', index, delta: thinking ? { type: 'thinking_delta', thinking: text } : { type: 'text_delta', text } } as RawMessageStreamEvent;
+        const out: SseEvent[] = [];
+        stage.push(ev, out);
+        expect(stage.deltaEvent!(thinking, index, JSON.stringify(text))).toBe(encodeOneLineEvent(out[0]!));
       }
     }
   });

@@ -1,0 +1,121 @@
+/**
+ * @module test/unit/pipeline/stream-translation
+ * A translated stream's tokens taken from the upstream's event text as their literals (formats/types.ts:
+ * HubDeltaReader) give the client exactly the stream the ordinary path gives: every recorded Chat Completions
+ * stream and a set of written ones, whole and split at random, compared with the same translation made event by
+ * event (`literals: false`), usage, stop reason and what was dropped included.
+ */
+import { afterAll, describe, expect, test } from 'bun:test';
+import { StreamTranslation } from '../../../src/pipeline/translate.ts';
+import { ChatStreamTranslator } from '../../../src/formats/openai-chat/stream-to-hub.ts';
+import { DEFAULT_CHAT_QUIRKS, type ChatQuirks } from '../../../src/formats/openai-chat/quirks.ts';
+import type { TranslateContext } from '../../../src/formats/types.ts';
+import { fixtureSseBody, listFixtures } from '../../helpers/fixtures.ts';
+
+const enc = new TextEncoder();
+
+const makeCtx = (over: Partial<TranslateContext> = {}): TranslateContext => ({
+  requestedModel: 'claude-sonnet-5-5', upstreamModel: 'upstream-model', dropped: [], estimatedInputTokens: 321,
+  defaultMaxTokens: 4096, thinkingStyle: 'none', ...over,
+});
+const quirks = (over: Partial<ChatQuirks> = {}): ChatQuirks => ({ ...DEFAULT_CHAT_QUIRKS, ...over });
+
+// how many deltas went the literal way (the comparison alone would pass if none did)
+const deltaLiteral = ChatStreamTranslator.prototype.deltaLiteral;
+let literals = 0;
+ChatStreamTranslator.prototype.deltaLiteral = function (this: ChatStreamTranslator, s: string, start: number, end: number) {
+  const literal = deltaLiteral.call(this, s, start, end);
+  if (literal !== null) literals++;
+  return literal;
+};
+afterAll(() => { ChatStreamTranslator.prototype.deltaLiteral = deltaLiteral; });
+
+/** The client's whole stream (ids normalised), its usage and stop reason, and what was dropped. */
+function translate(chunks: Uint8Array[], withLiterals: boolean, q: ChatQuirks, ctxOver: Partial<TranslateContext>): string {
+  const ctx = makeCtx(ctxOver);
+  const t = new StreamTranslation('anthropic', 'openai-chat', ctx, q, withLiterals);
+  let text = '';
+  for (const c of chunks) text += t.translate(c) ?? '';
+  text += t.translate(null) ?? '';
+  return `${text}\n${JSON.stringify(t.usage)} ${t.stopReason} ${JSON.stringify(ctx.dropped)}`.replace(/(msg|toolu)_[A-Za-z0-9]{24}/g, '$1_X');
+}
+
+let seed = 99;
+const rand = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return (seed >> 8) % n; };
+
+/** The body whole, then split at random offsets three ways: literal and ordinary translations the same. */
+function expectSame(body: string, q = quirks(), ctx: Partial<TranslateContext> = {}): string {
+  const bytes = enc.encode(body);
+  const whole = translate([bytes], false, q, ctx);
+  expect(translate([bytes], true, q, ctx)).toBe(whole);
+  for (const max of [3, 40, 700]) {
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length;) { const n = 1 + rand(max); chunks.push(bytes.subarray(at, at + n)); at += n; }
+    expect(translate(chunks, true, q, ctx)).toBe(whole);
+  }
+  return whole;
+}
+
+const STREAM_FIXTURES = [...listFixtures('openai-chat'), ...listFixtures('openai-compatible')]
+  .filter((f) => /\/stream-[^/]+\.(sse|chunks\.jsonl)$/.test(f));
+
+describe('a stream translated with token literals is the stream translated event by event', () => {
+  test.each(STREAM_FIXTURES)('%s', (file) => {
+    expectSame(fixtureSseBody(file));
+    expectSame(fixtureSseBody(file), quirks({ think_tags: true }));
+    expectSame(fixtureSseBody(file), quirks(), { omitThinking: true });
+  });
+
+  test('the recordings were read by literals (most of their text deltas)', () => {
+    literals = 0;
+    for (const file of STREAM_FIXTURES) translate([enc.encode(fixtureSseBody(file))], true, quirks(), {});
+    expect(literals).toBeGreaterThan(200);
+  });
+
+  // OpenAI's layout: obfuscation of random length last in every chunk
+  const head = '{"id":"chatcmpl-E4R","object":"chat.completion.chunk","created":1784728648,"model":"gpt-5","service_tier":"default","system_fingerprint":null,"choices":[{"index":0,"delta":';
+  const line = (delta: string, finish = 'null', usage = 'null') => `data: ${head}${delta},"finish_reason":${finish}}],"usage":${usage},"obfuscation":"${'x'.repeat(delta.length % 13)}"}\n\n`;
+  const text = (t: string) => line(`{"content":${JSON.stringify(t)}}`);
+  const texts = ['Hello', ' world', ' "quoted"', ' back\\slash', '\n', ' é中文', ' 😀', '', ' <think>', ' a</think>b', ' end', ' more', ' text'];
+  const reasoningContent = (t: string) => line(`{"content":null,"reasoning_content":${JSON.stringify(t)}}`);
+  const reasoning = (t: string) => line(`{"reasoning":${JSON.stringify(t)}}`);
+  const usage = '{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}';
+  const call = (index: number, id: string, name: string, args: string[]) => [
+    line(`{"tool_calls":[{"index":${index},"id":"${id}","type":"function","function":{"name":"${name}","arguments":""}}]}`),
+    ...args.map((a) => line(`{"tool_calls":[{"index":${index},"function":{"arguments":${JSON.stringify(a)}}}]}`)),
+  ];
+  const args = ['{"', 'path', '":"', 'a.txt', '"}'];
+
+  test.each([
+    ['text, no usage (output tokens estimated from what was streamed)', [line('{"role":"assistant","content":""}'), ...texts.map(text), ...texts.map(text), line('{}', '"stop"'), 'data: [DONE]\n\n']],
+    ['text with usage', [...texts.map(text), line('{}', '"length"'), line('{}', 'null', usage), 'data: [DONE]\n\n']],
+    ['reasoning_content, then text', [...['Let', ' me', ' think', ' "a"', ' b'].map(reasoningContent), ...texts.map(text), 'data: [DONE]\n\n']],
+    ['reasoning, then text, then reasoning again', [...['Hmm', ' so', ' ok'].map(reasoning), ...texts.slice(0, 4).map(text), ...['back', ' again'].map(reasoning), text('last'), 'data: [DONE]\n\n']],
+    ['text around tool calls, one after the other and interleaved', [
+      text('calling'), text(' now'), ...call(0, 'call_a', 'write', args.slice(0, 3)), text('held'), text(' while open'),
+      ...call(1, 'call_b', 'read', args), ...call(0, 'call_a', 'write', args.slice(3)).slice(1), text('after'), text(' the calls'),
+      line('{}', '"tool_calls"'), 'data: [DONE]\n\n',
+    ]],
+    ['text after the finish, then an upstream error', [text('a'), text('b'), line('{"content":"c"}', '"stop"'), text('late'), text(' later'), 'event: error\ndata: {"error":{"message":"boom"}}\n\n']],
+    ['no [DONE]', [text('a'), text('b'), text('c')]],
+    // a text block opened by a refusal before the think tags open: the tags' text still goes through the splitter
+    ['a refusal, then think tags', [line('{"refusal":"no"}'), text('<think>'), text('deep'), text(' thought'), text('</think>'), text('answer'), text(' more'), 'data: [DONE]\n\n']],
+    // arguments of a finished call arriving while a thinking block is open: dropped, never thinking
+    ['arguments after their call, in a thinking block', [...call(0, 'call_a', 'f', ['{', '}']), reasoningContent('think'), reasoningContent(' more'), ...call(0, 'call_a', 'f', ['x', 'y']).slice(1), 'data: [DONE]\n\n']],
+    ['CRLF line breaks (read line by line)', [text('a'), text('b'), text('c'), 'data: [DONE]\n\n'].map((l) => l.replaceAll('\n', '\r\n'))],
+  ])('%s', (_name, lines) => {
+    for (const [q, ctx] of [[quirks(), {}], [quirks({ think_tags: true }), {}], [quirks(), { omitThinking: true }]] as const) {
+      expectSame(lines.join(''), q, ctx);
+    }
+  });
+
+  test('a text-only stream goes almost all the literal way, and what the client gets is what the ordinary path writes', () => {
+    literals = 0;
+    const body = [line('{"role":"assistant","content":""}'), ...Array.from({ length: 50 }, (_, i) => text(` word${i}`)), line('{}', '"stop"'), 'data: [DONE]\n\n'].join('');
+    const out = expectSame(body);
+    expect(literals).toBeGreaterThanOrEqual(4 * 48); // four literal runs of expectSame, each all but the first text (learnt from)
+    expect(out).toContain('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" word49"}}\n\n');
+    // the output estimate counts the literal deltas' characters: 50 words of 6-7 characters
+    expect(out).toContain('"output_tokens":85');
+  });
+});
