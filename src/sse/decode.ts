@@ -59,22 +59,35 @@ export class SseParser {
 
   /**
    * Whole events of `buf` (LF line breaks only), dispatched; returns where the unfinished rest begins. The first
-   * blank line is searched for from `scanFrom` (what came before it is known to hold none).
+   * blank line is searched for from `scanFrom` (what came before it is known to hold none). An event's first line
+   * break is found first: most events are one line, whose end it then is (one search per event, not two).
    */
   private blocks(buf: string, scanFrom: number, out: SseSink): number {
     let start = 0;
+    if (scanFrom > 0) {
+      const end = buf.indexOf('\n\n', scanFrom);
+      if (end === -1) return 0;
+      if (end > 0) this.block(buf, 0, end, buf.indexOf('\n'), out);
+      start = end + 2;
+    }
     for (;;) {
-      const end = buf.indexOf('\n\n', start > scanFrom ? start : scanFrom);
+      const nl = buf.indexOf('\n', start);
+      if (nl === -1) return start;
+      if (buf.charCodeAt(nl + 1) === 10) {
+        if (nl > start) this.block(buf, start, nl, nl, out);
+        start = nl + 2;
+        continue;
+      }
+      const end = buf.indexOf('\n\n', nl + 1);
       if (end === -1) return start;
-      if (end > start) this.block(buf, start, end, out);
+      this.block(buf, start, end, nl, out);
       start = end + 2;
     }
   }
 
-  /** One event's lines, `buf[start, end)`, without the blank line that ends it. */
-  private block(buf: string, start: number, end: number, out: SseSink): void {
-    const nl = buf.indexOf('\n', start);
-    const oneLine = nl === -1 || nl >= end;
+  /** One event's lines, `buf[start, end)`, without the blank line that ends it; `nl`: its first line break (or `end`). */
+  private block(buf: string, start: number, end: number, nl: number, out: SseSink): void {
+    const oneLine = nl >= end;
     if (oneLine && buf.startsWith('data: ', start)) {
       if (out.data?.(buf, start + 6, end) !== true) out.event({ data: buf.slice(start + 6, end) });
       return;
