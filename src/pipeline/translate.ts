@@ -125,10 +125,19 @@ export class StreamTranslation {
     const { deltaLiteral } = toHub;
     const { deltaEvent } = fromHub;
     if (literals && deltaLiteral && deltaEvent) {
-      sink.data = (s, start, end) => {
-        const literal = deltaLiteral.call(toHub, s, start, end);
+      sink.data = (s, start, end, named) => {
+        const literal = deltaLiteral.call(toHub, s, start, end, named);
         if (literal === null) return false;
-        this.text += deltaEvent.call(fromHub, toHub.literalThinking!, toHub.literalIndex!, literal);
+        const thinking = toHub.literalThinking!;
+        const index = toHub.literalIndex!;
+        const written = deltaEvent.call(fromHub, thinking, index, literal);
+        if (written !== null) this.text += written;
+        else {
+          // the client's side writes it some other way: the hub event the reader stands for, the ordinary way
+          const text = JSON.parse(literal) as string;
+          this.hub.push({ type: 'content_block_delta', index, delta: thinking ? { type: 'thinking_delta', thinking: text } : { type: 'text_delta', text } });
+          this.hubOut();
+        }
         return true;
       };
     }

@@ -89,13 +89,13 @@ export class SseParser {
   private block(buf: string, start: number, end: number, nl: number, out: SseSink): void {
     const oneLine = nl >= end;
     if (oneLine && buf.startsWith('data: ', start)) {
-      if (out.data?.(buf, start + 6, end) !== true) out.event({ data: buf.slice(start + 6, end) });
+      if (out.data?.(buf, start + 6, end, false) !== true) out.event({ data: buf.slice(start + 6, end) });
       return;
     }
     if (!oneLine && buf.startsWith('event: ', start) && buf.startsWith('data: ', nl + 1)) {
       const next = buf.indexOf('\n', nl + 1);
       if (next === -1 || next >= end) {
-        out.event({ data: buf.slice(nl + 7, end), event: buf.slice(start + 7, nl) });
+        if (out.data?.(buf, nl + 7, end, true) !== true) out.event({ data: buf.slice(nl + 7, end), event: buf.slice(start + 7, nl) });
         return;
       }
     }

@@ -6,8 +6,9 @@ export interface SseEvent { event?: string; data: string; id?: string }
 export interface SseSink {
   event(ev: SseEvent): void;
   /**
-   * Optional: an event of one `data:` line and nothing else, offered as its text `s[start, end)` before an SseEvent
-   * is made of it: true when the sink took it that way (no event follows), false to get it through `event`.
+   * Optional: an event of one `data:` line, alone (`named` false) or after an `event:` line (`named` true), and
+   * nothing else, offered as its data's text `s[start, end)` before an SseEvent is made of it: true when the sink
+   * took it that way (no event follows), false to get it through `event`.
    */
-  data?(s: string, start: number, end: number): boolean;
+  data?(s: string, start: number, end: number, named: boolean): boolean;
 }

@@ -8,11 +8,11 @@ import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageStre
 import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import { quoteJson } from '../../util/quote-json.ts';
-import { EventTemplate } from '../../util/event-template.ts';
+import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent } from '../../sse/decode.ts';
 import { oneLineEventParts } from '../../sse/encode.ts';
-import type { Format, HubDeltaWriter, StreamStage, TranslateContext } from '../types.ts';
+import type { Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext } from '../types.ts';
 
 const KNOWN_TYPES = new Set<string>([
   'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large',
@@ -99,10 +99,30 @@ export const anthropicFormat: Format<unknown> = {
     if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new GatewayError(502, 'api_error', 'upstream returned a malformed message');
     return { ...msg, model: ctx.requestedModel };
   },
-  streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> {
+  streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader {
     // deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
     const lanes = DELTA_KINDS.map(newDeltaLane);
+    let literalIndex = 0;
+    let literalThinking = false;
     return {
+      get literalIndex() { return literalIndex; },
+      get literalThinking() { return literalThinking; },
+      // a text or thinking delta read by the template push() reads it with, its literal taken as it is (the event's
+      // name is not read: push() goes by the data's type)
+      deltaLiteral(s, start, end) {
+        for (let i = 0; i < lanes.length; i++) {
+          const lane = lanes[i]!;
+          const close = lane.template.plainLiteralAt(s, start, end);
+          if (close === NO_PREFIX) continue;
+          // the first lane that may take it decides, as in push(); input_json_delta and escapes go that way
+          if (close < 0 || lane.kind.type === 'input_json_delta') return null;
+          const from = start + lane.template.literalOffset;
+          literalIndex = lane.template.index;
+          literalThinking = lane.kind.type === 'thinking_delta';
+          return s.slice(from, close + 1);
+        }
+        return null;
+      },
       push(ev, out) {
         if (!ev.data) return;
         for (let i = 0; i < lanes.length; i++) {

@@ -19,7 +19,8 @@ import type { RawContentBlockDeltaEvent, RawContentBlockStartEvent, RawMessageSt
 import type { SseEvent } from '../../sse/types.ts';
 import { assertNever, skipUnknown } from '../../util/never.ts';
 import { quoteJson } from '../../util/quote-json.ts';
-import { stageToTransform, type StreamStage, type TranslateContext } from '../types.ts';
+import { encodeOneLineEvent } from '../../sse/encode.ts';
+import { stageToTransform, type HubDeltaWriter, type StreamStage, type TranslateContext } from '../types.ts';
 import type { ChatCompletionChunk, ChatCompletionChunkDelta, ChatFinishReason } from './types.ts';
 import { chatErrorBodyFromHub } from './error-body.ts';
 import { completionId, finishReasonFromHub, usageFromHub } from './response-from-hub.ts';
@@ -55,7 +56,7 @@ export function hubEventsToChatChunks(ctx: TranslateContext, opts: HubEventsToCh
 }
 
 /** The stage the pipeline composes: hub events → Chat Completions chunk events (and `[DONE]`). */
-export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToChatChunksOptions): StreamStage<RawMessageStreamEvent, SseEvent> {
+export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToChatChunksOptions): StreamStage<RawMessageStreamEvent, SseEvent> & HubDeltaWriter {
   const created = Math.floor((opts.now ?? Date.now)() / 1000);
   const state: ChatStreamState = {
     id: completionId(undefined),
@@ -227,6 +228,12 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
   return {
     push: handle,
     end(out) { if (!state.ended) finish(out); },
+    // what handle() writes for a text or thinking delta of a block of its kind (the message has started: blocks are
+    // opened after its first chunk) with some text; for any other, nothing
+    deltaEvent(thinking, index, literal) {
+      if (state.ended || literal.length === 2 || state.blocks.get(index)?.kind !== (thinking ? 'thinking' : 'text')) return null;
+      return encodeOneLineEvent(deltaChunk(thinking ? `{"reasoning_content":${literal}}` : `{"content":${literal}}`));
+    },
   };
 }
 

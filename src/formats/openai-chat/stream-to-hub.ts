@@ -119,7 +119,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
    * templates event() reads it with, its literal taken as it is: what event() would do with it, where content()
    * and thinking() come to one delta() of the open block.
    */
-  deltaLiteral(s: string, start: number, end: number): string | null {
+  deltaLiteral(s: string, start: number, end: number, named: boolean): string | null {
+    if (named) return null; // event() reads an event's name (Groq's `event: error`)
     const st = this.s;
     const open = st.block;
     // content()'s and thinking()'s conditions for one delta (work is only ever held behind an open tool call: the

@@ -1,15 +1,17 @@
 /**
  * @module test/unit/pipeline/stream-translation
  * A translated stream's tokens taken from the upstream's event text as their literals (formats/types.ts:
- * HubDeltaReader) give the client exactly the stream the ordinary path gives: every recorded Chat Completions
- * stream and a set of written ones, whole and split at random, compared with the same translation made event by
- * event (`literals: false`), usage, stop reason and what was dropped included.
+ * HubDeltaReader, HubDeltaWriter) give the client exactly the stream the ordinary path gives, both ways (Chat
+ * Completions upstream to a Messages client, Anthropic upstream to a Chat client): every recorded stream and a set
+ * of written ones, whole and split at random, compared with the same translation made event by event
+ * (`literals: false`), usage, stop reason and what was dropped included.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { StreamTranslation } from '../../../src/pipeline/translate.ts';
 import { ChatStreamTranslator } from '../../../src/formats/openai-chat/stream-to-hub.ts';
 import { DEFAULT_CHAT_QUIRKS, type ChatQuirks } from '../../../src/formats/openai-chat/quirks.ts';
-import type { TranslateContext } from '../../../src/formats/types.ts';
+import type { FormatId, TranslateContext } from '../../../src/formats/types.ts';
+import { FORMATS } from '../../../src/formats/index.ts';
 import { fixtureSseBody, listFixtures } from '../../helpers/fixtures.ts';
 
 const enc = new TextEncoder();
@@ -23,35 +25,50 @@ const quirks = (over: Partial<ChatQuirks> = {}): ChatQuirks => ({ ...DEFAULT_CHA
 // how many deltas went the literal way (the comparison alone would pass if none did)
 const deltaLiteral = ChatStreamTranslator.prototype.deltaLiteral;
 let literals = 0;
-ChatStreamTranslator.prototype.deltaLiteral = function (this: ChatStreamTranslator, s: string, start: number, end: number) {
-  const literal = deltaLiteral.call(this, s, start, end);
+ChatStreamTranslator.prototype.deltaLiteral = function (this: ChatStreamTranslator, s: string, start: number, end: number, named: boolean) {
+  const literal = deltaLiteral.call(this, s, start, end, named);
   if (literal !== null) literals++;
   return literal;
 };
 afterAll(() => { ChatStreamTranslator.prototype.deltaLiteral = deltaLiteral; });
 
+// and the Anthropic reader's (an object per stream: its format's streamToHub wrapped)
+const anthropicStreamToHub = FORMATS.anthropic.streamToHub;
+FORMATS.anthropic.streamToHub = (ctx, q) => {
+  const stage = anthropicStreamToHub(ctx, q);
+  const read = stage.deltaLiteral!;
+  return Object.assign(stage, {
+    deltaLiteral(s: string, start: number, end: number, named: boolean) {
+      const literal = read.call(stage, s, start, end, named);
+      if (literal !== null) literals++;
+      return literal;
+    },
+  });
+};
+afterAll(() => { FORMATS.anthropic.streamToHub = anthropicStreamToHub; });
+
 /** The client's whole stream (ids normalised), its usage and stop reason, and what was dropped. */
-function translate(chunks: Uint8Array[], withLiterals: boolean, q: ChatQuirks, ctxOver: Partial<TranslateContext>): string {
+function translate(chunks: Uint8Array[], withLiterals: boolean, q: ChatQuirks, ctxOver: Partial<TranslateContext>, client: FormatId = 'anthropic'): string {
   const ctx = makeCtx(ctxOver);
-  const t = new StreamTranslation('anthropic', 'openai-chat', ctx, q, withLiterals);
+  const t = new StreamTranslation(client, client === 'anthropic' ? 'openai-chat' : 'anthropic', ctx, q, withLiterals);
   let text = '';
   for (const c of chunks) text += t.translate(c) ?? '';
   text += t.translate(null) ?? '';
-  return `${text}\n${JSON.stringify(t.usage)} ${t.stopReason} ${JSON.stringify(ctx.dropped)}`.replace(/(msg|toolu)_[A-Za-z0-9]{24}/g, '$1_X');
+  return `${text}\n${JSON.stringify(t.usage)} ${t.stopReason} ${JSON.stringify(ctx.dropped)}`.replace(/(msg|toolu)_[A-Za-z0-9]{24}/g, '$1_X').replace(/"created":\d+/g, '"created":0');
 }
 
 let seed = 99;
 const rand = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return (seed >> 8) % n; };
 
 /** The body whole, then split at random offsets three ways: literal and ordinary translations the same. */
-function expectSame(body: string, q = quirks(), ctx: Partial<TranslateContext> = {}): string {
+function expectSame(body: string, q = quirks(), ctx: Partial<TranslateContext> = {}, client: FormatId = 'anthropic'): string {
   const bytes = enc.encode(body);
-  const whole = translate([bytes], false, q, ctx);
-  expect(translate([bytes], true, q, ctx)).toBe(whole);
+  const whole = translate([bytes], false, q, ctx, client);
+  expect(translate([bytes], true, q, ctx, client)).toBe(whole);
   for (const max of [3, 40, 700]) {
     const chunks: Uint8Array[] = [];
     for (let at = 0; at < bytes.length;) { const n = 1 + rand(max); chunks.push(bytes.subarray(at, at + n)); at += n; }
-    expect(translate(chunks, true, q, ctx)).toBe(whole);
+    expect(translate(chunks, true, q, ctx, client)).toBe(whole);
   }
   return whole;
 }
@@ -102,6 +119,8 @@ describe('a stream translated with token literals is the stream translated event
     ['a refusal, then think tags', [line('{"refusal":"no"}'), text('<think>'), text('deep'), text(' thought'), text('</think>'), text('answer'), text(' more'), 'data: [DONE]\n\n']],
     // arguments of a finished call arriving while a thinking block is open: dropped, never thinking
     ['arguments after their call, in a thinking block', [...call(0, 'call_a', 'f', ['{', '}']), reasoningContent('think'), reasoningContent(' more'), ...call(0, 'call_a', 'f', ['x', 'y']).slice(1), 'data: [DONE]\n\n']],
+    // Groq names its errors: an `error` event is one whatever its data looks like
+    ['an error event whose data is a text chunk', [text('a'), text('b'), `event: error\n${text('c')}`, text('d')]],
     ['CRLF line breaks (read line by line)', [text('a'), text('b'), text('c'), 'data: [DONE]\n\n'].map((l) => l.replaceAll('\n', '\r\n'))],
   ])('%s', (_name, lines) => {
     for (const [q, ctx] of [[quirks(), {}], [quirks({ think_tags: true }), {}], [quirks(), { omitThinking: true }]] as const) {
@@ -117,5 +136,66 @@ describe('a stream translated with token literals is the stream translated event
     expect(out).toContain('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" word49"}}\n\n');
     // the output estimate counts the literal deltas' characters: 50 words of 6-7 characters
     expect(out).toContain('"output_tokens":85');
+  });
+});
+
+describe('Anthropic upstream, Chat Completions client: the same', () => {
+  const ANTHROPIC_STREAMS = listFixtures('anthropic').filter((f) => /\/stream-[^/]+\.(sse|chunks\.jsonl)$/.test(f));
+
+  test.each(ANTHROPIC_STREAMS)('%s', (file) => {
+    for (const streamUsage of [false, true]) expectSame(fixtureSseBody(file), quirks(), { streamUsage }, 'openai-chat');
+  });
+
+  test('the recordings were read by literals', () => {
+    literals = 0;
+    for (const file of ANTHROPIC_STREAMS) translate([enc.encode(fixtureSseBody(file))], true, quirks(), {}, 'openai-chat');
+    expect(literals).toBeGreaterThan(20);
+  });
+
+  const ev = (e: Record<string, unknown>) => `event: ${String(e.type)}\ndata: ${JSON.stringify(e)}\n\n`;
+  const start = ev({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } });
+  const blockStart = (index: number, type: string) => ev({ type: 'content_block_start', index, content_block: type === 'text' ? { type, text: '' } : type === 'thinking' ? { type, thinking: '', signature: '' } : { type, id: 'srvtoolu_1', name: 'web_search', input: {} } });
+  const text = (index: number, t: string) => ev({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: t } });
+  const thinking = (index: number, t: string) => ev({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: t } });
+  const stop = (index: number) => ev({ type: 'content_block_stop', index });
+  const end = ev({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 9 } }) + ev({ type: 'message_stop' });
+  const words = ['Hello', ' world', ' "quoted"', ' é中文', ' 😀', '', ' more', ' text'];
+
+  test.each([
+    ['thinking, then text', [start, blockStart(0, 'thinking'), ...words.map((w) => thinking(0, w)), stop(0), blockStart(1, 'text'), ...words.map((w) => text(1, w)), stop(1), end]],
+    // deltas the Chat side writes otherwise or not at all: into a block of the other kind, an ignored block, after the end
+    ['deltas into blocks of another kind', [start, blockStart(0, 'text'), text(0, 'a'), text(0, 'b'), thinking(0, 'x'), thinking(0, 'y'), stop(0), blockStart(1, 'server_tool_use'), text(1, 'c'), text(1, 'd'), blockStart(2, 'text'), text(2, 'e'), text(2, 'f'), end]],
+    ['deltas after the message stopped', [start, blockStart(0, 'text'), text(0, 'a'), text(0, 'b'), end, text(0, 'late'), text(0, 'later')]],
+    ['deltas after an error event', [start, blockStart(0, 'text'), text(0, 'a'), text(0, 'b'), ev({ type: 'error', error: { type: 'overloaded_error', message: 'busy' } }), text(0, 'late'), text(0, 'later')]],
+    ['deltas before any block or message_start', [text(0, 'early'), text(0, 'earlier'), start, blockStart(0, 'text'), text(0, 'a'), text(0, 'b'), end]],
+    ['no event names', [start, blockStart(0, 'text'), ...words.map((w) => text(0, w)), end].map((e) => e.replace(/^event: [a-z_]+\n/, ''))],
+  ])('%s', (_name, events) => {
+    for (const streamUsage of [false, true]) expectSame(events.join(''), quirks(), { streamUsage }, 'openai-chat');
+  });
+
+  test('a text-only stream goes almost all the literal way', () => {
+    literals = 0;
+    const body = [start, blockStart(0, 'text'), ...Array.from({ length: 40 }, (_, i) => text(0, ` word${i}`)), stop(0), end].join('');
+    const out = expectSame(body, quirks(), {}, 'openai-chat');
+    expect(literals).toBeGreaterThanOrEqual(4 * 39);
+    expect(out).toContain('"choices":[{"index":0,"delta":{"content":" word39"},"finish_reason":null}]}');
+  });
+});
+
+describe('a client writer that declines a delta', () => {
+  test('the delta goes to its push() as the hub event the literal stands for: the same stream', () => {
+    // the Anthropic writer never declines; one that always does must still give the ordinary stream
+    const streamFromHub = FORMATS.anthropic.streamFromHub;
+    let declined = 0;
+    FORMATS.anthropic.streamFromHub = (ctx) => Object.assign(streamFromHub(ctx), { deltaEvent: () => { declined++; return null; } });
+    try {
+      const head = '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":';
+      const line = (delta: string) => `data: ${head}${delta},"finish_reason":null}]}\n\n`;
+      const body = [line('{"role":"assistant","content":""}'), ...['Let', ' me', ' see'].map((t) => line(`{"reasoning_content":"${t}"}`)), ...['a', ' b', ' c', ' d'].map((t) => line(`{"content":"${t}"}`)), 'data: [DONE]\n\n'].join('');
+      expectSame(body);
+      expect(declined).toBeGreaterThan(4 * 4);
+    } finally {
+      FORMATS.anthropic.streamFromHub = streamFromHub;
+    }
   });
 });
