@@ -21,7 +21,7 @@
 /** Characters a JSON string holds as they are (no quote, backslash or control character), run from lastIndex. */
 const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
 
-/** The same without surrogates: a run whose JSON.stringify is itself, whatever string it came from. */
+/** The same without surrogates: a run that JSON.stringify writes as it is, whatever string it came from. */
 const PLAIN_TEXT_RUN = /[^"\\\u0000-\u001f\ud800-\udfff]*/y;
 
 /** Where the run of such characters starting at `from` ends. */
@@ -51,10 +51,10 @@ export const MAX_TEMPLATE_CHARS = 64 * 1024;
 /** Put where the text is when checking a template: a string no provider sends, with nothing to escape. */
 const PROBE = '\u2063probe\u2063';
 
-/** plainLiteralAt: the event does not begin as the template (or none is held). */
+/** literalAt: the event does not begin as the template (or none is held). */
 export const NO_PREFIX = -1;
-/** plainLiteralAt: it begins as the template, but is not it with a plain literal. */
-export const NOT_PLAIN = -2;
+/** literalAt: it begins as the template, but is not it with a literal as JSON.stringify writes it. */
+export const NOT_CANONICAL = -2;
 
 export interface EventTemplateOptions {
   /** The member whose string value is the text, as it appears before the literal: `"content":`. */
@@ -137,31 +137,65 @@ export class EventTemplate {
   }
 
   /**
-   * Where the literal of the event `s[start, end)` closes, when that event is the template with a literal that holds
-   * nothing escaped and no surrogate: the literal, quotes included, is then what JSON.stringify writes for the text
-   * match() would return (text with surrogate pairs, emoji, goes match()'s way). It opens at
-   * `start + literalOffset`. NO_PREFIX when the event does not start as the template does (match() would not take
-   * it either); NOT_PLAIN for any other event (match() may take it). Reads `s` in place: no slice is made.
+   * Where the literal of the event `s[start, end)` closes, when that event is the template with a literal written
+   * exactly as JSON.stringify writes the text match() would return: the literal, quotes included, can then stand for
+   * that text as it is. JSON.stringify escapes `"`, `\` and control characters (`\b \f \n \r \t`, else `\u00xx`
+   * in lower-case hex) and lone surrogates, and nothing else; a literal with any other escape (`\/`, `\u0041`, an
+   * escaped pair) or a lone surrogate goes match()'s way. The text's length (UTF-16 units) is left in
+   * `literalChars`; the literal opens at `start + literalOffset`. NO_PREFIX when the event does not start as the
+   * template does (match() would not take it either); NOT_CANONICAL for any other event (match() may take it).
+   * Reads `s` in place: no slice is made.
    */
-  plainLiteralAt(s: string, start: number, end: number): number {
+  literalAt(s: string, start: number, end: number): number {
     const prefix = this.prefix;
     if (prefix === null || !s.startsWith(prefix, start)) return NO_PREFIX;
     const open = start + prefix.length;
-    if (s.charCodeAt(open) !== 34 /* " */) return NOT_PLAIN;
-    PLAIN_TEXT_RUN.lastIndex = open + 1;
-    PLAIN_TEXT_RUN.test(s);
-    const close = PLAIN_TEXT_RUN.lastIndex;
-    if (s.charCodeAt(close) !== 34 || !s.startsWith(this.after, close + 1)) return NOT_PLAIN;
+    if (s.charCodeAt(open) !== 34 /* " */) return NOT_CANONICAL;
+    let i = open + 1;
+    let chars = 0;
+    for (;;) {
+      PLAIN_TEXT_RUN.lastIndex = i;
+      PLAIN_TEXT_RUN.test(s);
+      const j = PLAIN_TEXT_RUN.lastIndex;
+      chars += j - i;
+      i = j;
+      const c = s.charCodeAt(i);
+      if (c === 34) break;
+      if (c === 92 /* \ */) {
+        const e = s.charCodeAt(i + 1);
+        if (e === 34 || e === 92 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) { i += 2; chars++; continue; }
+        // \u00xx for a control character without a short form, lower-case hex
+        if (e === 117 && s.charCodeAt(i + 2) === 48 && s.charCodeAt(i + 3) === 48) {
+          const hi = s.charCodeAt(i + 4);
+          const lo = s.charCodeAt(i + 5);
+          const v = (hi === 48 ? 0 : hi === 49 ? 16 : -256) + (lo >= 48 && lo <= 57 ? lo - 48 : lo >= 97 && lo <= 102 ? lo - 87 : -256);
+          if (v >= 0 && v !== 8 && v !== 9 && v !== 10 && v !== 12 && v !== 13) { i += 6; chars++; continue; }
+        }
+        return NOT_CANONICAL;
+      }
+      // a surrogate pair is written as it is; a lone surrogate, a control character or the end is not this
+      if (c >= 0xd800 && c <= 0xdbff) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) { i += 2; chars += 2; continue; }
+      }
+      return NOT_CANONICAL;
+    }
+    const close = i;
+    if (!s.startsWith(this.after, close + 1)) return NOT_CANONICAL;
     let rest = close + 1 + this.after.length;
     const tail = this.tail;
     if (tail !== null) {
       rest = plainRunEnd(s, rest);
-      if (end - rest !== tail.length || !s.startsWith(tail, rest)) return NOT_PLAIN;
-    } else if (rest !== end) return NOT_PLAIN;
+      if (end - rest !== tail.length || !s.startsWith(tail, rest)) return NOT_CANONICAL;
+    } else if (rest !== end) return NOT_CANONICAL;
+    this.literalChars = chars;
     return close;
   }
 
-  /** Where the literal opens in an event plainLiteralAt took, from the event's start: the prefix's length. */
+  /** The length of the text of the literal literalAt took last (UTF-16 units, escapes decoded). */
+  literalChars = 0;
+
+  /** Where the literal opens in an event literalAt took, from the event's start: the prefix's length. */
   get literalOffset(): number {
     return this.prefix === null ? -1 : this.prefix.length;
   }

@@ -112,9 +112,9 @@ export const anthropicFormat: Format<unknown> = {
       deltaLiteral(s, start, end) {
         for (let i = 0; i < lanes.length; i++) {
           const lane = lanes[i]!;
-          const close = lane.template.plainLiteralAt(s, start, end);
+          const close = lane.template.literalAt(s, start, end);
           if (close === NO_PREFIX) continue;
-          // the first lane that may take it decides, as in push(); input_json_delta and escapes go that way
+          // the first lane that may take it decides, as in push(); input_json_delta, and literals written otherwise, go that way
           if (close < 0 || lane.kind.type === 'input_json_delta') return null;
           const from = start + lane.template.literalOffset;
           literalIndex = lane.template.index;

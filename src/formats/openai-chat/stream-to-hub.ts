@@ -129,12 +129,12 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     const lanes = this.lanes;
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i]!;
-      const close = lane.template.plainLiteralAt(s, start, end);
+      const close = lane.template.literalAt(s, start, end);
       if (close === NO_PREFIX) continue;
-      // the first lane that may take it decides, as in event(); tool arguments, escapes and the rest go that way
+      // the first lane that may take it decides, as in event(); tool arguments, and literals written otherwise, go that way
       if (close < 0 || lane.kind === 'arguments') return null;
       const from = start + lane.template.literalOffset;
-      const chars = close - from - 1;
+      const chars = lane.template.literalChars;
       const thinking = lane.kind !== 'content';
       // empty text is no delta; another kind of block would be opened; omitted thinking is counted, not sent
       if (chars === 0 || open.kind !== (thinking ? 'thinking' : 'text') || (thinking && this.ctx.omitThinking)) return null;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'bun:test';
 import { heapStats } from 'bun:jsc';
-import { EventTemplate, MAX_TEMPLATE_CHARS, NOT_PLAIN, NO_PREFIX } from '../../../src/util/event-template.ts';
+import { EventTemplate, MAX_TEMPLATE_CHARS, NOT_CANONICAL, NO_PREFIX } from '../../../src/util/event-template.ts';
 
 /** OpenAI's chunk layout; `text` is placed as JSON.stringify writes it unless `raw` (a literal as sent) is given. */
 function chunk(text: string, opt: { raw?: string; obfuscation?: string; finish?: string | null; id?: string } = {}): string {
@@ -147,7 +147,7 @@ describe('EventTemplate', () => {
   });
 });
 
-describe('EventTemplate.plainLiteralAt: a literal taken as it is', () => {
+describe('EventTemplate.literalAt: a literal taken as it is, when JSON.stringify would write it so', () => {
   /**
    * `data` placed inside a larger text (as SseParser hands it: the read's text with the event's bounds), read in
    * place; whatever it takes must be exactly JSON.stringify of what match() reads, and what it says begins
@@ -155,33 +155,39 @@ describe('EventTemplate.plainLiteralAt: a literal taken as it is', () => {
    */
   function literalOf(t: EventTemplate, data: string): string | null {
     const s = `data: ${data}\n\ndata: {"more":"events"}\n\n`;
-    const close = t.plainLiteralAt(s, 6, 6 + data.length);
+    const close = t.literalAt(s, 6, 6 + data.length);
     const text = t.match(data);
     if (close === NO_PREFIX) { expect(text).toBeUndefined(); return null; }
-    if (close === NOT_PLAIN) return null;
+    if (close === NOT_CANONICAL) return null;
     const literal = s.slice(6 + t.literalOffset, close + 1);
     expect(text).toBeDefined();
     expect(literal).toBe(JSON.stringify(text));
+    expect(t.literalChars).toBe(text!.length);
     return literal;
   }
 
-  test('plain text is taken; escapes, control characters and surrogates are left to match()', () => {
+  test('taken: plain text, the escapes JSON.stringify writes, surrogate pairs; any other spelling is left to match()', () => {
     const t = openai();
     t.learn(chunk('Hello', { obfuscation: 'abc' }), 'Hello');
-    for (const text of [' world', 'é中文', '\u2028', 'x'.repeat(500), '/', '}]', ',content:']) {
+    for (const text of [' world', 'é中文', '\u2028', 'x'.repeat(500), '/', '}]', ',content:', 'a "quoted" word', 'back\\slash', 'line\nbreak\ttab\r',
+      '\b\f', '\u0000\u0001\u001f\u007f', '😀 emoji', '"', '\\', '\n']) {
       expect(literalOf(t, chunk(text, { obfuscation: 'pad' }))).toBe(JSON.stringify(text));
     }
-    // what JSON.stringify would escape, or a literal it would write otherwise: not taken here (match() reads them)
-    for (const text of ['a "quoted" word', 'back\\slash', 'line\nbreak', '😀', '\ud800']) {
-      const data = chunk(text, { obfuscation: 'pad' });
-      expect(t.plainLiteralAt(data, 0, data.length)).toBe(NOT_PLAIN);
+    // other spellings of a text: an escape JSON.stringify does not write, upper-case hex, an escaped pair or surrogate
+    for (const [raw, text] of [['"\\u0041"', 'A'], ['"\\/"', '/'], ['"\\u001F"', '\u001f'], ['"\\u000a"', '\n'], ['"\\ud83d\\ude00"', '😀'], ['"\\ud800"', '\ud800']] as const) {
+      const data = chunk('', { raw, obfuscation: 'p' });
+      expect(t.literalAt(data, 0, data.length)).toBe(NOT_CANONICAL);
       expect(t.match(data)).toBe(text);
     }
-    expect(t.plainLiteralAt(chunk('A', { raw: '"\\u0041"', obfuscation: 'p' }), 0, 200)).toBe(NOT_PLAIN);
     // a raw lone surrogate (a string not decoded from UTF-8): JSON.stringify would escape it
     const lone = chunk('', { raw: '"a\ud800b"', obfuscation: 'p' });
-    expect(t.plainLiteralAt(lone, 0, lone.length)).toBe(NOT_PLAIN);
+    expect(t.literalAt(lone, 0, lone.length)).toBe(NOT_CANONICAL);
     expect(JSON.stringify(t.match(lone))).not.toBe('"a\ud800b"');
+    // not JSON at all: a bad escape, a raw control character, an escape cut short
+    for (const raw of ['"a\\x"', '"a\u0001"', '"a\\u00"', '"a\\u00g1"', '"a\\']) {
+      const data = chunk('', { raw, obfuscation: 'p' });
+      expect(t.literalAt(data, 0, data.length)).toBe(NOT_CANONICAL);
+    }
     // the empty text is a literal too: the caller decides what it means
     expect(literalOf(t, chunk('', { obfuscation: 'p' }))).toBe('""');
   });
@@ -191,21 +197,21 @@ describe('EventTemplate.plainLiteralAt: a literal taken as it is', () => {
     t.learn(chunk('Hello'), 'Hello');
     const data = chunk('abc');
     const s = `${data}${data}`;
-    expect(t.plainLiteralAt(s, 0, data.length)).toBeGreaterThan(0);
-    expect(t.plainLiteralAt(s, 0, data.length - 1)).toBe(NOT_PLAIN);
-    expect(t.plainLiteralAt(s, 0, data.length + 1)).toBe(NOT_PLAIN);
-    expect(t.plainLiteralAt(s, data.length, s.length)).toBeGreaterThan(data.length);
-    expect(t.plainLiteralAt(s, 1, data.length)).toBe(NO_PREFIX);
-    expect(openai().plainLiteralAt(s, 0, data.length)).toBe(NO_PREFIX); // nothing learnt
+    expect(t.literalAt(s, 0, data.length)).toBeGreaterThan(0);
+    expect(t.literalAt(s, 0, data.length - 1)).toBe(NOT_CANONICAL);
+    expect(t.literalAt(s, 0, data.length + 1)).toBe(NOT_CANONICAL);
+    expect(t.literalAt(s, data.length, s.length)).toBeGreaterThan(data.length);
+    expect(t.literalAt(s, 1, data.length)).toBe(NO_PREFIX);
+    expect(openai().literalAt(s, 0, data.length)).toBe(NO_PREFIX); // nothing learnt
     // bounds inside the literal, and with a varying member: one character more or less than the event
-    expect(t.plainLiteralAt(s, 0, data.indexOf('abc') + 1)).toBe(NOT_PLAIN);
+    expect(t.literalAt(s, 0, data.indexOf('abc') + 1)).toBe(NOT_CANONICAL);
     const v = openai();
     v.learn(chunk('Hello', { obfuscation: 'pad' }), 'Hello');
     const padded = chunk('abc', { obfuscation: 'xy' });
     const more = `${padded}}${padded}`;
-    expect(v.plainLiteralAt(more, 0, padded.length)).toBeGreaterThan(0);
-    expect(v.plainLiteralAt(more, 0, padded.length + 1)).toBe(NOT_PLAIN);
-    expect(v.plainLiteralAt(more, 0, padded.length - 1)).toBe(NOT_PLAIN);
+    expect(v.literalAt(more, 0, padded.length)).toBeGreaterThan(0);
+    expect(v.literalAt(more, 0, padded.length + 1)).toBe(NOT_CANONICAL);
+    expect(v.literalAt(more, 0, padded.length - 1)).toBe(NOT_CANONICAL);
   });
 
   test('random texts, paddings and edits: taken only as JSON.stringify of what match() reads, refused when match() refuses', () => {
