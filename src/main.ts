@@ -106,11 +106,12 @@ function main() {
   if (config.channels.length === 0) logger.event('warn', 'no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
   // Bun's fetch keeps at most this many upstream requests in flight per process (256 unless set at start-up)
   const upstreamConcurrency = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
+  if (upstreamConcurrency <= 256) logger.event('info', 'at most 256 upstream requests at once: BUN_CONFIG_MAX_HTTP_REQUESTS in the environment sets more (README: "Running in production")');
+  // last: whatever waits for this line (a supervisor, the tests) has every start-up line by then
   logger.event('info', 'listening', {
     url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length,
     upstream_concurrency: upstreamConcurrency, heap_budget_mb: Number(process.env.BUN_JSC_largeHeapSize ?? 8 * 1024 * 1024) / (1024 * 1024),
   });
-  if (upstreamConcurrency <= 256) logger.event('info', 'at most 256 upstream requests at once: BUN_CONFIG_MAX_HTTP_REQUESTS in the environment sets more (README: "Running in production")');
   flush();
 
   let stopping = false;
