@@ -36,15 +36,18 @@ export interface StreamStage<I, O> {
 export interface HubDeltaReader {
   /**
    * For the upstream event whose whole data is `s[start, end)` (one `data:` line, after an `event:` line when
-   * `named`, no other field): when push() would turn it into exactly one text_delta or thinking_delta and nothing
-   * else, with its text written as JSON.stringify writes it, that JSON string literal (quotes included), the stage
-   * advanced as push() would advance it, and the delta's block index in `literalIndex` and its kind in
-   * `literalThinking`. Otherwise null, nothing changed: the event goes to push().
+   * `named`, no other field): when push() would turn it into exactly one text_delta, thinking_delta or
+   * input_json_delta and nothing else, with its string written as JSON.stringify writes it, that JSON string literal
+   * (quotes included), the stage advanced as push() would advance it, and the delta's block index in
+   * `literalIndex` and its kind in `literalKind`. Otherwise null, nothing changed: the event goes to push().
    */
   deltaLiteral(s: string, start: number, end: number, named: boolean): string | null;
   readonly literalIndex: number;
-  readonly literalThinking: boolean;
+  readonly literalKind: DeltaKind;
 }
+
+/** A delta carried as a literal: text_delta, thinking_delta or input_json_delta. */
+export type DeltaKind = 'text' | 'thinking' | 'json';
 
 /**
  * Optional on a streamFromHub stage: the SSE text push() and the pipeline's encoding give for such a delta, the
@@ -52,7 +55,7 @@ export interface HubDeltaReader {
  * stage unchanged: the delta then goes to push() as a hub event.
  */
 export interface HubDeltaWriter {
-  deltaEvent(thinking: boolean, index: number, literal: string): string | null;
+  deltaEvent(kind: DeltaKind, index: number, literal: string): string | null;
 }
 
 export function stageToTransform<I, O>(stage: StreamStage<I, O>): TransformStream<I, O> {

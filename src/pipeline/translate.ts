@@ -7,7 +7,7 @@ import { GatewayError } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import type { Format, FormatId, TranslateContext } from '../formats/types.ts';
-import type { Message, MessageCreateParams, RawMessageStreamEvent } from '../hub/types.ts';
+import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageStreamEvent } from '../hub/types.ts';
 import { RawStrings, splice } from '../util/json-skeleton.ts';
 import { addAnthropicUsage, emptyUsage } from '../accounting/usage.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
@@ -128,14 +128,16 @@ export class StreamTranslation {
       sink.data = (s, start, end, named) => {
         const literal = deltaLiteral.call(toHub, s, start, end, named);
         if (literal === null) return false;
-        const thinking = toHub.literalThinking!;
+        const kind = toHub.literalKind!;
         const index = toHub.literalIndex!;
-        const written = deltaEvent.call(fromHub, thinking, index, literal);
+        const written = deltaEvent.call(fromHub, kind, index, literal);
         if (written !== null) this.text += written;
         else {
           // the client's side writes it some other way: the hub event the reader stands for, the ordinary way
-          const text = JSON.parse(literal) as string;
-          this.hub.push({ type: 'content_block_delta', index, delta: thinking ? { type: 'thinking_delta', thinking: text } : { type: 'text_delta', text } });
+          const value = JSON.parse(literal) as string;
+          const delta: RawContentBlockDelta = kind === 'text' ? { type: 'text_delta', text: value }
+            : kind === 'thinking' ? { type: 'thinking_delta', thinking: value } : { type: 'input_json_delta', partial_json: value };
+          this.hub.push({ type: 'content_block_delta', index, delta });
           this.hubOut();
         }
         return true;

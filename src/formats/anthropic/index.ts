@@ -12,7 +12,7 @@ import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent } from '../../sse/decode.ts';
 import { oneLineEventParts } from '../../sse/encode.ts';
-import type { Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext } from '../types.ts';
+import type { DeltaKind, Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext } from '../types.ts';
 
 const KNOWN_TYPES = new Set<string>([
   'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large',
@@ -53,11 +53,11 @@ export const anthropicFormat: Format<unknown> = {
     let partsOf = -1;
     let parts = { head: '', tail: '' };
     return {
-      deltaEvent(thinking, index, literal) {
-        const key = thinking ? -2 - index : index;
+      deltaEvent(kind, index, literal) {
+        const key = index * 3 + (kind === 'text' ? 0 : kind === 'thinking' ? 1 : 2);
         if (key !== partsOf) {
           partsOf = key;
-          const field = thinking ? '"type":"thinking_delta","thinking":' : '"type":"text_delta","text":';
+          const field = kind === 'text' ? '"type":"text_delta","text":' : kind === 'thinking' ? '"type":"thinking_delta","thinking":' : '"type":"input_json_delta","partial_json":';
           parts = oneLineEventParts('content_block_delta', `{"type":"content_block_delta","index":${index},"delta":{${field}`, '}}');
         }
         return parts.head + literal + parts.tail;
@@ -103,22 +103,22 @@ export const anthropicFormat: Format<unknown> = {
     // deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
     const lanes = DELTA_KINDS.map(newDeltaLane);
     let literalIndex = 0;
-    let literalThinking = false;
+    let literalKind: DeltaKind = 'text';
     return {
       get literalIndex() { return literalIndex; },
-      get literalThinking() { return literalThinking; },
-      // a text or thinking delta read by the template push() reads it with, its literal taken as it is (the event's
+      get literalKind() { return literalKind; },
+      // a text, thinking or input_json delta read by the template push() reads it with, its literal taken as it is (the event's
       // name is not read: push() goes by the data's type)
       deltaLiteral(s, start, end) {
         for (let i = 0; i < lanes.length; i++) {
           const lane = lanes[i]!;
           const close = lane.template.literalAt(s, start, end);
           if (close === NO_PREFIX) continue;
-          // the first lane that may take it decides, as in push(); input_json_delta, and literals written otherwise, go that way
-          if (close < 0 || lane.kind.type === 'input_json_delta') return null;
+          // the first lane that may take it decides, as in push(); literals written otherwise go that way
+          if (close < 0) return null;
           const from = start + lane.template.literalOffset;
           literalIndex = lane.template.index;
-          literalThinking = lane.kind.type === 'thinking_delta';
+          literalKind = lane.kind.type === 'text_delta' ? 'text' : lane.kind.type === 'thinking_delta' ? 'thinking' : 'json';
           return s.slice(from, close + 1);
         }
         return null;
@@ -167,12 +167,12 @@ const DELTA_KINDS = [
   { type: 'thinking_delta', field: 'thinking' },
   { type: 'input_json_delta', field: 'partial_json' },
 ] as const;
-type DeltaKind = (typeof DELTA_KINDS)[number];
+type DeltaLaneKind = (typeof DELTA_KINDS)[number];
 
 /** One kind of delta read by its bytes; a learnt template's index is its block's. */
-interface DeltaLane { kind: DeltaKind; template: EventTemplate }
+interface DeltaLane { kind: DeltaLaneKind; template: EventTemplate }
 
-function newDeltaLane(kind: DeltaKind): DeltaLane {
+function newDeltaLane(kind: DeltaLaneKind): DeltaLane {
   // a template per block
   const template = new EventTemplate({ key: `"${kind.field}":`, plain: (ev, value) => exactDeltaIndex(ev, kind, value), maxLearnt: 16 });
   return { kind, template };
@@ -182,7 +182,7 @@ function newDeltaLane(kind: DeltaKind): DeltaLane {
  * The block index of `{"type":"content_block_delta","index":N,"delta":{"type":TYPE,FIELD:value}}` with nothing else
  * in it (what the template path builds is then exactly what JSON.parse gives), or null.
  */
-function exactDeltaIndex(ev: unknown, kind: DeltaKind, value: string): number | null {
+function exactDeltaIndex(ev: unknown, kind: DeltaLaneKind, value: string): number | null {
   if (typeof ev !== 'object' || ev === null) return null;
   const e = ev as Record<string, unknown>;
   const d = e.delta as Record<string, unknown> | null;

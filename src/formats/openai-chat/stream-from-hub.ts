@@ -228,11 +228,18 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
   return {
     push: handle,
     end(out) { if (!state.ended) finish(out); },
-    // what handle() writes for a text or thinking delta of a block of its kind (the message has started: blocks are
-    // opened after its first chunk) with some text; for any other, nothing
-    deltaEvent(thinking, index, literal) {
-      if (state.ended || literal.length === 2 || state.blocks.get(index)?.kind !== (thinking ? 'thinking' : 'text')) return null;
-      return encodeOneLineEvent(deltaChunk(thinking ? `{"reasoning_content":${literal}}` : `{"content":${literal}}`));
+    // what handle() writes for a text, thinking or input_json delta of a block of its kind (the message has started:
+    // blocks are opened after its first chunk) with something in it; for any other, nothing
+    deltaEvent(kind, index, literal) {
+      if (state.ended || literal.length === 2) return null;
+      const block = state.blocks.get(index);
+      if (kind === 'json') {
+        if (block?.kind !== 'tool') return null;
+        block.argumentsSent = true;
+        return encodeOneLineEvent(deltaChunk(`{"tool_calls":[{"index":${block.toolIndex},"function":{"arguments":${literal}}}]}`));
+      }
+      if (block?.kind !== kind) return null;
+      return encodeOneLineEvent(deltaChunk(kind === 'thinking' ? `{"reasoning_content":${literal}}` : `{"content":${literal}}`));
     },
   };
 }

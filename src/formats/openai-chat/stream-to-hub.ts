@@ -19,7 +19,7 @@ import type { RawContentBlockDelta, RawMessageStreamEvent, StopReason, Usage } f
 import type { SseEvent } from '../../sse/types.ts';
 import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import { assertNever } from '../../util/never.ts';
-import { stageToTransform, type HubDeltaReader, type StreamStage, type TranslateContext } from '../types.ts';
+import { stageToTransform, type DeltaKind, type HubDeltaReader, type StreamStage, type TranslateContext } from '../types.ts';
 import { chatStreamErrorToHub } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import {
@@ -110,37 +110,55 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     this.event(ev, out);
   }
 
-  /** HubDeltaReader: the block deltaLiteral last read for, and whether it is a thinking block. */
+  /** HubDeltaReader: the block deltaLiteral last read for, and what its delta is. */
   literalIndex = 0;
-  literalThinking = false;
+  literalKind: DeltaKind = 'text';
 
   /**
-   * HubDeltaReader: a chunk carrying only text or reasoning for the block already open, recognised by the same
-   * templates event() reads it with, its literal taken as it is: what event() would do with it, where content()
-   * and thinking() come to one delta() of the open block.
+   * HubDeltaReader: a chunk carrying only text, reasoning or a tool call's next arguments, recognised by the same
+   * templates event() reads it with, its literal taken as it is: what event() would do with it, where content() and
+   * thinking() come to one delta() of the open block, and toolFragment() to one apply() of the open call.
    */
   deltaLiteral(s: string, start: number, end: number, named: boolean): string | null {
     if (named) return null; // event() reads an event's name (Groq's `event: error`)
     const st = this.s;
     const open = st.block;
-    // content()'s and thinking()'s conditions for one delta (work is only ever held behind an open tool call: the
-    // pending check mirrors theirs), and no think-tag splitter, which may hold or reroute any text
-    if (st.phase !== 'open' || open === null || open.kind === 'tool' || st.pending.length > 0 || this.think) return null;
+    // work is only ever held behind an open tool call, and none waits here
+    if (st.phase !== 'open' || open === null || st.pending.length > 0) return null;
     const lanes = this.lanes;
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i]!;
-      const close = lane.template.literalAt(s, start, end);
+      const t = lane.template;
+      const close = t.literalAt(s, start, end);
       if (close === NO_PREFIX) continue;
-      // the first lane that may take it decides, as in event(); tool arguments, and literals written otherwise, go that way
-      if (close < 0 || lane.kind === 'arguments') return null;
-      const from = start + lane.template.literalOffset;
-      const chars = lane.template.literalChars;
+      // the first lane that may take it decides, as in event(); literals written otherwise go that way
+      if (close < 0) return null;
+      const from = start + t.literalOffset;
+      const chars = t.literalChars;
+      if (lane.kind === 'arguments') {
+        // the call toolFor() finds for the template's index is the open one (an open call is named and has sent
+        // all its arguments so far), and these keep it within its limit: toolFragment() then comes to one delta of
+        // its block; empty arguments are no delta
+        if (open.kind !== 'tool' || chars === 0) return null;
+        const tool = open.tool;
+        if (st.tools.findLast((x) => x.upstreamIndex === t.index) !== tool || tool.args.length + chars > this.maxToolArgs) return null;
+        const literal = s.slice(from, close + 1);
+        const args = JSON.parse(literal) as string; // the call's arguments are kept decoded (their JSON is tracked)
+        tool.args += args;
+        tool.json.push(args);
+        tool.emitted = tool.args.length;
+        st.outputChars += chars;
+        this.literalIndex = open.index;
+        this.literalKind = 'json';
+        return literal;
+      }
       const thinking = lane.kind !== 'content';
-      // empty text is no delta; another kind of block would be opened; omitted thinking is counted, not sent
-      if (chars === 0 || open.kind !== (thinking ? 'thinking' : 'text') || (thinking && this.ctx.omitThinking)) return null;
+      // content()'s and thinking()'s conditions for one delta, and no think-tag splitter (it may hold or reroute any
+      // text); empty text is no delta; another kind of block would be opened; omitted thinking is counted, not sent
+      if (this.think || chars === 0 || open.kind !== (thinking ? 'thinking' : 'text') || (thinking && this.ctx.omitThinking)) return null;
       st.outputChars += chars;
       this.literalIndex = open.index;
-      this.literalThinking = thinking;
+      this.literalKind = thinking ? 'thinking' : 'text';
       return s.slice(from, close + 1);
     }
     return null;

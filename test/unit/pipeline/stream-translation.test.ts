@@ -128,6 +128,25 @@ describe('a stream translated with token literals is the stream translated event
     }
   });
 
+  test("a tool call's arguments go the literal way, escapes and all; held behind an unfinished call or past the limit, they do not", () => {
+    const args = ['{"', 'path', '":"', 'src/a b.ts', '","', 'text', '', '":"', 'line 1\\nline \\"2\\"', '"}', ''];
+    literals = 0;
+    expectSame([text('calling'), ...call(0, 'call_a', 'write', args), ...call(1, 'call_b', 'read', args), line('{}', '"tool_calls"'), 'data: [DONE]\n\n'].join(''));
+    expect(literals).toBeGreaterThanOrEqual(4 * 2 * (args.length - 4)); // all but the empty ones and the one each template is learnt from
+    // a second call at the same index, not yet named: its arguments are its own, not the open call's
+    expectSame([...call(0, 'call_a', 'write', ['{"a":', '1}']), line('{"tool_calls":[{"index":0,"id":"call_b","function":{"arguments":""}}]}'),
+      ...['{"b":', '2', '}'].map((a) => line(`{"tool_calls":[{"index":0,"function":{"arguments":${JSON.stringify(a)}}}]}`)), line('{}', '"tool_calls"'), 'data: [DONE]\n\n'].join(''));
+    // a call whose arguments would pass the limit: the ordinary way ends the stream with an error
+    const streamToHub = FORMATS['openai-chat'].streamToHub;
+    FORMATS['openai-chat'].streamToHub = (ctx, q) => new ChatStreamTranslator(ctx, q as ChatQuirks, 40);
+    try {
+      const out = expectSame([...call(0, 'call_a', 'write', [...args, ...args]), 'data: [DONE]\n\n'].join(''));
+      expect(out).toContain('longer than 40 characters');
+    } finally {
+      FORMATS['openai-chat'].streamToHub = streamToHub;
+    }
+  });
+
   test('a text-only stream goes almost all the literal way, and what the client gets is what the ordinary path writes', () => {
     literals = 0;
     const body = [line('{"role":"assistant","content":""}'), ...Array.from({ length: 50 }, (_, i) => text(` word${i}`)), line('{}', '"stop"'), 'data: [DONE]\n\n'].join('');
@@ -154,10 +173,11 @@ describe('Anthropic upstream, Chat Completions client: the same', () => {
 
   const ev = (e: Record<string, unknown>) => `event: ${String(e.type)}\ndata: ${JSON.stringify(e)}\n\n`;
   const start = ev({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } });
-  const blockStart = (index: number, type: string) => ev({ type: 'content_block_start', index, content_block: type === 'text' ? { type, text: '' } : type === 'thinking' ? { type, thinking: '', signature: '' } : { type, id: 'srvtoolu_1', name: 'web_search', input: {} } });
+  const blockStart = (index: number, type: string) => ev({ type: 'content_block_start', index, content_block: type === 'text' ? { type, text: '' } : type === 'thinking' ? { type, thinking: '', signature: '' } : type === 'tool_use' ? { type, id: `toolu_${index}`, name: 'search', input: {} } : { type, id: 'srvtoolu_1', name: 'web_search', input: {} } });
   const text = (index: number, t: string) => ev({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: t } });
   const thinking = (index: number, t: string) => ev({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: t } });
   const stop = (index: number) => ev({ type: 'content_block_stop', index });
+  const json = (index: number, j: string) => ev({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: j } });
   const end = ev({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 9 } }) + ev({ type: 'message_stop' });
   const words = ['Hello', ' world', ' "quoted"', ' é中文', ' 😀', '', ' more', ' text'];
 
@@ -169,6 +189,7 @@ describe('Anthropic upstream, Chat Completions client: the same', () => {
     ['deltas after an error event', [start, blockStart(0, 'text'), text(0, 'a'), text(0, 'b'), ev({ type: 'error', error: { type: 'overloaded_error', message: 'busy' } }), text(0, 'late'), text(0, 'later')]],
     ['deltas before any block or message_start', [text(0, 'early'), text(0, 'earlier'), start, blockStart(0, 'text'), text(0, 'a'), text(0, 'b'), end]],
     ['no event names', [start, blockStart(0, 'text'), ...words.map((w) => text(0, w)), end].map((e) => e.replace(/^event: [a-z_]+\n/, ''))],
+    ['tool input in fragments, and into a block of another kind', [start, blockStart(0, 'text'), text(0, 'a'), blockStart(1, 'tool_use'), ...['{"', 'q', '":"', 'x \\"y\\"', '"}'].map((j) => json(1, j)), stop(1), json(0, 'stray'), json(0, 'strays'), blockStart(2, 'tool_use'), json(2, '{}'), json(2, ''), stop(2), end]],
   ])('%s', (_name, events) => {
     for (const streamUsage of [false, true]) expectSame(events.join(''), quirks(), { streamUsage }, 'openai-chat');
   });

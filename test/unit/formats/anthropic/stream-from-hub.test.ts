@@ -19,15 +19,16 @@ describe('anthropic streamFromHub', () => {
     }
   });
 
-  test('deltaEvent: a text or thinking delta given as its literal is written as push() and the encoding write it', () => {
+  test('deltaEvent: a text, thinking or input_json delta given as its literal is written as push() and the encoding write it', () => {
     const stage = anthropicFormat.streamFromHub({} as never);
     // blocks one after another, and back: the text around the literal follows the block and its kind
-    for (const [thinking, index] of [[false, 0], [false, 0], [true, 1], [false, 1], [true, 1], [false, 12], [false, 0]] as const) {
-      for (const text of ['plain', 'é ✓ 中文 🎉', '']) {
-        const ev = { type: 'content_block_delta', index, delta: thinking ? { type: 'thinking_delta', thinking: text } : { type: 'text_delta', text } } as RawMessageStreamEvent;
+    for (const [kind, index] of [['text', 0], ['text', 0], ['thinking', 1], ['text', 1], ['thinking', 1], ['json', 1], ['text', 12], ['json', 0], ['text', 0]] as const) {
+      for (const text of ['plain', 'é ✓ 中文 🎉', '', '{"a": "b\\n"}']) {
+        const delta = kind === 'text' ? { type: 'text_delta', text } : kind === 'thinking' ? { type: 'thinking_delta', thinking: text } : { type: 'input_json_delta', partial_json: text };
+        const ev = { type: 'content_block_delta', index, delta } as RawMessageStreamEvent;
         const out: SseEvent[] = [];
         stage.push(ev, out);
-        expect(stage.deltaEvent!(thinking, index, JSON.stringify(text))).toBe(encodeOneLineEvent(out[0]!));
+        expect(stage.deltaEvent!(kind, index, JSON.stringify(text))).toBe(encodeOneLineEvent(out[0]!));
       }
     }
   });
