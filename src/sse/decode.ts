@@ -29,7 +29,7 @@ export class SseParser {
     return out;
   }
 
-  /** `push`, the events handed to `sink` in order (and one-line data events offered to its `data` first). */
+  /** `push`, the events handed to `sink` in order (an event of one data line offered to its `data` first). */
   feed(chunk: Uint8Array | string, out: SseSink): void {
     let s = typeof chunk === 'string' ? chunk : this.text.decode(chunk, { stream: true });
     if (this.pendingCr) {
