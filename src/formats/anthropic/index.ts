@@ -57,8 +57,7 @@ export const anthropicFormat: Format<unknown> = {
         const key = index * 3 + (kind === 'text' ? 0 : kind === 'thinking' ? 1 : 2);
         if (key !== partsOf) {
           partsOf = key;
-          const field = kind === 'text' ? '"type":"text_delta","text":' : kind === 'thinking' ? '"type":"thinking_delta","thinking":' : '"type":"input_json_delta","partial_json":';
-          parts = oneLineEventParts('content_block_delta', `{"type":"content_block_delta","index":${index},"delta":{${field}`, '}}');
+          parts = oneLineEventParts('content_block_delta', deltaDataHead(index, kind), DELTA_DATA_TAIL);
         }
         return parts.head + literal + parts.tail;
       },
@@ -68,9 +67,9 @@ export const anthropicFormat: Format<unknown> = {
         if (ev.type === 'content_block_delta') {
           const d = ev.delta;
           const i = ev.index;
-          if (d.type === 'text_delta') { out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${i},"delta":{"type":"text_delta","text":${quoteJson(d.text)}}}` }); return; }
-          if (d.type === 'thinking_delta') { out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${i},"delta":{"type":"thinking_delta","thinking":${quoteJson(d.thinking)}}}` }); return; }
-          if (d.type === 'input_json_delta') { out.push({ event: ev.type, data: `{"type":"content_block_delta","index":${i},"delta":{"type":"input_json_delta","partial_json":${quoteJson(d.partial_json)}}}` }); return; }
+          if (d.type === 'text_delta') { out.push({ event: ev.type, data: deltaDataHead(i, 'text') + quoteJson(d.text) + DELTA_DATA_TAIL }); return; }
+          if (d.type === 'thinking_delta') { out.push({ event: ev.type, data: deltaDataHead(i, 'thinking') + quoteJson(d.thinking) + DELTA_DATA_TAIL }); return; }
+          if (d.type === 'input_json_delta') { out.push({ event: ev.type, data: deltaDataHead(i, 'json') + quoteJson(d.partial_json) + DELTA_DATA_TAIL }); return; }
         }
         out.push({ event: ev.type, data: JSON.stringify(ev) });
       },
@@ -160,6 +159,15 @@ export const anthropicFormat: Format<unknown> = {
 };
 
 const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');
+
+/** A delta event's JSON before its string (the same bytes as JSON.stringify of the event), and after it. */
+const deltaDataHead = (index: number, kind: DeltaKind) => `{"type":"content_block_delta","index":${index},"delta":{${DELTA_FIELD[kind]}`;
+const DELTA_FIELD: Record<DeltaKind, string> = {
+  text: '"type":"text_delta","text":',
+  thinking: '"type":"thinking_delta","thinking":',
+  json: '"type":"input_json_delta","partial_json":',
+};
+const DELTA_DATA_TAIL = '}}';
 
 /** The deltas read by their bytes: each type with the field that carries its string. */
 const DELTA_KINDS = [

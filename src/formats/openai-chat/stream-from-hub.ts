@@ -145,15 +145,15 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
     const delta = ev.delta;
     switch (delta.type) {
       case 'text_delta':
-        if (block?.kind === 'text' && delta.text) out.push(deltaChunk(`{"content":${quoteJson(delta.text)}}`));
+        if (block?.kind === 'text' && delta.text) out.push(deltaChunk(contentDelta(quoteJson(delta.text))));
         break;
       case 'thinking_delta':
-        if (block?.kind === 'thinking' && delta.thinking) out.push(deltaChunk(`{"reasoning_content":${quoteJson(delta.thinking)}}`));
+        if (block?.kind === 'thinking' && delta.thinking) out.push(deltaChunk(reasoningDelta(quoteJson(delta.thinking))));
         break;
       case 'input_json_delta':
         if (block?.kind === 'tool' && delta.partial_json) {
           block.argumentsSent = true;
-          out.push(deltaChunk(`{"tool_calls":[{"index":${block.toolIndex},"function":{"arguments":${quoteJson(delta.partial_json)}}}]}`));
+          out.push(deltaChunk(argumentsDelta(block.toolIndex, quoteJson(delta.partial_json))));
         }
         break;
       case 'signature_delta':
@@ -236,13 +236,18 @@ export function hubEventsToChatStage(ctx: TranslateContext, opts: HubEventsToCha
       if (kind === 'json') {
         if (block?.kind !== 'tool') return null;
         block.argumentsSent = true;
-        return encodeOneLineEvent(deltaChunk(`{"tool_calls":[{"index":${block.toolIndex},"function":{"arguments":${literal}}}]}`));
+        return encodeOneLineEvent(deltaChunk(argumentsDelta(block.toolIndex, literal)));
       }
       if (block?.kind !== kind) return null;
-      return encodeOneLineEvent(deltaChunk(kind === 'thinking' ? `{"reasoning_content":${literal}}` : `{"content":${literal}}`));
+      return encodeOneLineEvent(deltaChunk(kind === 'thinking' ? reasoningDelta(literal) : contentDelta(literal)));
     },
   };
 }
+
+/** A chunk's `delta` for text, reasoning or a tool call's next arguments, its string given as a JSON literal. */
+const contentDelta = (literal: string) => `{"content":${literal}}`;
+const reasoningDelta = (literal: string) => `{"reasoning_content":${literal}}`;
+const argumentsDelta = (toolIndex: number, literal: string) => `{"tool_calls":[{"index":${toolIndex},"function":{"arguments":${literal}}}]}`;
 
 function note(ctx: TranslateContext, item: string): void {
   if (!ctx.dropped.includes(item)) ctx.dropped.push(item);
