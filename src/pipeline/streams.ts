@@ -47,19 +47,11 @@ export interface RelayHooks<T, O extends Uint8Array | string = T extends Uint8Ar
 }
 
 type ReadResult<T> = { done: true; value?: T } | { done: false; value: T };
-export interface Reader<T> { read(): Promise<ReadResult<T>>; cancel(reason?: unknown): Promise<void>; releaseLock?(): void }
-
 /**
- * Lets go of a source whose reading is over (ended, failed or cancelled): its reader is released. Measured, not
- * explained by Bun's documentation: with the reader released at the end of each relay, peak RSS under Chat bursts
- * at c=64 (100 chunks, two 16 KB reads a stream) went 127-146 → 85-88 MB (compiled gateway, 4 runs each, same CPU
- * per stream); without it, what a finished fetch body holds natively seems to wait for the collector to finalise
- * the response. A stream answered whole in one write (pipeline/passthrough.ts) is not released: there it saved
- * nothing and cost ~2.5 µs.
+ * A source's reader. It is not released at the end of a relay: `releaseLock()` makes two Error objects (stack traces
+ * included) per call in Bun 1.4.5, ~2-3 µs of gateway CPU per relayed stream, and measured no lower peak RSS (bench/).
  */
-function letGo(reader: Reader<unknown>): void {
-  try { reader.releaseLock?.(); } catch { /* a read still pending: the collector frees it */ }
-}
+export interface Reader<T> { read(): Promise<ReadResult<T>>; cancel(reason?: unknown): Promise<void> }
 
 /** A source whose first chunk(s) were read before answering (readAhead). */
 export interface ReadAhead<T> {
@@ -111,7 +103,6 @@ export function relayStream<T extends Uint8Array, O extends Uint8Array | string 
     wake?.();
     if (timer) clearTimeout(timer);
     if (clientWatch) unwatch(clientWatch);
-    letGo(reader);
     hooks.onEnd?.(outcome);
   };
   let client: ReadableStreamDirectController | null = null;
@@ -213,7 +204,6 @@ export function relayStream<T extends Uint8Array, O extends Uint8Array | string 
       }
     },
     cancel(reason) {
-      // cancelled before end() lets go of the reader (a released reader cannot cancel its source)
       const cancelled = reader.cancel(reason).catch(() => {});
       end('cancelled');
       return cancelled;
