@@ -83,7 +83,7 @@ export function realString(s: string): string {
 
 /**
  * The skeleton of a JSON object body, or null when it would not help or cannot be made safely: not an object,
- * nothing to replace, or the body itself holds the placeholder marker (an escaped U+0000). Throws NestingTooDeep
+ * nothing to replace, or what it keeps of the body holds the placeholder marker (an escaped U+0000). Throws NestingTooDeep
  * past MAX_NESTING levels.
  */
 export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_MIN, cut?: readonly [number, number]): Skeleton | null {
@@ -94,7 +94,6 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
   const nPairs = noted?.length ?? 0;
   let p = 0;
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.indexOf('\\u0000') >= 0) return null;
   const ruleKeys = keyTable(rules);
   const spans: Uint8Array[] = [];
   // the skeleton is never longer than the body (each placeholder replaces a longer string), and it is decoded
@@ -164,6 +163,13 @@ export function skeletonize(bytes: Uint8Array, rules: SkeletonRules, min = RAW_M
   }
   if ((spans.length === 0 && cutAt < 0) || depth !== 0) return null;
   o += b.copy(out, o, copyFrom);
+  // an escaped NUL of the body's own left in the skeleton would read as a placeholder: there must be no `\u0000`
+  // but ours (one per span). One inside a replaced string is never parsed and goes back as it came; searching the
+  // skeleton rather than the body: ~0.4 instead of ~4 µs for the bench's 200 KB conversation
+  let marks = 0;
+  for (let at = out.indexOf(MARK); at >= 0 && at + MARK.length <= o; at = out.indexOf(MARK, at + MARK.length)) {
+    if (++marks > spans.length) return null;
+  }
   return { text: dec.decode(out.subarray(0, o)), spans };
 }
 

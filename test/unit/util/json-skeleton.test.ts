@@ -172,10 +172,25 @@ describe('json-skeleton: what it refuses', () => {
     expect(viaSkeleton('openai-chat', 'anthropic', chat, 1)).toBeNull();
   });
 
-  test('a body holding the placeholder marker itself gets no skeleton', () => {
-    const body = JSON.stringify({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: `nul \u0000 here ${'x'.repeat(500)}` }] });
-    expect(body).toContain('\\u0000');
-    expect(skeletonize(enc.encode(body), FORMATS.anthropic.verbatimText, 1)).toBeNull();
+  test('a body whose kept text holds the placeholder marker itself gets no skeleton; inside a replaced string it is harmless', () => {
+    const rules = FORMATS.anthropic.verbatimText;
+    // in a string too short to be replaced, in a key, a bare escaped backslash before "u0000", a placeholder look-alike
+    for (const kept of ['nul \u0000 here', '\u00000\u0001']) {
+      const body = JSON.stringify({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'text', text: kept }, { type: 'text', text: 'x'.repeat(500) }] }] });
+      expect(body).toContain('\\u0000');
+      expect(skeletonize(enc.encode(body), rules, 256)).toBeNull();
+    }
+    const keyed = JSON.stringify({ model: 'm', max_tokens: 10, metadata: { 'k\u0000': 1 }, messages: [{ role: 'user', content: 'x'.repeat(500) }] });
+    expect(skeletonize(enc.encode(keyed), rules, 256)).toBeNull();
+    const slash = JSON.stringify({ model: 'm', max_tokens: 10, system: '\\u0000', messages: [{ role: 'user', content: 'x'.repeat(500) }] });
+    expect(slash).toContain('\\\\u0000');
+    expect(skeletonize(enc.encode(slash), rules, 256)).toBeNull();
+    // in the long text a placeholder replaces: the same bytes as the ordinary path, the NUL escaped as it came
+    const inside = JSON.stringify({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: `nul \u0000 here, and \u00000\u0001 too ${'x'.repeat(500)}` }] });
+    expect(skeletonize(enc.encode(inside), rules, 256)!.spans.length).toBe(1);
+    const got = viaSkeleton('anthropic', 'openai-chat', inside, 256);
+    expect(got).toBe(full('anthropic', 'openai-chat', inside));
+    expect(got).toContain('nul \\u0000 here, and \\u00000\\u0001 too');
   });
 
   test('a placeholder serialised twice (inside a JSON string) cannot be spliced', () => {
