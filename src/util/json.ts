@@ -76,30 +76,36 @@ export function closingQuote(b: Uint8Array, open: number): number {
 function valueEnd(b: Uint8Array, i: number): number {
   const c = b[i];
   if (c === QUOTE) return stringEnd(b, i);
-  if (c === OPEN_OBJ || c === OPEN_ARR) {
-    // the notes are kept in locals through the loop (module variables cost a load and a store per string)
-    let arr = notes;
-    let k = noted;
-    let depth = 0;
-    for (let j = i; j < b.length; j++) {
-      const d = b[j];
-      if (d === QUOTE) {
-        const q = closingQuote(b, j);
-        if (q < 0) break;
-        if (k + 2 > arr.length && arr.length < NOTE_MAX) notes = arr = grow(arr);
-        if (k + 2 <= arr.length) { arr[k] = j; arr[k + 1] = q; k += 2; }
-        j = q;
-        continue;
-      }
-      if (d === OPEN_OBJ || d === OPEN_ARR) depth++;
-      else if ((d === CLOSE_OBJ || d === CLOSE_ARR) && --depth === 0) { noted = k; return j + 1; }
-    }
-    noted = k;
-    return -1;
-  }
+  if (c === OPEN_OBJ || c === OPEN_ARR) return walkTo(b, i, 0, null, i);
   let j = i;
   while (j < b.length && !isWs(b[j]) && b[j] !== COMMA && b[j] !== CLOSE_OBJ && b[j] !== CLOSE_ARR) j++;
   return j > i ? j : -1;
+}
+
+/**
+ * The walk of a container's structure from `j` at `depth` (0: at its opening bracket) to just past its closing
+ * bracket, or -1; the strings on the way are noted; with `commas`, the offsets from `start` of the commas at depth 1.
+ */
+function walkTo(b: Uint8Array, j: number, depth: number, commas: number[] | null, start: number): number {
+  // the notes are kept in locals through the loop (module variables cost a load and a store per string)
+  let arr = notes;
+  let k = noted;
+  for (; j < b.length; j++) {
+    const d = b[j];
+    if (d === QUOTE) {
+      const q = closingQuote(b, j);
+      if (q < 0) break;
+      if (k + 2 > arr.length && arr.length < NOTE_MAX) notes = arr = grow(arr);
+      if (k + 2 <= arr.length) { arr[k] = j; arr[k + 1] = q; k += 2; }
+      j = q;
+      continue;
+    }
+    if (d === OPEN_OBJ || d === OPEN_ARR) depth++;
+    else if (d === COMMA) { if (depth === 1 && commas) commas.push(j - start); }
+    else if ((d === CLOSE_OBJ || d === CLOSE_ARR) && --depth === 0) { noted = k; return j + 1; }
+  }
+  noted = k;
+  return -1;
 }
 
 /**
@@ -126,7 +132,10 @@ export function scanTopLevel(b: Uint8Array): Map<string, [number, number]> | nul
     if (b[i] !== COLON) return null;
     const start = skipWs(b, i + 1);
     let end: number;
-    if (key === 'tools') {
+    if (key === 'messages' && b[start] === OPEN_ARR && walkMemo) {
+      end = messagesEnd(b, start);
+      if (end < 0) return null;
+    } else if (key === 'tools') {
       toolsValue = knownValue(b, start);
       if (toolsValue) end = start + toolsValue.length;
       else {
@@ -187,6 +196,155 @@ function rememberValue(b: Uint8Array, start: number, end: number): Uint8Array | 
   return v;
 }
 
+/**
+ * Top-level `messages` values walked lately. Claude Code and other agents resend the whole conversation with every
+ * request, grown at its end (and a cache_control marker moved to the newest turn), so the next body's messages
+ * mostly begin with the bytes of a value walked before: walking them was ~70% of scanning the bench's 200 KB
+ * conversation. Each is kept as a copy of its bytes, the offsets of its top-level commas (where the walk is inside
+ * the array and outside any string, and can resume) and the strings noted in it (pairs relative to its start). A
+ * body whose messages share a prefix with one of them (found by binary search with native compares) takes the
+ * walk's state at the last such comma inside that prefix, and its notes before it, and walks only the rest. Sound
+ * as the tools' memo is: the walk's state at an offset depends only on the value's bytes before it.
+ */
+interface Walked {
+  /** The value's bytes (a copy; room to grow after `length`). */
+  bytes: Uint8Array;
+  length: number;
+  /** Offsets of its top-level commas, in order. */
+  commas: Int32Array;
+  nCommas: number;
+  /** Its strings as (opening, closing quote) offset pairs, in order, as many as the body's scan noted. */
+  notes: Int32Array;
+  nNotes: number;
+}
+const walked: Walked[] = [];
+const WALKED_MAX = 4;
+/** Smaller values are walked every time (the walk costs less than keeping them); larger ones are not kept. */
+const WALKED_MIN_BYTES = 16 * 1024;
+const WALKED_MAX_BYTES = 4 * 1024 * 1024;
+let resumedWalks = 0;
+
+/** Index just past the `messages` array opening at `start` (as valueEnd), resuming a walk remembered. */
+function messagesEnd(b: Uint8Array, start: number): number {
+  let best: Walked | null = null;
+  let shared = 0;
+  for (let w = 0; w < walked.length; w++) {
+    const v = walked[w]!;
+    const len = commonPrefix(b, start, v.bytes, v.length);
+    if (len > shared) { best = v; shared = len; }
+    // all of it but its closing bracket, at least: the conversation this one continues (or repeats)
+    if (len >= v.length - 1) break;
+  }
+  let arr = notes;
+  let k = noted;
+  const notedFrom = k;
+  const commas: number[] = [];
+  let c = -1; // the comma the walk resumes at, relative
+  let replayedNotes = 0;
+  let from = start;
+  let depth = 0;
+  if (best) {
+    // the last top-level comma inside the shared bytes (the comma itself among them)
+    const n = countBelow(best.commas, best.nCommas, shared, 1);
+    if (n > 0 && best.commas[n - 1]! > 0) {
+      c = best.commas[n - 1]!; // the walk from it finds it again: `commas` gets the ones from there on
+      // the strings closed before it, as they were noted (as many as fit)
+      let pairs = countBelow(best.notes, best.nNotes, c, 2);
+      while (k + 2 * pairs > arr.length && arr.length < NOTE_MAX) notes = arr = grow(arr);
+      pairs = Math.min(pairs, (arr.length - k) >> 1);
+      const bn = best.notes;
+      for (let i = 0; i < 2 * pairs; i++) arr[k + i] = bn[i]! + start;
+      k += 2 * pairs;
+      replayedNotes = 2 * pairs;
+      from = start + c;
+      depth = 1;
+      resumedWalks++;
+    }
+  }
+  noted = k;
+  const end = walkTo(b, from, depth, commas, start);
+  if (end < 0) return -1;
+  const size = end - start;
+  if (c > 0) updateWalk(best!, b, start, size, c, commas, replayedNotes, notedFrom, noted);
+  else if (size >= WALKED_MIN_BYTES && size <= WALKED_MAX_BYTES) rememberWalk(b, start, size, commas, notedFrom, noted);
+  return end;
+}
+
+/** Room to grow: a conversation continued is copied from where it changed, into the same buffers while they fit. */
+const roomFor = (n: number) => Math.ceil(n * 1.25) + 1024;
+
+/** A value walked in full, kept (first in line; the oldest goes). */
+function rememberWalk(b: Uint8Array, start: number, size: number, commas: number[], notedFrom: number, notedTo: number) {
+  const bytes = new Uint8Array(roomFor(size));
+  bytes.set(b.subarray(start, start + size));
+  const w: Walked = { bytes, length: size, commas: new Int32Array(roomFor(commas.length)), nCommas: 0, notes: new Int32Array(roomFor(notedTo - notedFrom)), nNotes: 0 };
+  setWalkTail(w, commas, 0, notedFrom, notedTo, start);
+  walked.unshift(w);
+  if (walked.length > WALKED_MAX) walked.pop();
+}
+
+/**
+ * The remembered value `w`, which this one (b[start, start + size)) shares bytes with up to past its comma `c`,
+ * becomes this one: its bytes from `c` on, its commas and notes after the `replayed` ones. A value that repeats or
+ * continues a conversation costs the copy of what changed only. It goes first in line.
+ */
+function updateWalk(w: Walked, b: Uint8Array, start: number, size: number, c: number, commas: number[], replayedNotes: number, notedFrom: number, notedTo: number) {
+  if (size > WALKED_MAX_BYTES) { walked.splice(walked.indexOf(w), 1); return; }
+  if (w.bytes.length < size) {
+    const bigger = new Uint8Array(roomFor(size));
+    bigger.set(w.bytes.subarray(0, c));
+    w.bytes = bigger;
+  }
+  w.bytes.set(b.subarray(start + c, start + size), c);
+  w.length = size;
+  // w keeps what was replayed (its commas and notes before `c`) and takes this walk's, all from `c` on
+  w.nCommas = countBelow(w.commas, w.nCommas, c, 1);
+  w.nNotes = replayedNotes;
+  setWalkTail(w, commas, 0, notedFrom + replayedNotes, notedTo, start);
+  const at = walked.indexOf(w);
+  if (at > 0) { walked.splice(at, 1); walked.unshift(w); }
+}
+
+/**
+ * How many entries of a[0, n) (ascending; with `stride` 2, pairs read by their second member) are below `limit`,
+ * counted in entries of `stride` (binary search).
+ */
+function countBelow(a: Int32Array, n: number, limit: number, stride: 1 | 2): number {
+  let lo = 0;
+  let hi = n / stride; // a[lo·stride + stride-1] < limit for every index before lo; none from hi on
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid * stride + stride - 1]! < limit) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/** Appends to `w` the commas from `commas[from]` on and the notes notes[notedFrom, notedTo), relative to `start`. */
+function setWalkTail(w: Walked, commas: number[], from: number, notedFrom: number, notedTo: number, start: number) {
+  const nc = w.nCommas + commas.length - from;
+  if (w.commas.length < nc) { const c2 = new Int32Array(roomFor(nc)); c2.set(w.commas.subarray(0, w.nCommas)); w.commas = c2; }
+  for (let i = from; i < commas.length; i++) w.commas[w.nCommas++] = commas[i]!;
+  const nn = w.nNotes + notedTo - notedFrom;
+  if (w.notes.length < nn) { const n2 = new Int32Array(roomFor(nn)); n2.set(w.notes.subarray(0, w.nNotes)); w.notes = n2; }
+  for (let i = notedFrom; i < notedTo; i++) w.notes[w.nNotes++] = notes[i]! - start;
+}
+
+/** How many bytes b[start…] and v[0, vLength) share from their first. */
+function commonPrefix(b: Uint8Array, start: number, v: Uint8Array, vLength: number): number {
+  const max = Math.min(vLength, b.length - start);
+  if (max === 0 || b[start] !== v[0]) return 0;
+  // all of it first: a conversation sent again (or grown: then it differs at the old value's `]`)
+  if (Buffer.compare(b.subarray(start, start + max), v.subarray(0, max)) === 0) return max;
+  let lo = 1;
+  let hi = max - 1; // b[start, start + lo) equals v[0, lo); they differ before hi + 1
+  while (hi - lo > 64) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.compare(b.subarray(start + lo, start + mid), v.subarray(lo, mid)) === 0) lo = mid; else hi = mid;
+  }
+  while (lo < hi && b[start + lo] === v[lo]) lo++;
+  return lo;
+}
+
 /** The remembered value equal to the last scanned body's top-level `tools`, or null. */
 let toolsValue: Uint8Array | null = null;
 
@@ -204,6 +362,23 @@ let knownHits = 0;
 /** Forget the remembered values (tests: a scan that walks everything, to compare with). */
 export function forgetKnownValues() {
   known.length = 0;
+  walked.length = 0;
+}
+
+/** Whether `messages` walks are remembered and resumed (tests turn it off for a full walk to compare with). */
+let walkMemo = true;
+export function useWalkMemo(on: boolean) {
+  walkMemo = on;
+}
+
+/** Forget the remembered `messages` walks only (tests: the same scan with the tools still remembered). */
+export function forgetWalkedMessages() {
+  walked.length = 0;
+}
+
+/** How many `messages` walks resumed from a remembered one so far (tests). */
+export function resumedMessageWalks(): number {
+  return resumedWalks;
 }
 
 /** How many values were found remembered so far (tests). */

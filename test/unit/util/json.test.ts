@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { forgetKnownValues, kindAt, knownToolsOf, knownValueHits, rewriteModel, scanTopLevel, valueAt } from '../../../src/util/json.ts';
+import { forgetKnownValues, forgetWalkedMessages, useWalkMemo, kindAt, knownToolsOf, knownValueHits, resumedMessageWalks, rewriteModel, scanTopLevel, stringsOf, valueAt } from '../../../src/util/json.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -133,5 +133,116 @@ describe('scanTopLevel: tools seen before are not walked again', () => {
     expect(hits).toBeGreaterThan(300); // enough of the edits leave one object to compare spans, not only nulls
     // and the remembered tools were used (every edit after them), not walked again
     expect(knownValueHits() - skippedBefore).toBeGreaterThan(1500);
+  });
+});
+
+describe('scanTopLevel: a conversation sent again is walked from where it changed', () => {
+  // a Claude Code-like conversation: long turns with everything a walk must get right inside strings
+  const turn = (i: number) => ({
+    role: i % 2 ? 'assistant' : 'user',
+    content: [{ type: 'text', text: `turn ${i}: "quoted" {[braces]} back\\slash\\\\ ,: ${'x'.repeat(300 + (i % 7) * 40)}` }, ...(i % 3 === 0 ? [{ type: 'tool_result', tool_use_id: `t${i}`, content: `[${i}]` }] : [])],
+  });
+  const conversation = (n: number, cacheAt = n - 1) => {
+    const messages = Array.from({ length: n }, (_, i) => turn(i)) as Array<Record<string, unknown>>;
+    (messages[cacheAt]!.content as Array<Record<string, unknown>>)[0]!.cache_control = { type: 'ephemeral' };
+    return { model: 'm', max_tokens: 9, system: 'be brief', messages, stream: true };
+  };
+  const notesOf = (b: Uint8Array) => { const s = stringsOf(b); return s ? [...s.pairs.subarray(0, s.length)] : null; };
+  /** Keys and noted strings: with the tools remembered but no walk of messages, and after `primers` were scanned. */
+  const both = (b: Uint8Array, primers: Uint8Array[]) => {
+    forgetKnownValues();
+    for (const p of primers) scanTopLevel(p);
+    forgetWalkedMessages();
+    const freshKeys = scanTopLevel(b);
+    const fresh = { keys: freshKeys && [...freshKeys.entries()], notes: notesOf(b) };
+    forgetKnownValues();
+    for (const p of primers) scanTopLevel(p);
+    const keys = scanTopLevel(b);
+    return { fresh, remembered: { keys: keys && [...keys.entries()], notes: notesOf(b) } };
+  };
+
+  test('grown by turns, its cache marker moved, sent again as it was: the same keys and strings as a full walk', () => {
+    const first = enc.encode(JSON.stringify(conversation(60)));
+    const resumed = resumedMessageWalks();
+    for (const next of [conversation(62), conversation(61, 30), conversation(60), conversation(80, 10), conversation(59)]) {
+      const b = enc.encode(JSON.stringify(next));
+      const { fresh, remembered } = both(b, [first]);
+      expect(fresh.keys).not.toBeNull();
+      expect(remembered).toEqual(fresh);
+    }
+    // each took the remembered walk (the last two share only a prefix: the marker's move, a turn fewer)
+    expect(resumedMessageWalks() - resumed).toBe(5);
+    // the messages span is the real one: the value parses to the conversation
+    const b = enc.encode(JSON.stringify(conversation(62)));
+    scanTopLevel(enc.encode(JSON.stringify(conversation(61))));
+    expect(valueAt(b, scanTopLevel(b)!.get('messages'))).toEqual(conversation(62).messages);
+  });
+
+  test('a session of 2,000 requests, each the last one changed, agrees with a full walk at every step', () => {
+    // the memo is kept from step to step (its entries rewritten in place as the conversation changes): grown by a
+    // turn, its cache marker moved, cut back (a compaction), a random byte edit (kept only while it stays an object)
+    forgetKnownValues();
+    let seed = 5;
+    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    let turns = 40;
+    let cacheAt = 39;
+    let s = JSON.stringify(conversation(turns, cacheAt));
+    const pieces = ['[', ']', '{', '}', '"', '\\', ',', 'x', '},{', '"model":"z",'];
+    const resumed = resumedMessageWalks();
+    for (let n = 0; n < 2000; n++) {
+      const step = rand(10);
+      if (step < 4) s = JSON.stringify(conversation(++turns, cacheAt = turns - 1));
+      else if (step < 6) s = JSON.stringify(conversation(turns, cacheAt = rand(turns)));
+      else if (step === 6) s = JSON.stringify(conversation(turns = 30 + rand(20), cacheAt = turns - 1));
+      else {
+        const at = s.indexOf('"messages":') + rand(s.length - 40);
+        const edited = s.slice(0, at) + pieces[rand(pieces.length)] + s.slice(at + rand(2));
+        if (rand(2) === 0) s = edited; // else only this request is the edited one
+        const b = enc.encode(edited);
+        useWalkMemo(false);
+        const fresh = scanTopLevel(b);
+        const freshNotes = notesOf(b);
+        useWalkMemo(true);
+        const keys = scanTopLevel(b);
+        expect(keys && [...keys.entries()]).toEqual(fresh && [...fresh.entries()]);
+        expect(notesOf(b)).toEqual(freshNotes);
+        continue;
+      }
+      const b = enc.encode(s);
+      useWalkMemo(false);
+      const fresh = scanTopLevel(b)!;
+      const freshNotes = notesOf(b);
+      useWalkMemo(true);
+      const keys = scanTopLevel(b)!;
+      expect([...keys.entries()]).toEqual([...fresh.entries()]);
+      expect(notesOf(b)).toEqual(freshNotes);
+    }
+    expect(resumedMessageWalks() - resumed).toBeGreaterThan(1000);
+  });
+
+  test('3,000 random edits of a conversation agree with a full walk', () => {
+    const primer = enc.encode(JSON.stringify(conversation(50)));
+    const base = dec.decode(primer);
+    const at = base.indexOf('"messages":') + 11;
+    const end = base.lastIndexOf(',"stream"');
+    const pieces = ['[', ']', '{', '}', '"', '\\', ',', ':', ' ', 'x', '1', '"a":', '},{', '"messages":[', '"model":"z",'];
+    let seed = 11;
+    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    let objects = 0;
+    const resumed = resumedMessageWalks();
+    for (let n = 0; n < 3000; n++) {
+      let s = base;
+      const where = at - 2 + rand(end - at + 4);
+      const edit = rand(3);
+      if (edit === 0) s = s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where);
+      else if (edit === 1) s = s.slice(0, where) + s.slice(where + 1 + rand(3));
+      else s = s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where + 1);
+      // a second primer now and then: the edited body of the round before (another remembered walk to choose from)
+      const { fresh, remembered } = both(enc.encode(s), n % 5 === 0 ? [primer, enc.encode(s.replace('turn 3:', 'turn 3;'))] : [primer]);
+      expect(remembered).toEqual(fresh);
+      if (fresh.keys) objects++;
+    }
+    expect(objects).toBeGreaterThan(300);
+    expect(resumedMessageWalks() - resumed).toBeGreaterThan(1500);
   });
 });
