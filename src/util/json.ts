@@ -219,7 +219,10 @@ interface Walked {
 }
 const walked: Walked[] = [];
 const WALKED_MAX = 4;
-/** Smaller values are walked every time (the walk costs less than keeping them); larger ones are not kept. */
+/**
+ * Smaller values are walked every time (the walk costs less than keeping them); larger ones are not kept, nor are
+ * values of fewer than one string per KB (a base64 image, say: its walk is one native search, cheaper than a copy).
+ */
 const WALKED_MIN_BYTES = 16 * 1024;
 const WALKED_MAX_BYTES = 4 * 1024 * 1024;
 let resumedWalks = 0;
@@ -266,7 +269,7 @@ function messagesEnd(b: Uint8Array, start: number): number {
   if (end < 0) return -1;
   const size = end - start;
   if (c > 0) updateWalk(best!, b, start, size, c, commas, replayedNotes, notedFrom, noted);
-  else if (size >= WALKED_MIN_BYTES && size <= WALKED_MAX_BYTES) rememberWalk(b, start, size, commas, notedFrom, noted);
+  else if (size >= WALKED_MIN_BYTES && size <= WALKED_MAX_BYTES && noted - notedFrom >= (size >> 10) * 2) rememberWalk(b, start, size, commas, notedFrom, noted);
   return end;
 }
 

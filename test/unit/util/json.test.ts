@@ -220,6 +220,19 @@ describe('scanTopLevel: a conversation sent again is walked from where it change
     expect(resumedMessageWalks() - resumed).toBeGreaterThan(1000);
   });
 
+  test('messages of few strings (an image) are not kept: their walk costs less than a copy', () => {
+    forgetKnownValues();
+    const image = (n: number) => enc.encode(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(300_000) } }, { type: 'text', text: `q${n}` }] }] }));
+    scanTopLevel(image(1));
+    const resumed = resumedMessageWalks();
+    expect(valueAt(image(2), scanTopLevel(image(2))!.get('model'))).toBe('m');
+    expect(resumedMessageWalks()).toBe(resumed);
+    // a conversation of many strings is
+    scanTopLevel(enc.encode(JSON.stringify(conversation(40))));
+    scanTopLevel(enc.encode(JSON.stringify(conversation(41))));
+    expect(resumedMessageWalks()).toBe(resumed + 1);
+  });
+
   test('3,000 random edits of a conversation agree with a full walk', () => {
     const primer = enc.encode(JSON.stringify(conversation(50)));
     const base = dec.decode(primer);
