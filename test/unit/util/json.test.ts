@@ -222,7 +222,10 @@ describe('scanTopLevel: a conversation sent again is walked from where it change
 
   test('messages of few strings (an image) are not kept: their walk costs less than a copy', () => {
     forgetKnownValues();
-    const image = (n: number) => enc.encode(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(300_000) } }, { type: 'text', text: `q${n}` }] }] }));
+    const image = (n: number) => enc.encode(JSON.stringify({ model: 'm', messages: [
+      { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(300_000) } }, { type: 'text', text: 'what is it?' }] },
+      { role: 'assistant', content: 'a cat' }, { role: 'user', content: `q${n}` },
+    ] }));
     scanTopLevel(image(1));
     const resumed = resumedMessageWalks();
     expect(valueAt(image(2), scanTopLevel(image(2))!.get('model'))).toBe('m');
