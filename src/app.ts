@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   app.get('/v1/models/:id{.+}', hono(route(authed, getModel(deps))));
 
   const inference = (format: FormatId, endpoint: Endpoint) =>
-    route({ format, auth: true, loopGuard: true, setsRequestId: true }, (x) => handleInference(x, deps, format, endpoint));
+    route({ format, auth: true, loopGuard: true, setsRequestId: true, settles: true }, (x, _c, render) => handleInference(x, deps, format, endpoint, render));
   const routes: NativeRoutes = {};
   const post = (path: string, fn: RouteFn) => {
     app.post(path, hono(fn));

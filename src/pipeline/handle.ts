@@ -16,6 +16,7 @@ import { isRetryableStatus, retryAfterMs } from '../routing/fallback.ts';
 import type { Route } from '../routing/table.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import type { AppDeps, Exchange } from '../http/context.ts';
+import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
@@ -25,7 +26,11 @@ import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 
-export async function handleInference(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint): Promise<Response> {
+/**
+ * The request settled here (http/route.ts: `settles`): every answer goes out through `settle`, and an error is
+ * rendered in the client's dialect with `render`, so the promise never rejects.
+ */
+export async function handleInference(x: Exchange, deps: AppDeps, format: FormatId, endpoint: Endpoint, render: Render): Promise<Response> {
   const req = x.req;
   const log = x.log;
   deps.state.inflight++;
@@ -64,7 +69,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
         const estimate = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
         log.entry.input_tokens = estimate;
-        return Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
+        return settle(x, Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } }));
       }
 
       let body: Uint8Array | string;
@@ -126,16 +131,15 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
           if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await (deps.sleep ?? Bun.sleep)(wait);
           continue;
         }
-        return await upstreamError(x, channel, res, passthrough, upstream, guard);
+        return settle(x, await upstreamError(x, channel, res, passthrough, upstream, guard));
       }
       deps.breaker.success(channel.name);
-      // `return await`: one microtask for a native promise, where returning it from an async function costs three
-      if (ctx && !inbound.stream) return await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes);
+      if (ctx && !inbound.stream) return settle(x, await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes));
       if (!ctx && hasNullBody(res)) {
         unwatch(guard);
-        return answerPassthroughJson(x, channel, res, null);
+        return settle(x, answerPassthroughJson(x, channel, res, null));
       }
-      if (!ctx && isBoundedJson(res)) return answerPassthroughJson(x, channel, res, await readWhole(x, channel, res, upstream, guard));
+      if (!ctx && isBoundedJson(res)) return settle(x, answerPassthroughJson(x, channel, res, await readWhole(x, channel, res, upstream, guard)));
       // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
       let start: ReadAhead<Uint8Array>;
       try {
@@ -151,9 +155,11 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         continue;
       }
       unwatch(guard);
-      return ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream);
+      return settle(x, ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream));
     }
     throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
+  } catch (err) {
+    return settle(x, render(err, x));
   } finally {
     deps.state.inflight--;
     if (inbound && inbound.bytes.length > HAND_BACK_MIN) letGoOfBody(inbound.bytes);
