@@ -139,22 +139,34 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
  * `max` bytes (declared or counted): a larger answer is a 502, not a gateway that runs out of memory.
  */
 export async function readWhole(x: Exchange, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, max = Infinity, limit = 'server.max_body_bytes'): Promise<Uint8Array> {
-  const idleMs = channel.config.stream_idle_timeout_ms;
-  guard.extend(idleMs, 'body');
-  const declared = Number(res.headers.get('content-length') ?? NaN);
   let buf: Uint8Array;
   try {
-    if (declared > max) throw answerTooLarge(channel, max, limit);
-    buf = Number.isFinite(declared) || max === Infinity || !res.body ? await res.bytes() : await readCapped(res.body, max, channel, guard, limit);
+    buf = await startReadWhole(channel, res, guard, max, limit);
   } catch (err) {
-    if (res.body && !res.body.locked) res.body.cancel().catch(() => {});
-    if (x.req.signal.aborted) throw new ClientGone();
-    throw relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
+    throw wholeReadFailure(x, res, upstream, err);
   } finally {
     unwatch(guard);
   }
   markFirstByte(x.log);
   return buf;
+}
+
+/**
+ * readWhole's steps, for a caller that awaits the read itself (pipeline/handle.ts: one async function less per
+ * small request): the read, started under the watch; what a failed read becomes (the caller unwatches either way,
+ * then marks the first byte).
+ */
+export function startReadWhole(channel: Channel, res: Response, guard: AttemptWatch, max = Infinity, limit = 'server.max_body_bytes'): Promise<Uint8Array> {
+  guard.extend(channel.config.stream_idle_timeout_ms, 'body');
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) return Promise.reject(answerTooLarge(channel, max, limit));
+  return Number.isFinite(declared) || max === Infinity || !res.body ? res.bytes() : readCapped(res.body, max, channel, guard, limit);
+}
+
+export function wholeReadFailure(x: Exchange, res: Response, upstream: AbortController, err: unknown): Error {
+  if (res.body && !res.body.locked) res.body.cancel().catch(() => {});
+  if (x.req.signal.aborted) return new ClientGone();
+  return relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
 }
 
 /** A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. */

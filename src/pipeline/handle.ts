@@ -20,7 +20,7 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, readFirst, readWhole, upstreamError } from './answer.ts';
+import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, markFirstByte, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
@@ -139,7 +139,19 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         unwatch(guard);
         return settle(x, answerPassthroughJson(x, channel, res, null));
       }
-      if (!ctx && isBoundedJson(res)) return settle(x, answerPassthroughJson(x, channel, res, await readWhole(x, channel, res, upstream, guard)));
+      if (!ctx && isBoundedJson(res)) {
+        // readWhole's steps, awaited here: an async function less per small request
+        let buf: Uint8Array;
+        try {
+          buf = await startReadWhole(channel, res, guard);
+        } catch (err) {
+          throw wholeReadFailure(x, res, upstream, err);
+        } finally {
+          unwatch(guard);
+        }
+        markFirstByte(log);
+        return settle(x, answerPassthroughJson(x, channel, res, buf));
+      }
       // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
       let start: ReadAhead<Uint8Array>;
       try {
