@@ -158,9 +158,10 @@ export async function readWhole(x: Exchange, channel: Channel, res: Response, up
  */
 export function startReadWhole(channel: Channel, res: Response, guard: AttemptWatch, max = Infinity, limit = 'server.max_body_bytes'): Promise<Uint8Array> {
   guard.extend(channel.config.stream_idle_timeout_ms, 'body');
+  if (max === Infinity) return res.bytes(); // unbounded (a passthrough's answer): no length to check
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (declared > max) return Promise.reject(answerTooLarge(channel, max, limit));
-  return Number.isFinite(declared) || max === Infinity || !res.body ? res.bytes() : readCapped(res.body, max, channel, guard, limit);
+  return Number.isFinite(declared) || !res.body ? res.bytes() : readCapped(res.body, max, channel, guard, limit);
 }
 
 export function wholeReadFailure(x: Exchange, res: Response, upstream: AbortController, err: unknown): Error {

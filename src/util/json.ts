@@ -249,7 +249,7 @@ function messagesEnd(b: Uint8Array, start: number): number {
   if (best) {
     // the last top-level comma inside the shared bytes (the comma itself among them)
     const n = countBelow(best.commas, best.nCommas, shared, 1);
-    if (n > 0 && best.commas[n - 1]! > 0) {
+    if (n > 0) {
       c = best.commas[n - 1]!; // the walk from it finds it again: `commas` gets the ones from there on
       // the strings closed before it, as they were noted (as many as fit)
       let pairs = countBelow(best.notes, best.nNotes, c, 2);
@@ -372,11 +372,6 @@ export function forgetKnownValues() {
 let walkMemo = true;
 export function useWalkMemo(on: boolean) {
   walkMemo = on;
-}
-
-/** Forget the remembered `messages` walks only (tests: the same scan with the tools still remembered). */
-export function forgetWalkedMessages() {
-  walked.length = 0;
 }
 
 /** How many `messages` walks resumed from a remembered one so far (tests). */

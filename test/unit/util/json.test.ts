@@ -1,5 +1,15 @@
 import { describe, expect, test } from 'bun:test';
-import { forgetKnownValues, forgetWalkedMessages, useWalkMemo, kindAt, knownToolsOf, knownValueHits, resumedMessageWalks, rewriteModel, scanTopLevel, stringsOf, valueAt } from '../../../src/util/json.ts';
+import { forgetKnownValues, useWalkMemo, kindAt, knownToolsOf, knownValueHits, resumedMessageWalks, rewriteModel, scanTopLevel, stringsOf, valueAt } from '../../../src/util/json.ts';
+
+/** A seeded pseudo-random source: `rand(n)` in [0, n). */
+const seeded = (seed: number) => (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+/** `s` with one random edit at `where`: a piece inserted, 1-3 characters deleted, or one replaced by a piece. */
+const editAt = (s: string, where: number, rand: (n: number) => number, pieces: string[]) => {
+  const edit = rand(3);
+  if (edit === 0) return s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where);
+  if (edit === 1) return s.slice(0, where) + s.slice(where + 1 + rand(3));
+  return s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where + 1);
+};
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -114,18 +124,13 @@ describe('scanTopLevel: tools seen before are not walked again', () => {
     const base = dec.decode(primer);
     const toolsAt = base.indexOf('"tools":') + 8;
     const pieces = ['[', ']', '{', '}', '"', '\\', ',', ':', ' ', 'x', '1', '"a":', '},{'];
-    let seed = 7;
-    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const rand = seeded(7);
     let hits = 0;
     const skippedBefore = knownValueHits();
     for (let n = 0; n < 3000; n++) {
-      let s = base;
       // most edits land after the tools (the remembered value then matches), some inside or just before them
       const where = rand(4) === 0 ? toolsAt - 2 + rand(base.length - toolsAt) : toolsAt + JSON.stringify(tools).length + rand(base.length - toolsAt - JSON.stringify(tools).length);
-      const edit = rand(3);
-      if (edit === 0) s = s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where);
-      else if (edit === 1) s = s.slice(0, where) + s.slice(where + 1 + rand(3));
-      else s = s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where + 1);
+      const s = editAt(base, where, rand, pieces);
       const { fresh, remembered } = both(enc.encode(s), primer);
       expect(remembered).toEqual(fresh);
       if (fresh) hits++;
@@ -152,8 +157,9 @@ describe('scanTopLevel: a conversation sent again is walked from where it change
   const both = (b: Uint8Array, primers: Uint8Array[]) => {
     forgetKnownValues();
     for (const p of primers) scanTopLevel(p);
-    forgetWalkedMessages();
+    useWalkMemo(false);
     const freshKeys = scanTopLevel(b);
+    useWalkMemo(true);
     const fresh = { keys: freshKeys && [...freshKeys.entries()], notes: notesOf(b) };
     forgetKnownValues();
     for (const p of primers) scanTopLevel(p);
@@ -182,8 +188,7 @@ describe('scanTopLevel: a conversation sent again is walked from where it change
     // the memo is kept from step to step (its entries rewritten in place as the conversation changes): grown by a
     // turn, its cache marker moved, cut back (a compaction), a random byte edit (kept only while it stays an object)
     forgetKnownValues();
-    let seed = 5;
-    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const rand = seeded(5);
     let turns = 40;
     let cacheAt = 39;
     let s = JSON.stringify(conversation(turns, cacheAt));
@@ -196,7 +201,7 @@ describe('scanTopLevel: a conversation sent again is walked from where it change
       else if (step === 6) s = JSON.stringify(conversation(turns = 30 + rand(20), cacheAt = turns - 1));
       else {
         const at = s.indexOf('"messages":') + rand(s.length - 40);
-        const edited = s.slice(0, at) + pieces[rand(pieces.length)] + s.slice(at + rand(2));
+        const edited = editAt(s, at, rand, pieces);
         if (rand(2) === 0) s = edited; // else only this request is the edited one
         const b = enc.encode(edited);
         useWalkMemo(false);
@@ -242,18 +247,12 @@ describe('scanTopLevel: a conversation sent again is walked from where it change
     const at = base.indexOf('"messages":') + 11;
     const end = base.lastIndexOf(',"stream"');
     const pieces = ['[', ']', '{', '}', '"', '\\', ',', ':', ' ', 'x', '1', '"a":', '},{', '"messages":[', '"model":"z",'];
-    let seed = 11;
-    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const rand = seeded(11);
     let objects = 0;
     const resumed = resumedMessageWalks();
     for (let n = 0; n < 3000; n++) {
-      let s = base;
-      const where = at - 2 + rand(end - at + 4);
-      const edit = rand(3);
-      if (edit === 0) s = s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where);
-      else if (edit === 1) s = s.slice(0, where) + s.slice(where + 1 + rand(3));
-      else s = s.slice(0, where) + pieces[rand(pieces.length)] + s.slice(where + 1);
-      // a second primer now and then: the edited body of the round before (another remembered walk to choose from)
+      const s = editAt(base, at - 2 + rand(end - at + 4), rand, pieces);
+      // a second primer now and then: an edited copy that shares the conversation up to turn 3 (another remembered walk to choose from)
       const { fresh, remembered } = both(enc.encode(s), n % 5 === 0 ? [primer, enc.encode(s.replace('turn 3:', 'turn 3;'))] : [primer]);
       expect(remembered).toEqual(fresh);
       if (fresh.keys) objects++;
