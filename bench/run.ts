@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 /**
  * @module bench/run
- * `bun run bench` (about 14 minutes on 2 cores) or `bun run bench --quick` (about 2 minutes): Switchboard against the mock
+ * `bun run bench` (about 18 minutes on 2 cores) or `bun run bench --quick` (about 3 minutes): Switchboard against the mock
  * upstream directly and against the floor (bench/floor.ts), all measured in one run on this machine, the targets
  * interleaved round by round so that drift hits each alike. Prints one markdown table (for README too), the
  * targets of issue #4 with PASS/FAIL, and writes everything to bench/results/latest.json.
@@ -19,6 +19,7 @@
  *   --targets a,b           only targets whose name contains one of these (direct and floor rows always run)
  *   --cpu-prof DIR          run Switchboard from source under Bun's CPU profiler, profile (.cpuprofile + .md) into DIR
  *   --rounds N, --seconds S override the rounds and the seconds per segment
+ *   --warm-up S             untimed seconds per target at the start of each scenario (default: --seconds; 0: none)
  *   --concurrency N         override every scenario's concurrency (exploration; targets assume the defaults)
  *   --max-http-requests N   BUN_CONFIG_MAX_HTTP_REQUESTS for the floor and Switchboard (default 4096, README's production setting; 256 is Bun's own)
  *   --out FILE              JSON results (default bench/results/latest.json)
@@ -53,6 +54,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string' },
     concurrency: { type: 'string' },
     seconds: { type: 'string' },
+    'warm-up': { type: 'string' },
     'max-http-requests': { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench/results/latest.json') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -67,6 +69,17 @@ if (opt.help) {
 
 const ROUNDS = Math.max(1, Math.min(20, Number(opt.rounds ?? (opt.quick ? 1 : 3))));
 const SECONDS = Math.max(1, Math.min(60, Math.round(Number(opt.seconds ?? (opt.quick ? 1 : 3)))));
+/**
+ * Each scenario starts with an untimed round: every target runs the scenario for this many seconds (default: a
+ * segment's) before the timed rounds, which then measure the steady state a long-running gateway is in. Without it
+ * the timed rounds also carried Switchboard's JIT compiling the scenario's path on the machine's other core, where
+ * the floor has next to nothing to compile: its engine's optimizing tiers take 50-170 ms of CPU each for the
+ * request path's largest functions (BUN_JSC_reportCompileTimes=1), and functions run once per request reach the top
+ * tier only after several seconds of load (after a 1 s warm-up per target, 270-550 ms of compiling still fell in
+ * each segment of the first timed round of 100-chunk bursts, 60-170 ms in the second). Measured on one machine in
+ * one session, 3 rounds: Switchboard's CPU per request 15-25% lower with a warm-up than without, the floor's ~5%.
+ */
+const WARM_UP_S = Math.max(0, Math.min(60, Math.round(Number(opt['warm-up'] ?? SECONDS))));
 const OPEN_STREAMS = 1000;
 // open streams last chunks × delay: long enough to sample memory with all of them open
 const OPEN_PROFILE: Partial<Profile> = opt.quick ? { chunks: 10, delay_ms: 100, bytes: 1000 } : { chunks: 30, delay_ms: 100, bytes: 3000 };
@@ -391,6 +404,15 @@ async function main() {
         note(`${sc.id} / ${t.id}: check request failed: ${r.errorSamples[0]}`);
       }
     }
+    if (WARM_UP_S > 0) {
+      progress(`${sc.id}: warm-up`);
+      for (const t of TARGETS) {
+        if (broken.has(t.id)) continue;
+        const file = bodyFile(t.client, sc.payload, t.model, sc.stream);
+        if (!sc.stream && wrkPath) await wrkSegment(urlOf(t), file, headersOf(t, sc), sc.concurrency, WARM_UP_S, sc.timeoutMs);
+        else await runDriverHere({ url: urlOf(t), headers: headersOf(t, sc), bodyFile: file, concurrency: sc.concurrency, durationMs: WARM_UP_S * 1000, maxRequests: 10_000_000, mode: 'loop', expect: expectFor(t.client, sc.stream), timeoutMs: sc.timeoutMs });
+      }
+    }
     for (let round = 0; round < ROUNDS; round++) {
       progress(`${sc.id}: round ${round + 1}/${ROUNDS}`);
       // rotate the order each round so no target always runs first (or last)
@@ -462,7 +484,7 @@ async function main() {
   mkdirSync(resolve(out, '..'), { recursive: true });
   writeFileSync(out, JSON.stringify({
     date: new Date().toISOString(), durationS: Math.round((Date.now() - started) / 1000), machine: meta,
-    settings: { quick: opt.quick, rounds: ROUNDS, secondsPerSegment: SECONDS, driver: wrkPath ? 'wrk' : 'bun', switchboard: binary ?? 'bun src/main.ts', maxHttpRequests: opt['max-http-requests'] ?? '4096', openStreamProfile: OPEN_PROFILE },
+    settings: { quick: opt.quick, rounds: ROUNDS, secondsPerSegment: SECONDS, warmUpSeconds: WARM_UP_S, driver: wrkPath ? 'wrk' : 'bun', switchboard: binary ?? 'bun src/main.ts', maxHttpRequests: opt['max-http-requests'] ?? '4096', openStreamProfile: OPEN_PROFILE },
     idleRssMb, idleAfterRssMb, startup, rows, targets, notes, markdown: md,
   }, null, 2));
   progress(`results: ${out} (${Math.round((Date.now() - started) / 1000)} s)`);
