@@ -76,8 +76,8 @@ const SECONDS = Math.max(1, Math.min(60, Math.round(Number(opt.seconds ?? (opt.q
  * the floor has next to nothing to compile: its engine's optimizing tiers take 50-170 ms of CPU each for the
  * request path's largest functions (BUN_JSC_reportCompileTimes=1), and functions run once per request reach the top
  * tier only after several seconds of load (after a 1 s warm-up per target, 270-550 ms of compiling still fell in
- * each segment of the first timed round of 100-chunk bursts, 60-170 ms in the second). Measured on one machine in
- * one session, 3 rounds: Switchboard's CPU per request 15-25% lower with a warm-up than without, the floor's ~5%.
+ * each segment of the first timed round of 100-chunk bursts, 6-170 ms in the second). Measured on one machine in
+ * one session, 3 rounds: Switchboard's CPU per request 8-26% lower with a warm-up than without, the floor's 1-14%.
  */
 const WARM_UP_S = Math.max(0, Math.min(60, Math.round(Number(opt['warm-up'] ?? SECONDS))));
 const OPEN_STREAMS = 1000;
@@ -633,7 +633,7 @@ function markdown(rows: Row[], meta: ReturnType<typeof machine>, idleRssMb: numb
   L.push(`### Switchboard benchmark (${opt.quick ? 'quick' : 'full'} run, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`);
   L.push('');
   L.push(`Machine: ${meta.cpu}, ${meta.cores} cores, ${meta.memoryGb} GB, Linux ${meta.kernel}; Bun ${meta.bun}; ${meta.wrk ?? 'no wrk (Bun driver)'}; commit ${meta.commit ?? '?'}. `
-    + `Load generator, mock upstream and gateway share the machine. ${ROUNDS} round(s) × ${SECONDS} s per target, interleaved. `
+    + `Load generator, mock upstream and gateway share the machine. ${ROUNDS} round(s) × ${SECONDS} s per target, interleaved${WARM_UP_S > 0 ? `, after an untimed round of ${WARM_UP_S} s` : ', no untimed round first'}. `
     + `Switchboard: ${switchboardLabel}, log level info to /dev/null.`);
   L.push('');
   L.push('| scenario | target | req/s | p50 ms | p99 ms | TTFB p50 | TTFB p99 | CPU µs/req | peak RSS MB | errors | ×floor | ×direct |');
