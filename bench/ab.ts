@@ -16,7 +16,7 @@
  *
  * Options: --client anthropic|openai (the API spoken), --model bench-anthropic|bench-openai (the channel: same
  * format = passthrough), --payload small|conversation|image, --stream with --chunks N --bytes N --delay MS --kind 0|1|2 (text, reasoning, a tool call's arguments; the
- * mock's profile), --c N (concurrency, 64), --seconds S (per segment, 3), --rounds R (4), --no-floor, --gc (every
+ * mock's profile), --c N (concurrency, 64), --seconds S (per segment, 3), --rounds R (4, after an untimed one), --no-floor, --gc (every
  * process under test logs its garbage collections, BUN_JSC_logGC=1: young and full collections per 1,000 requests
  * and pause time per request are printed; the logging itself costs a little), --sdk-headers (the SDKs' request headers
  * and a real provider's answer headers, as bench/run.ts's small-c64-sdk-headers).
@@ -158,7 +158,9 @@ try {
     ? runWrk(wrk, url + CLIENT_PATH[client], bodyFile, headers, c, secs, 30_000)
     : runDriver({ url: url + CLIENT_PATH[client], headers, bodyFile, concurrency: c, durationMs: secs * 1000, maxRequests: 1e9, mode: 'loop', expect: `${client}-${opt.stream ? 'sse' : 'json'}`, timeoutMs: 30_000 }, join(work, `driver-${++driverRuns}.json`)));
 
-  for (const t of targets) await load(t.url, 16, 1); // warm-up: JIT and connection pools
+  // an untimed round first, as bench/run.ts does: the engine's optimizing tiers compile a version's request path over
+  // its first seconds of load, and each round should time the version, not its compiler (bench/README.md)
+  for (const t of targets) await load(t.url, concurrency, seconds);
   const acc = new Map(targets.map((t) => [t.name, { requests: 0, ms: 0, cpu: 0, errors: 0, peakKb: 0, rates: [] as number[], cpus: [] as number[], ttfb: [] as number[], ttfbAll: [] as number[], gc: { eden: 0, full: 0, pauseMs: 0 } }]));
   for (let round = 0; round < rounds; round++) {
     process.stderr.write(`round ${round + 1}/${rounds}\n`);
