@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 /**
  * @module bench/run
- * `bun run bench` (about 18 minutes on 2 cores) or `bun run bench --quick` (about 3 minutes): Switchboard against the mock
+ * `bun run bench` (about 18 minutes on 2 cores) or `bun run bench --quick` (3-4 minutes): Switchboard against the mock
  * upstream directly and against the floor (bench/floor.ts), all measured in one run on this machine, the targets
  * interleaved round by round so that drift hits each alike. Prints one markdown table (for README too), the
  * targets of issue #4 with PASS/FAIL, and writes everything to bench/results/latest.json.
