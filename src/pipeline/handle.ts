@@ -7,7 +7,7 @@
  * translation (translate.ts), and reading an upstream answer under the attempt's watch (answer.ts).
  */
 import { GatewayError } from '../errors.ts';
-import type { Endpoint } from '../channels/types.ts';
+import type { Channel, Endpoint } from '../channels/types.ts';
 import type { FormatId, TranslateContext } from '../formats/types.ts';
 import type { MessageCreateParams } from '../hub/types.ts';
 import { rewriteModel } from '../util/json.ts';
@@ -65,12 +65,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       log.entry.channel = channel.name;
       log.entry.upstream_model = route.upstreamModel;
 
-      if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) {
-        // OpenAI-compatible providers have no count_tokens: answer from the local estimate (README: "count_tokens")
-        const estimate = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
-        log.entry.input_tokens = estimate;
-        return settle(x, Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } }));
-      }
+      if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) return settle(x, estimatedCount(x, inbound));
 
       let body: Uint8Array | string;
       let ctx: TranslateContext | null = null;
@@ -110,28 +105,15 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       } catch (err) {
         bodySent(release, copy);
         unwatch(guard);
-        if (req.signal.aborted) throw new ClientGone();
-        lastError = upstream.signal.aborted && upstream.signal.reason instanceof GatewayError
-          ? upstream.signal.reason
-          : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream unreachable (${describeFetchError(err)})`);
-        deps.breaker.failure(channel.name);
-        deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
+        lastError = attemptFailed(x, deps, channel, unreachable(x, channel, upstream, err));
         continue;
       }
 
       if (!res.ok) {
-        const retryable = isRetryableStatus(res.status);
-        if (retryable) deps.breaker.failure(channel.name);
-        if (retryable && !last) {
-          unwatch(guard);
-          const wait = retryAfterMs(res.headers);
-          deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
-          lastError = new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
-          await res.body?.cancel().catch(() => {});
-          if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await (deps.sleep ?? Bun.sleep)(wait);
-          continue;
-        }
-        return settle(x, await upstreamError(x, channel, res, passthrough, upstream, guard));
+        const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last);
+        if (failed instanceof Response) return settle(x, failed);
+        lastError = failed;
+        continue;
       }
       deps.breaker.success(channel.name);
       if (ctx && !inbound.stream) return settle(x, await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes));
@@ -161,9 +143,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         unwatch(guard);
         const failure = firstReadFailure(x, channel, upstream, err);
         if (failure instanceof ClientGone) throw failure;
-        lastError = failure;
-        deps.breaker.failure(channel.name);
-        deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: lastError.message });
+        lastError = attemptFailed(x, deps, channel, failure);
         continue;
       }
       unwatch(guard);
@@ -176,6 +156,48 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     deps.state.inflight--;
     if (inbound && inbound.bytes.length > HAND_BACK_MIN) letGoOfBody(inbound.bytes);
   }
+}
+
+// What an attempt does when it does not go well, apart from handleInference: run seldom, they would only make the
+// function run on every request larger, and the engine's compiling of it slower (bench/README.md: the untimed round).
+
+/** An attempt that failed before its answer started: counted against the channel, logged, and returned. */
+function attemptFailed(x: Exchange, deps: AppDeps, channel: Channel, error: GatewayError): GatewayError {
+  deps.breaker.failure(channel.name);
+  deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: error.message });
+  return error;
+}
+
+/** What a fetch that failed means: the watch's reason (a timeout), the upstream unreachable, or the client gone (thrown). */
+function unreachable(x: Exchange, channel: Channel, upstream: AbortController, err: unknown): GatewayError {
+  if (x.req.signal.aborted) throw new ClientGone();
+  return upstream.signal.aborted && upstream.signal.reason instanceof GatewayError
+    ? upstream.signal.reason
+    : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream unreachable (${describeFetchError(err)})`);
+}
+
+/**
+ * An upstream status other than 2xx: a retryable one (routing/fallback.ts: 408, 409, 429, 5xx) on a candidate that is
+ * not the last falls back (the error returned, after the upstream's Retry-After when it is short enough); any other
+ * becomes the answer.
+ */
+async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean): Promise<Response | GatewayError> {
+  const retryable = isRetryableStatus(res.status);
+  if (retryable) deps.breaker.failure(channel.name);
+  if (!retryable || last) return upstreamError(x, channel, res, passthrough, upstream, guard);
+  unwatch(guard);
+  const wait = retryAfterMs(res.headers);
+  deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
+  await res.body?.cancel().catch(() => {});
+  if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await (deps.sleep ?? Bun.sleep)(wait);
+  return new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
+}
+
+/** count_tokens for a channel without it (OpenAI-compatible providers): the local estimate (README: "count_tokens"). */
+function estimatedCount(x: Exchange, inbound: Inbound): Response {
+  const estimate = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
+  x.log.entry.input_tokens = estimate;
+  return Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
 }
 
 /**
