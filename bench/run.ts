@@ -404,14 +404,16 @@ async function main() {
         note(`${sc.id} / ${t.id}: check request failed: ${r.errorSamples[0]}`);
       }
     }
+    /** One segment of this scenario's load on `t`. */
+    const segment = (t: Target, seconds: number) => {
+      const file = bodyFile(t.client, sc.payload, t.model, sc.stream);
+      return (!sc.stream && wrkPath)
+        ? wrkSegment(urlOf(t), file, headersOf(t, sc), sc.concurrency, seconds, sc.timeoutMs)
+        : runDriverHere({ url: urlOf(t), headers: headersOf(t, sc), bodyFile: file, concurrency: sc.concurrency, durationMs: seconds * 1000, maxRequests: 10_000_000, mode: 'loop', expect: expectFor(t.client, sc.stream), timeoutMs: sc.timeoutMs, staggerMs: sc.staggered ? sc.profile.chunks! * sc.profile.delay_ms! : undefined });
+    };
     if (WARM_UP_S > 0) {
       progress(`${sc.id}: warm-up`);
-      for (const t of TARGETS) {
-        if (broken.has(t.id)) continue;
-        const file = bodyFile(t.client, sc.payload, t.model, sc.stream);
-        if (!sc.stream && wrkPath) await wrkSegment(urlOf(t), file, headersOf(t, sc), sc.concurrency, WARM_UP_S, sc.timeoutMs);
-        else await runDriverHere({ url: urlOf(t), headers: headersOf(t, sc), bodyFile: file, concurrency: sc.concurrency, durationMs: WARM_UP_S * 1000, maxRequests: 10_000_000, mode: 'loop', expect: expectFor(t.client, sc.stream), timeoutMs: sc.timeoutMs });
-      }
+      for (const t of TARGETS) if (!broken.has(t.id)) await segment(t, WARM_UP_S);
     }
     for (let round = 0; round < ROUNDS; round++) {
       progress(`${sc.id}: round ${round + 1}/${ROUNDS}`);
@@ -419,10 +421,7 @@ async function main() {
       const order = TARGETS.map((_, i) => TARGETS[(i + round * 3) % TARGETS.length]!);
       for (const t of order) {
         if (broken.has(t.id)) continue;
-        const file = bodyFile(t.client, sc.payload, t.model, sc.stream);
-        const m = await measure(t, () => (!sc.stream && wrkPath)
-          ? wrkSegment(urlOf(t), file, headersOf(t, sc), sc.concurrency, SECONDS, sc.timeoutMs)
-          : runDriverHere({ url: urlOf(t), headers: headersOf(t, sc), bodyFile: file, concurrency: sc.concurrency, durationMs: SECONDS * 1000, maxRequests: 10_000_000, mode: 'loop', expect: expectFor(t.client, sc.stream), timeoutMs: sc.timeoutMs, staggerMs: sc.staggered ? sc.profile.chunks! * sc.profile.delay_ms! : undefined }));
+        const m = await measure(t, () => segment(t, SECONDS));
         accs.get(t.id)!.add(m.seg, m.cpuUs, m.peakKb);
         await Bun.sleep(100);
       }
