@@ -23,7 +23,7 @@ import { unwatch, watch } from './watchdog.ts';
 import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, markFirstByte, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { NATIVE_ENDPOINT, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
+import { nativeEndpoint, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 
 /**
@@ -89,7 +89,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       let res: Response;
       try {
         const sending = channel.send({
-          endpoint: passthrough ? inbound.endpoint : NATIVE_ENDPOINT[channel.nativeFormat],
+          endpoint: passthrough ? inbound.endpoint : nativeEndpoint(channel.nativeFormat),
           upstreamModel: route.upstreamModel,
           body,
           search: passthrough ? querySuffix(req.url) : '',

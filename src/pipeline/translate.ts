@@ -21,11 +21,22 @@ import { AttemptWatch, finishStreamLog, markFirstByte, readWhole, relayFailure }
 import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
+import { assertNever } from '../util/never.ts';
 
 const utf8 = new TextDecoder();
 
-/** Where a translated request goes: the channel's own inference endpoint. */
-export const NATIVE_ENDPOINT: Record<FormatId, Endpoint> = { anthropic: 'messages', 'openai-chat': 'chat_completions' };
+/**
+ * Where a translated request goes: the channel's own inference endpoint. A switch, not a table indexed by the format:
+ * the engine's optimized code for such a lookup bets on the one key it has seen, and was thrown away each time the
+ * traffic turned to the other format (`BUN_JSC_printEachOSRExit=1`: 1,601 exits there over the bench's modes in turn).
+ */
+export function nativeEndpoint(format: FormatId): Endpoint {
+  switch (format) {
+    case 'anthropic': return 'messages';
+    case 'openai-chat': return 'chat_completions';
+    default: return assertNever(format);
+  }
+}
 
 /**
  * Inbound → hub → the channel's format. A large body is translated from its skeleton (long text left as bytes,
@@ -36,6 +47,9 @@ export const NATIVE_ENDPOINT: Record<FormatId, Endpoint> = { anthropic: 'message
 export function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: string, defaultMaxTokens: number): Translated {
   const from = FORMATS[inbound.format];
   const to = FORMATS[channel.nativeFormat];
+  // every member there from the start, the optional ones too, in one order: one object shape whichever converters
+  // fill it in (members added later, in an order that depends on the formats, made handleInference's optimized code
+  // see several shapes at `ctx.dropped` and be thrown away and compiled again whenever the mode changed, bench/README.md)
   const newContext = (): TranslateContext => ({
     requestedModel: inbound.model,
     upstreamModel,
@@ -43,6 +57,9 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
     estimatedInputTokens: 0,
     defaultMaxTokens,
     thinkingStyle: thinkingStyleFor(channel.config, upstreamModel),
+    omitThinking: false,
+    streamUsage: false,
+    tools: undefined,
   });
   let estimate: (() => void) | undefined;
   const prepare = (hub: MessageCreateParams, ctx: TranslateContext, raw?: RawStrings) => {
