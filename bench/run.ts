@@ -73,7 +73,7 @@ const SECONDS = Math.max(1, Math.min(60, Math.round(Number(opt.seconds ?? (opt.q
  * Each scenario starts with an untimed round: every target runs the scenario for this many seconds (default: a
  * segment's) before the timed rounds, which then measure the steady state a long-running gateway is in. Without it
  * the timed rounds also carried Switchboard's JIT compiling the scenario's path on the machine's other core, where
- * the floor has next to nothing to compile: its engine's optimizing tiers take 50-170 ms of CPU each for the
+ * the floor has next to nothing to compile: its engine's optimizing tiers take 50-200 ms of CPU each for the
  * request path's largest functions (BUN_JSC_reportCompileTimes=1), and functions run once per request reach the top
  * tier only after several seconds of load (after a 1 s warm-up per target, 270-550 ms of compiling still fell in
  * each segment of the first timed round of 100-chunk bursts, 6-170 ms in the second). Measured on one machine in
