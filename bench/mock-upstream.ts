@@ -20,6 +20,7 @@
  *   bun bench/mock-upstream.ts --port 0      prints "mock-upstream listening on http://127.0.0.1:PORT"
  */
 import { parseArgs } from 'node:util';
+import { widenListenBacklog } from '../src/http/listen-backlog.ts';
 
 export interface Profile { chunks: number; delay_ms: number; ttfb_ms: number; bytes: number; headers: number; kind: number }
 
@@ -209,6 +210,8 @@ export function startMock(opts: MockOptions = {}) {
       }, { highWaterMark: 0 }), { headers: sseHeaders });
     },
   });
+  // never the bottleneck: a thousand streams opened at once fit in its listen queue (Bun's own holds 512)
+  widenListenBacklog(server.port!, 4096);
   return { server, profile, stats };
 }
 

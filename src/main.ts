@@ -8,6 +8,7 @@
 import './engine-start.ts';
 import { parseArgs } from 'node:util';
 import { createApp } from './app.ts';
+import { widenListenBacklog } from './http/listen-backlog.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { buildDeps } from './runtime.ts';
 import { bufferedLineSink, createLogger } from './log.ts';
@@ -103,6 +104,13 @@ function main() {
   } catch (e) {
     fail([`cannot listen on ${config.server.host}:${config.server.port}: ${(e as Error).message}`]);
   }
+  // Bun listens with a backlog of 512 and takes no option for it (http/listen-backlog.ts)
+  let listenBacklog = 512;
+  if (config.server.listen_backlog > 0) {
+    const widened = widenListenBacklog(server.port!, config.server.listen_backlog);
+    if ('backlog' in widened) listenBacklog = widened.backlog;
+    else logger.event(process.platform === 'linux' ? 'warn' : 'debug', `server.listen_backlog: left at 512 (${widened.skipped})`);
+  }
   if (config.channels.length === 0) logger.event('warn', 'no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
   // Bun's fetch keeps at most this many upstream requests in flight per process (256 unless set at start-up)
   const upstreamConcurrency = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
@@ -110,7 +118,7 @@ function main() {
   // last: whatever waits for this line (a supervisor, the tests) has every start-up line by then
   logger.event('info', 'listening', {
     url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length,
-    upstream_concurrency: upstreamConcurrency, heap_budget_mb: Number(process.env.BUN_JSC_largeHeapSize ?? 8 * 1024 * 1024) / (1024 * 1024),
+    upstream_concurrency: upstreamConcurrency, listen_backlog: listenBacklog, heap_budget_mb: Number(process.env.BUN_JSC_largeHeapSize ?? 8 * 1024 * 1024) / (1024 * 1024),
   });
   flush();
 

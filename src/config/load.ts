@@ -115,7 +115,7 @@ function crossChecks(cfg: Config): string[] {
   const problems: string[] = [];
   const exposed = new Set<string>();
   cfg.channels.forEach((c, i) => {
-    if (!c.base_url && !(c.type === 'openai' && c.provider)) problems.push(`channels[${i}].base_url: required for a ${c.type} channel${c.type === 'openai' ? ' without a provider preset' : ''}`);
+    if (!c.base_url && !(c.type === 'openai' && c.provider)) problems.push(`channels[${i}].base_url: required for an ${c.type} channel${c.type === 'openai' ? ' without a provider preset' : ''}`);
     if (c.type !== 'openai' && c.quirks) problems.push(`channels[${i}].quirks: only openai channels take quirks`);
     if (c.type !== 'openai' && c.provider) problems.push(`channels[${i}].provider: only openai channels take a provider preset`);
     for (const m of Array.isArray(c.models) ? c.models : Object.keys(c.models)) exposed.add(m);

@@ -24,6 +24,11 @@ export const ServerSchema = v.strictObject({
   drain_timeout_ms: v.optional(NonNegativeInt, 30_000),
   /** Request log lines: `info` (one line per request), `warn`, `error`, `silent`. */
   log_level: v.optional(v.picklist(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
+  /**
+   * Connections the kernel queues for accepting (Linux; capped by net.core.somaxconn); 0 leaves Bun's 512
+   * (http/listen-backlog.ts).
+   */
+  listen_backlog: v.optional(v.pipe(NonNegativeInt, v.maxValue(65535)), 4096),
 });
 
 export const KeySchema = v.strictObject({

@@ -114,6 +114,37 @@ describe('serving', () => {
     expect(await g.exited).toBe(0);
   });
 
+  test('the listen queue: 4096 connections by default (Bun alone holds 512), 0 leaves Bun\'s, a bad value is a config error', async () => {
+    /** The kernel's backlog of the listening socket on `port` (`ss`'s Send-Q), or null without `ss`. */
+    const kernelBacklog = (port: number) => {
+      const ss = Bun.which('ss');
+      if (!ss) return null;
+      const line = Bun.spawnSync([ss, '-Hltn', `sport = :${port}`]).stdout.toString().trim();
+      return Number(line.split(/\s+/)[2]);
+    };
+    const channels = [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }];
+    for (const [server, want] of [[{}, 4096], [{ listen_backlog: 1000 }, 1000], [{ listen_backlog: 0 }, 512]] as const) {
+      const g = await spawnGateway(['--config', writeConfig({ channels, server }), '--port', '0']);
+      try {
+        const port = Number(new URL(g.url).port);
+        if (process.platform === 'linux') {
+          expect(g.lines.find((l) => l.msg === 'listening').listen_backlog).toBe(want);
+          const seen = kernelBacklog(port);
+          if (seen !== null) expect(seen).toBe(want);
+        }
+        expect((await fetch(`${g.url}/ready`)).status).toBe(200);
+      } finally {
+        g.proc.kill('SIGTERM');
+      }
+      expect(await g.exited).toBe(0);
+    }
+    for (const bad of [-1, 1.5, 70000, '4096']) {
+      const r = await runToExit(['--config', writeConfig({ channels, server: { listen_backlog: bad } })]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('server.listen_backlog');
+    }
+  });
+
   test('SIGTERM lets an in-flight stream finish, refuses new connections, exits 0', async () => {
     const body = fixtureSseBody('anthropic/stream-text-basic.sse');
     upstream.handler = () => sse(sseEvents(body), { delayMs: 150 });

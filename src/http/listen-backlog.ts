@@ -1,0 +1,68 @@
+/**
+ * @module http/listen-backlog
+ * A longer queue of connections waiting to be accepted than Bun.serve asks for. Bun 1.4.5 listens with a backlog
+ * of 512 and takes no option for it, so when more than 512 clients connect between two turns of the event loop
+ * (a thousand clients reconnecting at once after a restart, a burst of new streams) the kernel drops the rest: a
+ * dropped SYN is sent again after 1 s, a dropped handshake's last packet after ~200 ms, and those clients wait that
+ * long for their first byte (bench/: `open-streams-1000`, `nstat` ListenOverflows and TCPSynRetrans).
+ *
+ * On Linux, calling listen() again on a listening socket sets its backlog (the kernel caps it at
+ * `net.core.somaxconn`, 4096 by default). The socket is found by its address in /proc/self/net/tcp{,6} and its
+ * inode among /proc/self/fd; listen() is called through bun:ffi. Anywhere else, or if any step fails, nothing
+ * changes and the reason is returned: the server works as before, with Bun's 512.
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/** What was done: the new backlog, or why the listen queue was left as Bun made it. */
+export type BacklogResult = { backlog: number } | { skipped: string };
+
+export function widenListenBacklog(port: number, backlog: number): BacklogResult {
+  if (process.platform !== 'linux') return { skipped: `not on Linux (${process.platform})` };
+  try {
+    const inodes = listeningInodes(port);
+    if (inodes.size === 0) return { skipped: `no listening socket on port ${port} in /proc/self/net` };
+    const fds = socketFds(inodes);
+    if (fds.length === 0) return { skipped: `the listening socket on port ${port} is not among /proc/self/fd` };
+    const listen = libcListen();
+    for (const fd of fds) if (listen(fd, backlog) !== 0) return { skipped: `listen(${fd}, ${backlog}) failed` };
+    return { backlog };
+  } catch (err) {
+    return { skipped: (err as Error)?.message ?? String(err) };
+  }
+}
+
+/** Inodes of this process's listening TCP sockets on `port` (IPv4 and IPv6). */
+function listeningInodes(port: number): Set<string> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+    let text: string;
+    try { text = readFileSync(table, 'utf8'); } catch { continue; } // no IPv6 in this kernel
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A' /* LISTEN */) continue;
+      if (f[1]!.slice(f[1]!.lastIndexOf(':') + 1) === hexPort) inodes.add(f[9]!);
+    }
+  }
+  return inodes;
+}
+
+/** This process's file descriptors that are those sockets. */
+function socketFds(inodes: Set<string>): number[] {
+  const fds: number[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try { target = readlinkSync(`/proc/self/fd/${name}`); } catch { continue; } // closed meanwhile
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m && inodes.has(m[1]!)) fds.push(Number(name));
+  }
+  return fds;
+}
+
+function libcListen(): (fd: number, backlog: number) => number {
+  // loaded only here, on Linux: bun:ffi is not needed anywhere else
+  const { dlopen, FFIType } = require('bun:ffi') as typeof import('bun:ffi');
+  const lib = dlopen('libc.so.6', { listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
+  return (fd, backlog) => lib.symbols.listen(fd, backlog) as number;
+}

@@ -1,0 +1,38 @@
+/** http/listen-backlog.ts: a listening socket's backlog set again through listen(), or left alone with a reason. */
+import { expect, test } from 'bun:test';
+import { widenListenBacklog } from '../../src/http/listen-backlog.ts';
+
+const linux = process.platform === 'linux';
+const ss = Bun.which('ss');
+const kernelBacklog = (port: number) => Number(Bun.spawnSync([ss!, '-Hltn', `sport = :${port}`]).stdout.toString().trim().split(/\s+/)[2]);
+
+test.skipIf(!linux)('sets the backlog of this process\'s own listening socket, which keeps serving', async () => {
+  const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('ok') });
+  try {
+    if (ss) expect(kernelBacklog(server.port!)).toBe(512); // Bun's own
+    expect(widenListenBacklog(server.port!, 2048)).toEqual({ backlog: 2048 });
+    if (ss) expect(kernelBacklog(server.port!)).toBe(2048);
+    expect(await (await fetch(server.url)).text()).toBe('ok');
+  } finally {
+    server.stop(true);
+  }
+});
+
+test.skipIf(!linux)('another process\'s socket, or a port nobody listens on: skipped, with the reason', async () => {
+  // /proc/self/net lists every socket of the network namespace: the port is found, the socket is not this process's
+  const other = Bun.spawn([process.execPath, '-e', 'const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") }); console.log(s.port)'], { stdout: 'pipe' });
+  try {
+    const reader = other.stdout.getReader();
+    const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+    expect(port).toBeGreaterThan(0);
+    expect(widenListenBacklog(port, 4096)).toEqual({ skipped: `the listening socket on port ${port} is not among /proc/self/fd` });
+    if (ss) expect(kernelBacklog(port)).toBe(512);
+  } finally {
+    other.kill();
+  }
+  expect(widenListenBacklog(1, 4096)).toEqual({ skipped: 'no listening socket on port 1 in /proc/self/net' });
+});
+
+test.skipIf(linux)('elsewhere: left alone', () => {
+  expect(widenListenBacklog(8080, 4096)).toEqual({ skipped: `not on Linux (${process.platform})` });
+});
