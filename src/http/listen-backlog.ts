@@ -63,6 +63,16 @@ function socketFds(inodes: Set<string>): number[] {
 function libcListen(): (fd: number, backlog: number) => number {
   // loaded only here, on Linux: bun:ffi is not needed anywhere else
   const { dlopen, FFIType } = require('bun:ffi') as typeof import('bun:ffi');
-  const lib = dlopen('libc.so.6', { listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-  return (fd, backlog) => lib.symbols.listen(fd, backlog) as number;
+  const symbols = { listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } } as const;
+  let failure: unknown;
+  // glibc's name, then the one musl's loader answers to (Alpine)
+  for (const name of ['libc.so.6', 'libc.so']) {
+    try {
+      const lib = dlopen(name, symbols);
+      return (fd, backlog) => lib.symbols.listen(fd, backlog) as number;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  throw failure;
 }
