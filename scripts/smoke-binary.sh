@@ -51,7 +51,13 @@ resp=$(curl -sS -X POST "${url}v1/messages" -H 'x-api-key: sk-smoke-test-key' -H
   -d '{"model":"claude-smoke","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}')
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 # started with an empty environment: the binary restarted itself with the engine's settings (src/engine.ts)
-grep -q '"upstream_concurrency":4096,"heap_budget_mb":16' "$work/gw.log" || { echo "engine settings not in force"; cat "$work/gw.log"; exit 1; }
+for setting in '"upstream_concurrency":4096' '"heap_budget_mb":16'; do
+  grep -q "$setting" "$work/gw.log" || { echo "engine settings not in force: $setting"; cat "$work/gw.log"; exit 1; }
+done
+# the listen queue set through bun:ffi, which the compiled binary must carry (src/http/listen-backlog.ts; Linux)
+if [ "$(uname -s)" = Linux ]; then
+  grep -q '"listen_backlog":4096' "$work/gw.log" || { echo "listen backlog not set"; cat "$work/gw.log"; exit 1; }
+fi
 echo "$resp" | grep -q 'smoke ok, key=from-env' || { echo "unexpected response: $resp"; cat "$work/gw.log"; exit 1; }
 kill -TERM $gw
 wait $gw && code=0 || code=$?
