@@ -8,7 +8,7 @@
 import './engine-start.ts';
 import { parseArgs } from 'node:util';
 import { createApp } from './app.ts';
-import { widenListenBacklog } from './http/listen-backlog.ts';
+import { somaxconn, widenListenBacklog } from './http/listen-backlog.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { buildDeps } from './runtime.ts';
 import { bufferedLineSink, createLogger } from './log.ts';
@@ -104,8 +104,8 @@ function main() {
   } catch (e) {
     fail([`cannot listen on ${config.server.host}:${config.server.port}: ${(e as Error).message}`]);
   }
-  // Bun listens with a backlog of 512 and takes no option for it (http/listen-backlog.ts)
-  let listenBacklog = 512;
+  // Bun listens with a backlog of 512 and takes no option for it (http/listen-backlog.ts); the kernel caps it
+  let listenBacklog = Math.min(512, (process.platform === 'linux' && somaxconn()) || 512);
   if (config.server.listen_backlog > 0) {
     const widened = widenListenBacklog(server.port!, config.server.listen_backlog);
     if ('backlog' in widened) listenBacklog = widened.backlog;

@@ -13,7 +13,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-/** What was done: the new backlog, or why the listen queue was left as Bun made it. */
+/** What was done: the backlog now in force (what was asked, capped by somaxconn), or why the queue was left as Bun made it. */
 export type BacklogResult = { backlog: number } | { skipped: string };
 
 export function widenListenBacklog(port: number, backlog: number): BacklogResult {
@@ -25,13 +25,26 @@ export function widenListenBacklog(port: number, backlog: number): BacklogResult
     if (fds.length === 0) return { skipped: `the listening socket on port ${port} is not among /proc/self/fd` };
     const listen = libcListen();
     for (const fd of fds) if (listen(fd, backlog) !== 0) return { skipped: `listen(${fd}, ${backlog}) failed` };
-    return { backlog };
+    return { backlog: Math.min(backlog, somaxconn() ?? backlog) };
   } catch (err) {
     return { skipped: (err as Error)?.message ?? String(err) };
   }
 }
 
-/** Inodes of this process's listening TCP sockets on `port` (IPv4 and IPv6). */
+/** The kernel's cap on any listen queue (`net.core.somaxconn`: 4096 since Linux 5.4, 128 before), if readable. */
+export function somaxconn(): number | null {
+  try {
+    const n = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Inodes of the TCP sockets listening on `port` in this network namespace (IPv4 and IPv6): any process's, which
+ * socketFds narrows down to this one's.
+ */
 function listeningInodes(port: number): Set<string> {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const inodes = new Set<string>();
