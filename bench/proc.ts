@@ -2,7 +2,8 @@
  * @module bench/proc
  * What the benchmark reads about a process from Linux's /proc: CPU time (utime + stime of every thread, from
  * /proc/PID/stat), resident memory now (VmRSS) and its peak (VmHWM, which writing "5" to /proc/PID/clear_refs
- * resets, so each measurement gets its own peak). Plus small helpers: percentiles, free ports, readiness polls.
+ * resets, so each measurement gets its own peak), and the kernel's listen-queue drops (/proc/net/netstat). Plus small
+ * helpers: percentiles, free ports, readiness polls.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -16,6 +17,29 @@ export function clockTicks(): number {
     ticks = Number.isFinite(n) && n > 0 ? n : 100;
   }
   return ticks;
+}
+
+/**
+ * The kernel's counts of connections its listen queues dropped (TcpExt ListenOverflows: a queue full; a client then
+ * waits ~200 ms or, for a dropped SYN, 1 s) and of SYNs sent again (TCPSynRetrans), for this network namespace
+ * (every process on the machine, as a rule), from /proc/net/netstat; null where it cannot be read.
+ */
+export function tcpListenCounters(): { listenOverflows: number; synRetrans: number } | null {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    for (let i = 0; i + 1 < lines.length; i++) {
+      if (!lines[i]!.startsWith('TcpExt:') || !lines[i + 1]!.startsWith('TcpExt:')) continue;
+      const names = lines[i]!.trim().split(/\s+/);
+      const values = lines[i + 1]!.trim().split(/\s+/);
+      const get = (name: string) => Number(values[names.indexOf(name)]);
+      const listenOverflows = get('ListenOverflows');
+      const synRetrans = get('TCPSynRetrans');
+      return Number.isFinite(listenOverflows) && Number.isFinite(synRetrans) ? { listenOverflows, synRetrans } : null;
+    }
+    return null;
+  } catch {
+    return null;
+  }
 }
 
 /** CPU time the process has used so far (user + system, all threads), in µs; null if it is gone. */

@@ -33,7 +33,7 @@ import { BENCH_KEY, CLIENT_PATH, benchConfig, clientHeaders, requestBody, sdkHea
 import type { Profile } from './mock-upstream.ts';
 import { drive, type DriverConfig, type Expect } from './stream-driver.ts';
 import { runDriver, runWrk, type Segment } from './load.ts';
-import { cpuMicros, freePort, peakRssKb, percentile, resetPeakRss, rssKb, sampleRss, waitReady } from './proc.ts';
+import { cpuMicros, freePort, peakRssKb, percentile, resetPeakRss, rssKb, sampleRss, tcpListenCounters, waitReady } from './proc.ts';
 
 const ROOT = resolve(import.meta.dir, '..');
 const BUN = process.execPath;
@@ -271,6 +271,8 @@ interface Row {
   xFloorRange: [number, number] | null;
   maxOpen?: number;
   allOpenAtMs?: number | null;
+  /** open-streams-1000: connections the kernel's listen queues dropped meanwhile, and SYNs sent again (bench/proc.ts). */
+  kernelDrops?: { listenOverflows: number; synRetrans: number };
 }
 
 class Acc {
@@ -438,12 +440,17 @@ async function main() {
     for (const t of TARGETS.filter((x) => !opt.quick || x.kind === 'switchboard' || x.client === 'anthropic')) {
       progress(`${OPEN_ID}: ${t.id}`);
       const acc = new Acc();
+      const before = tcpListenCounters();
       const m = await measure(t, () => runDriverHere({
         url: urlOf(t), headers: headersOf(t), bodyFile: bodyFile(t.client, 'small', t.model, true), concurrency: OPEN_STREAMS,
         durationMs: 0, maxRequests: OPEN_STREAMS, mode: 'once', expect: expectFor(t.client, true), timeoutMs: streamMs * 10 + 30_000,
       }));
+      const after = tcpListenCounters();
       acc.add(m.seg, m.cpuUs, m.peakKb);
-      rows.push(toRow(OPEN_ID, t, acc, true));
+      const row = toRow(OPEN_ID, t, acc, true);
+      // what the kernel dropped while 1,000 connections came at once (any listener: the driver's target or the mock)
+      if (before && after) row.kernelDrops = { listenOverflows: after.listenOverflows - before.listenOverflows, synRetrans: after.synRetrans - before.synRetrans };
+      rows.push(row);
       await Bun.sleep(300);
     }
   }
@@ -649,7 +656,8 @@ function markdown(rows: Row[], meta: ReturnType<typeof machine>, idleRssMb: numb
   const open = rows.filter((r) => r.scenario === OPEN_ID);
   if (open.length) {
     L.push('');
-    L.push(`${OPEN_ID}, most streams open at the same time: ` + open.map((r) => `${r.target} ${r.maxOpen}${r.allOpenAtMs != null ? ` (all open after ${Math.round(r.allOpenAtMs)} ms)` : ''}`).join('; ') + '.');
+    const drops = (r: Row) => (r.kernelDrops ? `; listen-queue drops ${r.kernelDrops.listenOverflows}, SYNs resent ${r.kernelDrops.synRetrans}` : '');
+    L.push(`${OPEN_ID}, most streams open at the same time: ` + open.map((r) => `${r.target} ${r.maxOpen}${r.allOpenAtMs != null ? ` (all open after ${Math.round(r.allOpenAtMs)} ms${drops(r)})` : ''}`).join('; ') + '.');
   }
   L.push('');
   L.push(`Switchboard idle RSS: ${num(idleRssMb, 0)} MB after start-up, ${num(idleAfterRssMb, 0)} MB after the run. `
