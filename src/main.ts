@@ -8,7 +8,7 @@
 import './engine-start.ts';
 import { parseArgs } from 'node:util';
 import { createApp } from './app.ts';
-import { somaxconn, widenListenBacklog } from './http/listen-backlog.ts';
+import { BUN_BACKLOG, widenListenBacklog } from './http/listen-backlog.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { buildDeps } from './runtime.ts';
 import { bufferedLineSink, createLogger } from './log.ts';
@@ -104,13 +104,9 @@ function main() {
   } catch (e) {
     fail([`cannot listen on ${config.server.host}:${config.server.port}: ${(e as Error).message}`]);
   }
-  // Bun listens with a backlog of 512 and takes no option for it (http/listen-backlog.ts); the kernel caps it
-  let listenBacklog = Math.min(512, (process.platform === 'linux' && somaxconn()) || 512);
-  if (config.server.listen_backlog > 0) {
-    const widened = widenListenBacklog(server.port!, config.server.listen_backlog);
-    if ('backlog' in widened) listenBacklog = widened.backlog;
-    else logger.event(process.platform === 'linux' ? 'warn' : 'debug', `server.listen_backlog: left at 512 (${widened.skipped})`);
-  }
+  // Bun listens with a backlog of 512 and takes no option for it (http/listen-backlog.ts)
+  const listenQueue = widenListenBacklog(server.port!, config.server.listen_backlog);
+  if (listenQueue.skipped) logger.event(process.platform === 'linux' ? 'warn' : 'debug', `server.listen_backlog: left at Bun's ${BUN_BACKLOG} (${listenQueue.skipped})`);
   if (config.channels.length === 0) logger.event('warn', 'no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
   // Bun's fetch keeps at most this many upstream requests in flight per process (256 unless set at start-up)
   const upstreamConcurrency = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
@@ -118,7 +114,7 @@ function main() {
   // last: whatever waits for this line (a supervisor, the tests) has every start-up line by then
   logger.event('info', 'listening', {
     url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length,
-    upstream_concurrency: upstreamConcurrency, listen_backlog: listenBacklog, heap_budget_mb: Number(process.env.BUN_JSC_largeHeapSize ?? 8 * 1024 * 1024) / (1024 * 1024),
+    upstream_concurrency: upstreamConcurrency, listen_backlog: listenQueue.backlog, heap_budget_mb: Number(process.env.BUN_JSC_largeHeapSize ?? 8 * 1024 * 1024) / (1024 * 1024),
   });
   flush();
 

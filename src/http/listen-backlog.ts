@@ -13,26 +13,37 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-/** What was done: the backlog now in force (what was asked, capped by somaxconn), or why the queue was left as Bun made it. */
-export type BacklogResult = { backlog: number } | { skipped: string };
+/** The backlog Bun.serve listens with (Bun 1.4.5: fixed, no option). */
+export const BUN_BACKLOG = 512;
 
+/** The queue now in force (what was asked, capped by somaxconn as the kernel caps it); `skipped`: why Bun's was kept. */
+export interface BacklogResult { backlog: number; skipped?: string }
+
+/** Sets the listen queue of this process's socket on `port` to `backlog`; 0 keeps Bun's. */
 export function widenListenBacklog(port: number, backlog: number): BacklogResult {
-  if (process.platform !== 'linux') return { skipped: `not on Linux (${process.platform})` };
+  const kept = (skipped?: string): BacklogResult => ({ backlog: inForce(BUN_BACKLOG), ...(skipped === undefined ? {} : { skipped }) });
+  if (backlog === 0) return kept();
+  if (process.platform !== 'linux') return kept(`not on Linux (${process.platform})`);
   try {
     const inodes = listeningInodes(port);
-    if (inodes.size === 0) return { skipped: `no listening socket on port ${port} in /proc/self/net` };
+    if (inodes.size === 0) return kept(`no listening socket on port ${port} in /proc/self/net`);
     const fds = socketFds(inodes);
-    if (fds.length === 0) return { skipped: `the listening socket on port ${port} is not among /proc/self/fd` };
+    if (fds.length === 0) return kept(`the listening socket on port ${port} is not among /proc/self/fd`);
     const listen = libcListen();
-    for (const fd of fds) if (listen(fd, backlog) !== 0) return { skipped: `listen(${fd}, ${backlog}) failed` };
-    return { backlog: Math.min(backlog, somaxconn() ?? backlog) };
+    for (const fd of fds) if (listen(fd, backlog) !== 0) return kept(`listen(${fd}, ${backlog}) failed`);
+    return { backlog: inForce(backlog) };
   } catch (err) {
-    return { skipped: (err as Error)?.message ?? String(err) };
+    return kept((err as Error)?.message ?? String(err));
   }
 }
 
+/** A backlog as the kernel applies it: capped at somaxconn, where that can be read (Linux). */
+function inForce(backlog: number): number {
+  return Math.min(backlog, somaxconn() ?? backlog);
+}
+
 /** The kernel's cap on any listen queue (`net.core.somaxconn`: 4096 since Linux 5.4, 128 before), if readable. */
-export function somaxconn(): number | null {
+function somaxconn(): number | null {
   try {
     const n = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
     return Number.isInteger(n) && n > 0 ? n : null;
