@@ -114,7 +114,7 @@ const SCENARIOS: Scenario[] = [
   { id: 'small-c64-sdk-headers', title: 'small JSON, c=64, with SDK and provider headers', concurrency: 64, payload: 'small', stream: false, profile: { chunks: 10, bytes: 400, delay_ms: 0, headers: 1 }, timeoutMs: 30_000, sdkHeaders: true },
   { id: 'stream-burst-c64', title: '100-chunk stream, burst, c=64', concurrency: 64, payload: 'small', stream: true, profile: { chunks: 100, bytes: 1200, delay_ms: 0 }, timeoutMs: 30_000 },
   // not a target of issue #4: the same burst with longer deltas (~20 KB a stream), which no longer arrives in one
-  // 16 KB read; the floor's native pipe loses its one-read fast path there (README: "Where the time goes")
+  // 16 KB read; the floor's native pipe loses its one-read fast path there (bench/FINDINGS.md: "Streams relayed as they are")
   { id: 'stream-burst-long-c64', title: '100-chunk stream of ~20 KB, burst, c=64', concurrency: 64, payload: 'small', stream: true, profile: { chunks: 100, bytes: 6000, delay_ms: 0 }, timeoutMs: 30_000 },
   { id: 'stream-paced-c64', title: '100-chunk stream, 5 ms apart, c=64', concurrency: 64, payload: 'small', stream: true, profile: { chunks: 100, bytes: 1200, delay_ms: 5 }, timeoutMs: 30_000, staggered: true },
   // not a target of issue #4: the paced streams with all 64 workers started together, so that they stay in step and

@@ -73,7 +73,7 @@ export function stageToTransform<I, O>(stage: StreamStage<I, O>): TransformStrea
 /**
  * Per-request state shared by the converters of one translated exchange. The gateway makes it in one place
  * (pipeline/translate.ts: `newContext`) with every member set, the optional ones too, so that every context has one
- * object shape whatever the formats: a member added here belongs there as well (README "The JIT compiler").
+ * object shape whatever the formats: a member added here belongs there as well (bench/FINDINGS.md "The JIT compiler").
  */
 export interface TranslateContext {
   /** The model name the client asked for: responses report this name. */

@@ -214,7 +214,7 @@ const LARGE_BODY = 1024 * 1024;
  * its memory is handed back at once (pipeline/body-buffers.ts: handBack) instead of waiting for the collector.
  * Interleaved A/B (bench/ab.ts, 200 KB conversation, c=8, 5 rounds): messages->openai 406 -> 378 µs of CPU per
  * request and peak RSS 117 -> 77 MB, the passthrough 200 -> 188 µs and 98 -> 63 MB, lower in every round. For 5 MB
- * images: README "Performance". Bodies over 1 MB also count toward a full collection every 256 MB of them, as a
+ * images: bench/FINDINGS.md "5 MB images". Bodies over 1 MB also count toward a full collection every 256 MB of them, as a
  * safety net for whatever else they left to the collector (a full parse's strings).
  */
 function letGoOfBody(bytes: Uint8Array) {

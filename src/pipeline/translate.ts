@@ -49,7 +49,7 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
   const to = FORMATS[channel.nativeFormat];
   // every member there from the start, the optional ones too, in one order: one object shape whichever converters
   // fill it in (members added later, in an order that depends on the formats, made handleInference's optimized code
-  // see several shapes at `ctx.dropped` and be thrown away whenever the mode changed: README "The JIT compiler")
+  // see several shapes at `ctx.dropped` and be thrown away whenever the mode changed: bench/FINDINGS.md "The JIT compiler")
   const newContext = (): TranslateContext => ({
     requestedModel: inbound.model,
     upstreamModel,
