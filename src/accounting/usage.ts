@@ -2,6 +2,9 @@
  * @module accounting/usage
  * One usage shape for every format: what the request log and (later) cost accounting record.
  */
+import { usageToHub } from '../formats/openai-chat/response-to-hub.ts';
+import type { CompletionUsage } from '../formats/openai-chat/types.ts';
+
 export interface UsageTotals {
   input_tokens: number;
   output_tokens: number;
@@ -24,13 +27,20 @@ export function addAnthropicUsage(into: UsageTotals, u: unknown): void {
   const cc = num(o.cache_creation_input_tokens); if (cc !== undefined) into.cache_creation_input_tokens = cc;
 }
 
-/** Fold an OpenAI usage object into totals (prompt tokens include cached ones; we report them apart). */
+/**
+ * Fold an OpenAI usage object into totals, read exactly as a translation reads it (formats/openai-chat `usageToHub`:
+ * cached and cache-write prompt tokens apart from `input_tokens`, and reasoning that xAI and Gemini leave out of
+ * `completion_tokens` counted as output), so a passthrough and a translation log the same counts for one answer.
+ * Counts it does not carry are left as they were.
+ */
 export function addChatUsage(into: UsageTotals, u: unknown): void {
   if (!u || typeof u !== 'object') return;
-  const o = u as Record<string, unknown>;
-  const prompt = num(o.prompt_tokens);
-  const details = o.prompt_tokens_details as Record<string, unknown> | undefined;
-  const cached = num(details?.cached_tokens) ?? num(o.prompt_cache_hit_tokens) ?? 0;
-  if (prompt !== undefined) { into.input_tokens = Math.max(0, prompt - cached); into.cache_read_input_tokens = cached; }
-  const out = num(o.completion_tokens); if (out !== undefined) into.output_tokens = out;
+  const o = u as CompletionUsage;
+  const h = usageToHub(o);
+  if (num(o.prompt_tokens) !== undefined) {
+    into.input_tokens = h.input_tokens;
+    into.cache_read_input_tokens = h.cache_read_input_tokens ?? 0;
+    into.cache_creation_input_tokens = h.cache_creation_input_tokens ?? 0;
+  }
+  if (num(o.completion_tokens) !== undefined) into.output_tokens = h.output_tokens;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { UsageSniffer } from '../../../src/accounting/usage-tap.ts';
-import { fixtureSseBody, readFixture } from '../../helpers/fixtures.ts';
+import { usageToHub } from '../../../src/formats/openai-chat/response-to-hub.ts';
+import { fixtureSseBody, listFixtures, readFixture } from '../../helpers/fixtures.ts';
 
 const enc = new TextEncoder();
 function sniff(format: 'anthropic' | 'openai-chat', sse: boolean, chunks: Uint8Array[]) {
@@ -95,6 +96,43 @@ describe('UsageSniffer', () => {
       const cached = last.usage.prompt_tokens_details?.cached_tokens ?? 0;
       expect(usage).toEqual({ input_tokens: last.usage.prompt_tokens - cached, output_tokens: last.usage.completion_tokens, cache_read_input_tokens: cached, cache_creation_input_tokens: 0 });
     }
+  });
+
+  // every recorded OpenAI-format answer that carries usage: a passthrough logs what a translation of it would report
+  const chatRecordings = [...listFixtures('openai-chat'), ...listFixtures('openai-compatible')].filter((f) => /\/(stream|response)-[^/]*\.(sse|chunks\.jsonl|json)$/.test(f));
+  test.each(chatRecordings)('OpenAI-format %s: the same counts as its translation', (f) => {
+    const stream = !f.endsWith('.json');
+    const text = stream ? fixtureSseBody(f) : readFixture(f);
+    const usage = stream
+      ? text.split('\n').filter((l) => l.startsWith('data:') && l.includes('"usage"')).map((l) => JSON.parse(l.slice(5))).findLast((c) => c.usage)?.usage
+      : JSON.parse(text).usage;
+    const bytes = enc.encode(text);
+    const want = usage ? usageToHub(usage) : { input_tokens: 0, output_tokens: 0 };
+    for (const chunks of stream ? splits(bytes, bytes.length > 4000 ? 97 : 7) : [[bytes]]) {
+      expect(sniff('openai-chat', stream, chunks).usage).toEqual({
+        input_tokens: want.input_tokens, output_tokens: want.output_tokens,
+        cache_read_input_tokens: want.cache_read_input_tokens ?? 0, cache_creation_input_tokens: want.cache_creation_input_tokens ?? 0,
+      });
+    }
+  });
+
+  test('reasoning a provider leaves out of completion_tokens (xAI, Gemini) is output, as a translation counts it', () => {
+    const body = fixtureSseBody('openai-compatible/xai/stream-text.chunks.jsonl');
+    const u = body.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6))).findLast((c) => c.usage).usage;
+    expect(u.total_tokens).toBeGreaterThan(u.prompt_tokens + u.completion_tokens); // the recording's hidden reasoning
+    const { usage } = sniff('openai-chat', true, [enc.encode(body)]);
+    expect(usage.output_tokens).toBe(u.total_tokens - u.prompt_tokens);
+    const gemini = JSON.parse(readFixture('openai-compatible/gemini/response-tool-calls-without-id.json')).usage;
+    expect(gemini.total_tokens).toBeGreaterThan(gemini.prompt_tokens + gemini.completion_tokens);
+    const json = sniff('openai-chat', false, [enc.encode(readFixture('openai-compatible/gemini/response-tool-calls-without-id.json'))]);
+    expect(json.usage.output_tokens).toBe(gemini.total_tokens - gemini.prompt_tokens);
+  });
+
+  test('usage objects that carry only some counts leave the others as they were', () => {
+    const s = new UsageSniffer('openai-chat', true);
+    s.push(enc.encode('data: {"choices":[],"usage":{"prompt_tokens":20,"prompt_tokens_details":{"cached_tokens":5}}}\n\n'));
+    s.push(enc.encode('data: {"choices":[],"usage":{"completion_tokens":9}}\n\n'));
+    expect({ ...s.finish() }).toEqual({ input_tokens: 15, output_tokens: 9, cache_read_input_tokens: 5, cache_creation_input_tokens: 0 });
   });
 
   test.each([['anthropic/response-text.json'], ['anthropic/response-thinking-tool-use.json'], ['anthropic/response-web-search-citations.json']])('Anthropic JSON %s', (f) => {
