@@ -243,7 +243,14 @@ export async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel
   return new Response(answer, { status: 200, headers });
 }
 
-/** Name what the translation could not carry (README: "What a translation cannot carry"). */
+/**
+ * Name what the translation could not carry (README: "What a translation cannot carry"). The names come from the
+ * client's field names, so a character a header value cannot hold (beyond printable ASCII: a control character, any
+ * non-ASCII letter) is written as `\uXXXX`; the log line's `dropped` keeps them as they were.
+ */
 function setDropped(headers: Record<string, string>, ctx: TranslateContext) {
-  if (ctx.dropped.length) headers['x-switchboard-dropped'] = [...new Set(ctx.dropped)].join(', ').slice(0, 4000);
+  if (ctx.dropped.length) headers['x-switchboard-dropped'] = [...new Set(ctx.dropped)].join(', ').replace(NOT_PRINTABLE_ASCII, asUnicodeEscape).slice(0, 4000);
 }
+
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
+const asUnicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;

@@ -120,6 +120,20 @@ test('a 100 KB model name: 400 naming the field, and neither the answer nor the 
   expect(gw.logs.every((l) => JSON.stringify(l).length < 10_000)).toBe(true);
 });
 
+test('unknown field names no header can hold (non-ASCII, a line break, NUL) are named escaped in x-switchboard-dropped, and the request is served', async () => {
+  for (const [route, model] of [['/v1/messages', 'to-openai'], ['/v1/chat/completions', 'to-anthropic']] as const) {
+    for (const stream of [false, true]) {
+      const body: Record<string, unknown> = { model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], stream, '☃': 1, 'a\nb': 2, 'x\u0000': 3, 'café': 4 };
+      const res = await fetch(`${gw.url}${route}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+      expect(res.status).toBe(200);
+      await res.text();
+      const dropped = res.headers.get('x-switchboard-dropped') ?? '';
+      for (const named of ['\\u2603', 'a\\u000ab', 'x\\u0000', 'caf\\u00e9']) expect(dropped).toContain(named);
+    }
+  }
+  expect(gw.logs.filter((l) => l.msg === 'unhandled error')).toEqual([]);
+});
+
 test('the gateway still serves after all of that', async () => {
   const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'to-openai', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }) });
   expect(res.status).toBe(200);
