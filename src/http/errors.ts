@@ -16,11 +16,12 @@ export function toGatewayError(err: unknown, logger: Logger, requestId: string):
   return new GatewayError(500, 'api_error', 'internal error');
 }
 
-export interface ErrorTarget { requestId: string; format: FormatId; log?: RequestLog }
+export interface ErrorTarget { requestId: string; format: FormatId; log?: RequestLog; req?: Request }
 
 export function renderError(logger: Logger) {
   return function render(err: unknown, x: ErrorTarget): Response {
-    if (err instanceof ClientGone) {
+    // the client went away (mid-upload, say: reading its body then fails with Bun's AbortError): not our error
+    if (err instanceof ClientGone || (!(err instanceof GatewayError) && x.req?.signal.aborted)) {
       if (x.log) x.log.entry.outcome = 'cancelled';
       return new Response(null, { status: 499 });
     }

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { readFixture } from '../helpers/fixtures.ts';
 
 let anthropicUp: MockUpstream;
@@ -132,6 +132,21 @@ test('unknown field names no header can hold (non-ASCII, a line break, NUL) are 
     }
   }
   expect(gw.logs.filter((l) => l.msg === 'unhandled error')).toEqual([]);
+});
+
+test('a client that goes away in the middle of its upload is logged as cancelled (499), not as a 500', async () => {
+  const port = Number(new URL(gw.url).port);
+  for (const path of ['/v1/messages', '/v1/chat/completions']) {
+    const before = gw.logs.length;
+    const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {}, error() {} } });
+    socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":"to-openai","max_tokens":5,`);
+    await Bun.sleep(100);
+    socket.end();
+    await until(() => gw.logs.slice(before).some((l) => l.msg === 'request'), 3000);
+    const lines = gw.logs.slice(before);
+    expect(lines.filter((l) => l.msg === 'request').map((l) => [l.path, l.status, l.outcome])).toEqual([[path, 499, 'cancelled']]);
+    expect(lines.filter((l) => l.msg === 'unhandled error')).toEqual([]);
+  }
 });
 
 test('the gateway still serves after all of that', async () => {
