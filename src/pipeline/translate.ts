@@ -3,7 +3,7 @@
  * Different formats: the request inbound → hub → the channel's format (from a large body's skeleton where it can),
  * the answer back the other way, JSON whole or a stream event by event.
  */
-import { GatewayError } from '../errors.ts';
+import { GatewayError, type AnthropicErrorType } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import type { Format, FormatId, TranslateContext } from '../formats/types.ts';
@@ -127,6 +127,10 @@ export class StreamTranslation {
   /** Usage as the hub events report it (message_start, then message_delta's). */
   readonly usage = emptyUsage();
   stopReason: string | null = null;
+  /** The error event the answer ended with (the upstream's, or a stream cut off), for the log line; null if none. */
+  failure: GatewayError | null = null;
+  /** A message_delta was seen: the hub's mark of an answer that ended as a whole. */
+  private ended = false;
   private readonly parser = new SseParser();
   private readonly toHub: ReturnType<Format<unknown>['streamToHub']>;
   private readonly fromHub: ReturnType<Format<unknown>['streamFromHub']>;
@@ -172,6 +176,8 @@ export class StreamTranslation {
       this.hubOut();
       this.fromHub.end(this.sseOut);
       this.hubOut();
+      // no message_delta by the end: the client was told the answer is incomplete (its format's error)
+      if (!this.ended && this.failure === null) this.failure = new GatewayError(502, 'api_error', 'upstream stream ended before the message was complete');
     }
     return this.text || null;
   }
@@ -180,7 +186,8 @@ export class StreamTranslation {
     const { hub, sseOut, usage } = this;
     for (const ev of hub) {
       if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
-      else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); this.stopReason = ev.delta.stop_reason; }
+      else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); this.stopReason = ev.delta.stop_reason; this.ended = true; }
+      else if (ev.type === 'error') this.failure = new GatewayError(502, ev.error.type as AnthropicErrorType, ev.error.message);
       this.fromHub.push(ev, sseOut);
     }
     for (const ev of sseOut) this.text += encodeOneLineEvent(ev); // one-line data: Format.streamFromHub
@@ -206,7 +213,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     errorTail: (err) => encodeSseEvent(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
-      finishStreamLog(log, translation.usage, outcome, translation.stopReason);
+      finishStreamLog(log, translation.usage, outcome ?? translation.failure ?? undefined, translation.stopReason);
     },
   });
   log.entry.status = 200;

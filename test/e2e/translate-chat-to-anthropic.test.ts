@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import OpenAI from 'openai';
 import { startMockUpstream, json, sse, sseEvents, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, listFixtures, readFixture } from '../helpers/fixtures.ts';
 
 const KEY = 'sk-gw-chat-key-1';
@@ -228,8 +228,11 @@ describe('streamed: chat.completions.stream().finalChatCompletion() over every A
       const exp = expectFromAnthropicStream(recorded);
       upstream.handler = replay(recorded);
       const before = upstream.requests.length;
+      const logsBefore = gw.requestLogs().length;
       const completion = await oa.chat.completions.stream({ model: 'claude-opus-5-5', messages: hi, stream_options: { include_usage: true } }).finalChatCompletion();
       expectCompletion(completion, exp, 'claude-opus-5-5', true);
+      await until(() => gw.requestLogs().length > logsBefore, 3000);
+      expect(gw.requestLogs().at(-1)!.outcome).toBe('ok');
       expect(upstream.requests.length).toBe(before + 1);
       const got = upstream.requests.at(-1)!;
       expectAnthropicUpstream(got);
@@ -245,6 +248,17 @@ describe('streamed: chat.completions.stream().finalChatCompletion() over every A
       expectCompletion(completion, expectFromAnthropicStream(recorded), 'claude-opus-5-5', true);
     });
   }
+
+  test('a recording cut off before its message_delta: the SDK gets an error, not an answer that looks whole, and the log says so', async () => {
+    const recorded = fixtureSseBody('anthropic/stream-text-basic.sse');
+    upstream.handler = replay(recorded.slice(0, recorded.indexOf('event: message_delta')));
+    const logsBefore = gw.requestLogs().length;
+    const err = await oa.chat.completions.stream({ model: 'claude-opus-5-5', messages: hi }).finalChatCompletion().then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.message).toContain('ended before the message was complete');
+    await until(() => gw.requestLogs().length > logsBefore, 3000);
+    expect(gw.requestLogs().at(-1)).toMatchObject({ status: 200, outcome: 'error', error_type: 'api_error' });
+  });
 
   test('the raw chunk sequence: one id, the client\'s model name, finish chunk, usage chunk with choices: [], then [DONE]', async () => {
     upstream.handler = replay(fixtureSseBody('anthropic/stream-tool-use-haiku.sse'));

@@ -395,8 +395,11 @@ describe('streamed: messages.stream().finalMessage() over every recorded stream'
       const exp = expectFromChatStream(recorded);
       upstream.handler = replay(recorded);
       const before = upstream.requests.length;
+      const logsBefore = gw.requestLogs().length;
       const result = await client.messages.stream({ model: exposedModel(folder), max_tokens: 1024, messages: userTurn })
         .finalMessage().then((m) => ({ m }), (e) => ({ e }));
+      await until(() => gw.requestLogs().length > logsBefore, 3000);
+      expect(gw.requestLogs().at(-1)!.outcome).toBe(IN_STREAM_ERRORS.has(rel) ? 'error' : 'ok');
 
       if (IN_STREAM_ERRORS.has(rel)) {
         expect(exp.error).toBeTruthy();
@@ -427,6 +430,20 @@ describe('streamed: messages.stream().finalMessage() over every recorded stream'
       expectUpstreamAuth(got, provider);
     });
   }
+
+  test('a recording cut off before its finish chunk and [DONE] (a connection closed cleanly mid-answer) is an error, not an answer that looks whole', async () => {
+    const rel = 'openai-chat/stream-text-usage-chunk.sse';
+    const events = fixtureSseBody(rel).split('\n\n').filter((e) => e.startsWith('data: {') && !/"finish_reason":"/.test(e) && !e.includes('"usage":{'));
+    expect(events.length).toBeGreaterThan(2);
+    upstream.handler = () => sse(events.map((e) => `${e}\n\n`));
+    const logsBefore = gw.requestLogs().length;
+    const err = await client.messages.stream({ model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn }).finalMessage().then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect(err.error?.error?.type).toBe('api_error');
+    expect(err.error?.error?.message).toContain('ended before the answer was complete');
+    await until(() => gw.requestLogs().length > logsBefore, 3000);
+    expect(gw.requestLogs().at(-1)).toMatchObject({ status: 200, outcome: 'error', error_type: 'api_error' });
+  });
 
   test('a recording cut into 3-byte pieces (UTF-8 characters split across reads) gives the same message', async () => {
     for (const rel of ['openai-compatible/zai/stream-glm-reasoning-content.sse', 'openai-chat/stream-tool-calls-parallel.sse']) {

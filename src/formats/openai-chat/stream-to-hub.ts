@@ -200,10 +200,18 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     return this.out;
   }
 
-  /** Hub events at the end of the upstream body (with or without `[DONE]`), appended to `out` (returned). */
+  /**
+   * Hub events at the end of the upstream body, appended to `out` (returned). A body that ends with neither `[DONE]`
+   * nor a finish reason was cut off (a connection closed cleanly mid-answer): an error, not an answer that looks whole.
+   */
   end(out: RawMessageStreamEvent[] = []): RawMessageStreamEvent[] {
     this.out = out;
-    if (this.s.phase !== 'closed') this.finishMessage();
+    if (this.s.phase === 'closed') return this.out;
+    if (this.s.phase !== 'idle' && !this.s.finish) {
+      this.fail({ error: { message: 'upstream stream ended before the answer was complete (no finish_reason, no [DONE])' } });
+      return this.out;
+    }
+    this.finishMessage();
     return this.out;
   }
 

@@ -446,8 +446,18 @@ describe('stream rules', () => {
       want: ['message_start', 'start:text', 'text:"x"', 'stop', 'delta:max_tokens', 'message_stop'],
     },
     {
-      name: 'ends without finish_reason: end_turn',
+      name: 'ends with neither finish_reason nor [DONE]: cut off, an error event rather than an answer that looks whole',
       chunks: [chunk({ content: 'x' })], done: false,
+      want: ['message_start', 'start:text', 'text:"x"', 'error:api_error:upstream stream ended before the answer was complete (no finish_reason, no [DONE])'],
+    },
+    {
+      name: '[DONE] without finish_reason: end_turn',
+      chunks: [chunk({ content: 'x' })],
+      want: ['message_start', 'start:text', 'text:"x"', 'stop', 'delta:end_turn', 'message_stop'],
+    },
+    {
+      name: 'finish_reason without [DONE]: a whole answer',
+      chunks: [chunk({ content: 'x' }), chunk({}, 'stop')], done: false,
       want: ['message_start', 'start:text', 'text:"x"', 'stop', 'delta:end_turn', 'message_stop'],
     },
     {
