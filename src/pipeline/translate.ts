@@ -213,6 +213,8 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     errorTail: (err) => encodeSseEvent(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
+      // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
+      if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
       finishStreamLog(log, translation.usage, outcome ?? translation.failure ?? undefined, translation.stopReason);
     },
   });

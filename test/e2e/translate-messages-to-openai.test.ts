@@ -445,6 +445,28 @@ describe('streamed: messages.stream().finalMessage() over every recorded stream'
     expect(gw.requestLogs().at(-1)).toMatchObject({ status: 200, outcome: 'error', error_type: 'api_error' });
   });
 
+  test('tool-call arguments that do not stay one JSON object (weak models): the SDK still reads the message, and the log names what was left out', async () => {
+    const head = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'up' };
+    const args = (index: number, a: string, name?: string) => `data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { tool_calls: [{ index, ...(name ? { id: `call_${index}`, type: 'function' } : {}), function: { ...(name ? { name } : {}), arguments: a } }] }, finish_reason: null }] })}\n\n`;
+    const end = `data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] })}\n\ndata: [DONE]\n\n`;
+    const cases: Array<[string, string[], unknown[]]> = [
+      ['repeated after the end', [args(0, '{"city":', 'get_weather'), args(0, '"Paris"}'), args(0, '{"city":"Paris"}')], [{ city: 'Paris' }]],
+      ['not JSON', [args(0, 'city=', 'get_weather'), args(0, 'Paris')], [{ _raw: 'city=Paris' }]],
+      ['not JSON part way, then a good call', [args(0, '{"city": "Par', 'get_weather'), args(0, 'is", "units": metric}'), args(1, '{"q":1}', 'search')], [{ city: 'Paris', units: null }, { q: 1 }]],
+    ];
+    for (const [name, events, inputs] of cases) {
+      upstream.handler = () => sse([...events, end]);
+      const logsBefore = gw.requestLogs().length;
+      const msg = await client.messages.stream({ model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn }).finalMessage();
+      expect({ name, inputs: msg.content.map((b) => (b.type === 'tool_use' ? b.input : b.type)) }).toEqual({ name, inputs });
+      expect(msg.stop_reason).toBe('tool_use');
+      await until(() => gw.requestLogs().length > logsBefore, 3000);
+      const line = gw.requestLogs().at(-1)!;
+      expect(line.outcome).toBe('ok');
+      if (name !== 'not JSON') expect(line.dropped.join()).toMatch(/tool call call_0: arguments (after its end|that are not JSON)/);
+    }
+  });
+
   test('a recording cut into 3-byte pieces (UTF-8 characters split across reads) gives the same message', async () => {
     for (const rel of ['openai-compatible/zai/stream-glm-reasoning-content.sse', 'openai-chat/stream-tool-calls-parallel.sse']) {
       const bytes = new TextEncoder().encode(fixtureSseBody(rel));

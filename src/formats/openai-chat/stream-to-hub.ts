@@ -18,12 +18,13 @@
 import type { RawContentBlockDelta, RawMessageStreamEvent, StopReason, Usage } from '../../hub/types.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
+import { JsonPrefix } from '../../util/json-prefix.ts';
 import { assertNever } from '../../util/never.ts';
 import { stageToTransform, type DeltaKind, type HubDeltaReader, type StreamStage, type TranslateContext } from '../types.ts';
 import { chatStreamErrorToHub } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import {
-  ThinkTagSplitter, contentPartOf, isRecord, matchedStop, newMessageId, newToolUseId, noteDropped, reasoningOf, usageToHub,
+  ThinkTagSplitter, contentPartOf, isRecord, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
 } from './response-to-hub.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
@@ -51,7 +52,13 @@ interface ToolCall {
   emitted: number;
   /** Its hub block index once started. */
   block: number | null;
-  json: JsonCompleteness;
+  /** `args` checked as a prefix of one JSON object: only what keeps them one reaches the client. */
+  json: JsonPrefix;
+  /**
+   * Arguments held back: what came after the object ended, or from the first character that could not continue it
+   * (a model writing `city=Paris`): completed or carried as `{"_raw": …}` when the block closes, never sent as is.
+   */
+  rest: string;
 }
 
 type Op =
@@ -141,13 +148,20 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
         // its block; empty arguments are no delta
         if (open.kind !== 'tool' || chars === 0) return null;
         const tool = open.tool;
-        if (st.tools.findLast((x) => x.upstreamIndex === t.index) !== tool || tool.args.length + chars > this.maxToolArgs) return null;
-        const literal = s.slice(from, close + 1);
-        const args = JSON.parse(literal) as string; // the call's arguments are kept decoded (their JSON is tracked)
-        tool.args += args;
-        tool.json.push(args);
+        if (st.tools.findLast((x) => x.upstreamIndex === t.index) !== tool || tool.json.settled || tool.args.length + chars > this.maxToolArgs) return null;
+        let literal = s.slice(from, close + 1);
+        const args = JSON.parse(literal) as string; // the call's arguments are kept decoded (their JSON is checked)
+        const taken = tool.json.push(args);
+        // none of it continues the object: the ordinary way holds it back (the check already knows, and takes no more)
+        if (taken === 0) return null;
+        if (taken < args.length) {
+          // the object ended, or stopped being one, inside this fragment: its valid part is the delta, the rest held
+          tool.rest = args.slice(taken);
+          tool.args += args.slice(0, taken);
+          literal = JSON.stringify(args.slice(0, taken));
+        } else tool.args += args;
         tool.emitted = tool.args.length;
-        st.outputChars += chars;
+        st.outputChars += taken < args.length ? taken : chars;
         this.literalIndex = open.index;
         this.literalKind = 'json';
         return literal;
@@ -285,12 +299,16 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (id && !tool.upstreamId && tool.block === null) { tool.upstreamId = id; tool.id = id; }
     if (name && !tool.name) tool.name = name;
     if (args) {
-      if (tool.args.length + args.length > this.maxToolArgs) {
+      if (tool.args.length + tool.rest.length + args.length > this.maxToolArgs) {
         this.fail({ error: { message: `tool call ${tool.id}: arguments longer than ${this.maxToolArgs} characters` } });
         return;
       }
-      tool.args += args;
-      tool.json.push(args);
+      const taken = tool.json.push(args);
+      if (taken === args.length) tool.args += args;
+      else {
+        tool.args += args.slice(0, taken);
+        tool.rest += args.slice(taken);
+      }
     }
     this.process({ kind: 'tool', tool });
   }
@@ -314,7 +332,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
 
   private newTool(upstreamIndex: number | undefined, upstreamId: string | undefined): ToolCall {
     const tool: ToolCall = {
-      upstreamIndex, upstreamId, id: upstreamId ?? newToolUseId(), name: '', args: '', emitted: 0, block: null, json: new JsonCompleteness(),
+      upstreamIndex, upstreamId, id: upstreamId ?? newToolUseId(), name: '', args: '', emitted: 0, block: null, json: new JsonPrefix(), rest: '',
     };
     this.s.tools.push(tool);
     return tool;
@@ -334,7 +352,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     while (this.s.pending.length > 0) {
       const op = this.s.pending[0]!;
       const open = this.s.block;
-      const held = !this.forced && open?.kind === 'tool' && !open.tool.json.complete && !(op.kind === 'tool' && op.tool === open.tool);
+      const held = !this.forced && open?.kind === 'tool' && !open.tool.json.settled && !(op.kind === 'tool' && op.tool === open.tool);
       if (held) return;
       this.s.pending.shift();
       this.apply(op);
@@ -355,10 +373,11 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
       case 'tool': {
         const tool = op.tool;
         // started once its name is known; at the end, a call with arguments but no name is still shown
-        if (!tool.name && !(this.forced && tool.args)) return;
+        if (!tool.name && !(this.forced && (tool.args || tool.rest))) return;
         if (tool.block !== null && this.s.block?.index !== tool.block) {
-          // arguments for a call whose block already closed: only possible after its JSON was complete
-          if (tool.args.slice(tool.emitted).trim()) noteDropped(this.ctx, `tool call ${tool.id}: arguments after its end`);
+          // arguments for a call whose block already closed (held back: after its object's end, or not JSON)
+          if (tool.rest.trim() || tool.args.slice(tool.emitted).trim()) noteDropped(this.ctx, `tool call ${tool.id}: arguments after its end`);
+          tool.rest = '';
           tool.emitted = tool.args.length;
           return;
         }
@@ -405,9 +424,34 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
       // the Anthropic SDK's accumulator expects every thinking block to carry a signature
       this.out.push({ type: 'content_block_delta', index: open.index, delta: { type: 'signature_delta', signature: this.s.signature } });
       this.s.signature = '';
-    }
+    } else if (open.kind === 'tool' && open.tool.rest) this.settleArguments(open.tool, open.index);
     this.out.push({ type: 'content_block_stop', index: open.index });
     this.s.block = null;
+  }
+
+  /**
+   * A call whose arguments were held back, as its block closes: what followed a complete object is left out (named in
+   * `dropped`); arguments that were never an object are sent as the non-streamed answer reads them (`{"_raw": …}`,
+   * or `{}` for `null`); an object that went wrong part way is completed where it stopped, the rest left out.
+   */
+  private settleArguments(tool: ToolCall, index: number): void {
+    const json = tool.json;
+    let tail = '';
+    if (json.complete) {
+      if (tool.rest.trim()) noteDropped(this.ctx, `tool call ${tool.id}: arguments after its end`);
+    } else if (!tool.args.trim()) {
+      const input = parseToolArguments(tool.args + tool.rest);
+      if (Object.keys(input).length > 0) tail = JSON.stringify(input);
+    } else {
+      tail = json.closing();
+      noteDropped(this.ctx, `tool call ${tool.id}: arguments that are not JSON, from character ${json.accepted}`);
+    }
+    tool.rest = '';
+    if (!tail) return;
+    tool.args += tail;
+    tool.emitted = tool.args.length;
+    this.s.outputChars += tail.length;
+    this.out.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: tail } });
   }
 
   /** Flush held-back work (tag remainders, pending ops, unnamed calls) and close the open block. */
@@ -415,7 +459,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (this.think) for (const seg of this.think.end()) this.process({ kind: seg.kind, text: seg.text });
     this.forced = true;
     this.drain();
-    for (const tool of this.s.tools) if (tool.block === null && (tool.name || tool.args)) this.apply({ kind: 'tool', tool });
+    for (const tool of this.s.tools) if (tool.block === null && (tool.name || tool.args || tool.rest)) this.apply({ kind: 'tool', tool });
     this.forced = false;
     this.closeBlock();
   }
@@ -512,37 +556,6 @@ function singleOf(chunk: unknown): { kind: LaneKind; text: string; index: number
   if (!isRecord(tc) || typeof tc.index !== 'number' || (typeof tc.id === 'string' && tc.id) || !isRecord(fn)) return null;
   if ((typeof fn.name === 'string' && fn.name) || typeof fn.arguments !== 'string' || !fn.arguments) return null;
   return { kind: 'arguments', text: fn.arguments, index: tc.index };
-}
-
-/** Tracks whether streamed tool arguments form a finished JSON object or array yet. */
-class JsonCompleteness {
-  complete = false;
-  private started = false;
-  private depth = 0;
-  private inString = false;
-  private escaped = false;
-
-  push(s: string): void {
-    for (let i = 0; i < s.length && !this.complete; i++) {
-      const c = s.charCodeAt(i);
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === 92 /* \ */) this.escaped = true;
-        else if (c === 34 /* " */) this.inString = false;
-        continue;
-      }
-      if (!this.started) {
-        if (c === 32 || c === 9 || c === 10 || c === 13) continue;
-        this.started = true;
-        if (c === 123 /* { */ || c === 91 /* [ */) this.depth = 1;
-        else this.complete = true; // not an object: nothing to wait for
-        continue;
-      }
-      if (c === 34) this.inString = true;
-      else if (c === 123 || c === 91) this.depth++;
-      else if ((c === 125 /* } */ || c === 93 /* ] */) && --this.depth === 0) this.complete = true;
-    }
-  }
 }
 
 function parseJson(s: string): unknown {

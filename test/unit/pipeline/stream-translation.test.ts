@@ -119,6 +119,10 @@ describe('a stream translated with token literals is the stream translated event
     ['a refusal, then think tags', [line('{"refusal":"no"}'), text('<think>'), text('deep'), text(' thought'), text('</think>'), text('answer'), text(' more'), 'data: [DONE]\n\n']],
     // arguments of a finished call arriving while a thinking block is open: dropped, never thinking
     ['arguments after their call, in a thinking block', [...call(0, 'call_a', 'f', ['{', '}']), reasoningContent('think'), reasoningContent(' more'), ...call(0, 'call_a', 'f', ['x', 'y']).slice(1), 'data: [DONE]\n\n']],
+    // arguments that do not stay one JSON object (weak models): what the client gets is the same either way
+    ['arguments repeated after their object ended', [...call(0, 'call_a', 'f', ['{"a":', '1}', '{"a":', '1}']), text('after'), line('{}', '"tool_calls"'), 'data: [DONE]\n\n']],
+    ['arguments that are not JSON', [...call(0, 'call_a', 'f', ['city', '=', 'Paris']), ...call(1, 'call_b', 'g', ['{}']), line('{}', '"tool_calls"'), 'data: [DONE]\n\n']],
+    ['arguments that stop being JSON part way', [...call(0, 'call_a', 'f', ['{"a":', ' "x', 'y", "b": ', 'oops', '}']), text('after'), line('{}', '"tool_calls"'), 'data: [DONE]\n\n']],
     // Groq names its errors: an `error` event is one whatever its data looks like
     ['an error event whose data is a text chunk', [text('a'), text('b'), `event: error\n${text('c')}`, text('d')]],
     ['CRLF line breaks (read line by line)', [text('a'), text('b'), text('c'), 'data: [DONE]\n\n'].map((l) => l.replaceAll('\n', '\r\n'))],

@@ -522,6 +522,48 @@ describe('stream rules', () => {
       want: ['message_start', 'start:tool_use(get)', 'json:"{\\"a\\""', 'json:":1}"', 'stop', 'delta:tool_use', 'message_stop'],
     },
     {
+      name: 'arguments repeated after the object ended (a weak model): only the object reaches the client',
+      chunks: [
+        chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'get', arguments: '{"city":"Paris"}' } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":"Paris"}' } }] }),
+        chunk({}, 'tool_calls'),
+      ],
+      want: ['message_start', 'start:tool_use(get)', 'json:"{\\"city\\":\\"Paris\\"}"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
+      name: 'the object ends inside a fragment: the fragment up to its end is sent, the rest held back',
+      chunks: [
+        chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'get', arguments: '{"a":' } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '1}  {"a":1}' } }] }),
+        chunk({}, 'tool_calls'),
+      ],
+      want: ['message_start', 'start:tool_use(get)', 'json:"{\\"a\\":"', 'json:"1}"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
+      name: 'arguments that are not JSON at all: sent whole as {"_raw": …} when the block closes, as a JSON answer reads them',
+      chunks: [
+        chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'get', arguments: 'city=' } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: 'Paris' } }] }),
+        chunk({}, 'tool_calls'),
+      ],
+      want: ['message_start', 'start:tool_use(get)', 'json:"{\\"_raw\\":\\"city=Paris\\"}"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
+      name: '`null` arguments: an empty input',
+      chunks: [chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'get', arguments: 'null' } }] }), chunk({}, 'tool_calls')],
+      want: ['message_start', 'start:tool_use(get)', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
+      name: 'an object that stops being JSON part way: completed where it stopped, the rest held back',
+      chunks: [
+        chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'get', arguments: '{"city": "Pa' } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: 'ris", "n": Paris}' } }] }),
+        chunk({ content: 'done' }),
+        chunk({}, 'tool_calls'),
+      ],
+      want: ['message_start', 'start:tool_use(get)', 'json:"{\\"city\\": \\"Pa"', 'json:"ris\\", \\"n\\": "', 'json:"null}"', 'stop', 'start:text', 'text:"done"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
       name: 'text, then tool call in one piece; finish_reason stop after a tool call reads tool_use',
       chunks: [chunk({ content: 'Let me look.' }), chunk({ tool_calls: [{ index: 0, id: 'c1', function: { name: 'f', arguments: '{}' } }] }), chunk({}, 'stop')],
       want: ['message_start', 'start:text', 'text:"Let me look."', 'stop', 'start:tool_use(f)', 'json:"{}"', 'stop', 'delta:tool_use', 'message_stop'],
