@@ -102,6 +102,14 @@ export function isBoundedJson(res: Response): boolean {
 }
 
 /**
+ * A JSON answer where a stream was asked for (`application/json`, `…+json`): an upstream that ignores `stream`, or
+ * an error envelope sent with a 2xx. A translation reads it whole (pipeline/translate.ts: relayTranslatedJsonAsStream).
+ */
+export function isJsonAnswer(res: Response): boolean {
+  return /\bjson\b/i.test(res.headers.get('content-type') ?? '');
+}
+
+/**
  * The first chunk of a streamed answer, read under the attempt's watch (within the idle timeout; a client that goes
  * away aborts the upstream meanwhile). The caller awaits it, then ends the watch, and turns a failure into what it
  * means with `firstReadFailure` (not an async function of its own: one async layer less per stream).

@@ -20,10 +20,10 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, markFirstByte, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
+import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { nativeEndpoint, relayTranslatedJson, relayTranslatedStream, translateRequest } from './translate.ts';
+import { nativeEndpoint, relayTranslatedJson, relayTranslatedJsonAsStream, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 
 /**
@@ -117,6 +117,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       }
       deps.breaker.success(channel.name);
       if (ctx && !inbound.stream) return settle(x, await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes));
+      if (ctx && isJsonAnswer(res)) return settle(x, await relayTranslatedJsonAsStream(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes));
       if (!ctx && hasNullBody(res)) {
         unwatch(guard);
         return settle(x, answerPassthroughJson(x, channel, res, null));

@@ -13,6 +13,7 @@ import { addAnthropicUsage, emptyUsage } from '../accounting/usage.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import { SseParser } from '../sse/decode.ts';
 import { encodeOneLineEvent, encodeSseEvent } from '../sse/encode.ts';
+import { messageStreamEvents } from '../hub/message-events.ts';
 import type { SseEvent, SseSink } from '../sse/types.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
@@ -222,9 +223,46 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
   return new Response(body, { status: 200, headers });
 }
 
+/** A whole JSON answer, translated into the client's format. */
 export async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Response> {
-  const log = x.log;
-  // translated whole: held in memory, so bounded like a request body
+  const message = await upstreamMessage(x, channel, res, upstream, ctx, guard, max);
+  let answer: string;
+  try {
+    answer = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
+  } catch (err) {
+    throw untranslatable(channel, err);
+  }
+  logMessage(x, message);
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': x.requestId };
+  setDropped(headers, ctx);
+  return new Response(answer, { status: 200, headers });
+}
+
+/**
+ * A whole JSON answer to a streamed request (a provider or proxy that ignores `stream`): translated like any JSON
+ * answer (an error envelope in it becomes the error, before any byte), then sent as the stream the client asked for.
+ */
+export async function relayTranslatedJsonAsStream(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Response> {
+  const message = await upstreamMessage(x, channel, res, upstream, ctx, guard, max);
+  let text = '';
+  try {
+    const fromHub = FORMATS[inbound.format].streamFromHub(ctx);
+    const events: SseEvent[] = [];
+    for (const ev of messageStreamEvents(message)) fromHub.push(ev, events);
+    fromHub.end(events);
+    for (const ev of events) text += encodeOneLineEvent(ev);
+  } catch (err) {
+    throw untranslatable(channel, err);
+  }
+  logMessage(x, message);
+  markFirstByte(x.log);
+  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
+  setDropped(headers, ctx);
+  return new Response(text, { status: 200, headers });
+}
+
+/** An upstream's whole JSON answer, read (bounded like a request body) and turned into a hub Message. */
+async function upstreamMessage(x: Exchange, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Message> {
   const text = utf8.decode(await readWhole(x, channel, res, upstream, guard, max));
   let json: unknown;
   try {
@@ -232,24 +270,28 @@ export async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel
   } catch {
     throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned a body that is not JSON`);
   }
-  let message: Message;
-  let answer: string;
   try {
-    message = FORMATS[channel.nativeFormat].responseToHub(json, ctx, channel.quirks as never);
-    answer = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
+    return FORMATS[channel.nativeFormat].responseToHub(json, ctx, channel.quirks as never);
   } catch (err) {
-    // a shape the converters do not expect (a null where an object belongs, nesting past the stack): the upstream's
-    // answer is at fault, not the gateway
-    if (err instanceof GatewayError) throw err;
-    throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned an answer that cannot be translated (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
+    throw untranslatable(channel, err);
   }
+}
+
+/**
+ * A shape the converters do not expect (a null where an object belongs, nesting past the stack): the upstream's
+ * answer is at fault, not the gateway. A GatewayError (an error envelope inside the answer) stays as it is.
+ */
+function untranslatable(channel: Channel, err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned an answer that cannot be translated (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
+}
+
+/** The answer's usage and stop reason into the request's log line. */
+function logMessage(x: Exchange, message: Message) {
   const usage = emptyUsage();
   addAnthropicUsage(usage, message.usage);
-  Object.assign(log.entry, usage);
-  log.entry.stop_reason = message.stop_reason;
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': x.requestId };
-  setDropped(headers, ctx);
-  return new Response(answer, { status: 200, headers });
+  Object.assign(x.log.entry, usage);
+  x.log.entry.stop_reason = message.stop_reason;
 }
 
 /**

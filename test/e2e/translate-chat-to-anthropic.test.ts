@@ -312,6 +312,16 @@ describe('non-streamed: chat.completions.create() over every Anthropic response'
     });
   }
 
+  // an upstream (or a proxy in front of it) that answers a streamed request whole: the client still gets its stream
+  for (const rel of responses) {
+    test(`${rel}, sent as the answer to a streamed request: chat.completions.stream() reads the same completion`, async () => {
+      const body = JSON.parse(readFixture(rel));
+      upstream.handler = () => json(body);
+      const completion = await oa.chat.completions.stream({ model: 'claude-opus-5-5', messages: hi, stream_options: { include_usage: true } }).finalChatCompletion();
+      expectCompletion(completion, expectFromAnthropicMessage(body), 'claude-opus-5-5', true);
+    });
+  }
+
   test('cache reads and writes count in prompt_tokens, reads as cached_tokens (no recording has any)', async () => {
     const usage = { input_tokens: 12, output_tokens: 30, cache_read_input_tokens: 1000, cache_creation_input_tokens: 200 };
     upstream.handler = () => json({ ...textMessage, usage });

@@ -527,6 +527,29 @@ describe('non-streamed: messages.create() over every recorded response', () => {
     });
   }
 
+  // a provider or proxy that ignores `stream` and answers whole: the client asked for a stream and gets one
+  for (const rel of responses) {
+    const folder = folderOf(rel);
+    test(`${rel}, sent as the answer to a streamed request: messages.stream() reads the same message`, async () => {
+      const body = JSON.parse(readFixture(rel));
+      upstream.handler = () => json(body);
+      const logsBefore = gw.requestLogs().length;
+      const stream = client.messages.stream({ model: exposedModel(folder), max_tokens: 1024, messages: userTurn });
+      const msg = await stream.finalMessage();
+      expectMessage(msg, expectFromChatResponse(body, PROVIDER_BY_FOLDER[folder] === 'huggingface'), exposedModel(folder));
+      await until(() => gw.requestLogs().length > logsBefore, 3000);
+      const line = gw.requestLogs().at(-1)!;
+      expect(line).toMatchObject({ status: 200, outcome: 'ok', stream: true, output_tokens: msg.usage.output_tokens, stop_reason: msg.stop_reason });
+    });
+  }
+
+  test('an error envelope with a 200, answering a streamed request: the error, before any byte', async () => {
+    upstream.handler = () => json({ error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 429 } });
+    const err = await client.messages.stream({ model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn }).finalMessage().then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(err.error?.error?.message).toContain('exceeded your current quota');
+  });
+
   test('think tags (huggingface preset) become a thinking block, not text', async () => {
     const body = JSON.parse(readFixture('openai-compatible/huggingface/response-deepseek-r1-think-tags-length.json'));
     upstream.handler = () => json(body);
