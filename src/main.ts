@@ -111,12 +111,6 @@ function main() {
   // Bun's fetch keeps at most this many upstream requests in flight per process (256 unless set at start-up)
   const upstreamConcurrency = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
   if (upstreamConcurrency <= 256) logger.event('info', 'at most 256 upstream requests at once: BUN_CONFIG_MAX_HTTP_REQUESTS in the environment sets more (README: "Running in production")');
-  // last: whatever waits for this line (a supervisor, the tests) has every start-up line by then
-  logger.event('info', 'listening', {
-    url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length,
-    upstream_concurrency: upstreamConcurrency, listen_backlog: listenQueue.backlog, heap_budget_mb: Number(process.env.BUN_JSC_largeHeapSize ?? 8 * 1024 * 1024) / (1024 * 1024),
-  });
-  flush();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -133,8 +127,15 @@ function main() {
     flush();
     process.exit(0);
   };
+  // before the `listening` line: a supervisor that stops the process as soon as it reads it must find them in place
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // last: whatever waits for this line (a supervisor, the tests) has every start-up line by then
+  logger.event('info', 'listening', {
+    url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length,
+    upstream_concurrency: upstreamConcurrency, listen_backlog: listenQueue.backlog, heap_budget_mb: Number(process.env.BUN_JSC_largeHeapSize ?? 8 * 1024 * 1024) / (1024 * 1024),
+  });
+  flush();
 }
 
 main();
