@@ -6,11 +6,15 @@
  * string (quotes there are escaped), so every hit is a real key (or a string value "usage", which has no object).
  */
 import type { FormatId } from '../formats/types.ts';
+import { GatewayError, type AnthropicErrorType } from '../errors.ts';
 import { addAnthropicUsage, addChatUsage, emptyUsage, type UsageTotals } from './usage.ts';
 
 const USAGE = Buffer.from('"usage"');
 const STOP_REASON = Buffer.from('"stop_reason"');
 const FINISH_REASON = Buffer.from('"finish_reason"');
+const ERROR = Buffer.from('"error"');
+/** Longest line read for an error event (they are short; a text that merely says "error" may be long). */
+const MAX_ERROR_LINE = 16 * 1024;
 const NL = 10;
 /** Longest unfinished line kept between chunks (usage-bearing events are small). */
 const MAX_CARRY = 64 * 1024;
@@ -55,7 +59,18 @@ export function readJsonUsage(body: Uint8Array, format: FormatId, into: UsageTot
 export class UsageSniffer {
   readonly usage: UsageTotals = emptyUsage();
   stopReason: string | null = null;
+  /**
+   * The error event a stream carried inside its 200 (Anthropic's `error`, OpenRouter's `{"error": …}`, Groq's
+   * `event: error`), for the log line; null if none. Found by a byte search per chunk, like usage, but without
+   * keeping lines across chunks: an error event split between two reads is not seen (they are short, and sent alone).
+   */
+  failure: GatewayError | null = null;
   private carry: Uint8Array | null = null;
+  /**
+   * Whether the kept line is a `data:` line, when its start was cut off to keep it within MAX_CARRY (a line longer
+   * than that: an answer's last chunk with its whole text and the usage after it); null: its bytes tell.
+   */
+  private carryData: boolean | null = null;
   /** A JSON body's chunks (not an SSE one's: made on first use). */
   private json: Uint8Array[] | null = null;
   private jsonBytes = 0;
@@ -67,6 +82,7 @@ export class UsageSniffer {
       if (this.jsonBytes < MAX_JSON_SIDE_COPY) { (this.json ??= []).push(copyOf.call(chunk, 0, chunk.length)); this.jsonBytes += chunk.length; }
       return;
     }
+    if (find(chunk, ERROR) >= 0) this.errorEvents(chunk);
     if (this.carry === null && find(chunk, USAGE) < 0) {
       // most chunks: no usage, nothing left over from the last one
       if (this.format !== 'anthropic') this.finishReason(chunk);
@@ -84,16 +100,18 @@ export class UsageSniffer {
       if (nl < 0) {
         // a long line still unfinished: all of it is kept, "usage" may come later in it
         const joined = Buffer.concat([carry, chunk]);
-        this.keep(joined, 0, joined.length);
+        this.keep(joined, 0, joined.length, this.carryData);
         return;
       }
       const head = chunk.subarray(0, nl);
       const hit = find(carry, USAGE) >= 0 || find(head, USAGE) >= 0
         || find(Buffer.concat([carry.subarray(Math.max(0, carry.length - USAGE.length + 1)), head.subarray(0, USAGE.length - 1)]), USAGE) >= 0;
+      const carryData = this.carryData;
       this.carry = null;
+      this.carryData = null;
       if (hit) {
         const joined = Buffer.concat([carry, head]);
-        this.line(joined, 0, joined.length);
+        this.line(joined, 0, joined.length, carryData);
       }
       from = nl + 1;
     }
@@ -117,11 +135,12 @@ export class UsageSniffer {
 
   finish(): UsageTotals {
     if (this.sse) {
-      if (this.carry && find(this.carry, USAGE) >= 0) this.line(this.carry, 0, this.carry.length);
+      if (this.carry && find(this.carry, USAGE) >= 0) this.line(this.carry, 0, this.carry.length, this.carryData);
     } else if (this.json) {
       this.readJson(this.json.length === 1 ? this.json[0]! : Buffer.concat(this.json));
     }
     this.carry = null;
+    this.carryData = null;
     this.json = null;
     return this.usage;
   }
@@ -132,21 +151,54 @@ export class UsageSniffer {
     if (stop !== null) this.stopReason = stop;
   }
 
+  /** The `data:` lines of `chunk` that hold `"error"` and are an error event: the last one is the failure. */
+  private errorEvents(chunk: Uint8Array): void {
+    for (let from = 0; from < chunk.length;) {
+      const hit = bufferIndexOf.call(chunk, ERROR, from);
+      if (hit < 0) return;
+      const start = chunk.lastIndexOf(NL, hit) + 1;
+      let end = chunk.indexOf(NL, hit);
+      if (end < 0) end = chunk.length;
+      from = end + 1;
+      if (end - start > MAX_ERROR_LINE || !isDataLine(chunk, start, end)) continue;
+      let event: unknown;
+      try { event = JSON.parse(bufferToString.call(chunk, 'utf8', start + 5, end)); } catch { continue; }
+      if (!event || typeof event !== 'object') continue;
+      const { type, error } = event as { type?: unknown; error?: unknown };
+      if (!error || typeof error !== 'object' || (this.format === 'anthropic' && type !== 'error')) continue;
+      const e = error as { type?: unknown; message?: unknown };
+      this.failure = new GatewayError(502, (typeof e.type === 'string' && e.type ? e.type : 'api_error') as AnthropicErrorType,
+        typeof e.message === 'string' ? e.message.slice(0, 500) : 'upstream error inside the stream');
+    }
+  }
+
   /** OpenAI-style streams name the finish reason in a chunk of its own, without usage. */
   private finishReason(chunk: Uint8Array): void {
     const finish = stringAfter(chunk, FINISH_REASON);
     if (finish !== null) this.stopReason = finish;
   }
 
-  /** Keeps a copy of `buf[start, end)` (its last MAX_CARRY bytes) for the next chunk. */
-  private keep(buf: Uint8Array, start: number, end: number): void {
-    this.carry = copyOf.call(buf, Math.max(start, end - MAX_CARRY), end); // a copy even of a Buffer (whose slice is a view)
+  /**
+   * Keeps a copy of `buf[start, end)` (its last MAX_CARRY bytes) for the next chunk. `known`: whether the line is a
+   * `data:` line, when that is already known (its start was cut off before); else read from its start if it is cut.
+   */
+  private keep(buf: Uint8Array, start: number, end: number, known: boolean | null = null): void {
+    const from = Math.max(start, end - MAX_CARRY);
+    if (from > start) {
+      const dataLine = known ?? isDataLine(buf, start);
+      // what is cut off may hold the usage (written before a long text): read now, if its object is all there
+      if (dataLine && findLastBefore(buf, USAGE, start, from) >= 0) this.line(buf, start, from, true);
+      this.carryData = dataLine;
+    } else this.carryData = known;
+    this.carry = copyOf.call(buf, from, end); // a copy even of a Buffer (whose slice is a view)
   }
 
-  /** One SSE line holding `"usage"` (`buf[start, end)`): only its usage object is parsed, and the stop reason read beside it. */
-  private line(buf: Uint8Array, start: number, end: number): void {
-    // `data:`
-    if (end - start < 5 || buf[start] !== 100 || buf[start + 1] !== 97 || buf[start + 2] !== 116 || buf[start + 3] !== 97 || buf[start + 4] !== 58) return;
+  /**
+   * One SSE line holding `"usage"` (`buf[start, end)`): only its usage object is parsed, and the stop reason read
+   * beside it. `dataLine`: whether it is a `data:` line, when its start is not in `buf` (cut off); null: read it.
+   */
+  private line(buf: Uint8Array, start: number, end: number, dataLine: boolean | null = null): void {
+    if (!(dataLine ?? isDataLine(buf, start, end))) return;
     const hit = findLastBefore(buf, USAGE, start, end);
     if (hit >= 0) addUsageAt(buf, hit, this.format, this.usage, end);
     const stop = stringAfter(buf, this.format === 'anthropic' ? STOP_REASON : FINISH_REASON, start, end);
@@ -170,6 +222,11 @@ function addUsageAt(buf: Uint8Array, hit: number, format: FormatId, into: UsageT
     if (format === 'anthropic') addAnthropicUsage(into, usage);
     else addChatUsage(into, usage);
   } catch { /* malformed: no usage */ }
+}
+
+/** `data:` at `start` (within `end`). */
+function isDataLine(buf: Uint8Array, start: number, end = buf.length): boolean {
+  return end - start >= 5 && buf[start] === 100 && buf[start + 1] === 97 && buf[start + 2] === 116 && buf[start + 3] === 97 && buf[start + 4] === 58;
 }
 
 /** `: null` at `i` (spaces allowed around the colon). */

@@ -27,6 +27,11 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     for (const chunk of start.head) sniffer.push(chunk);
     Object.assign(log.entry, sniffer.finish());
     if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
+    if (sniffer.failure) {
+      log.entry.outcome = 'error';
+      log.entry.error_type = sniffer.failure.type;
+      log.entry.error = sniffer.failure.message;
+    }
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
@@ -37,7 +42,8 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
-      finishStreamLog(log, sniffer.finish(), outcome, sniffer.stopReason);
+      // an error event the upstream sent counts over what came after it (the client leaving once it read it)
+      finishStreamLog(log, sniffer.finish(), sniffer.failure ?? outcome, sniffer.stopReason);
     },
   });
   log.entry.status = res.status;

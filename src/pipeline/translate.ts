@@ -216,7 +216,8 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
       if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
-      finishStreamLog(log, translation.usage, outcome ?? translation.failure ?? undefined, translation.stopReason);
+      // an error event the answer ended with counts over what came after it (the client leaving once it read it)
+      finishStreamLog(log, translation.usage, translation.failure ?? outcome, translation.stopReason);
     },
   });
   log.entry.status = 200;

@@ -192,6 +192,20 @@ describe('streams', () => {
     expect(first + rest).toBe(events.join(''));
   });
 
+  test('an error event inside the 200 stream reaches the client as it is, and the log line says outcome "error" (answered whole or relayed)', async () => {
+    const start = sseEvents(fixtureSseBody('anthropic/stream-text-basic.sse')).slice(0, 3);
+    const error = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+    for (const delayMs of [0, 5]) {
+      upstream.handler = () => sse([...start, error], { delayMs });
+      const before = gw.requestLogs().length;
+      const err = await client.messages.stream({ model: 'claude-opus-5-5', max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] }).finalMessage().then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.APIError);
+      expect(err.error?.error?.type).toBe('overloaded_error');
+      await until(() => gw.requestLogs().length > before);
+      expect(gw.requestLogs().at(-1)).toMatchObject({ status: 200, outcome: 'error', error_type: 'overloaded_error', error: 'Overloaded' });
+    }
+  });
+
   test('usage in the request log for a non-streamed passthrough', async () => {
     upstream.handler = () => json(textMessage);
     const before = gw.requestLogs().length;

@@ -155,6 +155,53 @@ describe('UsageSniffer', () => {
     expect(sniff('anthropic', false, [enc.encode('{"input_tokens": 42}')]).usage.input_tokens).toBe(42);
   });
 
+  test('a usage line longer than what is kept of it (64 KB: a whole answer in one chunk), in pieces: its usage still counts, before or after the text', () => {
+    const text = 'x'.repeat(150_000);
+    const usage = { prompt_tokens: 7, completion_tokens: 20_000, total_tokens: 20_007 };
+    const head = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const choices = [{ index: 0, delta: { content: text }, finish_reason: 'stop' }];
+    for (const chunk of [{ ...head, usage, choices }, { ...head, choices, usage }]) {
+      const bytes = enc.encode(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\ndata: ${JSON.stringify(chunk)}\n\ndata: [DONE]\n\n`);
+      for (const size of [1000, 8192, 70_000]) {
+        const pieces = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+        expect(sniff('openai-chat', true, pieces)).toEqual({ usage: { input_tokens: 7, output_tokens: 20_000, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }, stop: 'stop' });
+      }
+    }
+    // the same length of a line that is not `data:` (a comment) counts nothing
+    const comment = enc.encode(`: ${'y'.repeat(100_000)} "usage":{"prompt_tokens":5,"completion_tokens":5}\n\n`);
+    expect(sniff('openai-chat', true, [comment.subarray(0, 70_000), comment.subarray(70_000)]).usage.input_tokens).toBe(0);
+  });
+
+  test.each([
+    ['openai-compatible/groq/stream-error-event-tool-use-failed.sse', 'invalid_request_error'],
+    ['openai-compatible/openrouter/stream-error-midstream-comments.sse', 'api_error'],
+  ])('%s: the error inside the 200 stream is the failure (for the log line), split anywhere', (f, type) => {
+    const bytes = enc.encode(fixtureSseBody(f));
+    const whole = new UsageSniffer('openai-chat', true);
+    whole.push(bytes);
+    expect(whole.failure?.type as string | undefined).toBe(type);
+    expect(whole.failure!.message.length).toBeGreaterThan(5);
+    // the event arrives whole in its own read, as upstreams send it
+    for (const chunks of splits(bytes, 1).slice(2, 4)) {
+      const s = new UsageSniffer('openai-chat', true);
+      for (const c of chunks) s.push(c);
+      expect(s.failure?.message).toBe(whole.failure!.message);
+    }
+  });
+
+  test('Anthropic: an error event is a failure; the word "error" in text, a finish_reason "error" or an error-named tool is not', () => {
+    const ok = enc.encode(fixtureSseBody('anthropic/stream-text-basic.sse').replace('"text":"', '"text":"\\"error\\": {} error'));
+    const s = new UsageSniffer('anthropic', true);
+    s.push(ok);
+    s.push(enc.encode('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"error"}}\n\n'));
+    expect(s.failure).toBeNull();
+    s.push(enc.encode('event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'));
+    expect({ type: s.failure?.type, message: s.failure?.message }).toEqual({ type: 'overloaded_error', message: 'Overloaded' });
+    const chat = new UsageSniffer('openai-chat', true);
+    chat.push(enc.encode('data: {"choices":[{"index":0,"delta":{"content":"error"},"finish_reason":"error"}],"error":null}\n\n'));
+    expect(chat.failure).toBeNull();
+  });
+
   test('garbage never throws', () => {
     for (const g of ['', 'data: {"usage"', '"usage"', '{"usage":{', 'data: "usage"\n\n', '\u0000\u00ff"usage":[1,2]']) {
       expect(() => sniff('anthropic', true, [enc.encode(g)])).not.toThrow();
