@@ -226,7 +226,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
 
 /** A whole JSON answer, translated into the client's format. */
 export async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Response> {
-  const message = await upstreamMessage(x, channel, res, upstream, ctx, guard, max);
+  const message = await upstreamMessage(x, inbound, channel, res, upstream, ctx, guard, max);
   let answer: string;
   try {
     answer = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
@@ -244,7 +244,7 @@ export async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel
  * answer (an error envelope in it becomes the error, before any byte), then sent as the stream the client asked for.
  */
 export async function relayTranslatedJsonAsStream(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Response> {
-  const message = await upstreamMessage(x, channel, res, upstream, ctx, guard, max);
+  const message = await upstreamMessage(x, inbound, channel, res, upstream, ctx, guard, max);
   let text = '';
   try {
     const fromHub = FORMATS[inbound.format].streamFromHub(ctx);
@@ -263,13 +263,18 @@ export async function relayTranslatedJsonAsStream(x: Exchange, inbound: Inbound,
 }
 
 /** An upstream's whole JSON answer, read (bounded like a request body) and turned into a hub Message. */
-async function upstreamMessage(x: Exchange, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Message> {
+async function upstreamMessage(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Message> {
   const text = utf8.decode(await readWhole(x, channel, res, upstream, guard, max));
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned a body that is not JSON`);
+  }
+  // an answer without usage (some local servers) is logged and answered with the local estimate, as a stream is; a
+  // Messages client's request is the hub's own shape
+  if (inbound.format === 'anthropic' && (json as { usage?: unknown } | null)?.usage == null) {
+    ctx.estimatedInputTokens = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
   }
   try {
     return FORMATS[channel.nativeFormat].responseToHub(json, ctx, channel.quirks as never);

@@ -543,6 +543,16 @@ describe('non-streamed: messages.create() over every recorded response', () => {
     });
   }
 
+  test('an answer without usage (some local servers): the local estimates, in the answer and the log, as a stream gets them', async () => {
+    upstream.handler = () => json({ id: 'x', object: 'chat.completion', created: 1, model: 'up', choices: [{ index: 0, message: { role: 'assistant', content: 'a fairly long answer of some forty chars' }, finish_reason: 'stop' }] });
+    const logsBefore = gw.requestLogs().length;
+    const msg = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 64, messages: [{ role: 'user', content: 'word '.repeat(400) }] });
+    expect(msg.usage.input_tokens).toBeGreaterThan(300);
+    expect(msg.usage.output_tokens).toBe(10);
+    await until(() => gw.requestLogs().length > logsBefore, 3000);
+    expect(gw.requestLogs().at(-1)).toMatchObject({ input_tokens: msg.usage.input_tokens, output_tokens: 10 });
+  });
+
   test('an error envelope with a 200, answering a streamed request: the error, before any byte', async () => {
     upstream.handler = () => json({ error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 429 } });
     const err = await client.messages.stream({ model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn }).finalMessage().then(() => null, (e) => e);

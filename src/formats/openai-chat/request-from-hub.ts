@@ -406,6 +406,7 @@ function toolChoiceFromHub(choice: ToolChoice, offered: ReadonlySet<string>): Ch
     case 'any': return 'required';
     case 'none': return 'none';
     case 'tool':
+      if (typeof choice.name !== 'string' || !choice.name) throw invalidRequest('required: the name of the tool to use', 'tool_choice.name');
       if (!offered.has(choice.name)) throw invalidRequest(`tool "${choice.name}" is not among the tools this provider can be given`, 'tool_choice.name');
       return { type: 'function', function: { name: choice.name } };
     default: {
@@ -577,7 +578,9 @@ export function reasoningRequest(hub: MessageCreateParams): ReasoningRequest | u
       return { on: true, effort: effort ?? effortFromBudget(budget ?? Infinity), ...(budget !== undefined ? { budget } : {}) };
     }
     case 'adaptive': return { on: true, effort: effort ?? 'high' }; // Anthropic's default effort is high
-    default: return effort !== undefined ? { on: true, effort } : undefined;
+    case undefined: return effort !== undefined ? { on: true, effort } : undefined;
+    // a type this translation does not know (a typo, or one newer than it) would otherwise go unnoticed
+    default: throw invalidRequest(`${JSON.stringify(t?.type).slice(0, 40)} is not a thinking type this gateway can translate (enabled, adaptive, disabled)`, 'thinking.type');
   }
 }
 

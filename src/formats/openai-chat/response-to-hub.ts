@@ -85,11 +85,19 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
     content: blocks,
     stop_reason: stopReason,
     stop_sequence: stopReason === 'stop_sequence' ? stopSequence : null,
-    usage: completion.usage ? usageToHub(completion.usage) : { input_tokens: ctx.estimatedInputTokens, output_tokens: 0 },
+    // without usage (some local servers): the pipeline's input estimate, and the output's length as a stream counts it
+    usage: completion.usage ? usageToHub(completion.usage) : { input_tokens: ctx.estimatedInputTokens, output_tokens: outputEstimate(blocks) },
   };
 }
 
 // ---------- shared with the stream converter ----------
+
+/** Output tokens of an answer that reports none: ~4 characters per token of its text, thinking and tool input. */
+function outputEstimate(blocks: ContentBlock[]): number {
+  let chars = 0;
+  for (const b of blocks) chars += b.type === 'text' ? b.text.length : b.type === 'thinking' ? b.thinking.length : b.type === 'tool_use' ? JSON.stringify(b.input).length : 0;
+  return Math.ceil(chars / 4);
+}
 
 /** vLLM `stop_reason` / SGLang `matched_stop`: the stop string that ended generation (numbers are token ids). */
 export function matchedStop(choice: { stop_reason?: unknown; matched_stop?: unknown; finish_reason?: unknown }): string | null {

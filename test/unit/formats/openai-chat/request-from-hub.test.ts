@@ -193,6 +193,11 @@ describe('assistant turns and tools in history', () => {
 });
 
 describe('tools', () => {
+  test('tool_choice {type: "tool"} without a name: a 400 saying the name is required', () => {
+    const e = thrown(() => toChat(hub({ tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'tool' } })));
+    expect([e.status, e.param, e.message]).toEqual([400, 'tool_choice.name', 'tool_choice.name: required: the name of the tool to use']);
+  });
+
   const schema = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'], additionalProperties: false };
 
   test('Anthropic tools → functions; server tools and deferred tools removed and reported; cache_control stripped', () => {
@@ -408,6 +413,14 @@ describe('Anthropic-only fields', () => {
 });
 
 describe('thinking → reasoning control', () => {
+  test('a thinking type it does not know (a typo, a newer one) is a 400 naming thinking.type, not silently nothing', () => {
+    for (const type of ['enabeld', 'auto']) {
+      const e = thrown(() => toChat(hub({ thinking: { type, budget_tokens: 2048 } })));
+      expect([e.status, e.param]).toEqual([400, 'thinking.type']);
+      expect(e.message).toContain(`"${type}"`);
+    }
+  });
+
   const cases: Array<[string, Record<string, unknown>, Partial<ChatQuirks>, Record<string, unknown>, string[]?]> = [
     ['budget 1024 → low', { thinking: { type: 'enabled', budget_tokens: 1024 } }, {}, { reasoning_effort: 'low' }],
     ['budget 8000 → medium', { thinking: { type: 'enabled', budget_tokens: 8000 } }, {}, { reasoning_effort: 'medium' }],

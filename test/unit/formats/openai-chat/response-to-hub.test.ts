@@ -96,6 +96,11 @@ describe('recorded responses', () => {
 });
 
 describe('response rules', () => {
+  test('an answer without usage: the input estimate the pipeline made, and the output counted from its length', () => {
+    const msg = convert({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'a'.repeat(40), tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{"q":"abcd"}' } }] }, finish_reason: 'tool_calls' }] }, {}, makeCtx({ estimatedInputTokens: 321 }));
+    expect(msg.usage).toEqual({ input_tokens: 321, output_tokens: Math.ceil((40 + '{"q":"abcd"}'.length) / 4) });
+  });
+
   test.each([
     ['reasoning_content → thinking first', completion({ content: 'a', reasoning_content: 'r' }), {}, ['thinking[]:r', 'text:a']],
     ['reasoning (OpenRouter/Groq/Ollama)', completion({ content: 'a', reasoning: 'r' }), {}, ['thinking[]:r', 'text:a']],
@@ -158,7 +163,7 @@ describe('response rules', () => {
   });
 
   test('no usage: the local input estimate', () => {
-    expect(convert(completion({ content: 'x' })).usage).toEqual({ input_tokens: 77, output_tokens: 0 });
+    expect(convert(completion({ content: 'x' })).usage).toEqual({ input_tokens: 77, output_tokens: 1 });
   });
 
   test('n>1: the first choice, and a note', () => {
