@@ -45,7 +45,7 @@ export class AttemptWatch implements Watch {
   get timeoutMessage(): string {
     if (this.waitingFor === 'response') return `channel ${this.channel}: no response within ${this.ms} ms`;
     if (this.waitingFor === 'first chunk') return `channel ${this.channel}: upstream sent nothing for ${this.ms} ms`;
-    return `upstream sent nothing for ${this.ms} ms`;
+    return `channel ${this.channel}: upstream answer stalled for ${this.ms} ms`;
   }
   fire(why: 'timeout' | 'client') {
     const reason = why === 'client' ? new ClientGone() : new GatewayError(504, 'timeout_error', this.timeoutMessage);
@@ -103,7 +103,7 @@ export function isBoundedJson(res: Response): boolean {
 
 /**
  * A JSON answer where a stream was asked for (`application/json`, `…+json`): an upstream that ignores `stream`, or
- * an error envelope sent with a 2xx. A translation reads it whole (pipeline/translate.ts: relayTranslatedJsonAsStream).
+ * an error envelope sent with a 2xx. A translation reads it whole (pipeline/translate.ts: answerTranslatedJsonAsStream).
  */
 export function isJsonAnswer(res: Response): boolean {
   return /\bjson\b/i.test(res.headers.get('content-type') ?? '');
@@ -151,7 +151,7 @@ export async function readWhole(x: Exchange, channel: Channel, res: Response, up
   try {
     buf = await startReadWhole(channel, res, guard, max, limit);
   } catch (err) {
-    throw wholeReadFailure(x, res, upstream, err);
+    throw wholeReadFailure(x, channel, res, upstream, err);
   } finally {
     unwatch(guard);
   }
@@ -172,10 +172,15 @@ export function startReadWhole(channel: Channel, res: Response, guard: AttemptWa
   return Number.isFinite(declared) || !res.body ? res.bytes() : readCapped(res.body, max, channel, guard, limit);
 }
 
-export function wholeReadFailure(x: Exchange, res: Response, upstream: AbortController, err: unknown): Error {
+/**
+ * What a failed read of a whole answer means: the client gone, or the attempt's failure (a stall, a connection
+ * dropped, an answer past its limit), which falls back like any failure before the first byte (pipeline/handle.ts).
+ */
+export function wholeReadFailure(x: Exchange, channel: Channel, res: Response, upstream: AbortController, err: unknown): ClientGone | GatewayError {
   if (res.body && !res.body.locked) res.body.cancel().catch(() => {});
   if (x.req.signal.aborted) return new ClientGone();
-  return relayFailure(upstream.signal.aborted ? upstream.signal.reason : err);
+  const reason = upstream.signal.aborted ? upstream.signal.reason : err;
+  return reason instanceof GatewayError ? reason : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answer failed before its end (${describeFetchError(err)})`);
 }
 
 /** A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. */

@@ -23,7 +23,7 @@ import { unwatch, watch } from './watchdog.ts';
 import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { nativeEndpoint, relayTranslatedJson, relayTranslatedJsonAsStream, relayTranslatedStream, translateRequest } from './translate.ts';
+import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 
 /**
@@ -116,24 +116,28 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         continue;
       }
       deps.breaker.success(channel.name);
-      if (ctx && !inbound.stream) return settle(x, await relayTranslatedJson(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes));
-      if (ctx && isJsonAnswer(res)) return settle(x, await relayTranslatedJsonAsStream(x, inbound, channel, res, upstream, ctx, guard, deps.config.server.max_body_bytes));
       if (!ctx && hasNullBody(res)) {
         unwatch(guard);
         return settle(x, answerPassthroughJson(x, channel, res, null));
       }
-      if (!ctx && isBoundedJson(res)) {
-        // readWhole's steps, awaited here: an async function less per small request
+      // a whole answer: a JSON one (a translation reads every JSON answer whole, also one to a streamed request from an
+      // upstream that ignores `stream`), read before answering; one that stalls or breaks before its end falls back
+      // like any failure before the first byte (readWhole's steps, awaited here: an async function less per request)
+      if (ctx ? !inbound.stream || isJsonAnswer(res) : isBoundedJson(res)) {
         let buf: Uint8Array;
         try {
-          buf = await startReadWhole(channel, res, guard);
+          buf = await startReadWhole(channel, res, guard, ctx ? deps.config.server.max_body_bytes : Infinity);
         } catch (err) {
-          throw wholeReadFailure(x, res, upstream, err);
+          const failure = wholeReadFailure(x, channel, res, upstream, err);
+          if (failure instanceof ClientGone) throw failure;
+          lastError = attemptFailed(x, deps, channel, failure);
+          continue;
         } finally {
           unwatch(guard);
         }
         markFirstByte(log);
-        return settle(x, answerPassthroughJson(x, channel, res, buf));
+        if (!ctx) return settle(x, answerPassthroughJson(x, channel, res, buf));
+        return settle(x, inbound.stream ? answerTranslatedJsonAsStream(x, inbound, channel, buf, ctx) : answerTranslatedJson(x, inbound, channel, buf, ctx));
       }
       // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
       let start: ReadAhead<Uint8Array>;

@@ -18,7 +18,7 @@ import type { SseEvent, SseSink } from '../sse/types.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
-import { AttemptWatch, finishStreamLog, markFirstByte, readWhole, relayFailure } from './answer.ts';
+import { finishStreamLog, markFirstByte, relayFailure } from './answer.ts';
 import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
@@ -224,9 +224,9 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
   return new Response(body, { status: 200, headers });
 }
 
-/** A whole JSON answer, translated into the client's format. */
-export async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Response> {
-  const message = await upstreamMessage(x, inbound, channel, res, upstream, ctx, guard, max);
+/** A whole JSON answer (read by the caller), translated into the client's format. */
+export function answerTranslatedJson(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
+  const message = upstreamMessage(inbound, channel, buf, ctx);
   let answer: string;
   try {
     answer = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
@@ -243,8 +243,8 @@ export async function relayTranslatedJson(x: Exchange, inbound: Inbound, channel
  * A whole JSON answer to a streamed request (a provider or proxy that ignores `stream`): translated like any JSON
  * answer (an error envelope in it becomes the error, before any byte), then sent as the stream the client asked for.
  */
-export async function relayTranslatedJsonAsStream(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Response> {
-  const message = await upstreamMessage(x, inbound, channel, res, upstream, ctx, guard, max);
+export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
+  const message = upstreamMessage(inbound, channel, buf, ctx);
   let text = '';
   try {
     const fromHub = FORMATS[inbound.format].streamFromHub(ctx);
@@ -256,15 +256,14 @@ export async function relayTranslatedJsonAsStream(x: Exchange, inbound: Inbound,
     throw untranslatable(channel, err);
   }
   logMessage(x, message);
-  markFirstByte(x.log);
   const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });
 }
 
-/** An upstream's whole JSON answer, read (bounded like a request body) and turned into a hub Message. */
-async function upstreamMessage(x: Exchange, inbound: Inbound, channel: Channel, res: Response, upstream: AbortController, ctx: TranslateContext, guard: AttemptWatch, max: number): Promise<Message> {
-  const text = utf8.decode(await readWhole(x, channel, res, upstream, guard, max));
+/** An upstream's whole JSON answer turned into a hub Message. */
+function upstreamMessage(inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Message {
+  const text = utf8.decode(buf);
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -221,7 +221,7 @@ describe('status → type table', () => {
       const g = startGateway({ channels: [{ name: 'stall', type: 'anthropic', base_url: raw.url, models: ['m'], stream_idle_timeout_ms: 150 }] });
       stopped.push(g);
       const body = await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 504, 'timeout_error');
-      expect(body.error.message).toContain('sent nothing for 150 ms');
+      expect(body.error.message).toContain('channel stall: upstream answer stalled for 150 ms');
     } finally {
       raw.stop();
     }
@@ -244,6 +244,31 @@ describe('fallback', () => {
       primary.handler = () => json(textMessage);
     });
   }
+  test('a JSON answer that stalls or breaks after its headers, before the client got a byte → secondary (anthropic and openai primaries)', async () => {
+    for (const type of ['anthropic', 'openai'] as const) {
+      for (const how of ['stall', 'drop'] as const) {
+        const raw = rawUpstream('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":', how === 'drop' ? { closeAfterMs: 20 } : {});
+        try {
+          const g = startGateway({ channels: [
+            { name: 'broken', type, base_url: type === 'openai' ? `${raw.url}/v1` : raw.url, models: ['m'], priority: 5, stream_idle_timeout_ms: 150 },
+            { name: 'live', type: 'anthropic', base_url: secondary.url, models: ['m'] },
+          ] });
+          stopped.push(g);
+          const s0 = secondary.requests.length;
+          const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
+          expect({ type, how, status: res.status }).toEqual({ type, how, status: 200 });
+          expect((await res.json() as any).content[0].text).toBe(textMessage.content[0].text);
+          expect(raw.state.requests).toBe(1);
+          expect(secondary.requests.length).toBe(s0 + 1);
+          await until(() => g.requestLogs().length > 0);
+          expect(g.requestLogs().at(-1)).toMatchObject({ channel: 'live', attempts: 2, status: 200, outcome: 'ok' });
+          expect(g.logs.some((l) => l.msg === 'upstream attempt failed' && l.channel === 'broken')).toBe(true);
+        } finally {
+          raw.stop();
+        }
+      }
+    }
+  });
   test('connection refused → secondary', async () => {
     const g = startGateway({ channels: [
       { name: 'dead', type: 'anthropic', base_url: 'http://127.0.0.1:9', models: ['m'], priority: 5 },
