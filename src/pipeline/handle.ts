@@ -237,12 +237,17 @@ let largeSinceGc = 0;
 
 const LARGE_GC_BUDGET = 256 * 1024 * 1024;
 
-/** Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order). */
+/**
+ * Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order), at
+ * most `max_attempts`. The breaker is asked only until there are enough (asking may claim a half-open probe).
+ */
 function candidates(deps: AppDeps, routes: Route[]): Route[] {
   if (routes.length === 1) return routes; // open circuit or not, the only channel is tried
   const ordered = orderRoutes(routes, deps.random);
-  const closed = ordered.filter((r) => !deps.breaker.isOpen(r.channel.name));
-  return (closed.length ? closed : ordered).slice(0, deps.config.routing.max_attempts);
+  const max = deps.config.routing.max_attempts;
+  const closed: Route[] = [];
+  for (let i = 0; i < ordered.length && closed.length < max; i++) if (!deps.breaker.isOpen(ordered[i]!.channel.name)) closed.push(ordered[i]!);
+  return (closed.length ? closed : ordered).slice(0, max);
 }
 
 /**

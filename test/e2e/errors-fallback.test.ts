@@ -312,6 +312,18 @@ describe('fallback', () => {
     expect((await post(g, req())).status).toBe(200);
     expect(primary.requests.length).toBe(p0 + 3); // half-open probe
   });
+  test('half-open: after the cool-down one request probes the channel, the others go on to the next at once', async () => {
+    const g = gateway({ routing: { circuit_failures: 1, circuit_cooldown_ms: 200, max_retry_after_ms: 0 } });
+    primary.handler = async () => { await Bun.sleep(150); return json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500); };
+    expect((await post(g, req())).status).toBe(200); // opens it
+    await Bun.sleep(250);
+    const p0 = primary.requests.length, s0 = secondary.requests.length;
+    const answers = await Promise.all(Array.from({ length: 6 }, () => post(g, req()).then((r) => r.status)));
+    expect(answers).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(primary.requests.length).toBe(p0 + 1); // one probe
+    expect(secondary.requests.length).toBe(s0 + 6);
+    primary.handler = () => json(textMessage);
+  });
   test('no fallback once the stream has started: the failure becomes an SSE error event', async () => {
     const g = gateway({}, { stream_idle_timeout_ms: 150 });
     const events = sseEvents(streamBody);

@@ -84,4 +84,24 @@ describe('CircuitBreaker', () => {
     b.failure('x');
     expect(b.isOpen('x')).toBe(false);
   });
+
+  test('half-open lets one probe through: the others skip the channel until it reports, or until a lost probe\'s wait is over', () => {
+    let now = 0;
+    const b = new CircuitBreaker(1, 1000, () => now);
+    b.failure('x');
+    now = 1000;
+    expect([b.isOpen('x'), b.isOpen('x'), b.isOpen('x')]).toEqual([false, true, true]); // the first caller probes
+    expect(b.snapshot().x!.open).toBe(true);
+    b.success('x');
+    expect([b.isOpen('x'), b.isOpen('x')]).toEqual([false, false]); // closed: everyone
+    b.failure('x');
+    now = 2000;
+    expect(b.isOpen('x')).toBe(false); // a probe that never reports (its request cancelled) ...
+    now = 2999;
+    expect(b.isOpen('x')).toBe(true);
+    now = 3000;
+    expect([b.isOpen('x'), b.isOpen('x')]).toEqual([false, true]); // ... gives way to another after the cool-down
+    b.failure('x');
+    expect(b.isOpen('x')).toBe(true); // the probe failed: open again
+  });
 });
