@@ -57,6 +57,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     const tried = candidates(deps, routes);
     let lastError: GatewayError | undefined;
     for (let i = 0; i < tried.length; i++) {
+      // a client that left during the last attempt (or the wait after it) is not served by the next one
+      if (i > 0 && req.signal.aborted) throw new ClientGone();
       const route = tried[i]!;
       const channel = route.channel;
       const last = i === tried.length - 1;
@@ -194,7 +196,14 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
   const wait = retryAfterMs(res.headers);
   deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
   await res.body?.cancel().catch(() => {});
-  if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) await (deps.sleep ?? Bun.sleep)(wait);
+  if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) {
+    // waited out, unless the client leaves meanwhile
+    const client = x.req.signal;
+    let left = () => {};
+    const leaving = new Promise<void>((resolve) => { left = () => resolve(); client.addEventListener('abort', left, { once: true }); });
+    await Promise.race([(deps.sleep ?? Bun.sleep)(wait), leaving]);
+    client.removeEventListener('abort', left);
+  }
   return new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
 }
 

@@ -293,6 +293,24 @@ describe('fallback', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(35);
     primary.handler = () => json(textMessage);
   });
+  test('a client that leaves while a retry-after is waited out: no next attempt, logged as cancelled', async () => {
+    const g = gateway({ routing: { max_retry_after_ms: 5000 } });
+    primary.handler = () => json({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } }, 429, { 'retry-after-ms': '800' });
+    const s0 = secondary.requests.length;
+    const gone = new AbortController();
+    const answer = post(g, req(), {}).catch(() => null);
+    void answer;
+    const sent = fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: req(), signal: gone.signal }).catch(() => null);
+    await Bun.sleep(150);
+    gone.abort();
+    await sent;
+    await until(() => g.requestLogs().some((l) => l.outcome === 'cancelled'), 3000);
+    const line = g.requestLogs().find((l) => l.outcome === 'cancelled')!;
+    expect([line.status, line.attempts, line.channel]).toEqual([499, 1, 'primary']);
+    await answer; // the other request, not cancelled, waits it out and is served by the secondary
+    expect(secondary.requests.length).toBe(s0 + 1);
+    primary.handler = () => json(textMessage);
+  });
   test('timeout on the primary → secondary', async () => {
     const g = gateway({}, { timeout_ms: 100 });
     primary.handler = async () => { await Bun.sleep(500); return json(textMessage); };
