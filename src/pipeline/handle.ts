@@ -189,6 +189,7 @@ function unreachable(x: Exchange, channel: Channel, upstream: AbortController, e
  * becomes the answer.
  */
 async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean): Promise<Response | GatewayError> {
+  if (res.status >= 300 && res.status < 400) return redirected(x, deps, channel, res, guard);
   const retryable = isRetryableStatus(res.status);
   if (retryable) deps.breaker.failure(channel.name);
   if (!retryable || last) return upstreamError(x, channel, res, passthrough, upstream, guard);
@@ -205,6 +206,22 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
     client.removeEventListener('abort', left);
   }
   return new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
+}
+
+/**
+ * A redirect from an upstream is not followed (channels send with `redirect: "manual"`): following it would send the
+ * channel's key and the client's prompt wherever the answer points. The attempt fails (it falls back like a 5xx)
+ * with a message that says where it pointed, so that `base_url` can be set there.
+ */
+function redirected(x: Exchange, deps: AppDeps, channel: Channel, res: Response, guard: AttemptWatch): GatewayError {
+  unwatch(guard);
+  res.body?.cancel().catch(() => {});
+  deps.breaker.failure(channel.name);
+  let to = 'nowhere';
+  try { const u = new URL(res.headers.get('location') ?? '', channel.config.base_url); to = (u.origin + u.pathname).slice(0, 200); } catch { /* no usable Location */ }
+  const error = new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${res.status}, a redirect to ${to}, which is not followed (set base_url to where it points)`);
+  deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status, error: error.message });
+  return error;
 }
 
 /** count_tokens for a channel without it (OpenAI-compatible providers): the local estimate (README: "count_tokens"). */

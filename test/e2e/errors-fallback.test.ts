@@ -269,6 +269,29 @@ describe('fallback', () => {
       }
     }
   });
+  test('an upstream redirect is not followed (it would carry the key and the prompt elsewhere): the next channel, or a 502 that says where it pointed', async () => {
+    const elsewhere = startMockUpstream(() => json(textMessage));
+    try {
+      for (const type of ['anthropic', 'openai'] as const) {
+        primary.handler = () => new Response(null, { status: 307, headers: { location: `${elsewhere.url}/steal?x=1` } });
+        const g = startGateway({ channels: [
+          { name: 'moved', type, base_url: type === 'openai' ? `${primary.url}/v1` : primary.url, api_key: 'sk-upstream-secret-1', models: ['m', 'only-moved'], priority: 5 },
+          { name: 'live', type: 'anthropic', base_url: secondary.url, models: ['m'] },
+        ] });
+        stopped.push(g);
+        const s0 = secondary.requests.length;
+        expect((await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() })).status).toBe(200);
+        expect(secondary.requests.length).toBe(s0 + 1);
+        const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req('only-moved') });
+        const body = await expectError(res, 502, 'api_error');
+        expect(body.error.message).toBe(`channel moved: upstream answered 307, a redirect to ${elsewhere.url}/steal, which is not followed (set base_url to where it points)`);
+      }
+      expect(elsewhere.requests.length).toBe(0);
+    } finally {
+      await elsewhere.stop();
+      primary.handler = () => json(textMessage);
+    }
+  });
   test('connection refused → secondary', async () => {
     const g = startGateway({ channels: [
       { name: 'dead', type: 'anthropic', base_url: 'http://127.0.0.1:9', models: ['m'], priority: 5 },

@@ -42,7 +42,8 @@ export const anthropicChannel: ChannelFactory = (config) => {
       for (const k in extra) headers.set(k, extra[k]!);
       headers.set('x-switchboard-hop', req.hopHeader);
       return fetch(urls[req.endpoint] + req.search, {
-        method: 'POST', headers, body: req.body, signal: req.signal,
+        // a redirect is not followed: it would take the key and the prompt to another origin (pipeline/handle.ts)
+        method: 'POST', headers, body: req.body, signal: req.signal, redirect: 'manual',
       });
     },
   };

@@ -46,7 +46,8 @@ export const openaiChannel: ChannelFactory = (config, path) => {
       }
       for (const k in extra) headers.set(k, extra[k]!);
       headers.set('x-switchboard-hop', req.hopHeader);
-      return fetch(fixedUrl ?? urlFor(req.upstreamModel), { method: 'POST', headers, body: req.body, signal: req.signal });
+      // a redirect is not followed: it would take the key and the prompt to another origin (pipeline/handle.ts)
+      return fetch(fixedUrl ?? urlFor(req.upstreamModel), { method: 'POST', headers, body: req.body, signal: req.signal, redirect: 'manual' });
     },
   };
   return channel;
