@@ -189,7 +189,7 @@ function unreachable(x: Exchange, channel: Channel, upstream: AbortController, e
  * becomes the answer.
  */
 async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean): Promise<Response | GatewayError> {
-  if (res.status >= 300 && res.status < 400) return redirected(x, deps, channel, res, guard);
+  if (REDIRECTS.has(res.status)) return redirected(x, deps, channel, res, guard);
   const retryable = isRetryableStatus(res.status);
   if (retryable) deps.breaker.failure(channel.name);
   if (!retryable || last) return upstreamError(x, channel, res, passthrough, upstream, guard);
@@ -213,6 +213,8 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
  * channel's key and the client's prompt wherever the answer points. The attempt fails (it falls back like a 5xx)
  * with a message that says where it pointed, so that `base_url` can be set there.
  */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 function redirected(x: Exchange, deps: AppDeps, channel: Channel, res: Response, guard: AttemptWatch): GatewayError {
   unwatch(guard);
   res.body?.cancel().catch(() => {});
