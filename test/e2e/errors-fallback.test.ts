@@ -228,6 +228,34 @@ describe('status → type table', () => {
   });
 });
 
+describe('credentials an upstream echoes', () => {
+  test('an error that quotes the channel\'s own key never shows it to the client, whatever its shape, in any mode', async () => {
+    const key = 'Zq8vT2mLr9XkP4sWn7YcB3hJd6FgA1eU'; // no known prefix: only the configured key tells it apart
+    const echo = (anthropic: boolean) => () => json(anthropic
+      ? { type: 'error', error: { type: 'authentication_error', message: `invalid x-api-key: ${key}` } }
+      : { error: { message: `Incorrect API key provided: ${key}. You can find your API key at …`, type: 'invalid_request_error', code: 'invalid_api_key' } }, 401);
+    const up = startMockUpstream(echo(true));
+    try {
+      const g = startGateway({ channels: [
+        { name: 'a', type: 'anthropic', base_url: up.url, api_key: key, models: ['to-anthropic'] },
+        { name: 'o', type: 'openai', base_url: `${up.url}/v1`, api_key: key, models: ['to-openai'] },
+      ] });
+      stopped.push(g);
+      for (const [path, model, anthropicUpstream] of [['/v1/messages', 'to-anthropic', true], ['/v1/messages', 'to-openai', false], ['/v1/chat/completions', 'to-anthropic', true], ['/v1/chat/completions', 'to-openai', false]] as const) {
+        up.handler = echo(anthropicUpstream);
+        const res = await fetch(`${g.url}${path}`, { method: 'POST', body: req(model) });
+        expect(res.status).toBe(401);
+        const text = await res.text();
+        expect({ path, model, leaked: text.includes(key) }).toEqual({ path, model, leaked: false });
+        expect(text).toContain('[redacted]');
+      }
+      expect(JSON.stringify(g.logs)).not.toContain(key);
+    } finally {
+      await up.stop();
+    }
+  });
+});
+
 describe('fallback', () => {
   for (const status of [500, 429, 529, 503]) {
     test(`primary ${status} → secondary answers`, async () => {

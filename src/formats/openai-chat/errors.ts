@@ -7,6 +7,7 @@
  * The status → type table is Anthropic's (https://docs.anthropic.com/en/api/errors).
  */
 import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
+import { redactSecrets } from '../../util/redact.ts';
 import type { ChatErrorObject } from './types.ts';
 
 const MAX_MESSAGE = 1000;
@@ -67,18 +68,6 @@ function errorMessage(err: ChatErrorObject | undefined, body: unknown): string |
   if (!msg && typeof body === 'string' && body.trim()) msg = body.trim();
   if (!msg) return undefined;
   return msg.length > MAX_MESSAGE ? `${msg.slice(0, MAX_MESSAGE)}…` : msg;
-}
-
-/**
- * Mask anything that looks like a credential before the message reaches a client or a log: provider keys
- * (`sk-…`, `gsk_…`, `xai-…`, `AIza…`), bearer tokens, and `key=` query parameters echoed back in URLs.
- */
-export function redactSecrets(s: string): string {
-  return s
-    .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
-    .replace(/\b(sk|rk|pk|gsk|xai|csk|sk-or|sk-ant)[-_][A-Za-z0-9_*.-]{8,}/g, '[redacted]')
-    .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]')
-    .replace(/([?&](?:key|api_key|api-key|access_token)=)[^&\s"']+/gi, '$1[redacted]');
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

@@ -10,7 +10,8 @@ import type { Message } from '../../../../src/hub/types.ts';
 import type { TranslateContext } from '../../../../src/formats/types.ts';
 import { DEFAULT_CHAT_QUIRKS, type ChatQuirks } from '../../../../src/formats/openai-chat/quirks.ts';
 import { ThinkTagSplitter, chatResponseToHub, newMessageId, newToolUseId, parseToolArguments, usageToHub } from '../../../../src/formats/openai-chat/response-to-hub.ts';
-import { chatErrorToGateway, redactSecrets } from '../../../../src/formats/openai-chat/errors.ts';
+import { chatErrorToGateway } from '../../../../src/formats/openai-chat/errors.ts';
+import { redactSecrets } from '../../../../src/util/redact.ts';
 import { CHAT_FINISH_TO_STOP_REASON, STOP_REASON_TO_CHAT_FINISH } from '../../../../src/formats/openai-chat/stop-reason.ts';
 import { listFixtures, readFixture } from '../../../helpers/fixtures.ts';
 

@@ -1,0 +1,22 @@
+/**
+ * @module util/redact
+ * Credentials out of text an upstream wrote (an error message echoing the key it was given) before it reaches a
+ * client or a log.
+ */
+
+/**
+ * Mask anything that looks like a credential before the message reaches a client or a log: provider keys
+ * (`sk-…`, `gsk_…`, `xai-…`, `hf_…`, `AIza…`), bearer tokens, and `key=` query parameters echoed back in URLs.
+ */
+export function redactSecrets(s: string): string {
+  return s
+    .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
+    .replace(/\b(sk|rk|pk|gsk|xai|csk|hf|sk-or|sk-ant)[-_][A-Za-z0-9_*.-]{8,}/g, '[redacted]')
+    .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, '[redacted]')
+    .replace(/([?&](?:key|api_key|api-key|access_token)=)[^&\s"']+/gi, '$1[redacted]');
+}
+
+/** `key` (a channel's own credential, 8 characters or more) masked wherever it occurs in `s`. */
+export function redactKey(s: string, key: string | undefined): string {
+  return key && key.length >= 8 && s.includes(key) ? s.replaceAll(key, '[redacted]') : s;
+}
