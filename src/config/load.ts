@@ -29,6 +29,7 @@ export function loadConfig({ path, env }: LoadOptions): Config {
 }
 
 export function validateConfig(raw: unknown): Config {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): must be a mapping of server, keys, channels and routing']);
   const res = v.safeParse(ConfigSchema, raw, { abortEarly: false });
   if (!res.success) throw new ConfigError(res.issues.map(formatIssue));
   const cfg = res.output;
@@ -71,8 +72,12 @@ function readConfigFile(path: string): unknown {
 }
 
 
+/** Deeper than any config is: a file nested past it is refused before anything recurses through it. */
+const MAX_CONFIG_DEPTH = 64;
+
 /** Replace `${VAR}` in every string; `$${VAR}` stays a literal `${VAR}`. */
-function expandEnv(x: unknown, env: LoadOptions['env'], path: string, missing: string[]): unknown {
+function expandEnv(x: unknown, env: LoadOptions['env'], path: string, missing: string[], depth = 0): unknown {
+  if (depth > MAX_CONFIG_DEPTH) throw new ConfigError([`${path}: nested more than ${MAX_CONFIG_DEPTH} levels deep`]);
   if (typeof x === 'string') {
     return x.replace(/\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name: string) => {
       if (m.startsWith('$$')) return m.slice(1);
@@ -84,10 +89,10 @@ function expandEnv(x: unknown, env: LoadOptions['env'], path: string, missing: s
       return val;
     });
   }
-  if (Array.isArray(x)) return x.map((e, i) => expandEnv(e, env, `${path}[${i}]`, missing));
+  if (Array.isArray(x)) return x.map((e, i) => expandEnv(e, env, `${path}[${i}]`, missing, depth + 1));
   if (x && typeof x === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(x)) out[k] = expandEnv(val, env, path ? `${path}.${k}` : k, missing);
+    for (const [k, val] of Object.entries(x)) out[k] = expandEnv(val, env, path ? `${path}.${k}` : k, missing, depth + 1);
     return out;
   }
   return x;

@@ -32,7 +32,13 @@ export const ServerSchema = v.strictObject({
 });
 
 export const KeySchema = v.strictObject({
-  key: v.pipe(v.string(), v.minLength(8, 'must be at least 8 characters')),
+  key: v.pipe(
+    v.string(),
+    v.minLength(8, 'must be at least 8 characters'),
+    // a key a client can send as it is: HTTP trims header values, and clients send them as ASCII (a `${VAR}` read
+    // from a file with its trailing newline would otherwise be a key nobody can ever match)
+    v.regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'must be printable ASCII with no space or line break at either end'),
+  ),
   name: NonEmpty,
   /** Exposed model names this key may use; absent = all. */
   models: v.optional(v.array(NonEmpty)),

@@ -45,6 +45,14 @@ describe('loadConfig', () => {
     expect(problems(() => loadConfig({ path: write('bad.yml', 'a: [1,'), env: {} }))[0]).toContain('not valid YAML');
   });
 
+  test('a file nested deeper than any config is one problem naming where, not a stack overflow', () => {
+    const deep = write('deep.json', `{"channels":[],"server":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    const [problem, ...rest] = problems(() => loadConfig({ path: deep, env: {} }));
+    expect(rest).toEqual([]);
+    expect(problem).toStartWith('server[0][0]');
+    expect(problem).toEndWith(': nested more than 64 levels deep');
+  });
+
   test('zero-config: provider keys become channels; ANTHROPIC_BASE_URL is not followed', () => {
     const cfg = loadConfig({ env: { ANTHROPIC_API_KEY: 'a', OPENAI_API_KEY: 'o', ANTHROPIC_BASE_URL: 'http://127.0.0.1:8080' } });
     expect(cfg.channels.map((c) => [c.name, c.base_url])).toEqual([['anthropic', 'https://api.anthropic.com'], ['openai', 'https://api.openai.com/v1']]);
@@ -62,6 +70,9 @@ describe('validation names every problem by path', () => {
     ['models empty', { channels: [{ ...base.channels[0], models: [] }] }, 'channels[0].models'],
     ['port out of range', { ...base, server: { port: 70000 } }, 'server.port'],
     ['short key', { ...base, keys: [{ key: 'x', name: 'a' }] }, 'keys[0].key: must be at least 8 characters'],
+    ['key ending in a line break (a ${VAR} read from a file)', { ...base, keys: [{ key: 'sk-gw-12345678\n', name: 'a' }] }, 'keys[0].key: must be printable ASCII with no space or line break at either end'],
+    ['key with a space at its start', { ...base, keys: [{ key: ' sk-gw-12345678', name: 'a' }] }, 'keys[0].key: must be printable ASCII'],
+    ['key with non-ASCII letters', { ...base, keys: [{ key: 'sk-gw-clé-12345678', name: 'a' }] }, 'keys[0].key: must be printable ASCII'],
     ['duplicate channel names', { channels: [base.channels[0], base.channels[0]] }, 'channels: channel names must be unique'],
     ['quirks on anthropic', { channels: [{ ...base.channels[0], quirks: { top_k: true } }] }, 'channels[0].quirks: only openai channels take quirks'],
     ['unknown quirk', { channels: [{ name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'], quirks: { topk: true } }] }, 'channels[0].quirks.topk: unknown key'],
@@ -76,6 +87,9 @@ describe('validation names every problem by path', () => {
       expect(ps.some((p) => p.startsWith(expected) || p.includes(expected))).toBe(true);
     });
   }
+  test('a root that is not a mapping: one problem saying so', () => {
+    for (const raw of [[1, 2], 'channels', 42, null]) expect(problems(() => validateConfig(raw))).toEqual(['(root): must be a mapping of server, keys, channels and routing']);
+  });
   test('several problems are all reported', () => {
     const ps = problems(() => validateConfig({ channels: [{ name: 'c', type: 'x', base_url: 'nope', models: ['m'] }], extra: 1 }));
     expect(ps.length).toBeGreaterThanOrEqual(3);
