@@ -208,13 +208,14 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
   return new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
 }
 
+/** The statuses that redirect (with a Location); 304 Not Modified is not one. */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 /**
  * A redirect from an upstream is not followed (channels send with `redirect: "manual"`): following it would send the
  * channel's key and the client's prompt wherever the answer points. The attempt fails (it falls back like a 5xx)
  * with a message that says where it pointed, so that `base_url` can be set there.
  */
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
 function redirected(x: Exchange, deps: AppDeps, channel: Channel, res: Response, guard: AttemptWatch): GatewayError {
   unwatch(guard);
   res.body?.cancel().catch(() => {});

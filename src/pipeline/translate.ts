@@ -233,7 +233,7 @@ export function answerTranslatedJson(x: Exchange, inbound: Inbound, channel: Cha
   } catch (err) {
     throw untranslatable(channel, err);
   }
-  logMessage(x, message);
+  logMessage(x, message, ctx);
   const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': x.requestId };
   setDropped(headers, ctx);
   return new Response(answer, { status: 200, headers });
@@ -255,7 +255,7 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
   } catch (err) {
     throw untranslatable(channel, err);
   }
-  logMessage(x, message);
+  logMessage(x, message, ctx);
   const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });
@@ -291,8 +291,9 @@ function untranslatable(channel: Channel, err: unknown): GatewayError {
   return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned an answer that cannot be translated (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
 }
 
-/** The answer's usage and stop reason into the request's log line. */
-function logMessage(x: Exchange, message: Message) {
+/** The answer's usage and stop reason into the request's log line, and what its translation left out. */
+function logMessage(x: Exchange, message: Message, ctx: TranslateContext) {
+  if (ctx.dropped.length) x.log.entry.dropped = ctx.dropped;
   const usage = emptyUsage();
   addAnthropicUsage(usage, message.usage);
   Object.assign(x.log.entry, usage);
