@@ -665,6 +665,27 @@ describe('Claude Code requests through an openai channel', () => {
     expect(user.content).toContain('What is in README.md?');
   }
 
+  test('DeepSeek tool loop with thinking omitted (as Claude Code asks): the reasoning goes back to DeepSeek in the next turn, streamed or not', async () => {
+    const reasoning = 'The user wants README.md; I should call Read. "Quotes", é and 😀 survive.';
+    const call = { id: 'call_00_abc', type: 'function', function: { name: 'Read', arguments: '{"file_path":"/tmp/project/README.md"}' } };
+    for (const stream of [true, false]) {
+      const chunk = (delta: object, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'deepseek-reasoner', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      upstream.handler = () => stream
+        ? sse([chunk({ role: 'assistant', reasoning_content: reasoning.slice(0, 20) }), chunk({ reasoning_content: reasoning.slice(20) }), chunk({ tool_calls: [{ index: 0, ...call }] }), chunk({}, 'tool_calls'), 'data: [DONE]\n\n'])
+        : json({ id: 'c1', object: 'chat.completion', created: 1, model: 'deepseek-reasoner', choices: [{ index: 0, message: { role: 'assistant', content: null, reasoning_content: reasoning, tool_calls: [call] }, finish_reason: 'tool_calls' }], usage: { prompt_tokens: 9, completion_tokens: 9, total_tokens: 18 } });
+      const body: any = { ...claudeCodeBody(), model: exposedModel('deepseek'), stream: undefined, max_tokens: 4096 }; // the SDK streams 128000 only
+      const first = stream ? await client.messages.stream(body as any).finalMessage() : await client.messages.create(body as any);
+      const thinking = first.content.find((b) => b.type === 'thinking') as Anthropic.ThinkingBlock;
+      expect(thinking.thinking).toBe(''); // omitted for the client, as asked
+      const tool = first.content.find((b) => b.type === 'tool_use') as Anthropic.ToolUseBlock;
+      // the next turn replays the assistant turn exactly as received, as Claude Code does
+      upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+      await client.messages.create({ ...body, messages: [...body.messages, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: tool.id, content: '1\t# Project' }] }] } as any);
+      const assistant = upstream.requests.at(-1)!.json.messages.find((m: any) => m.role === 'assistant');
+      expect({ stream, reasoning_content: assistant.reasoning_content }).toEqual({ stream, reasoning_content: reasoning });
+    }
+  });
+
   test('current shape (adaptive thinking, effort medium, max_tokens 128000, ?beta=true) → 200, reasoning_effort medium, max tokens clamped', async () => {
     const recorded = fixtureSseBody(textRecording);
     upstream.handler = replay(recorded);

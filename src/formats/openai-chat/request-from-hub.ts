@@ -26,6 +26,7 @@ import type {
 } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
 import type { ChatQuirks } from './quirks.ts';
+import { reasoningKeptIn } from './response-to-hub.ts';
 import type {
   ChatCompletionAssistantMessageParam, ChatCompletionContentPart, ChatCompletionCreateParams,
   ChatCompletionMessageParam, ChatCompletionMessageToolCall, ChatCompletionTool, ChatCompletionToolChoiceOption,
@@ -191,8 +192,11 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
         break;
       }
       case 'thinking': {
-        const t = (b as { thinking?: unknown }).thinking;
-        if (quirks.reasoning_content_in_history && typeof t === 'string' && t !== '') reasoning.push(t);
+        if (!quirks.reasoning_content_in_history) break;
+        // its text, or (shown to the client as omitted) the text its signature carries (response-to-hub: keptReasoning)
+        const { thinking: t, signature } = b as { thinking?: unknown; signature?: unknown };
+        const text = typeof t === 'string' && t !== '' ? t : reasoningKeptIn(signature);
+        if (text) reasoning.push(text);
         break;
       }
       case 'redacted_thinking': break; // encrypted for Anthropic only: no other provider can read it

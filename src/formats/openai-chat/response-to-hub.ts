@@ -53,7 +53,10 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
 
   const blocks: ContentBlock[] = [];
   const thinkingText = thinking.join('');
-  if (thinkingText) blocks.push({ type: 'thinking', thinking: ctx.omitThinking ? '' : thinkingText, signature });
+  if (thinkingText) {
+    const omitted = ctx.omitThinking;
+    blocks.push({ type: 'thinking', thinking: omitted ? '' : thinkingText, signature: omitted && quirks.reasoning_content_in_history && !signature ? keptReasoning(thinkingText) : signature });
+  }
   const textOut = text.join('');
   if (textOut) blocks.push({ type: 'text', text: textOut });
 
@@ -120,6 +123,23 @@ export function usageToHub(u: CompletionUsage): Usage {
   };
   if (cacheWrite > 0) usage.cache_creation_input_tokens = cacheWrite;
   return usage;
+}
+
+/**
+ * Reasoning a provider needs back in later turns (quirks.reasoning_content_in_history: DeepSeek's tool loops) when the
+ * client asked for it omitted (`thinking.display: "omitted"`, as Claude Code sends): the thinking block carries no
+ * text then, so the text travels in its signature, which clients replay as they got it, and request-from-hub reads
+ * it back (`reasoningKeptIn`). Marked so that a provider's own signature is never taken for one.
+ */
+const KEPT_REASONING = 'switchboard-reasoning-v1:';
+
+export function keptReasoning(text: string): string {
+  return KEPT_REASONING + Buffer.from(text, 'utf8').toString('base64');
+}
+
+/** The reasoning text a signature carries (keptReasoning), or '' for any other signature. */
+export function reasoningKeptIn(signature: unknown): string {
+  return typeof signature === 'string' && signature.startsWith(KEPT_REASONING) ? Buffer.from(signature.slice(KEPT_REASONING.length), 'base64').toString('utf8') : '';
 }
 
 /** Reasoning text and signature of a message or a delta (one source only: OpenRouter sends the same text twice). */

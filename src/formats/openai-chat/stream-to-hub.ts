@@ -24,7 +24,7 @@ import { stageToTransform, type DeltaKind, type HubDeltaReader, type StreamStage
 import { chatStreamErrorToHub } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import {
-  ThinkTagSplitter, contentPartOf, isRecord, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
+  ThinkTagSplitter, contentPartOf, isRecord, keptReasoning, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
 } from './response-to-hub.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
@@ -85,12 +85,14 @@ interface StreamState {
   signature: string;
   /** Characters streamed, for an output estimate when the provider reports no usage. */
   outputChars: number;
+  /** The open thinking block's text, kept when it is omitted for the client but needed back (keptReasoning). */
+  omitted: string;
 }
 
 export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStreamEvent>, HubDeltaReader {
   private readonly s: StreamState = {
     phase: 'idle', messageId: newMessageId(), nextIndex: 0, block: null, tools: [], pending: [],
-    finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0,
+    finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '',
   };
   private readonly think: ThinkTagSplitter | null;
   /** Set while closing: pending work is flushed without waiting for arguments to complete. */
@@ -412,8 +414,12 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
       });
     }
     this.s.outputChars += chars;
-    // display: "omitted" (Claude Code): the block stays, its text does not reach the client
-    if (kind === 'thinking' && this.ctx.omitThinking) return;
+    // display: "omitted" (Claude Code): the block stays, its text does not reach the client (but goes to its signature
+    // where the provider needs it back: keptReasoning)
+    if (kind === 'thinking' && this.ctx.omitThinking) {
+      if (this.quirks.reasoning_content_in_history) this.s.omitted += (delta as { thinking: string }).thinking;
+      return;
+    }
     this.out.push({ type: 'content_block_delta', index: open.index, delta });
   }
 
@@ -422,8 +428,10 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (!open) return;
     if (open.kind === 'thinking') {
       // the Anthropic SDK's accumulator expects every thinking block to carry a signature
-      this.out.push({ type: 'content_block_delta', index: open.index, delta: { type: 'signature_delta', signature: this.s.signature } });
+      const signature = this.s.signature || (this.s.omitted ? keptReasoning(this.s.omitted) : '');
+      this.out.push({ type: 'content_block_delta', index: open.index, delta: { type: 'signature_delta', signature } });
       this.s.signature = '';
+      this.s.omitted = '';
     } else if (open.kind === 'tool' && open.tool.rest) this.settleArguments(open.tool, open.index);
     this.out.push({ type: 'content_block_stop', index: open.index });
     this.s.block = null;
