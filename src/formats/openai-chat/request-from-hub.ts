@@ -30,7 +30,7 @@ import { reasoningKeptIn } from './response-to-hub.ts';
 import type {
   ChatCompletionAssistantMessageParam, ChatCompletionContentPart, ChatCompletionCreateParams,
   ChatCompletionMessageParam, ChatCompletionMessageToolCall, ChatCompletionTool, ChatCompletionToolChoiceOption,
-  ChatCompletionToolMessageParam, ReasoningEffort,
+  ChatCompletionToolMessageParam, ChatCompletionUserMessageParam, ReasoningEffort,
 } from './types.ts';
 
 /** Thinking budget → effort thresholds (exclusive upper bounds). Claude Code's 31999 reads as `high`. */
@@ -107,17 +107,54 @@ function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks
   const toolIds = new ToolIdMap(quirks.tool_call_id);
 
   if (!Array.isArray(hub.messages)) throw invalidRequest('must be an array', 'messages');
+  // consecutive turns of one role are one turn to Anthropic (it joins them): joined here too, or an assistant turn's
+  // tool calls would be followed by another assistant message instead of their tool messages
+  let previous = '';
   hub.messages.forEach((m, i) => {
     const path = `messages.${i}`;
     const role = (m as { role: string }).role;
     switch (role) {
-      case 'user': out.push(...userTurn(m, path, ctx, quirks, toolIds)); break;
-      case 'assistant': { const a = assistantTurn(m, path, quirks, toolIds); if (a) out.push(a); break; }
+      case 'user': {
+        const turn = userTurn(m, path, ctx, quirks, toolIds);
+        const last = out.at(-1);
+        if (previous === 'user' && last?.role === 'user' && turn.length > 0) {
+          // the earlier turn's text after this turn's tool messages, joined with this turn's own
+          out.pop();
+          const text = turn.at(-1)?.role === 'user' ? (turn.pop() as ChatCompletionUserMessageParam) : undefined;
+          out.push(...turn, text ? { role: 'user', content: joinContent(last.content, text.content) } : last);
+        } else out.push(...turn);
+        break;
+      }
+      case 'assistant': {
+        const a = assistantTurn(m, path, quirks, toolIds);
+        const last = out.at(-1);
+        if (a && previous === 'assistant' && last?.role === 'assistant') out[out.length - 1] = joinAssistant(last, a);
+        else if (a) out.push(a);
+        break;
+      }
       case 'system': case 'developer': laterSystem(out, systemText(m.content as string | TextBlockParam[], `${path}.content`), quirks); break;
       default: throw invalidRequest(`role "${role}" cannot be sent to an OpenAI-compatible provider`, `${path}.role`);
     }
+    previous = role;
   });
   return out;
+}
+
+/** Two user messages' content as one: texts joined, or their parts one after the other. */
+function joinContent(a: ChatCompletionUserMessageParam['content'], b: ChatCompletionUserMessageParam['content']): ChatCompletionUserMessageParam['content'] {
+  if (typeof a === 'string' && typeof b === 'string') return `${a}\n\n${b}`;
+  const parts = (c: typeof a): ChatCompletionContentPart[] => (typeof c === 'string' ? [{ type: 'text', text: c }] : c);
+  return [...parts(a), ...parts(b)];
+}
+
+/** Two assistant messages as one: texts and reasoning joined, tool calls one after the other. */
+function joinAssistant(a: ChatCompletionAssistantMessageParam, b: ChatCompletionAssistantMessageParam): ChatCompletionAssistantMessageParam {
+  const texts = [a.content, b.content].filter((t): t is string => typeof t === 'string' && t !== '');
+  const calls = [...(a.tool_calls ?? []), ...(b.tool_calls ?? [])];
+  const msg: ChatCompletionAssistantMessageParam = { role: 'assistant', content: texts.length > 0 ? texts.join('\n\n') : calls.length > 0 ? null : '' };
+  if (calls.length > 0) msg.tool_calls = calls;
+  if (a.reasoning_content !== undefined || b.reasoning_content !== undefined) msg.reasoning_content = [a.reasoning_content, b.reasoning_content].filter((r) => r).join('\n\n');
+  return msg;
 }
 
 /**

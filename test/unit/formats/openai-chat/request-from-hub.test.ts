@@ -115,6 +115,34 @@ describe('assistant turns and tools in history', () => {
     }]);
   });
 
+  test('consecutive turns of one role are one turn, as Anthropic joins them: tool calls then their tool messages, in order', () => {
+    const call = (id: string) => ({ type: 'tool_use', id, name: 'f', input: { id } });
+    const result = (id: string) => ({ type: 'tool_result', tool_use_id: id, content: `r-${id}` });
+    const out = msgs([
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: [{ type: 'text', text: 'First.' }, call('toolu_1')] },
+      { role: 'assistant', content: [call('toolu_2')] },
+      { role: 'user', content: [result('toolu_1'), { type: 'text', text: 'and' }] },
+      { role: 'user', content: [result('toolu_2'), { type: 'text', text: 'more' }] },
+      { role: 'user', content: 'last words' },
+    ]);
+    expect(out.map((m) => [m.role, (m as any).tool_calls?.map((c: any) => c.id) ?? (m as any).tool_call_id ?? m.content])).toEqual([
+      ['user', 'go'],
+      ['assistant', ['toolu_1', 'toolu_2']],
+      ['tool', 'toolu_1'],
+      ['tool', 'toolu_2'],
+      ['user', 'and\n\nmore\n\nlast words'],
+    ]);
+    expect((out[1] as any).content).toBe('First.');
+    // reasoning kept for DeepSeek is joined too
+    const ds = msgs([
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 'a', signature: '' }, call('t1')] },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 'b', signature: '' }, call('t2')] },
+    ], { reasoning_content_in_history: true });
+    expect(ds[1]).toMatchObject({ role: 'assistant', content: null, reasoning_content: 'a\n\nb' });
+  });
+
   test('only tool calls: content null', () => {
     expect(msgs([{ role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {} }] }])[0]).toEqual({
       role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }],
