@@ -6,6 +6,7 @@
  * A channel's `thinking` map (upstream model or `*` → style) overrides these defaults.
  */
 import type { ChannelConfig } from '../config/schema.ts';
+import { claudeVersion } from '../hub/claude-models.ts';
 
 export type ThinkingStyle = 'adaptive' | 'budget' | 'none';
 
@@ -13,14 +14,8 @@ export function defaultThinkingStyle(model: string): ThinkingStyle {
   const m = model.toLowerCase();
   if (/claude-3-(?!7)|claude-instant|claude-2/.test(m) || /claude-3-5/.test(m)) return 'none';
   if (/claude-3-7/.test(m)) return 'budget';
-  // claude-{family}-{major}-{minor} or claude-{major}-{minor}-{family}
-  const ver = /claude-(?:opus|sonnet|haiku)-(\d+)(?:-(\d+))?/.exec(m) ?? /claude-(\d+)(?:-(\d+))?-(?:opus|sonnet|haiku)/.exec(m);
-  if (ver) {
-    const major = Number(ver[1]);
-    const minor = ver[2] && ver[2].length <= 2 ? Number(ver[2]) : 0;
-    if (major > 4 || (major === 4 && minor >= 6)) return 'adaptive';
-    return 'budget';
-  }
+  const ver = claudeVersion(m);
+  if (ver) return ver.major > 4 || (ver.major === 4 && ver.minor >= 6) ? 'adaptive' : 'budget';
   return 'adaptive';
 }
 

@@ -32,6 +32,7 @@ import type {
 import type { TranslateContext } from '../types.ts';
 import { realString } from '../../util/json-skeleton.ts';
 import { ModelNameSchema, isModelName } from '../../hub/schema.ts';
+import { takesXhighEffort } from '../../hub/claude-models.ts';
 import { isUnchangedObject, stringOrArray, variantByKey } from '../../util/validate.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -457,9 +458,25 @@ function rejectUnsupported(req: ChatCompletionCreateParams): void {
 
 // ---- messages -----------------------------------------------------------------------------------------------
 
-/** Anthropic tool ids must match ^[a-zA-Z0-9_-]+$; OpenAI-compatible clients sometimes send `functions.x:0`. Applied to both ends of a pair. */
-function toolId(id: string): string {
-  return id.replace(/[^a-zA-Z0-9_-]/g, '_');
+/**
+ * Anthropic tool ids must match ^[a-zA-Z0-9_-]+$; OpenAI-compatible clients sometimes send `functions.x:0`. One map
+ * per request, applied to both ends of a pair: an id is kept when it is valid, else its invalid characters become
+ * `_`, with a suffix when that would make it another id of the same request (`call.1` and `call:1`).
+ */
+class ToolIds {
+  private readonly byId = new Map<string, string>();
+  private readonly used = new Set<string>();
+
+  map(id: string): string {
+    let out = this.byId.get(id);
+    if (out !== undefined) return out;
+    const base = id.replace(/[^a-zA-Z0-9_-]/g, '_');
+    out = base;
+    for (let n = 2; this.used.has(out); n++) out = `${base}_${n}`;
+    this.byId.set(id, out);
+    this.used.add(out);
+    return out;
+  }
 }
 
 type Block = ContentBlockParam | OtherBlockParam;
@@ -469,7 +486,7 @@ class Turns {
   readonly list: MessageParam[] = [];
 
   push(role: MessageParam['role'], content: string | Block[]): void {
-    if (typeof content !== 'string' && content.length === 0) return;
+    if (content.length === 0) return; // nothing, or `""` (OpenAI takes an empty message; Anthropic refuses one)
     const last = this.list.at(-1);
     if (!last || last.role !== role) {
       this.list.push({ role, content });
@@ -496,6 +513,7 @@ function textBlock(text: string, cacheControl?: { type: string } | null): TextBl
 
 function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: TranslateContext): MessageParam[] {
   const turns = new Turns();
+  const toolIds = new ToolIds();
   /** The legacy `function_call` awaiting its `role: "function"` result (legacy calls carry no id). */
   let pendingFunctionCall: { id: string } | null = null;
 
@@ -519,7 +537,7 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
           if (text) blocks.push(part.type === 'text' ? textBlock(text, part.cache_control) : textBlock(text));
         }
         if (msg.refusal) blocks.push(textBlock(msg.refusal));
-        msg.tool_calls?.forEach((call, j) => blocks.push(toolUse(call, `${at}.tool_calls.${j}`)));
+        msg.tool_calls?.forEach((call, j) => blocks.push(toolUse(call, `${at}.tool_calls.${j}`, toolIds)));
         if (msg.function_call) {
           pendingFunctionCall = { id: `call_legacy_${i}` };
           blocks.push({
@@ -533,7 +551,7 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
         break;
       }
       case 'tool': {
-        const result: ToolResultBlockParam = { type: 'tool_result', tool_use_id: toolId(msg.tool_call_id) };
+        const result: ToolResultBlockParam = { type: 'tool_result', tool_use_id: toolIds.map(msg.tool_call_id) };
         const content = typeof msg.content === 'string' ? msg.content : msg.content.filter((p) => p.text).map((p) => textBlock(p.text, p.cache_control));
         if (content.length) result.content = content;
         turns.push('user', [result]);
@@ -554,12 +572,12 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
   return turns.list;
 }
 
-function toolUse(call: v.InferOutput<typeof ToolCallSchema>, at: string): ToolUseBlockParam {
+function toolUse(call: v.InferOutput<typeof ToolCallSchema>, at: string, toolIds: ToolIds): ToolUseBlockParam {
   if (call.type === 'custom' || call.custom) throw invalidRequest('Custom tool calls are not supported; use function tools', at);
   if (!call.function) throw invalidRequest('Field required', `${at}.function`);
   return {
     type: 'tool_use',
-    id: toolId(call.id),
+    id: toolIds.map(call.id),
     name: call.function.name,
     input: parseArguments(call.function.arguments, `${at}.function.arguments`),
   };
@@ -779,7 +797,12 @@ function applyReasoning(effort: ReasoningEffort | null | undefined, hub: Message
   }
   if (style === 'adaptive') {
     hub.thinking = { type: 'adaptive' };
-    hub.output_config = { ...hub.output_config, effort: effort === 'minimal' ? 'low' : effort };
+    let level: string = effort === 'minimal' ? 'low' : effort;
+    if (level === 'xhigh' && !takesXhighEffort(ctx.upstreamModel)) {
+      level = 'high';
+      note(ctx, `reasoning_effort=xhigh (capped to high: ${ctx.upstreamModel.slice(0, 64)} takes low, medium, high, max)`);
+    }
+    hub.output_config = { ...hub.output_config, effort: level };
   } else {
     if (hub.tool_choice?.type === 'any' || hub.tool_choice?.type === 'tool') {
       note(ctx, 'reasoning_effort (budget thinking cannot be combined with a forced tool_choice)');

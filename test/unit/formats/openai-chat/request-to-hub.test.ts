@@ -200,6 +200,26 @@ describe('chatRequestToHub: messages', () => {
       ] },
     },
     {
+      name: 'ids that would become the same once rewritten stay apart (each pair its own), and a valid id they collide with too',
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: null, tool_calls: ['call.1', 'call:1', 'call_1'].map((id) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } })) },
+        { role: 'tool', tool_call_id: 'call:1', content: 'b' },
+        { role: 'tool', tool_call_id: 'call.1', content: 'a' },
+        { role: 'tool', tool_call_id: 'call_1', content: 'c' },
+      ],
+      expected: { messages: [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: ['call_1', 'call_1_2', 'call_1_3'].map((id) => ({ type: 'tool_use', id, name: 'f', input: {} })) },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1_2', content: 'b' }, { type: 'tool_result', tool_use_id: 'call_1', content: 'a' }, { type: 'tool_result', tool_use_id: 'call_1_3', content: 'c' }] },
+      ] },
+    },
+    {
+      name: 'a user message with empty content is not sent (Anthropic refuses an empty turn)',
+      messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'a' }, { role: 'user', content: '' }, { role: 'user', content: 'y' }],
+      expected: { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: [{ type: 'text', text: 'a' }] }, { role: 'user', content: 'y' }] },
+    },
+    {
       name: 'legacy assistant function_call + role function → tool_use / tool_result with a shared id',
       messages: [
         { role: 'user', content: 'x' },
@@ -308,6 +328,15 @@ describe('chatRequestToHub: parameters', () => {
 });
 
 describe('chatRequestToHub: reasoning_effort', () => {
+  test('xhigh on a model without it (Claude 4.6) is capped to high and reported; 4.7 and 5.x take it', () => {
+    for (const [model, effort] of [['claude-sonnet-4-6', 'high'], ['claude-opus-4-6-20260101', 'high'], ['claude-opus-4-7', 'xhigh'], ['claude-sonnet-5-5', 'xhigh']] as const) {
+      const c = { ...ctx(), upstreamModel: model };
+      const hub = chatRequestToHub({ model: 'gpt-4o', messages: USER, reasoning_effort: 'xhigh' }, c, { ...OPTS, thinkingStyle: () => 'adaptive' });
+      expect({ model, effort: hub.output_config?.effort }).toEqual({ model, effort });
+      expect(c.dropped).toEqual(effort === 'high' ? [`reasoning_effort=xhigh (capped to high: ${model} takes low, medium, high, max)`] : []);
+    }
+  });
+
   const adaptive = { thinkingStyle: () => 'adaptive' as const };
   const budget = { thinkingStyle: () => 'budget' as const };
   const none = { thinkingStyle: () => 'none' as const };
