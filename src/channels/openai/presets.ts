@@ -18,6 +18,8 @@ export const PRESETS = {
   openai: {
     // `max_tokens` is rejected by o-series and gpt-5 models ("Use 'max_completion_tokens' instead")
     max_tokens_field: 'max_completion_tokens',
+    // `stop` takes "up to 4 sequences" (the API reference's StopConfiguration)
+    max_stop_sequences: 4,
     // the levels every OpenAI reasoning model takes (o3 has no minimal/none/xhigh); xhigh and max cap to high
     reasoning_efforts: ['low', 'medium', 'high'],
     // gpt-4o / gpt-4.1 answer 400 to reasoning_effort: only the reasoning families get it
@@ -36,6 +38,7 @@ export const PRESETS = {
   azure: {
     // Azure OpenAI serves the same models: reasoning deployments require max_completion_tokens
     max_tokens_field: 'max_completion_tokens',
+    max_stop_sequences: 4,
     reasoning_efforts: ['low', 'medium', 'high'],
     system_anywhere: true,
     developer_role: true,

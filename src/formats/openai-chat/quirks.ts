@@ -10,6 +10,8 @@ export const ChatQuirksSchema = v.strictObject({
   max_tokens_field: v.optional(v.picklist(['max_tokens', 'max_completion_tokens'])),
   /** Output-token ceiling per upstream model (`"*"` for any other); `max_tokens` is clamped to it (Claude Code asks for up to 128000). */
   max_output_tokens: v.optional(v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(1)))),
+  /** Most stop sequences the provider takes (OpenAI: 4); a request with more is a 400 naming `stop_sequences`. `0`: no limit. */
+  max_stop_sequences: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   /** Whether `top_k` is accepted; otherwise it is dropped and reported. */
   top_k: v.optional(v.boolean()),
   /**
@@ -63,6 +65,7 @@ export type ChatQuirks = Required<Omit<ChatQuirksConfig, 'max_output_tokens'>> &
 export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   max_tokens_field: 'max_tokens',
   max_output_tokens: {},
+  max_stop_sequences: 0,
   top_k: false,
   reasoning: 'reasoning_effort',
   reasoning_models: ['*'],

@@ -72,7 +72,12 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
     else noteDropped(ctx, 'top_k');
   }
 
-  if (Array.isArray(hub.stop_sequences) && hub.stop_sequences.length > 0) body.stop = [...hub.stop_sequences];
+  if (Array.isArray(hub.stop_sequences) && hub.stop_sequences.length > 0) {
+    // more than the provider takes would be refused by it, and fewer would change the answer
+    const most = quirks.max_stop_sequences;
+    if (most > 0 && hub.stop_sequences.length > most) throw invalidRequest(`this provider takes at most ${most} stop sequences (got ${hub.stop_sequences.length})`, 'stop_sequences');
+    body.stop = [...hub.stop_sequences];
+  }
   else if (hub.stop !== undefined && hub.stop !== null) body.stop = hub.stop as string | string[];
 
   applyTools(body, hub, ctx, quirks);

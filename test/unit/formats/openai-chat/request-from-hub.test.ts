@@ -356,6 +356,14 @@ describe('tools', () => {
 });
 
 describe('sampling, limits and identity', () => {
+  test('more stop sequences than the provider takes (OpenAI: 4) is a 400 naming stop_sequences; up to it, all are sent', () => {
+    const five = ['a', 'b', 'c', 'd', 'e'];
+    const e = thrown(() => toChat(hub({ stop_sequences: five }), { max_stop_sequences: 4 }));
+    expect([e.status, e.param, e.message]).toEqual([400, 'stop_sequences', 'stop_sequences: this provider takes at most 4 stop sequences (got 5)']);
+    expect(toChat(hub({ stop_sequences: five.slice(0, 4) }), { max_stop_sequences: 4 }).stop).toEqual(five.slice(0, 4));
+    expect(toChat(hub({ stop_sequences: five })).stop).toEqual(five); // no limit by default
+  });
+
   test.each([
     ['max_tokens field', { max_tokens_field: 'max_tokens' }, 'gpt-up', 128000, { max_tokens: 128000 }],
     ['max_completion_tokens field', { max_tokens_field: 'max_completion_tokens' }, 'gpt-up', 500, { max_completion_tokens: 500 }],
