@@ -39,6 +39,8 @@ const OBJECT = 123; // {
 const ARRAY = 91; // [
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
+const CONTROL_ESCAPES: Record<number, string> = { 8: '\\b', 9: '\\t', 10: '\\n', 12: '\\f', 13: '\\r' };
+const escapeControl = (c: number) => CONTROL_ESCAPES[c] ?? `\\u${c.toString(16).padStart(4, '0')}`;
 const isWs = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
 const isHex = (c: number) => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 
@@ -49,6 +51,13 @@ export class JsonPrefix {
   broken = false;
   /** Characters taken so far. */
   accepted = 0;
+  /**
+   * What the last push() took, as it should be sent: a control character inside a string (a raw line break, which
+   * some models write and JSON does not allow there) escaped (`\n`, `\u0001`), everything else as it came.
+   */
+  lastTaken = '';
+  /** The character just taken is a raw control character inside a string (written escaped in lastTaken). */
+  private control = false;
   private mode = Mode.Start;
   /** Open containers, innermost last: `{` or `[`. */
   private stack = '';
@@ -66,13 +75,23 @@ export class JsonPrefix {
    * or up to the first character that cannot belong to it (then `broken`).
    */
   push(s: string): number {
+    this.lastTaken = '';
     if (this.complete || this.broken) return 0;
     let i = 0;
+    let from = 0;
+    let escaped = '';
     for (; i < s.length; i++) {
-      if (!this.step(s.charCodeAt(i))) { this.broken = true; break; }
+      const c = s.charCodeAt(i);
+      if (!this.step(c)) { this.broken = true; break; }
+      if (this.control) {
+        this.control = false;
+        escaped += s.slice(from, i) + escapeControl(c);
+        from = i + 1;
+      }
       if (this.complete) { i++; break; }
     }
     this.accepted += i;
+    this.lastTaken = from === 0 ? (i === s.length ? s : s.slice(0, i)) : escaped + s.slice(from, i);
     return i;
   }
 
@@ -134,7 +153,8 @@ export class JsonPrefix {
       case Mode.InString:
         if (c === 34) { this.mode = this.key ? Mode.Colon : Mode.AfterValue; return true; }
         if (c === 92 /* \ */) { this.mode = Mode.Escape; return true; }
-        return c >= 0x20;
+        if (c < 0x20) this.control = true; // taken, and written escaped (lastTaken)
+        return true;
       case Mode.Escape:
         if (c === 117 /* u */) { this.mode = Mode.Unicode; this.hex = 0; return true; }
         if (c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116) { this.mode = Mode.InString; return true; }

@@ -15,6 +15,7 @@
  */
 import { GatewayError } from '../../errors.ts';
 import { assertNever } from '../../util/never.ts';
+import { JsonPrefix } from '../../util/json-prefix.ts';
 import type { ContentBlock, Message, StopReason, ToolUseBlock, Usage } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
 import { chatErrorToGateway } from './errors.ts';
@@ -183,7 +184,14 @@ export function parseToolArguments(args: string): Record<string, unknown> {
     const v: unknown = JSON.parse(args);
     if (v === null) return {};
     if (isRecord(v)) return v;
-  } catch { /* fall through */ }
+  } catch {
+    // an object but for raw line breaks inside its strings (some models write them): read as a stream reads it
+    const p = new JsonPrefix();
+    p.push(args);
+    if (p.complete && args.slice(p.accepted).trim() === '') {
+      try { return JSON.parse(p.lastTaken) as Record<string, unknown>; } catch { /* not that either */ }
+    }
+  }
   return { _raw: args };
 }
 

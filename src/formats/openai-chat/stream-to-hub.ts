@@ -156,12 +156,12 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
         const taken = tool.json.push(args);
         // none of it continues the object: the ordinary way holds it back (the check already knows, and takes no more)
         if (taken === 0) return null;
-        if (taken < args.length) {
-          // the object ended, or stopped being one, inside this fragment: its valid part is the delta, the rest held
-          tool.rest = args.slice(taken);
-          tool.args += args.slice(0, taken);
-          literal = JSON.stringify(args.slice(0, taken));
-        } else tool.args += args;
+        const sent = tool.json.lastTaken;
+        // the object ended, or stopped being one, inside this fragment (the rest held), or a raw line break in one of
+        // its strings was escaped: the delta is what was taken, as it is to be sent
+        if (taken < args.length) tool.rest = args.slice(taken);
+        if (sent !== args) literal = JSON.stringify(sent);
+        tool.args += sent;
         tool.emitted = tool.args.length;
         st.outputChars += taken < args.length ? taken : chars;
         this.literalIndex = open.index;
@@ -306,11 +306,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
         return;
       }
       const taken = tool.json.push(args);
-      if (taken === args.length) tool.args += args;
-      else {
-        tool.args += args.slice(0, taken);
-        tool.rest += args.slice(taken);
-      }
+      tool.args += tool.json.lastTaken; // what keeps them one object, as it is to be sent
+      if (taken < args.length) tool.rest += args.slice(taken);
     }
     this.process({ kind: 'tool', tool });
   }

@@ -1,15 +1,17 @@
 import { describe, expect, test } from 'bun:test';
 import { JsonPrefix } from '../../../src/util/json-prefix.ts';
 
-/** `s` pushed in pieces of at most `max` characters: what was taken, and the checker. */
-function feed(s: string, max = s.length || 1): { taken: string; p: JsonPrefix } {
+/** `s` pushed in pieces of at most `max` characters: what was taken, what is to be sent of it, and the checker. */
+function feed(s: string, max = s.length || 1): { taken: string; sent: string; p: JsonPrefix } {
   const p = new JsonPrefix();
   let taken = '';
+  let sent = '';
   for (let at = 0; at < s.length; at += max) {
     const piece = s.slice(at, at + max);
     taken += piece.slice(0, p.push(piece));
+    sent += p.lastTaken;
   }
-  return { taken, p };
+  return { taken, sent, p };
 }
 
 let seed = 7;
@@ -64,9 +66,9 @@ describe('JsonPrefix', () => {
       const obj = randomObject();
       const at = rand(obj.length);
       const bad = obj.slice(0, at) + alphabet[rand(alphabet.length)] + obj.slice(at + 1);
-      const { taken, p } = feed(bad, 1 + rand(9));
+      const { taken, sent, p } = feed(bad, 1 + rand(9));
       expect(bad.startsWith(taken)).toBe(true);
-      const v = JSON.parse(taken + p.closing());
+      const v = JSON.parse(sent + p.closing());
       expect(typeof v === 'object' && v !== null && !Array.isArray(v)).toBe(true);
       if (p.broken) expect(p.push('}')).toBe(0);
       // a valid whole: taken whole
@@ -94,13 +96,24 @@ describe('JsonPrefix', () => {
     ['{"a":1,', '{"a":1,', false, '"":null}'],
     ['{"a":[1,', '{"a":[1,', false, 'null]}'],
     ['{"a":[1]]', '{"a":[1]', true, '}'],
-    ['{"a":"line\nbreak"}', '{"a":"line', true, '"}'],
+    ['{"a":"line\nbreak"}', '{"a":"line\nbreak"}', false, ''], // a raw line break in a string: taken, sent escaped (below)
     ['{"a":1,}', '{"a":1,', true, '"":null}'],
   ])('%j: takes %j, broken %p, closed by %j', (input, taken, broken, closing) => {
     const r = feed(input);
     expect(r.taken).toBe(taken);
     expect(r.p.broken).toBe(broken);
     expect(r.p.closing()).toBe(closing);
-    expect(JSON.parse(r.taken + r.p.closing())).toBeInstanceOf(Object);
+    expect(JSON.parse(r.sent + r.p.closing())).toBeInstanceOf(Object);
+  });
+
+  test('raw control characters inside strings (models write line breaks there) are taken and sent escaped; elsewhere they end it', () => {
+    const raw = '{"content":"import os\nos.remove(x)\r\n\tdone\u0001","n":1}';
+    for (const max of [1, 3, 1000]) {
+      const { taken, sent, p } = feed(raw, max);
+      expect([taken, p.complete, p.broken]).toEqual([raw, true, false]);
+      expect(JSON.parse(sent)).toEqual({ content: 'import os\nos.remove(x)\r\n\tdone\u0001', n: 1 });
+    }
+    expect(feed('{"a":\n1}').p.complete).toBe(true); // whitespace between tokens is whitespace
+    expect(feed('{"a":1\u0001}').p.broken).toBe(true);
   });
 });

@@ -191,6 +191,9 @@ describe('response rules', () => {
     expect(parseToolArguments(' ')).toEqual({});
     expect(parseToolArguments('{"a":[1]}')).toEqual({ a: [1] });
     expect(parseToolArguments('"str"')).toEqual({ _raw: '"str"' });
+    // raw line breaks inside strings (some models): the object, as a stream reads it; anything else stays raw
+    expect(parseToolArguments('{"content":"a\nb"}')).toEqual({ content: 'a\nb' });
+    expect(parseToolArguments('{"a":1}{"a":1}')).toEqual({ _raw: '{"a":1}{"a":1}' });
   });
 
   test('ThinkTagSplitter: one character at a time gives the same split', () => {
