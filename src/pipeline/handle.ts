@@ -55,6 +55,9 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // each candidate in turn, falling back to the next only before the first byte reached the client (one
     // function with the steps above: an async layer per request costs a promise, a generator and its environment)
     const tried = candidates(deps, routes);
+    // several channels, not all of them open: each attempt asks the breaker as it starts (a half-open channel's probe
+    // is claimed by the attempt that makes it, not by a request that never gets to it)
+    const gated = tried.length > 1 && tried.some((r) => !deps.breaker.isOpen(r.channel.name));
     let lastError: GatewayError | undefined;
     for (let i = 0; i < tried.length; i++) {
       // a client that left during the last attempt (or the wait after it) is not served by the next one
@@ -68,6 +71,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       log.entry.upstream_model = route.upstreamModel;
 
       if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) return settle(x, estimatedCount(x, inbound));
+      if (gated && !deps.breaker.admit(channel.name)) continue; // opened, or probed, by another request meanwhile
 
       let body: Uint8Array | string;
       let ctx: TranslateContext | null = null;
@@ -191,7 +195,9 @@ function unreachable(x: Exchange, channel: Channel, upstream: AbortController, e
 async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean): Promise<Response | GatewayError> {
   if (REDIRECTS.has(res.status)) return redirected(x, deps, channel, res, guard);
   const retryable = isRetryableStatus(res.status);
+  // a 4xx that is the request's own fault says the channel is up (a half-open probe reports so too)
   if (retryable) deps.breaker.failure(channel.name);
+  else deps.breaker.success(channel.name);
   if (!retryable || last) return upstreamError(x, channel, res, passthrough, upstream, guard);
   unwatch(guard);
   const wait = retryAfterMs(res.headers);
@@ -266,17 +272,12 @@ let largeSinceGc = 0;
 
 const LARGE_GC_BUDGET = 256 * 1024 * 1024;
 
-/**
- * Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order), at
- * most `max_attempts`. The breaker is asked only until there are enough (asking may claim a half-open probe).
- */
+/** Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order), at most `max_attempts`. */
 function candidates(deps: AppDeps, routes: Route[]): Route[] {
   if (routes.length === 1) return routes; // open circuit or not, the only channel is tried
   const ordered = orderRoutes(routes, deps.random);
-  const max = deps.config.routing.max_attempts;
-  const closed: Route[] = [];
-  for (let i = 0; i < ordered.length && closed.length < max; i++) if (!deps.breaker.isOpen(ordered[i]!.channel.name)) closed.push(ordered[i]!);
-  return (closed.length ? closed : ordered).slice(0, max);
+  const closed = ordered.filter((r) => !deps.breaker.isOpen(r.channel.name));
+  return (closed.length ? closed : ordered).slice(0, deps.config.routing.max_attempts);
 }
 
 /**

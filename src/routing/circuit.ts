@@ -1,9 +1,10 @@
 /**
  * @module routing/circuit
  * Per-channel circuit breaker: after `failures` consecutive failures a channel is skipped for `cooldownMs`,
- * then one request is let through (half-open) while the others still skip it; that probe's success closes it, its
- * failure opens it again. A probe that never reports (its request was cancelled, or it was a later candidate that
- * an earlier channel's answer made unnecessary) gives way to another after `cooldownMs`.
+ * then one request is let through (half-open) while the others still skip it; that probe's success closes it (any
+ * answer that is not a failure: a 2xx, or a 4xx that is the request's own fault), its failure opens it again. A probe
+ * that never reports (its request was cancelled) gives way to another after `cooldownMs`. The probe is claimed when
+ * an attempt on the channel starts (`admit`), not when candidates are listed (`isOpen`).
  * In-memory, per instance: each instance learns from the failures it sees.
  */
 
@@ -20,19 +21,30 @@ export class CircuitBreaker {
   constructor(private readonly failures: number, private readonly cooldownMs: number, private readonly now: () => number = Date.now) {}
 
   /**
-   * True when the channel should be skipped now. False for a closed channel, and for the one caller that gets to
-   * probe a channel whose cool-down is over (asking is claiming: ask only for a channel that will be tried).
+   * True when the channel should be skipped now: open, or probed by another request. False for a closed channel and
+   * for one whose cool-down is over (it may be probed: `admit` claims that). Asking changes nothing.
    */
   isOpen(channel: string): boolean {
     const s = this.states.get(channel);
-    if (!s || (s.openUntil === 0 && s.probeUntil === 0)) return false;
+    if (!s) return false;
     const now = this.now();
-    if (now < s.openUntil || now < s.probeUntil) return true;
-    // the cool-down (or a lost probe's wait) is over: this caller probes; one more failure re-opens at once
+    return now < s.openUntil || now < s.probeUntil;
+  }
+
+  /**
+   * Asked as an attempt on the channel starts: true for a closed channel, and for the one request that gets to probe
+   * a channel whose cool-down (or a lost probe's wait) is over; false when it is open or another request probes it.
+   */
+  admit(channel: string): boolean {
+    const s = this.states.get(channel);
+    if (!s || (s.openUntil === 0 && s.probeUntil === 0)) return true;
+    const now = this.now();
+    if (now < s.openUntil || now < s.probeUntil) return false;
+    // this attempt probes; one more failure re-opens at once
     s.openUntil = 0;
     s.probeUntil = now + this.cooldownMs;
     s.failures = this.failures - 1;
-    return false;
+    return true;
   }
 
   success(channel: string): void {

@@ -393,6 +393,23 @@ describe('fallback', () => {
     expect(secondary.requests.length).toBe(s0 + 6);
     primary.handler = () => json(textMessage);
   });
+  test('half-open: a request that never reaches a recovered channel does not take its probe (the next one still falls back to it)', async () => {
+    const g = gateway({ routing: { circuit_failures: 1, circuit_cooldown_ms: 200, max_retry_after_ms: 0 } });
+    // the secondary fails once (the primary down too), then recovers
+    primary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500);
+    secondary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500);
+    expect((await post(g, req())).status).toBe(500);
+    secondary.handler = () => json(textMessage);
+    await Bun.sleep(250);
+    primary.handler = () => json(textMessage);
+    const s0 = secondary.requests.length;
+    expect((await post(g, req())).status).toBe(200); // the primary answers: the secondary is never tried
+    expect(secondary.requests.length).toBe(s0);
+    primary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down again' } }, 500);
+    expect((await post(g, req())).status).toBe(200); // the primary fails at once: the recovered secondary is tried
+    expect(secondary.requests.length).toBe(s0 + 1);
+    primary.handler = () => json(textMessage);
+  });
   test('no fallback once the stream has started: the failure becomes an SSE error event', async () => {
     const g = gateway({}, { stream_idle_timeout_ms: 150 });
     const events = sseEvents(streamBody);

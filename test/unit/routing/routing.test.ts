@@ -85,23 +85,25 @@ describe('CircuitBreaker', () => {
     expect(b.isOpen('x')).toBe(false);
   });
 
-  test('half-open lets one probe through: the others skip the channel until it reports, or until a lost probe\'s wait is over', () => {
+  test('half-open lets one probe through, claimed as its attempt starts: the others skip the channel until it reports, or until a lost probe\'s wait is over', () => {
     let now = 0;
     const b = new CircuitBreaker(1, 1000, () => now);
     b.failure('x');
+    expect([b.isOpen('x'), b.admit('x')]).toEqual([true, false]);
     now = 1000;
-    expect([b.isOpen('x'), b.isOpen('x'), b.isOpen('x')]).toEqual([false, true, true]); // the first caller probes
+    expect([b.isOpen('x'), b.isOpen('x')]).toEqual([false, false]); // listing candidates claims nothing
+    expect([b.admit('x'), b.admit('x'), b.isOpen('x')]).toEqual([true, false, true]); // the first attempt probes
     expect(b.snapshot().x!.open).toBe(true);
     b.success('x');
-    expect([b.isOpen('x'), b.isOpen('x')]).toEqual([false, false]); // closed: everyone
+    expect([b.admit('x'), b.admit('x'), b.isOpen('x')]).toEqual([true, true, false]); // closed: everyone
     b.failure('x');
     now = 2000;
-    expect(b.isOpen('x')).toBe(false); // a probe that never reports (its request cancelled) ...
+    expect(b.admit('x')).toBe(true); // a probe that never reports (its request cancelled) ...
     now = 2999;
-    expect(b.isOpen('x')).toBe(true);
+    expect(b.admit('x')).toBe(false);
     now = 3000;
-    expect([b.isOpen('x'), b.isOpen('x')]).toEqual([false, true]); // ... gives way to another after the cool-down
+    expect([b.admit('x'), b.admit('x')]).toEqual([true, false]); // ... gives way to another after the cool-down
     b.failure('x');
-    expect(b.isOpen('x')).toBe(true); // the probe failed: open again
+    expect([b.isOpen('x'), b.admit('x')]).toEqual([true, false]); // the probe failed: open again
   });
 });
