@@ -12,7 +12,7 @@ import type { Exchange, RequestLog } from '../http/context.ts';
 import { readAhead, type ReadAhead, type Reader } from './streams.ts';
 import { unwatch, type Watch } from './watchdog.ts';
 import { readAtMost } from './read-body.ts';
-import { redactKey, redactSecrets } from '../util/redact.ts';
+import { redactKey, redactKeyBytes, redactSecrets } from '../util/redact.ts';
 
 const utf8 = new TextDecoder();
 
@@ -209,14 +209,12 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
     if (err instanceof ClientGone) throw err;
   }
   x.log.entry.error = `upstream HTTP ${res.status}`;
-  // an upstream that echoes the credential it was given: never to the client (relayed bytes change only then)
+  // an upstream that echoes the credential it was given: never to the client (relayed bytes change only there)
   const key = channel.config.api_key;
-  let text = utf8.decode(raw);
   if (passthrough) {
-    if (key && text.includes(key)) raw = new TextEncoder().encode(redactKey(text, key));
-    return new Response(raw, { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId) });
+    return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId) });
   }
-  text = redactSecrets(redactKey(text, key));
+  const text = redactSecrets(redactKey(utf8.decode(raw), key));
   let body: unknown = text;
   try { body = JSON.parse(text); } catch { /* non-JSON error page */ }
   const err = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);

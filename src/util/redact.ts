@@ -20,3 +20,25 @@ export function redactSecrets(s: string): string {
 export function redactKey(s: string, key: string | undefined): string {
   return key && key.length >= 8 && s.includes(key) ? s.replaceAll(key, '[redacted]') : s;
 }
+
+/**
+ * `key` masked in `bytes` wherever its UTF-8 bytes occur, every other byte as it was (a relayed body need not be
+ * UTF-8): the same array when the key is not there or shorter than 8 characters.
+ */
+export function redactKeyBytes(bytes: Uint8Array, key: string | undefined): Uint8Array {
+  if (!key || key.length < 8) return bytes;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const needle = Buffer.from(key, 'utf8');
+  let at = buf.indexOf(needle);
+  if (at < 0) return bytes;
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (; at >= 0; at = buf.indexOf(needle, from)) {
+    parts.push(buf.subarray(from, at), REDACTED);
+    from = at + needle.length;
+  }
+  parts.push(buf.subarray(from));
+  return Buffer.concat(parts);
+}
+
+const REDACTED = Buffer.from('[redacted]');
