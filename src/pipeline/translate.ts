@@ -244,6 +244,7 @@ export function answerTranslatedJson(x: Exchange, inbound: Inbound, channel: Cha
  * answer (an error envelope in it becomes the error, before any byte), then sent as the stream the client asked for.
  */
 export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
+  if (looksLikeSse(buf)) return answerWholeStream(x, inbound, channel, buf, ctx);
   const message = upstreamMessage(inbound, channel, buf, ctx);
   let text = '';
   try {
@@ -259,6 +260,36 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
   const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });
+}
+
+/**
+ * An event stream labelled as JSON (a proxy that sets `application/json` on everything), read whole by the time its
+ * label was looked at: translated like any stream, in one pass, and answered in one write.
+ */
+function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
+  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks);
+  const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
+  const entry = x.log.entry;
+  Object.assign(entry, translation.usage);
+  entry.stop_reason = translation.stopReason;
+  if (ctx.dropped.length) entry.dropped = ctx.dropped;
+  if (translation.failure) {
+    entry.outcome = 'error';
+    entry.error_type = translation.failure.type;
+    entry.error = translation.failure.message;
+  }
+  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
+  setDropped(headers, ctx);
+  return new Response(text, { status: 200, headers });
+}
+
+/** The body starts as an event stream does (`data:`, `event:`, `id:` or a `:` comment), after any blank space. */
+function looksLikeSse(buf: Uint8Array): boolean {
+  let i = 0;
+  while (i < buf.length && (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9)) i++;
+  if (buf[i] === 58 /* : */) return true;
+  const head = utf8.decode(buf.subarray(i, i + 6));
+  return head.startsWith('data:') || head.startsWith('event:') || head.startsWith('id:');
 }
 
 /** An upstream's whole JSON answer turned into a hub Message. */

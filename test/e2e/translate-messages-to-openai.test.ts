@@ -556,6 +556,16 @@ describe('non-streamed: messages.create() over every recorded response', () => {
     expect(gw.requestLogs().at(-1)).toMatchObject({ input_tokens: msg.usage.input_tokens, output_tokens: 10 });
   });
 
+  test('an event stream labelled application/json (a proxy that labels everything so) is still read as the stream it is', async () => {
+    const rel = 'openai-chat/stream-tool-calls-parallel.sse';
+    upstream.handler = () => new Response(fixtureSseBody(rel), { headers: { 'content-type': 'application/json' } });
+    const logsBefore = gw.requestLogs().length;
+    const msg = await client.messages.stream({ model: exposedModel('openai-chat'), max_tokens: 1024, messages: userTurn }).finalMessage();
+    expectMessage(msg, expectFromChatStream(fixtureSseBody(rel)), exposedModel('openai-chat'));
+    await until(() => gw.requestLogs().length > logsBefore, 3000);
+    expect(gw.requestLogs().at(-1)).toMatchObject({ status: 200, outcome: 'ok', stop_reason: msg.stop_reason, output_tokens: msg.usage.output_tokens });
+  });
+
   test('an error envelope with a 200, answering a streamed request: the error, before any byte', async () => {
     upstream.handler = () => json({ error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 429 } });
     const err = await client.messages.stream({ model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn }).finalMessage().then(() => null, (e) => e);
