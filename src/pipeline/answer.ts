@@ -71,6 +71,16 @@ export function markFirstByte(log: RequestLog) {
 }
 
 export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason?: string | null) {
+  recordStreamEnd(log, usage, outcome, stopReason);
+  log.finish();
+}
+
+/**
+ * How a stream ended, into its log line: usage, stop reason, and the outcome (undefined: it ended well; 'cancelled';
+ * or the failure, an error event it carried included). finishStreamLog writes the line; a stream answered in one
+ * write leaves that to the route's settle.
+ */
+export function recordStreamEnd(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason?: string | null) {
   Object.assign(log.entry, usage);
   if (stopReason !== undefined) log.entry.stop_reason = stopReason;
   if (outcome === 'cancelled') log.entry.outcome = 'cancelled';
@@ -80,7 +90,6 @@ export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: un
     log.entry.error_type = e.type;
     log.entry.error = e.message;
   }
-  log.finish();
 }
 
 /**
@@ -129,10 +138,10 @@ export function readFirst(channel: Channel, res: Response, guard: AttemptWatch, 
  * What a first read that failed (or that the watch cancelled: it may end as an empty body rather than fail, so the
  * watch's reason decides) means: ClientGone, or the GatewayError that lets the next candidate try.
  */
-export function firstReadFailure(x: Exchange, channel: Channel, upstream: AbortController, err: unknown): ClientGone | GatewayError {
+export function firstReadFailure(x: Exchange, channel: Channel, upstream: AbortController, err: unknown, what = 'stream failed before its first byte'): ClientGone | GatewayError {
   if (x.req.signal.aborted) return new ClientGone();
   const reason = upstream.signal.aborted ? upstream.signal.reason : err;
-  return reason instanceof GatewayError ? reason : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream failed before its first byte (${describeFetchError(err)})`);
+  return reason instanceof GatewayError ? reason : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream ${what} (${describeFetchError(err)})`);
 }
 
 const never = () => false;
@@ -179,9 +188,7 @@ export function startReadWhole(channel: Channel, res: Response, guard: AttemptWa
  */
 export function wholeReadFailure(x: Exchange, channel: Channel, res: Response, upstream: AbortController, err: unknown): ClientGone | GatewayError {
   if (res.body && !res.body.locked) res.body.cancel().catch(() => {});
-  if (x.req.signal.aborted) return new ClientGone();
-  const reason = upstream.signal.aborted ? upstream.signal.reason : err;
-  return reason instanceof GatewayError ? reason : new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answer failed before its end (${describeFetchError(err)})`);
+  return firstReadFailure(x, channel, upstream, err, 'answer failed before its end');
 }
 
 /** A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. */

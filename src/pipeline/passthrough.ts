@@ -10,7 +10,7 @@ import type { UsageTotals } from '../accounting/usage.ts';
 import { encodeSse } from '../sse/encode.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
-import { concat, finishStreamLog, markFirstByte, relayFailure } from './answer.ts';
+import { concat, finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
 import type { Inbound } from './inbound.ts';
 
 /**
@@ -25,13 +25,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   markFirstByte(log);
   if (start.whole) {
     for (const chunk of start.head) sniffer.push(chunk);
-    Object.assign(log.entry, sniffer.finish());
-    if (sniffer.stopReason !== null) log.entry.stop_reason = sniffer.stopReason;
-    if (sniffer.failure) {
-      log.entry.outcome = 'error';
-      log.entry.error_type = sniffer.failure.type;
-      log.entry.error = sniffer.failure.message;
-    }
+    recordStreamEnd(log, sniffer.finish(), sniffer.failure ?? undefined, sniffer.stopReason);
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;

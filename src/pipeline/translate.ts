@@ -18,7 +18,7 @@ import type { SseEvent, SseSink } from '../sse/types.ts';
 import type { Exchange } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
-import { finishStreamLog, markFirstByte, relayFailure } from './answer.ts';
+import { finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
 import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
@@ -269,15 +269,8 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
 function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
   const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks);
   const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
-  const entry = x.log.entry;
-  Object.assign(entry, translation.usage);
-  entry.stop_reason = translation.stopReason;
-  if (ctx.dropped.length) entry.dropped = ctx.dropped;
-  if (translation.failure) {
-    entry.outcome = 'error';
-    entry.error_type = translation.failure.type;
-    entry.error = translation.failure.message;
-  }
+  if (ctx.dropped.length) x.log.entry.dropped = ctx.dropped;
+  recordStreamEnd(x.log, translation.usage, translation.failure ?? undefined, translation.stopReason);
   const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });
