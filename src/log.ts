@@ -32,6 +32,8 @@ export interface RequestLogEntry {
   error_type?: string;
   error?: string;
   dropped?: string[];
+  /** The token counts are Switchboard's local estimate: the upstream reported none. */
+  usage_estimated?: true;
   outcome?: 'ok' | 'error' | 'cancelled';
 }
 

@@ -8,6 +8,8 @@
 import type { FormatId } from '../formats/types.ts';
 import { GatewayError, type AnthropicErrorType } from '../errors.ts';
 import { addAnthropicUsage, addChatUsage, emptyUsage, type UsageTotals } from './usage.ts';
+import { SseParser } from '../sse/decode.ts';
+import type { SseEvent } from '../sse/types.ts';
 
 const USAGE = Buffer.from('"usage"');
 const STOP_REASON = Buffer.from('"stop_reason"');
@@ -279,4 +281,65 @@ function stringAfter(buf: Uint8Array, key: Uint8Array, start = 0, end = buf.leng
   const from = i;
   while (i < end && i - from < 64 && ((buf[i]! >= 97 && buf[i]! <= 122) || buf[i] === 95 /* _ */)) i++;
   return i < end && buf[i] === 34 && i > from ? bufferToString.call(buf, 'latin1', from, i) : null;
+}
+
+/**
+ * The generated text of a relayed Chat Completions stream, in characters (content, reasoning, refusal, tool calls'
+ * names and arguments): for an output estimate when the stream reports no usage, as a client that did not ask for
+ * `stream_options.include_usage` gets it (the stream is relayed as it is, so the option is not added for it). Every
+ * event is parsed: made only for such streams (pipeline/passthrough.ts).
+ */
+export class ChatTextCounter {
+  chars = 0;
+  private parser: SseParser | null = new SseParser();
+  private readonly events: SseEvent[] = [];
+
+  push(chunk: Uint8Array): void {
+    if (!this.parser) return;
+    try {
+      this.parser.push(chunk, this.events);
+    } catch {
+      this.parser = null; // an event past the parser's limit: counted up to here (an estimate)
+    }
+    for (const ev of this.events) {
+      if (ev.data === '[DONE]') continue;
+      let chunk: unknown;
+      try { chunk = JSON.parse(ev.data); } catch { continue; }
+      const choices = (chunk as { choices?: unknown } | null)?.choices;
+      if (Array.isArray(choices)) for (const c of choices) this.chars += generatedChars((c as { delta?: unknown } | null)?.delta);
+    }
+    this.events.length = 0;
+  }
+}
+
+/** Characters of a whole Chat Completions answer's generated text, counted as ChatTextCounter counts a stream's. */
+export function chatAnswerChars(body: Uint8Array): number {
+  let answer: unknown;
+  try { answer = JSON.parse(bufferToString.call(body, 'utf8')); } catch { return 0; }
+  const choices = (answer as { choices?: unknown } | null)?.choices;
+  let chars = 0;
+  if (Array.isArray(choices)) for (const c of choices) chars += generatedChars((c as { message?: unknown } | null)?.message);
+  return chars;
+}
+
+const GENERATED_TEXT = ['content', 'reasoning_content', 'reasoning', 'refusal'] as const;
+
+/** A Chat `delta` or `message`: the length of its text fields (content as a string or as text parts) and tool calls. */
+function generatedChars(m: unknown): number {
+  if (!m || typeof m !== 'object') return 0;
+  const o = m as Record<string, unknown>;
+  let chars = 0;
+  for (const k of GENERATED_TEXT) {
+    const v = o[k];
+    if (typeof v === 'string') chars += v.length;
+    else if (Array.isArray(v)) for (const p of v) if (typeof (p as { text?: unknown } | null)?.text === 'string') chars += (p as { text: string }).text.length;
+  }
+  if (Array.isArray(o.tool_calls)) {
+    for (const t of o.tool_calls) {
+      const f = (t as { function?: { name?: unknown; arguments?: unknown } } | null)?.function;
+      if (typeof f?.name === 'string') chars += f.name.length;
+      if (typeof f?.arguments === 'string') chars += f.arguments.length;
+    }
+  }
+  return chars;
 }

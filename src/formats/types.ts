@@ -93,6 +93,11 @@ export interface TranslateContext {
   thinkingStyle: 'adaptive' | 'budget' | 'none';
   /** The request set `thinking.display: "omitted"`: thinking blocks keep their place and signature but no text. */
   omitThinking?: boolean;
+  /**
+   * Upstream role: the answer reported no usage (some local servers), so the usage the converter gave is the local
+   * estimate (input from the request, output from the answer's length); the request's log line says so.
+   */
+  usageEstimated?: boolean;
   /** Inbound role: the client asked for usage at the end of the stream (Chat Completions `stream_options.include_usage`). */
   streamUsage?: boolean;
   /**

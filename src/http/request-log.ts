@@ -31,7 +31,7 @@ class OpenLog implements RequestLog {
       ttfb_ms: undefined, key: undefined, model: undefined, channel: undefined, upstream_model: undefined, stream: undefined,
       attempts: undefined, input_tokens: undefined, output_tokens: undefined, cache_read_input_tokens: undefined,
       cache_creation_input_tokens: undefined, stop_reason: undefined, error_type: undefined, error: undefined,
-      dropped: undefined, outcome: undefined,
+      dropped: undefined, usage_estimated: undefined, outcome: undefined,
     };
   }
 

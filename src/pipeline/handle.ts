@@ -124,7 +124,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       deps.breaker.success(channel.name);
       if (!ctx && hasNullBody(res)) {
         unwatch(guard);
-        return settle(x, answerPassthroughJson(x, channel, res, null));
+        return settle(x, answerPassthroughJson(x, inbound, channel, res, null));
       }
       // a whole answer: a JSON one (a translation reads every JSON answer whole, also one to a streamed request from an
       // upstream that ignores `stream`), read before answering; one that stalls or breaks before its end falls back
@@ -142,7 +142,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
           unwatch(guard);
         }
         markFirstByte(log);
-        if (!ctx) return settle(x, answerPassthroughJson(x, channel, res, buf));
+        if (!ctx) return settle(x, answerPassthroughJson(x, inbound, channel, res, buf));
         return settle(x, inbound.stream ? answerTranslatedJsonAsStream(x, inbound, channel, buf, ctx) : answerTranslatedJson(x, inbound, channel, buf, ctx));
       }
       // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back

@@ -5,13 +5,15 @@
 import type { Channel } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
-import { UsageSniffer, readJsonUsage } from '../accounting/usage-tap.ts';
+import { ChatTextCounter, UsageSniffer, chatAnswerChars, readJsonUsage } from '../accounting/usage-tap.ts';
 import type { UsageTotals } from '../accounting/usage.ts';
+import { valueAt } from '../util/json.ts';
 import { encodeSse } from '../sse/encode.ts';
-import type { Exchange } from '../http/context.ts';
+import type { Exchange, RequestLog } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { concat, finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
 import type { Inbound } from './inbound.ts';
+import { estimateInboundTokens } from './translate.ts';
 
 /**
  * Same format: the upstream's bytes as they are, usage read on the side. A stream that came whole in its first
@@ -22,22 +24,24 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
   const headers = relayableResponseHeaders(res.headers, x.requestId);
   const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
+  const counter = isSse && reportsNoUsage(inbound, channel) ? new ChatTextCounter() : null;
   markFirstByte(log);
   if (start.whole) {
     for (const chunk of start.head) sniffer.push(chunk);
-    recordStreamEnd(log, sniffer.finish(), sniffer.failure ?? undefined, sniffer.stopReason);
+    if (counter) for (const chunk of start.head) counter.push(chunk);
+    recordStreamEnd(log, estimatedIfNone(inbound, sniffer.finish(), counter?.chars, log), sniffer.failure ?? undefined, sniffer.stopReason);
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
   const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,
     client: x.req.signal,
-    onChunk: (chunk) => sniffer.push(chunk),
+    onChunk: counter ? (chunk) => { sniffer.push(chunk); counter.push(chunk); } : (chunk) => sniffer.push(chunk),
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       // an error event the upstream sent counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, sniffer.finish(), sniffer.failure ?? outcome, sniffer.stopReason);
+      finishStreamLog(log, estimatedIfNone(inbound, sniffer.finish(), counter?.chars, log), sniffer.failure ?? outcome, sniffer.stopReason);
     },
   });
   log.entry.status = res.status;
@@ -49,7 +53,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
  * instead of a JS stream per response (the largest single cost in the profile of small passthrough requests), usage
  * read once, bytes unchanged. The caller reads it (pipeline/handle.ts: an async layer less per request).
  */
-export function answerPassthroughJson(x: Exchange, channel: Channel, res: Response, buf: Uint8Array | null): Response {
+export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, buf: Uint8Array | null): Response {
   const headers = relayableResponseHeaders(res.headers, x.requestId);
   if (buf === null) return new Response(null, { status: res.status, headers });
   // usage straight into the log line: its four counts start at 0, as a stream's do
@@ -57,5 +61,33 @@ export function answerPassthroughJson(x: Exchange, channel: Channel, res: Respon
   entry.input_tokens = entry.output_tokens = entry.cache_read_input_tokens = entry.cache_creation_input_tokens = 0;
   const stop = readJsonUsage(buf, channel.nativeFormat, entry as UsageTotals);
   if (stop !== null) entry.stop_reason = stop;
+  // an OpenAI-compatible answer without usage (some local servers): the local estimate, as a translation gives
+  if (entry.input_tokens === 0 && entry.output_tokens === 0 && channel.nativeFormat === 'openai-chat' && res.status < 300) {
+    estimatedIfNone(inbound, entry as UsageTotals, chatAnswerChars(buf), x.log);
+  }
   return new Response(buf, { status: res.status, headers });
+}
+
+/**
+ * A relayed Chat Completions stream that will carry no usage: the client did not ask for it
+ * (`stream_options.include_usage`), and Switchboard does not add the option to a relayed request (the client would
+ * get a usage chunk, and `usage: null` on every chunk, it did not ask for). Its generated text is counted instead.
+ */
+function reportsNoUsage(inbound: Inbound, channel: Channel): boolean {
+  if (channel.nativeFormat !== 'openai-chat' || !inbound.stream) return false;
+  const options = inbound.keys ? valueAt(inbound.bytes, inbound.keys.get('stream_options')) : inbound.json().stream_options;
+  return (options as { include_usage?: unknown } | null | undefined)?.include_usage !== true;
+}
+
+/**
+ * `usage` as read from the answer, or, when it reported none (`chars`: the generated text counted, undefined when
+ * not counted), the local estimate: input from the request, output at ~4 characters a token (as a translation
+ * counts an answer without usage); the log line says it is an estimate.
+ */
+function estimatedIfNone(inbound: Inbound, usage: UsageTotals, chars: number | undefined, log: RequestLog): UsageTotals {
+  if (chars === undefined || usage.input_tokens !== 0 || usage.output_tokens !== 0) return usage;
+  usage.input_tokens = estimateInboundTokens(inbound);
+  usage.output_tokens = Math.ceil(chars / 4);
+  log.entry.usage_estimated = true;
+  return usage;
 }

@@ -15,7 +15,7 @@ import { SseParser } from '../sse/decode.ts';
 import { encodeOneLineEvent, encodeSseEvent } from '../sse/encode.ts';
 import { messageStreamEvents } from '../hub/message-events.ts';
 import type { SseEvent, SseSink } from '../sse/types.ts';
-import type { Exchange } from '../http/context.ts';
+import type { Exchange, RequestLog } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
 import { finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
@@ -48,20 +48,7 @@ export function nativeEndpoint(format: FormatId): Endpoint {
 export function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: string, defaultMaxTokens: number): Translated {
   const from = FORMATS[inbound.format];
   const to = FORMATS[channel.nativeFormat];
-  // every member there from the start, the optional ones too, in one order: one object shape whichever converters
-  // fill it in (members added later, in an order that depends on the formats, made handleInference's optimized code
-  // see several shapes at `ctx.dropped` and be thrown away whenever the mode changed: bench/FINDINGS.md "The JIT compiler")
-  const newContext = (): TranslateContext => ({
-    requestedModel: inbound.model,
-    upstreamModel,
-    dropped: [],
-    estimatedInputTokens: 0,
-    defaultMaxTokens,
-    thinkingStyle: thinkingStyleFor(channel.config, upstreamModel),
-    omitThinking: false,
-    streamUsage: false,
-    tools: undefined,
-  });
+  const newContext = () => translationContext(inbound.model, upstreamModel, defaultMaxTokens, thinkingStyleFor(channel.config, upstreamModel));
   let estimate: (() => void) | undefined;
   const prepare = (hub: MessageCreateParams, ctx: TranslateContext, raw?: RawStrings) => {
     ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
@@ -100,6 +87,41 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
   } catch (err) {
     // the converters recurse into the client's structure: a stack overflow there is the client's nesting
     throw nestedTooDeep(err);
+  }
+}
+
+/**
+ * A translation's context. Every member there from the start, the optional ones too, in one order: one object shape
+ * whichever converters fill it in (members added later, in an order that depends on the formats, made
+ * handleInference's optimized code see several shapes at `ctx.dropped` and be thrown away whenever the mode changed:
+ * bench/FINDINGS.md "The JIT compiler").
+ */
+function translationContext(requestedModel: string, upstreamModel: string, defaultMaxTokens: number, thinkingStyle: TranslateContext['thinkingStyle']): TranslateContext {
+  return {
+    requestedModel,
+    upstreamModel,
+    dropped: [],
+    estimatedInputTokens: 0,
+    defaultMaxTokens,
+    thinkingStyle,
+    omitThinking: false,
+    streamUsage: false,
+    usageEstimated: false,
+    tools: undefined,
+  };
+}
+
+/**
+ * The local estimate of a request's input tokens, whatever the client's format (its hub form's: accounting/
+ * estimate-tokens.ts), for a relayed answer that reports no usage; 0 when the body cannot be read as a request. Rare:
+ * the whole body is parsed and converted.
+ */
+export function estimateInboundTokens(inbound: Inbound): number {
+  try {
+    const hub = FORMATS[inbound.format].requestToHub(inbound.json(), translationContext(inbound.model, inbound.model, 1, 'none'));
+    return estimateInputTokens(hub, { fromJson: true });
+  } catch {
+    return 0;
   }
 }
 
@@ -215,7 +237,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
-      if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
+      noteTranslation(log, ctx);
       // an error event the answer ended with counts over what came after it (the client leaving once it read it)
       finishStreamLog(log, translation.usage, translation.failure ?? outcome, translation.stopReason);
     },
@@ -269,7 +291,7 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
 function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
   const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks);
   const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
-  if (ctx.dropped.length) x.log.entry.dropped = ctx.dropped;
+  noteTranslation(x.log, ctx);
   recordStreamEnd(x.log, translation.usage, translation.failure ?? undefined, translation.stopReason);
   const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
   setDropped(headers, ctx);
@@ -317,11 +339,17 @@ function untranslatable(channel: Channel, err: unknown): GatewayError {
 
 /** The answer's usage and stop reason into the request's log line, and what its translation left out. */
 function logMessage(x: Exchange, message: Message, ctx: TranslateContext) {
-  if (ctx.dropped.length) x.log.entry.dropped = ctx.dropped;
+  noteTranslation(x.log, ctx);
   const usage = emptyUsage();
   addAnthropicUsage(usage, message.usage);
   Object.assign(x.log.entry, usage);
   x.log.entry.stop_reason = message.stop_reason;
+}
+
+/** What the translation could not carry, and whether the usage it gave is a local estimate, into the log line. */
+function noteTranslation(log: RequestLog, ctx: TranslateContext) {
+  if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
+  if (ctx.usageEstimated) log.entry.usage_estimated = true;
 }
 
 /**

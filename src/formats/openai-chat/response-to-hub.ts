@@ -80,6 +80,7 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
   if (calls.length > 0 && stopReason === 'end_turn') stopReason = 'tool_use'; // some providers say "stop" after tool calls
   const stopSequence = matchedStop(choice);
   if (stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
+  if (!completion.usage) ctx.usageEstimated = true;
 
   return {
     id: newMessageId(),

@@ -495,6 +495,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (this.s.tools.some((t) => t.block !== null) && stopReason === 'end_turn') stopReason = 'tool_use';
     if (this.s.stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
     const usage = this.s.usage ? usageToHub(this.s.usage) : { output_tokens: Math.ceil(this.s.outputChars / 4) };
+    if (!this.s.usage) this.ctx.usageEstimated = true;
     this.out.push({
       type: 'message_delta',
       delta: { stop_reason: stopReason, stop_sequence: stopReason === 'stop_sequence' ? this.s.stopSequence : null },

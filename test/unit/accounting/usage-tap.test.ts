@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { UsageSniffer } from '../../../src/accounting/usage-tap.ts';
+import { ChatTextCounter, UsageSniffer } from '../../../src/accounting/usage-tap.ts';
 import { usageToHub } from '../../../src/formats/openai-chat/response-to-hub.ts';
 import { fixtureSseBody, listFixtures, readFixture } from '../../helpers/fixtures.ts';
 
@@ -207,5 +207,37 @@ describe('UsageSniffer', () => {
       expect(() => sniff('anthropic', true, [enc.encode(g)])).not.toThrow();
       expect(() => sniff('openai-chat', false, [enc.encode(g)])).not.toThrow();
     }
+  });
+});
+
+describe('ChatTextCounter', () => {
+  /** What a Chat stream generated, in characters, read the plain way: every chunk parsed whole. */
+  const generated = (body: string) => body.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)))
+    .flatMap((c) => c.choices.map((ch: any) => ch.delta))
+    .reduce((n: number, d: any) => n + (d.content ?? '').length + (d.refusal ?? '').length
+      + (d.tool_calls ?? []).reduce((m: number, t: any) => m + (t.function?.name ?? '').length + (t.function?.arguments ?? '').length, 0), 0);
+
+  for (const rel of listFixtures('openai-chat').filter((f) => f.endsWith('.sse'))) {
+    test(`${rel}: the same count whole, split at every byte, and in random pieces`, () => {
+      const body = fixtureSseBody(rel);
+      const bytes = new TextEncoder().encode(body);
+      const expected = generated(body);
+      expect(expected).toBeGreaterThan(0);
+      const whole = new ChatTextCounter();
+      whole.push(bytes);
+      expect(whole.chars).toBe(expected);
+      const bytewise = new ChatTextCounter();
+      for (let i = 0; i < bytes.length; i++) bytewise.push(bytes.subarray(i, i + 1));
+      expect(bytewise.chars).toBe(expected);
+      const random = new ChatTextCounter();
+      for (let i = 0; i < bytes.length;) { const n = 1 + Math.floor(Math.random() * 300); random.push(bytes.subarray(i, i + n)); i += n; }
+      expect(random.chars).toBe(expected);
+    });
+  }
+
+  test('what is not a Chat chunk is not counted, and does not stop the counting', () => {
+    const c = new ChatTextCounter();
+    c.push(new TextEncoder().encode(': keep-alive\n\ndata: not json\n\ndata: {"choices":null}\n\ndata: {"choices":[null,{"delta":{"content":["x"]}}]}\n\ndata: {"choices":[{"delta":{"content":"four","reasoning_content":"ab"}}]}\n\ndata: [DONE]\n\n'));
+    expect(c.chars).toBe(6);
   });
 });

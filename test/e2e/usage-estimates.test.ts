@@ -1,0 +1,141 @@
+/**
+ * Answers that report no usage still get token counts in the request log: Switchboard's local estimate, marked
+ * `usage_estimated: true`. A Chat Completions stream relayed to an openai channel for a client that did not ask for
+ * `stream_options.include_usage` (the openai SDK's default) carries none; neither do some local servers' answers.
+ * Upstreams replay recorded OpenAI traffic with the usage taken out, as OpenAI sends it without the option.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startMockUpstream, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
+import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
+
+const KEY = 'sk-gw-usage-estimates-1';
+let upstream: MockUpstream;
+let gw: TestGateway;
+let oa: OpenAI;
+let an: Anthropic;
+
+beforeAll(() => {
+  upstream = startMockUpstream(() => new Response('no handler', { status: 500 }));
+  gw = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    channels: [{ name: 'oa', type: 'openai', provider: 'openai', base_url: `${upstream.url}/v1`, api_key: 'sk-up', models: { 'gpt-4o': 'gpt-4o-2024-08-06' } }],
+  });
+  oa = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  an = new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await upstream?.stop();
+});
+
+/** A recorded stream as OpenAI sends it without `include_usage`: no usage-only last chunk. */
+function withoutUsage(rel: string): { events: string[]; usage: { prompt_tokens: number; completion_tokens: number } } {
+  let usage: any;
+  const events = sseEvents(fixtureSseBody(rel)).filter((e) => {
+    const data = e.replace(/^data: /, '').trim();
+    if (data === '[DONE]') return true;
+    const chunk = JSON.parse(data);
+    if (!chunk.usage) return true;
+    expect(chunk.choices).toEqual([]); // the usage-only chunk: left out
+    usage = chunk.usage;
+    return false;
+  });
+  expect(usage).toBeDefined();
+  return { events, usage };
+}
+
+const lastLog = async (n: number) => {
+  await until(() => gw.requestLogs().length >= n);
+  return gw.requestLogs()[n - 1];
+};
+
+const question = (words: number) => [{ role: 'user' as const, content: `Write it out. ${'context '.repeat(words)}` }];
+
+describe('usage that the upstream did not report is estimated, and marked so', () => {
+  test('a relayed Chat stream without include_usage: the client gets the bytes as sent, the log an estimate near the real count', async () => {
+    const { events, usage } = withoutUsage('openai-chat/stream-json-content-long.sse');
+    upstream.handler = (r) => sse(events, { signal: r.signal });
+    const before = gw.requestLogs().length;
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: question(200) }),
+    });
+    expect(await res.text()).toBe(events.join(''));
+    const log = await lastLog(before + 1);
+    expect(log).toMatchObject({ channel: 'oa', stream: true, outcome: 'ok', usage_estimated: true, stop_reason: 'stop' });
+    // ~4 characters a token: within a third of what OpenAI counted for this answer
+    expect(log.output_tokens).toBeGreaterThan(usage.completion_tokens * 0.67);
+    expect(log.output_tokens).toBeLessThan(usage.completion_tokens * 1.33);
+    // from the request: 200 words of context are ~200 tokens
+    expect(log.input_tokens).toBeGreaterThan(150);
+    expect(log.input_tokens).toBeLessThan(400);
+  });
+
+  test('through the openai SDK\'s stream helper, tool calls counted too; a longer request estimates more', async () => {
+    const { events, usage } = withoutUsage('openai-chat/stream-tool-calls-parallel.sse');
+    upstream.handler = (r) => sse(events, { signal: r.signal });
+    const before = gw.requestLogs().length;
+    const done = await oa.chat.completions.stream({ model: 'gpt-4o', messages: question(50) }).finalChatCompletion();
+    expect(done.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(done.usage ?? undefined).toBeUndefined(); // nothing added to the client's stream
+    const short = await lastLog(before + 1);
+    expect(short.usage_estimated).toBe(true);
+    // the calls' names and arguments are the whole output
+    expect(short.output_tokens).toBeGreaterThan(usage.completion_tokens * 0.4);
+    expect(short.output_tokens).toBeLessThan(usage.completion_tokens * 1.5);
+    await oa.chat.completions.stream({ model: 'gpt-4o', messages: question(1000) }).finalChatCompletion();
+    const long = await lastLog(before + 2);
+    expect(long.input_tokens).toBeGreaterThan(short.input_tokens + 700);
+  });
+
+  test('a stream that asked for include_usage logs the upstream\'s own counts, not an estimate', async () => {
+    const recorded = fixtureSseBody('openai-chat/stream-tool-calls-parallel.sse');
+    upstream.handler = (r) => sse(sseEvents(recorded), { signal: r.signal });
+    const before = gw.requestLogs().length;
+    const done = await oa.chat.completions.stream({ model: 'gpt-4o', messages: question(5), stream_options: { include_usage: true } }).finalChatCompletion();
+    expect(done.usage?.total_tokens).toBe(209);
+    const log = await lastLog(before + 1);
+    expect(log).toMatchObject({ input_tokens: 149, output_tokens: 60 });
+    expect(log.usage_estimated).toBeUndefined();
+  });
+
+  test('a relayed JSON answer without usage (some local servers) is estimated; one with usage is read', async () => {
+    const recorded = JSON.parse(readFixture('openai-chat/response-text.json'));
+    const bare = { ...recorded, usage: undefined };
+    upstream.handler = () => Response.json(bare);
+    const before = gw.requestLogs().length;
+    const got = await oa.chat.completions.create({ model: 'gpt-4o', messages: question(100) });
+    expect(got.choices[0]!.message.content).toBe(recorded.choices[0].message.content);
+    const log = await lastLog(before + 1);
+    expect(log.usage_estimated).toBe(true);
+    expect(log.output_tokens).toBe(Math.ceil(recorded.choices[0].message.content.length / 4));
+    expect(log.input_tokens).toBeGreaterThan(80);
+
+    upstream.handler = () => Response.json(recorded);
+    await oa.chat.completions.create({ model: 'gpt-4o', messages: question(100) });
+    const real = await lastLog(before + 2);
+    expect(real).toMatchObject({ input_tokens: 14, output_tokens: 37 });
+    expect(real.usage_estimated).toBeUndefined();
+  });
+
+  test('a Messages stream translated from an upstream stream without usage: the log says its counts are estimates', async () => {
+    const { events, usage } = withoutUsage('openai-chat/stream-json-content-long.sse');
+    upstream.handler = (r) => sse(events, { signal: r.signal });
+    const before = gw.requestLogs().length;
+    const msg = await an.messages.stream({ model: 'gpt-4o', max_tokens: 500, messages: question(200) }).finalMessage();
+    expect(msg.usage.output_tokens).toBeGreaterThan(usage.completion_tokens * 0.67);
+    const log = await lastLog(before + 1);
+    expect(log).toMatchObject({ usage_estimated: true, output_tokens: msg.usage.output_tokens });
+    expect(log.input_tokens).toBeGreaterThan(150);
+
+    // with usage: not an estimate
+    upstream.handler = (r) => sse(sseEvents(fixtureSseBody('openai-chat/stream-json-content-long.sse')), { signal: r.signal });
+    await an.messages.stream({ model: 'gpt-4o', max_tokens: 500, messages: question(200) }).finalMessage();
+    const real = await lastLog(before + 2);
+    expect(real).toMatchObject({ input_tokens: 19, output_tokens: 177 });
+    expect(real.usage_estimated).toBeUndefined();
+  });
+});
