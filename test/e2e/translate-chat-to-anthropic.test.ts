@@ -502,6 +502,31 @@ describe('errors in the OpenAI envelope', () => {
       });
     }
   }
+  // Anthropic says "prompt is too long"; OpenAI says code context_length_exceeded, param messages, and that code is
+  // what apps (and agent loops that trim their history) switch on
+  const overflows = [
+    'prompt is too long: 208310 tokens > 200000 maximum',
+    'input length and `max_tokens` exceed context limit: 188240 + 21333 > 200000, decrease input length or `max_tokens` and try again',
+  ];
+  for (const message of overflows) {
+    for (const mode of ['create', 'stream'] as const) {
+      test(`upstream 400 "${message.slice(0, 30)}…" → code context_length_exceeded, param messages (${mode})`, async () => {
+        upstream.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message } }, 400);
+        const params = { model: 'claude-opus-5-5', messages: hi };
+        const err: any = await (mode === 'create' ? oa.chat.completions.create(params) : oa.chat.completions.stream(params).finalChatCompletion()).then(() => null, (e) => e);
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect(err.error).toEqual({ message, type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' });
+        expect(err.code).toBe('context_length_exceeded');
+      });
+    }
+  }
+
+  test('any other upstream 400 keeps code and param null', async () => {
+    upstream.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'messages.1.content.0: the prompt is too long to be polite' } }, 400);
+    const err: any = await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi }).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.error).toMatchObject({ type: 'invalid_request_error', param: null, code: null });
+  });
 });
 
 describe('/v1/chat/completions to an openai channel: passthrough', () => {

@@ -37,8 +37,19 @@ function openAiType(type: string): { type: string; code: string | null } {
 
 export function chatErrorBody(err: GatewayError): ChatErrorEnvelope {
   const mapped = openAiType(err.type);
+  if (err.status === 400 && err.code === null && CONTEXT_OVERFLOW.test(err.message)) {
+    return { error: { message: err.message, type: mapped.type, param: err.param ?? 'messages', code: 'context_length_exceeded' } };
+  }
   return { error: { message: err.message, type: mapped.type, param: err.param, code: err.code ?? mapped.code } };
 }
+
+/**
+ * Anthropic's 400 for a conversation that does not fit the context window ("prompt is too long: 208310 tokens >
+ * 200000 maximum"; before Claude 3.7 also "input length and `max_tokens` exceed context limit: …"). OpenAI's is
+ * `code: "context_length_exceeded"`, `param: "messages"`, and that code is what apps and agent loops switch on to trim
+ * their history; the message is kept as Anthropic wrote it.
+ */
+const CONTEXT_OVERFLOW = /^(?:prompt is too long: \d+ tokens > \d+ maximum|input length and `max_tokens` exceed context limit)/;
 
 /** An Anthropic stream `error` event's payload (`{type: 'overloaded_error', message}`) in OpenAI's envelope. */
 export function chatErrorBodyFromHub(error: { type: string; message: string }): ChatErrorEnvelope {
