@@ -31,6 +31,25 @@ export function errorTypeForStatus(status: number): AnthropicErrorType {
   }
 }
 
+/**
+ * The HTTP status Anthropic answers an error type with outside a stream (the inverse of errorTypeForStatus); 502 for
+ * a type it does not have.
+ */
+export function statusForErrorType(type: string): number {
+  switch (type) {
+    case 'invalid_request_error': return 400;
+    case 'authentication_error': return 401;
+    case 'permission_error': return 403;
+    case 'not_found_error': return 404;
+    case 'request_too_large': return 413;
+    case 'rate_limit_error': return 429;
+    case 'api_error': return 500;
+    case 'timeout_error': return 504;
+    case 'overloaded_error': return 529;
+    default: return 502;
+  }
+}
+
 export interface GatewayErrorOptions {
   cause?: unknown;
   /** The OpenAI-dialect `param` (the offending field), when known. */

@@ -23,7 +23,7 @@ import { unwatch, watch } from './watchdog.ts';
 import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
+import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, openingStreamError, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 
 /**
@@ -158,6 +158,14 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         continue;
       }
       unwatch(guard);
+      if (ctx) {
+        const opening = openingStreamError(channel, start.head[0]);
+        if (opening) {
+          lastError = openedWithError(x, deps, channel, start, upstream, opening);
+          if (isRetryableStatus(opening.status)) continue;
+          throw opening;
+        }
+      }
       return settle(x, ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream));
     }
     throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
@@ -177,6 +185,13 @@ function attemptFailed(x: Exchange, deps: AppDeps, channel: Channel, error: Gate
   deps.breaker.failure(channel.name);
   deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: error.message });
   return error;
+}
+
+/** A translated stream whose first event was an error (translate.ts: openingStreamError): the upstream closed, the attempt failed. */
+function openedWithError(x: Exchange, deps: AppDeps, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, error: GatewayError): GatewayError {
+  upstream.abort();
+  start.reader.cancel().catch(() => {});
+  return attemptFailed(x, deps, channel, error);
 }
 
 /** What a fetch that failed means: the watch's reason (a timeout), the upstream unreachable, or the client gone (thrown). */

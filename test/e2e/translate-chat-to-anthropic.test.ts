@@ -529,6 +529,43 @@ describe('errors in the OpenAI envelope', () => {
   });
 });
 
+describe('an Anthropic stream that opens with an error event (a 200 whose first event is overloaded_error)', () => {
+  const overloaded = 'event: error\ndata: {"type":"error","error":{"details":null,"type":"overloaded_error","message":"Overloaded"}}\n\n';
+  let first: MockUpstream;
+  let second: MockUpstream;
+  let gw2: TestGateway;
+  let oa2: OpenAI;
+  beforeAll(() => {
+    first = startMockUpstream(() => sse([overloaded]));
+    second = startMockUpstream((r) => replay(fixtureSseBody('anthropic/stream-text-basic.sse'))(r));
+    gw2 = startGateway({
+      routing: { circuit_failures: 1000 },
+      channels: [
+        { name: 'first', type: 'anthropic', base_url: first.url, models: ['claude-opus-5-5', 'only-first'], priority: 10 },
+        { name: 'second', type: 'anthropic', base_url: second.url, models: ['claude-opus-5-5'] },
+      ],
+    });
+    oa2 = new OpenAI({ baseURL: `${gw2.url}/v1`, apiKey: 'unused-key', maxRetries: 0 });
+  });
+  afterAll(async () => { await gw2.stop(); await first.stop(); await second.stop(); });
+
+  test('nothing has reached the client: the next channel answers', async () => {
+    const completion = await oa2.chat.completions.stream({ model: 'claude-opus-5-5', messages: hi }).finalChatCompletion();
+    expect(completion.choices[0]!.message.content).toBe(expectFromAnthropicStream(fixtureSseBody('anthropic/stream-text-basic.sse')).content);
+    expect(first.requests.length).toBeGreaterThan(0);
+    expect(gw2.requestLogs().at(-1)).toMatchObject({ status: 200, channel: 'second', attempts: 2, outcome: 'ok' });
+  });
+
+  test('with no channel left: a 529 in OpenAI\'s envelope, which the SDK can retry, not a status-less error inside a 200', async () => {
+    const err: any = await oa2.chat.completions.stream({ model: 'only-first', messages: hi }).finalChatCompletion().then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(err.status).toBe(529);
+    expect(err.error).toEqual({ message: 'Overloaded', type: 'server_error', param: null, code: 'overloaded' });
+    await until(() => gw2.requestLogs().at(-1)?.model === 'only-first', 3000);
+    expect(gw2.requestLogs().at(-1)).toMatchObject({ status: 529, outcome: 'error' });
+  });
+});
+
 describe('/v1/chat/completions to an openai channel: passthrough', () => {
   test('the upstream receives the client\'s bytes (model mapped), the client the upstream\'s bytes', async () => {
     const recorded = fixtureSseBody('openai-chat/stream-text-usage-chunk.sse');
