@@ -3,7 +3,7 @@
  * Reading an upstream answer under the attempt's watch (pipeline/watchdog.ts): its first stream chunk, a whole JSON
  * body (bounded), an error body; what a failure becomes; the stream's log line. Shared by passthrough and translate.
  */
-import { GatewayError } from '../errors.ts';
+import { GatewayError, statusForErrorType } from '../errors.ts';
 import type { Channel } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
@@ -229,3 +229,23 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   if (ra) err.headers['retry-after'] = ra;
   throw err;
 }
+
+/**
+ * An Anthropic stream whose first event is an `error` (Anthropic answers 200 and then `overloaded_error` before any
+ * message when it is busy): nothing has reached the client yet, so this can be the attempt's failure, with the status
+ * Anthropic gives that error outside a stream (529): the next channel is tried, or a translation's client gets that
+ * status (which its SDK retries) instead of an error event inside a 200 (pipeline/handle.ts). Null for any other
+ * first chunk; only a chunk that starts with `event: error` is read further.
+ */
+export function openingStreamError(channel: Channel, first: Uint8Array | undefined): GatewayError | null {
+  if (channel.nativeFormat !== 'anthropic' || first === undefined || first[0] !== 101 /* e */) return null;
+  for (let i = 0; i < EVENT_ERROR.length; i++) if (first[i] !== EVENT_ERROR[i]) return null;
+  const text = utf8.decode(first);
+  const data = /^data: ?(.*)$/m.exec(text)?.[1];
+  let body: unknown;
+  try { body = JSON.parse(data ?? ''); } catch { return null; } // an event cut by the chunk: relayed as it is
+  const type = (body as { error?: { type?: unknown } } | null)?.error?.type;
+  return FORMATS.anthropic.errorToGateway(statusForErrorType(String(type)), body);
+}
+
+const EVENT_ERROR = new TextEncoder().encode('event: error\n');

@@ -20,10 +20,10 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
+import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, openingStreamError, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, openingStreamError, relayTranslatedStream, translateRequest } from './translate.ts';
+import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 
 /**
@@ -158,9 +158,11 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         continue;
       }
       unwatch(guard);
-      if (ctx) {
+      // a stream that opens with an error (Anthropic's overloaded_error inside a 200): a translation's client gets it as
+      // an error status; a relayed stream falls back when there is a channel left, else it goes out as it came
+      if (ctx || !last) {
         const opening = openingStreamError(channel, start.head[0]);
-        if (opening) {
+        if (opening && (ctx || isRetryableStatus(opening.status))) {
           lastError = openedWithError(x, deps, channel, start, upstream, opening);
           if (isRetryableStatus(opening.status)) continue;
           throw opening;

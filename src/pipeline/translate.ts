@@ -3,7 +3,7 @@
  * Different formats: the request inbound → hub → the channel's format (from a large body's skeleton where it can),
  * the answer back the other way, JSON whole or a stream event by event.
  */
-import { GatewayError, statusForErrorType, type AnthropicErrorType } from '../errors.ts';
+import { GatewayError, type AnthropicErrorType } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import type { Format, FormatId, TranslateContext } from '../formats/types.ts';
@@ -217,26 +217,6 @@ export class StreamTranslation {
     hub.length = 0; sseOut.length = 0;
   }
 }
-
-/**
- * An Anthropic stream whose first event is an `error` (Anthropic answers 200 and then `overloaded_error` before any
- * message when it is busy): nothing has reached the client yet, so this is the attempt's failure, with the status
- * Anthropic gives that error outside a stream (529), and the next channel is tried, or the client gets that status
- * (which its SDK retries) instead of an error event inside a 200. Null for any other first chunk; only a chunk that
- * starts with `event: error` is read further.
- */
-export function openingStreamError(channel: Channel, first: Uint8Array | undefined): GatewayError | null {
-  if (channel.nativeFormat !== 'anthropic' || first === undefined || first[0] !== 101 /* e */) return null;
-  for (let i = 0; i < EVENT_ERROR.length; i++) if (first[i] !== EVENT_ERROR[i]) return null;
-  const text = utf8.decode(first);
-  const data = /^data: ?(.*)$/m.exec(text)?.[1];
-  let body: unknown;
-  try { body = JSON.parse(data ?? ''); } catch { return null; } // an event cut by the chunk: relayed as it is
-  const type = (body as { error?: { type?: unknown } } | null)?.error?.type;
-  return FORMATS.anthropic.errorToGateway(statusForErrorType(String(type)), body);
-}
-
-const EVENT_ERROR = new TextEncoder().encode('event: error\n');
 
 /** Upstream stream → the client's format, one synchronous pass per upstream chunk, relayed as it comes. */
 export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, ctx: TranslateContext): Response {

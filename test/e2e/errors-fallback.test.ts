@@ -410,6 +410,34 @@ describe('fallback', () => {
     expect(secondary.requests.length).toBe(s0 + 1);
     primary.handler = () => json(textMessage);
   });
+  test('a relayed stream that opens with overloaded_error (Anthropic\'s 200 when busy) falls back; on the last channel it goes out as it came', async () => {
+    const overloaded = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+    primary.handler = () => new Response(overloaded, { headers: { 'content-type': 'text/event-stream' } });
+    secondary.handler = () => sse(sseEvents(`${streamBody}\n\n`)); // the recording lacks its last blank line
+    const g = gateway();
+    const sdk = new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 });
+    const msg = await sdk.messages.stream({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).finalMessage();
+    expect(msg.content[0]).toMatchObject({ type: 'text' });
+    await until(() => g.requestLogs().length === 1);
+    expect(g.requestLogs()[0]).toMatchObject({ channel: 'secondary', attempts: 2, outcome: 'ok', status: 200 });
+    // an error that is the request's own is not retried elsewhere: relayed as the upstream sent it
+    const invalid = 'event: error\ndata: {"type":"error","error":{"type":"invalid_request_error","message":"bad"}}\n\n';
+    primary.handler = () => new Response(invalid, { headers: { 'content-type': 'text/event-stream' } });
+    const s0 = secondary.requests.length;
+    const relayed = await post(g, req('m', { stream: true }));
+    expect(await relayed.text()).toBe(invalid);
+    expect(secondary.requests.length).toBe(s0);
+    // the only channel: the client gets the bytes as they came
+    const only = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [{ name: 'only', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
+    stopped.push(only);
+    primary.handler = () => new Response(overloaded, { headers: { 'content-type': 'text/event-stream' } });
+    const res = await post(only, req('m', { stream: true }));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(overloaded);
+    primary.handler = () => json(textMessage);
+    secondary.handler = () => json(textMessage);
+  });
+
   test('no fallback once the stream has started: the failure becomes an SSE error event', async () => {
     const g = gateway({}, { stream_idle_timeout_ms: 150 });
     const events = sseEvents(streamBody);
