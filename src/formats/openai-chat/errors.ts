@@ -8,7 +8,8 @@
  */
 import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
 import { redactSecrets } from '../../util/redact.ts';
-import type { ChatErrorObject } from './types.ts';
+import { CHAT_FINISH_FAILURES } from './stop-reason.ts';
+import type { ChatErrorBody, ChatErrorObject } from './types.ts';
 
 const MAX_MESSAGE = 1000;
 
@@ -36,6 +37,18 @@ export function chatErrorToGateway(status: number, body: unknown): GatewayError 
 export function chatStreamErrorToHub(body: unknown): { type: AnthropicErrorType; message: string } {
   const e = chatErrorToGateway(200, body);
   return { type: e.type, message: e.message };
+}
+
+/**
+ * The error a choice ends with, as an error body (chatErrorToGateway / chatStreamErrorToHub read it), or null: its own
+ * `error` (OpenRouter puts one on the choice, https://openrouter.ai/docs/api-reference/overview), or a finish reason
+ * that says generation failed (stop-reason.ts: CHAT_FINISH_FAILURES).
+ */
+export function chatChoiceError(choice: { error?: unknown; finish_reason?: unknown }): ChatErrorBody | null {
+  if (isRecord(choice.error)) return { error: choice.error as ChatErrorObject };
+  const finish = choice.finish_reason;
+  if (typeof finish !== 'string' || !Object.hasOwn(CHAT_FINISH_FAILURES, finish)) return null;
+  return { error: { code: CHAT_FINISH_FAILURES[finish], message: `upstream ended the answer with finish_reason "${finish}"` } };
 }
 
 function errorObject(body: unknown): ChatErrorObject | undefined {

@@ -18,7 +18,7 @@ import { assertNever } from '../../util/never.ts';
 import { JsonPrefix } from '../../util/json-prefix.ts';
 import type { ContentBlock, Message, StopReason, ToolUseBlock, Usage } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
-import { chatErrorToGateway } from './errors.ts';
+import { chatChoiceError, chatErrorToGateway } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
 import type { ChatCompletion, ChatCompletionChoice, ChatContentPartOut, CompletionUsage, ReasoningDetail } from './types.ts';
@@ -30,6 +30,8 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
   const choices = Array.isArray(completion.choices) ? completion.choices : [];
   const choice: ChatCompletionChoice | undefined = choices.find((c) => (c.index ?? 0) === 0) ?? choices[0];
   if (!choice || !isRecord(choice.message)) throw new GatewayError(502, 'api_error', 'upstream response has no choices');
+  const failed = chatChoiceError(choice);
+  if (failed) throw chatErrorToGateway(200, failed);
   if (choices.length > 1) noteDropped(ctx, 'choices 1+ (only the first choice is returned)');
   const msg = choice.message;
 

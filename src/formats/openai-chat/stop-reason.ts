@@ -20,6 +20,18 @@ export const CHAT_FINISH_TO_STOP_REASON: Readonly<Record<string, StopReason>> = 
   model_length: 'model_context_window_exceeded', // Mistral: the context window, not max_tokens, was hit
 };
 
+/**
+ * Upstream `finish_reason` values that say generation failed part way, each with the HTTP status of the error the
+ * client gets instead of a stop reason (read as `end_turn`, a cut-short answer would look whole):
+ * OpenRouter's `error`, "if the model finishes the request with an error" (https://openrouter.ai/docs/api-reference/overview),
+ * DeepSeek's `insufficient_system_resource`, "the request is interrupted due to insufficient resource of the
+ * inference system" (https://api-docs.deepseek.com/api/create-chat-completion): overloaded, worth a retry.
+ */
+export const CHAT_FINISH_FAILURES: Readonly<Record<string, number>> = {
+  error: 502,
+  insufficient_system_resource: 529,
+};
+
 /** Hub `stop_reason` → `finish_reason`, for serving Chat Completions clients from the hub. */
 export const STOP_REASON_TO_CHAT_FINISH = {
   end_turn: 'stop',

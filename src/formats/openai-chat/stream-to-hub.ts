@@ -21,7 +21,7 @@ import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import { JsonPrefix } from '../../util/json-prefix.ts';
 import { assertNever } from '../../util/never.ts';
 import { stageToTransform, type DeltaKind, type HubDeltaReader, type StreamStage, type TranslateContext } from '../types.ts';
-import { chatStreamErrorToHub } from './errors.ts';
+import { chatChoiceError, chatStreamErrorToHub } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import {
   ThinkTagSplitter, contentPartOf, isRecord, keptReasoning, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
@@ -243,6 +243,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   }
 
   private choice(c: ChatCompletionChunkChoice): void {
+    // OpenRouter reports a failure on the choice itself; what came before it stays sent, the error event ends the stream
+    if (c.error !== undefined && c.error !== null) { this.fail(chatChoiceError(c) ?? c); return; }
     const d: ChatCompletionChunkDelta = isRecord(c.delta) ? c.delta : NO_DELTA;
     // most chunks carry text alone: the reasoning fields are looked into only when one is there
     if (d.reasoning_content || d.reasoning || d.reasoning_details) {
@@ -266,6 +268,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (this.s.phase === 'closed') return; // failed: the error event stays last
 
     if (typeof c.finish_reason === 'string' && c.finish_reason) {
+      const failed = chatChoiceError(c); // `error`, `insufficient_system_resource`: cut short, not finished
+      if (failed) { this.fail(failed); return; }
       this.s.finish = c.finish_reason;
       this.s.stopSequence = matchedStop(c);
       this.closeBlocks();
@@ -548,6 +552,7 @@ function singleOf(chunk: unknown): { kind: LaneKind; text: string; index: number
   if (!Array.isArray(c.choices) || c.choices.length !== 1) return null;
   const choice = c.choices[0];
   if (!isRecord(choice) || (choice.index ?? 0) !== 0 || (typeof choice.finish_reason === 'string' && choice.finish_reason)) return null;
+  if (choice.error !== undefined && choice.error !== null) return null;
   const d = choice.delta;
   if (!isRecord(d) || (typeof d.refusal === 'string' && d.refusal) || d.reasoning_details) return null;
   const noContent = d.content === undefined || d.content === null || d.content === '';

@@ -171,6 +171,8 @@ export interface ChatCompletionChoice {
   index?: number;
   message: ChatCompletionMessage;
   finish_reason: ChatFinishReason | null;
+  /** OpenRouter: the error the choice ended with (finish_reason "error"). */
+  error?: ChatErrorObject | null;
   /** vLLM: the stop string (or token id) that ended generation. */
   stop_reason?: string | number | null;
   /** SGLang: same idea as vLLM's `stop_reason`. */
@@ -216,6 +218,8 @@ export interface ChatCompletionChunkChoice {
   index?: number;
   delta?: ChatCompletionChunkDelta | null;
   finish_reason?: ChatFinishReason | null;
+  /** OpenRouter: the error the choice ended with (finish_reason "error"). */
+  error?: ChatErrorObject | null;
   stop_reason?: string | number | null;
   matched_stop?: string | number | null;
   [k: string]: unknown;

@@ -144,6 +144,23 @@ describe('response rules', () => {
     expect([msg.stop_reason, msg.stop_sequence]).toEqual(['stop_sequence', 'END']);
   });
 
+  test.each([
+    // OpenRouter's choice may carry `error` with finish_reason "error" (the model finished the request with an error)
+    ['error', { error: { code: 502, message: 'Provider disconnected' } }, 502, 'api_error', 'Provider disconnected'],
+    ['error', {}, 502, 'api_error', 'upstream ended the answer with finish_reason "error"'],
+    // DeepSeek: generation interrupted for want of inference resources
+    ['insufficient_system_resource', {}, 529, 'overloaded_error', 'upstream ended the answer with finish_reason "insufficient_system_resource"'],
+  ] as const)('finish_reason %p %p: an error (%p %p), not a partial answer that looks whole', (finish, extra, status, type, message) => {
+    const body = completion({ content: 'partial' }, finish);
+    Object.assign(body.choices[0]!, extra);
+    let err: unknown;
+    try { convert(body); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).status).toBe(status);
+    expect((err as GatewayError).type).toBe(type);
+    expect((err as GatewayError).message).toBe(message);
+  });
+
   test('stop tables: every stop_reason has a finish_reason, and every finish_reason maps back', () => {
     for (const [finish, stop] of Object.entries(CHAT_FINISH_TO_STOP_REASON)) {
       expect(Object.keys(STOP_REASON_TO_CHAT_FINISH)).toContain(stop);

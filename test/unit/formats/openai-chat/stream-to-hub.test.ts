@@ -657,6 +657,23 @@ describe('stream rules', () => {
       want: ['error:overloaded_error:Server overloaded'],
     },
     {
+      // OpenRouter: finish_reason "error" when "the model finishes the request with an error", the error on the choice
+      name: 'an error on the choice (OpenRouter) ends the stream with that error, not end_turn',
+      chunks: [chunk({ content: 'par' }), { choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error', error: { code: 502, message: 'Provider disconnected' } }] }],
+      want: ['message_start', 'start:text', 'text:"par"', 'error:api_error:Provider disconnected'],
+    },
+    {
+      name: 'finish_reason "error" alone: an error event, not an answer that looks whole',
+      chunks: [chunk({ content: 'par' }), chunk({}, 'error')],
+      want: ['message_start', 'start:text', 'text:"par"', 'error:api_error:upstream ended the answer with finish_reason "error"'],
+    },
+    {
+      // DeepSeek: "the request is interrupted due to insufficient resource of the inference system"
+      name: 'finish_reason "insufficient_system_resource" (DeepSeek): overloaded, not end_turn',
+      chunks: [chunk({ content: 'par' }), chunk({}, 'insufficient_system_resource')],
+      want: ['message_start', 'start:text', 'text:"par"', 'error:overloaded_error:upstream ended the answer with finish_reason "insufficient_system_resource"'],
+    },
+    {
       name: 'only [DONE]: an error, not an empty message',
       chunks: [],
       want: ['error:api_error:upstream stream ended without sending any data'],
