@@ -24,6 +24,9 @@ export const PRESETS = {
     reasoning_efforts: ['low', 'medium', 'high'],
     // gpt-4o / gpt-4.1 answer 400 to reasoning_effort: only the reasoning families get it
     reasoning_models: ['o1*', 'o3*', 'o4*', 'gpt-5*', 'gpt-oss*', 'codex-*'],
+    // "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported."
+    // and "Unsupported parameter: 'top_p'…" (https://platform.openai.com/docs/guides/reasoning#limitations)
+    fixed_sampling_models: ['o1*', 'o3*', 'o4*', 'gpt-5*', 'codex-*'],
     // published output ceilings: Claude Code asks for 128000, which older models reject outright
     max_output_tokens: {
       'gpt-4o*': 16384, 'chatgpt-4o*': 16384, 'gpt-4.1*': 32768, 'gpt-4-turbo*': 4096, 'gpt-3.5*': 4096,
@@ -152,6 +155,7 @@ export function resolveQuirks(provider: string | undefined, overrides: ChatQuirk
     max_output_tokens: { ...DEFAULT_CHAT_QUIRKS.max_output_tokens, ...preset.max_output_tokens, ...set.max_output_tokens },
   };
   quirks.reasoning_models = [...quirks.reasoning_models];
+  quirks.fixed_sampling_models = [...quirks.fixed_sampling_models];
   quirks.reasoning_efforts = [...quirks.reasoning_efforts]; // never share a preset's array with a channel
   return quirks;
 }

@@ -26,6 +26,11 @@ export const ChatQuirksSchema = v.strictObject({
    * (Claude Code always sends one) does not break a model without reasoning. Default `["*"]`: every model.
    */
   reasoning_models: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+  /**
+   * Upstream model names (`*` wildcards) that take only their default sampling (OpenAI's reasoning models answer 400
+   * to any other `temperature`, and to `top_p` at all): `temperature` and `top_p` are dropped and reported. Default none.
+   */
+  fixed_sampling_models: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
   /** Effort levels the provider accepts, lowest first; higher requested levels are capped to the last one. */
   reasoning_efforts: v.optional(v.array(v.string())),
   /** Send assistant thinking from history back as `reasoning_content` (DeepSeek thinking mode with tools requires it). */
@@ -70,6 +75,7 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   reasoning: 'reasoning_effort',
   reasoning_models: ['*'],
   reasoning_efforts: ['low', 'medium', 'high'],
+  fixed_sampling_models: [],
   reasoning_content_in_history: false,
   think_tags: false,
   pdf: false,

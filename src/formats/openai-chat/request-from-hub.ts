@@ -65,8 +65,7 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
   const maxTokens = clampMaxTokens(hub.max_tokens, ctx.upstreamModel, quirks);
   if (maxTokens !== undefined) body[quirks.max_tokens_field] = maxTokens;
 
-  if (typeof hub.temperature === 'number') body.temperature = hub.temperature;
-  if (typeof hub.top_p === 'number') body.top_p = hub.top_p;
+  if (typeof hub.temperature === 'number' || typeof hub.top_p === 'number') applySampling(body, hub, ctx, quirks);
   if (typeof hub.top_k === 'number') {
     if (quirks.top_k) body.top_k = hub.top_k;
     else noteDropped(ctx, 'top_k');
@@ -690,6 +689,17 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
 }
 
 // ---------- small helpers ----------
+
+/** `temperature` / `top_p`, unless the model takes only its default (quirks.fixed_sampling_models): then dropped and reported. */
+function applySampling(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): void {
+  const fixed = quirks.fixed_sampling_models.some((p) => globMatch(p, ctx.upstreamModel));
+  for (const k of ['temperature', 'top_p'] as const) {
+    const value = hub[k];
+    if (typeof value !== 'number') continue;
+    if (fixed) noteDropped(ctx, `${k} (${ctx.upstreamModel} takes only its default)`);
+    else body[k] = value;
+  }
+}
 
 
 function clampMaxTokens(requested: unknown, upstreamModel: string, quirks: ChatQuirks): number | undefined {

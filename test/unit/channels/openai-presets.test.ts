@@ -29,6 +29,8 @@ describe('presets', () => {
     ['openai', 'max_tokens_field', 'max_completion_tokens'],
     ['openai', 'pdf', true],
     ['openai', 'reasoning_efforts', ['low', 'medium', 'high']],
+    ['openai', 'fixed_sampling_models', ['o1*', 'o3*', 'o4*', 'gpt-5*', 'codex-*']],
+    ['azure', 'fixed_sampling_models', []], // deployment names say nothing of the model: set per channel
     ['azure', 'max_tokens_field', 'max_completion_tokens'],
     ['deepseek', 'reasoning', 'thinking'],
     ['deepseek', 'reasoning_content_in_history', true],

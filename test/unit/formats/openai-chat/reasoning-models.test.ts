@@ -58,3 +58,36 @@ describe('max_tokens clamp by model pattern', () => {
     expect(mt('other')).toBe(50);
   });
 });
+
+describe('sampling on models that take only their default (OpenAI reasoning models)', () => {
+  // OpenAI answers 400 "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1)
+  // value is supported." (o1, o3, o4-mini, gpt-5…) and "Unsupported parameter: 'top_p' is not supported with this model."
+  const sampled: MessageCreateParams = { model: 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }], temperature: 0.2, top_p: 0.9 };
+  test.each([
+    ['openai', 'o3', false],
+    ['openai', 'o4-mini', false],
+    ['openai', 'o1-2024-12-17', false],
+    ['openai', 'gpt-5-mini', false],
+    ['openai', 'gpt-4.1', true],
+    ['openai', 'gpt-4o-mini', true],
+    ['groq', 'openai/gpt-oss-120b', true],
+    [undefined, 'o3', true], // a generic server: its models are not OpenAI's
+  ] as const)('%s %s: temperature and top_p sent: %p', (provider, model, sent) => {
+    const c = ctx(model);
+    const body = hubRequestToChat(sampled, c, resolveQuirks(provider, undefined)) as Record<string, unknown>;
+    if (sent) {
+      expect(body).toMatchObject({ temperature: 0.2, top_p: 0.9 });
+      expect(c.dropped).toEqual([]);
+    } else {
+      expect(body.temperature).toBeUndefined();
+      expect(body.top_p).toBeUndefined();
+      expect(c.dropped).toEqual([`temperature (${model} takes only its default)`, `top_p (${model} takes only its default)`]);
+    }
+  });
+  test('a channel can name its own (an Azure deployment of o3)', () => {
+    const c = ctx('my-o3-deployment');
+    const body = hubRequestToChat(sampled, c, resolveQuirks('azure', { fixed_sampling_models: ['my-o3-*'] })) as Record<string, unknown>;
+    expect(body.temperature).toBeUndefined();
+    expect(body.top_p).toBeUndefined();
+  });
+});
