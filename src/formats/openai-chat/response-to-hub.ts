@@ -67,11 +67,16 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
     ...(Array.isArray(msg.tool_calls) ? msg.tool_calls : []),
     ...(isRecord(msg.function_call) ? [{ function: msg.function_call }] : []), // the deprecated single call
   ];
+  const ids = new Set<string>();
   for (const call of calls) {
     const fn: { name?: unknown; arguments?: unknown } = isRecord(call?.function) ? call.function : {};
+    // ids must differ within a turn (Anthropic: "tool_use ids must be unique"); some servers give every call one id
+    let id = typeof call.id === 'string' && call.id ? call.id : '';
+    if (!id || ids.has(id)) id = newToolUseId();
+    ids.add(id);
     const tool: ToolUseBlock = {
       type: 'tool_use',
-      id: typeof call.id === 'string' && call.id ? call.id : newToolUseId(),
+      id,
       name: typeof fn.name === 'string' ? fn.name : '',
       input: parseToolArguments(typeof fn.arguments === 'string' ? fn.arguments : fn.arguments == null ? '' : JSON.stringify(fn.arguments)),
     };

@@ -302,7 +302,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     // a metadata-only fragment (Gemini's thought_signature alone) names no call and carries nothing
     if (!id && !name && !args && typeof tc.index !== 'number') return;
     const tool = this.toolFor(tc);
-    if (id && !tool.upstreamId && tool.block === null) { tool.upstreamId = id; tool.id = id; }
+    if (id && !tool.upstreamId && tool.block === null) { tool.upstreamId = id; tool.id = this.unusedId(id); }
     if (name && !tool.name) tool.name = name;
     if (args) {
       if (tool.args.length + tool.rest.length + args.length > this.maxToolArgs) {
@@ -335,10 +335,18 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
 
   private newTool(upstreamIndex: number | undefined, upstreamId: string | undefined): ToolCall {
     const tool: ToolCall = {
-      upstreamIndex, upstreamId, id: upstreamId ?? newToolUseId(), name: '', args: '', emitted: 0, block: null, json: new JsonPrefix(), rest: '',
+      upstreamIndex, upstreamId, id: upstreamId ? this.unusedId(upstreamId) : newToolUseId(), name: '', args: '', emitted: 0, block: null, json: new JsonPrefix(), rest: '',
     };
     this.s.tools.push(tool);
     return tool;
+  }
+
+  /**
+   * The upstream's id for a new call, or a fresh one if an earlier call of this answer has it: ids must differ within
+   * a turn (Anthropic: "tool_use ids must be unique"), and some servers give every call one id (Xinference).
+   */
+  private unusedId(id: string): string {
+    return this.s.tools.some((t) => t.id === id) ? newToolUseId() : id;
   }
 
   // ---------- ordering ----------

@@ -161,6 +161,15 @@ describe('response rules', () => {
     expect((err as GatewayError).message).toBe(message);
   });
 
+  test('one id for several calls (Xinference): each tool_use gets its own, the first keeps it', () => {
+    const call = (name: string) => ({ id: 'call_same', type: 'function', function: { name, arguments: '{}' } });
+    const msg = convert(completion({ content: null, tool_calls: [call('f'), call('g'), call('h')] }, 'tool_calls'));
+    const ids = msg.content.map((b) => (b as { id: string }).id);
+    expect(ids[0]).toBe('call_same');
+    expect(new Set(ids).size).toBe(3);
+    for (const id of ids.slice(1)) expect(id).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
+  });
+
   test('stop tables: every stop_reason has a finish_reason, and every finish_reason maps back', () => {
     for (const [finish, stop] of Object.entries(CHAT_FINISH_TO_STOP_REASON)) {
       expect(Object.keys(STOP_REASON_TO_CHAT_FINISH)).toContain(stop);

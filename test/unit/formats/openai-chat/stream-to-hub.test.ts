@@ -705,6 +705,20 @@ describe('stream rules', () => {
     expect(starts[1]!.id).toBe('call_keep');
   });
 
+  test('one id for several calls (Xinference derives it from the completion id): each tool_use gets its own, the first keeps it', () => {
+    // Anthropic refuses a turn whose tool_use ids repeat ("tool_use ids must be unique"), and a tool result could not say which call it answers
+    const events = run([
+      chunk({ tool_calls: [{ index: 0, id: 'call_same', function: { name: 'f', arguments: '{"a":1}' } }] }),
+      chunk({ tool_calls: [{ index: 1, id: 'call_same', function: { name: 'g', arguments: '{"b":2}' } }] }),
+      chunk({ tool_calls: [{ index: 1, id: 'call_same', function: { arguments: '' } }] }, 'tool_calls'),
+    ]);
+    assertValidSequence(events);
+    const ids = events.flatMap((e) => (e.type === 'content_block_start' ? [(e.content_block as { id: string }).id] : []));
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toBe('call_same');
+    expect(ids[1]).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
+  });
+
   test('n>1 is reported in ctx.dropped', () => {
     const ctx = makeCtx();
     run([{ choices: [{ index: 1, delta: { content: 'x' } }] }, chunk({ content: 'y' }, 'stop')], { ctx });
