@@ -28,10 +28,19 @@ const RULES: Record<string, Rule> = {
     }
     return null;
   },
+  // Mistral: the last message is a user or tool one, or an assistant one marked `prefix: true` (which it continues)
+  mistral(body) {
+    const last = body.messages.at(-1);
+    if (last.role === 'assistant' && last.prefix !== true) {
+      return json({ object: 'error', message: 'Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant', type: 'invalid_request_error', param: null, code: '3230' }, 400);
+    }
+    return null;
+  },
 };
 
 const RECORDED: Record<string, string> = {
   openai: 'openai-chat/response-o3-mini-reasoning-tokens.json',
+  mistral: 'openai-chat/response-text.json',
 };
 
 let upstream: MockUpstream;
@@ -47,6 +56,7 @@ beforeAll(() => {
     keys: [{ key: KEY, name: 'rules' }],
     routing: { circuit_failures: 1000 },
     channels: [
+      { name: 'mistral', type: 'openai', provider: 'mistral', base_url: `${upstream.url}/mistral`, api_key: 'sk-up', models: { 'claude-opus-5-5': 'mistral-large-latest' } },
       { name: 'openai', type: 'openai', provider: 'openai', base_url: `${upstream.url}/openai`, api_key: 'sk-up', models: { 'claude-sonnet-5-5': 'o3', 'claude-haiku-5-5': 'gpt-4.1-mini' } },
     ],
   });
@@ -66,5 +76,16 @@ describe('OpenAI reasoning models', () => {
 
     await client.messages.create({ ...params, model: 'claude-haiku-5-5' } as Anthropic.MessageCreateParamsNonStreaming);
     expect(upstream.requests.at(-1)!.json).toMatchObject({ model: 'gpt-4.1-mini', temperature: 0.3, top_p: 0.9 });
+  });
+});
+
+describe('Mistral', () => {
+  test('a prefilled answer (the conversation ends with an assistant turn) is continued, not refused', async () => {
+    const res = await client.messages.create({
+      model: 'claude-opus-5-5', max_tokens: 50,
+      messages: [{ role: 'user', content: 'Give me JSON.' }, { role: 'assistant', content: '{"answer":' }],
+    });
+    expect(res.content[0]).toMatchObject({ type: 'text' });
+    expect(upstream.requests.at(-1)!.json.messages.at(-1)).toEqual({ role: 'assistant', content: '{"answer":', prefix: true });
   });
 });

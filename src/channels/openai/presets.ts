@@ -82,6 +82,9 @@ export const PRESETS = {
     // Mistral rejects unknown request fields (422): no `user`, no `stream_options` (usage comes on the last chunk anyway)
     user_max_length: 0,
     stream_usage: false,
+    // "Expected last role User or Tool (or Assistant with prefix True)": a prefill is sent as what Mistral continues
+    // (https://docs.mistral.ai/guides/prefix/)
+    assistant_prefix: true,
   },
   xai: {
     // grok-3-mini takes only low|high (https://docs.x.ai/docs/guides/reasoning); grok-4 reasons always and rejects the field

@@ -61,6 +61,11 @@ export const ChatQuirksSchema = v.strictObject({
    * `[a-zA-Z0-9]` (Mistral); other ids are mapped deterministically, the same way in `tool_calls` and `tool_call_id`.
    */
   tool_call_id: v.optional(v.picklist(['keep', 'alnum9'])),
+  /**
+   * A conversation that ends with an assistant turn (an Anthropic prefill, which the answer continues) is sent with
+   * `prefix: true` on that message: Mistral refuses a last assistant message without it, and continues one with it.
+   */
+  assistant_prefix: v.optional(v.boolean()),
 });
 
 export type ChatQuirksConfig = v.InferOutput<typeof ChatQuirksSchema>;
@@ -87,4 +92,5 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   developer_role: false,
   system_anywhere: false,
   tool_call_id: 'keep',
+  assistant_prefix: false,
 };

@@ -141,6 +141,11 @@ function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks
     }
     previous = role;
   });
+  if (quirks.assistant_prefix && previous === 'assistant') {
+    // a prefill: Mistral continues the last message only when it says so, and refuses it otherwise
+    const last = out.at(-1);
+    if (last?.role === 'assistant' && !last.tool_calls) last.prefix = true;
+  }
   return out;
 }
 

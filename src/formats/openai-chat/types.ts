@@ -57,6 +57,8 @@ export interface ChatCompletionAssistantMessageParam {
   name?: string;
   /** DeepSeek / Moonshot / vLLM: the reasoning of this turn, sent back in thinking-mode tool loops. */
   reasoning_content?: string;
+  /** Mistral: the answer continues this (last) message (https://docs.mistral.ai/guides/prefix/). */
+  prefix?: boolean;
   [k: string]: unknown;
 }
 export interface ChatCompletionToolMessageParam {

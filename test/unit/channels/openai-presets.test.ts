@@ -41,6 +41,7 @@ describe('presets', () => {
     ['mistral', 'tool_call_id', 'alnum9'],
     ['mistral', 'stream_usage', false],
     ['mistral', 'user_max_length', 0],
+    ['mistral', 'assistant_prefix', true],
     ['xai', 'reasoning_efforts', ['low', 'high']],
     ['gemini', 'schema', 'strict'],
     ['gemini', 'parallel_tool_calls', false],

@@ -91,3 +91,17 @@ describe('sampling on models that take only their default (OpenAI reasoning mode
     expect(body.top_p).toBeUndefined();
   });
 });
+
+describe('a conversation that ends with an assistant turn (Anthropic prefill)', () => {
+  const prefill: MessageCreateParams = { model: 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'The colour is' }] };
+  // Mistral: 400 "Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant";
+  // with `prefix: true` it continues that message, as Anthropic continues a prefill
+  test.each([['mistral', true], ['openai', undefined], [undefined, undefined]] as const)('%s: prefix %p on the last message', (provider, prefix) => {
+    const body = hubRequestToChat(prefill, ctx('m'), resolveQuirks(provider, undefined));
+    expect(body.messages.at(-1)).toEqual({ role: 'assistant', content: 'The colour is', ...(prefix ? { prefix } : {}) });
+  });
+  test('an assistant turn earlier in the conversation is not marked', () => {
+    const body = hubRequestToChat({ ...prefill, messages: [...prefill.messages, { role: 'user', content: 'Another?' }] }, ctx('m'), resolveQuirks('mistral', undefined));
+    expect(body.messages.some((m) => 'prefix' in m)).toBe(false);
+  });
+});
