@@ -9,6 +9,11 @@ import { ChatQuirksSchema } from '../formats/openai-chat/quirks.ts';
 
 const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 const NonNegativeInt = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** setTimeout holds at most 2^31-1 ms and fires at once for anything longer (Node and Bun alike). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const TooLong = `at most ${MAX_TIMER_MS} ms (24.8 days)`;
+const Millis = v.pipe(PositiveInt, v.maxValue(MAX_TIMER_MS, TooLong));
+const MillisOrZero = v.pipe(NonNegativeInt, v.maxValue(MAX_TIMER_MS, TooLong));
 const NonEmpty = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
 /** RFC 9110 field names (tokens) and values without line breaks: checked here rather than failing every request. */
 const HeaderName = v.pipe(NonEmpty, v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'));
@@ -21,7 +26,7 @@ export const ServerSchema = v.strictObject({
   /** Largest accepted request body; Anthropic's own limit is 32 MB. */
   max_body_bytes: v.optional(PositiveInt, 32 * 1024 * 1024),
   /** On SIGTERM/SIGINT: how long in-flight requests may take to finish before the process exits anyway. */
-  drain_timeout_ms: v.optional(NonNegativeInt, 30_000),
+  drain_timeout_ms: v.optional(MillisOrZero, 30_000),
   /** Request log lines: `info` (one line per request), `warn`, `error`, `silent`. */
   log_level: v.optional(v.picklist(['debug', 'info', 'warn', 'error', 'silent']), 'info'),
   /**
@@ -60,9 +65,9 @@ export const ChannelSchema = v.strictObject({
   priority: v.optional(v.pipe(v.number(), v.integer()), 0),
   weight: v.optional(v.pipe(v.number(), v.minValue(0)), 1),
   /** Longest wait for the upstream response to begin (connect + first byte). */
-  timeout_ms: v.optional(PositiveInt, 120_000),
+  timeout_ms: v.optional(Millis, 120_000),
   /** Longest silence between two chunks of a streamed response. */
-  stream_idle_timeout_ms: v.optional(PositiveInt, 300_000),
+  stream_idle_timeout_ms: v.optional(Millis, 300_000),
   /** Sent upstream on every request, replacing the client's of the same name. */
   headers: v.optional(v.record(HeaderName, HeaderValue), {}),
   /** Azure OpenAI: the `api-version` query parameter. */
@@ -80,9 +85,9 @@ export const RoutingSchema = v.strictObject({
   /** Consecutive failures after which a channel is skipped. */
   circuit_failures: v.optional(PositiveInt, 3),
   /** How long a tripped channel is skipped before it is tried again. */
-  circuit_cooldown_ms: v.optional(PositiveInt, 30_000),
+  circuit_cooldown_ms: v.optional(Millis, 30_000),
   /** A `retry-after` up to this long is waited out before the next attempt; longer ones move on at once. */
-  max_retry_after_ms: v.optional(NonNegativeInt, 2_000),
+  max_retry_after_ms: v.optional(MillisOrZero, 2_000),
   /** Most upstream attempts for one request (across candidates). */
   max_attempts: v.optional(PositiveInt, 4),
 });

@@ -90,6 +90,17 @@ describe('validation names every problem by path', () => {
   test('a root that is not a mapping: one problem saying so', () => {
     for (const raw of [[1, 2], 'channels', 42, null]) expect(problems(() => validateConfig(raw))).toEqual(['(root): must be a mapping of server, keys, channels and routing']);
   });
+  test('a duration past what a timer can hold (2^31-1 ms) is refused, not turned into 1 ms', () => {
+    // setTimeout fires at once for longer delays: a stream_idle_timeout_ms of 35 days failed every stream in 1 ms
+    const ps = problems(() => validateConfig({ channels: [{ ...base.channels[0], stream_idle_timeout_ms: 3_000_000_000, timeout_ms: 1e20 }], server: { drain_timeout_ms: 2 ** 31 }, routing: { circuit_cooldown_ms: 2 ** 31 } }));
+    expect(ps).toEqual([
+      'server.drain_timeout_ms: at most 2147483647 ms (24.8 days)',
+      'channels[0].timeout_ms: at most 2147483647 ms (24.8 days)',
+      'channels[0].stream_idle_timeout_ms: at most 2147483647 ms (24.8 days)',
+      'routing.circuit_cooldown_ms: at most 2147483647 ms (24.8 days)',
+    ]);
+    expect(validateConfig({ channels: [{ ...base.channels[0], stream_idle_timeout_ms: 2 ** 31 - 1 }] }).channels[0]!.stream_idle_timeout_ms).toBe(2 ** 31 - 1);
+  });
   test('several problems are all reported', () => {
     const ps = problems(() => validateConfig({ channels: [{ name: 'c', type: 'x', base_url: 'nope', models: ['m'] }], extra: 1 }));
     expect(ps.length).toBeGreaterThanOrEqual(3);
