@@ -53,6 +53,8 @@ function formatIssue(issue: v.BaseIssue<unknown>): string {
   let msg = issue.message;
   // valibot's strictObject reports an unknown key as "Invalid key: Expected never but received "x"": say it plainly
   if (issue.kind === 'schema' && issue.expected === 'never' && issue.type === 'strict_object') msg = 'unknown key';
+  // and a missing field as "Invalid key: Expected "name" but received undefined"
+  else if (issue.kind === 'schema' && issue.received === 'undefined' && issue.expected?.startsWith('"')) msg = 'required';
   return p ? `${p}: ${msg}` : msg;
 }
 
@@ -119,7 +121,11 @@ function zeroConfig(env: LoadOptions['env']): unknown {
 function crossChecks(cfg: Config): string[] {
   const problems: string[] = [];
   const exposed = new Set<string>();
+  const named = new Map<string, number>();
   cfg.channels.forEach((c, i) => {
+    const first = named.get(c.name);
+    if (first !== undefined) problems.push(`channels[${i}].name: duplicate channel name "${c.name}" (also channels[${first}])`);
+    else named.set(c.name, i);
     if (!c.base_url && !(c.type === 'openai' && c.provider)) problems.push(`channels[${i}].base_url: required for an ${c.type} channel${c.type === 'openai' ? ' without a provider preset' : ''}`);
     if (c.type !== 'openai' && c.quirks) problems.push(`channels[${i}].quirks: only openai channels take quirks`);
     if (c.type !== 'openai' && c.provider) problems.push(`channels[${i}].provider: only openai channels take a provider preset`);

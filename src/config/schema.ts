@@ -95,10 +95,8 @@ export const RoutingSchema = v.strictObject({
 export const ConfigSchema = v.strictObject({
   server: v.optional(ServerSchema, {}),
   keys: v.optional(v.array(KeySchema), []),
-  channels: v.pipe(
-    v.array(ChannelSchema),
-    v.check((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'channel names must be unique'),
-  ),
+  /** Names are unique: checked after parsing (config/load.ts), to name the repeated one. */
+  channels: v.array(ChannelSchema),
   routing: v.optional(RoutingSchema, {}),
   /** Default `max_tokens` for /v1/chat/completions requests to anthropic channels that set none. */
   default_max_tokens: v.optional(PositiveInt, 8192),

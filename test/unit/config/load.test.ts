@@ -73,7 +73,6 @@ describe('validation names every problem by path', () => {
     ['key ending in a line break (a ${VAR} read from a file)', { ...base, keys: [{ key: 'sk-gw-12345678\n', name: 'a' }] }, 'keys[0].key: must be printable ASCII with no space or line break at either end'],
     ['key with a space at its start', { ...base, keys: [{ key: ' sk-gw-12345678', name: 'a' }] }, 'keys[0].key: must be printable ASCII'],
     ['key with non-ASCII letters', { ...base, keys: [{ key: 'sk-gw-clé-12345678', name: 'a' }] }, 'keys[0].key: must be printable ASCII'],
-    ['duplicate channel names', { channels: [base.channels[0], base.channels[0]] }, 'channels: channel names must be unique'],
     ['quirks on anthropic', { channels: [{ ...base.channels[0], quirks: { top_k: true } }] }, 'channels[0].quirks: only openai channels take quirks'],
     ['unknown quirk', { channels: [{ name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'], quirks: { topk: true } }] }, 'channels[0].quirks.topk: unknown key'],
     ['openai without base_url or provider', { channels: [{ name: 'o', type: 'openai', models: ['m'] }] }, 'channels[0].base_url: required'],
@@ -100,6 +99,18 @@ describe('validation names every problem by path', () => {
       'routing.circuit_cooldown_ms: at most 2147483647 ms (24.8 days)',
     ]);
     expect(validateConfig({ channels: [{ ...base.channels[0], stream_idle_timeout_ms: 2 ** 31 - 1 }] }).channels[0]!.stream_idle_timeout_ms).toBe(2 ** 31 - 1);
+  });
+  test('a missing required field says so', () => {
+    expect(problems(() => validateConfig({ channels: [{ type: 'anthropic', base_url: 'https://x.test' }], keys: [{ key: 'sk-12345678' }] }))).toEqual([
+      'keys[0].name: required',
+      'channels[0].name: required',
+      'channels[0].models: required',
+    ]);
+    expect(problems(() => validateConfig({}))).toEqual(['channels: required']);
+  });
+  test('duplicate channel names name the second one', () => {
+    expect(problems(() => validateConfig({ channels: [base.channels[0], { ...base.channels[0], name: 'd' }, base.channels[0]] })))
+      .toEqual(['channels[2].name: duplicate channel name "c" (also channels[0])']);
   });
   test('several problems are all reported', () => {
     const ps = problems(() => validateConfig({ channels: [{ name: 'c', type: 'x', base_url: 'nope', models: ['m'] }], extra: 1 }));
