@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import { readFileSync } from 'node:fs';
 import { ConfigSchema, type Config } from './schema.ts';
+import { globMatch } from '../util/glob.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -121,6 +122,7 @@ function zeroConfig(env: LoadOptions['env']): unknown {
 function crossChecks(cfg: Config): string[] {
   const problems: string[] = [];
   const exposed = new Set<string>();
+  const patterns: string[] = [];
   const named = new Map<string, number>();
   cfg.channels.forEach((c, i) => {
     const first = named.get(c.name);
@@ -129,12 +131,19 @@ function crossChecks(cfg: Config): string[] {
     if (!c.base_url && !(c.type === 'openai' && c.provider)) problems.push(`channels[${i}].base_url: required for an ${c.type} channel${c.type === 'openai' ? ' without a provider preset' : ''}`);
     if (c.type !== 'openai' && c.quirks) problems.push(`channels[${i}].quirks: only openai channels take quirks`);
     if (c.type !== 'openai' && c.provider) problems.push(`channels[${i}].provider: only openai channels take a provider preset`);
-    for (const m of Array.isArray(c.models) ? c.models : Object.keys(c.models)) exposed.add(m);
+    for (const m of Array.isArray(c.models) ? c.models : Object.keys(c.models)) {
+      if (m.includes('*')) patterns.push(m);
+      else exposed.add(m);
+    }
   });
   const seen = new Set<string>();
   cfg.keys.forEach((k, i) => {
     if (seen.has(k.key)) problems.push(`keys[${i}].key: duplicate key`);
     seen.add(k.key);
+    // a key's models are matched exactly (pipeline/handle.ts) against what routing serves (routing/table.ts)
+    k.models?.forEach((m, j) => {
+      if (!exposed.has(m) && !patterns.some((p) => globMatch(p, m))) problems.push(`keys[${i}].models[${j}]: no channel serves model "${m}"`);
+    });
   });
   return problems;
 }

@@ -24,7 +24,7 @@ afterAll(async () => { await primary.stop(); await secondary.stop(); });
 
 function gateway(extra: Record<string, unknown> = {}, channelExtra: Record<string, unknown> = {}) {
   const g = startGateway({
-    keys: [{ key: KEY, name: 'team-a', models: ['m', 'other'] }, { key: 'sk-gw-all-models', name: 'admin' }],
+    keys: [{ key: KEY, name: 'team-a', models: ['m'] }, { key: 'sk-gw-all-models', name: 'admin' }],
     channels: [
       { name: 'primary', type: 'anthropic', base_url: primary.url, api_key: 'k1', models: ['m', 'unlisted'], priority: 10, ...channelExtra },
       { name: 'secondary', type: 'anthropic', base_url: secondary.url, api_key: 'k2', models: ['m'], priority: 0 },

@@ -108,6 +108,12 @@ describe('validation names every problem by path', () => {
     ]);
     expect(problems(() => validateConfig({}))).toEqual(['channels: required']);
   });
+  test("a key's model that no channel serves is named (it could never be used)", () => {
+    const channels = [{ ...base.channels[0], models: ['m', 'claude-*'] }];
+    expect(problems(() => validateConfig({ channels, keys: [{ key: 'sk-12345678', name: 'a', models: ['m', 'claude-x', 'gpt-4o'] }] })))
+      .toEqual(['keys[0].models[2]: no channel serves model "gpt-4o"']);
+    expect(validateConfig({ channels, keys: [{ key: 'sk-12345678', name: 'a', models: ['m', 'claude-x'] }] }).keys[0]!.models).toEqual(['m', 'claude-x']);
+  });
   test('duplicate channel names name the second one', () => {
     expect(problems(() => validateConfig({ channels: [base.channels[0], { ...base.channels[0], name: 'd' }, base.channels[0]] })))
       .toEqual(['channels[2].name: duplicate channel name "c" (also channels[0])']);
