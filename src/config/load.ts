@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { readFileSync } from 'node:fs';
 import { ConfigSchema, type Config } from './schema.ts';
 import { globMatch } from '../util/glob.ts';
+import { jsonDuplicateKeys, yamlDuplicateKeys } from './duplicate-keys.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -66,12 +67,17 @@ function readConfigFile(path: string): unknown {
   } catch (e) {
     throw new ConfigError([`${path}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
+  const yaml = /\.ya?ml$/i.test(path);
+  let parsed: unknown;
   try {
-    if (/\.ya?ml$/i.test(path)) return Bun.YAML.parse(text);
-    return JSON.parse(text);
+    parsed = yaml ? Bun.YAML.parse(text) : JSON.parse(text);
   } catch (e) {
-    throw new ConfigError([`${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(e as Error).message}`]);
+    throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}`]);
   }
+  // both parsers keep the last of a repeated key without a word: a second `channels:` would drop the first list
+  const dups = yaml ? yamlDuplicateKeys(text, parsed) : jsonDuplicateKeys(text);
+  if (dups.length) throw new ConfigError(dups.map((d) => `${d.path}: written twice (lines ${d.firstLine} and ${d.line}); the second would silently replace the first`));
+  return parsed;
 }
 
 
