@@ -101,7 +101,10 @@ function expandEnv(x: unknown, env: LoadOptions['env'], path: string, missing: s
   if (Array.isArray(x)) return x.map((e, i) => expandEnv(e, env, `${path}[${i}]`, missing, depth + 1));
   if (x && typeof x === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(x)) out[k] = expandEnv(val, env, path ? `${path}.${k}` : k, missing, depth + 1);
+    for (const [k, val] of Object.entries(x)) {
+      // defined, not assigned: a `__proto__` key in the file stays a key (an assignment would set the prototype)
+      Object.defineProperty(out, k, { value: expandEnv(val, env, path ? `${path}.${k}` : k, missing, depth + 1), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return x;

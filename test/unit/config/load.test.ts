@@ -118,6 +118,11 @@ describe('validation names every problem by path', () => {
     expect(problems(() => validateConfig({ channels: [base.channels[0], { ...base.channels[0], name: 'd' }, base.channels[0]] })))
       .toEqual(['channels[2].name: duplicate channel name "c" (also channels[0])']);
   });
+  test('a __proto__ key in the file is a key like any other, not a prototype', () => {
+    const p = join(dir, 'proto.json');
+    writeFileSync(p, '{"__proto__": {"keys": [{"key": "sk-12345678", "name": "x"}]}, "channels": [{"name": "c", "type": "anthropic", "base_url": "https://x.test", "models": {"__proto__": "u"}}]}');
+    expect(problems(() => loadConfig({ path: p, env: {} }))).toEqual(['channels[0].models: must map at least one model', '__proto__: unknown key']);
+  });
   test('several problems are all reported', () => {
     const ps = problems(() => validateConfig({ channels: [{ name: 'c', type: 'x', base_url: 'nope', models: ['m'] }], extra: 1 }));
     expect(ps.length).toBeGreaterThanOrEqual(3);
