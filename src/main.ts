@@ -117,7 +117,7 @@ function main() {
     if (stopping) return;
     stopping = true;
     deps.state.draining = true;
-    logger.event('info', 'draining', { signal, inflight: deps.state.inflight, drain_timeout_ms: config.server.drain_timeout_ms });
+    logger.event('info', 'draining', { signal, inflight: server.pendingRequests, drain_timeout_ms: config.server.drain_timeout_ms });
     flush();
     const drained = server.stop(false).then(() => true);
     const timedOut = Bun.sleep(config.server.drain_timeout_ms).then(() => false);
