@@ -98,6 +98,13 @@ export interface TranslateContext {
    * estimate (input from the request, output from the answer's length); the request's log line says so.
    */
   usageEstimated?: boolean;
+  /**
+   * Upstream role: a ceiling on the output tokens asked for, below the client's `max_tokens` and the channel's
+   * configured ceilings (pipeline/output-ceilings.ts: one the provider named when it refused a larger value).
+   */
+  maxTokensCap?: number;
+  /** Upstream role: the output-token limit the converter put in the request (after every ceiling), if any. */
+  maxTokensSent?: number;
   /** Inbound role: the client asked for usage at the end of the stream (Chat Completions `stream_options.include_usage`). */
   streamUsage?: boolean;
   /**

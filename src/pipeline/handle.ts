@@ -25,6 +25,7 @@ import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
+import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
 
 /**
  * The request settled here (http/route.ts: `settles`): every answer goes out through `settle`, and an error is
@@ -54,11 +55,13 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     }
     // each candidate in turn, falling back to the next only before the first byte reached the client (one
     // function with the steps above: an async layer per request costs a promise, a generator and its environment)
-    const tried = candidates(deps, routes);
+    let tried = candidates(deps, routes);
     // several channels, not all of them open: each attempt asks the breaker as it starts (a half-open channel's probe
     // is claimed by the attempt that makes it, not by a request that never gets to it)
     const gated = tried.length > 1 && tried.some((r) => !deps.breaker.isOpen(r.channel.name));
     let lastError: GatewayError | undefined;
+    // the output ceiling a provider named when it refused this request's max_tokens: its retry (pipeline/output-ceilings.ts)
+    let refused: { route: Route; ceiling: number } | null = null;
     for (let i = 0; i < tried.length; i++) {
       // a client that left during the last attempt (or the wait after it) is not served by the next one
       if (i > 0 && req.signal.aborted) throw new ClientGone();
@@ -85,7 +88,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         body = bytes;
       } else {
         // translation errors (a block type the channel cannot take) are the client's: no fallback
-        ({ ctx, body, release, estimate } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens));
+        const cap = refused?.route === route ? refused.ceiling : learntCeiling(channel, route.upstreamModel);
+        ({ ctx, body, release, estimate } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens, cap));
         if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
       }
 
@@ -116,8 +120,14 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       }
 
       if (!res.ok) {
-        const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last);
+        const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused ? null : ctx);
         if (failed instanceof Response) return settle(x, failed);
+        if (typeof failed === 'number') {
+          // the provider named its output ceiling: the same channel once more, capped to it
+          refused = { route, ceiling: failed };
+          tried = [...tried.slice(0, i + 1), route, ...tried.slice(i + 1)];
+          continue;
+        }
         lastError = failed;
         continue;
       }
@@ -209,12 +219,13 @@ function unreachable(x: Exchange, channel: Channel, upstream: AbortController, e
  * not the last falls back (the error returned, after the upstream's Retry-After when it is short enough); any other
  * becomes the answer.
  */
-async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean): Promise<Response | GatewayError> {
+async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean, ctx: TranslateContext | null): Promise<Response | GatewayError | number> {
   if (REDIRECTS.has(res.status)) return redirected(x, deps, channel, res, guard);
   const retryable = isRetryableStatus(res.status);
   // a 4xx that is the request's own fault says the channel is up (a half-open probe reports so too)
   if (retryable) deps.breaker.failure(channel.name);
   else deps.breaker.success(channel.name);
+  if (res.status === 400 && ctx?.maxTokensSent !== undefined && channel.nativeFormat === 'openai-chat') return ceilingOrError(x, deps, channel, res, upstream, guard, ctx);
   if (!retryable || last) return upstreamError(x, channel, res, passthrough, upstream, guard);
   unwatch(guard);
   const wait = retryAfterMs(res.headers);
@@ -229,6 +240,27 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
     client.removeEventListener('abort', left);
   }
   return new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
+}
+
+/**
+ * A 400 to a translated request: the output ceiling the provider named, when it refused a larger `max_tokens`
+ * (remembered for the channel and model when it is the model's own: pipeline/output-ceilings.ts), else the error,
+ * thrown as upstreamError throws it.
+ */
+async function ceilingOrError(x: Exchange, deps: AppDeps, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, ctx: TranslateContext): Promise<number> {
+  try {
+    await upstreamError(x, channel, res, false, upstream, guard);
+  } catch (err) {
+    const refused = err instanceof GatewayError ? refusedCeiling(err.message) : null;
+    if (!refused || refused.ceiling >= ctx.maxTokensSent!) throw err;
+    if (refused.remember) rememberCeiling(channel, ctx.upstreamModel, refused.ceiling);
+    deps.logger.event('warn', 'upstream refused max_tokens: sent again within its ceiling', {
+      request_id: x.requestId, channel: channel.name, upstream_model: ctx.upstreamModel, sent: ctx.maxTokensSent, ceiling: refused.ceiling, remembered: refused.remember,
+    });
+    x.log.entry.error = undefined; // the attempt that follows decides the line
+    return refused.ceiling;
+  }
+  throw new GatewayError(502, 'api_error', `channel ${channel.name}: HTTP ${res.status}`); // not reached: a translation's error is thrown
 }
 
 /** The statuses that redirect (with a Location); 304 Not Modified is not one. */

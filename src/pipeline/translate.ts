@@ -45,10 +45,10 @@ export function nativeEndpoint(format: FormatId): Endpoint {
  * (and for every other body) from the full parse. `release`, when given, must be called once the body has been
  * handed to the channel's `send`: its bytes are then reused (pipeline/body-buffers.ts).
  */
-export function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: string, defaultMaxTokens: number): Translated {
+export function translateRequest(inbound: Inbound, channel: Channel, upstreamModel: string, defaultMaxTokens: number, maxTokensCap?: number): Translated {
   const from = FORMATS[inbound.format];
   const to = FORMATS[channel.nativeFormat];
-  const newContext = () => translationContext(inbound.model, upstreamModel, defaultMaxTokens, thinkingStyleFor(channel.config, upstreamModel));
+  const newContext = () => translationContext(inbound.model, upstreamModel, defaultMaxTokens, thinkingStyleFor(channel.config, upstreamModel), maxTokensCap);
   let estimate: (() => void) | undefined;
   const prepare = (hub: MessageCreateParams, ctx: TranslateContext, raw?: RawStrings) => {
     ctx.omitThinking = (hub.thinking as { display?: unknown } | undefined)?.display === 'omitted';
@@ -96,7 +96,7 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
  * handleInference's optimized code see several shapes at `ctx.dropped` and be thrown away whenever the mode changed:
  * bench/FINDINGS.md "The JIT compiler").
  */
-function translationContext(requestedModel: string, upstreamModel: string, defaultMaxTokens: number, thinkingStyle: TranslateContext['thinkingStyle']): TranslateContext {
+function translationContext(requestedModel: string, upstreamModel: string, defaultMaxTokens: number, thinkingStyle: TranslateContext['thinkingStyle'], maxTokensCap?: number): TranslateContext {
   return {
     requestedModel,
     upstreamModel,
@@ -107,6 +107,8 @@ function translationContext(requestedModel: string, upstreamModel: string, defau
     omitThinking: false,
     streamUsage: false,
     usageEstimated: false,
+    maxTokensCap,
+    maxTokensSent: undefined,
     tools: undefined,
   };
 }

@@ -36,7 +36,8 @@ beforeAll(() => {
     keys: [{ key: KEY, name: 'claude-code' }],
     channels: [{
       name: 'openai', type: 'openai', provider: 'openai', base_url: `${upstream.url}/v1`, api_key: UPSTREAM_KEY,
-      models: { 'claude-sonnet-5-5': 'gpt-5', 'claude-haiku-5-5': 'gpt-5-mini' },
+      // llama-groq: no ceiling configured, the mock refuses more than 40960 as Groq does (pipeline/output-ceilings.ts)
+      models: { 'claude-sonnet-5-5': 'gpt-5', 'claude-haiku-5-5': 'gpt-5-mini', 'claude-opus-5-5': 'llama-groq' },
       quirks: { max_output_tokens: { 'gpt-5': 64000, 'gpt-5-mini': 32000 } },
     }],
   });
@@ -155,6 +156,26 @@ describe.skipIf(!CLI.ok)(`Claude Code ${CLI.version} through the gateway to an O
     expect(text(tool)).toContain('The launch code is PAPAYA-7781.');
     expect(text(tool)).toContain('Meeting notes');
   }, 90_000);
+
+  test('a provider that refuses max_tokens 128000 and names its ceiling: Claude Code still gets its answer, and the next turn goes capped', async () => {
+    upstream.handler = (r) => {
+      const asked = r.json?.max_completion_tokens;
+      if (asked > 40960) {
+        return json({ error: { message: `\`max_completion_tokens\` must be less than or equal to \`40960\`, the maximum value for \`max_completion_tokens\` is less than the \`context_window\` for this model`, type: 'invalid_request_error', param: 'max_completion_tokens' } }, 400);
+      }
+      return sse(chatTextStream('Answered within the ceiling.'), { signal: r.signal });
+    };
+    for (const expected of [[128000, 40960], [40960]]) {
+      upstream.requests.length = 0;
+      const run = await runClaude(['-p', 'Say something.', '--model', 'claude-opus-5-5'], {
+        baseUrl: gw.url, token: KEY, home: freshDir('sb-cc-home-'), cwd: freshDir('sb-cc-cwd-'), timeoutMs: 75_000,
+      });
+      if (run.code !== 0 || run.timedOut) throw new Error(describeRun(run));
+      expect(run.stdout.trim()).toBe('Answered within the ceiling.');
+      expect(upstream.requests.map((r) => r.json.max_completion_tokens)).toEqual(expected);
+      expect(upstream.requests.every((r) => r.json.model === 'llama-groq')).toBe(true);
+    }
+  }, 180_000);
 
   test('the same CLI through an anthropic channel: a byte passthrough, ?beta=true and anthropic-beta kept', async () => {
     const anthropic = startMockUpstream((r) => sse(anthropicTextStream('Passed straight through.'), { signal: r.signal }));

@@ -62,8 +62,8 @@ const SILENT_FIELDS = new Set<string>([
 export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): ChatCompletionCreateParams {
   const body: ChatCompletionCreateParams = { model: ctx.upstreamModel, messages: messagesFromHub(hub, ctx, quirks) };
 
-  const maxTokens = clampMaxTokens(hub.max_tokens, ctx.upstreamModel, quirks);
-  if (maxTokens !== undefined) body[quirks.max_tokens_field] = maxTokens;
+  const maxTokens = clampMaxTokens(hub.max_tokens, ctx.upstreamModel, quirks, ctx.maxTokensCap);
+  if (maxTokens !== undefined) body[quirks.max_tokens_field] = ctx.maxTokensSent = maxTokens;
 
   if (typeof hub.temperature === 'number' || typeof hub.top_p === 'number') applySampling(body, hub, ctx, quirks);
   if (typeof hub.top_k === 'number') {
@@ -707,8 +707,10 @@ function applySampling(body: ChatCompletionCreateParams, hub: MessageCreateParam
 }
 
 
-function clampMaxTokens(requested: unknown, upstreamModel: string, quirks: ChatQuirks): number | undefined {
-  if (typeof requested !== 'number') return undefined;
+/** `max_tokens` within the model's configured ceiling (quirks.max_output_tokens) and `cap` (one the provider named). */
+function clampMaxTokens(asked: unknown, upstreamModel: string, quirks: ChatQuirks, cap: number | undefined): number | undefined {
+  if (typeof asked !== 'number') return undefined;
+  const requested = cap !== undefined && cap < asked ? cap : asked;
   const limits = quirks.max_output_tokens;
   let limit = limits[upstreamModel];
   if (limit === undefined) {

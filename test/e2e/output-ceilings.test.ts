@@ -1,0 +1,140 @@
+/**
+ * A provider that refuses Claude Code's `max_tokens: 128000` names its ceiling; the gateway sends the request again
+ * within it, and remembers a model's own ceiling for the channel (pipeline/output-ceilings.ts). The mock enforces the
+ * limit with each provider's own wording of the refusal.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { startMockUpstream, json, sse, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
+import { chatTextStream } from '../helpers/claude-code.ts';
+import { refusedCeiling } from '../../src/pipeline/output-ceilings.ts';
+
+const KEY = 'sk-gw-ceilings-1';
+let upstream: MockUpstream;
+let gw: TestGateway;
+let sdk: Anthropic;
+
+/** Each provider's refusal, for a model whose output ceiling is `limit`, of a request asking for `asked`. */
+const REFUSALS: Record<string, (limit: number, asked: number, input: number) => string> = {
+  groq: (limit) => `\`max_completion_tokens\` must be less than or equal to \`${limit}\`, the maximum value for \`max_completion_tokens\` is less than the \`context_window\` for this model`,
+  openai: (limit, asked) => `max_tokens is too large: ${asked}. This model supports at most ${limit} completion tokens, whereas you provided ${asked}.`,
+  deepseek: (limit) => `Invalid max_tokens value, the valid range of max_tokens is [1, ${limit}]`,
+  vllm: (limit, asked, input) => `'max_tokens' or 'max_completion_tokens' is too large: ${asked}. This model's maximum context length is ${limit + input} tokens and your request has ${input} input tokens (${asked} > ${limit + input} - ${input}).`,
+};
+
+/** An upstream model of each kind: its ceiling, and how it words a refusal. */
+const MODELS: Record<string, { limit: number; says: keyof typeof REFUSALS }> = {
+  'llama-groq': { limit: 40960, says: 'groq' },
+  'gpt-small': { limit: 16384, says: 'openai' },
+  'deepseek-chat': { limit: 8192, says: 'deepseek' },
+  'qwen-local': { limit: 30000, says: 'vllm' },
+  'stubborn': { limit: 1000, says: 'groq' },
+};
+
+beforeAll(() => {
+  upstream = startMockUpstream(() => json({ error: { message: 'no handler' } }, 500));
+  gw = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    channels: [
+      { name: 'compat', type: 'openai', base_url: `${upstream.url}/v1`, api_key: 'sk-up', models: ['*'] },
+    ],
+  });
+  sdk = new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await upstream?.stop();
+});
+beforeEach(() => {
+  upstream.requests.length = 0;
+  upstream.handler = (r) => {
+    const body = r.json;
+    const model = MODELS[body.model]!;
+    const asked = body.max_completion_tokens ?? body.max_tokens;
+    // `stubborn` refuses even its own ceiling (a provider whose message is wrong): no second retry
+    if (asked > model.limit || body.model === 'stubborn') {
+      return json({ error: { message: REFUSALS[model.says]!(model.limit, asked, 1234), type: 'invalid_request_error', param: 'max_tokens', code: null } }, 400);
+    }
+    return sse(chatTextStream('Fits now.'), { signal: r.signal });
+  };
+});
+
+const ask = (model: string, max_tokens = 128000) =>
+  sdk.messages.stream({ model, max_tokens, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+const sent = () => upstream.requests.map((r) => r.json.max_completion_tokens ?? r.json.max_tokens);
+
+describe('output ceilings named in a provider\'s refusal', () => {
+  for (const [model, { limit }] of Object.entries(MODELS).filter(([m]) => m !== 'qwen-local' && m !== 'stubborn')) {
+    test(`${model}: refused at 128000, answered within ${limit}, and the next request is capped before it goes`, async () => {
+      const before = gw.requestLogs().length;
+      const msg = await ask(model);
+      expect(msg.content).toMatchObject([{ type: 'text', text: 'Fits now.' }]);
+      expect(sent()).toEqual([128000, limit]);
+      await until(() => gw.requestLogs().length === before + 1);
+      const log = gw.requestLogs().at(-1);
+      expect(log).toMatchObject({ status: 200, attempts: 2, outcome: 'ok', upstream_model: model });
+      expect(log.error).toBeUndefined();
+      expect(gw.logs.some((l) => l.msg === 'upstream refused max_tokens: sent again within its ceiling' && l.ceiling === limit && l.remembered === true)).toBe(true);
+
+      upstream.requests.length = 0;
+      await ask(model);
+      expect(sent()).toEqual([limit]);
+      // a smaller request is left as it is
+      upstream.requests.length = 0;
+      await ask(model, 100);
+      expect(sent()).toEqual([100]);
+    });
+  }
+
+  test('a ceiling left by the context window (vLLM) serves this request\'s retry only', async () => {
+    await ask('qwen-local');
+    expect(sent()).toEqual([128000, 30000]);
+    upstream.requests.length = 0;
+    await ask('qwen-local');
+    expect(sent()).toEqual([128000, 30000]);
+  });
+
+  test('one retry at most: a provider that refuses its own ceiling gets its error to the client', async () => {
+    const err: any = await ask('stubborn').then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.error.error.message).toContain('must be less than or equal to `1000`');
+    expect(sent()).toEqual([128000, 1000]);
+  });
+
+  test('a Chat client\'s own request to an openai channel is relayed, refusal included, not retried', async () => {
+    const oa = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const err: any = await oa.chat.completions.create({ model: 'gpt-small', max_tokens: 50000, messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.error.message).toContain('supports at most 16384 completion tokens');
+    expect(sent()).toEqual([50000]);
+  });
+
+  test('a 400 that names no ceiling, or one above what was sent, is the client\'s error at once', async () => {
+    upstream.handler = () => json({ error: { message: 'messages: must not be empty', type: 'invalid_request_error' } }, 400);
+    expect(await ask('llama-groq').then(() => null, (e) => e)).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(sent()).toHaveLength(1);
+    upstream.requests.length = 0;
+    upstream.handler = () => json({ error: { message: REFUSALS.groq!(999999, 0, 0) } }, 400);
+    expect(await ask('deepseek-chat', 50).then(() => null, (e) => e)).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(sent()).toHaveLength(1);
+  });
+});
+
+describe('refusedCeiling', () => {
+  test('reads each provider\'s wording, and only a limit on output tokens', () => {
+    expect(refusedCeiling(REFUSALS.groq!(40960, 128000, 0))).toEqual({ ceiling: 40960, remember: true });
+    expect(refusedCeiling('max_tokens must be less than or equal to 16384')).toEqual({ ceiling: 16384, remember: true }); // Groq, older
+    expect(refusedCeiling(REFUSALS.openai!(4096, 8192, 0))).toEqual({ ceiling: 4096, remember: true });
+    expect(refusedCeiling(REFUSALS.deepseek!(8192, 0, 0))).toEqual({ ceiling: 8192, remember: true });
+    expect(refusedCeiling('The parameter `max_completion_tokens` specified in the request are not valid: integer above maximum value, expected a value <= 12288, but got 32000 instead. Request id: 02')).toEqual({ ceiling: 12288, remember: true });
+    expect(refusedCeiling(REFUSALS.vllm!(39766, 64000, 24235))).toEqual({ ceiling: 39766, remember: false });
+    expect(refusedCeiling("This model's maximum context length is 8192 tokens. However, you requested 8256 tokens (64 in the messages, 8192 in the completion). Please reduce the length of the messages or completion.")).toEqual({ ceiling: 8128, remember: false });
+    // a prompt that fills the window leaves no room: not a ceiling
+    expect(refusedCeiling("'max_tokens' or 'max_completion_tokens' is too large: 100. This model's maximum context length is 8192 tokens and your request has 9000 input tokens (100 > 8192 - 9000).")).toBeNull();
+    for (const other of ['messages: must be less than or equal to 5', 'temperature must be less than or equal to 2', 'prompt is too long: 210000 tokens > 200000 maximum', 'Unsupported parameter: max_tokens', '']) {
+      expect(refusedCeiling(other)).toBeNull();
+    }
+  });
+});
