@@ -225,7 +225,7 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
   // a 4xx that is the request's own fault says the channel is up (a half-open probe reports so too)
   if (retryable) deps.breaker.failure(channel.name);
   else deps.breaker.success(channel.name);
-  if (res.status === 400 && ctx?.maxTokensSent !== undefined && channel.nativeFormat === 'openai-chat') return ceilingOrError(x, deps, channel, res, upstream, guard, ctx);
+  if (res.status === 400 && ctx?.maxTokensSent !== undefined) return ceilingOrError(x, deps, channel, res, upstream, guard, ctx);
   if (!retryable || last) return upstreamError(x, channel, res, passthrough, upstream, guard);
   unwatch(guard);
   const wait = retryAfterMs(res.headers);

@@ -6,8 +6,7 @@
  * the request is sent again to the same channel with `max_tokens` capped to it, once, and a fixed ceiling (the
  * model's) is remembered for the channel and model, so later requests are capped before they go. A ceiling that
  * depends on the request (what is left of the context window after its prompt, as vLLM words it) serves that retry
- * only. Only translated requests to OpenAI-compatible channels: a client speaking the provider's own format gets the
- * provider's answer as it is.
+ * only. Only translated requests: a client speaking the provider's own format gets the provider's answer as it is.
  */
 import type { Channel } from '../channels/types.ts';
 
@@ -25,12 +24,14 @@ export interface RefusedCeiling {
  * - DeepSeek: "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]"
  * - Volcengine: "The parameter `max_completion_tokens` specified in the request are not valid: integer above maximum
  *   value, expected a value <= 12288, but got 32000 instead."
+ * - Anthropic: "max_tokens: 128000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5-20250929"
  */
 const FIXED: RegExp[] = [
   /max_(?:completion_)?tokens is too large: \d+\. This model supports at most (\d+) completion tokens/i,
   /max_(?:completion_)?tokens`? must be less than or equal to `?(\d+)`?/i,
   /valid range of max_(?:completion_)?tokens is \[\d+, ?(\d+)\]/i,
   /max_(?:completion_)?tokens`? specified in the request are not valid: integer above maximum value, expected a value <= ?(\d+)/i,
+  /max_tokens: \d+ > (\d+), which is the maximum allowed number of output tokens/i,
 ];
 
 /**

@@ -122,6 +122,29 @@ describe('output ceilings named in a provider\'s refusal', () => {
   });
 });
 
+describe('a Chat client served by an anthropic channel', () => {
+  test('Anthropic\'s refusal of max_tokens names its ceiling: sent again within it, then capped before it goes', async () => {
+    const claude = startMockUpstream((r) => {
+      const asked = r.json.max_tokens;
+      if (asked > 64000) return json({ type: 'error', error: { type: 'invalid_request_error', message: `max_tokens: ${asked} > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5-20250929` } }, 400);
+      return json({ id: 'msg_1', type: 'message', role: 'assistant', model: r.json.model, content: [{ type: 'text', text: 'Within.' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 5, output_tokens: 2 } });
+    });
+    const g = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [{ name: 'claude', type: 'anthropic', base_url: claude.url, api_key: 'sk-ant', models: ['claude-sonnet-4-5'] }] });
+    try {
+      const oa = new OpenAI({ apiKey: KEY, baseURL: `${g.url}/v1`, maxRetries: 0 });
+      for (const expected of [[100000, 64000], [64000]]) {
+        claude.requests.length = 0;
+        const got = await oa.chat.completions.create({ model: 'claude-sonnet-4-5', max_tokens: 100000, messages: [{ role: 'user', content: 'hi' }] });
+        expect(got.choices[0]!.message.content).toBe('Within.');
+        expect(claude.requests.map((r) => r.json.max_tokens)).toEqual(expected);
+      }
+    } finally {
+      await g.stop();
+      await claude.stop();
+    }
+  });
+});
+
 describe('refusedCeiling', () => {
   test('reads each provider\'s wording, and only a limit on output tokens', () => {
     expect(refusedCeiling(REFUSALS.groq!(40960, 128000, 0))).toEqual({ ceiling: 40960, remember: true });
@@ -129,6 +152,7 @@ describe('refusedCeiling', () => {
     expect(refusedCeiling(REFUSALS.openai!(4096, 8192, 0))).toEqual({ ceiling: 4096, remember: true });
     expect(refusedCeiling(REFUSALS.deepseek!(8192, 0, 0))).toEqual({ ceiling: 8192, remember: true });
     expect(refusedCeiling('The parameter `max_completion_tokens` specified in the request are not valid: integer above maximum value, expected a value <= 12288, but got 32000 instead. Request id: 02')).toEqual({ ceiling: 12288, remember: true });
+    expect(refusedCeiling('max_tokens: 128000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5-20250929')).toEqual({ ceiling: 64000, remember: true });
     expect(refusedCeiling(REFUSALS.vllm!(39766, 64000, 24235))).toEqual({ ceiling: 39766, remember: false });
     expect(refusedCeiling("This model's maximum context length is 8192 tokens. However, you requested 8256 tokens (64 in the messages, 8192 in the completion). Please reduce the length of the messages or completion.")).toEqual({ ceiling: 8128, remember: false });
     // a prompt that fills the window leaves no room: not a ceiling

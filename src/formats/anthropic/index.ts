@@ -88,6 +88,10 @@ export const anthropicFormat: Format<unknown> = {
 
   requestFromHub(hub: MessageCreateParams, ctx: TranslateContext): unknown {
     const out: Record<string, unknown> = { ...hub, model: ctx.upstreamModel };
+    if (typeof hub.max_tokens === 'number') {
+      // within a ceiling the provider named when it refused more (pipeline/output-ceilings.ts)
+      out.max_tokens = ctx.maxTokensSent = ctx.maxTokensCap !== undefined && ctx.maxTokensCap < hub.max_tokens ? ctx.maxTokensCap : hub.max_tokens;
+    }
     const prepared = ctx.tools?.upstream;
     if (prepared && hub.tools === ctx.tools!.hub) out.tools = prepared.placeholder;
     return out;
