@@ -10,6 +10,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream, json, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { readFixture } from '../helpers/fixtures.ts';
+import { mistralRefusal } from '../helpers/mistral-rules.ts';
 
 const KEY = 'sk-gw-provider-rules-1';
 
@@ -28,14 +29,8 @@ const RULES: Record<string, Rule> = {
     }
     return null;
   },
-  // Mistral: the last message is a user or tool one, or an assistant one marked `prefix: true` (which it continues)
-  mistral(body) {
-    const last = body.messages.at(-1);
-    if (last.role === 'assistant' && last.prefix !== true) {
-      return json({ object: 'error', message: 'Expected last role User or Tool (or Assistant with prefix True) for serving but got assistant', type: 'invalid_request_error', param: null, code: '3230' }, 400);
-    }
-    return null;
-  },
+  // Mistral: the checks of mistral-common's request validator (message order, last role, tool-call ids and answers)
+  mistral: mistralRefusal,
 };
 
 const RECORDED: Record<string, string> = {
