@@ -7,12 +7,13 @@
  * If the CLI cannot start on this machine the suite is skipped with a loud message saying why.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMockUpstream, json, sse, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { chatTextStream, chatToolCallStream, claudeAvailable, describeRun, runClaude } from '../helpers/claude-code.ts';
+import { mistralCheck, mistralRefusal } from '../helpers/mistral-rules.ts';
 
 const KEY = 'sk-gw-claude-code-key-1';
 const UPSTREAM_KEY = 'sk-openai-upstream-secret-cc';
@@ -176,6 +177,53 @@ describe.skipIf(!CLI.ok)(`Claude Code ${CLI.version} through the gateway to an O
       expect(upstream.requests.every((r) => r.json.model === 'llama-groq')).toBe(true);
     }
   }, 180_000);
+
+  test('a Read round trip through a mistral channel with a PostToolUse hook (its context goes beside the tool result): every request is one Mistral serves', async () => {
+    const cwd = freshDir('sb-cc-cwd-');
+    const file = join(cwd, 'notes.txt');
+    writeFileSync(file, 'Meeting notes\nThe launch code is MANGO-4410.\nEnd of notes\n');
+    const mistral = startMockUpstream((r) => {
+      const refused = mistralRefusal(r.json);
+      if (refused) return refused;
+      const messages: any[] = r.json.messages;
+      const toolMsg = messages.find((m) => m.role === 'tool');
+      if (!toolMsg) return sse(chatToolCallStream('rEadNot01', 'Read', { file_path: file }), { signal: r.signal });
+      const code = /MANGO-\d+/.exec(text(toolMsg))?.[0] ?? 'NOT-FOUND';
+      return sse(chatTextStream(`According to notes.txt the launch code is ${code}.`), { signal: r.signal });
+    });
+    const g = startGateway({
+      keys: [{ key: KEY, name: 'claude-code' }],
+      channels: [{ name: 'mistral', type: 'openai', provider: 'mistral', base_url: `${mistral.url}/v1`, api_key: 'sk-mistral-upstream-cc', models: { 'claude-sonnet-5-5': 'devstral-medium-latest' } }],
+    });
+    try {
+      // the hook's additionalContext is sent as a text block beside the tool_result: a user turn of tool results and
+      // text, which becomes tool + user messages, and Mistral (the mock: helpers/mistral-rules.ts) refuses a user
+      // message after a tool message
+      const home = freshDir('sb-cc-home-');
+      mkdirSync(join(home, '.claude'));
+      writeFileSync(join(home, '.claude', 'settings.json'), JSON.stringify({ hooks: { PostToolUse: [{ matcher: 'Read', hooks: [{ type: 'command', command: `echo '${JSON.stringify({ hookSpecificOutput: { hookEventName: 'PostToolUse', additionalContext: 'HOOK-CONTEXT-7 notes.txt is read-only.' } })}'` }] }] } }));
+      const run = await runClaude(['-p', 'Read notes.txt and tell me the launch code.', '--model', 'claude-sonnet-5-5', '--output-format', 'json'], {
+        baseUrl: g.url, token: KEY, home, cwd, timeoutMs: 75_000,
+      });
+      const refusals = mistral.requests.map((r) => mistralCheck(r.json)?.message).filter((x) => x !== undefined);
+      expect(refusals, describeRun(run)).toEqual([]);
+      if (run.code !== 0 || run.timedOut) throw new Error(describeRun(run));
+      const result = JSON.parse(run.stdout);
+      expect(result.is_error, describeRun(run)).toBe(false);
+      expect(result.result).toBe('According to notes.txt the launch code is MANGO-4410.');
+      expect(mistral.requests.length).toBe(2);
+      const second: any[] = mistral.requests[1]!.json.messages;
+      const ti = second.findIndex((m) => m.role === 'tool');
+      expect(second[ti - 1].tool_calls[0]).toMatchObject({ id: 'rEadNot01', function: { name: 'Read' } });
+      expect(second[ti]).toMatchObject({ role: 'tool', tool_call_id: 'rEadNot01' });
+      expect(text(second[ti])).toContain('The launch code is MANGO-4410.');
+      expect(text(second[ti])).toContain('HOOK-CONTEXT-7 notes.txt is read-only.'); // carried in the tool message
+      expect(second.at(-1)).toBe(second[ti]); // and the answer follows the tool results, as it did for Claude
+    } finally {
+      await g.stop();
+      await mistral.stop();
+    }
+  }, 90_000);
 
   test('the same CLI through an anthropic channel: a byte passthrough, ?beta=true and anthropic-beta kept', async () => {
     const anthropic = startMockUpstream((r) => sse(anthropicTextStream('Passed straight through.'), { signal: r.signal }));

@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream, json, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { readFixture } from '../helpers/fixtures.ts';
+import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 import { mistralRefusal } from '../helpers/mistral-rules.ts';
+import { claudeCodeBody } from '../helpers/claude-code.ts';
 
 const KEY = 'sk-gw-provider-rules-1';
 
@@ -38,6 +39,16 @@ const RECORDED: Record<string, string> = {
   mistral: 'openai-chat/response-text.json',
 };
 
+/**
+ * Streamed answers (Claude Code always streams), recorded from Mistral: a tool call (id `gSIMJiOkT`, tool `weather`)
+ * until the conversation holds a tool result, then a text answer.
+ */
+const RECORDED_STREAM: Record<string, (body: any) => string> = {
+  mistral: (body) => fixtureSseBody(body.messages.some((m: any) => m.role === 'tool')
+    ? 'openai-compatible/mistral/stream-magistral-thinking.sse'
+    : 'openai-compatible/mistral/stream-tool-call-one-chunk.chunks.jsonl'),
+};
+
 let upstream: MockUpstream;
 let gw: TestGateway;
 let client: Anthropic;
@@ -45,7 +56,11 @@ let client: Anthropic;
 beforeAll(() => {
   upstream = startMockUpstream((r: RecordedRequest) => {
     const provider = r.path.split('/')[1]!;
-    return RULES[provider]?.(r.json) ?? json(JSON.parse(readFixture(RECORDED[provider]!)));
+    const refused = RULES[provider]?.(r.json);
+    if (refused) return refused;
+    const stream = r.json.stream === true ? RECORDED_STREAM[provider] : undefined;
+    if (stream) return new Response(stream(r.json), { headers: { 'content-type': 'text/event-stream' } });
+    return json(JSON.parse(readFixture(RECORDED[provider]!)));
   });
   gw = startGateway({
     keys: [{ key: KEY, name: 'rules' }],
@@ -82,5 +97,55 @@ describe('Mistral', () => {
     });
     expect(res.content[0]).toMatchObject({ type: 'text' });
     expect(upstream.requests.at(-1)!.json.messages.at(-1)).toEqual({ role: 'assistant', content: '{"answer":', prefix: true });
+  });
+
+  const reminder = (text: string) => ({ type: 'text' as const, text: `<system-reminder>\n${text}\n</system-reminder>` });
+  const weather = {
+    name: 'weather', description: 'The current weather in a city.',
+    input_schema: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { location: { type: 'string' } }, required: ['location'], additionalProperties: false },
+  };
+  /** A Claude Code request (claude-code-traffic.md) to the mistral channel, minus `stream` (the SDK's `stream()` sets it). */
+  const claudeCodeParams = (prompt: string): Record<string, any> => {
+    const { stream: _stream, ...params } = claudeCodeBody({ model: 'claude-opus-5-5', prompt });
+    params.tools.push(weather);
+    return params;
+  };
+
+  test('a Claude Code agent loop, tool_use → tool_result + <system-reminder> text → answer: the text is sent in the last tool message, and Mistral answers', async () => {
+    const params = claudeCodeParams('What is the weather in San Francisco?');
+    const first = await client.messages.stream(params as Anthropic.MessageStreamParams).finalMessage();
+    const call = first.content.find((b) => b.type === 'tool_use') as Anthropic.ToolUseBlock;
+    expect(call).toMatchObject({ id: 'gSIMJiOkT', name: 'weather', input: { location: 'San Francisco' } });
+
+    // the next request as Claude Code makes it: the answer replayed, then the result with a reminder beside it
+    const messages = [...params.messages, { role: 'assistant', content: first.content }, {
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: call.id, content: '14°C, fog' }, reminder('The date is now 2026-11-27.')],
+    }];
+    const second = await client.messages.stream({ ...params, messages } as Anthropic.MessageStreamParams).finalMessage();
+    const text = second.content.filter((b) => b.type === 'text').map((b) => (b as Anthropic.TextBlock).text).join('');
+    expect(text).toContain('safe crossing');
+
+    const sent = upstream.requests.at(-1)!.json.messages;
+    expect(sent.slice(-2)).toEqual([
+      { role: 'assistant', content: null, tool_calls: [{ id: 'gSIMJiOkT', type: 'function', function: { name: 'weather', arguments: '{"location":"San Francisco"}' } }] },
+      { role: 'tool', tool_call_id: 'gSIMJiOkT', content: '14°C, fog\n\n<system-reminder>\nThe date is now 2026-11-27.\n</system-reminder>' },
+    ]);
+  });
+
+  test('an image from a tool result (Read of a picture) follows a bridging assistant message: a tool message carries no image, and no user message may follow one', async () => {
+    const params = claudeCodeParams('What does shot.png show?');
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } };
+    params.messages.push(
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01ReadShot', name: 'Read', input: { file_path: '/tmp/shot.png' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01ReadShot', content: [image] }, reminder('Keep answers short.')] },
+    );
+    const res = await client.messages.stream(params as Anthropic.MessageStreamParams).finalMessage();
+    expect(res.content.some((b) => b.type === 'text')).toBe(true);
+
+    const sent = upstream.requests.at(-1)!.json.messages;
+    expect(sent.slice(-4).map((m: any) => m.role)).toEqual(['assistant', 'tool', 'assistant', 'user']);
+    expect(sent.at(-2)).toEqual({ role: 'assistant', content: 'Tool results received.' });
+    expect(sent.at(-1).content.map((p: any) => p.type)).toEqual(['text', 'image_url', 'text']);
   });
 });

@@ -85,6 +85,10 @@ export const PRESETS = {
     // "Expected last role User or Tool (or Assistant with prefix True)": a prefill is sent as what Mistral continues
     // (https://docs.mistral.ai/guides/prefix/)
     assistant_prefix: true,
+    // only an assistant or tool message may follow a tool message ("Unexpected role 'user' after role 'tool'",
+    // mistral-common's MistralRequestValidator._validate_message_order): a user turn's text beside its tool results
+    // goes in the last tool message, and the tool results stay what the answer follows
+    user_after_tool: 'fold',
   },
   xai: {
     // grok-3-mini takes only low|high (https://docs.x.ai/docs/guides/reasoning); grok-4 reasons always and rejects the field

@@ -66,6 +66,14 @@ export const ChatQuirksSchema = v.strictObject({
    * `prefix: true` on that message: Mistral refuses a last assistant message without it, and continues one with it.
    */
   assistant_prefix: v.optional(v.boolean()),
+  /**
+   * What is sent when a user message would directly follow tool messages (a user turn holding tool results and text,
+   * which Claude Code sends with `<system-reminder>` blocks). `keep`: as is. Mistral refuses it ("Unexpected role
+   * 'user' after role 'tool'"): `fold` sends text in the last tool message (the model answers after the tool results,
+   * as it would have), and an image or file after a bridging assistant message (a tool message carries neither);
+   * `bridge` always puts a bridging assistant message between.
+   */
+  user_after_tool: v.optional(v.picklist(['keep', 'fold', 'bridge'])),
 });
 
 export type ChatQuirksConfig = v.InferOutput<typeof ChatQuirksSchema>;
@@ -93,4 +101,5 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   system_anywhere: false,
   tool_call_id: 'keep',
   assistant_prefix: false,
+  user_after_tool: 'keep',
 };

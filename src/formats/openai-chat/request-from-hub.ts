@@ -141,12 +141,50 @@ function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks
     }
     previous = role;
   });
+  if (quirks.user_after_tool !== 'keep') separateUserFromTools(out, quirks.user_after_tool);
   if (quirks.assistant_prefix && previous === 'assistant') {
     // a prefill: Mistral continues the last message only when it says so, and refuses it otherwise
     const last = out.at(-1);
     if (last?.role === 'assistant' && !last.tool_calls) last.prefix = true;
   }
   return out;
+}
+
+/** What a bridging assistant message says (quirks.user_after_tool): the model reads it as its own words. */
+export const TOOL_BRIDGE_TEXT = 'Tool results received.';
+
+/**
+ * No user message straight after a tool message (quirks.user_after_tool): Mistral lets only an assistant or tool
+ * message follow one ("Unexpected role 'user' after role 'tool'"). Such a user message comes from a turn that held
+ * tool results and more (Claude Code's `<system-reminder>` text, images a tool message cannot carry), or from later
+ * system text sent as user text. `fold`: a text-only one joins the last tool message, so the conversation ends in the
+ * tool results as the Anthropic turn did and nothing is put in the model's mouth; otherwise (`bridge`, or an image or
+ * file) a short assistant message goes between (not an empty one: mistral-common's validator refuses an assistant
+ * message with neither content nor tool calls before its V5).
+ */
+function separateUserFromTools(out: ChatCompletionMessageParam[], mode: 'fold' | 'bridge'): void {
+  for (let i = 1; i < out.length; i++) {
+    const tool = out[i - 1]!;
+    const user = out[i]!;
+    if (user.role !== 'user' || tool.role !== 'tool') continue;
+    const text = mode === 'fold' ? textOnly(user.content) : undefined;
+    if (text === undefined) {
+      out.splice(i, 0, { role: 'assistant', content: TOOL_BRIDGE_TEXT });
+      i++;
+    } else {
+      if (typeof tool.content === 'string') tool.content = tool.content ? `${tool.content}\n\n${text}` : text;
+      else tool.content = [...tool.content, { type: 'text', text }];
+      out.splice(i, 1);
+      i--; // the tool message may be followed by another user message (later system text)
+    }
+  }
+}
+
+/** A user message's content as one text, or undefined when it holds an image or a file. */
+function textOnly(content: ChatCompletionUserMessageParam['content']): string | undefined {
+  if (typeof content === 'string') return content;
+  if (!content.every((p) => p.type === 'text')) return undefined;
+  return content.map((p) => (p as { text: string }).text).join('\n\n');
 }
 
 /** Two user messages' content as one: texts joined, or their parts one after the other. */

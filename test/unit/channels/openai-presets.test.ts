@@ -42,6 +42,8 @@ describe('presets', () => {
     ['mistral', 'stream_usage', false],
     ['mistral', 'user_max_length', 0],
     ['mistral', 'assistant_prefix', true],
+    ['mistral', 'user_after_tool', 'fold'],
+    ['openrouter', 'user_after_tool', 'keep'], // set `fold` on a channel that serves Mistral models (README)
     ['xai', 'reasoning_efforts', ['low', 'high']],
     ['gemini', 'schema', 'strict'],
     ['gemini', 'parallel_tool_calls', false],

@@ -220,6 +220,74 @@ describe('assistant turns and tools in history', () => {
   });
 });
 
+describe('user_after_tool: no user message straight after tool messages (Mistral)', () => {
+  const call = { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'Read', input: {} }, { type: 'tool_use', id: 't2', name: 'Read', input: {} }] };
+  const results = [{ type: 'tool_result', tool_use_id: 't1', content: 'one' }, { type: 'tool_result', tool_use_id: 't2', content: 'two' }];
+  const reminder = { type: 'text', text: '<system-reminder>\nTodos are empty.\n</system-reminder>' };
+  const calls = { role: 'assistant', content: null, tool_calls: [
+    { id: 't1', type: 'function', function: { name: 'Read', arguments: '{}' } }, { id: 't2', type: 'function', function: { name: 'Read', arguments: '{}' } },
+  ] };
+  const roles = (out: Array<{ role: string }>) => out.map((m) => m.role);
+
+  test('keep (the default): tool, tool, user, as before', () => {
+    expect(msgs([call, { role: 'user', content: [...results, reminder] }]).slice(1)).toEqual([
+      { role: 'tool', tool_call_id: 't1', content: 'one' },
+      { role: 'tool', tool_call_id: 't2', content: 'two' },
+      { role: 'user', content: reminder.text },
+    ] as never);
+  });
+
+  test('fold: the text beside the results goes in the last tool message, and the conversation ends in the tool results', () => {
+    expect(msgs([call, { role: 'user', content: [...results, reminder, { type: 'text', text: 'and then?' }] }], { user_after_tool: 'fold' })).toEqual([
+      calls,
+      { role: 'tool', tool_call_id: 't1', content: 'one' },
+      { role: 'tool', tool_call_id: 't2', content: `two\n\n${reminder.text}\n\nand then?` },
+    ] as never);
+  });
+
+  test.each([
+    ['an error result with no content', { type: 'tool_result', tool_use_id: 't1', is_error: true }, 'Error\n\nnote'],
+    ['an empty result', { type: 'tool_result', tool_use_id: 't1', content: '' }, 'note'],
+  ])('fold: %s', (_name, result, want) => {
+    const out = msgs([{ role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'Read', input: {} }] }, { role: 'user', content: [result, { type: 'text', text: 'note' }] }], { user_after_tool: 'fold' });
+    expect(out.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: want });
+  });
+
+  test('fold: later history keeps its order (tool → assistant is allowed), and a later system message sent as user text is folded too', () => {
+    const out = msgs([
+      { role: 'user', content: 'go' }, call, { role: 'user', content: [...results, reminder] },
+      { role: 'assistant', content: 'Read both.' }, { role: 'user', content: 'thanks' },
+      call, { role: 'user', content: results }, { role: 'system', content: 'Environment changed.' },
+    ], { user_after_tool: 'fold' });
+    expect(roles(out)).toEqual(['user', 'assistant', 'tool', 'tool', 'assistant', 'user', 'assistant', 'tool', 'tool']);
+    expect(out[3]).toEqual({ role: 'tool', tool_call_id: 't2', content: `two\n\n${reminder.text}` });
+    expect(out.at(-1)).toEqual({ role: 'tool', tool_call_id: 't2', content: 'two\n\nEnvironment changed.' });
+  });
+
+  test('fold: an image (from a tool result or the user) cannot go in a tool message: a bridging assistant message goes first', () => {
+    const out = msgs([call, { role: 'user', content: [results[0], { type: 'tool_result', tool_use_id: 't2', content: [IMG_B64] }, reminder] }], { user_after_tool: 'fold' });
+    expect(out.slice(2)).toEqual([
+      { role: 'tool', tool_call_id: 't2', content: '[image attached in the next user message]' },
+      { role: 'assistant', content: 'Tool results received.' },
+      { role: 'user', content: [{ type: 'text', text: '[image from the result of tool call t2]' }, IMG_PART, { type: 'text', text: reminder.text }] },
+    ] as never);
+  });
+
+  test('bridge: always a bridging assistant message, the user text left as it is', () => {
+    const out = msgs([call, { role: 'user', content: [...results, reminder] }], { user_after_tool: 'bridge' });
+    expect(out.slice(2)).toEqual([
+      { role: 'tool', tool_call_id: 't2', content: 'two' },
+      { role: 'assistant', content: 'Tool results received.' },
+      { role: 'user', content: reminder.text },
+    ] as never);
+  });
+
+  test('fold with images allowed in tool messages: the text is added as a part', () => {
+    const out = msgs([call, { role: 'user', content: [results[0], { type: 'tool_result', tool_use_id: 't2', content: [IMG_B64] }, reminder] }], { user_after_tool: 'fold', tool_result_images: true });
+    expect(out.at(-1)).toEqual({ role: 'tool', tool_call_id: 't2', content: [IMG_PART, { type: 'text', text: reminder.text }] } as never);
+  });
+});
+
 describe('tools', () => {
   test('tool_choice {type: "tool"} without a name: a 400 saying the name is required', () => {
     const e = thrown(() => toChat(hub({ tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'tool' } })));
