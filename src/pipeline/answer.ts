@@ -231,14 +231,17 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
 }
 
 /**
- * An Anthropic stream whose first event is an `error` (Anthropic answers 200 and then `overloaded_error` before any
- * message when it is busy): nothing has reached the client yet, so this can be the attempt's failure, with the status
- * Anthropic gives that error outside a stream (529): the next channel is tried, or a translation's client gets that
- * status (which its SDK retries) instead of an error event inside a 200 (pipeline/handle.ts). Null for any other
- * first chunk; only a chunk that starts with `event: error` is read further.
+ * A stream whose first event is an error: nothing has reached the client yet, so this can be the attempt's failure:
+ * the next channel is tried, or a translation's client gets the error's status (which its SDK retries) instead of an
+ * error event inside a 200 (pipeline/handle.ts). Anthropic answers 200 and then `overloaded_error` before any
+ * message when it is busy (given the status Anthropic gives that error outside a stream, 529); OpenAI-compatible
+ * servers send an error object as their first event (openingChatError). Null for any other first chunk.
  */
 export function openingStreamError(channel: Channel, first: Uint8Array | undefined): GatewayError | null {
-  if (channel.nativeFormat !== 'anthropic' || first === undefined || first[0] !== 101 /* e */) return null;
+  if (first === undefined) return null;
+  if (channel.nativeFormat !== 'anthropic') return openingChatError(first);
+  // only a chunk that starts with `event: error` is read further
+  if (first[0] !== 101 /* e */) return null;
   for (let i = 0; i < EVENT_ERROR.length; i++) if (first[i] !== EVENT_ERROR[i]) return null;
   const text = utf8.decode(first);
   const data = /^data: ?(.*)$/m.exec(text)?.[1];
@@ -249,3 +252,36 @@ export function openingStreamError(channel: Channel, first: Uint8Array | undefin
 }
 
 const EVENT_ERROR = new TextEncoder().encode('event: error\n');
+
+/**
+ * An OpenAI-compatible stream whose first event is an error object: OpenAI's, SGLang's and OpenRouter's
+ * `{"error": {…}}` (OpenRouter after its `: OPENROUTER PROCESSING` comments), vLLM's `{"object": "error", …}`, Groq's
+ * after `event: error`; its status from the error's own code, else 502 (formats/openai-chat/errors.ts). Only a first
+ * event that holds `"error"` is decoded and parsed.
+ */
+function openingChatError(first: Uint8Array): GatewayError | null {
+  // past comment lines and blank lines
+  let start = 0;
+  while (first[start] === 58 /* : */ || first[start] === 10 || first[start] === 13) {
+    const nl = first.indexOf(10, start);
+    if (nl < 0) return null;
+    start = nl + 1;
+  }
+  let end = bufferIndexOf.call(first, BLANK_LINE, start);
+  if (end < 0) end = first.length;
+  const hit = end - start >= ERROR_KEY.length ? bufferLastIndexOf.call(first, ERROR_KEY, end - ERROR_KEY.length) : -1;
+  if (hit < start) return null;
+  const event = /^(?:event: ?error\r?\n)?data: ?(\{.*\})\s*$/.exec(utf8.decode(first.subarray(start, end)));
+  let body: unknown;
+  try { body = JSON.parse(event?.[1] ?? ''); } catch { return null; }
+  if (!body || typeof body !== 'object') return null;
+  const o = body as { error?: unknown; object?: unknown };
+  if ((o.error === undefined || o.error === null) && o.object !== 'error') return null;
+  return FORMATS['openai-chat'].errorToGateway(200, body);
+}
+
+const BLANK_LINE = Buffer.from('\n\n');
+const ERROR_KEY = Buffer.from('"error"');
+/** Buffer's byte-sequence searches, on any Uint8Array (no Buffer view per stream). */
+const bufferIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array, byteOffset?: number) => number;
+const bufferLastIndexOf = Buffer.prototype.lastIndexOf as (this: Uint8Array, value: Uint8Array, byteOffset?: number) => number;

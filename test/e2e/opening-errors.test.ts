@@ -1,0 +1,87 @@
+/**
+ * An OpenAI-compatible stream whose first event is an error object (a 200 that says nothing but the error) fails the
+ * attempt before anything reached the client: the next channel answers, or the client gets the error's status in its
+ * own envelope. Shapes as servers send them: OpenAI/SGLang `{"error": …}`, OpenRouter's after its processing
+ * comments, Groq's after `event: error`, vLLM's `{"object": "error", …}`.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { startMockUpstream, json, sse, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
+import { chatTextStream } from '../helpers/claude-code.ts';
+
+const KEY = 'sk-gw-opening-1';
+let first: MockUpstream;
+let second: MockUpstream;
+let both: TestGateway;
+let only: TestGateway;
+
+const OPENINGS: Record<string, { body: string; status: number }> = {
+  'OpenAI-style, overloaded': { body: 'data: {"error":{"message":"The server is overloaded","type":"server_error","code":503}}\n\n', status: 503 },
+  'OpenRouter, after its comments': { body: ': OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: {"id":"gen-1","object":"chat.completion.chunk","error":{"code":502,"message":"Provider returned error"},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}\n\n', status: 502 },
+  'Groq, as an error event': { body: 'event: error\ndata: {"error":{"message":"rate limited","type":"rate_limit_error","status_code":429}}\n\n', status: 429 },
+};
+
+const textAnswer = (r: { signal: AbortSignal }) => sse(chatTextStream('From the second channel.'), { signal: r.signal });
+
+beforeAll(() => {
+  first = startMockUpstream(() => json({}, 500));
+  second = startMockUpstream(textAnswer);
+  const channel = (name: string, up: MockUpstream, priority: number) => ({ name, type: 'openai', base_url: `${up.url}/v1`, api_key: `sk-${name}`, models: ['m'], priority });
+  both = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [channel('first', first, 10), channel('second', second, 0)] });
+  only = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [channel('first', first, 10)] });
+});
+afterAll(async () => {
+  await both?.stop();
+  await only?.stop();
+  await first?.stop();
+  await second?.stop();
+});
+beforeEach(() => { second.requests.length = 0; });
+
+const sdk = (g: TestGateway) => new Anthropic({ apiKey: KEY, baseURL: g.url, maxRetries: 0 });
+const ask = (g: TestGateway) => sdk(g).messages.stream({ model: 'm', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+
+describe('an OpenAI-compatible stream that opens with an error', () => {
+  for (const [name, { body, status }] of Object.entries(OPENINGS)) {
+    test(`${name}: the next channel answers; with none left the Anthropic SDK gets ${status}`, async () => {
+      first.handler = () => new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+      const before = both.requestLogs().length;
+      const msg = await ask(both);
+      expect(msg.content).toMatchObject([{ type: 'text', text: 'From the second channel.' }]);
+      await until(() => both.requestLogs().length === before + 1);
+      expect(both.requestLogs().at(-1)).toMatchObject({ channel: 'second', attempts: 2, status: 200, outcome: 'ok' });
+
+      const err: any = await ask(only).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.APIError);
+      expect(err.status).toBe(status);
+      expect(err.error.type).toBe('error');
+    });
+  }
+
+  test('vLLM\'s error object for a bad request is the client\'s 400 at once, no fallback', async () => {
+    first.handler = () => new Response('data: {"object":"error","message":"tool_choice must be one of auto, none","type":"BadRequestError","param":null,"code":400}\n\n', { headers: { 'content-type': 'text/event-stream' } });
+    const err: any = await ask(both).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.error.error.message).toContain('tool_choice must be one of');
+    expect(second.requests).toHaveLength(0);
+  });
+
+  test('a relayed Chat stream falls back too while a channel is left; the last one\'s goes out as it came', async () => {
+    const body = OPENINGS['OpenAI-style, overloaded']!.body;
+    first.handler = () => new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+    const oa = (g: TestGateway) => new OpenAI({ apiKey: KEY, baseURL: `${g.url}/v1`, maxRetries: 0 });
+    const done = await oa(both).chat.completions.stream({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).finalChatCompletion();
+    expect(done.choices[0]!.message.content).toBe('From the second channel.');
+    const res = await fetch(`${only.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(body);
+  });
+
+  test('a first event that merely mentions "error" in its text is an answer like any other', async () => {
+    first.handler = (r) => sse(chatTextStream('The "error" was mine.'), { signal: r.signal });
+    const msg = await ask(only);
+    expect(msg.content).toMatchObject([{ type: 'text', text: 'The "error" was mine.' }]);
+  });
+});
