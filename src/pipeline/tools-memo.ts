@@ -22,6 +22,14 @@ import { valuePlaceholder } from '../util/json-skeleton.ts';
 export const MIN_TOOLS_BYTES = 1024;
 /** Distinct tool sets kept (least recently used dropped first): a few per client version and agent type. */
 const MAX_ENTRIES = 64;
+/**
+ * Tool sets larger than this are translated with their request and never kept, and the kept sets' bytes add up to
+ * at most MAX_KEPT_BYTES (least recently used dropped first). An entry holds the client's bytes, their parsed hub
+ * form and one translation per channel, ~10 times its bytes in memory: unbounded, 64 requests with 30 MB of tools
+ * each (within server.max_body_bytes) would hold gigabytes for as long as the process runs. Claude Code's are tens of KB.
+ */
+export const MAX_TOOLS_BYTES = 1024 * 1024;
+const MAX_KEPT_BYTES = 8 * 1024 * 1024;
 
 /** One tool set, as a client format sends it. */
 export interface ToolsEntry {
@@ -66,7 +74,7 @@ export function hubTools(format: FormatId, bytes: Uint8Array, known: Uint8Array 
 
 function entryFor(format: FormatId, bytes: Uint8Array, known: Uint8Array | null): ToolsEntry | null {
   const toHub = FORMATS[format].toolsToHub;
-  if (!toHub || bytes.length < MIN_TOOLS_BYTES) return null;
+  if (!toHub || bytes.length < MIN_TOOLS_BYTES || bytes.length > MAX_TOOLS_BYTES) return null;
   const key = `${format}:${Bun.hash(bytes)}`;
   const hit = entries.get(key);
   if (hit && Buffer.from(hit.bytes.buffer, hit.bytes.byteOffset, hit.bytes.byteLength).equals(bytes)) {
@@ -86,10 +94,21 @@ function entryFor(format: FormatId, bytes: Uint8Array, known: Uint8Array | null)
   }
   // the scan's copy when there is one (immutable, the same bytes): not a second copy of tens of KB
   const entry: ToolsEntry = { bytes: known ?? bytes.slice(), hub, clientCount: parsed.length, channels: new WeakMap() };
-  entries.delete(key);
+  forget(key);
   entries.set(key, entry);
-  if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value!);
+  keptBytes += entry.bytes.length;
+  while (entries.size > MAX_ENTRIES || keptBytes > MAX_KEPT_BYTES) forget(entries.keys().next().value!);
   return entry;
+}
+
+/** The kept sets' bytes, added up (MAX_KEPT_BYTES). */
+let keptBytes = 0;
+
+function forget(key: string) {
+  const gone = entries.get(key);
+  if (!gone) return;
+  entries.delete(key);
+  keptBytes -= gone.bytes.length;
 }
 
 /**
@@ -119,6 +138,11 @@ export function prepareTools(entry: ToolsEntry, channel: Channel, spanId: number
 /** Entries kept now (tests). */
 export function toolsMemoSize(): number {
   return entries.size;
+}
+
+/** The kept entries' bytes, added up (tests). */
+export function toolsMemoBytes(): number {
+  return keptBytes;
 }
 
 function deepFreeze<T>(x: T): T {

@@ -11,7 +11,7 @@ import type { Channel } from '../../../src/channels/types.ts';
 import { resolveQuirks } from '../../../src/channels/openai/presets.ts';
 import { readInbound } from '../../../src/pipeline/inbound.ts';
 import { translateRequest } from '../../../src/pipeline/translate.ts';
-import { MIN_TOOLS_BYTES, hubTools, toolsMemoSize } from '../../../src/pipeline/tools-memo.ts';
+import { MAX_TOOLS_BYTES, MIN_TOOLS_BYTES, hubTools, toolsMemoBytes, toolsMemoSize } from '../../../src/pipeline/tools-memo.ts';
 import { GatewayError } from '../../../src/errors.ts';
 import { valuePlaceholder, splice } from '../../../src/util/json-skeleton.ts';
 import { knownToolsOf } from '../../../src/util/json.ts';
@@ -213,6 +213,23 @@ describe('tools that do not translate on their own are left to the ordinary path
     const r = viaPipeline('anthropic', toOpenai, body);
     expect(r.prepared).toBe(false);
     expect(r.body).toBe(ordinary('anthropic', toOpenai, body).body);
+  });
+
+  test('tools past MAX_TOOLS_BYTES are translated with the request and never kept; what is kept stays within its budget', () => {
+    // a client with a key could otherwise make the gateway hold ~10 times its tools' bytes for every distinct set it
+    // sends (64 sets of 30 MB: gigabytes), for as long as the process runs
+    const huge = (tag: string) => [{ name: 'Huge', description: tag + 'x'.repeat(MAX_TOOLS_BYTES), input_schema: { type: 'object' } }];
+    const before = toolsMemoSize();
+    const body = anthropicBody({}, huge('a'));
+    const r = viaPipeline('anthropic', toOpenai, body);
+    expect(r.prepared).toBe(false);
+    expect(r.body).toBe(ordinary('anthropic', toOpenai, body).body);
+    expect(toolsMemoSize()).toBe(before);
+    // sets just under the limit: kept, the oldest dropped once their bytes add up past the budget
+    const under = (i: number) => [{ name: 'Big', description: `${i}`.padEnd(MAX_TOOLS_BYTES - 200, 'y'), input_schema: { type: 'object' } }];
+    for (let i = 0; i < 20; i++) expect(viaPipeline('anthropic', toOpenai, anthropicBody({}, under(i))).prepared).toBe(true);
+    expect(toolsMemoBytes()).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(toolsMemoBytes()).toBeGreaterThan(4 * 1024 * 1024);
   });
 });
 
