@@ -105,10 +105,15 @@ export function hasNullBody(res: Response): boolean {
 /** JSON answers up to this size (by Content-Length) are relayed in one write instead of through a JS stream. */
 const ONE_WRITE_MAX = 4 * 1024 * 1024;
 
-/** A JSON answer of known, bounded size (relayed whole), as opposed to a stream or a body of unknown length. */
+/**
+ * A JSON answer of known, bounded size (relayed whole), as opposed to a stream or a body of unknown length. A
+ * compressed answer's Content-Length is that of its compressed bytes, and fetch decodes them to any size (a few MB
+ * of gzip can be gigabytes): it is relayed as it comes.
+ */
 export function isBoundedJson(res: Response): boolean {
-  if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) return false;
-  return Number(res.headers.get('content-length') ?? NaN) <= ONE_WRITE_MAX;
+  const h = res.headers;
+  if ((h.get('content-type') ?? '').includes('text/event-stream')) return false;
+  return Number(h.get('content-length') ?? NaN) <= ONE_WRITE_MAX && !h.has('content-encoding');
 }
 
 /**
@@ -179,7 +184,9 @@ export function startReadWhole(channel: Channel, res: Response, guard: AttemptWa
   if (max === Infinity) return res.bytes(); // unbounded (a passthrough's answer): no length to check
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (declared > max) return Promise.reject(answerTooLarge(channel, max, limit));
-  return Number.isFinite(declared) || !res.body ? res.bytes() : readCapped(res.body, max, channel, guard, limit);
+  // a compressed body's declared length is not what fetch decodes it to (isBoundedJson): counted as it is read
+  const bounded = Number.isFinite(declared) && !res.headers.has('content-encoding');
+  return bounded || !res.body ? res.bytes() : readCapped(res.body, max, channel, guard, limit);
 }
 
 /**

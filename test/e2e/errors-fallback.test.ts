@@ -215,6 +215,35 @@ describe('status → type table', () => {
     expect(((await ok.json()) as any).content[0].text).toBe('z'.repeat(2500));
     primary.handler = () => json(textMessage);
   });
+  test('a compressed answer is bounded by what it decodes to, not by its Content-Length (a gzip bomb from an upstream)', async () => {
+    // 6 MB of JSON in ~6 KB of gzip: fetch decodes it; trusting the declared length, the gateway read all of it
+    // into memory past server.max_body_bytes (a few MB of gzip from a malicious upstream: gigabytes)
+    const g = startGateway({ server: { max_body_bytes: 100_000 }, channels: [
+      { name: 'oa', type: 'openai', base_url: `${primary.url}/v1`, models: ['m'] },
+      { name: 'an', type: 'anthropic', base_url: primary.url, models: ['pass'] },
+    ] });
+    stopped.push(g);
+    const gzipped = (body: unknown, status = 200) => () => {
+      const gz = Bun.gzipSync(new TextEncoder().encode(JSON.stringify(body)));
+      return new Response(gz, { status, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(gz.length) } });
+    };
+    const bomb = 'x'.repeat(6_000_000);
+    primary.handler = gzipped({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: bomb }, finish_reason: 'stop' }] });
+    let body = await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 502, 'api_error');
+    expect(body.error.message).toContain('larger than 100000 bytes');
+    // an error body is read up to 1 MB: past it the status goes out alone
+    primary.handler = gzipped({ error: { message: bomb, type: 'server_error' } }, 400);
+    let res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
+    expect(res.status).toBe(400);
+    expect((await res.text()).length).toBeLessThan(1000);
+    // relayed (passthrough): still served, but as it comes rather than held whole
+    primary.handler = gzipped({ ...textMessage, pad: bomb });
+    res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req('pass') });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBeNull();
+    expect(((await res.json()) as any).pad.length).toBe(bomb.length);
+    primary.handler = () => json(textMessage);
+  });
   test('a JSON answer that stalls after its headers → 504 once stream_idle_timeout_ms passes', async () => {
     const raw = rawUpstream('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":'); // headers and part of the body promised, then nothing
     try {
