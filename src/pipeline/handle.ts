@@ -338,8 +338,16 @@ function bodySent(release: (() => void) | undefined, copy: Uint8Array | null) {
   if (copy) handBack(copy);
 }
 
-/** `?beta=true` of a request URL, or ''. */
+/**
+ * `?beta=true` of a request URL, or '': `beta` is the one query parameter of Anthropic's Messages API (the SDK's beta
+ * methods send it). Nothing else a client writes there goes upstream with the channel's key: an upstream that takes,
+ * say, `?model=` (LiteLLM did, BerriAI/litellm#41810) would serve a model the client's key may not use.
+ */
 function querySuffix(url: string): string {
   const q = url.indexOf('?');
-  return q < 0 ? '' : url.slice(q);
+  if (q < 0) return '';
+  const search = url.slice(q);
+  if (search === '?beta=true') return search;
+  const beta = new URLSearchParams(search).get('beta');
+  return beta === null ? '' : `?beta=${encodeURIComponent(beta)}`;
 }

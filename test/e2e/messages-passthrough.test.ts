@@ -65,6 +65,20 @@ describe('request forwarding', () => {
     expect([...got.headers.values()].join(' ')).not.toContain(KEY);
   });
 
+  test('of the query string only `beta` goes upstream: nothing else a client writes there is sent with the channel key', async () => {
+    const body = JSON.stringify({ model: 'claude-opus-5-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+    for (const [query, sent] of [
+      ['?beta=true&model=claude-sonnet-5-5&key=x', '?beta=true'],
+      ['?model=claude-sonnet-5-5', ''],
+      ['?model=a&beta=true', '?beta=true'],
+      ['?beta=true', '?beta=true'],
+    ]) {
+      const res = await fetch(`${gw.url}/v1/messages${query}`, { method: 'POST', headers: { 'x-api-key': KEY }, body });
+      expect(res.status).toBe(200);
+      expect({ query, search: upstream.requests.at(-1)!.search }).toEqual({ query, search: sent });
+    }
+  });
+
   test('a mapped model is rewritten in place and nothing else changes', async () => {
     const body = '{"model" : "team-model","max_tokens":5,"messages":[{"role":"user","content":"model: \\"team-model\\""}],"metadata":{"model":"team-model"}}';
     await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body });
