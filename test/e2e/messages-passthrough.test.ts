@@ -79,6 +79,24 @@ describe('request forwarding', () => {
     }
   });
 
+  test('headers that would steer the upstream (path, method, host, the key\'s organisation or project) are not forwarded', async () => {
+    const steering = {
+      'x-original-url': '/v1/organizations/api_keys', 'x-rewrite-url': '/admin', 'x-http-method-override': 'DELETE',
+      'x-http-method': 'DELETE', 'x-method-override': 'DELETE', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http',
+      'x-forwarded-prefix': '/other', 'x-forwarded-port': '1', 'x-forwarded-server': 'evil', 'x-original-host': 'evil.example',
+      'openai-organization': 'org-someone-else', 'openai-project': 'proj_other', 'x-goog-user-project': 'other-project',
+      'x-goog-api-key': 'AIza-client', 'content-encoding': 'identity',
+    };
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST', headers: { 'x-api-key': KEY, 'x-app': 'cli', ...steering },
+      body: JSON.stringify({ model: 'claude-opus-5-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    const got = upstream.requests.at(-1)!;
+    expect(Object.keys(steering).filter((h) => got.headers.has(h))).toEqual([]);
+    expect(got.headers.get('x-app')).toBe('cli');
+  });
+
   test('a mapped model is rewritten in place and nothing else changes', async () => {
     const body = '{"model" : "team-model","max_tokens":5,"messages":[{"role":"user","content":"model: \\"team-model\\""}],"metadata":{"model":"team-model"}}';
     await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body });

@@ -9,10 +9,19 @@ export const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade',
 ]);
 
-/** Never forwarded upstream: the client's credentials, and what fetch computes itself. */
+/**
+ * Never forwarded upstream: the client's credentials; what fetch computes itself; `content-encoding` (the gateway read
+ * the body as plain JSON, and sends it so); headers with which a proxy or framework in front of an upstream takes
+ * another path, method or host than the request's (they would send the channel's key where the client chose); and
+ * those that pick which of the channel key's organisations, projects or billing accounts pays (the channel's
+ * `headers` set them).
+ */
 const CLIENT_ONLY = new Set([
   'host', 'content-length', 'authorization', 'x-api-key', 'api-key', 'cookie', 'accept-encoding', 'expect',
-  'x-forwarded-for', 'x-real-ip', 'forwarded',
+  'x-forwarded-for', 'x-real-ip', 'forwarded', 'content-encoding',
+  'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-host',
+  'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
+  'openai-organization', 'openai-project', 'x-goog-api-key', 'x-goog-user-project',
 ]);
 
 /** Not relayed to the client: fetch already decoded the body (encoding, length), and Bun writes its own date. */
