@@ -3,7 +3,12 @@
  * Gateway keys arrive as `x-api-key` or `Authorization: Bearer` (Claude Code with ANTHROPIC_AUTH_TOKEN, and the
  * Anthropic TS SDK, send Bearer). The presented key is compared with every configured key, every character, without
  * stopping at a match or a difference, so the time taken says nothing about how much of a key matched (only whether
- * some key has the same length, which is no secret). With no keys configured, every request passes.
+ * some key has the same length, which is no secret). With no keys configured (allowed on loopback addresses only,
+ * main.ts), every request from this machine passes, but not one from a web page: any site the user visits could
+ * otherwise post to http://127.0.0.1:8080 (a form or a fetch needs no preflight, and the body is read as JSON whatever
+ * its content-type) and spend the channels' keys, or, rebinding its own host name to 127.0.0.1 (DNS rebinding), read
+ * the answers too. So a request that names a host other than a loopback one, or that a browser sent from a page of
+ * another origin (its `Origin`), is refused.
  */
 import { GatewayError } from '../errors.ts';
 import type { KeyConfig } from '../config/schema.ts';
@@ -14,7 +19,7 @@ export type Authenticate = (headers: Headers) => Principal | null;
 export function createAuthenticator(keys: KeyConfig[]): Authenticate {
   const table = keys.map((k) => ({ key: k.key, principal: { name: k.name, models: k.models ? new Set(k.models) : null } satisfies Principal }));
   return function authenticate(headers) {
-    if (table.length === 0) return null;
+    if (table.length === 0) return openAdmit(headers);
     const presented = headers.get('x-api-key') ?? bearer(headers.get('authorization'));
     if (!presented) throw new GatewayError(401, 'authentication_error', 'missing API key: send it as x-api-key or Authorization: Bearer');
     let found: Principal | null = null;
@@ -36,4 +41,25 @@ function bearer(h: string | null): string | undefined {
   if (!h) return undefined;
   const m = /^Bearer\s+(.+)$/i.exec(h.trim());
   return m?.[1]?.trim();
+}
+
+/** No keys configured: null for a request from this machine, else the 403 (see the module comment). */
+function openAdmit(headers: Headers): null {
+  const host = headers.get('host');
+  const origin = headers.get('origin');
+  if ((host === null || isLoopbackHost(host)) && (origin === null || isLoopbackOrigin(origin))) return null;
+  throw new GatewayError(403, 'permission_error',
+    'with no keys configured, only requests to a loopback host name and not from a web page are served; configure keys to serve others');
+}
+
+/** `localhost`, `127.x.x.x` or `[::1]`, with a port or without. */
+function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d*$/, '');
+  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+function isLoopbackOrigin(origin: string): boolean {
+  const m = /^https?:\/\/([^/]+)$/i.exec(origin);
+  return m !== null && isLoopbackHost(m[1]!);
 }

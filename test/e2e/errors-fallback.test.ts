@@ -108,6 +108,31 @@ describe('auth', () => {
     const msg = await sdk.messages.create({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] });
     expect(msg.content).toEqual(textMessage.content);
   });
+  test('no keys configured: a web page (its Origin) or a host name that is not loopback (DNS rebinding) is refused', async () => {
+    // else any site the user visits could post to the gateway on 127.0.0.1 and spend the channels' keys (no preflight
+    // for a form or a text/plain fetch), or rebind its own name to 127.0.0.1 and read the answers too
+    const g = startGateway({ channels: [{ name: 'only', type: 'anthropic', base_url: primary.url, models: ['m'] }] });
+    stopped.push(g);
+    const port = new URL(g.url).port;
+    const before = primary.requests.length;
+    for (const headers of [
+      { origin: 'https://evil.example' }, { origin: 'null' }, { host: `evil.example:${port}` },
+      { host: `rebound.example:${port}`, origin: `http://rebound.example:${port}` }, { host: `127.0.0.1.evil.example:${port}` },
+    ] as Record<string, string>[]) {
+      for (const path of ['/v1/messages', '/v1/chat/completions']) {
+        const res = await fetch(`${g.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain', ...headers }, body: req() });
+        expect({ headers, path, status: res.status }).toEqual({ headers, path, status: 403 });
+      }
+      const models = await fetch(`${g.url}/v1/models`, { headers });
+      expect({ headers, status: models.status }).toEqual({ headers, status: 403 });
+    }
+    expect(primary.requests.length).toBe(before);
+    // this machine's clients, a local web UI, and Host names as clients write them: served
+    for (const headers of [{}, { origin: `http://localhost:${port}` }, { host: `localhost:${port}` }, { host: `[::1]:${port}` }, { host: `127.0.0.1:${port}` }, { host: 'LOCALHOST' }] as Record<string, string>[]) {
+      const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers, body: req() });
+      expect({ headers, status: res.status }).toEqual({ headers, status: 200 });
+    }
+  });
   test('model outside the key list → 403 permission_error', async () => {
     const g = gateway();
     await expectError(await post(g, req('unlisted')), 403, 'permission_error', 'unlisted');

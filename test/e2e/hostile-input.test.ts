@@ -139,7 +139,7 @@ test('a client that goes away in the middle of its upload is logged as cancelled
   for (const path of ['/v1/messages', '/v1/chat/completions']) {
     const before = gw.logs.length;
     const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {}, error() {} } });
-    socket.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":"to-openai","max_tokens":5,`);
+    socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":"to-openai","max_tokens":5,`);
     await Bun.sleep(100);
     socket.end();
     await until(() => gw.logs.slice(before).some((l) => l.msg === 'request'), 3000);
