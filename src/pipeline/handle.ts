@@ -168,14 +168,14 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         continue;
       }
       unwatch(guard);
-      // a stream that opens with an error (Anthropic's overloaded_error inside a 200): a translation's client gets it as
-      // an error status; a relayed stream falls back when there is a channel left, else it goes out as it came
+      // a stream that opens with an error (a 200 whose first event is Anthropic's overloaded_error, or an OpenAI-compatible
+      // error object): the next channel when it falls back; else a translation's client gets it as an error status,
+      // and a relayed stream goes out as it came
       if (ctx || !last) {
         const opening = openingStreamError(channel, start.head[0]);
         if (opening && (ctx || isRetryableStatus(opening.status))) {
           lastError = openedWithError(x, deps, channel, start, upstream, opening);
-          if (isRetryableStatus(opening.status)) continue;
-          throw opening;
+          continue;
         }
       }
       return settle(x, ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream));
@@ -199,10 +199,14 @@ function attemptFailed(x: Exchange, deps: AppDeps, channel: Channel, error: Gate
   return error;
 }
 
-/** A translated stream whose first event was an error (translate.ts: openingStreamError): the upstream closed, the attempt failed. */
+/**
+ * A stream whose first event was an error (answer.ts: openingStreamError), the upstream closed: the attempt's failure
+ * when it falls back; else thrown, the request's own fault (the channel is up).
+ */
 function openedWithError(x: Exchange, deps: AppDeps, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, error: GatewayError): GatewayError {
   upstream.abort();
   start.reader.cancel().catch(() => {});
+  if (!isRetryableStatus(error.status)) throw error;
   return attemptFailed(x, deps, channel, error);
 }
 
