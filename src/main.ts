@@ -130,6 +130,9 @@ function main() {
   // before the `listening` line: a supervisor that stops the process as soon as it reads it must find them in place
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // soak runs only (bench/soak.ts): heap and registry counts on stderr, a full collection each time (loaded only then)
+  const statsMs = Number(process.env.SWITCHBOARD_DEBUG_STATS_MS ?? 0);
+  if (statsMs > 0) void import('./debug-stats.ts').then((m) => m.startDebugStats(statsMs, (line) => process.stderr.write(line), () => deps.state.inflight));
   // last: whatever waits for this line (a supervisor, the tests) has every start-up line by then
   logger.event('info', 'listening', {
     url: server.url.href, version: VERSION, channels: config.channels.map((c) => c.name), keys: config.keys.length,
