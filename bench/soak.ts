@@ -18,7 +18,9 @@
  *   bun bench/soak.ts --duration 60 --concurrency 8 --sample 2 --json /tmp/soak.json
  */
 import { parseArgs } from 'node:util';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'bun';
+import { freePort } from './proc.ts';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { connect, createServer } from 'node:net';
@@ -41,7 +43,7 @@ if (opt.help) {
   process.stdout.write(`bun bench/soak.ts [--duration S=180] [--concurrency N=16] [--sample S=5] [--idle S=8] [--json FILE] [--cwd CHECKOUT]
   Drives one gateway (CHECKOUT/src/main.ts) with the soak mix for S seconds, then idles --idle seconds;
   prints the samples and a verdict per series (plateau or growth).
-  --stall-log: stop reading the gateway's stdout once it has started, until the load ends (a hung log collector).\n`);
+  --stall-log: the gateway's stdout is a FIFO read only once the load ends (a hung log collector).\n`);
   process.exit(0);
 }
 const DURATION_MS = Number(opt.duration) * 1000;
@@ -126,16 +128,17 @@ const upstream = Bun.serve({
       return new Response(format === 'anthropic' ? anthropicJson : openaiJson, { headers: { 'content-type': 'application/json' } });
     }
     if (fault === 'big') {
-      // ~1.6 MB of events as fast as the gateway takes them: a client that stops reading holds the relay up
+      // ~16 MB of events as fast as the gateway takes them (more than loopback's socket buffers hold): a client
+      // that stops reading holds the relay up
       const big = format === 'anthropic' ? anthropicEvents(0) : openaiEvents(0, false);
       const delta = enc.encode(format === 'anthropic'
-        ? sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'x'.repeat(8000) } })
-        : `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'up', choices: [{ index: 0, delta: { content: 'x'.repeat(8000) }, finish_reason: null }] })}\n\n`);
+        ? sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'x'.repeat(16000) } })
+        : `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'up', choices: [{ index: 0, delta: { content: 'x'.repeat(16000) }, finish_reason: null }] })}\n\n`);
       let n = 0;
       return new Response(new ReadableStream<Uint8Array>({
         pull(c) {
           if (n === 0) c.enqueue(enc.encode(big[0]!));
-          else if (n <= 200) c.enqueue(delta);
+          else if (n <= 1000) c.enqueue(delta);
           else { c.enqueue(enc.encode(big[1]!)); c.close(); }
           n++;
         },
@@ -217,9 +220,14 @@ const configPath = join(dir, 'config.json');
 writeFileSync(configPath, JSON.stringify(config));
 
 // ---------------------------------------------------------------- start the gateway
-const gw = Bun.spawn([process.execPath, MAIN, '--config', configPath, '--port', '0'], {
+// --stall-log: stdout is a FIFO this process holds open and does not read until the load ends, so the gateway's
+// writes find it full (a pipe of Bun.spawn's own would be read ahead here); the port is then chosen here
+const stallFd = opt['stall-log'] ? (spawnSync(['mkfifo', join(dir, 'stdout')]), openSync(join(dir, 'stdout'), 'r+')) : null;
+const stallPort = stallFd === null ? 0 : freePort();
+const stallUrl = `http://127.0.0.1:${stallPort}`;
+const gw = Bun.spawn([process.execPath, MAIN, '--config', configPath, '--port', String(stallPort)], {
   cwd: opt.cwd,
-  stdout: 'pipe',
+  stdout: stallFd ?? 'pipe',
   stderr: 'pipe',
   env: { ...process.env, SWITCHBOARD_DEBUG_STATS_MS: String(SAMPLE_MS) },
 });
@@ -234,9 +242,9 @@ const gatewayErrors: string[] = [];
 void (async () => {
   const dec = new TextDecoder();
   let buf = '';
-  for await (const chunk of gw.stdout as ReadableStream<Uint8Array>) {
-    // --stall-log: once started, the log is not read until the load ends (a log collector that hangs)
-    if (GW && logStall) await logStall;
+  if (logStall) await logStall;
+  const out = stallFd === null ? gw.stdout as ReadableStream<Uint8Array> : createReadStream('', { fd: stallFd });
+  for await (const chunk of out) {
     buf += dec.decode(chunk, { stream: true });
     let nl;
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -265,6 +273,7 @@ void (async () => {
   }
 })();
 for (const t0 = Date.now(); !GW; await Bun.sleep(20)) {
+  if (stallFd !== null) GW = await fetch(`${stallUrl}/health`).then((r) => (r.ok ? stallUrl : ''), () => '');
   if (Date.now() - t0 > 15_000 || gw.exitCode !== null) { console.error('gateway did not start', gatewayErrors.join('\n')); process.exit(1); }
 }
 
