@@ -79,29 +79,58 @@ export function createLogger(sink: (line: string) => void, level: LogLevel = 'in
  * than joining lines and writing the string (bench/ab.ts, three interleaved runs of 6-8 rounds: lower in 5 of 6,
  * in 3 of 6 and in 6 of 8 rounds), with no ~100 KB string per batch. `write` gets a fresh copy each
  * time (it may keep it while the write completes). A line too long for the buffer goes out on its own, in order.
+ *
+ * `write` calls `done` once the bytes are taken. At most `maxPending` bytes are handed over and not yet taken: a
+ * stdout that takes nothing (a pipe whose reader hangs: a log collector, a supervisor) would otherwise hold every
+ * batch in memory until it reads again (Bun queues each `process.stdout.write` with its promise and callback; the
+ * soak run, bench/soak.ts --stall-log, measured ~300 objects a second held at ~300 requests a second, and the
+ * gateway's memory growing for as long as the pipe stays full). Batches past it are dropped, and counted in a
+ * warning line written first once writes are taken again: the request path never waits for its log.
  */
 export function bufferedLineSink(
-  write: (bytes: Uint8Array) => void,
+  write: (bytes: Uint8Array, done: () => void) => void,
   schedule: (fn: () => void, ms: number) => unknown = setTimeout,
   delayMs = 20,
   batchBytes = 64 * 1024,
+  maxPending = Infinity,
 ): { push(line: string): void; flush(): void } {
   const enc = new TextEncoder();
   const buf = new Uint8Array(batchBytes * 2);
   let used = 0;
   let scheduled = false;
+  let pending = 0;
+  let droppedLines = 0;
+  let droppedBytes = 0;
+  /** One batch (or long line) to `write`, unless that would hold more than `maxPending` bytes untaken. */
+  const send = (bytes: Uint8Array) => {
+    if (pending + bytes.length > maxPending) {
+      droppedBytes += bytes.length;
+      for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) droppedLines++;
+      return;
+    }
+    if (droppedLines > 0) {
+      const note = enc.encode(`${JSON.stringify({ time: isoNow(), level: 'warn', msg: 'log lines dropped', lines: droppedLines, bytes: droppedBytes, reason: `stdout took none of the last ${maxPending} bytes written` })}\n`);
+      droppedLines = droppedBytes = 0;
+      pending += note.length;
+      write(note, taken(note.length));
+    }
+    pending += bytes.length;
+    write(bytes, taken(bytes.length));
+  };
+  // a closure over the count alone: one over `bytes` would keep each batch alive in the heap until it is taken
+  const taken = (n: number) => () => { pending -= n; };
   const flush = () => {
     scheduled = false;
     if (used === 0) return;
     const out = buf.slice(0, used);
     used = 0;
-    write(out);
+    send(out);
   };
   const push = (line: string) => {
     const most = line.length * 3 + 1; // UTF-8 takes at most 3 bytes per UTF-16 unit, plus the newline
     if (used + most > buf.length) {
       flush();
-      if (most > buf.length) { write(enc.encode(`${line}\n`)); return; }
+      if (most > buf.length) { send(enc.encode(`${line}\n`)); return; }
     }
     used += enc.encodeInto(line, buf.subarray(used)).written;
     buf[used++] = 10;

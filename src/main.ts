@@ -28,6 +28,9 @@ Options:
 
 Docs: README.md ("Configuration").`;
 
+/** Log bytes handed to stdout and not yet taken, at most (log.ts: bufferedLineSink): ~20,000 request lines. */
+const LOG_MAX_PENDING = 8 * 1024 * 1024;
+
 function fail(lines: string[]): never {
   for (const l of lines) process.stderr.write(`switchboard: ${l}\n`);
   process.exit(2);
@@ -75,8 +78,8 @@ function main() {
     fail([`server.host: refusing to listen on ${config.server.host} with no keys configured (anyone could use your upstream keys); add "keys" or listen on 127.0.0.1`]);
   }
 
-  // buffered stdout: log lines never block the request path
-  const sink = bufferedLineSink((bytes) => process.stdout.write(bytes));
+  // buffered stdout: log lines never block the request path, nor pile up in memory while stdout takes nothing
+  const sink = bufferedLineSink((bytes, done) => process.stdout.write(bytes, done), setTimeout, 20, 64 * 1024, LOG_MAX_PENDING);
   const flush = sink.flush;
   const logger = createLogger(sink.push, config.server.log_level);
 

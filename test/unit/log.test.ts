@@ -56,4 +56,25 @@ describe('bufferedLineSink', () => {
     h.sink.flush();
     expect(h.text()).toBe('stopped\n');
   });
+
+  test('a write that never completes (stdout blocked: a hung log collector) holds at most maxPending bytes; the lines past it are dropped and counted, and said once writes complete again', () => {
+    const pending: Array<{ bytes: Uint8Array; done: () => void }> = [];
+    const sink = bufferedLineSink((bytes, done) => pending.push({ bytes, done }), () => {}, 20, 1024, 16 * 1024);
+    const line = `{"msg":"request","pad":"${'x'.repeat(200)}"}`;
+    for (let i = 0; i < 10_000; i++) sink.push(line); // ~2.2 MB of lines
+    sink.flush();
+    const held = () => pending.reduce((n, p) => n + p.bytes.length, 0);
+    expect(held()).toBeLessThanOrEqual(16 * 1024);
+    expect(held()).toBeGreaterThan(8 * 1024);
+    // stdout takes them again: the next batch starts with a line that says how many were dropped
+    const kept = pending.reduce((n, p) => n + dec.decode(p.bytes).split('\n').length - 1, 0);
+    for (const p of pending.splice(0)) p.done();
+    sink.push('{"msg":"after"}');
+    sink.flush();
+    const lines = pending.map((p) => dec.decode(p.bytes)).join('').split('\n').filter(Boolean);
+    const notice = JSON.parse(lines[0]!);
+    expect(notice).toMatchObject({ level: 'warn', msg: 'log lines dropped' });
+    expect(notice.lines + kept).toBe(10_000);
+    expect(lines.at(-1)).toBe('{"msg":"after"}');
+  });
 });
