@@ -659,4 +659,17 @@ describe('misc endpoints', () => {
     const looped = await fetch(`${self.url}/v1/messages`, { method: 'POST', body: req() });
     expect(looped.status).toBe(508);
   });
+
+  test('loop guard: a marker no Switchboard writes is a 400, not a header sent on upstream with every call', async () => {
+    const g = gateway();
+    const p0 = primary.requests.length;
+    for (const hop of ['x'.repeat(8000), 'a,b c', 'ok,<script>', `${'abc,'.repeat(200)}abc`]) {
+      await expectError(await post(g, req(), { 'x-switchboard-hop': hop }), 400, 'invalid_request_error', 'x-switchboard-hop');
+    }
+    expect(primary.requests.length).toBe(p0);
+    // a chain of other gateways goes on, this instance added
+    const res = await post(g, req(), { 'x-switchboard-hop': 'k2j4h5g6, zz00aa11' });
+    expect(res.status).toBe(200);
+    expect(primary.requests.at(-1)!.headers.get('x-switchboard-hop')).toBe(`k2j4h5g6,zz00aa11,${g.deps.instanceId}`);
+  });
 });
