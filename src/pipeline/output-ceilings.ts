@@ -25,6 +25,8 @@ export interface RefusedCeiling {
  * - Volcengine: "The parameter `max_completion_tokens` specified in the request are not valid: integer above maximum
  *   value, expected a value <= 12288, but got 32000 instead."
  * - Anthropic: "max_tokens: 128000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5-20250929"
+ * - Gemini (its OpenAI-compatible endpoint too, and Vertex AI), in EXCLUSIVE: "Unable to submit request because it has a
+ *   maxOutputTokens value of 128000 but the supported range is from 1 (inclusive) to 65537 (exclusive)."
  */
 const FIXED: RegExp[] = [
   /max_(?:completion_)?tokens is too large: \d+\. This model supports at most (\d+) completion tokens/i,
@@ -32,6 +34,11 @@ const FIXED: RegExp[] = [
   /valid range of max_(?:completion_)?tokens is \[\d+, ?(\d+)\]/i,
   /max_(?:completion_)?tokens`? specified in the request are not valid: integer above maximum value, expected a value <= ?(\d+)/i,
   /max_tokens: \d+ > (\d+), which is the maximum allowed number of output tokens/i,
+];
+
+/** Refusals that name the first value above the ceiling (an exclusive upper end): the ceiling is one less. */
+const EXCLUSIVE: RegExp[] = [
+  /maxOutputTokens value of \d+ but the supported range is from \d+ \(inclusive\) ?to (\d+) \(exclusive\)/i,
 ];
 
 /**
@@ -51,6 +58,10 @@ export function refusedCeiling(message: string): RefusedCeiling | null {
   for (const re of FIXED) {
     const m = re.exec(message);
     if (m) return usable(Number(m[1]), true);
+  }
+  for (const re of EXCLUSIVE) {
+    const m = re.exec(message);
+    if (m) return usable(Number(m[1]) - 1, true);
   }
   for (const re of LEFT_OF_CONTEXT) {
     const m = re.exec(message);

@@ -21,6 +21,8 @@ const REFUSALS: Record<string, (limit: number, asked: number, input: number) => 
   groq: (limit) => `\`max_completion_tokens\` must be less than or equal to \`${limit}\`, the maximum value for \`max_completion_tokens\` is less than the \`context_window\` for this model`,
   openai: (limit, asked) => `max_tokens is too large: ${asked}. This model supports at most ${limit} completion tokens, whereas you provided ${asked}.`,
   deepseek: (limit) => `Invalid max_tokens value, the valid range of max_tokens is [1, ${limit}]`,
+  // Gemini, its OpenAI-compatible endpoint included: the upper end of the range is exclusive
+  gemini: (limit, asked) => `Unable to submit request because it has a maxOutputTokens value of ${asked} but the supported range is from 1 (inclusive) to ${limit + 1} (exclusive). Update the value and try again.`,
   vllm: (limit, asked, input) => `'max_tokens' or 'max_completion_tokens' is too large: ${asked}. This model's maximum context length is ${limit + input} tokens and your request has ${input} input tokens (${asked} > ${limit + input} - ${input}).`,
 };
 
@@ -29,6 +31,7 @@ const MODELS: Record<string, { limit: number; says: keyof typeof REFUSALS }> = {
   'llama-groq': { limit: 40960, says: 'groq' },
   'gpt-small': { limit: 16384, says: 'openai' },
   'deepseek-chat': { limit: 8192, says: 'deepseek' },
+  'gemini-2.5-pro': { limit: 65536, says: 'gemini' },
   'qwen-local': { limit: 30000, says: 'vllm' },
   'stubborn': { limit: 1000, says: 'groq' },
 };
@@ -151,6 +154,8 @@ describe('refusedCeiling', () => {
     expect(refusedCeiling('max_tokens must be less than or equal to 16384')).toEqual({ ceiling: 16384, remember: true }); // Groq, older
     expect(refusedCeiling(REFUSALS.openai!(4096, 8192, 0))).toEqual({ ceiling: 4096, remember: true });
     expect(refusedCeiling(REFUSALS.deepseek!(8192, 0, 0))).toEqual({ ceiling: 8192, remember: true });
+    expect(refusedCeiling(REFUSALS.gemini!(65536, 128000, 0))).toEqual({ ceiling: 65536, remember: true });
+    expect(refusedCeiling('Unable to submit request because it has a maxOutputTokens value of 256000 but the supported range is from 1 (inclusive)to 65537 (exclusive).')).toEqual({ ceiling: 65536, remember: true });
     expect(refusedCeiling('The parameter `max_completion_tokens` specified in the request are not valid: integer above maximum value, expected a value <= 12288, but got 32000 instead. Request id: 02')).toEqual({ ceiling: 12288, remember: true });
     expect(refusedCeiling('max_tokens: 128000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5-20250929')).toEqual({ ceiling: 64000, remember: true });
     expect(refusedCeiling(REFUSALS.vllm!(39766, 64000, 24235))).toEqual({ ceiling: 39766, remember: false });
