@@ -58,6 +58,11 @@ export interface GatewayErrorOptions {
   code?: string | null;
   /** Extra response headers (e.g. retry-after). */
   headers?: Record<string, string>;
+  /**
+   * Anthropic's `error.details` (`{error_code, …}`), which the Anthropic SDK reads to pick an error class and to
+   * recover (a message thread falls back to the full history on `thread_unsupported_request`).
+   */
+  details?: Record<string, unknown>;
 }
 
 export class GatewayError extends Error {
@@ -66,6 +71,7 @@ export class GatewayError extends Error {
   readonly param: string | null;
   readonly code: string | null;
   readonly headers: Record<string, string>;
+  readonly details: Record<string, unknown> | null;
 
   constructor(status: number, type: AnthropicErrorType | undefined, message: string, opts: GatewayErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -75,6 +81,7 @@ export class GatewayError extends Error {
     this.param = opts.param ?? null;
     this.code = opts.code ?? null;
     this.headers = opts.headers ?? {};
+    this.details = opts.details ?? null;
   }
 }
 

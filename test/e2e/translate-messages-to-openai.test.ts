@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
+import { betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
 import { startMockUpstream, json, sse, sseEvents, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, listFixtures, readFixture } from '../helpers/fixtures.ts';
@@ -840,5 +841,66 @@ describe('count_tokens and aborts', () => {
     const aborted = await Promise.race([rec!.aborted.then(() => true), Bun.sleep(3000).then(() => false)]);
     expect(aborted).toBe(true);
     await until(() => gw.requestLogs().some((l) => l.outcome === 'cancelled' && l.channel === 'ch-openai-chat'), 3000);
+  });
+});
+
+describe('the SDK tool runner (it threads by default: a `continue` sends only the new messages)', () => {
+  const completion = (message: object, finish: string) => json({
+    id: 'c1', object: 'chat.completion', created: 1, model: 'gpt', choices: [{ index: 0, message: { role: 'assistant', ...message }, finish_reason: finish }],
+    usage: { prompt_tokens: 20, completion_tokens: 10, total_tokens: 30 },
+  });
+  const chunk = (delta: object, finish: string | null = null) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  const calls = [
+    { id: 'call_add', type: 'function', function: { name: 'add', arguments: '{"a":1,"b":2}' } },
+    { id: 'call_mul', type: 'function', function: { name: 'mul', arguments: '{"a":3,"b":4}' } },
+  ];
+  /** Two parallel calls first; the answer once both results are back (stream or not, as asked). */
+  const provider = (r: RecordedRequest) => {
+    const done = r.json.messages.some((m: any) => m.role === 'tool');
+    if (!r.json.stream) return done ? completion({ content: '3 and 12' }, 'stop') : completion({ content: null, tool_calls: calls }, 'tool_calls');
+    return sse(done
+      ? [chunk({ role: 'assistant', content: '3 and ' }), chunk({ content: '12' }), chunk({}, 'stop'), 'data: [DONE]\n\n']
+      : [chunk({ role: 'assistant', content: null }), ...calls.map((c, index) => chunk({ tool_calls: [{ index, ...c }] })), chunk({}, 'tool_calls'), 'data: [DONE]\n\n']);
+  };
+  const schema = { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] } as const;
+  const tools = [
+    betaTool({ name: 'add', description: 'a + b', inputSchema: schema, run: ({ a, b }) => String(a + b) }),
+    betaTool({ name: 'mul', description: 'a × b', inputSchema: schema, run: ({ a, b }) => String(a * b) }),
+  ];
+
+  for (const stream of [false, true]) {
+    test(`several tools, parallel calls (${stream ? 'streamed' : 'not streamed'}): every turn reaches the provider as the whole conversation`, async () => {
+      upstream.handler = provider;
+      const before = upstream.requests.length;
+      const runner = client.beta.messages.toolRunner({
+        model: exposedModel('openai-chat'), max_tokens: 200, system: 'Use the tools.', stream,
+        messages: [{ role: 'user', content: 'What are 1+2 and 3×4?' }], tools,
+      });
+      const final = await runner.runUntilDone();
+      expect(final.content).toEqual([{ type: 'text', text: '3 and 12' }] as any);
+      const sent = upstream.requests.slice(before).map((r) => r.json);
+      expect(sent.length).toBe(2);
+      // the second turn carries what came before it: without it the provider gets tool results answering nothing
+      expect(sent[1].messages).toEqual([
+        { role: 'system', content: 'Use the tools.' },
+        { role: 'user', content: 'What are 1+2 and 3×4?' },
+        { role: 'assistant', content: null, tool_calls: calls },
+        { role: 'tool', tool_call_id: 'call_add', content: '3' },
+        { role: 'tool', tool_call_id: 'call_mul', content: '12' },
+      ]);
+      expect(sent[1].tools.map((t: any) => t.function.name)).toEqual(['add', 'mul']);
+    });
+  }
+
+  test('a thread asked for directly is refused the way Anthropic refuses one it cannot hold (the SDK\'s ThreadUnsupportedRequestError)', async () => {
+    const before = upstream.requests.length;
+    const err: any = await client.beta.messages.create({
+      model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn, thread: { type: 'create' },
+    } as any).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.ThreadUnsupportedRequestError);
+    expect(err.status).toBe(400);
+    expect(err.error.error).toMatchObject({ type: 'invalid_request_error', details: { error_code: 'thread_unsupported_request' } });
+    expect(err.error.error.message).toContain('thread');
+    expect(upstream.requests.length).toBe(before);
   });
 });

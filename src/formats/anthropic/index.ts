@@ -24,7 +24,8 @@ const HUB_EVENT_TYPES = new Set<string>([
 ]);
 
 export function anthropicErrorBody(err: GatewayError, requestId: string) {
-  return { type: 'error', error: { type: err.type, message: err.message }, request_id: requestId };
+  const error = err.details ? { type: err.type, message: err.message, details: err.details } : { type: err.type, message: err.message };
+  return { type: 'error', error, request_id: requestId };
 }
 
 /** An upstream Anthropic error body → GatewayError (its type kept when it is one we know). */

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { realString } from '../../util/json-skeleton.ts';
-import { invalidRequest } from '../../errors.ts';
+import { GatewayError, invalidRequest } from '../../errors.ts';
 import { globMatch } from '../../util/glob.ts';
 import { assertNever } from '../../util/never.ts';
 import type {
@@ -97,9 +97,24 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
   }
 
   for (const k of Object.keys(hub)) {
-    if (!HANDLED_FIELDS.has(k) && !SILENT_FIELDS.has(k) && hub[k] !== undefined) noteDropped(ctx, k);
+    if (!HANDLED_FIELDS.has(k) && !SILENT_FIELDS.has(k) && hub[k] !== undefined) {
+      if (k === 'thread' && hub.thread !== null) throw threadUnsupported();
+      noteDropped(ctx, k);
+    }
   }
   return body;
+}
+
+/**
+ * A message thread (`thread: {type: "create" | "continue"}`, the Anthropic SDK's tool runner sends one by default) is
+ * a conversation Anthropic's API holds between turns: a `continue` sends only the new messages, without `system` or
+ * `tools`. No OpenAI-compatible provider holds one, so the provider would get a conversation with its start cut off.
+ * Anthropic's own refusal, `thread_unsupported_request`, makes the SDK send the turn again as a whole conversation.
+ */
+function threadUnsupported(): GatewayError {
+  return new GatewayError(400, 'invalid_request_error', 'thread: message threads are held by Anthropic\'s API only, and this model is served by a channel that cannot hold one; send the full conversation without `thread`', {
+    param: 'thread', details: { error_code: 'thread_unsupported_request' },
+  });
 }
 
 // ---------- messages ----------
