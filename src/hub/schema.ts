@@ -24,7 +24,19 @@ export const MessageParamSchema = v.looseObject({
   content: ContentSchema,
 });
 
-export const ToolsSchema = v.array(v.looseObject({ name: v.string() }));
+/**
+ * Tools: a client tool needs its `name`; a typed one may have none, for it stands for a family of tools
+ * (`mcp_toolset`, `browser_toolset_…`, `computer_toolset_…`: Anthropic's API takes them nameless).
+ */
+export const ToolsSchema = v.array(v.pipe(
+  v.looseObject({ name: v.optional(v.string()) }),
+  v.forward(v.check((t) => t.name !== undefined || isTypedTool(t), 'Field required'), ['name']),
+));
+
+/** A tool with a `type` of its own (Anthropic's server tools and toolsets), which needs no name. */
+function isTypedTool(t: Record<string, unknown>): boolean {
+  return typeof t.type === 'string' && t.type !== 'custom';
+}
 
 const common = {
   model: ModelNameSchema,
@@ -71,7 +83,7 @@ export function isPlainMessageCreateParams(x: unknown): x is Record<string, unkn
   if (x.system !== undefined && typeof x.system !== 'string' && !areBlocks(x.system)) return false;
   if (x.tools !== undefined) {
     if (!Array.isArray(x.tools)) return false;
-    for (const t of x.tools) if (!isUnchangedObject(t) || typeof t.name !== 'string') return false;
+    for (const t of x.tools) if (!isUnchangedObject(t) || (typeof t.name !== 'string' && (t.name !== undefined || !isTypedTool(t)))) return false;
   }
   for (const k of ['tool_choice', 'thinking'] as const) {
     const o = x[k];

@@ -39,8 +39,8 @@ export type ContentBlockParam =
 export interface MessageParam { role: Role; content: string | Array<ContentBlockParam | OtherBlockParam> }
 
 export interface Tool { name: string; description?: string; input_schema: Record<string, unknown>; type?: 'custom'; defer_loading?: boolean; cache_control?: CacheControl | null; [k: string]: unknown }
-/** Server tools (web_search_20250305, code_execution_…, …): `type` set, no `input_schema`. */
-export interface ServerTool { type: string; name: string; [k: string]: unknown }
+/** Server tools (web_search_20250305, code_execution_…, …): `type` set, no `input_schema`; toolsets (`mcp_toolset`) have no `name`. */
+export interface ServerTool { type: string; name?: string; [k: string]: unknown }
 
 export type ToolChoice =
   | { type: 'auto'; disable_parallel_tool_use?: boolean }

@@ -54,6 +54,22 @@ describe('request forwarding', () => {
     expect(await res.json()).toEqual(textMessage);
   });
 
+  test('toolsets, which have no name (the MCP connector\'s mcp_toolset, browser and computer toolsets), reach the upstream as sent', async () => {
+    upstream.handler = () => json(textMessage);
+    const params = {
+      model: 'claude-opus-5-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'List my issues' }],
+      mcp_servers: [{ type: 'url' as const, url: 'https://mcp.example.test/sse', name: 'tracker' }],
+      tools: [{ type: 'mcp_toolset' as const, mcp_server_name: 'tracker' }, { type: 'browser_toolset_20260801' }, { type: 'computer_toolset_20260801' }] as any[],
+    };
+    const res = await client.beta.messages.create(params);
+    expect(res.content).toEqual(textMessage.content);
+    expect(JSON.parse(upstream.requests.at(-1)!.text).tools).toEqual(params.tools);
+    // a client tool still needs its name
+    const err: any = await client.beta.messages.create({ ...params, tools: [{ input_schema: { type: 'object' } }] as any }).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.error.error.message).toBe('tools.0.name: Field required');
+  });
+
   test('anthropic-version defaults to 2023-06-01; a gateway x-api-key is never forwarded', async () => {
     await fetch(`${gw.url}/v1/messages`, {
       method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' },

@@ -628,6 +628,26 @@ describe('what the upstream receives', () => {
     expectUpstreamAuth(got, 'openai');
   });
 
+  test('the MCP connector (mcp_servers with a nameless mcp_toolset) and server tools: left out and named in x-switchboard-dropped, as README says', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    const { data, response } = await client.beta.messages.create({
+      model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn,
+      mcp_servers: [{ type: 'url', url: 'https://mcp.example.test/sse', name: 'tracker' }],
+      tools: [
+        { type: 'mcp_toolset', mcp_server_name: 'tracker' },
+        { type: 'web_search_20250305', name: 'web_search', max_uses: 2 },
+        { name: 'lookup', description: 'Look a word up', input_schema: { type: 'object', properties: { word: { type: 'string' } } } },
+      ],
+      container: 'container_011',
+    }).withResponse();
+    expect(data.content[0]).toMatchObject({ type: 'text' });
+    const dropped = response.headers.get('x-switchboard-dropped') ?? '';
+    for (const name of ['tools.tracker (mcp_toolset', 'tools.web_search (web_search_20250305', 'mcp_servers', 'container']) expect(dropped).toContain(name);
+    const got = upstream.requests.at(-1)!.json;
+    expect(chatBodyProblems(got, 'openai')).toEqual([]);
+    expect(got.tools.map((t: any) => t.function.name)).toEqual(['lookup']);
+  });
+
   test('the gateway key never goes upstream, whichever way the client sent it', async () => {
     upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
     for (const headers of [{ 'x-api-key': KEY }, { authorization: `Bearer ${KEY}` }] as Array<Record<string, string>>) {

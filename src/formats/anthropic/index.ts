@@ -97,7 +97,7 @@ export const anthropicFormat: Format<unknown> = {
     if (prepared && hub.tools === ctx.tools!.hub) out.tools = prepared.placeholder;
     return out;
   },
-  toolsFromHub: (tools) => ({ value: tools, names: tools.map((t) => t.name), dropped: [] }),
+  toolsFromHub: (tools) => ({ value: tools, names: tools.flatMap((t) => (typeof t.name === 'string' ? [t.name] : [])), dropped: [] }),
   responseToHub(body: unknown, ctx: TranslateContext): Message {
     const msg = body as Message;
     if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new GatewayError(502, 'api_error', 'upstream returned a malformed message');

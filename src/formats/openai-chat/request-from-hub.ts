@@ -464,7 +464,8 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks): { value
   const value: ChatCompletionTool[] = [];
   const dropped: string[] = [];
   (Array.isArray(hubTools) ? (hubTools as Tool[]) : []).forEach((t, i) => {
-    const name = typeof t?.name === 'string' ? t.name : `${i}`;
+    // a toolset has no name of its own: named by its server (mcp_toolset) or its type
+    const name = typeof t?.name === 'string' ? t.name : typeof t?.mcp_server_name === 'string' ? t.mcp_server_name : typeof t?.type === 'string' ? t.type : `${i}`;
     if (!isRecord(t?.input_schema)) {
       // Anthropic server tools (web_search_…, code_execution_…) and Anthropic-defined client tools (bash_…)
       dropped.push(`tools.${name} (${String(t?.type ?? 'no input_schema')}: Anthropic-only tool)`);

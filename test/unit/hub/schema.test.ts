@@ -31,6 +31,21 @@ describe('isPlainMessageCreateParams', () => {
     expect(isPlainMessageCreateParams({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }], system: 's', metadata: { user_id: null } })).toBe(true);
   });
 
+  test('a typed tool may have no name (toolsets: mcp_toolset, browser_toolset_…); a client tool may not', () => {
+    for (const tool of [{ type: 'mcp_toolset', mcp_server_name: 'x' }, { type: 'browser_toolset_20260801' }]) {
+      const b = { ...valid(), tools: [tool] };
+      expect(isPlainMessageCreateParams(b)).toBe(true);
+      expect(valibotAccepts(b)).toBe(true);
+    }
+    for (const tool of [{ input_schema: { type: 'object' } }, { type: 'custom', input_schema: { type: 'object' } }, { type: 5 }]) {
+      const b = { ...valid(), tools: [tool] };
+      expect(isPlainMessageCreateParams(b)).toBe(false);
+      const res = v.safeParse(MessageCreateParamsSchema, b);
+      expect(res.success).toBe(false);
+      expect(v.getDotPath(res.issues![0])).toBe('tools.0.name');
+    }
+  });
+
   const broken: Array<[string, (b: Record<string, any>) => void]> = [
     ['no model', (b) => delete b.model], ['empty model', (b) => (b.model = '')], ['model too long', (b) => (b.model = 'm'.repeat(257))],
     ['max_tokens 0', (b) => (b.max_tokens = 0)], ['max_tokens 1.5', (b) => (b.max_tokens = 1.5)], ['max_tokens string', (b) => (b.max_tokens = '5')],
@@ -77,7 +92,7 @@ describe('isPlainMessageCreateParams', () => {
         out.push([b.messages, i]);
         if (m && typeof m === 'object') { out.push([m, 'role'], [m, 'content']); if (Array.isArray(m.content)) m.content.forEach((c: any, j: number) => { out.push([m.content, j]); if (c && typeof c === 'object') out.push([c, 'type']); }); }
       });
-      if (Array.isArray(b.tools)) b.tools.forEach((t: any, i: number) => { out.push([b.tools, i]); if (t && typeof t === 'object') out.push([t, 'name']); });
+      if (Array.isArray(b.tools)) b.tools.forEach((t: any, i: number) => { out.push([b.tools, i]); if (t && typeof t === 'object') out.push([t, 'name'], [t, 'type']); });
       if (Array.isArray(b.system)) b.system.forEach((s: any) => { if (s && typeof s === 'object') out.push([s, 'type']); });
       if (b.metadata && typeof b.metadata === 'object') out.push([b.metadata, 'user_id']);
       return out;
