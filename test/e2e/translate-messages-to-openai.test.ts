@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
+import { betaJSONSchemaOutputFormat, betaTool } from '@anthropic-ai/sdk/helpers/beta/json-schema';
+import { jsonSchemaOutputFormat } from '@anthropic-ai/sdk/helpers/json-schema';
 import { startMockUpstream, json, sse, sseEvents, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, listFixtures, readFixture } from '../helpers/fixtures.ts';
@@ -646,6 +647,30 @@ describe('what the upstream receives', () => {
     const got = upstream.requests.at(-1)!.json;
     expect(chatBodyProblems(got, 'openai')).toEqual([]);
     expect(got.tools.map((t: any) => t.function.name)).toEqual(['lookup']);
+  });
+
+  test('structured outputs: messages.parse() (output_config.format), beta parse() and a raw `output_format` (older clients) all become response_format', async () => {
+    const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'], additionalProperties: false } as const;
+    const responseFormat = { type: 'json_schema', json_schema: { name: 'output', schema } };
+    upstream.handler = () => json({ id: 'c1', object: 'chat.completion', created: 1, model: 'gpt', choices: [{ index: 0, message: { role: 'assistant', content: '{"answer":4}' }, finish_reason: 'stop' }], usage: { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 } });
+    const params = { model: exposedModel('openai-chat'), max_tokens: 64, messages: [{ role: 'user' as const, content: 'What is 2+2?' }] };
+
+    const parsed = await client.messages.parse({ ...params, output_config: { format: jsonSchemaOutputFormat(schema) } });
+    expect(parsed.parsed_output).toEqual({ answer: 4 });
+    expect(upstream.requests.at(-1)!.json.response_format).toEqual(responseFormat);
+
+    const beta = await client.beta.messages.parse({ ...params, output_format: betaJSONSchemaOutputFormat(schema) });
+    expect(beta.parsed_output).toEqual({ answer: 4 });
+    expect(upstream.requests.at(-1)!.json.response_format).toEqual(responseFormat);
+
+    // the SDK moves output_format into output_config; other clients send it as it was first specified
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-beta': 'structured-outputs-2025-11-13' },
+      body: JSON.stringify({ ...params, output_format: { type: 'json_schema', schema } }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-switchboard-dropped')).toBeNull();
+    expect(upstream.requests.at(-1)!.json.response_format).toEqual(responseFormat);
   });
 
   test('the gateway key never goes upstream, whichever way the client sent it', async () => {

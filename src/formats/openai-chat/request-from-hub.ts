@@ -45,7 +45,7 @@ const PASSTHROUGH_FIELDS = ['n', 'presence_penalty', 'frequency_penalty', 'logit
 /** Top-level hub fields read by this converter. */
 const HANDLED_FIELDS = new Set<string>([
   'model', 'messages', 'max_tokens', 'system', 'tools', 'tool_choice', 'thinking', 'output_config',
-  'stop_sequences', 'stop', 'temperature', 'top_p', 'top_k', 'metadata', 'user', 'stream', ...PASSTHROUGH_FIELDS,
+  'stop_sequences', 'stop', 'temperature', 'top_p', 'top_k', 'metadata', 'user', 'stream', 'output_format', ...PASSTHROUGH_FIELDS,
 ]);
 
 /**
@@ -91,7 +91,8 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
   }
 
   for (const k of PASSTHROUGH_FIELDS) if (hub[k] !== undefined && hub[k] !== null) (body as Record<string, unknown>)[k] = hub[k];
-  const format = hub.output_config?.format;
+  // `output_format`: the structured-outputs beta's first shape, still sent by clients that predate `output_config.format`
+  const format = hub.output_config?.format ?? hub.output_format;
   if (body.response_format === undefined && isRecord(format) && format.type === 'json_schema' && isRecord(format.schema)) {
     body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: cleanSchema(format.schema, quirks.schema) } };
   }
