@@ -673,6 +673,29 @@ describe('what the upstream receives', () => {
     expect(upstream.requests.at(-1)!.json.response_format).toEqual(responseFormat);
   });
 
+  test('documents: a PDF as a file part (openai) or a reported placeholder (no PDF input); a URL source and asked-for citations are named in x-switchboard-dropped', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    const pdf = { type: 'base64' as const, media_type: 'application/pdf' as const, data: 'JVBERi0xLjQK' };
+    const messages: Anthropic.MessageParam[] = [{ role: 'user', content: [
+      { type: 'document', source: pdf, title: 'Report', citations: { enabled: true }, cache_control: { type: 'ephemeral', ttl: '1h' } },
+      { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The grass is green.' } },
+      { type: 'search_result', source: 'https://kb.example.test/1', title: 'KB', content: [{ type: 'text', text: 'Sky: blue.' }], citations: { enabled: true } },
+      { type: 'text', text: 'Summarise, citing your sources.' },
+    ] }];
+    const { response } = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 64, messages }).withResponse();
+    const dropped = response.headers.get('x-switchboard-dropped') ?? '';
+    expect(dropped).toContain('messages.0.content.0.citations');
+    expect(dropped).toContain('messages.0.content.2.citations');
+    expect(dropped).not.toContain('messages.0.content.1');
+    expect(upstream.requests.at(-1)!.json.messages[0].content[0]).toEqual({ type: 'file', file: { filename: 'Report.pdf', file_data: `data:application/pdf;base64,${pdf.data}` } });
+
+    // no citations asked for, on a provider without PDF input: only the placeholder is reported
+    const plain = await client.messages.create({ model: exposedModel('alibaba'), max_tokens: 64, messages: [{ role: 'user', content: [
+      { type: 'document', source: pdf }, { type: 'document', source: { type: 'url', url: 'https://example.test/a.pdf' } }, { type: 'text', text: 'Summarise.' },
+    ] }] }).withResponse();
+    expect(plain.response.headers.get('x-switchboard-dropped')).toBe('messages.0.content.0 (PDF document: the provider takes no PDF input), messages.0.content.1 (document URL: the provider cannot fetch it)');
+  });
+
   test('the gateway key never goes upstream, whichever way the client sent it', async () => {
     upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
     for (const headers of [{ 'x-api-key': KEY }, { authorization: `Bearer ${KEY}` }] as Array<Record<string, string>>) {

@@ -270,7 +270,7 @@ function userParts(b: OtherBlockParam, p: string, ctx: TranslateContext, quirks:
     case 'text': return textPart((b as TextBlockParam).text);
     case 'image': return [imagePart(b as ImageBlockParam, p)];
     case 'document': return documentParts(b as DocumentBlockParam, p, ctx, quirks);
-    case 'search_result': return textPart(searchResultText(b, p));
+    case 'search_result': noteCitations(b, p, ctx); return textPart(searchResultText(b, p));
     default: throw unsupportedBlock(b, p);
   }
 }
@@ -338,7 +338,7 @@ function toolMessage(
             else keepMedia(part, part.type === 'file' ? 'document' : 'image');
           }
           break;
-        case 'search_result': texts.push(searchResultText(c, cp)); break;
+        case 'search_result': noteCitations(c, cp, ctx); texts.push(searchResultText(c, cp)); break;
         default: throw unsupportedBlock(c, cp);
       }
     });
@@ -372,6 +372,7 @@ function imagePart(b: ImageBlockParam, p: string): ChatCompletionContentPart {
 }
 
 function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, quirks: ChatQuirks): ChatCompletionContentPart[] {
+  noteCitations(b, p, ctx);
   const src = b.source as Record<string, unknown> | undefined;
   const title = typeof b.title === 'string' && b.title ? b.title : undefined;
   const header = [title, typeof b.context === 'string' && b.context ? b.context : undefined].filter(Boolean).join('\n');
@@ -408,6 +409,14 @@ function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, 
     default:
       throw invalidRequest(`document source type "${String(src?.type)}" cannot be sent to an OpenAI-compatible provider`, `${p}.source.type`);
   }
+}
+
+/**
+ * `citations: {enabled: true}` on a document or search result asks for text blocks that cite it: no OpenAI-compatible
+ * provider answers with citations, so the answer comes without them, and the client is told.
+ */
+function noteCitations(b: OtherBlockParam, p: string, ctx: TranslateContext): void {
+  if (isRecord(b.citations) && b.citations.enabled === true) noteDropped(ctx, `${p}.citations (the provider answers without citations)`);
 }
 
 function pdfName(title: string | undefined): string {
