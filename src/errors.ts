@@ -8,6 +8,7 @@
 export type AnthropicErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
+  | 'billing_error'
   | 'permission_error'
   | 'not_found_error'
   | 'request_too_large'
@@ -21,6 +22,7 @@ export function errorTypeForStatus(status: number): AnthropicErrorType {
   switch (status) {
     case 400: return 'invalid_request_error';
     case 401: return 'authentication_error';
+    case 402: return 'billing_error';
     case 403: return 'permission_error';
     case 404: return 'not_found_error';
     case 413: return 'request_too_large';
@@ -39,6 +41,7 @@ export function statusForErrorType(type: string): number {
   switch (type) {
     case 'invalid_request_error': return 400;
     case 'authentication_error': return 401;
+    case 'billing_error': return 402;
     case 'permission_error': return 403;
     case 'not_found_error': return 404;
     case 'request_too_large': return 413;

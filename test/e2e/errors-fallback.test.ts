@@ -141,6 +141,28 @@ describe('auth', () => {
 });
 
 describe('status → type table', () => {
+  test('an account out of credit (402) is billing_error, Anthropic\'s type for it, in every mode', async () => {
+    // an OpenAI-compatible provider's 402 (OpenRouter: "Insufficient credits"), to a Messages client
+    const oaUp = startMockUpstream(() => json({ error: { message: 'Insufficient credits. Add more using https://openrouter.ai/settings/credits', code: 402 } }, 402));
+    const g = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [
+      { name: 'or', type: 'openai', base_url: `${oaUp.url}/v1`, api_key: 'sk-or', models: ['m'] },
+      { name: 'claude', type: 'anthropic', base_url: primary.url, api_key: 'k1', models: ['c'] },
+    ] });
+    stopped.push(g);
+    try {
+      const err: any = await new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 }).messages.create({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).then(() => null, (e) => e);
+      expect(err.status).toBe(402);
+      expect(err.error.error).toMatchObject({ type: 'billing_error', message: expect.stringContaining('Insufficient credits') });
+      // Anthropic's own 402, to a Chat Completions client: OpenAI's word for it
+      primary.handler = () => json({ type: 'error', error: { type: 'billing_error', message: 'Your credit balance is too low to access the Anthropic API.' } }, 402);
+      const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ model: 'c', messages: [{ role: 'user', content: 'x' }] }) });
+      expect(res.status).toBe(402);
+      expect((await res.json() as any).error).toMatchObject({ type: 'insufficient_quota', code: 'insufficient_quota', message: expect.stringContaining('credit balance') });
+    } finally {
+      primary.handler = () => json(textMessage);
+      await oaUp.stop();
+    }
+  });
   test('unknown model → 404 not_found_error', async () => {
     const g = gateway();
     await expectError(await post(g, req('nope'), { 'x-api-key': 'sk-gw-all-models' }), 404, 'not_found_error', 'nope');

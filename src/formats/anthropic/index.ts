@@ -15,7 +15,7 @@ import { oneLineEventParts } from '../../sse/encode.ts';
 import type { DeltaKind, Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext } from '../types.ts';
 
 const KNOWN_TYPES = new Set<string>([
-  'invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'request_too_large',
+  'invalid_request_error', 'authentication_error', 'billing_error', 'permission_error', 'not_found_error', 'request_too_large',
   'rate_limit_error', 'api_error', 'timeout_error', 'overloaded_error',
 ]);
 

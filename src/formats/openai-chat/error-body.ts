@@ -22,6 +22,8 @@ export interface ChatErrorEnvelope {
 const ERROR_TYPES: Record<AnthropicErrorType, { type: string; code: string | null }> = {
   invalid_request_error: { type: 'invalid_request_error', code: null },
   authentication_error: { type: 'authentication_error', code: 'invalid_api_key' },
+  // OpenAI's own word for an account out of credit (it answers 429 with it; the status stays the upstream's 402)
+  billing_error: { type: 'insufficient_quota', code: 'insufficient_quota' },
   permission_error: { type: 'permission_error', code: null },
   not_found_error: { type: 'not_found_error', code: null },
   request_too_large: { type: 'invalid_request_error', code: 'request_too_large' },
