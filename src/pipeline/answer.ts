@@ -225,6 +225,7 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   x.log.entry.error = `upstream HTTP ${res.status}`;
   // an upstream that echoes the credential it was given: never to the client (relayed bytes change only there)
   const key = channel.config.api_key;
+  if (res.status === 401 || res.status === 403) throw credentialsRefused(channel, res.status, raw);
   if (passthrough) {
     return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId) });
   }
@@ -235,6 +236,22 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   const ra = res.headers.get('retry-after');
   if (ra) err.headers['retry-after'] = ra;
   throw err;
+}
+
+/**
+ * The upstream refused the channel's own key (401) or its access (403), on the last candidate: the gateway's
+ * configuration, not the client's credentials, so not the upstream's 401 or 403, which an SDK or Claude Code would
+ * read as its own key refused ("Please run /login"). A 502 naming the channel, with the upstream's message, and
+ * `x-should-retry: false`, which the official SDKs honour (retrying cannot mend a key).
+ */
+function credentialsRefused(channel: Channel, status: number, raw: Uint8Array): GatewayError {
+  const text = redactSecrets(redactKey(utf8.decode(raw), channel.config.api_key));
+  let body: unknown = text;
+  try { body = JSON.parse(text); } catch { /* non-JSON error page */ }
+  const said = FORMATS[channel.nativeFormat].errorToGateway(status, body).message.slice(0, 500);
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: the upstream refused this channel's ${status === 401 ? 'credentials' : 'access'} (HTTP ${status}: ${said}); the gateway's configuration needs fixing, not the client's key`, {
+    headers: { 'x-should-retry': 'false' },
+  });
 }
 
 /**

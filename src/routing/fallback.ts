@@ -1,12 +1,19 @@
 /**
  * @module routing/fallback
  * When a failed attempt may move on to the next candidate. Only before the first byte reached the client.
- * Retryable: connection errors, timeouts, 408, 409 (Anthropic's lock conflicts), 429, 5xx, 529.
- * Other 4xx are the client's problem and are returned as they are.
+ * Retryable: connection errors, timeouts, 408, 409 (Anthropic's lock conflicts), 429, 5xx, 529, and 401, 402 and 403:
+ * the gateway sends the channel's own key (the client's was checked here and never goes upstream), so these say the
+ * channel's key or account is refused (revoked, out of credit, no access to the model), which another channel may
+ * not be. Other 4xx are the client's problem and are returned as they are.
  */
 
 export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 409 || status === 429 || status >= 500;
+  return status === 408 || status === 409 || status === 429 || status >= 500 || isChannelAccountStatus(status);
+}
+
+/** 401, 402, 403 from an upstream: the channel's key or account refused, not the client's (see above). */
+export function isChannelAccountStatus(status: number): boolean {
+  return status === 401 || status === 402 || status === 403;
 }
 
 /** Delay asked for by `retry-after-ms` / `retry-after` (seconds or HTTP date), in ms; null when absent or unparseable. */

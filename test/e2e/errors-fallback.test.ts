@@ -190,6 +190,35 @@ describe('status → type table', () => {
       primary.handler = () => json(textMessage);
     });
   }
+  test('the upstream refusing the channel\'s own key (401, 403) on the last candidate is a 502 naming the channel, never the client\'s 401', async () => {
+    for (const [status, type, word] of [[401, 'authentication_error', 'credentials'], [403, 'permission_error', 'access']] as const) {
+      for (const channel of [
+        { name: 'claude', type: 'anthropic', base_url: primary.url, api_key: 'sk-ant-revoked-1', models: ['m'] },
+        { name: 'compat', type: 'openai', base_url: `${primary.url}/v1`, api_key: 'sk-oa-revoked-1', models: ['m'] },
+      ]) {
+        const g = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [channel] });
+        stopped.push(g);
+        primary.handler = () => json(channel.type === 'anthropic'
+          ? { type: 'error', error: { type, message: `invalid x-api-key ${channel.api_key}` } }
+          : { error: { message: `Incorrect API key provided: ${channel.api_key}`, type: 'invalid_request_error', code: 'invalid_api_key' } }, status);
+        const p0 = primary.requests.length;
+        // the SDK retries 5xx by itself: x-should-retry says not to, retrying cannot mend a key
+        const err: any = await new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 2 }).messages.create({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).then(() => null, (e) => e);
+        expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+        expect(err.status).toBe(502);
+        expect(err.headers.get('x-should-retry')).toBe('false');
+        expect(err.error.error.type).toBe('api_error');
+        expect(err.error.error.message).toContain(`channel ${channel.name}: the upstream refused this channel's ${word} (HTTP ${status}: `);
+        expect(err.error.error.message).not.toContain(channel.api_key);
+        expect(primary.requests.length).toBe(p0 + 1);
+        // a Chat client likewise, in its envelope
+        const res = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }) });
+        expect(res.status).toBe(502);
+        expect((await res.json() as any).error.message).toContain(`channel ${channel.name}`);
+      }
+    }
+    primary.handler = () => json(textMessage);
+  });
   test('upstream unreachable → 502 api_error', async () => {
     const g = startGateway({ channels: [{ name: 'dead', type: 'anthropic', base_url: 'http://127.0.0.1:9', models: ['m'] }] });
     stopped.push(g);
@@ -320,7 +349,7 @@ describe('credentials an upstream echoes', () => {
       for (const [path, model, anthropicUpstream] of [['/v1/messages', 'to-anthropic', true], ['/v1/messages', 'to-openai', false], ['/v1/chat/completions', 'to-anthropic', true], ['/v1/chat/completions', 'to-openai', false]] as const) {
         up.handler = echo(anthropicUpstream);
         const res = await fetch(`${g.url}${path}`, { method: 'POST', body: req(model) });
-        expect(res.status).toBe(401);
+        expect(res.status).toBe(502); // the channel's key refused: the gateway's fault, not the client's 401
         const text = await res.text();
         expect({ path, model, leaked: text.includes(key) }).toEqual({ path, model, leaked: false });
         expect(text).toContain('[redacted]');
@@ -333,7 +362,8 @@ describe('credentials an upstream echoes', () => {
 });
 
 describe('fallback', () => {
-  for (const status of [500, 429, 529, 503]) {
+  // 401, 402, 403: the channel's own key or account refused (revoked, out of credit, no access), not the client's
+  for (const status of [500, 429, 529, 503, 401, 402, 403]) {
     test(`primary ${status} → secondary answers`, async () => {
       const g = gateway();
       primary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'x' } }, status);

@@ -52,7 +52,7 @@ describe('orderRoutes', () => {
 });
 
 describe('fallback rules', () => {
-  test.each([[400, false], [401, false], [403, false], [404, false], [413, false], [408, true], [429, true], [500, true], [502, true], [503, true], [529, true]])('status %d retryable=%p', (s, r) => {
+  test.each([[400, false], [401, true], [402, true], [403, true], [404, false], [413, false], [408, true], [429, true], [500, true], [502, true], [503, true], [529, true]])('status %d retryable=%p', (s, r) => {
     expect(isRetryableStatus(s)).toBe(r);
   });
   test('retry-after forms', () => {
