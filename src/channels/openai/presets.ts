@@ -103,6 +103,10 @@ export const PRESETS = {
     // neither field is in the compatibility layer's supported list (https://ai.google.dev/gemini-api/docs/openai)
     user_max_length: 0,
     parallel_tool_calls: false,
+    // Gemini 3 answers 400 to a function call in the history without the thought signature it was given ("Function
+    // call `X` in the `N.` content block is missing a `thought_signature`"): signatures ride in the tool_use id and go
+    // back as `extra_content.google.thought_signature` (https://ai.google.dev/gemini-api/docs/thought-signatures)
+    thought_signatures: 'keep',
   },
   zai: {
     // GLM takes the thinking toggle only (https://docs.z.ai/guides/capabilities/thinking)

@@ -74,6 +74,14 @@ export const ChatQuirksSchema = v.strictObject({
    * `bridge` always puts a bridging assistant message between.
    */
   user_after_tool: v.optional(v.picklist(['keep', 'fold', 'bridge'])),
+  /**
+   * Gemini's thought signatures (formats/openai-chat/thought-signature.ts). `keep`: a signature the provider gives a
+   * tool call (`extra_content.google.thought_signature`) travels in the tool_use id the client sees, and goes back on
+   * that call in later requests, with the provider's own id; the first call of an assistant turn that has none (a
+   * history from another model) gets Google's documented dummy. Gemini 3 refuses a function call in the history
+   * without its signature. `off`: ids as the provider gave them, nothing sent.
+   */
+  thought_signatures: v.optional(v.picklist(['keep', 'off'])),
 });
 
 export type ChatQuirksConfig = v.InferOutput<typeof ChatQuirksSchema>;
@@ -102,4 +110,5 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   tool_call_id: 'keep',
   assistant_prefix: false,
   user_after_tool: 'keep',
+  thought_signatures: 'off',
 };

@@ -27,6 +27,7 @@ import type {
 import type { TranslateContext } from '../types.ts';
 import type { ChatQuirks } from './quirks.ts';
 import { reasoningKeptIn } from './response-to-hub.ts';
+import { SKIP_THOUGHT_SIGNATURE, readSignedToolId } from './thought-signature.ts';
 import type {
   ChatCompletionAssistantMessageParam, ChatCompletionContentPart, ChatCompletionCreateParams,
   ChatCompletionMessageParam, ChatCompletionMessageToolCall, ChatCompletionTool, ChatCompletionToolChoiceOption,
@@ -124,7 +125,7 @@ function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks
   const out: ChatCompletionMessageParam[] = [];
   const system = systemText(hub.system, 'system');
   if (system) out.push({ role: 'system', content: system });
-  const toolIds = new ToolIdMap(quirks.tool_call_id);
+  const toolIds = new ToolIdMap(quirks.tool_call_id, quirks.thought_signatures === 'keep');
 
   if (!Array.isArray(hub.messages)) throw invalidRequest('must be an array', 'messages');
   // consecutive turns of one role are one turn to Anthropic (it joins them): joined here too, or an assistant turn's
@@ -163,7 +164,21 @@ function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks
     const last = out.at(-1);
     if (last?.role === 'assistant' && !last.tool_calls) last.prefix = true;
   }
+  if (toolIds.signatures) signFirstCalls(out);
   return out;
+}
+
+/**
+ * Gemini 3 refuses a function call in the history without a thought signature: the first call of each assistant turn
+ * that carries none (a conversation begun on another model, or a client that rewrote the ids) gets the dummy Google
+ * documents for such histories; a parallel call after the first carries none, as Gemini gives it
+ * (https://ai.google.dev/gemini-api/docs/thought-signatures). After turns are joined, so that it is one per turn.
+ */
+function signFirstCalls(out: ChatCompletionMessageParam[]): void {
+  for (const m of out) {
+    const first = m.role === 'assistant' ? m.tool_calls?.[0] : undefined;
+    if (first && first.extra_content === undefined) first.extra_content = { google: { thought_signature: SKIP_THOUGHT_SIGNATURE } };
+  }
 }
 
 /** What a bridging assistant message says (quirks.user_after_tool): the model reads it as its own words. */
@@ -288,7 +303,13 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
       case 'tool_use': {
         const { id, name, input } = b as { id: unknown; name: unknown; input: unknown };
         if (typeof id !== 'string' || typeof name !== 'string') throw invalidRequest('tool_use needs a string id and name', p);
-        calls.push({ id: toolIds.map(id), type: 'function', function: { name, arguments: JSON.stringify(input ?? {}) } });
+        const call: ChatCompletionMessageToolCall = { id: toolIds.map(id), type: 'function', function: { name, arguments: JSON.stringify(input ?? {}) } };
+        if (toolIds.signatures) {
+          // the signature the provider gave this call, carried in its id (quirks.thought_signatures)
+          const signature = toolIds.signatureOf(id);
+          if (signature) call.extra_content = { google: { thought_signature: signature } };
+        }
+        calls.push(call);
         break;
       }
       case 'thinking': {
@@ -445,15 +466,24 @@ function unsupportedBlock(b: unknown, p: string) {
   return invalidRequest(`block type "${type}" cannot be sent to an OpenAI-compatible provider`, `${p}.type`);
 }
 
-/** Tool-call ids as the provider accepts them (quirks.tool_call_id); the same id always maps the same way. */
+/**
+ * Tool-call ids as the provider accepts them (quirks.tool_call_id); the same id always maps the same way. With
+ * `signatures` (quirks.thought_signatures), an id that carries a thought signature (thought-signature.ts) is first
+ * read back into the provider's own id, in `tool_calls` and `tool_call_id` alike.
+ */
 class ToolIdMap {
   private readonly cache = new Map<string, string>();
-  constructor(private readonly mode: ChatQuirks['tool_call_id']) {}
+  constructor(private readonly mode: ChatQuirks['tool_call_id'], readonly signatures: boolean) {}
   map(id: string): string {
+    if (this.signatures) id = readSignedToolId(realString(id))?.id ?? id;
     if (this.mode === 'keep' || /^[a-zA-Z0-9]{9}$/.test(id)) return id;
     let out = this.cache.get(id);
     if (!out) { out = base62(createHash('sha256').update(id).digest(), 9); this.cache.set(id, out); }
     return out;
+  }
+  /** The thought signature a client's id carries, or ''. */
+  signatureOf(id: string): string {
+    return readSignedToolId(realString(id))?.signature ?? '';
   }
 }
 

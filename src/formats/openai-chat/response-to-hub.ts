@@ -21,6 +21,7 @@ import type { TranslateContext } from '../types.ts';
 import { chatChoiceError, chatErrorToGateway } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
+import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
 import type { ChatCompletion, ChatCompletionChoice, ChatContentPartOut, CompletionUsage, ReasoningDetail } from './types.ts';
 
 export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: ChatQuirks): Message {
@@ -63,7 +64,7 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
   const textOut = text.join('');
   if (textOut) blocks.push({ type: 'text', text: textOut });
 
-  const calls: Array<{ id?: unknown; function?: unknown }> = [
+  const calls: Array<{ id?: unknown; function?: unknown; extra_content?: unknown }> = [
     ...(Array.isArray(msg.tool_calls) ? msg.tool_calls : []),
     ...(isRecord(msg.function_call) ? [{ function: msg.function_call }] : []), // the deprecated single call
   ];
@@ -74,6 +75,12 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
     let id = typeof call.id === 'string' && call.id ? call.id : '';
     if (!id || ids.has(id)) id = newToolUseId();
     ids.add(id);
+    if (quirks.thought_signatures === 'keep') {
+      // Gemini's signature for the call, carried to the next request in the id (thought-signature.ts); the message's
+      // own (Gemini 2.5 gave it there) stands for the first call's
+      const signature = thoughtSignatureOf(call) || (call === calls[0] ? thoughtSignatureOf(msg) || stringOr(msg.thought_signature) : '');
+      if (signature) id = signedToolId(signature, id);
+    }
     const tool: ToolUseBlock = {
       type: 'tool_use',
       id,
@@ -297,6 +304,10 @@ export const newToolUseId = (): string => randomId('toolu_');
 
 export function noteDropped(ctx: TranslateContext, item: string): void {
   if (!ctx.dropped.includes(item)) ctx.dropped.push(item);
+}
+
+function stringOr(x: unknown): string {
+  return typeof x === 'string' ? x : '';
 }
 
 function num(x: unknown): number {

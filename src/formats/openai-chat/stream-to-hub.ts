@@ -27,6 +27,7 @@ import {
   ThinkTagSplitter, contentPartOf, isRecord, keptReasoning, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
 } from './response-to-hub.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
+import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
 import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
 
 /** The longest a streamed tool call's arguments may grow (characters): far beyond any real call. */
@@ -59,6 +60,8 @@ interface ToolCall {
    * (a model writing `city=Paris`): completed or carried as `{"_raw": …}` when the block closes, never sent as is.
    */
   rest: string;
+  /** Gemini's thought signature for the call (quirks.thought_signatures), put in the id its block starts with. */
+  signature: string;
 }
 
 type Op =
@@ -103,6 +106,17 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
    * by their bytes (util/event-template.ts); empty: every chunk is parsed.
    */
   private readonly lanes: Lane[];
+  /** quirks.thought_signatures is `keep`: a call's signature travels in its tool_use id (thought-signature.ts). */
+  private readonly signatures: boolean;
+  /**
+   * The answer's first call, not started while its signature may still come in a fragment of its own: it starts when
+   * the signature comes, when anything else is to be sent, or at the end. Only the first of parallel calls has one.
+   */
+  private waiting: ToolCall | null = null;
+  /** The first call has been let go without its signature: it waits no more. */
+  private waited = false;
+  /** A signature that came before any call: the first call's. */
+  private looseSignature = '';
 
   /**
    * `maxToolArgs`: the longest a tool call's arguments may grow, in characters (they are kept whole until they form
@@ -112,6 +126,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS, templates = true) {
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
     this.lanes = templates ? LANE_KINDS.map((kind) => newLane(kind)) : [];
+    this.signatures = quirks.thought_signatures === 'keep';
   }
 
   /** StreamStage: event(). */
@@ -133,7 +148,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     const st = this.s;
     const open = st.block;
     // work is only ever held behind an open tool call, and none waits here
-    if (st.phase !== 'open' || open === null || st.pending.length > 0) return null;
+    if (st.phase !== 'open' || open === null || st.pending.length > 0 || this.waiting !== null) return null;
     const lanes = this.lanes;
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i]!;
@@ -252,6 +267,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
       this.thinking(reasoning.text);
       if (reasoning.signature) this.process({ kind: 'signature', signature: reasoning.signature });
     }
+    // a signature on the delta itself (where Gemini 2.5 put it on the message): the first call's
+    if (this.signatures && d.extra_content !== undefined) this.signatureAlone(thoughtSignatureOf(d));
 
     if (typeof d.content === 'string') this.content(d.content);
     else if (Array.isArray(d.content)) {
@@ -280,7 +297,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (!text) return;
     if (!this.think) {
       // what process() comes to when nothing waits and no tool call is open, without an op queued and taken back
-      if (this.s.pending.length === 0 && this.s.block?.kind !== 'tool') this.delta('text', { type: 'text_delta', text }, text.length);
+      if (this.s.pending.length === 0 && this.s.block?.kind !== 'tool' && this.waiting === null) this.delta('text', { type: 'text_delta', text }, text.length);
       else this.process({ kind: 'text', text });
       return;
     }
@@ -290,7 +307,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   private thinking(text: string): void {
     if (!text) return;
     // what process() comes to when nothing waits and no tool call is open (as for text)
-    if (this.s.pending.length === 0 && this.s.block?.kind !== 'tool') this.delta('thinking', { type: 'thinking_delta', thinking: text }, text.length);
+    if (this.s.pending.length === 0 && this.s.block?.kind !== 'tool' && this.waiting === null) this.delta('thinking', { type: 'thinking_delta', thinking: text }, text.length);
     else this.process({ kind: 'thinking', text });
   }
 
@@ -299,9 +316,11 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     const name = typeof tc.function?.name === 'string' && tc.function.name ? tc.function.name : undefined;
     const raw = tc.function?.arguments;
     const args = typeof raw === 'string' ? raw : raw == null ? '' : JSON.stringify(raw);
-    // a metadata-only fragment (Gemini's thought_signature alone) names no call and carries nothing
-    if (!id && !name && !args && typeof tc.index !== 'number') return;
+    const signature = this.signatures ? thoughtSignatureOf(tc) : '';
+    // a metadata-only fragment (Gemini's thought_signature alone) names no call and carries nothing else
+    if (!id && !name && !args && typeof tc.index !== 'number') { if (signature) this.signatureAlone(signature); return; }
     const tool = this.toolFor(tc);
+    if (signature && !tool.signature && tool.block === null) tool.signature = signature;
     if (id && !tool.upstreamId && tool.block === null) { tool.upstreamId = id; tool.id = this.unusedId(id); }
     if (name && !tool.name) tool.name = name;
     if (args) {
@@ -336,9 +355,32 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   private newTool(upstreamIndex: number | undefined, upstreamId: string | undefined): ToolCall {
     const tool: ToolCall = {
       upstreamIndex, upstreamId, id: upstreamId ? this.unusedId(upstreamId) : newToolUseId(), name: '', args: '', emitted: 0, block: null, json: new JsonPrefix(), rest: '',
+      signature: this.s.tools.length === 0 ? this.looseSignature : '',
     };
     this.s.tools.push(tool);
     return tool;
+  }
+
+  /**
+   * A signature that names no call (a fragment of its own, or on the delta): the first call's, while that has none
+   * and has not started (it waits for it: `waiting`); before any call, kept for the first.
+   */
+  private signatureAlone(signature: string): void {
+    if (!signature) return;
+    const first = this.s.tools[0];
+    if (first === undefined) { this.looseSignature ||= signature; return; }
+    if (first.signature || first.block !== null) return;
+    first.signature = signature;
+    if (this.waiting === first) this.process({ kind: 'tool', tool: first });
+  }
+
+  /** The first call, held for its signature, started now (something else is to be sent, or the answer ends). */
+  private releaseWaiting(): void {
+    const tool = this.waiting;
+    if (tool === null) return;
+    this.waiting = null;
+    this.waited = true;
+    this.apply({ kind: 'tool', tool });
   }
 
   /**
@@ -352,6 +394,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   // ---------- ordering ----------
 
   private process(op: Op): void {
+    if (this.waiting !== null && !(op.kind === 'tool' && op.tool === this.waiting)) this.releaseWaiting();
     const open = this.s.block;
     // fragments of the open call never wait: they only extend its own block
     if (op.kind === 'tool' && open?.kind === 'tool' && open.tool === op.tool) this.apply(op);
@@ -385,6 +428,10 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
         const tool = op.tool;
         // started once its name is known; at the end, a call with arguments but no name is still shown
         if (!tool.name && !(this.forced && (tool.args || tool.rest))) return;
+        if (tool.block === null && this.signatures && !tool.signature && !this.forced && tool === this.s.tools[0] && !this.waited) {
+          this.waiting = tool;
+          return;
+        }
         if (tool.block !== null && this.s.block?.index !== tool.block) {
           // arguments for a call whose block already closed (held back: after its object's end, or not JSON)
           if (tool.rest.trim() || tool.args.slice(tool.emitted).trim()) noteDropped(this.ctx, `tool call ${tool.id}: arguments after its end`);
@@ -396,7 +443,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
           this.closeBlock();
           tool.block = this.s.nextIndex++;
           this.s.block = { kind: 'tool', index: tool.block, tool };
-          this.out.push({ type: 'content_block_start', index: tool.block, content_block: { type: 'tool_use', id: tool.id, name: tool.name, input: {} } });
+          const id = tool.signature ? signedToolId(tool.signature, tool.id) : tool.id;
+          this.out.push({ type: 'content_block_start', index: tool.block, content_block: { type: 'tool_use', id, name: tool.name, input: {} } });
         }
         const fresh = tool.args.slice(tool.emitted);
         if (fresh) {
@@ -475,6 +523,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   private closeBlocks(): void {
     if (this.think) for (const seg of this.think.end()) this.process({ kind: seg.kind, text: seg.text });
     this.forced = true;
+    this.releaseWaiting();
     this.drain();
     for (const tool of this.s.tools) if (tool.block === null && (tool.name || tool.args || tool.rest)) this.apply({ kind: 'tool', tool });
     this.forced = false;
@@ -562,7 +611,7 @@ function singleOf(chunk: unknown): { kind: LaneKind; text: string; index: number
   if (!isRecord(choice) || (choice.index ?? 0) !== 0 || (typeof choice.finish_reason === 'string' && choice.finish_reason)) return null;
   if (choice.error !== undefined && choice.error !== null) return null;
   const d = choice.delta;
-  if (!isRecord(d) || (typeof d.refusal === 'string' && d.refusal) || d.reasoning_details) return null;
+  if (!isRecord(d) || (typeof d.refusal === 'string' && d.refusal) || d.reasoning_details || d.extra_content !== undefined) return null;
   const noContent = d.content === undefined || d.content === null || d.content === '';
   const noTools = !Array.isArray(d.tool_calls) && !isRecord(d.function_call);
   if (typeof d.content === 'string' && d.content && !d.reasoning_content && !d.reasoning && noTools) return { kind: 'content', text: d.content, index: 0 };
@@ -572,7 +621,8 @@ function singleOf(chunk: unknown): { kind: LaneKind; text: string; index: number
   if (d.reasoning_content || d.reasoning || !Array.isArray(d.tool_calls) || d.tool_calls.length !== 1) return null;
   const tc = d.tool_calls[0] as ChatCompletionChunkToolCall;
   const fn = tc?.function;
-  if (!isRecord(tc) || typeof tc.index !== 'number' || (typeof tc.id === 'string' && tc.id) || !isRecord(fn)) return null;
+  // a signature (Gemini's extra_content) is read by toolFragment: such a fragment is no template
+  if (!isRecord(tc) || typeof tc.index !== 'number' || (typeof tc.id === 'string' && tc.id) || !isRecord(fn) || tc.extra_content !== undefined) return null;
   if ((typeof fn.name === 'string' && fn.name) || typeof fn.arguments !== 'string' || !fn.arguments) return null;
   return { kind: 'arguments', text: fn.arguments, index: tc.index };
 }

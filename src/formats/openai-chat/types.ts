@@ -47,8 +47,11 @@ export interface ChatCompletionMessageToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+  /** Gemini: the call's thought signature, given with it and required back on it (formats/openai-chat/thought-signature.ts). */
+  extra_content?: GoogleExtraContent;
   [k: string]: unknown;
 }
+export interface GoogleExtraContent { google?: { thought_signature?: string; [k: string]: unknown }; [k: string]: unknown }
 export interface ChatCompletionAssistantMessageParam {
   role: 'assistant';
   content?: string | Array<ChatCompletionContentPartText | ChatCompletionContentPartRefusal> | null;
@@ -164,6 +167,9 @@ export interface ChatCompletionMessage {
   /** OpenRouter, Groq, Cerebras, Ollama, vLLM (newer). */
   reasoning?: string | null;
   reasoning_details?: ReasoningDetail[] | null;
+  /** Gemini 2.5: the thought signature on the message (Gemini 3 puts it on the tool call). */
+  extra_content?: unknown;
+  thought_signature?: unknown;
   [k: string]: unknown;
 }
 
@@ -201,6 +207,8 @@ export interface ChatCompletionChunkToolCall {
   id?: string | null;
   type?: 'function' | string;
   function?: { name?: string | null; arguments?: string | null; [k: string]: unknown };
+  /** Gemini: `{google: {thought_signature}}`, on the call's fragment or in one of its own. */
+  extra_content?: unknown;
   [k: string]: unknown;
 }
 
@@ -213,6 +221,8 @@ export interface ChatCompletionChunkDelta {
   reasoning_content?: string | null;
   reasoning?: string | null;
   reasoning_details?: ReasoningDetail[] | null;
+  /** Gemini: a thought signature on the delta itself. */
+  extra_content?: unknown;
   [k: string]: unknown;
 }
 
