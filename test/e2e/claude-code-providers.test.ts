@@ -25,6 +25,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 import { claudeAvailable, describeRun, runClaude } from '../helpers/claude-code.ts';
 import { mistralCheck } from '../helpers/mistral-rules.ts';
+import { geminiSignatureProblem } from '../helpers/gemini-rules.ts';
 
 const KEY = 'sk-gw-claude-code-providers-1';
 const UPSTREAM_KEY = 'sk-upstream-secret-providers';
@@ -116,6 +117,23 @@ function inEnvelope(evs: Ev[], what: { text: string } | { toolId: string; file: 
     : [ev({ role: 'assistant', tool_calls: [{ id: what.toolId, index: 0, type: 'function', function: { name: 'Read', arguments: JSON.stringify({ file_path: what.file }) } }] })];
   return [...body, ev({}, 'text' in what ? 'stop' : 'tool_calls', { usage: { prompt_tokens: 100, completion_tokens: 12, total_tokens: 112 }, ...finishExtra }), { raw: 'data: [DONE]\n\n' }];
 }
+
+/**
+ * The recorded Gemini tool call as Gemini 3 streams it: the thought signature on the call (`extra_content` of the tool
+ * call, https://ai.google.dev/gemini-api/docs/thought-signatures) where Gemini 2.5 put it on the message.
+ */
+function asGemini3(evs: Ev[]): Ev[] {
+  let extra: unknown;
+  const out = evs.filter((e) => {
+    const d = e.chunk?.choices?.[0]?.delta;
+    if (d?.extra_content === undefined) return true;
+    extra = d.extra_content;
+    return false;
+  });
+  for (const e of out) for (const tc of e.chunk?.choices?.[0]?.delta?.tool_calls ?? []) tc.extra_content = extra;
+  return out;
+}
+const GEMINI_SIGNATURE: string = JSON.parse(readFixture('openai-compatible/gemini/response-tool-calls-without-id.json')).choices[0].message.extra_content.google.thought_signature;
 
 // ---------- what each provider takes ----------
 
@@ -302,6 +320,27 @@ const CASES: ProviderCase[] = [
     tool: {
       model: 'claude-sonnet-5-5', call: (f) => toRead(jsonToStream('gemini/response-tool-calls-without-id.json'), f),
       answer: () => inEnvelope(jsonToStream('gemini/response-tool-calls-without-id.json'), { text: 'The file says what the test wrote.' }), id: /^\S+$/,
+    },
+  },
+  {
+    name: 'gemini 3', provider: 'gemini', models: { 'claude-sonnet-5-5': 'gemini-3-pro-preview' },
+    rules: [
+      maxField('max_tokens', 65536, GEMINI_SAYS), absent('user', 'parallel_tool_calls', 'reasoning', 'thinking'), effortIn(['low', 'medium', 'high']),
+      toolCallsAnswered(null),
+      // Gemini 3: the call in the history needs the signature it was given ("Function call `Read` in the `2.` content
+      // block is missing a `thought_signature`", 400)
+      ({ body, turn }) => {
+        if (turn !== 2) return [];
+        const problem = geminiSignatureProblem(body, new Map());
+        if (problem) return [problem];
+        const sig = body.messages.find((m: any) => m.tool_calls)?.tool_calls[0]?.extra_content?.google?.thought_signature;
+        return sig === GEMINI_SIGNATURE ? [] : [`the call's thought_signature is not the one Gemini gave: ${String(sig).slice(0, 40)}`];
+      },
+    ],
+    // the recorded call (`id: ""`) with its signature where Gemini 3 puts it
+    tool: {
+      model: 'claude-sonnet-5-5', call: (f) => toRead(asGemini3(jsonToStream('gemini/response-tool-calls-without-id.json')), f),
+      answer: () => inEnvelope(jsonToStream('gemini/response-tool-calls-without-id.json'), { text: 'The file says what the test wrote.' }), id: /^toolu_[A-Za-z0-9]{24}$/,
     },
   },
   {
