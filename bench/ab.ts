@@ -19,7 +19,8 @@
  * mock's profile), --c N (concurrency, 64), --seconds S (per segment, 3), --rounds R (4, after an untimed one), --no-floor, --gc (every
  * process under test logs its garbage collections, BUN_JSC_logGC=1: young and full collections per 1,000 requests
  * and pause time per request are printed; the logging itself costs a little), --sdk-headers (the SDKs' request headers
- * and a real provider's answer headers, as bench/run.ts's small-c64-sdk-headers).
+ * and a real provider's answer headers, as bench/run.ts's small-c64-sdk-headers), --gzip (the mock's JSON answers
+ * gzip-compressed, as real providers send them).
  * JSON load uses wrk when installed, else the Bun driver; streams always the Bun driver. Streams print time to first
  * byte p50 per round and p99 over all rounds.
  */
@@ -54,6 +55,7 @@ const { values: opt, positionals } = parseArgs({
     'no-floor': { type: 'boolean', default: false },
     gc: { type: 'boolean', default: false },
     'sdk-headers': { type: 'boolean', default: false },
+    gzip: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -123,7 +125,7 @@ try {
   const profile = opt.stream
     ? { chunks: Number(opt.chunks), bytes: Number(opt.bytes), delay_ms: Number(opt.delay), ttfb_ms: 0, kind: Number(opt.kind) }
     : { chunks: 10, bytes: 400, delay_ms: 0, ttfb_ms: 0 };
-  const put = await fetch(`${mockUrl}/_mock/profile`, { method: 'PUT', body: JSON.stringify({ ...profile, headers: opt['sdk-headers'] ? 1 : 0 }) });
+  const put = await fetch(`${mockUrl}/_mock/profile`, { method: 'PUT', body: JSON.stringify({ ...profile, headers: opt['sdk-headers'] ? 1 : 0, gzip: opt.gzip ? 1 : 0 }) });
   if (!put.ok) throw new Error(`mock profile: HTTP ${put.status} ${await put.text()}`);
 
   const targets: Array<{ name: string; url: string; pid: number }> = [];

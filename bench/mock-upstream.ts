@@ -16,16 +16,18 @@
  *   kind      what a stream's deltas carry: 0 text (default); 1 reasoning (Anthropic thinking deltas and a signature,
  *             OpenAI `reasoning_content` chunks), then one short text delta; 2 a tool call's arguments, a JSON object
  *             holding the text, in `chunks` fragments (stop reason tool_use / tool_calls). JSON answers are text.
+ *   gzip      1: JSON answers gzip-compressed (`content-encoding: gzip`) when the request accepts gzip, as real
+ *             providers answer (fetch asks for it unless told otherwise); streams stay plain (default 0)
  *
  *   bun bench/mock-upstream.ts --port 0      prints "mock-upstream listening on http://127.0.0.1:PORT"
  */
 import { parseArgs } from 'node:util';
 import { widenListenBacklog } from '../src/http/listen-backlog.ts';
 
-export interface Profile { chunks: number; delay_ms: number; ttfb_ms: number; bytes: number; headers: number; kind: number }
+export interface Profile { chunks: number; delay_ms: number; ttfb_ms: number; bytes: number; headers: number; kind: number; gzip: number }
 
 const LIMITS: Record<keyof Profile, [number, number]> = {
-  chunks: [1, 100_000], delay_ms: [0, 60_000], ttfb_ms: [0, 60_000], bytes: [1, 64 * 1024 * 1024], headers: [0, 1], kind: [0, 2],
+  chunks: [1, 100_000], delay_ms: [0, 60_000], ttfb_ms: [0, 60_000], bytes: [1, 64 * 1024 * 1024], headers: [0, 1], kind: [0, 2], gzip: [0, 1],
 };
 
 const enc = new TextEncoder();
@@ -99,7 +101,7 @@ function openaiJson(p: Profile): string {
   });
 }
 
-type Shape = { json: Uint8Array } | { segs: Uint8Array[] };
+type Shape = { json: Uint8Array; gzipped: Uint8Array } | { segs: Uint8Array[] };
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'request-id': 'req_mock' };
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': 'req_mock' };
@@ -133,7 +135,7 @@ export interface MockOptions { hostname?: string; port?: number; profile?: Parti
 
 /** Start the mock; returns the server and its mutable default profile. */
 export function startMock(opts: MockOptions = {}) {
-  const profile: Profile = { chunks: 10, delay_ms: 0, ttfb_ms: 0, bytes: 400, headers: 0, kind: 0, ...opts.profile };
+  const profile: Profile = { chunks: 10, delay_ms: 0, ttfb_ms: 0, bytes: 400, headers: 0, kind: 0, gzip: 0, ...opts.profile };
   const cache = new Map<string, Shape>();
   const stats = { requests: 0 };
 
@@ -144,14 +146,14 @@ export function startMock(opts: MockOptions = {}) {
       if (cache.size >= 64) cache.clear(); // bounded: a handful of shapes per run
       s = stream
         ? { segs: (format === 'anthropic' ? anthropicStream(p) : openaiStream(p, usage)).map((x) => enc.encode(x)) }
-        : { json: enc.encode(format === 'anthropic' ? anthropicJson(p) : openaiJson(p)) };
+        : jsonShape(enc.encode(format === 'anthropic' ? anthropicJson(p) : openaiJson(p)));
       cache.set(key, s);
     }
     return s;
   }
 
   function knobs(url: URL, headers: Headers): Profile {
-    if (url.search === '' && !headers.has('x-mock-chunks') && !headers.has('x-mock-delay-ms') && !headers.has('x-mock-ttfb-ms') && !headers.has('x-mock-bytes') && !headers.has('x-mock-headers') && !headers.has('x-mock-kind')) return profile;
+    if (url.search === '' && !headers.has('x-mock-chunks') && !headers.has('x-mock-delay-ms') && !headers.has('x-mock-ttfb-ms') && !headers.has('x-mock-bytes') && !headers.has('x-mock-headers') && !headers.has('x-mock-kind') && !headers.has('x-mock-gzip')) return profile;
     const p = { ...profile };
     for (const k of Object.keys(LIMITS) as Array<keyof Profile>) {
       const raw = url.searchParams.get(k) ?? headers.get(`x-mock-${k.replace('_', '-')}`);
@@ -189,7 +191,10 @@ export function startMock(opts: MockOptions = {}) {
       const s = shape(format, stream, usage, p);
       const jsonHeaders = p.headers ? RICH[format].json : JSON_HEADERS;
       const sseHeaders = p.headers ? RICH[format].sse : SSE_HEADERS;
-      if ('json' in s) return new Response(s.json, { headers: jsonHeaders });
+      if ('json' in s) {
+        if (p.gzip && (req.headers.get('accept-encoding') ?? '').includes('gzip')) return new Response(s.gzipped, { headers: { ...jsonHeaders, 'content-encoding': 'gzip' } });
+        return new Response(s.json, { headers: jsonHeaders });
+      }
       const segs = s.segs;
       if (p.delay_ms === 0) {
         return new Response(new ReadableStream<Uint8Array>({
@@ -215,6 +220,11 @@ export function startMock(opts: MockOptions = {}) {
   return { server, profile, stats };
 }
 
+/** A JSON answer, and its gzip form made once beside it. */
+function jsonShape(json: Uint8Array<ArrayBuffer>): Shape {
+  return { json, gzipped: Bun.gzipSync(json) };
+}
+
 function clamp(k: keyof Profile, n: number): number {
   const [lo, hi] = LIMITS[k];
   return Math.min(hi, Math.max(lo, Math.round(n)));
@@ -232,6 +242,7 @@ if (import.meta.main) {
       bytes: { type: 'string' },
       headers: { type: 'string' },
       kind: { type: 'string' },
+      gzip: { type: 'string' },
     },
     strict: true,
   });
@@ -242,6 +253,7 @@ if (import.meta.main) {
   if (values.bytes) profile.bytes = clamp('bytes', Number(values.bytes));
   if (values.headers) profile.headers = clamp('headers', Number(values.headers));
   if (values.kind) profile.kind = clamp('kind', Number(values.kind));
+  if (values.gzip) profile.gzip = clamp('gzip', Number(values.gzip));
   const { server } = startMock({ hostname: values.host, port: Number(values.port), profile });
   process.stdout.write(`mock-upstream listening on ${server.url.href.replace(/\/$/, '')}\n`);
   process.on('SIGTERM', () => { server.stop(true); process.exit(0); });

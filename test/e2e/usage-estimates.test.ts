@@ -64,6 +64,7 @@ describe('usage that the upstream did not report is estimated, and marked so', (
       body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: question(200) }),
     });
     expect(await res.text()).toBe(events.join(''));
+    expect(upstream.requests.at(-1)!.headers.get('accept-encoding')).toBe('identity'); // answers uncompressed
     const log = await lastLog(before + 1);
     expect(log).toMatchObject({ channel: 'oa', stream: true, outcome: 'ok', usage_estimated: true, stop_reason: 'stop' });
     // ~4 characters a token: within a third of what OpenAI counted for this answer

@@ -39,6 +39,8 @@ export const anthropicChannel: ChannelFactory = (config) => {
         headers.set('accept', 'application/json, text/event-stream');
       }
       if (config.api_key) headers.set('x-api-key', config.api_key);
+      // answers uncompressed (bench/FINDINGS.md "Compressed answers"): a channel's `headers` may ask otherwise
+      headers.set('accept-encoding', 'identity');
       for (const k in extra) headers.set(k, extra[k]!);
       headers.set('x-switchboard-hop', req.hopHeader);
       return fetch(urls[req.endpoint] + req.search, {

@@ -44,6 +44,8 @@ export const openaiChannel: ChannelFactory = (config, path) => {
         if (transport.auth === 'api-key') headers.set('api-key', config.api_key);
         else headers.set('authorization', `Bearer ${config.api_key}`);
       }
+      // answers uncompressed (bench/FINDINGS.md "Compressed answers"): a channel's `headers` may ask otherwise
+      headers.set('accept-encoding', 'identity');
       for (const k in extra) headers.set(k, extra[k]!);
       headers.set('x-switchboard-hop', req.hopHeader);
       // a redirect is not followed: it would take the key and the prompt to another origin (pipeline/handle.ts)
