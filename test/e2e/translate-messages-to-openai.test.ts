@@ -120,6 +120,8 @@ class BlockBuilder {
   private tools = new Map<string, { block: Extract<Block, { type: 'tool_use' }>; args: string }>();
   private lastTool: string | null = null;
   signature = '';
+  /** OpenRouter's reasoning_details (the `openrouter` preset carries them): fragments of one item (type, index) joined. */
+  details: any[] = [];
 
   add(type: 'text' | 'thinking', s: unknown) {
     if (typeof s !== 'string' || s === '') return;
@@ -135,6 +137,15 @@ class BlockBuilder {
   reasoning(m: any) {
     const details: any[] = Array.isArray(m.reasoning_details) ? m.reasoning_details : [];
     for (const d of details) if (typeof d?.signature === 'string' && d.signature) this.signature = d.signature;
+    for (const d of details) {
+      const last = this.details.at(-1);
+      if (last && typeof d.index === 'number' && d.index === last.index && d.type === last.type) {
+        for (const [k, v] of Object.entries(d)) {
+          if (['text', 'summary', 'data'].includes(k) && typeof v === 'string' && typeof last[k] === 'string') last[k] += v;
+          else if (!(k in last) || (v !== null && v !== '')) last[k] = v;
+        }
+      } else this.details.push({ ...d });
+    }
     const fromDetails = details.map((d) => (d?.type === 'reasoning.text' ? d.text ?? '' : d?.type === 'reasoning.summary' ? d.summary ?? '' : '')).join('');
     this.add('thinking', [m.reasoning_content, m.reasoning, fromDetails].find((x) => typeof x === 'string' && x !== ''));
   }
@@ -177,7 +188,17 @@ class BlockBuilder {
   hasTools() { return this.tools.size > 0; }
 }
 
-function expectFromChatStream(body: string): Expected {
+/**
+ * With OpenRouter's preset the thinking block's signature carries the answer's reasoning_details (Claude's own signature
+ * among them), and reasoning without text (encrypted) gets a thinking block with none, first.
+ */
+function carryDetails(exp: Expected, b: BlockBuilder, provider: string | undefined): Expected {
+  if (provider !== 'openrouter' || b.details.length === 0) return exp;
+  if (exp.content[0]?.type !== 'thinking') exp.content.unshift({ type: 'thinking', thinking: '' });
+  return { ...exp, signature: `switchboard-reasoning-details-v1:${Buffer.from(JSON.stringify(b.details)).toString('base64url')}` };
+}
+
+function expectFromChatStream(body: string, provider?: string): Expected {
   const b = new BlockBuilder();
   let finish: string | null = null;
   let usage: unknown = null;
@@ -199,7 +220,7 @@ function expectFromChatStream(body: string): Expected {
     }
   }
   const content = b.finish();
-  return { content, stop_reason: stopReason(finish, b.hasTools()), usage: usageOf(usage), signature: b.signature, error };
+  return carryDetails({ content, stop_reason: stopReason(finish, b.hasTools()), usage: usageOf(usage), signature: b.signature, error }, b, provider);
 }
 
 function expectFromChatResponse(body: any, thinkTags: boolean, provider?: string): Expected {
@@ -224,7 +245,7 @@ function expectFromChatResponse(body: any, thinkTags: boolean, provider?: string
     const first = blocks.find((x: any) => x.type === 'tool_use') as any;
     if (first && typeof sig === 'string') first.id = expect.stringMatching(new RegExp(`^${signedToolId(sig, '')}${typeof first.id === 'string' ? first.id : 'toolu_\\w+'}$`));
   }
-  return { content: blocks, stop_reason: stopReason(choice.finish_reason, b.hasTools()), usage: usageOf(body.usage), signature: b.signature, error: null };
+  return carryDetails({ content: blocks, stop_reason: stopReason(choice.finish_reason, b.hasTools()), usage: usageOf(body.usage), signature: b.signature, error: null }, b, provider);
 }
 
 /** The message as comparable blocks (thinking signatures and text citations checked apart). */
@@ -402,7 +423,7 @@ describe('streamed: messages.stream().finalMessage() over every recorded stream'
     const provider = PROVIDER_BY_FOLDER[folder];
     test(rel, async () => {
       const recorded = fixtureSseBody(rel);
-      const exp = expectFromChatStream(recorded);
+      const exp = expectFromChatStream(recorded, provider);
       upstream.handler = replay(recorded);
       const before = upstream.requests.length;
       const logsBefore = gw.requestLogs().length;

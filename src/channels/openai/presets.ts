@@ -66,6 +66,10 @@ export const PRESETS = {
     top_k: true,
     // PDFs are parsed by OpenRouter for any model (https://openrouter.ai/docs/features/multimodal/pdfs)
     pdf: true,
+    // tool loops must send each assistant turn's reasoning_details back exactly as received, or Claude (thinking),
+    // o-series (encrypted reasoning) and Gemini 3 (thought signatures) lose their reasoning or refuse the request
+    // (https://openrouter.ai/docs/use-cases/reasoning-tokens#preserving-reasoning-blocks): they ride in the signature
+    reasoning_details: 'keep',
   },
   groq: {
     // Groq deprecated `max_tokens` in favour of max_completion_tokens (https://console.groq.com/docs/api-reference)

@@ -82,6 +82,14 @@ export const ChatQuirksSchema = v.strictObject({
    * without its signature. `off`: ids as the provider gave them, nothing sent.
    */
   thought_signatures: v.optional(v.picklist(['keep', 'off'])),
+  /**
+   * OpenRouter's `reasoning_details` (formats/openai-chat/reasoning-details.ts). `keep`: the details of an answer
+   * travel in the signature of its thinking block (a thinking block with no text is added where there is no reasoning
+   * text, as for encrypted reasoning), and go back as `reasoning_details` on that assistant message in later requests;
+   * `reasoning.exclude` is not sent (the details would not come), the text stays hidden from a client that asked for it
+   * omitted. Claude, OpenAI's o-series and Gemini 3 through OpenRouter need them back in tool loops. `off`: not carried.
+   */
+  reasoning_details: v.optional(v.picklist(['keep', 'off'])),
 });
 
 export type ChatQuirksConfig = v.InferOutput<typeof ChatQuirksSchema>;
@@ -111,4 +119,5 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   assistant_prefix: false,
   user_after_tool: 'keep',
   thought_signatures: 'off',
+  reasoning_details: 'off',
 };

@@ -27,11 +27,12 @@ import type {
 import type { TranslateContext } from '../types.ts';
 import type { ChatQuirks } from './quirks.ts';
 import { reasoningKeptIn } from './response-to-hub.ts';
+import { appendCarried, detailsInSignature } from './reasoning-details.ts';
 import { SKIP_THOUGHT_SIGNATURE, readSignedToolId } from './thought-signature.ts';
 import type {
   ChatCompletionAssistantMessageParam, ChatCompletionContentPart, ChatCompletionCreateParams,
   ChatCompletionMessageParam, ChatCompletionMessageToolCall, ChatCompletionTool, ChatCompletionToolChoiceOption,
-  ChatCompletionToolMessageParam, ChatCompletionUserMessageParam, ReasoningEffort,
+  ChatCompletionToolMessageParam, ChatCompletionUserMessageParam, ReasoningDetail, ReasoningEffort,
 } from './types.ts';
 
 /** Thinking budget → effort thresholds (exclusive upper bounds). Claude Code's 31999 reads as `high`. */
@@ -232,6 +233,11 @@ function joinAssistant(a: ChatCompletionAssistantMessageParam, b: ChatCompletion
   const msg: ChatCompletionAssistantMessageParam = { role: 'assistant', content: texts.length > 0 ? texts.join('\n\n') : calls.length > 0 ? null : '' };
   if (calls.length > 0) msg.tool_calls = calls;
   if (a.reasoning_content !== undefined || b.reasoning_content !== undefined) msg.reasoning_content = [a.reasoning_content, b.reasoning_content].filter((r) => r).join('\n\n');
+  if (a.reasoning_details !== undefined || b.reasoning_details !== undefined) {
+    const details = [...(a.reasoning_details ?? [])];
+    appendCarried(details, b.reasoning_details ?? []);
+    msg.reasoning_details = details;
+  }
   return msg;
 }
 
@@ -296,6 +302,7 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
   const texts: string[] = [];
   const calls: ChatCompletionMessageToolCall[] = [];
   const reasoning: string[] = [];
+  let details: ReasoningDetail[] | undefined;
   m.content.forEach((b, j) => {
     const p = `${path}.content.${j}`;
     switch (b?.type) {
@@ -313,6 +320,12 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
         break;
       }
       case 'thinking': {
+        if (quirks.reasoning_details === 'keep') {
+          // OpenRouter's reasoning_details of this turn, carried in the signature (reasoning-details.ts)
+          const signature = (b as { signature?: unknown }).signature;
+          const carried = typeof signature === 'string' ? detailsInSignature(realString(signature)) : null;
+          if (carried) appendCarried((details ??= []), carried);
+        }
         if (!quirks.reasoning_content_in_history) break;
         // its text, or (shown to the client as omitted) the text its signature carries (response-to-hub: keptReasoning)
         const { thinking: t, signature } = b as { thinking?: unknown; signature?: unknown };
@@ -324,9 +337,11 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
       default: throw unsupportedBlock(b, p);
     }
   });
-  if (texts.length === 0 && calls.length === 0 && reasoning.length === 0) return undefined;
+  if (texts.length === 0 && calls.length === 0 && reasoning.length === 0 && details === undefined) return undefined;
   const msg: ChatCompletionAssistantMessageParam = { role: 'assistant', content: texts.length > 0 ? texts.join('\n\n') : null };
   if (calls.length > 0) msg.tool_calls = calls;
+  // OpenRouter: "exactly as received" (quirks.reasoning_details)
+  if (details !== undefined) msg.reasoning_details = details;
   // DeepSeek thinking mode rejects a tool-calling assistant turn without reasoning_content
   if (quirks.reasoning_content_in_history && (reasoning.length > 0 || calls.length > 0)) msg.reasoning_content = reasoning.join('\n\n');
   if (msg.content === null && calls.length === 0) msg.content = '';
@@ -772,7 +787,9 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
         const level = capEffort(req.effort, offered);
         body.reasoning = level ? { effort: level } : { enabled: true };
       }
-      if (omitted) body.reasoning.exclude = true;
+      // reasoning_details carried back (quirks.reasoning_details) must come in the first place: the text of omitted
+      // thinking is then kept from the client by the gateway instead
+      if (omitted && quirks.reasoning_details !== 'keep') body.reasoning.exclude = true;
       return;
     }
     case 'thinking': {

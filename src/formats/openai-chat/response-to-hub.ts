@@ -21,6 +21,7 @@ import type { TranslateContext } from '../types.ts';
 import { chatChoiceError, chatErrorToGateway } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
+import { detailsSignature } from './reasoning-details.ts';
 import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
 import type { ChatCompletion, ChatCompletionChoice, ChatContentPartOut, CompletionUsage, ReasoningDetail } from './types.ts';
 
@@ -57,9 +58,12 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
 
   const blocks: ContentBlock[] = [];
   const thinkingText = thinking.join('');
-  if (thinkingText) {
+  // OpenRouter's reasoning_details, as received, in the signature (quirks.reasoning_details): the provider's own
+  // signature is among them; a block without text carries reasoning that has none (encrypted)
+  const carried = quirks.reasoning_details === 'keep' && Array.isArray(msg.reasoning_details) && msg.reasoning_details.length > 0 ? detailsSignature(msg.reasoning_details) : '';
+  if (thinkingText || carried) {
     const omitted = ctx.omitThinking;
-    blocks.push({ type: 'thinking', thinking: omitted ? '' : thinkingText, signature: omitted && quirks.reasoning_content_in_history && !signature ? keptReasoning(thinkingText) : signature });
+    blocks.push({ type: 'thinking', thinking: omitted ? '' : thinkingText, signature: carried || (omitted && quirks.reasoning_content_in_history && !signature ? keptReasoning(thinkingText) : signature) });
   }
   const textOut = text.join('');
   if (textOut) blocks.push({ type: 'text', text: textOut });

@@ -27,8 +27,9 @@ import {
   ThinkTagSplitter, contentPartOf, isRecord, keptReasoning, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
 } from './response-to-hub.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
+import { detailsSignature, mergeDetailFragments } from './reasoning-details.ts';
 import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
-import type { ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
+import type { ReasoningDetail, ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
 
 /** The longest a streamed tool call's arguments may grow (characters): far beyond any real call. */
 export const MAX_TOOL_ARGS = 32 * 1024 * 1024;
@@ -68,6 +69,7 @@ type Op =
   | { kind: 'text'; text: string }
   | { kind: 'thinking'; text: string }
   | { kind: 'signature'; signature: string }
+  | { kind: 'details'; details: unknown[] }
   | { kind: 'tool'; tool: ToolCall };
 
 type OpenBlock = { kind: 'text' | 'thinking'; index: number } | { kind: 'tool'; index: number; tool: ToolCall };
@@ -90,12 +92,17 @@ interface StreamState {
   outputChars: number;
   /** The open thinking block's text, kept when it is omitted for the client but needed back (keptReasoning). */
   omitted: string;
+  /**
+   * reasoning_details (quirks.reasoning_details) come since the last thinking block closed, fragments joined: the
+   * signature of the next thinking block to close; null when none came.
+   */
+  details: ReasoningDetail[] | null;
 }
 
 export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStreamEvent>, HubDeltaReader {
   private readonly s: StreamState = {
     phase: 'idle', messageId: newMessageId(), nextIndex: 0, block: null, tools: [], pending: [],
-    finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '',
+    finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '', details: null,
   };
   private readonly think: ThinkTagSplitter | null;
   /** Set while closing: pending work is flushed without waiting for arguments to complete. */
@@ -108,6 +115,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   private readonly lanes: Lane[];
   /** quirks.thought_signatures is `keep`: a call's signature travels in its tool_use id (thought-signature.ts). */
   private readonly signatures: boolean;
+  /** quirks.reasoning_details is `keep`: they travel in the thinking block's signature (reasoning-details.ts). */
+  private readonly keepDetails: boolean;
   /**
    * The answer's first call, not started while its signature may still come in a fragment of its own: it starts when
    * the signature comes, when anything else is to be sent, or at the end. Only the first of parallel calls has one.
@@ -127,6 +136,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
     this.lanes = templates ? LANE_KINDS.map((kind) => newLane(kind)) : [];
     this.signatures = quirks.thought_signatures === 'keep';
+    this.keepDetails = quirks.reasoning_details === 'keep';
   }
 
   /** StreamStage: event(). */
@@ -266,6 +276,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
       const reasoning = reasoningOf(d);
       this.thinking(reasoning.text);
       if (reasoning.signature) this.process({ kind: 'signature', signature: reasoning.signature });
+      if (this.keepDetails && Array.isArray(d.reasoning_details) && d.reasoning_details.length > 0) this.process({ kind: 'details', details: d.reasoning_details });
     }
     // a signature on the delta itself (where Gemini 2.5 put it on the message): the first call's
     if (this.signatures && d.extra_content !== undefined) this.signatureAlone(thoughtSignatureOf(d));
@@ -424,6 +435,13 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
       case 'signature':
         this.s.signature = op.signature;
         return;
+      case 'details': {
+        mergeDetailFragments((this.s.details ??= []), op.details);
+        // reasoning without text (encrypted) still needs a block to ride in: one is opened where no other block is
+        // open; behind text or a call, they go in a block of their own at the end (closeBlocks)
+        if (this.s.block === null) this.openBlock('thinking');
+        return;
+      }
       case 'tool': {
         const tool = op.tool;
         // started once its name is known; at the end, a call with arguments but no name is still shown
@@ -461,15 +479,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   private delta(kind: 'text' | 'thinking', delta: RawContentBlockDelta, chars: number): void {
     if (chars === 0) return;
     let open = this.s.block;
-    if (open?.kind !== kind) {
-      this.closeBlock();
-      open = { kind, index: this.s.nextIndex++ };
-      this.s.block = open;
-      this.out.push({
-        type: 'content_block_start', index: open.index,
-        content_block: kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' },
-      });
-    }
+    if (open?.kind !== kind) open = this.openBlock(kind);
     this.s.outputChars += chars;
     // display: "omitted" (Claude Code): the block stays, its text does not reach the client (but goes to its signature
     // where the provider needs it back: keptReasoning)
@@ -480,12 +490,26 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     this.out.push({ type: 'content_block_delta', index: open.index, delta });
   }
 
+  private openBlock(kind: 'text' | 'thinking'): OpenBlock {
+    this.closeBlock();
+    const open: OpenBlock = { kind, index: this.s.nextIndex++ };
+    this.s.block = open;
+    this.out.push({
+      type: 'content_block_start', index: open.index,
+      content_block: kind === 'text' ? { type: 'text', text: '' } : { type: 'thinking', thinking: '', signature: '' },
+    });
+    return open;
+  }
+
   private closeBlock(): void {
     const open = this.s.block;
     if (!open) return;
     if (open.kind === 'thinking') {
       // the Anthropic SDK's accumulator expects every thinking block to carry a signature
-      const signature = this.s.signature || (this.s.omitted ? keptReasoning(this.s.omitted) : '');
+      // reasoning_details carried (quirks.reasoning_details) hold the provider's own signature too
+      const details = this.s.details;
+      const signature = details !== null ? detailsSignature(details) : this.s.signature || (this.s.omitted ? keptReasoning(this.s.omitted) : '');
+      this.s.details = null;
       this.out.push({ type: 'content_block_delta', index: open.index, delta: { type: 'signature_delta', signature } });
       this.s.signature = '';
       this.s.omitted = '';
@@ -528,6 +552,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     for (const tool of this.s.tools) if (tool.block === null && (tool.name || tool.args || tool.rest)) this.apply({ kind: 'tool', tool });
     this.forced = false;
     this.closeBlock();
+    // reasoning_details that came behind text or a call: a thinking block of their own, last
+    if (this.s.details !== null) { this.openBlock('thinking'); this.closeBlock(); }
   }
 
   // ---------- message envelope ----------

@@ -60,6 +60,8 @@ export interface ChatCompletionAssistantMessageParam {
   name?: string;
   /** DeepSeek / Moonshot / vLLM: the reasoning of this turn, sent back in thinking-mode tool loops. */
   reasoning_content?: string;
+  /** OpenRouter: the turn's reasoning as it was received (quirks.reasoning_details). */
+  reasoning_details?: ReasoningDetail[];
   /** Mistral: the answer continues this (last) message (https://docs.mistral.ai/guides/prefix/). */
   prefix?: boolean;
   [k: string]: unknown;
