@@ -26,6 +26,7 @@ import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 import { claudeAvailable, describeRun, runClaude } from '../helpers/claude-code.ts';
 import { mistralCheck } from '../helpers/mistral-rules.ts';
 import { geminiSignatureProblem } from '../helpers/gemini-rules.ts';
+import { reasoningDetailsProblem } from '../helpers/openrouter-rules.ts';
 
 const KEY = 'sk-gw-claude-code-providers-1';
 const UPSTREAM_KEY = 'sk-upstream-secret-providers';
@@ -134,6 +135,14 @@ function asGemini3(evs: Ev[]): Ev[] {
   return out;
 }
 const GEMINI_SIGNATURE: string = JSON.parse(readFixture('openai-compatible/gemini/response-tool-calls-without-id.json')).choices[0].message.extra_content.google.thought_signature;
+
+/** The recorded OpenRouter Claude stream's chunks that carry reasoning_details. */
+const openrouterReasoning = () => recorded('openrouter/stream-reasoning-claude.sse').filter((e) => e.chunk?.choices?.[0]?.delta?.reasoning_details?.length);
+/** Those details, joined as a stream's fragments are: the text, and the signature of its own fragment. */
+const OPENROUTER_CLAUDE_DETAILS = (() => {
+  const frags = openrouterReasoning().flatMap((e) => e.chunk!.choices[0].delta.reasoning_details);
+  return [{ ...frags[0], text: frags.map((f: any) => f.text ?? '').join(''), signature: frags.map((f: any) => f.signature ?? '').join('') }];
+})();
 
 // ---------- what each provider takes ----------
 
@@ -281,6 +290,28 @@ const CASES: ProviderCase[] = [
       model: 'claude-haiku-5-5',
       call: (f) => toRead(jsonToStream('openrouter/response-tool-call.json', { comments: ': OPENROUTER PROCESSING\n\n' }), f),
       answer: () => recorded('openrouter/stream-reasoning-o3-encrypted.sse'), id: '3sniiMddS',
+    },
+  },
+  {
+    name: 'openrouter claude thinking', provider: 'openrouter', models: { 'claude-sonnet-5-5': 'anthropic/claude-sonnet-4.5' },
+    rules: [
+      maxField('max_tokens', 128000), absent('reasoning_effort', 'thinking'), toolCallsAnswered(null),
+      // the reasoning must come, to be given back: `exclude` would keep it away
+      ({ body }) => (body.reasoning?.exclude === true ? ['reasoning.exclude sent: no reasoning_details would come to carry back'] : []),
+      // "preserving reasoning blocks": the tool-call turn goes back with its reasoning_details as received, or
+      // Claude's thinking is refused (https://openrouter.ai/docs/use-cases/reasoning-tokens)
+      ({ body, turn }) => {
+        if (turn !== 2) return [];
+        const problem = reasoningDetailsProblem(body, new Map([['toolu_vrtx_01Read', OPENROUTER_CLAUDE_DETAILS]]));
+        return problem ? [problem] : [];
+      },
+    ],
+    // the recorded reasoning (text fragments, then Claude's signature in a fragment of its own) before a Read call
+    // written in the envelope of its chunks: no recording has Claude's reasoning and a call in one answer
+    tool: {
+      model: 'claude-sonnet-5-5',
+      call: (f) => [...openrouterReasoning(), ...inEnvelope(recorded('openrouter/stream-reasoning-claude.sse'), { toolId: 'toolu_vrtx_01Read', file: f })],
+      answer: () => recorded('openrouter/stream-reasoning-claude.sse'), id: 'toolu_vrtx_01Read',
     },
   },
   {
