@@ -225,14 +225,11 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   x.log.entry.error = `upstream HTTP ${res.status}`;
   // an upstream that echoes the credential it was given: never to the client (relayed bytes change only there)
   const key = channel.config.api_key;
-  if (res.status === 401 || res.status === 403) throw credentialsRefused(channel, res.status, raw);
+  if (res.status === 401 || res.status === 403) throw credentialsRefused(channel, res.status, errorBodyOf(channel, utf8.decode(raw)));
   if (passthrough) {
     return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId) });
   }
-  const text = redactSecrets(redactKey(utf8.decode(raw), key));
-  let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* non-JSON error page */ }
-  const err = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
+  const err = FORMATS[channel.nativeFormat].errorToGateway(res.status, errorBodyOf(channel, utf8.decode(raw)));
   const ra = res.headers.get('retry-after');
   if (ra) err.headers['retry-after'] = ra;
   throw err;
@@ -244,10 +241,7 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
  * read as its own key refused ("Please run /login"). A 502 naming the channel, with the upstream's message, and
  * `x-should-retry: false`, which the official SDKs honour (retrying cannot mend a key).
  */
-function credentialsRefused(channel: Channel, status: number, raw: Uint8Array): GatewayError {
-  const text = redactSecrets(redactKey(utf8.decode(raw), channel.config.api_key));
-  let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* non-JSON error page */ }
+function credentialsRefused(channel: Channel, status: number, body: unknown): GatewayError {
   const said = FORMATS[channel.nativeFormat].errorToGateway(status, body).message.slice(0, 500);
   return new GatewayError(502, 'api_error', `channel ${channel.name}: the upstream refused this channel's ${status === 401 ? 'credentials' : 'access'} (HTTP ${status}: ${said}); the gateway's configuration needs fixing, not the client's key`, {
     headers: { 'x-should-retry': 'false' },
@@ -255,24 +249,45 @@ function credentialsRefused(channel: Channel, status: number, raw: Uint8Array): 
 }
 
 /**
+ * An upstream's error body as the gateway reads it: the channel's key and anything that looks like a credential
+ * masked (an upstream may echo the key it was given), then parsed; the text itself when it is not JSON.
+ */
+function errorBodyOf(channel: Channel, text: string): unknown {
+  const masked = redactSecrets(redactKey(text, channel.config.api_key));
+  try { return JSON.parse(masked); } catch { return masked; } // non-JSON error page
+}
+
+/**
  * A stream whose first event is an error: nothing has reached the client yet, so this can be the attempt's failure:
  * the next channel is tried, or a translation's client gets the error's status (which its SDK retries) instead of an
  * error event inside a 200 (pipeline/handle.ts). Anthropic answers 200 and then `overloaded_error` before any
  * message when it is busy (given the status Anthropic gives that error outside a stream, 529); OpenAI-compatible
- * servers send an error object as their first event (openingChatError). Null for any other first chunk.
+ * servers send an error object as their first event (openingChatError). Null for any other first chunk. Read as
+ * upstreamError reads an error body: the channel's key masked, and its own key or access refused (401, 403) is the
+ * channel's 502, not the client's 401 or 403.
  */
 export function openingStreamError(channel: Channel, first: Uint8Array | undefined): GatewayError | null {
   if (first === undefined) return null;
-  if (channel.nativeFormat !== 'anthropic') return openingChatError(first);
+  const opening = channel.nativeFormat !== 'anthropic' ? openingChatError(channel, first) : openingAnthropicError(channel, first);
+  if (opening === null) return null;
+  const error = FORMATS[channel.nativeFormat].errorToGateway(opening.status, opening.body);
+  return error.status === 401 || error.status === 403 ? credentialsRefused(channel, error.status, opening.body) : error;
+}
+
+/** An opening error event's body (its credentials masked), and the status to read it with. */
+interface OpeningError { status: number; body: unknown }
+
+/** An Anthropic stream whose first event is `event: error`: its body, with the status Anthropic gives its type. */
+function openingAnthropicError(channel: Channel, first: Uint8Array): OpeningError | null {
   // only a chunk that starts with `event: error` is read further
   if (first[0] !== 101 /* e */) return null;
   for (let i = 0; i < EVENT_ERROR.length; i++) if (first[i] !== EVENT_ERROR[i]) return null;
   const text = utf8.decode(first);
   const data = /^data: ?(.*)$/m.exec(text)?.[1];
-  let body: unknown;
-  try { body = JSON.parse(data ?? ''); } catch { return null; } // an event cut by the chunk: relayed as it is
+  const body = errorBodyOf(channel, data ?? '');
+  if (typeof body === 'string') return null; // an event cut by the chunk: relayed as it is
   const type = (body as { error?: { type?: unknown } } | null)?.error?.type;
-  return FORMATS.anthropic.errorToGateway(statusForErrorType(String(type)), body);
+  return { status: statusForErrorType(String(type)), body };
 }
 
 const EVENT_ERROR = new TextEncoder().encode('event: error\n');
@@ -283,7 +298,7 @@ const EVENT_ERROR = new TextEncoder().encode('event: error\n');
  * after `event: error`; its status from the error's own code, else 502 (formats/openai-chat/errors.ts). Only a first
  * event that holds `"error"` is decoded and parsed.
  */
-function openingChatError(first: Uint8Array): GatewayError | null {
+function openingChatError(channel: Channel, first: Uint8Array): OpeningError | null {
   // past comment lines and blank lines
   let start = 0;
   while (first[start] === 58 /* : */ || first[start] === 10 || first[start] === 13) {
@@ -296,12 +311,12 @@ function openingChatError(first: Uint8Array): GatewayError | null {
   const hit = end - start >= ERROR_KEY.length ? bufferLastIndexOf.call(first, ERROR_KEY, end - ERROR_KEY.length) : -1;
   if (hit < start) return null;
   const event = /^(?:event: ?error\r?\n)?data: ?(\{.*\})\s*$/.exec(utf8.decode(first.subarray(start, end)));
-  let body: unknown;
-  try { body = JSON.parse(event?.[1] ?? ''); } catch { return null; }
+  if (!event) return null;
+  const body = errorBodyOf(channel, event[1]!);
   if (!body || typeof body !== 'object') return null;
   const o = body as { error?: unknown; object?: unknown };
   if ((o.error === undefined || o.error === null) && o.object !== 'error') return null;
-  return FORMATS['openai-chat'].errorToGateway(200, body);
+  return { status: 200, body }; // its status from its own code (formats/openai-chat/errors.ts)
 }
 
 const BLANK_LINE = Buffer.from('\n\n');

@@ -85,3 +85,26 @@ describe('an OpenAI-compatible stream that opens with an error', () => {
     expect(msg.content).toMatchObject([{ type: 'text', text: 'The "error" was mine.' }]);
   });
 });
+
+describe('a stream that opens with the upstream refusing the channel\'s key', () => {
+  // OpenAI's wording, which echoes the key it was given; `sk-first` is the channel's key (too short for redactSecrets)
+  const refusal = 'data: {"error":{"message":"Incorrect API key provided: sk-first. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","code":401}}\n\n';
+
+  test('on the last channel it is the 502 naming the channel, as an HTTP 401 is, never the key', async () => {
+    first.handler = () => new Response(refusal, { headers: { 'content-type': 'text/event-stream' } });
+    const err: any = await ask(only).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(err.status).toBe(502);
+    expect(err.headers.get('x-should-retry')).toBe('false');
+    expect(err.error.error.message).toContain('channel first: the upstream refused this channel\'s credentials (HTTP 401: ');
+    expect(err.error.error.message).not.toContain('sk-first');
+    await until(() => only.requestLogs().length > 0);
+    expect(JSON.stringify(only.requestLogs().at(-1))).not.toContain('sk-first');
+  });
+
+  test('with a channel left, the next one answers', async () => {
+    first.handler = () => new Response(refusal, { headers: { 'content-type': 'text/event-stream' } });
+    const msg = await ask(both);
+    expect(msg.content).toMatchObject([{ type: 'text', text: 'From the second channel.' }]);
+  });
+});
