@@ -139,4 +139,17 @@ describe('usage that the upstream did not report is estimated, and marked so', (
     expect(real).toMatchObject({ input_tokens: 19, output_tokens: 177 });
     expect(real.usage_estimated).toBeUndefined();
   });
+
+  test('a translated stream that breaks off before the usage chunk: the counts logged are the estimate, and say so', async () => {
+    // the upstream's first events, then its connection ends: no finish, no usage, no [DONE]
+    const events = sseEvents(fixtureSseBody('openai-chat/stream-json-content-long.sse')).slice(0, 5);
+    upstream.handler = (r) => sse(events, { signal: r.signal });
+    const before = gw.requestLogs().length;
+    const err = await an.messages.stream({ model: 'gpt-4o', max_tokens: 500, messages: question(200) }).finalMessage().then(() => null, (e) => e);
+    expect(err).not.toBeNull();
+    const log = await lastLog(before + 1);
+    expect(log.outcome).toBe('error');
+    expect(log.input_tokens).toBeGreaterThan(150); // the local estimate of the request: the upstream counted nothing
+    expect(log.usage_estimated).toBe(true);
+  });
 });

@@ -563,6 +563,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     this.s.phase = 'open';
     // without upstream usage yet: the local input estimate, and 1 output token as Anthropic's own message_start says
     const u: Usage = usage ? usageToHub(usage) : { input_tokens: this.ctx.estimatedInputTokens, output_tokens: 1, cache_read_input_tokens: 0 };
+    // what the log reads if the stream ends before a message_delta replaces it (finishMessage)
+    if (!usage) this.ctx.usageEstimated = true;
     this.out.push({
       type: 'message_start',
       message: {
@@ -582,7 +584,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (this.s.tools.some((t) => t.block !== null) && stopReason === 'end_turn') stopReason = 'tool_use';
     if (this.s.stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
     const usage = this.s.usage ? usageToHub(this.s.usage) : { output_tokens: Math.ceil(this.s.outputChars / 4) };
-    if (!this.s.usage) this.ctx.usageEstimated = true;
+    this.ctx.usageEstimated = !this.s.usage;
     this.out.push({
       type: 'message_delta',
       delta: { stop_reason: stopReason, stop_sequence: stopReason === 'stop_sequence' ? this.s.stopSequence : null },
