@@ -20,7 +20,8 @@
  * process under test logs its garbage collections, BUN_JSC_logGC=1: young and full collections per 1,000 requests
  * and pause time per request are printed; the logging itself costs a little), --sdk-headers (the SDKs' request headers
  * and a real provider's answer headers, as bench/run.ts's small-c64-sdk-headers), --gzip (the mock's JSON answers
- * gzip-compressed, as real providers send them).
+ * gzip-compressed, as real providers send them), --no-include-usage (a Chat client's stream without
+ * `stream_options.include_usage`, the openai SDK's default).
  * JSON load uses wrk when installed, else the Bun driver; streams always the Bun driver. Streams print time to first
  * byte p50 per round and p99 over all rounds.
  */
@@ -56,6 +57,7 @@ const { values: opt, positionals } = parseArgs({
     gc: { type: 'boolean', default: false },
     'sdk-headers': { type: 'boolean', default: false },
     gzip: { type: 'boolean', default: false },
+    'no-include-usage': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -152,7 +154,7 @@ try {
   }
 
   const bodyFile = join(work, 'body.json');
-  writeFileSync(bodyFile, requestBody(client, opt.payload as PayloadKind, opt.model!, opt.stream!));
+  writeFileSync(bodyFile, requestBody(client, opt.payload as PayloadKind, opt.model!, opt.stream!, !opt['no-include-usage']));
   const headers = (opt['sdk-headers'] ? sdkHeaders : clientHeaders)(client, BENCH_KEY);
 
   let driverRuns = 0;

@@ -141,8 +141,11 @@ function imageBase64(): string {
   return Buffer.from(bytes).toString('base64');
 }
 
-/** A request body as the client would send it. `stream` sets `stream: true` (and OpenAI's include_usage). */
-export function requestBody(format: ClientFormat, kind: PayloadKind, model: string, stream: boolean): string {
+/**
+ * A request body as the client would send it. `stream` sets `stream: true` (and OpenAI's include_usage, unless
+ * `includeUsage` is false: the openai SDK's default).
+ */
+export function requestBody(format: ClientFormat, kind: PayloadKind, model: string, stream: boolean, includeUsage = true): string {
   let body: Record<string, unknown>;
   if (kind === 'conversation') {
     body = format === 'anthropic' ? anthropicConversation(model) : openaiConversation(model);
@@ -162,7 +165,7 @@ export function requestBody(format: ClientFormat, kind: PayloadKind, model: stri
   }
   if (stream) {
     body.stream = true;
-    if (format === 'openai') body.stream_options = { include_usage: true };
+    if (format === 'openai' && includeUsage) body.stream_options = { include_usage: true };
   }
   return JSON.stringify(body);
 }

@@ -115,8 +115,8 @@ function translationContext(requestedModel: string, upstreamModel: string, defau
 
 /**
  * The local estimate of a request's input tokens, whatever the client's format (its hub form's: accounting/
- * estimate-tokens.ts), for a relayed answer that reports no usage; 0 when the body cannot be read as a request. Rare:
- * the whole body is parsed and converted.
+ * estimate-tokens.ts), for a relayed answer that reports no usage; 0 when the body cannot be read as a request. Once
+ * per such answer, at its end: the body is parsed (if it was not) and converted, what a translation of it costs.
  */
 export function estimateInboundTokens(inbound: Inbound): number {
   try {

