@@ -60,7 +60,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // is claimed by the attempt that makes it, not by a request that never gets to it)
     const gated = tried.length > 1 && tried.some((r) => !deps.breaker.isOpen(r.channel.name));
     let lastError: GatewayError | undefined;
-    // the output ceiling a provider named when it refused this request's max_tokens: its retry (pipeline/output-ceilings.ts)
+    // the output ceiling a provider named when it refused this request's max_tokens: its retry, once per channel
+    // (pipeline/output-ceilings.ts)
     let refused: { route: Route; ceiling: number } | null = null;
     for (let i = 0; i < tried.length; i++) {
       // a client that left during the last attempt (or the wait after it) is not served by the next one
@@ -120,7 +121,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       }
 
       if (!res.ok) {
-        const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused ? null : ctx);
+        const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused?.route === route ? null : ctx);
         if (failed instanceof Response) return settle(x, failed);
         if (typeof failed === 'number') {
           // the provider named its output ceiling: the same channel once more, capped to it

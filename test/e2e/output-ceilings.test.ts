@@ -125,6 +125,33 @@ describe('output ceilings named in a provider\'s refusal', () => {
   });
 });
 
+describe('with fallback', () => {
+  test('each channel gets its own retry within the ceiling it names: the second channel too, after the first failed', async () => {
+    const sent: Array<[string, number]> = [];
+    const mock = (name: string, limit: number, afterwards: () => Response) => startMockUpstream((r) => {
+      const asked = r.json.max_completion_tokens ?? r.json.max_tokens;
+      sent.push([name, asked]);
+      if (asked > limit) return json({ error: { message: REFUSALS.groq!(limit, asked, 0), type: 'invalid_request_error' } }, 400);
+      return afterwards();
+    });
+    const a = mock('a', 40960, () => json({ error: { message: 'overloaded', type: 'server_error' } }, 503));
+    const b = mock('b', 8192, () => sse(chatTextStream('From b.')));
+    const g = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [
+      { name: 'a', type: 'openai', base_url: `${a.url}/v1`, api_key: 'sk-a', models: ['fb-model'], priority: 10 },
+      { name: 'b', type: 'openai', base_url: `${b.url}/v1`, api_key: 'sk-b', models: ['fb-model'], priority: 0 },
+    ], routing: { max_retry_after_ms: 0 } });
+    try {
+      const msg = await new Anthropic({ apiKey: KEY, baseURL: g.url, maxRetries: 0 }).messages.stream({ model: 'fb-model', max_tokens: 128000, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+      expect(msg.content).toMatchObject([{ type: 'text', text: 'From b.' }]);
+      expect(sent).toEqual([['a', 128000], ['a', 40960], ['b', 128000], ['b', 8192]]);
+    } finally {
+      await g.stop();
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
+
 describe('a Chat client served by an anthropic channel', () => {
   test('Anthropic\'s refusal of max_tokens names its ceiling: sent again within it, then capped before it goes', async () => {
     const claude = startMockUpstream((r) => {
