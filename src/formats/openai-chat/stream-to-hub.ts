@@ -97,12 +97,14 @@ interface StreamState {
    * signature of the next thinking block to close; null when none came.
    */
   details: ReasoningDetail[] | null;
+  /** Characters of reasoning_details carried so far (their JSON), within `maxToolArgs`. */
+  detailsChars: number;
 }
 
 export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStreamEvent>, HubDeltaReader {
   private readonly s: StreamState = {
     phase: 'idle', messageId: newMessageId(), nextIndex: 0, block: null, tools: [], pending: [],
-    finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '', details: null,
+    finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '', details: null, detailsChars: 0,
   };
   private readonly think: ThinkTagSplitter | null;
   /** Set while closing: pending work is flushed without waiting for arguments to complete. */
@@ -129,7 +131,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
 
   /**
    * `maxToolArgs`: the longest a tool call's arguments may grow, in characters (they are kept whole until they form
-   * a complete JSON value): an upstream that never finishes one ends the stream with an error instead.
+   * a complete JSON value): an upstream that never finishes one ends the stream with an error instead. The answer's
+   * reasoning_details carried (quirks.reasoning_details), held for a signature, are bounded by it too.
    * `templates`: false parses every chunk (what the templates are tested against).
    */
   constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS, templates = true) {
@@ -276,7 +279,16 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
       const reasoning = reasoningOf(d);
       this.thinking(reasoning.text);
       if (reasoning.signature) this.process({ kind: 'signature', signature: reasoning.signature });
-      if (this.keepDetails && Array.isArray(d.reasoning_details) && d.reasoning_details.length > 0) this.process({ kind: 'details', details: d.reasoning_details });
+      if (this.keepDetails && Array.isArray(d.reasoning_details) && d.reasoning_details.length > 0) {
+        // held until their thinking block closes (behind text or a call: the end of the answer), so bounded as a
+        // call's arguments are: an upstream that never stops sending them ends the stream with an error instead
+        this.s.detailsChars += JSON.stringify(d.reasoning_details).length;
+        if (this.s.detailsChars > this.maxToolArgs) {
+          this.fail({ error: { message: `reasoning_details longer than ${this.maxToolArgs} characters` } });
+          return;
+        }
+        this.process({ kind: 'details', details: d.reasoning_details });
+      }
     }
     // a signature on the delta itself (where Gemini 2.5 put it on the message): the first call's
     if (this.signatures && d.extra_content !== undefined) this.signatureAlone(thoughtSignatureOf(d));

@@ -142,6 +142,35 @@ describe('streamed answers (recorded OpenRouter streams)', () => {
   });
 });
 
+  test('details held for a signature are bounded as a tool call\'s arguments are: past the limit the stream ends in an error', () => {
+    // behind text (or a call) they are held until the end: an upstream that never stops sending them must not make
+    // the gateway hold them all; one giant item and a flood of tiny ones alike
+    const chunk = (delta: object) => ({ data: JSON.stringify({ id: 'g', choices: [{ index: 0, delta }] }) });
+    const floods = [
+      (i: number) => chunk({ reasoning_details: [{ type: 'reasoning.encrypted', data: 'A'.repeat(100), index: 0, n: i }] }),
+      (i: number) => chunk({ reasoning_details: [{ type: 'reasoning.text', text: 'x', index: i }] }),
+    ];
+    for (const flood of floods) {
+      const t = new ChatStreamTranslator(ctx(), openrouter, 1000, true);
+      const out: RawMessageStreamEvent[] = [];
+      t.event(chunk({ content: 'Hi' }), out);
+      let i = 0;
+      for (; i < 10_000 && out.at(-1)?.type !== 'error'; i++) t.event(flood(i), out);
+      expect(out.at(-1)).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+      expect((out.at(-1) as any).error.message).toContain('reasoning_details longer than 1000 characters');
+      expect(i).toBeLessThan(100);
+      expect(t.end([])).toEqual([]);
+    }
+    // within the limit: carried as before
+    const t = new ChatStreamTranslator(ctx(), openrouter, 1000, true);
+    const out: RawMessageStreamEvent[] = [];
+    for (const d of [{ content: 'Hi' }, { reasoning_details: [{ type: 'reasoning.encrypted', data: 'A'.repeat(800), index: 0 }] }]) t.event(chunk(d), out);
+    t.event({ data: JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }) }, out);
+    t.end(out);
+    expect(out.at(-1)!.type).toBe('message_stop');
+    expect(detailsInSignature(blocksOf(out)[1].signature)).toEqual([{ type: 'reasoning.encrypted', data: 'A'.repeat(800), index: 0 }]);
+  });
+
 describe('non-streamed answers', () => {
   test('the recorded OpenRouter answer: its details, as received, in the thinking block\'s signature', () => {
     const body = JSON.parse(readFixture(`${OR}/response-reasoning.json`));
