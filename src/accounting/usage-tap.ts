@@ -8,6 +8,7 @@
 import type { FormatId } from '../formats/types.ts';
 import { GatewayError, type AnthropicErrorType } from '../errors.ts';
 import { addAnthropicUsage, addChatUsage, emptyUsage, type UsageTotals } from './usage.ts';
+import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
 
 const USAGE = Buffer.from('"usage"');
 const STOP_REASON = Buffer.from('"stop_reason"');
@@ -20,12 +21,6 @@ const NL = 10;
 const MAX_CARRY = 64 * 1024;
 const MAX_JSON_SIDE_COPY = 4 * 1024 * 1024;
 
-/**
- * Buffer's byte-sequence search, on any Uint8Array (a stream's chunks are plain ones): a Buffer view per chunk
- * would cost an object and ~55 ns each, ~5 µs per 100-chunk stream, most of which hold no usage at all.
- */
-const bufferIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array | number, byteOffset?: number) => number;
-const bufferLastIndexOf = Buffer.prototype.lastIndexOf as (this: Uint8Array, value: Uint8Array | number, byteOffset?: number) => number;
 const copyOf = Uint8Array.prototype.slice as (this: Uint8Array, start: number, end: number) => Uint8Array;
 const find = (bytes: Uint8Array, needle: Uint8Array) => bufferIndexOf.call(bytes, needle);
 const findLast = (bytes: Uint8Array, needle: Uint8Array) => bufferLastIndexOf.call(bytes, needle);

@@ -13,6 +13,7 @@ import { readAhead, type ReadAhead, type Reader } from './streams.ts';
 import { unwatch, type Watch } from './watchdog.ts';
 import { readAtMost } from './read-body.ts';
 import { redactKey, redactKeyBytes, redactSecrets } from '../util/redact.ts';
+import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
 
 const utf8 = new TextDecoder();
 
@@ -321,6 +322,3 @@ function openingChatError(channel: Channel, first: Uint8Array): OpeningError | n
 
 const BLANK_LINE = Buffer.from('\n\n');
 const ERROR_KEY = Buffer.from('"error"');
-/** Buffer's byte-sequence searches, on any Uint8Array (no Buffer view per stream). */
-const bufferIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array, byteOffset?: number) => number;
-const bufferLastIndexOf = Buffer.prototype.lastIndexOf as (this: Uint8Array, value: Uint8Array, byteOffset?: number) => number;

@@ -5,6 +5,7 @@
  * Comment lines (`: OPENROUTER PROCESSING`) are skipped; `retry:` is ignored.
  */
 import type { SseEvent, SseSink } from './types.ts';
+import { bufferIndexOf } from '../util/bytes.ts';
 
 /** The longest event the parser holds while waiting for its end, in characters (a hostile stream cannot grow it). */
 export const MAX_EVENT_CHARS = 32 * 1024 * 1024;
@@ -206,4 +207,3 @@ export function endsWithEvent(chunk: Uint8Array, marker: Uint8Array): boolean {
   return bufferIndexOf.call(chunk, marker, from) >= 0;
 }
 
-const bufferIndexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array, byteOffset?: number) => number;
