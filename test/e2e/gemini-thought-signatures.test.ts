@@ -10,6 +10,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { randomBytes } from 'node:crypto';
 import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { READ_FILE_TOOLS, readFileResults } from '../helpers/tool-loop.ts';
 import { chatChunk, chatUsageChunk } from '../helpers/claude-code.ts';
 import { GEMINI_DUMMY_SIGNATURE, geminiSignatureProblem, type GivenSignatures } from '../helpers/gemini-rules.ts';
 
@@ -71,21 +72,14 @@ beforeAll(() => {
 });
 afterAll(async () => { await gw.stop(); await upstream.stop(); });
 
-const TOOLS: Anthropic.Tool[] = [{ name: 'read_file', description: 'Read a file', input_schema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } }];
 
-/** Tool results for every tool_use of an answer; `big` makes each one that many characters. */
-function results(message: Anthropic.Message, big = 0): Anthropic.ToolResultBlockParam[] {
-  return message.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use').map((b) => ({
-    type: 'tool_result', tool_use_id: b.id, content: `contents of ${(b.input as { path: string }).path}\n${'x'.repeat(big)}`,
-  }));
-}
 
 describe('Gemini 3 thought signatures through an Anthropic client', () => {
   test('a streamed 3-turn tool loop: each call goes back with the id and signature Gemini gave it; the third request, over 64 KB, too', async () => {
     refusals.length = 0;
     const before = upstream.requests.length;
     const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'Read a.txt, then b.txt and c.txt.' }];
-    const params = { model: 'claude-sonnet-5-5', max_tokens: 1000, tools: TOOLS };
+    const params = { model: 'claude-sonnet-5-5', max_tokens: 1000, tools: READ_FILE_TOOLS };
 
     const first = await client.messages.stream({ ...params, messages }).finalMessage();
     const call1 = first.content.find((b) => b.type === 'tool_use') as Anthropic.ToolUseBlock;
@@ -93,7 +87,7 @@ describe('Gemini 3 thought signatures through an Anthropic client', () => {
     expect(call1.input).toEqual({ path: 'a.txt' });
     expect(call1.id).toMatch(/^[a-zA-Z0-9_-]+$/); // Anthropic's id pattern, whatever its length
     expect(call1.id.length).toBeGreaterThan(SIG_1.length);
-    messages.push({ role: 'assistant', content: first.content }, { role: 'user', content: results(first) });
+    messages.push({ role: 'assistant', content: first.content }, { role: 'user', content: readFileResults(first) });
 
     const second = await client.messages.stream({ ...params, messages }).finalMessage();
     expect(refusals).toEqual([]);
@@ -102,7 +96,7 @@ describe('Gemini 3 thought signatures through an Anthropic client', () => {
     expect(calls2.map((c) => c.input)).toEqual([{ path: 'b.txt' }, { path: 'c.txt' }]);
     expect(calls2[1]!.id).toBe('function-call-3'); // a parallel call after the first has no signature: its id as given
     // the last request is over 64 KB: translated from its skeleton (util/json-skeleton.ts)
-    messages.push({ role: 'assistant', content: second.content }, { role: 'user', content: results(second, 40_000) });
+    messages.push({ role: 'assistant', content: second.content }, { role: 'user', content: readFileResults(second, 40_000) });
 
     const third = await client.messages.stream({ ...params, messages }).finalMessage();
     expect(refusals).toEqual([]);
@@ -125,9 +119,9 @@ describe('Gemini 3 thought signatures through an Anthropic client', () => {
   test('non-streamed: the call comes back with its signature', async () => {
     refusals.length = 0;
     const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'Read a.txt.' }];
-    const first = await client.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: TOOLS, messages });
-    messages.push({ role: 'assistant', content: first.content }, { role: 'user', content: results(first) });
-    const second = await client.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: TOOLS, messages });
+    const first = await client.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: READ_FILE_TOOLS, messages });
+    messages.push({ role: 'assistant', content: first.content }, { role: 'user', content: readFileResults(first) });
+    const second = await client.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: READ_FILE_TOOLS, messages });
     expect(refusals).toEqual([]);
     expect(second.content as unknown[]).toEqual([{ type: 'text', text: 'Read.' }]);
     const call = upstream.requests.at(-1)!.json.messages.find((m: any) => m.role === 'assistant').tool_calls[0];
@@ -143,7 +137,7 @@ describe('Gemini 3 thought signatures through an Anthropic client', () => {
       { role: 'assistant', content: [{ type: 'text', text: 'And z.' }, { type: 'tool_use', id: 'toolu_01C', name: 'read_file', input: { path: 'z' } }] },
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01C', content: 'z' }] },
     ];
-    const answer = await client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: TOOLS, messages }).finalMessage();
+    const answer = await client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: READ_FILE_TOOLS, messages }).finalMessage();
     expect(refusals).toEqual([]);
     expect(answer.content as unknown[]).toEqual([{ type: 'text', text: 'All three files read.' }]);
     const sent = upstream.requests.at(-1)!.json.messages.filter((m: any) => m.role === 'assistant');

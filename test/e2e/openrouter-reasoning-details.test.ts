@@ -11,6 +11,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { randomBytes } from 'node:crypto';
 import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { READ_FILE_TOOLS, readFileResults } from '../helpers/tool-loop.ts';
 import { chatChunk, chatUsageChunk } from '../helpers/claude-code.ts';
 import { readFixture } from '../helpers/fixtures.ts';
 import { reasoningDetailsProblem, type GivenDetails } from '../helpers/openrouter-rules.ts';
@@ -68,13 +69,7 @@ beforeAll(() => {
 });
 afterAll(async () => { await gw.stop(); await upstream.stop(); });
 
-const TOOLS: Anthropic.Tool[] = [{ name: 'read_file', description: 'Read a file', input_schema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } }];
 
-function results(message: Anthropic.Message, big = 0): Anthropic.ToolResultBlockParam[] {
-  return message.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use').map((b) => ({
-    type: 'tool_result', tool_use_id: b.id, content: `contents of ${(b.input as { path: string }).path}\n${'x'.repeat(big)}`,
-  }));
-}
 
 describe('OpenRouter reasoning_details through an Anthropic client', () => {
   for (const display of ['summarized', 'omitted'] as const) {
@@ -82,18 +77,18 @@ describe('OpenRouter reasoning_details through an Anthropic client', () => {
       refusals.length = 0;
       const before = upstream.requests.length;
       const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'Read a.txt, then b.txt.' }];
-      const params = { model: 'claude-sonnet-5-5', max_tokens: 4000, tools: TOOLS, thinking: { type: 'enabled', budget_tokens: 2000, display } } as unknown as Anthropic.MessageCreateParams;
+      const params = { model: 'claude-sonnet-5-5', max_tokens: 4000, tools: READ_FILE_TOOLS, thinking: { type: 'enabled', budget_tokens: 2000, display } } as unknown as Anthropic.MessageCreateParams;
 
       const first = await client.messages.stream({ ...params, messages } as Anthropic.MessageStreamParams).finalMessage();
       expect(first.stop_reason).toBe('tool_use');
       expect(first.content.map((b) => b.type)).toEqual(['thinking', 'tool_use']);
       expect((first.content[0] as Anthropic.ThinkingBlock).thinking).toBe(display === 'omitted' ? '' : 'This is a simple arithmetic question. 2+2 equals 4.');
-      messages.push({ role: 'assistant', content: first.content }, { role: 'user', content: results(first) });
+      messages.push({ role: 'assistant', content: first.content }, { role: 'user', content: readFileResults(first) });
 
       const second = await client.messages.stream({ ...params, messages } as Anthropic.MessageStreamParams).finalMessage();
       expect(refusals).toEqual([]);
       expect(second.content.map((b) => b.type)).toEqual(['thinking', 'tool_use', 'thinking']);
-      messages.push({ role: 'assistant', content: second.content }, { role: 'user', content: results(second, 70_000) });
+      messages.push({ role: 'assistant', content: second.content }, { role: 'user', content: readFileResults(second, 70_000) });
 
       const third = await client.messages.stream({ ...params, messages } as Anthropic.MessageStreamParams).finalMessage();
       expect(refusals).toEqual([]);
@@ -112,10 +107,10 @@ describe('OpenRouter reasoning_details through an Anthropic client', () => {
 
   test('a history with a turn changed by the client is refused by the provider, as the rule says', async () => {
     refusals.length = 0;
-    const first = await client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 4000, tools: TOOLS, messages: [{ role: 'user', content: 'Read a.txt.' }] }).finalMessage();
+    const first = await client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 4000, tools: READ_FILE_TOOLS, messages: [{ role: 'user', content: 'Read a.txt.' }] }).finalMessage();
     const content = first.content.filter((b) => b.type !== 'thinking');
-    const refused = await client.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: TOOLS, messages: [
-      { role: 'user', content: 'Read a.txt.' }, { role: 'assistant', content }, { role: 'user', content: results(first) },
+    const refused = await client.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: READ_FILE_TOOLS, messages: [
+      { role: 'user', content: 'Read a.txt.' }, { role: 'assistant', content }, { role: 'user', content: readFileResults(first) },
     ] }).then(() => null, (e: unknown) => e);
     expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
     expect(String(refused)).toContain('comes back without them');
