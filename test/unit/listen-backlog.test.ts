@@ -23,19 +23,34 @@ test.skipIf(!linux)('sets the backlog of this process\'s own listening socket, w
   }
 });
 
+test.skipIf(!linux)('connections on the same port, accepted by this process or made by it, are left alone: only the listening socket is set', async () => {
+  const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('ok') });
+  try {
+    // a keep-alive connection open both ways inside this process: its accepted end has the server's port as its own
+    // (listen() on it would fail), its client end has it as its peer's
+    expect(await (await fetch(server.url)).text()).toBe('ok');
+    const want = Math.min(1024, cap);
+    expect(widenListenBacklog(server.port!, 1024)).toEqual({ backlog: want });
+    if (ss) expect(kernelBacklog(server.port!)).toBe(want);
+    expect(await (await fetch(server.url)).text()).toBe('ok');
+  } finally {
+    server.stop(true);
+  }
+});
+
 test.skipIf(!linux)('another process\'s socket, or a port nobody listens on: skipped, with the reason', async () => {
-  // /proc/self/net lists every socket of the network namespace: the port is found, the socket is not this process's
+  // a socket of the same port in another process is not this one's to set
   const other = Bun.spawn([process.execPath, '-e', 'const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") }); console.log(s.port)'], { stdout: 'pipe' });
   try {
     const reader = other.stdout.getReader();
     const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
     expect(port).toBeGreaterThan(0);
-    expect(widenListenBacklog(port, 4096)).toEqual({ backlog: bun, skipped: `the listening socket on port ${port} is not among /proc/self/fd` });
+    expect(widenListenBacklog(port, 4096)).toEqual({ backlog: bun, skipped: `no socket of this process listens on port ${port}` });
     if (ss) expect(kernelBacklog(port)).toBe(512);
   } finally {
     other.kill();
   }
-  expect(widenListenBacklog(1, 4096)).toEqual({ backlog: bun, skipped: 'no listening socket on port 1 in /proc/self/net' });
+  expect(widenListenBacklog(1, 4096)).toEqual({ backlog: bun, skipped: 'no socket of this process listens on port 1' });
   // 0: Bun's, nothing tried
   expect(widenListenBacklog(1, 0)).toEqual({ backlog: bun });
 });
