@@ -3,7 +3,10 @@
  * graceful shutdown.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../helpers/gateway.ts';
 import { MAIN, runToExit, spawnGateway, writeConfig, type RunningGateway } from '../helpers/process.ts';
 import { startMockUpstream, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { fixtureSseBody } from '../helpers/fixtures.ts';
@@ -162,6 +165,62 @@ describe('serving', () => {
     // the stream being relayed counts as in flight (its handler has long returned)
     expect(g.lines.find((l) => l.msg === 'draining')?.inflight).toBe(1);
     expect(g.lines.some((l) => l.msg === 'request' && l.status === 200)).toBe(true);
+  });
+
+  test('a stdout whose reader has gone (EPIPE): requests are still served, SIGTERM still exits 0', async () => {
+    upstream.handler = () => Response.json({ id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text: 'hi' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } });
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
+    const port = freePort();
+    const proc = Bun.spawn([process.execPath, MAIN, '--config', p, '--port', String(port)], { stdout: 'pipe', stderr: 'ignore', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } });
+    await (proc.stdout as ReadableStream).cancel(); // gone before the first line: the start-up lines meet it too
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 200 && !(await fetch(`${url}/health`).then((r) => r.ok, () => false)); i++) await Bun.sleep(25);
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }) });
+      expect(res.status).toBe(200);
+      await res.text();
+      if (i % 10 === 9) await Bun.sleep(30); // past the log's batching delay: each batch written to the closed pipe
+    }
+    proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+
+  test('a stdout that takes nothing (a hung log collector): requests are served, shutdown does not wait on it for long, and the lines come out whole and in order once it reads', async () => {
+    const fifo = join(mkdtempSync(join(tmpdir(), 'sb-fifo-')), 'stdout');
+    expect(Bun.spawnSync(['mkfifo', fifo]).exitCode).toBe(0);
+    const fd = openSync(fifo, 'r+'); // held open, read only at the end
+    upstream.handler = () => Response.json({ id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text: 'hi' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } });
+    const port = freePort();
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }], server: { drain_timeout_ms: 200 } });
+    const proc = Bun.spawn([process.execPath, MAIN, '--config', p, '--port', String(port)], { stdout: fd, stderr: 'ignore', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 200 && !(await fetch(`${url}/health`).then((r) => r.ok, () => false)); i++) await Bun.sleep(25);
+      // ~400 request lines: far past the 64 KB a pipe holds
+      for (let i = 0; i < 400; i++) {
+        const res = await fetch(`${url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(200) }], metadata: { user_id: `u${i}` } }) });
+        expect(res.status).toBe(200);
+        await res.text();
+      }
+      const t0 = Date.now();
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(4500); // 200 ms of drain, at most 2 s for the log, and start-up noise
+      // what the pipe held: whole JSON lines, the start-up ones first, then requests in order
+      const chunk = Buffer.alloc(1 << 20);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      const lines = chunk.subarray(0, n).toString().split('\n');
+      lines.pop(); // the last one may be cut where the pipe was full
+      const parsed = lines.map((l) => JSON.parse(l));
+      expect(parsed.length).toBeGreaterThan(100);
+      expect(parsed.some((l) => l.msg === 'listening')).toBe(true);
+      const ids: string[] = parsed.filter((l) => l.msg === 'request' && l.path === '/v1/messages').map((l) => l.request_id);
+      expect(ids.length).toBeGreaterThan(100);
+      expect([...ids].sort()).toEqual(ids);
+    } finally {
+      proc.kill('SIGKILL');
+      closeSync(fd);
+    }
   });
 
   test('the drain timeout bounds shutdown', async () => {

@@ -15,7 +15,6 @@
  *   `thinking: {type: "disabled"}` sends the provider's explicit off switch where it has one, else nothing.
  * Quirk by quirk (formats/openai-chat/quirks.ts), provider presets live in channels/openai/presets.ts.
  */
-import { createHash } from 'node:crypto';
 import { realString } from '../../util/json-skeleton.ts';
 import { GatewayError, invalidRequest } from '../../errors.ts';
 import { globMatch } from '../../util/glob.ts';
@@ -493,7 +492,7 @@ class ToolIdMap {
     if (this.signatures) id = readSignedToolId(realString(id))?.id ?? id;
     if (this.mode === 'keep' || /^[a-zA-Z0-9]{9}$/.test(id)) return id;
     let out = this.cache.get(id);
-    if (!out) { out = base62(createHash('sha256').update(id).digest(), 9); this.cache.set(id, out); }
+    if (!out) { out = base62(Bun.SHA256.hash(id) as Uint8Array, 9); this.cache.set(id, out); }
     return out;
   }
   /** The thought signature a client's id carries, or ''. */
@@ -838,7 +837,7 @@ function clampMaxTokens(asked: unknown, upstreamModel: string, quirks: ChatQuirk
  */
 export function fitUser(user: string, maxLength: number): string {
   if (user.length <= maxLength) return user;
-  return createHash('sha256').update(user).digest('hex').slice(0, maxLength);
+  return new Bun.CryptoHasher('sha256').update(user).digest('hex').slice(0, maxLength);
 }
 
 function noteDropped(ctx: TranslateContext, item: string): void {
