@@ -130,6 +130,10 @@ function main() {
       maxRequestBodySize: config.server.max_body_bytes + 1024 * 1024,
       idleTimeout: 30,
       development: false,
+      // explicit: with development: false Bun sets SO_REUSEPORT by default, and a second Switchboard started on a
+      // busy port (an old one still running) would listen beside it instead of failing, the kernel splitting
+      // connections between the two configs
+      reusePort: false,
     });
   } catch (e) {
     fail([`cannot listen on ${config.server.host}:${config.server.port}: ${(e as Error).message}`]);

@@ -46,6 +46,21 @@ describe('command line', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('channels:');
   });
+  test('a port already in use: exits 2 naming it, never shares it with the process holding it', async () => {
+    // Bun.serve with development: false sets SO_REUSEPORT unless told otherwise: a second gateway started on a
+    // busy port (an old one left running) listened beside it, and the kernel split connections between the two
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
+    const first = await spawnGateway(['--config', p, '--port', '0']);
+    try {
+      const port = new URL(first.url).port;
+      const second = await spawnGateway(['--config', p, '--port', port]).then((g) => { g.proc.kill('SIGKILL'); return 'listening'; }, (e: Error) => e.message);
+      expect(second).toContain(`switchboard: cannot listen on 127.0.0.1:${port}`);
+      expect(second).not.toContain('    at ');
+    } finally {
+      first.proc.kill('SIGTERM');
+    }
+    expect(await first.exited).toBe(0);
+  });
   test('refuses a non-loopback address with no keys', async () => {
     const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
     const r = await runToExit(['--config', p, '--host', '0.0.0.0', '--port', '0']);
