@@ -72,7 +72,8 @@ function readConfigFile(path: string): unknown {
   try {
     parsed = yaml ? Bun.YAML.parse(text) : JSON.parse(text);
   } catch (e) {
-    throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}`]);
+    const line = yaml ? yamlErrorLine(text) : null;
+    throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}${line === null ? '' : ` (line ${line})`}`]);
   }
   // both parsers keep the last of a repeated key without a word: a second `channels:` would drop the first list
   const dups = yaml ? yamlDuplicateKeys(text, parsed) : jsonDuplicateKeys(text);
@@ -80,6 +81,27 @@ function readConfigFile(path: string): unknown {
   return parsed;
 }
 
+/** Longest file whose YAML syntax error is located (each line costs one parse of the lines before it). */
+const MAX_LOCATED_LINES = 1000;
+
+/**
+ * The line of a YAML syntax error. Bun's parser says only "Unexpected token", with no position: the line after the
+ * longest run of whole lines from the top that parses is where the file goes wrong (not the first prefix that
+ * fails: a flow mapping or a quoted string spread over several lines fails when cut, and parses again once
+ * closed). Null for a file too long to search.
+ */
+function yamlErrorLine(text: string): number | null {
+  const lines = text.split('\n');
+  if (lines.length > MAX_LOCATED_LINES) return null;
+  let parsed = 0;
+  for (let n = 1; n <= lines.length; n++) {
+    try {
+      Bun.YAML.parse(lines.slice(0, n).join('\n'));
+      parsed = n;
+    } catch { /* the file so far is not YAML yet, or no longer */ }
+  }
+  return Math.min(parsed + 1, lines.length);
+}
 
 /** Deeper than any config is: a file nested past it is refused before anything recurses through it. */
 const MAX_CONFIG_DEPTH = 64;

@@ -45,6 +45,24 @@ describe('loadConfig', () => {
     expect(problems(() => loadConfig({ path: write('bad.yml', 'a: [1,'), env: {} }))[0]).toContain('not valid YAML');
   });
 
+  test('a YAML syntax error names its line (the parser alone says only "Unexpected token")', () => {
+    const cases: Array<[string, number]> = [
+      ['channels:\n  - name: a\n    type: anthropic\n     base_url: http://x.test\n    models: [m]\n', 4], // one space too many
+      ['channels:\n  - name: a\n  type: anthropic\n  base_url: http://x.test\n  models: [m]\n', 3], // the rest not under the item
+      ['server:\n  port: 1\nchannels:\n- name: a\n  models:\n  - m\n - name: b\n', 7],
+      ['channels:\n  - { name: a, models: [x, y }\n', 2],
+      ['keys:\n  - { key: "sk-12345678, name: x }\nchannels: []\n', 2], // a quote never closed
+      // a flow mapping over two lines is not the error, though the file cut inside it does not parse
+      ['channels:\n  - { name: a, type: anthropic,\n      base_url: "http://x.test", models: [m] }\n  - name: b\n     type: openai\n', 5],
+    ];
+    for (const [text, line] of cases) {
+      const [problem, ...rest] = problems(() => loadConfig({ path: write('indent.yaml', text), env: {} }));
+      expect(rest).toEqual([]);
+      expect(problem).toStartWith(`${join(dir, 'indent.yaml')}: not valid YAML: YAML Parse error: `);
+      expect(problem).toEndWith(` (line ${line})`);
+    }
+  });
+
   test('a file nested deeper than any config is one problem naming where, not a stack overflow', () => {
     const deep = write('deep.json', `{"channels":[],"server":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
     const [problem, ...rest] = problems(() => loadConfig({ path: deep, env: {} }));
