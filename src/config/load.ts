@@ -146,7 +146,12 @@ function zeroConfig(env: LoadOptions['env']): unknown {
     channels.push({ name: 'openai', type: 'openai', provider: 'openai', base_url: 'https://api.openai.com/v1', api_key: env.OPENAI_API_KEY, models: ['gpt-*', 'o1*', 'o3*', 'o4*', 'chatgpt-*'] });
   }
   const server: Record<string, unknown> = { host: '127.0.0.1' };
-  if (env.PORT && /^\d+$/.test(env.PORT)) server.port = Number(env.PORT);
+  if (env.PORT) {
+    // named as the user wrote it: silently serving on 8080 instead, or a complaint about a `server.port` no file
+    // holds, would send them looking in the wrong place
+    if (!/^\d+$/.test(env.PORT) || Number(env.PORT) > 65535) throw new ConfigError([`PORT: not a port number (0-65535): ${env.PORT}`]);
+    server.port = Number(env.PORT);
+  }
   return { server, channels };
 }
 

@@ -77,6 +77,13 @@ describe('loadConfig', () => {
     expect(cfg.server.host).toBe('127.0.0.1');
     expect(loadConfig({ env: {} }).channels).toEqual([]);
   });
+  test('zero-config: PORT sets the port; a PORT that is not one is an error naming PORT, not a silent 8080', () => {
+    expect(loadConfig({ env: { PORT: '9090' } }).server.port).toBe(9090);
+    expect(loadConfig({ env: { PORT: '' } }).server.port).toBe(8080);
+    for (const bad of ['abc', '80 80', '-1', '70000', '8080.5']) {
+      expect(problems(() => loadConfig({ env: { PORT: bad } }))).toEqual([`PORT: not a port number (0-65535): ${bad}`]);
+    }
+  });
 });
 
 describe('validation names every problem by path', () => {
