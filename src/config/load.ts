@@ -155,6 +155,23 @@ function zeroConfig(env: LoadOptions['env']): unknown {
   return { server, channels };
 }
 
+/** The endpoint a channel type appends to its base_url (channels/*: joinUrl). */
+const ENDPOINT_SUFFIX: Record<string, string> = { anthropic: '/v1/messages', openai: '/chat/completions' };
+
+/**
+ * A base_url copied from a provider's docs with the endpoint on it (`…/v1/chat/completions`): the gateway would
+ * call `…/chat/completions/chat/completions`, a 404 that says nothing of the cause (Anthropic's: "Not Found").
+ * Returns what the gateway appends and the base URL meant; null for a base URL.
+ */
+function endpointInBaseUrl(type: string, url: string): { appended: string; base: string } | null {
+  const suffix = ENDPOINT_SUFFIX[type];
+  if (!suffix) return null;
+  const cut = url.search(/[?#]/);
+  const head = (cut < 0 ? url : url.slice(0, cut)).replace(/\/+$/, '');
+  if (!head.toLowerCase().endsWith(suffix)) return null;
+  return { appended: suffix, base: head.slice(0, -suffix.length) + (cut < 0 ? '' : url.slice(cut)) };
+}
+
 function crossChecks(cfg: Config): string[] {
   const problems: string[] = [];
   const exposed = new Set<string>();
@@ -165,6 +182,8 @@ function crossChecks(cfg: Config): string[] {
     if (first !== undefined) problems.push(`channels[${i}].name: duplicate channel name "${c.name}" (also channels[${first}])`);
     else named.set(c.name, i);
     if (!c.base_url && !(c.type === 'openai' && c.provider)) problems.push(`channels[${i}].base_url: required for an ${c.type} channel${c.type === 'openai' ? ' without a provider preset' : ''}`);
+    const endpoint = c.base_url === undefined ? null : endpointInBaseUrl(c.type, c.base_url);
+    if (endpoint) problems.push(`channels[${i}].base_url: the API's base URL, not the endpoint: Switchboard appends ${endpoint.appended} (write ${endpoint.base})`);
     if (c.type !== 'openai' && c.quirks) problems.push(`channels[${i}].quirks: only openai channels take quirks`);
     if (c.type !== 'openai' && c.provider) problems.push(`channels[${i}].provider: only openai channels take a provider preset`);
     for (const m of Array.isArray(c.models) ? c.models : Object.keys(c.models)) {

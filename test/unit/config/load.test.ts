@@ -111,6 +111,22 @@ describe('validation names every problem by path', () => {
       expect(ps.some((p) => p.startsWith(expected) || p.includes(expected))).toBe(true);
     });
   }
+  test('a base_url that is the endpoint itself, not the API it is part of, says what to write instead', () => {
+    // the gateway appends the endpoint: .../v1/chat/completions/chat/completions is a 404 ("Not Found" from Anthropic)
+    expect(problems(() => validateConfig({ channels: [
+      { name: 'o', type: 'openai', base_url: 'https://api.openai.com/v1/chat/completions', models: ['m'] },
+      { name: 'a', type: 'anthropic', base_url: 'https://api.anthropic.com/v1/messages/', models: ['m'] },
+      { name: 'z', type: 'openai', provider: 'azure', base_url: 'https://r.openai.azure.com/openai/deployments/{model}/chat/completions?x=1', models: ['m'] },
+    ] }))).toEqual([
+      'channels[0].base_url: the API\'s base URL, not the endpoint: Switchboard appends /chat/completions (write https://api.openai.com/v1)',
+      'channels[1].base_url: the API\'s base URL, not the endpoint: Switchboard appends /v1/messages (write https://api.anthropic.com)',
+      'channels[2].base_url: the API\'s base URL, not the endpoint: Switchboard appends /chat/completions (write https://r.openai.azure.com/openai/deployments/{model}?x=1)',
+    ]);
+    // base URLs with or without /v1 stay valid
+    for (const [type, url] of [['openai', 'http://127.0.0.1:8000/v1'], ['openai', 'http://127.0.0.1:8000/v1/'], ['anthropic', 'https://api.anthropic.com/v1'], ['anthropic', 'https://gw.test/messages-api'], ['openai', 'https://gw.test/chat']]) {
+      expect(validateConfig({ channels: [{ name: 'c', type, base_url: url, models: ['m'] }] }).channels[0]!.base_url).toBe(url);
+    }
+  });
   test('a root that is not a mapping: one problem saying so', () => {
     for (const raw of [[1, 2], 'channels', 42, null]) expect(problems(() => validateConfig(raw))).toEqual(['(root): must be a mapping of server, keys, channels and routing']);
   });
