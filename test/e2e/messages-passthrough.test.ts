@@ -295,4 +295,26 @@ describe('count_tokens and models', () => {
     const err = await client.models.retrieve('nope').then(() => null, (e) => e);
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
   });
+
+  test('models.retrieve() of a name a pattern serves (zero-config\'s claude-*) finds it, as a request for it would', async () => {
+    const g = startGateway({
+      keys: [{ key: KEY, name: 'all' }, { key: 'sk-gw-only-haiku', name: 'haiku', models: ['claude-haiku-4-5'] }],
+      channels: [{ name: 'anthropic', type: 'anthropic', base_url: upstream.url, models: ['claude-*'] }],
+    });
+    try {
+      const { default: OpenAI } = await import('openai');
+      const a = new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 });
+      const oa = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: KEY, maxRetries: 0 });
+      expect(await a.models.retrieve('claude-sonnet-4-5')).toMatchObject({ id: 'claude-sonnet-4-5', type: 'model' });
+      expect(await oa.models.retrieve('claude-sonnet-4-5')).toMatchObject({ id: 'claude-sonnet-4-5', object: 'model', owned_by: 'anthropic' });
+      expect(await a.models.retrieve('gpt-4o').then(() => null, (e) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+      // a key's own list still bounds it; a pattern cannot be listed, so models.list() names none
+      const haiku = new Anthropic({ baseURL: g.url, apiKey: 'sk-gw-only-haiku', maxRetries: 0 });
+      expect((await haiku.models.retrieve('claude-haiku-4-5')).id).toBe('claude-haiku-4-5');
+      expect(await haiku.models.retrieve('claude-sonnet-4-5').then(() => null, (e) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+      expect((await a.models.list()).data).toEqual([]);
+    } finally {
+      await g.stop();
+    }
+  });
 });

@@ -2,7 +2,8 @@
  * @module http/routes/models
  * GET /v1/models in one shape both official SDKs parse: Anthropic's page (`data[].type/id/display_name/
  * created_at`, `has_more`, `first_id`, `last_id`) merged with OpenAI's list (`object: "list"`,
- * `data[].object/created/owned_by`). Only the models the caller's key may use are listed.
+ * `data[].object/created/owned_by`). Only the models the caller's key may use are listed; names served only by a
+ * pattern (`claude-*`) cannot be listed, but /v1/models/{id} finds them as a request for them would.
  */
 import type { Context } from 'hono';
 import { GatewayError } from '../../errors.ts';
@@ -29,8 +30,9 @@ export function getModel(deps: AppDeps) {
   return function getModelHandler(x: Exchange, c?: Context) {
     const id = c?.req.param('id') ?? '';
     const allowed = x.principal?.models ?? null;
-    const m = deps.table.exposedModels().find((x) => x.id === id);
-    if (!m || (allowed && !allowed.has(id))) throw new GatewayError(404, 'not_found_error', `model: model "${id}" not found`);
-    return Response.json(entry(m.id, m.channels));
+    // what a request for it would be routed to: a name only a pattern serves (`claude-*`) is found too
+    const channels = [...new Set(deps.table.routes(id).map((r) => r.channel.name))];
+    if (channels.length === 0 || (allowed && !allowed.has(id))) throw new GatewayError(404, 'not_found_error', `model: model "${id}" not found`);
+    return Response.json(entry(id, channels));
   };
 }
