@@ -187,17 +187,21 @@ describe('serving', () => {
     const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
     const port = freePort();
     const proc = Bun.spawn([process.execPath, MAIN, '--config', p, '--port', String(port)], { stdout: 'pipe', stderr: 'ignore', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' } });
-    await (proc.stdout as ReadableStream).cancel(); // gone before the first line: the start-up lines meet it too
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 200 && !(await fetch(`${url}/health`).then((r) => r.ok, () => false)); i++) await Bun.sleep(25);
-    for (let i = 0; i < 50; i++) {
-      const res = await fetch(`${url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }) });
-      expect(res.status).toBe(200);
-      await res.text();
-      if (i % 10 === 9) await Bun.sleep(30); // past the log's batching delay: each batch written to the closed pipe
+    try {
+      await (proc.stdout as ReadableStream).cancel(); // gone before the first line: the start-up lines meet it too
+      const url = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 200 && !(await fetch(`${url}/health`).then((r) => r.ok, () => false)); i++) await Bun.sleep(25);
+      for (let i = 0; i < 50; i++) {
+        const res = await fetch(`${url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }) });
+        expect(res.status).toBe(200);
+        await res.text();
+        if (i % 10 === 9) await Bun.sleep(30); // past the log's batching delay: each batch written to the closed pipe
+      }
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    } finally {
+      proc.kill('SIGKILL');
     }
-    proc.kill('SIGTERM');
-    expect(await proc.exited).toBe(0);
   });
 
   test('a stdout that takes nothing (a hung log collector): requests are served, shutdown does not wait on it for long, and the lines come out whole and in order once it reads', async () => {
