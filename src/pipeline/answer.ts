@@ -230,10 +230,23 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   if (passthrough) {
     return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId) });
   }
-  const err = FORMATS[channel.nativeFormat].errorToGateway(res.status, errorBodyOf(channel, utf8.decode(raw)));
+  const body = errorBodyOf(channel, utf8.decode(raw));
+  const said = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
+  // a page rather than an error object (up to 1 MB of it, HTML and all) is quoted short, with the channel named
+  const err = typeof body === 'string' || said.message === `upstream returned HTTP ${res.status}` ? unexplained(said, channel, res.status, body) : said;
   const ra = res.headers.get('retry-after');
   if (ra) err.headers['retry-after'] = ra;
   throw err;
+}
+
+/**
+ * An error whose body said nothing the formats read (a wrong base_url path's plain 404, a proxy's HTML page): the
+ * channel named, and the page's text quoted (tags and runs of white space dropped, at most 200 characters, the
+ * channel's key already masked), so that the client's message says where to look.
+ */
+function unexplained(said: GatewayError, channel: Channel, status: number, body: unknown): GatewayError {
+  const text = typeof body === 'string' ? body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200) : '';
+  return new GatewayError(said.status, said.type, `channel ${channel.name}: upstream returned HTTP ${status}${text ? `: ${text}` : ''}`, { code: said.code, param: said.param });
 }
 
 /**

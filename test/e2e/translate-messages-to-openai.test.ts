@@ -899,6 +899,29 @@ describe('upstream HTTP errors → Anthropic SDK errors in the Anthropic envelop
   }
 });
 
+describe('upstream HTTP errors without a JSON body', () => {
+  // a wrong base_url path, a proxy's or a load balancer's page: the status alone would not say where to look
+  const pages: Array<[string, number, string, string]> = [
+    ['a plain-text 404', 404, '404 page not found\n', 'channel ch-openai-chat: upstream returned HTTP 404: 404 page not found'],
+    ['an HTML 502 page', 502, '<html>\n<head><title>502 Bad Gateway</title></head>\n<body><center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center></body></html>', 'channel ch-openai-chat: upstream returned HTTP 502: 502 Bad Gateway 502 Bad Gateway nginx'],
+    ['an empty 404', 404, '', 'channel ch-openai-chat: upstream returned HTTP 404'],
+  ];
+  for (const [name, status, page, message] of pages) {
+    test(`${name}: the message names the channel and quotes the page's text`, async () => {
+      upstream.handler = () => new Response(page, { status, headers: { 'content-type': 'text/html' } });
+      const err: any = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn }).then(() => null, (e) => e);
+      expect(err?.status).toBe(status);
+      expect(err.error.error.message).toBe(message);
+    });
+  }
+  test('a long page is quoted up to 200 characters', async () => {
+    upstream.handler = () => new Response(`Not here: ${'x'.repeat(5000)}`, { status: 404 });
+    const err: any = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn }).then(() => null, (e) => e);
+    expect(err.error.error.message.startsWith('channel ch-openai-chat: upstream returned HTTP 404: Not here: xxx')).toBe(true);
+    expect(err.error.error.message.length).toBeLessThanOrEqual('channel ch-openai-chat: upstream returned HTTP 404: '.length + 201);
+  });
+});
+
 describe('count_tokens and aborts', () => {
   test('count_tokens against an openai channel answers from the local estimate, without calling the provider', async () => {
     const before = upstream.requests.length;
