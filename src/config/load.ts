@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigSchema, type Config } from './schema.ts';
 import { globMatch } from '../util/glob.ts';
 import { jsonDuplicateKeys, yamlDuplicateKeys } from './duplicate-keys.ts';
+import { isLoopbackOrigin } from '../util/origin.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -200,5 +201,12 @@ function crossChecks(cfg: Config): string[] {
       if (!exposed.has(m) && !patterns.some((p) => globMatch(p, m))) problems.push(`keys[${i}].models[${j}]: no channel serves model "${m}"`);
     });
   });
+  // with no keys, a request from a web page is let in only from this machine (http/auth.ts): an origin listed for CORS
+  // beyond that would let any site the user visits spend the channels' keys and read the answers
+  if (cfg.keys.length === 0) {
+    cfg.server.cors_origins?.forEach((o, i) => {
+      if (!isLoopbackOrigin(o)) problems.push(`server.cors_origins[${i}]: ${o === '*' ? 'every origin ("*")' : `"${o}"`} needs keys: with none configured, only pages from this machine (http://localhost:…, http://127.0.0.1:…) may be served, else any site visited could spend the channels' keys; add "keys", or list only loopback origins`);
+    });
+  }
   return problems;
 }

@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import { CHANNEL_TYPES } from '../channels/kinds.ts';
 import { ChatQuirksSchema } from '../formats/openai-chat/quirks.ts';
+import { originProblem } from '../util/origin.ts';
 
 const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 const NonNegativeInt = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -19,6 +20,12 @@ const NonEmpty = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
 const HeaderName = v.pipe(NonEmpty, v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'));
 const HeaderValue = v.pipe(v.string(), v.regex(/^[^\r\n\0]*$/, 'a header value cannot hold line breaks or NUL'));
 const HttpUrl = v.pipe(v.string(), v.url('Invalid URL'), v.regex(/^https?:\/\//i, 'must start with http:// or https://'));
+/** An origin exactly as a browser sends it in `Origin` (it is compared as a string), or `*`. */
+const CorsOrigin = v.pipe(v.string(), v.rawCheck(({ dataset, addIssue }) => {
+  if (!dataset.typed || dataset.value === '*') return;
+  const problem = originProblem(dataset.value);
+  if (problem) addIssue({ message: problem });
+}));
 
 export const ServerSchema = v.strictObject({
   host: v.optional(NonEmpty, '127.0.0.1'),
@@ -34,6 +41,15 @@ export const ServerSchema = v.strictObject({
    * (http/listen-backlog.ts).
    */
   listen_backlog: v.optional(v.pipe(NonNegativeInt, v.maxValue(65535)), 4096),
+  /**
+   * The origins whose web pages may call the gateway (CORS, http/cors.ts): `scheme://host[:port]`, or `["*"]` for any;
+   * `[]` for none. Absent: any when keys are configured, none without them (http/cors.ts: corsOrigins); with no keys,
+   * only loopback origins may be listed (config/load.ts: crossChecks).
+   */
+  cors_origins: v.optional(v.pipe(
+    v.array(CorsOrigin),
+    v.check((list) => !list.includes('*') || list.length === 1, '"*" allows every origin: list it alone'),
+  )),
 });
 
 export const KeySchema = v.strictObject({

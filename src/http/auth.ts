@@ -13,6 +13,7 @@
 import { GatewayError } from '../errors.ts';
 import type { KeyConfig } from '../config/schema.ts';
 import type { Principal } from './context.ts';
+import { isLoopbackHost, isLoopbackOrigin } from '../util/origin.ts';
 
 export type Authenticate = (headers: Headers) => Principal | null;
 
@@ -50,16 +51,4 @@ function openAdmit(headers: Headers): null {
   if ((host === null || isLoopbackHost(host)) && (origin === null || isLoopbackOrigin(origin))) return null;
   throw new GatewayError(403, 'permission_error',
     'with no keys configured, only requests to a loopback host name and not from a web page are served; configure keys to serve others');
-}
-
-/** `localhost`, `127.x.x.x` or `[::1]`, with a port or without. */
-function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d*$/, '');
-  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
-}
-
-function isLoopbackOrigin(origin: string): boolean {
-  const m = /^https?:\/\/([^/]+)$/i.exec(origin);
-  return m !== null && isLoopbackHost(m[1]!);
 }

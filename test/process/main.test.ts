@@ -67,6 +67,12 @@ describe('command line', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('refusing to listen on 0.0.0.0');
   });
+  test('refuses, with no keys, browsers from origins that are not this machine\'s (server.cors_origins)', async () => {
+    const p = writeConfig({ server: { cors_origins: ['*'] }, channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
+    const r = await runToExit(['--config', p, '--port', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('switchboard: server.cors_origins[0]: every origin ("*") needs keys');
+  });
 });
 
 describe('engine start-up settings (src/engine.ts)', () => {

@@ -173,3 +173,42 @@ describe('validation names every problem by path', () => {
     expect(problems(() => buildChannels(cfg))[0]).toStartWith('channels[0].provider: unknown provider "nonesuch"');
   });
 });
+
+describe('server.cors_origins', () => {
+  const keys = [{ key: 'sk-12345678', name: 'a' }];
+  const origins = (cors_origins: unknown, k: unknown[] = keys) => validateConfig({ ...base, keys: k, server: { cors_origins } }).server.cors_origins;
+
+  test('origins as a browser sends them, "*" alone, or none; absent stays absent (the default depends on keys: http/cors.ts)', () => {
+    expect(origins(['https://app.example.com', 'http://localhost:5173', 'http://[::1]:8000', 'chrome-extension://abcdefghijklmnop'])).toHaveLength(4);
+    expect(origins(['*'])).toEqual(['*']);
+    expect(origins([])).toEqual([]);
+    expect(validateConfig({ ...base, keys }).server.cors_origins).toBeUndefined();
+  });
+
+  test('an entry that is not an origin as a browser writes it (compared as a string, it would never match) is named, with the origin meant', () => {
+    expect(problems(() => origins(['https://App.example.com/', 'http://a.example:80', 'https://a.example/path', 'a.example', 'null', 'https://bücher.example']))).toEqual([
+      'server.cors_origins[0]: "https://App.example.com/" is not an origin as a browser sends it (scheme://host[:port] in lower case, no path or trailing slash, no default port): did you mean "https://app.example.com"?',
+      'server.cors_origins[1]: "http://a.example:80" is not an origin as a browser sends it (scheme://host[:port] in lower case, no path or trailing slash, no default port): did you mean "http://a.example"?',
+      'server.cors_origins[2]: "https://a.example/path" is not an origin as a browser sends it (scheme://host[:port] in lower case, no path or trailing slash, no default port): did you mean "https://a.example"?',
+      'server.cors_origins[3]: "a.example" is not an origin as a browser sends it (scheme://host[:port] in lower case, no path or trailing slash, no default port), e.g. "https://app.example.com"',
+      'server.cors_origins[4]: "null" is not an origin as a browser sends it (scheme://host[:port] in lower case, no path or trailing slash, no default port), e.g. "https://app.example.com"',
+      'server.cors_origins[5]: "https://bücher.example" is not an origin as a browser sends it (scheme://host[:port] in lower case, no path or trailing slash, no default port): did you mean "https://xn--bcher-kva.example"?',
+    ]);
+    expect(problems(() => origins('https://app.example.com'))).toEqual(['server.cors_origins: Invalid type: Expected Array but received "https://app.example.com"']);
+    expect(problems(() => origins([1]))).toEqual(['server.cors_origins[0]: Invalid type: Expected string but received 1']);
+  });
+
+  test('"*" goes alone', () => {
+    expect(problems(() => origins(['*', 'https://app.example.com']))).toEqual(['server.cors_origins: "*" allows every origin: list it alone']);
+  });
+
+  test('with no keys, only this machine\'s origins: any other would let every site visited spend the channels\' keys', () => {
+    expect(origins(['http://localhost:5173', 'http://127.0.0.1:3000'], [])).toEqual(['http://localhost:5173', 'http://127.0.0.1:3000']);
+    const needsKeys = 'needs keys: with none configured, only pages from this machine (http://localhost:…, http://127.0.0.1:…) may be served, else any site visited could spend the channels\' keys; add "keys", or list only loopback origins';
+    expect(problems(() => origins(['*'], []))).toEqual([`server.cors_origins[0]: every origin ("*") ${needsKeys}`]);
+    expect(problems(() => origins(['http://localhost:5173', 'https://app.example.com', 'http://localhost.example.com'], []))).toEqual([
+      `server.cors_origins[1]: "https://app.example.com" ${needsKeys}`,
+      `server.cors_origins[2]: "http://localhost.example.com" ${needsKeys}`,
+    ]);
+  });
+});
