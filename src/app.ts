@@ -16,6 +16,7 @@ import type { Endpoint } from './channels/types.ts';
 import { GatewayError } from './errors.ts';
 import { renderError } from './http/errors.ts';
 import { createRoute, type RouteFn } from './http/route.ts';
+import { createCors } from './http/cors.ts';
 import { getModel, listModels } from './http/routes/models.ts';
 import { handleInference } from './pipeline/handle.ts';
 
@@ -30,7 +31,8 @@ export type SwitchboardApp = Hono & {
 
 export function createApp(deps: AppDeps): SwitchboardApp {
   const app = new Hono();
-  const route = createRoute(deps);
+  const cors = createCors(deps.config);
+  const route = createRoute(deps, cors);
   const hono = (fn: RouteFn) => (c: Context) => fn(c.req.raw, c.req.path, c);
   const open = { format: 'anthropic', auth: false } as const;
   const json = (body: unknown, status = 200) => Response.json(body, { status });
@@ -66,6 +68,10 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   app.notFound((c) => (c.req.path.startsWith('/v1/chat/') ? notFoundChat : notFoundAnthropic)(c));
   // last resort: route() renders what its handler throws, so only a fault in Hono itself lands here
   const render = renderError(deps.logger);
-  app.onError((err, c) => render(err, { requestId: '', format: c.req.path.startsWith('/v1/chat/') ? 'openai-chat' : 'anthropic' }));
+  app.onError((err, c) => {
+    const res = render(err, { requestId: '', format: c.req.path.startsWith('/v1/chat/') ? 'openai-chat' : 'anthropic' });
+    const origin = c.req.raw.headers.get('origin');
+    return origin === null ? res : cors.answer(res, origin);
+  });
   return Object.assign(app, { routes, serveError: (err: unknown) => render(err, { requestId: '', format: 'anthropic' as const }) });
 }

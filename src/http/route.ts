@@ -3,7 +3,8 @@
  * What every route does around its handler, in one function per route rather than a chain of middlewares (the
  * chain and its per-request variable map cost ~3 µs of a small request's ~50, bench/): open the
  * log line and request id, authenticate, apply the loop guard, run the handler, render any error in the client's
- * dialect, set `request-id`, and write the log line unless a streamed body writes it at its end.
+ * dialect, set `request-id`, write the log line unless a streamed body writes it at its end, and, for a request from a
+ * web page (its `Origin`), set the browser's headers on whatever it answers (http/cors.ts).
  * A route takes the request and its path: Hono calls it with its Context (app.ts), Bun's own router without one.
  */
 import type { Context } from 'hono';
@@ -13,6 +14,7 @@ import { createAuthenticator } from './auth.ts';
 import { hopMarker } from './loop-guard.ts';
 import { requestLogger } from './request-log.ts';
 import { renderError } from './errors.ts';
+import type { Cors } from './cors.ts';
 
 export interface RouteOptions {
   /** The client's dialect (errors are rendered in it). */
@@ -49,7 +51,7 @@ export type RouteHandler = (x: Exchange, c: Context | undefined, render: Render)
 export type RouteFn = (req: Request, path: string, c?: Context) => Promise<Response>;
 export type Route = (opts: RouteOptions, handler: RouteHandler) => RouteFn;
 
-export function createRoute(deps: AppDeps): Route {
+export function createRoute(deps: AppDeps, cors: Cors): Route {
   const authenticate = createAuthenticator(deps.config.keys);
   const openLog = requestLogger(deps.logger, deps.instanceId);
   const render = renderError(deps.logger);
@@ -69,12 +71,15 @@ export function createRoute(deps: AppDeps): Route {
     if (opts.settles) {
       return function settlingRoute(req, path, c) {
         const x = open(req, path, opts);
+        const origin = req.headers.get('origin');
         try {
           admit(x, opts);
         } catch (err) {
-          return Promise.resolve(settle(x, render(err, x)));
+          const res = settle(x, render(err, x));
+          return Promise.resolve(origin === null ? res : cors.answer(res, origin));
         }
-        return handler(x, c, render) as Promise<Response>;
+        const answer = handler(x, c, render) as Promise<Response>;
+        return origin === null ? answer : answer.then((res) => cors.answer(res, origin));
       };
     }
     return async function routeHandler(req, path, c) {
@@ -87,7 +92,8 @@ export function createRoute(deps: AppDeps): Route {
       } catch (err) {
         res = render(err, x);
       }
-      return settle(x, res);
+      const origin = req.headers.get('origin');
+      return settle(x, origin === null ? res : cors.answer(res, origin));
     };
   };
 }

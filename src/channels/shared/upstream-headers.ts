@@ -12,9 +12,9 @@ export const HOP_BY_HOP = new Set([
 /**
  * Never forwarded upstream: the client's credentials; what fetch computes itself; `content-encoding` (the gateway read
  * the body as plain JSON, and sends it so); headers with which a proxy or framework in front of an upstream takes
- * another path, method or host than the request's (they would send the channel's key where the client chose); and
- * those that pick which of the channel key's organisations, projects or billing accounts pays (the channel's
- * `headers` set them).
+ * another path, method or host than the request's (they would send the channel's key where the client chose); those
+ * that pick which of the channel key's organisations, projects or billing accounts pays (the channel's `headers` set
+ * them); and a browser's `Origin` and `Referer`.
  */
 const CLIENT_ONLY = new Set([
   'host', 'content-length', 'authorization', 'x-api-key', 'api-key', 'cookie', 'accept-encoding', 'expect',
@@ -22,10 +22,22 @@ const CLIENT_ONLY = new Set([
   'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-host',
   'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
   'openai-organization', 'openai-project', 'x-goog-api-key', 'x-goog-user-project',
+  // a web page's origin and address: the gateway answered the browser (http/cors.ts); the upstream is called by the
+  // gateway, not by the page (and Anthropic's API refuses a request with an Origin unless the client says it knows)
+  'origin', 'referer',
 ]);
 
-/** Not relayed to the client: fetch already decoded the body (encoding, length), and Bun writes its own date. */
-const UPSTREAM_ONLY = new Set(['content-encoding', 'content-length', 'set-cookie', 'date', 'server']);
+/**
+ * Not relayed to the client: fetch already decoded the body (encoding, length), and Bun writes its own date; and what
+ * an upstream tells browsers (https://fetch.spec.whatwg.org/#http-responses): the gateway's own policy answers them
+ * (http/cors.ts). Named one by one, so that no response pays more than the one lookup per header it paid before.
+ */
+const UPSTREAM_ONLY = new Set([
+  'content-encoding', 'content-length', 'set-cookie', 'date', 'server',
+  'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-methods',
+  'access-control-allow-headers', 'access-control-expose-headers', 'access-control-max-age',
+  'access-control-allow-private-network',
+]);
 
 /** Header names (lower-case) and values as a plain object: Bun's Headers#toJSON, one native call. */
 type HeaderRecord = Record<string, string>;
