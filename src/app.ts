@@ -16,7 +16,7 @@ import type { Endpoint } from './channels/types.ts';
 import { GatewayError } from './errors.ts';
 import { renderError } from './http/errors.ts';
 import { createRoute, type RouteFn } from './http/route.ts';
-import { createCors } from './http/cors.ts';
+import { createCors, isPreflight } from './http/cors.ts';
 import { getModel, listModels } from './http/routes/models.ts';
 import { handleInference } from './pipeline/handle.ts';
 
@@ -66,6 +66,14 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   const notFoundAnthropic = hono(notFound('anthropic'));
   const notFoundChat = hono(notFound('openai-chat'));
   app.notFound((c) => (c.req.path.startsWith('/v1/chat/') ? notFoundChat : notFoundAnthropic)(c));
+  // a browser's preflight, on any path, without a key (http/cors.ts); an OPTIONS that is not one is the 404 it was
+  const preflightAnthropic = hono(route(open, cors.preflight));
+  const preflightChat = hono(route({ format: 'openai-chat', auth: false }, cors.preflight));
+  app.options('*', (c) => {
+    const chat = c.req.path.startsWith('/v1/chat/');
+    if (!isPreflight(c.req.raw.headers)) return (chat ? notFoundChat : notFoundAnthropic)(c);
+    return (chat ? preflightChat : preflightAnthropic)(c);
+  });
   // last resort: route() renders what its handler throws, so only a fault in Hono itself lands here
   const render = renderError(deps.logger);
   app.onError((err, c) => {

@@ -7,9 +7,32 @@
  * config/load.ts refuses to list others).
  *
  * The headers are added in one place, to whatever a route answers (http/route.ts), and only to a request that came
- * with an `Origin`: every other client (an SDK in Node, Claude Code, curl) pays one header lookup.
+ * with an `Origin`: every other client (an SDK in Node, Claude Code, curl) pays one header lookup. A browser asks
+ * first, before a request it may not send on its own (`OPTIONS` with `Access-Control-Request-Method`: every request
+ * that carries a key): the preflight, answered here without a key, since a browser sends none with it.
  */
 import type { Config } from '../config/schema.ts';
+import { GatewayError } from '../errors.ts';
+import type { Exchange } from './context.ts';
+
+/** What the routes take (app.ts). */
+const METHODS = 'GET, HEAD, POST, OPTIONS';
+/**
+ * The headers allowed when a preflight names none it wants (it echoes those it names): the keys, the API's own, and
+ * what the Anthropic and OpenAI SDKs send.
+ */
+const HEADERS = [
+  'x-api-key', 'authorization', 'content-type', 'anthropic-version', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access',
+  'x-stainless-arch', 'x-stainless-lang', 'x-stainless-os', 'x-stainless-package-version', 'x-stainless-runtime',
+  'x-stainless-runtime-version', 'x-stainless-retry-count', 'x-stainless-timeout', 'x-stainless-helper', 'x-stainless-helper-method',
+].join(', ');
+/** A day: how long a browser may keep a preflight's answer (Chromium keeps it 2 hours at most). */
+const MAX_AGE = '86400';
+
+/** A browser's preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method` (on any path). */
+export function isPreflight(headers: Headers): boolean {
+  return headers.get('access-control-request-method') !== null && headers.get('origin') !== null;
+}
 
 /** The origins allowed: as configured, else `*` with keys and none without. */
 export function corsOrigins(config: Config): readonly string[] {
@@ -24,6 +47,11 @@ export interface Cors {
    * (an upstream's own never reach it: channels/shared/upstream-headers.ts).
    */
   answer(res: Response, origin: string): Response;
+  /**
+   * A route handler for preflights (app.ts): 204 with the methods and headers allowed, and how long to keep them (the
+   * origin is set by `answer`, as on any answer); a 403 in the API's envelope, without them, to an origin not allowed.
+   */
+  preflight(x: Exchange): Response;
 }
 
 export function createCors(config: Config): Cors {
@@ -47,6 +75,24 @@ export function createCors(config: Config): Cors {
       // sends no access-control-allow-credentials), https://fetch.spec.whatwg.org/#http-access-control-expose-headers
       h.set('access-control-expose-headers', '*');
       return res;
+    },
+    preflight(x) {
+      const h = x.req.headers;
+      const origin = h.get('origin') ?? '';
+      if (!allows(origin)) {
+        const why = config.keys.length === 0
+          ? 'with no keys configured, web pages are served only from this machine\'s origins listed in server.cors_origins'
+          : origins.length === 0 ? 'server.cors_origins is empty' : 'it is not in server.cors_origins';
+        throw new GatewayError(403, 'permission_error', `origin ${JSON.stringify(origin.slice(0, 200))} may not call this gateway from a web page: ${why}`);
+      }
+      const requested = h.get('access-control-request-headers');
+      const headers: Record<string, string> = {
+        'access-control-allow-methods': METHODS,
+        'access-control-allow-headers': requested ?? HEADERS,
+        'access-control-max-age': MAX_AGE,
+      };
+      if (requested !== null) headers.vary = 'access-control-request-headers';
+      return new Response(null, { status: 204, headers });
     },
   };
 }

@@ -1,8 +1,11 @@
 /**
  * Browsers (http/cors.ts): the headers a web page needs to read the gateway's answers, on every endpoint and every
- * kind of answer, for the origins `server.cors_origins` allows, and nothing for a request without `Origin`.
+ * kind of answer, for the origins `server.cors_origins` allows, and nothing for a request without `Origin`; the
+ * preflight a browser sends before them; and the Anthropic SDK in a page, through a fetch that keeps a browser's rules.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import Anthropic from '@anthropic-ai/sdk';
+import { browserFetch } from '../helpers/browser.ts';
 import { startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
@@ -11,7 +14,7 @@ const KEY = 'sk-gw-cors-key-1';
 const PAGE = 'https://playground.example.com';
 const textMessage = JSON.parse(readFixture('anthropic/response-text.json'));
 const chatCompletion = JSON.parse(readFixture('openai-chat/response-text.json'));
-const anthropicStream = fixtureSseBody('anthropic/stream-text-basic.sse');
+const anthropicStream = `${fixtureSseBody('anthropic/stream-text-basic.sse').trimEnd()}\n\n`; // the recording lacks its last blank line
 const chatStream = fixtureSseBody('openai-chat/stream-text-usage-chunk.sse');
 
 /** What an upstream may say to browsers itself: never relayed, the gateway's own policy decides. */
@@ -231,5 +234,141 @@ describe('a request without Origin (an SDK in Node, Claude Code, curl)', () => {
     expect(unauthorized.status).toBe(401);
     expect(corsOf(unauthorized)).toEqual({});
     expect(anthropicUp.requests.at(-1)!.headers.get('origin')).toBeNull();
+  });
+});
+
+/** A browser's preflight from `origin` for a POST with these headers (null: a header left out). */
+function preflight(gw: TestGateway, path: string, origin: string | null = PAGE, method: string | null = 'POST', requestHeaders: string | null = 'anthropic-version,content-type,x-api-key') {
+  const headers: Record<string, string> = {};
+  if (origin !== null) headers.origin = origin;
+  if (method !== null) headers['access-control-request-method'] = method;
+  if (requestHeaders !== null) headers['access-control-request-headers'] = requestHeaders;
+  return fetch(`${gw.url}${path}`, { method: 'OPTIONS', headers });
+}
+
+describe('preflight', () => {
+  const sdkHeaders = 'anthropic-dangerous-direct-browser-access,anthropic-version,content-type,x-api-key,x-stainless-arch,x-stainless-lang,x-stainless-os,x-stainless-package-version,x-stainless-retry-count,x-stainless-runtime,x-stainless-runtime-version,x-stainless-timeout';
+
+  test('an allowed origin, on any path, without a key: 204 with the methods, the headers asked for and how long to keep them; an OPTIONS that is not a preflight: 404', async () => {
+    for (const path of ['/v1/messages', '/v1/messages/count_tokens', '/v1/chat/completions', '/v1/models', '/v1/models/gpt-x', '/nonesuch']) {
+      const res = await preflight(open, path, PAGE, 'POST', sdkHeaders);
+      expect(`${path} ${res.status}`).toBe(`${path} 204`);
+      expect(corsOf(res)).toEqual({
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'GET, HEAD, POST, OPTIONS',
+        'access-control-allow-headers': sdkHeaders,
+        'access-control-max-age': '86400',
+        'access-control-expose-headers': '*',
+      });
+      expect(await res.text()).toBe('');
+    }
+    expect(open.requestLogs().at(-1)).toMatchObject({ method: 'OPTIONS', path: '/nonesuch', status: 204 });
+    // an OPTIONS that is not a preflight is the 404 it was
+    for (const [origin, method] of [[null, null], [PAGE, null], [null, 'POST']] as const) {
+      const res = await preflight(open, '/v1/messages', origin, method);
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as any).error).toMatchObject({ type: 'not_found_error', message: 'OPTIONS /v1/messages: no such endpoint' });
+      expect(res.headers.get('access-control-allow-methods')).toBeNull();
+    }
+  });
+
+  test('a listed origin is echoed and the answer varies with it; asking for no header gets the SDKs\' list', async () => {
+    const res = await preflight(listed, '/v1/messages', PAGE, 'POST', 'x-api-key');
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe(PAGE);
+    expect(res.headers.get('vary')).toBe('access-control-request-headers, origin');
+    const bare = await preflight(listed, '/v1/models', PAGE, 'GET', null);
+    expect(bare.status).toBe(204);
+    expect(bare.headers.get('vary')).toBe('origin');
+    const allowed = bare.headers.get('access-control-allow-headers')!.split(', ');
+    for (const h of ['x-api-key', 'authorization', 'content-type', 'anthropic-version', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access', 'x-stainless-os', 'x-stainless-retry-count', 'x-stainless-timeout']) expect(allowed).toContain(h);
+  });
+
+  test('an origin not allowed: 403 in the API\'s envelope, nothing a browser would take as leave', async () => {
+    const res = await preflight(listed, '/v1/messages', 'https://other.example.com');
+    expect(res.status).toBe(403);
+    expect(corsOf(res)).toEqual({});
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'permission_error', message: 'origin "https://other.example.com" may not call this gateway from a web page: it is not in server.cors_origins' } });
+    const chatRes = await preflight(listed, '/v1/chat/completions', 'null');
+    expect(chatRes.status).toBe(403);
+    expect(corsOf(chatRes)).toEqual({});
+    expect(((await chatRes.json()) as any).error).toMatchObject({ type: 'permission_error' });
+  });
+
+  test('no keys (zero-config): refused, even to this machine\'s pages, unless listed', async () => {
+    for (const origin of [PAGE, 'http://localhost:5173']) {
+      const res = await preflight(keyless, '/v1/messages', origin);
+      expect(res.status).toBe(403);
+      expect(corsOf(res)).toEqual({});
+      expect(((await res.json()) as any).error.message).toEndWith('with no keys configured, web pages are served only from this machine\'s origins listed in server.cors_origins');
+    }
+    const gw = startGateway({ channels: channels(), server: { cors_origins: ['http://localhost:5173'] } });
+    try {
+      expect((await preflight(gw, '/v1/messages', 'http://localhost:5173')).status).toBe(204);
+      expect((await preflight(gw, '/v1/messages', 'http://localhost:3000')).status).toBe(403);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
+describe('the Anthropic SDK in a web page (dangerouslyAllowBrowser), through a fetch that keeps the browser\'s rules', () => {
+  const sdk = (gw: TestGateway, origin: string) => {
+    const browser = browserFetch();
+    const client = new Anthropic({ baseURL: gw.url, apiKey: KEY, dangerouslyAllowBrowser: true, maxRetries: 0, defaultHeaders: { origin }, fetch: browser.fetch });
+    return { client, browser };
+  };
+  const params = { model: 'claude-opus-5-5', max_tokens: 16, messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  test('a message and a stream, relayed and translated; the SDK reads request-id', async () => {
+    for (const gw of [open, listed]) {
+      const { client, browser } = sdk(gw, PAGE);
+      const msg = await client.messages.create(params);
+      expect(msg.content).toEqual(textMessage.content);
+      expect(msg._request_id).toMatch(/^req_/);
+      expect(browser.preflights.at(-1)).toMatchObject({ url: `${gw.url}/v1/messages`, status: 204 });
+      expect(browser.preflights.at(-1)!.requestHeaders).toContain('anthropic-dangerous-direct-browser-access');
+      expect(anthropicUp.requests.at(-1)!.headers.get('origin')).toBeNull();
+
+      anthropicUp.handler = () => sse(sseEvents(anthropicStream));
+      openaiUp.handler = () => sse(sseEvents(chatStream));
+      try {
+        for (const model of ['claude-opus-5-5', 'to-openai']) {
+          const stream = client.messages.stream({ ...params, model });
+          const final = await stream.finalMessage();
+          expect(final.type).toBe('message');
+          expect(final.content.length).toBeGreaterThan(0);
+          expect(stream.request_id).toMatch(/^req_/);
+        }
+      } finally {
+        anthropicUp.handler = () => json(textMessage, 200, UPSTREAM_CORS);
+        openaiUp.handler = () => json(chatCompletion, 200, UPSTREAM_CORS);
+      }
+      const counted = await client.messages.countTokens({ model: 'to-openai', messages: params.messages }).withResponse();
+      expect(counted.data.input_tokens).toBeGreaterThan(0);
+      expect(counted.request_id).toMatch(/^req_/);
+      const models = await client.models.list();
+      expect(models.data.map((m) => m.id)).toContain('to-openai');
+    }
+  });
+
+  test('an API error reaches the SDK as one, with its request id and status', async () => {
+    const { client } = sdk(open, PAGE);
+    const err: any = await client.messages.create({ ...params, model: 'claude-nonesuch' }).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(err.requestID).toMatch(/^req_/);
+    const bad = new Anthropic({ baseURL: open.url, apiKey: 'sk-wrong-key-1', dangerouslyAllowBrowser: true, maxRetries: 0, defaultHeaders: { origin: PAGE }, fetch: browserFetch().fetch });
+    expect(await bad.messages.create(params).then(() => null, (e) => e)).toBeInstanceOf(Anthropic.AuthenticationError);
+  });
+
+  test('a page of an origin not allowed, or of any origin with no keys, gets nothing: the browser fails the request', async () => {
+    for (const [gw, origin] of [[listed, 'https://other.example.com'], [keyless, PAGE], [keyless, 'http://localhost:5173']] as const) {
+      const { client, browser } = sdk(gw, origin);
+      const before = anthropicUp.requests.length;
+      const err = await client.messages.create(params).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.APIConnectionError);
+      expect(browser.lastFailure).toBe('preflight answered 403');
+      expect(anthropicUp.requests.length).toBe(before);
+    }
   });
 });
