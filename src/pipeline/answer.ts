@@ -228,7 +228,7 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   const key = channel.config.api_key;
   if (res.status === 401 || res.status === 403) throw credentialsRefused(channel, res.status, errorBodyOf(channel, utf8.decode(raw)));
   if (passthrough) {
-    return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId) });
+    return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat') });
   }
   const body = errorBodyOf(channel, utf8.decode(raw));
   const said = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);

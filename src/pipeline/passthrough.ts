@@ -22,7 +22,7 @@ import { estimateInboundTokens } from './translate.ts';
 export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, start: ReadAhead<Uint8Array>, upstream: AbortController): Response {
   const log = x.log;
   const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
-  const headers = relayableResponseHeaders(res.headers, x.requestId);
+  const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat');
   const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
   const counter = isSse && reportsNoUsage(inbound, channel) ? new ChatTextCounter() : null;
   markFirstByte(log);
@@ -54,7 +54,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
  * read once, bytes unchanged. The caller reads it (pipeline/handle.ts: an async layer less per request).
  */
 export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, buf: Uint8Array | null): Response {
-  const headers = relayableResponseHeaders(res.headers, x.requestId);
+  const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat');
   if (buf === null) return new Response(null, { status: res.status, headers });
   // usage straight into the log line: its four counts start at 0, as a stream's do
   const entry = x.log.entry;

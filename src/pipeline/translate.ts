@@ -220,13 +220,28 @@ export class StreamTranslation {
   }
 }
 
+const SSE = 'text/event-stream; charset=utf-8';
+const JSON_TYPE = 'application/json';
+
+/**
+ * A translated answer's headers: its type, the request id as `request-id` (Anthropic's SDK reads it) and, to a Chat
+ * Completions client, as `x-request-id` too (the openai SDK's `_request_id`).
+ */
+function answerHeaders(x: Exchange, type: typeof SSE | typeof JSON_TYPE): Record<string, string> {
+  const headers: Record<string, string> = type === SSE
+    ? { 'content-type': SSE, 'cache-control': 'no-cache', 'request-id': x.requestId }
+    : { 'content-type': JSON_TYPE, 'request-id': x.requestId };
+  if (x.format === 'openai-chat') headers['x-request-id'] = x.requestId;
+  return headers;
+}
+
 /** Upstream stream → the client's format, one synchronous pass per upstream chunk, relayed as it comes. */
 export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, ctx: TranslateContext): Response {
   const log = x.log;
   const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks);
   // written as strings: Bun encodes them into the socket's buffer as it writes, no bytes of our own in between
   const translate = (chunk: Uint8Array | null) => translation.translate(chunk);
-  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
+  const headers = answerHeaders(x, SSE);
   setDropped(headers, ctx);
   markFirstByte(log);
   log.deferred = true;
@@ -258,7 +273,7 @@ export function answerTranslatedJson(x: Exchange, inbound: Inbound, channel: Cha
     throw untranslatable(channel, err);
   }
   logMessage(x, message, ctx);
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': x.requestId };
+  const headers = answerHeaders(x, JSON_TYPE);
   setDropped(headers, ctx);
   return new Response(answer, { status: 200, headers });
 }
@@ -281,7 +296,7 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
     throw untranslatable(channel, err);
   }
   logMessage(x, message, ctx);
-  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
+  const headers = answerHeaders(x, SSE);
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });
 }
@@ -295,7 +310,7 @@ function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf:
   const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
   noteTranslation(x.log, ctx);
   recordStreamEnd(x.log, translation.usage, translation.failure ?? undefined, translation.stopReason);
-  const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': x.requestId };
+  const headers = answerHeaders(x, SSE);
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });
 }

@@ -93,8 +93,9 @@ describe('answers to an allowed origin carry the browser\'s headers, upstream\'s
     const relayed = await call(open, '/v1/chat/completions', { body: chat() });
     expect(relayed.status).toBe(200);
     expect(corsOf(relayed)).toEqual(readableByAny);
-    expect(relayed.headers.get('x-request-id')).toBeNull(); // a relayed answer carries the gateway's request-id
+    // the gateway's request id (as x-request-id too, for the openai SDK), readable by the page
     expect(relayed.headers.get('request-id')).toMatch(/^req_/);
+    expect(relayed.headers.get('x-request-id')).toBe(relayed.headers.get('request-id'));
     expect(openaiUp.requests.slice(-2).map((r) => r.headers.get('origin'))).toEqual([null, null]);
   });
 

@@ -566,6 +566,33 @@ describe('an Anthropic stream that opens with an error event (a 200 whose first 
   });
 });
 
+describe('the openai SDK\'s request id (`_request_id`, read from x-request-id) is the gateway\'s, in every answer', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['translated, JSON', 'claude-sonnet-4-5', false],
+    ['translated, stream', 'claude-sonnet-4-5', true],
+    ['passthrough, JSON', 'gpt-alias', false],
+    ['passthrough, stream', 'gpt-alias', true],
+  ];
+  for (const [name, model, stream] of cases) {
+    test(name, async () => {
+      upstream.handler = stream ? replay(fixtureSseBody('anthropic/stream-text-basic.sse')) : () => json(textMessage);
+      openaiUpstream.handler = stream
+        ? (r) => {
+          const res = sse(sseEvents(fixtureSseBody('openai-chat/stream-text-usage-chunk.sse')), { signal: r.signal });
+          res.headers.set('x-request-id', 'req_openai_upstream');
+          return res;
+        }
+        : () => json(JSON.parse(readFixture('openai-chat/response-text.json')), 200, { 'x-request-id': 'req_openai_upstream' });
+      const { data, response, request_id } = await oa.chat.completions.create({ model, messages: hi, stream } as OpenAI.ChatCompletionCreateParams).withResponse();
+      if (stream) for await (const _ of data as AsyncIterable<unknown>) { /* read to the end */ }
+      expect(request_id).toMatch(/^req_/);
+      expect(request_id).toBe(response.headers.get('request-id'));
+      // the upstream's own id, where there was one, under its own name
+      if (model === 'gpt-alias') expect(response.headers.get('upstream-request-id')).toBe('req_openai_upstream');
+    });
+  }
+});
+
 describe('/v1/chat/completions to an openai channel: passthrough', () => {
   test('the upstream receives the client\'s bytes (model mapped), the client the upstream\'s bytes', async () => {
     const recorded = fixtureSseBody('openai-chat/stream-text-usage-chunk.sse');

@@ -65,7 +65,7 @@ export function forwardableClientHeaders(client: Headers): Headers {
  * cf-ray, ...) 2.8 µs per response against 4.0 for a plain object that Response must convert back (in-process, the
  * Response built too; equal with the 4 headers of the bench's mock).
  */
-export function relayableResponseHeaders(upstream: Headers, requestId: string): Headers {
+export function relayableResponseHeaders(upstream: Headers, requestId: string, chat: boolean): Headers {
   const names = toRecord(upstream);
   const out = new Headers(upstream);
   for (const key in names) {
@@ -76,6 +76,8 @@ export function relayableResponseHeaders(upstream: Headers, requestId: string): 
     }
   }
   out.set('request-id', requestId);
+  // the openai SDK's `_request_id` reads x-request-id (Anthropic's SDK reads request-id)
+  if (chat) out.set('x-request-id', requestId);
   return out;
 }
 
