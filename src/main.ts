@@ -20,7 +20,7 @@ Usage: switchboard [--config FILE] [--host HOST] [--port PORT]
 
 Options:
   -c, --config FILE   config file (JSON or YAML); default: $SWITCHBOARD_CONFIG, else zero-config
-                      from ANTHROPIC_API_KEY / OPENAI_API_KEY
+                      from ANTHROPIC_API_KEY / OPENAI_API_KEY (and PORT for the port)
       --host HOST     listen address (overrides server.host)
   -p, --port PORT     listen port (overrides server.port; 0 picks a free port)
   -h, --help          show this help
@@ -94,7 +94,10 @@ function main() {
     if (e instanceof ConfigError) fail(e.problems);
     throw e;
   }
-  if (args.host) config.server.host = args.host;
+  if (args.host !== undefined) {
+    if (!args.host.trim()) fail(['--host: empty (give an address such as 127.0.0.1)']);
+    config.server.host = args.host;
+  }
   if (args.port !== undefined) {
     if (!/^\d+$/.test(args.port) || Number(args.port) > 65535) fail([`--port: not a port number: ${args.port}`]);
     config.server.port = Number(args.port);

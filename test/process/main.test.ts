@@ -29,6 +29,11 @@ describe('command line', () => {
     expect(r.stderr).toContain('switchboard:');
     expect(r.stderr).not.toContain('    at ');
   });
+  test('an empty --host is refused, not ignored (the config\'s or the default address would be used without a word)', async () => {
+    const r = await runToExit(['--host', '', '--port', '0'], { ANTHROPIC_API_KEY: 'sk-ant-x' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('switchboard: --host: empty (give an address such as 127.0.0.1)\n');
+  });
   test('a bad config exits non-zero, one line per problem, no stack trace', async () => {
     const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: 'https://x.test', models: ['m'] }, { name: 'b', type: 'openai', base_url: 'nope', models: [], api_key: '${UNSET_VAR_X}' }], typo: 1 });
     const r = await runToExit(['--config', p]);
