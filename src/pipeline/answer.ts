@@ -226,12 +226,14 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   x.log.entry.error = `upstream HTTP ${res.status}`;
   // an upstream that echoes the credential it was given: never to the client (relayed bytes change only there)
   const key = channel.config.api_key;
-  if (res.status === 401 || res.status === 403) throw credentialsRefused(channel, res.status, errorBodyOf(channel, utf8.decode(raw)));
+  const body = errorBodyOf(channel, utf8.decode(raw));
+  if (res.status === 401 || res.status === 403) throw credentialsRefused(channel, res.status, body);
+  const said = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
   if (passthrough) {
+    // the log line gets the error's type as a translated error's does (its message stays out: it may quote the request)
+    x.log.entry.error_type = said.type;
     return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat') });
   }
-  const body = errorBodyOf(channel, utf8.decode(raw));
-  const said = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
   // a page rather than an error object (up to 1 MB of it, HTML and all) is quoted short, with the channel named
   const err = typeof body === 'string' || said.message === `upstream returned HTTP ${res.status}` ? unexplained(said, channel, res.status, body) : said;
   const ra = res.headers.get('retry-after');

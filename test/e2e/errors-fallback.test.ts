@@ -440,6 +440,10 @@ describe('fallback', () => {
     primary.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'bad thing' } }, 400);
     await expectError(await post(g, req()), 400, 'invalid_request_error', 'bad thing', false);
     expect(secondary.requests.length).toBe(s0);
+    // the log line: the status, the error's type (as for a translated error), not its message
+    const line = g.requestLogs().at(-1);
+    expect(line).toMatchObject({ status: 400, outcome: 'error', error_type: 'invalid_request_error', error: 'upstream HTTP 400' });
+    expect(JSON.stringify(line)).not.toContain('bad thing');
     primary.handler = () => json(textMessage);
   });
   test('a short retry-after is waited out before the next attempt', async () => {
