@@ -5,7 +5,7 @@
  * Imports nothing from formats/: a passthrough channel never translates.
  */
 import type { Channel, ChannelFactory, Endpoint, UpstreamRequest } from '../types.ts';
-import { forwardableClientHeaders, joinUrl } from '../shared/upstream-headers.ts';
+import { forwardableClientHeaders, joinUrl, withSearch } from '../shared/upstream-headers.ts';
 
 const PATHS: Record<Endpoint, string | null> = {
   messages: '/v1/messages',
@@ -43,7 +43,7 @@ export const anthropicChannel: ChannelFactory = (config) => {
       headers.set('accept-encoding', 'identity');
       for (const k in extra) headers.set(k, extra[k]!);
       headers.set('x-switchboard-hop', req.hopHeader);
-      return fetch(urls[req.endpoint] + req.search, {
+      return fetch(withSearch(urls[req.endpoint], req.search), {
         // a redirect is not followed: it would take the key and the prompt to another origin (pipeline/handle.ts)
         method: 'POST', headers, body: req.body, signal: req.signal, redirect: 'manual',
       });

@@ -81,9 +81,23 @@ export function relayableResponseHeaders(upstream: Headers, requestId: string, c
   return out;
 }
 
-/** Join a base URL and a path without doubling `/v1` or slashes. */
+/**
+ * Join a base URL and a path without doubling `/v1` or slashes. The path goes before a query string the base URL
+ * carries (`…/v1?tenant=a`: after it, the path would be part of the query, and the upstream called at the base URL
+ * itself); a fragment, never sent, is dropped.
+ */
 export function joinUrl(base: string, path: string): string {
-  const b = base.replace(/\/+$/, '');
-  if (path.startsWith('/v1/') && b.endsWith('/v1')) return b + path.slice(3);
-  return b + path;
+  const hash = base.indexOf('#');
+  const noHash = hash < 0 ? base : base.slice(0, hash);
+  const q = noHash.indexOf('?');
+  const query = q < 0 ? '' : noHash.slice(q);
+  const b = (q < 0 ? noHash : noHash.slice(0, q)).replace(/\/+$/, '');
+  if (path.startsWith('/v1/') && b.endsWith('/v1')) return b + path.slice(3) + query;
+  return b + path + query;
+}
+
+/** `url` with the query parameters of `search` (`?a=1`, or '') added after any it has. */
+export function withSearch(url: string, search: string): string {
+  if (!search) return url;
+  return url.includes('?') ? `${url}&${search.slice(1)}` : url + search;
 }
