@@ -920,6 +920,14 @@ describe('upstream HTTP errors without a JSON body', () => {
     expect(err.error.error.message.startsWith('channel ch-openai-chat: upstream returned HTTP 404: Not here: xxx')).toBe(true);
     expect(err.error.error.message.length).toBeLessThanOrEqual('channel ch-openai-chat: upstream returned HTTP 404: '.length + 201);
   });
+  test('a page of a megabyte of `<` that never closes (the most of an error body read) is quoted like any other', async () => {
+    // each `<` starting a tag that runs to the end of the page: looking for its `>` from every one of them took
+    // minutes of the event loop (quadratic), every other request of the gateway waiting
+    upstream.handler = () => new Response(`<${'<'.repeat(1024 * 1024 - 8)}x`, { status: 404 });
+    const err: any = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn }).then(() => null, (e) => e);
+    expect(err?.status).toBe(404);
+    expect(err.error.error.message.startsWith('channel ch-openai-chat: upstream returned HTTP 404: <<<')).toBe(true);
+  });
 });
 
 describe('count_tokens and aborts', () => {
