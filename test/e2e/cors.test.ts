@@ -73,7 +73,12 @@ const readableByAny = { 'access-control-allow-origin': '*', 'access-control-expo
 
 describe('answers to an allowed origin carry the browser\'s headers, upstream\'s access-control-* never', () => {
   test('a passthrough message; the Origin and Referer are not forwarded upstream', async () => {
-    const res = await call(open, '/v1/messages', { body: message(), headers: { referer: `${PAGE}/chat?id=7`, 'anthropic-dangerous-direct-browser-access': 'true' } });
+    // and what a browser says of itself and of the page's request (Chromium's fetch metadata and client hints)
+    const browser = {
+      'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty', 'sec-fetch-storage-access': 'none',
+      'sec-ch-ua': '"Chromium";v="156"', 'sec-ch-ua-mobile': '?0', 'sec-ch-ua-platform': '"Linux"',
+    };
+    const res = await call(open, '/v1/messages', { body: message(), headers: { referer: `${PAGE}/chat?id=7`, 'anthropic-dangerous-direct-browser-access': 'true', ...browser } });
     expect(res.status).toBe(200);
     expect(corsOf(res)).toEqual(readableByAny);
     expect(res.headers.get('vary')).toBeNull(); // `*` is the same answer for every origin
@@ -82,6 +87,7 @@ describe('answers to an allowed origin carry the browser\'s headers, upstream\'s
     const got = anthropicUp.requests.at(-1)!;
     expect(got.headers.get('origin')).toBeNull();
     expect(got.headers.get('referer')).toBeNull();
+    for (const name of Object.keys(browser)) expect([name, got.headers.get(name)]).toEqual([name, null]);
     expect(got.headers.get('anthropic-dangerous-direct-browser-access')).toBe('true');
   });
 

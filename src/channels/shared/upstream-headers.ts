@@ -22,9 +22,12 @@ const CLIENT_ONLY = new Set([
   'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-host',
   'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
   'openai-organization', 'openai-project', 'x-goog-api-key', 'x-goog-user-project',
-  // a web page's origin and address: the gateway answered the browser (http/cors.ts); the upstream is called by the
-  // gateway, not by the page (and Anthropic's API refuses a request with an Origin unless the client says it knows)
-  'origin', 'referer',
+  // a web page's origin and address, and what the browser says of itself and of the page's request (fetch metadata,
+  // client hints): the gateway answered the browser (http/cors.ts); the upstream is called by the gateway, not by the
+  // page (and Anthropic's API refuses a request with an Origin unless the client says it knows). Named one by one: a
+  // prefix test would cost every header of every request a comparison more
+  'origin', 'referer', 'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-user', 'sec-fetch-storage-access',
+  'sec-ch-ua', 'sec-ch-ua-mobile', 'sec-ch-ua-platform',
 ]);
 
 /**
