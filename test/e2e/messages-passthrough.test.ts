@@ -308,6 +308,8 @@ describe('count_tokens and models', () => {
       expect(await a.models.retrieve('claude-sonnet-4-5')).toMatchObject({ id: 'claude-sonnet-4-5', type: 'model' });
       expect(await oa.models.retrieve('claude-sonnet-4-5')).toMatchObject({ id: 'claude-sonnet-4-5', object: 'model', owned_by: 'anthropic' });
       expect(await a.models.retrieve('gpt-4o').then(() => null, (e) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+      // a name the pattern matches but no request may use (over 256 characters) is not found either
+      expect(await a.models.retrieve(`claude-${'x'.repeat(300)}`).then(() => null, (e) => e)).toBeInstanceOf(Anthropic.NotFoundError);
       // a key's own list still bounds it; a pattern cannot be listed, so models.list() names none
       const haiku = new Anthropic({ baseURL: g.url, apiKey: 'sk-gw-only-haiku', maxRetries: 0 });
       expect((await haiku.models.retrieve('claude-haiku-4-5')).id).toBe('claude-haiku-4-5');

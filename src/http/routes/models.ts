@@ -7,6 +7,7 @@
  */
 import type { Context } from 'hono';
 import { GatewayError } from '../../errors.ts';
+import { MAX_MODEL_LENGTH } from '../../hub/schema.ts';
 import type { AppDeps, Exchange } from '../context.ts';
 
 const CREATED = '2025-01-01T00:00:00Z';
@@ -31,7 +32,8 @@ export function getModel(deps: AppDeps) {
     const id = c?.req.param('id') ?? '';
     const allowed = x.principal?.models ?? null;
     // what a request for it would be routed to: a name only a pattern serves (`claude-*`) is found too
-    const channels = [...new Set(deps.table.routes(id).map((r) => r.channel.name))];
+    // a name no request may use (hub/schema.ts) is not one the table serves, whatever a pattern matches
+    const channels = id.length > MAX_MODEL_LENGTH ? [] : [...new Set(deps.table.routes(id).map((r) => r.channel.name))];
     if (channels.length === 0 || (allowed && !allowed.has(id))) throw new GatewayError(404, 'not_found_error', `model: model "${id}" not found`);
     return Response.json(entry(id, channels));
   };
