@@ -24,6 +24,7 @@
  *   --max-http-requests N   BUN_CONFIG_MAX_HTTP_REQUESTS for the floor and Switchboard (default 4096, README's production setting; 256 is Bun's own)
  *   --out FILE              JSON results (default bench/results/latest.json)
  */
+import { ENGINE_DEFAULTS } from '../src/engine.ts';
 import { parseArgs } from 'node:util';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, release, tmpdir, totalmem } from 'node:os';
@@ -347,11 +348,13 @@ async function main() {
     mkdirSync(profDir, { recursive: true });
     note(`Switchboard runs under --cpu-prof (profile in ${profDir}): its numbers are slowed by the profiler`);
   }
+  // under the profiler, the engine's start-up settings come from the environment: a process that starts itself again
+  // with them (src/engine.ts) exits at once under --cpu-prof (Bun 1.4.5: status 158)
   const sbUrl = `http://127.0.0.1:${sbPort}`;
   // stdout (one JSON line per request at log level info, part of the real cost) goes to /dev/null
   const sb = spawnServer(profDir
     ? [BUN, '--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${profDir}`, 'src/main.ts', '--config', configFile, '--port', String(sbPort)]
-    : sbCmd(sbPort), 'switchboard', gatewayEnv);
+    : sbCmd(sbPort), 'switchboard', profDir ? { ...ENGINE_DEFAULTS, ...gatewayEnv } : gatewayEnv);
   await waitServer(sb, `${sbUrl}/health`, 15_000);
   await Bun.sleep(500);
   const idleRssMb = (rssKb(sb.pid) ?? 0) / 1024;
