@@ -678,6 +678,19 @@ describe('what the upstream receives', () => {
     expect(got.tools.map((t: any) => t.function.name)).toEqual(['lookup']);
   });
 
+  test('strict tool use and tool input examples: the function goes without them, and both are named in x-switchboard-dropped', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    const input_schema = { type: 'object' as const, properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const { response } = await client.beta.messages.create({
+      model: exposedModel('openai-chat'), max_tokens: 64, messages: userTurn,
+      tools: [{ name: 'get_weather', input_schema, strict: true, input_examples: [{ city: 'Paris' }] }],
+    }).withResponse();
+    expect(response.headers.get('x-switchboard-dropped')).toBe('tools.get_weather.strict (the provider does not guarantee schema-valid input), tools.get_weather.input_examples');
+    const got = upstream.requests.at(-1)!.json;
+    expect(chatBodyProblems(got, 'openai')).toEqual([]);
+    expect(got.tools).toEqual([{ type: 'function', function: { name: 'get_weather', parameters: input_schema } }]);
+  });
+
   test('structured outputs: messages.parse() (output_config.format), beta parse() and a raw `output_format` (older clients) all become response_format', async () => {
     const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'], additionalProperties: false } as const;
     const responseFormat = { type: 'json_schema', json_schema: { name: 'output', schema } };

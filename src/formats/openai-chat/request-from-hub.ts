@@ -532,6 +532,10 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks): { value
     }
     const fn: ChatCompletionTool['function'] = { name, parameters: cleanSchema(t.input_schema, quirks.schema) };
     if (typeof t.description === 'string' && t.description) fn.description = t.description;
+    // Anthropic's strict tool use guarantees schema-valid input; OpenAI's `strict` refuses schemas Anthropic takes
+    // (optional properties), so it is not sent, and the client is told the guarantee is gone
+    if (t.strict === true) dropped.push(`tools.${name}.strict (the provider does not guarantee schema-valid input)`);
+    if (Array.isArray(t.input_examples) && t.input_examples.length > 0) dropped.push(`tools.${name}.input_examples`);
     value.push({ type: 'function', function: fn });
   });
   return { value, names: value.map((t) => t.function.name), dropped };

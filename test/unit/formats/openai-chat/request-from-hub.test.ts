@@ -318,6 +318,13 @@ describe('tools', () => {
     ]);
   });
 
+  test('strict and input_examples on a tool: the function is sent without them, and both are reported', () => {
+    const ctx = makeCtx();
+    const out = toChat(hub({ tools: [{ name: 'Read', input_schema: schema, strict: true, input_examples: [{ file_path: '/a' }] }] }), {}, ctx);
+    expect(out.tools).toEqual([{ type: 'function', function: { name: 'Read', parameters: cleanSchema(schema, 'basic') } }]);
+    expect(ctx.dropped).toEqual(['tools.Read.strict (the provider does not guarantee schema-valid input)', 'tools.Read.input_examples']);
+  });
+
   test.each([
     [{ type: 'auto' }, 'auto'],
     [{ type: 'any' }, 'required'],
