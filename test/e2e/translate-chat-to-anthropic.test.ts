@@ -163,6 +163,8 @@ function anthropicBodyProblems(body: any): string[] {
     if (t.input_schema?.type !== 'object') p.push(`tools.${i}.input_schema.type must be "object"`);
     for (const k of ['type', 'function', 'parameters']) if (k in t && !(k === 'type' && t.type === 'custom')) p.push(`tools.${i}.${k}: OpenAI tool shape`);
   });
+  // Anthropic's API reference: metadata.user_id maxLength 256 (512 in later versions)
+  if (body.metadata?.user_id != null && !(typeof body.metadata.user_id === 'string' && body.metadata.user_id.length <= 256)) p.push('metadata.user_id: longer than 256 characters');
   const th = body.thinking;
   if (th?.type === 'enabled' && !(Number.isInteger(th.budget_tokens) && th.budget_tokens >= 1024 && th.budget_tokens < body.max_tokens)) p.push('thinking.budget_tokens: must be ≥ 1024 and < max_tokens');
   if (th?.type === 'adaptive' && 'budget_tokens' in th) p.push('thinking: adaptive takes no budget_tokens');
@@ -433,6 +435,21 @@ describe('what the Anthropic upstream receives', () => {
     expect(got.thinking).toBeUndefined();
     expect(got.output_config).toBeUndefined();
     expect(response.headers.get('x-switchboard-dropped') ?? '').toContain('reasoning_effort');
+  });
+
+  test('user → metadata.user_id; one longer than Anthropic takes (256) is hashed to fit rather than refused', async () => {
+    upstream.handler = () => json(textMessage);
+    await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi, user: 'user-42' });
+    expect(upstream.requests.at(-1)!.json.metadata).toEqual({ user_id: 'user-42' });
+    const long = JSON.stringify({ app: 'helpdesk', tenant: 't'.repeat(120), session: 's'.repeat(120) });
+    for (let i = 0; i < 2; i++) {
+      const { response } = await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi, user: long }).withResponse();
+      expect(response.status).toBe(200);
+      expect(anthropicBodyProblems(upstream.requests.at(-1)!.json)).toEqual([]);
+      const id = upstream.requests.at(-1)!.json.metadata.user_id;
+      expect(id).toMatch(/^[0-9a-f]{64}$/); // one end user, one id
+      expect(id).toBe(new Bun.CryptoHasher('sha256').update(long).digest('hex'));
+    }
   });
 
   test('response_format json_schema → output_config.format', async () => {

@@ -34,6 +34,7 @@ import { realString } from '../../util/json-skeleton.ts';
 import { ModelNameSchema, isModelName } from '../../hub/schema.ts';
 import { takesXhighEffort } from '../../hub/claude-models.ts';
 import { isUnchangedObject, stringOrArray, variantByKey } from '../../util/validate.ts';
+import { fitUser } from './request-from-hub.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schema
@@ -410,6 +411,12 @@ export const THINKING_BUDGETS = { minimal: 1024, low: 2048, medium: 8192, high: 
 /** When `max_tokens` ≤ the budget it is raised to budget + min(max_tokens, this), leaving room for the answer. */
 export const THINKING_ANSWER_RESERVE = 4096;
 
+/**
+ * Longest `metadata.user_id` Anthropic takes (its API reference has said 256, later 512; the lower one fits both): a
+ * longer `user` is refused with a 400 the client cannot read as its own doing, so it is hashed to fit (fitUser).
+ */
+export const USER_ID_MAX_LENGTH = 256;
+
 /** `response_format: {type: "json_object"}` has no Anthropic switch; this is appended to the system prompt. */
 export const JSON_OBJECT_INSTRUCTION =
   'Respond with a single valid JSON object and nothing else: no text, explanation or Markdown code fences before or after it.';
@@ -438,7 +445,7 @@ export function chatRequestToHub(body: unknown, ctx: TranslateContext, opts: Cha
   applySampling(req, hub, ctx);
   if (req.stream === true) hub.stream = true;
   const userId = req.user ?? req.safety_identifier;
-  if (userId) hub.metadata = { user_id: userId };
+  if (userId) hub.metadata = { user_id: fitUser(userId, USER_ID_MAX_LENGTH) };
   applyReasoning(req.reasoning_effort, hub, opts.thinkingStyle(ctx.upstreamModel), ctx);
   noteDropped(req, ctx);
   return hub;

@@ -268,6 +268,8 @@ describe('chatRequestToHub: parameters', () => {
     { name: 'top_p = 1 (the default) is not sent', body: { top_p: 1, temperature: 0.5 }, expected: { temperature: 0.5 }, absent: ['top_p'] },
     { name: 'temperature and top_p < 1: temperature wins, top_p noted', body: { top_p: 0.8, temperature: 0.5 }, expected: { temperature: 0.5 }, absent: ['top_p'], dropped: ['top_p (Claude takes temperature or top_p, not both)'] },
     { name: 'user → metadata.user_id', body: { user: 'u-42' }, expected: { metadata: { user_id: 'u-42' } } },
+    { name: 'a user longer than Anthropic takes (256) is hashed to fit, the same way every time', body: { user: 'u'.repeat(300) }, expected: { metadata: { user_id: new Bun.CryptoHasher('sha256').update('u'.repeat(300)).digest('hex') } } },
+    { name: 'a user of 256 characters is kept', body: { user: 'u'.repeat(256) }, expected: { metadata: { user_id: 'u'.repeat(256) } } },
     { name: 'safety_identifier → metadata.user_id when no user', body: { safety_identifier: 'hash' }, expected: { metadata: { user_id: 'hash' } } },
     { name: 'function tools → Anthropic tools', body: { tools: [tool] }, expected: { tools: [hubTool] }, absent: ['tool_choice'] },
     {
