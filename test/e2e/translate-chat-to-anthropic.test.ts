@@ -437,6 +437,17 @@ describe('what the Anthropic upstream receives', () => {
     expect(response.headers.get('x-switchboard-dropped') ?? '').toContain('reasoning_effort');
   });
 
+  test('participant names (a group chat) cannot be carried: the turns go without them, named in x-switchboard-dropped', async () => {
+    upstream.handler = () => json(textMessage);
+    const { response } = await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: [
+      { role: 'user', name: 'alice', content: 'I want tea.' }, { role: 'user', name: 'bob', content: 'I want coffee.' }, { role: 'user', content: 'Who wants what?' },
+    ] }).withResponse();
+    expect(response.headers.get('x-switchboard-dropped')).toBe('messages.name (Anthropic has no participant names)');
+    expect(anthropicBodyProblems(upstream.requests.at(-1)!.json)).toEqual([]);
+
+    await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi }).withResponse().then(({ response: r }) => expect(r.headers.get('x-switchboard-dropped')).toBeNull());
+  });
+
   test('user → metadata.user_id; one longer than Anthropic takes (256) is hashed to fit rather than refused', async () => {
     upstream.handler = () => json(textMessage);
     await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi, user: 'user-42' });

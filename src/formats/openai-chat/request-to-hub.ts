@@ -7,8 +7,8 @@
  * `n > 1`, audio in or out, `file_id`, custom tools, the legacy `functions` API) or an item in `ctx.dropped`
  * (when the answer is still what the client asked for, minus a tuning knob: penalties, `seed`, `logprobs`…).
  * Quietly ignored: fields about OpenAI's own storage, caching and dashboards (`store`, `metadata`,
- * `prompt_cache_key`, `prompt_cache_retention`, `safety_identifier` when `user` is set, `stream_options`,
- * message `name`s), which change nothing in the answer.
+ * `prompt_cache_key`, `prompt_cache_retention`, `safety_identifier` when `user` is set, `stream_options`),
+ * which change nothing in the answer. A message's `name` (which tells participants apart) is dropped and noted.
  *
  * Decisions worth knowing (each is also noted where it happens):
  * - system/developer messages, wherever they are, are hoisted in order into `system` (Anthropic has one system
@@ -526,6 +526,10 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
 
   input.forEach((msg, i) => {
     const at = `messages.${i}`;
+    // a participant's name tells speakers of one role apart (a group chat, agents): Anthropic has no place for it
+    if ((msg.role === 'user' || msg.role === 'assistant' || msg.role === 'system' || msg.role === 'developer') && msg.name) {
+      note(ctx, 'messages.name (Anthropic has no participant names)');
+    }
     switch (msg.role) {
       case 'system':
       case 'developer':

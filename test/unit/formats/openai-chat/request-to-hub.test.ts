@@ -316,6 +316,12 @@ describe('chatRequestToHub: parameters', () => {
       expected: {},
       absent: ['metadata', 'store'],
     },
+    {
+      name: 'participant names (messages.*.name) are dropped and noted once',
+      body: { messages: [{ role: 'system', name: 'ops', content: 'Be brief.' }, { role: 'user', name: 'alice', content: 'Hi' }, { role: 'assistant', name: 'bot', content: 'Yo' }, { role: 'user', name: 'bob', content: 'Hi' }] },
+      expected: { system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: [{ type: 'text', text: 'Yo' }] }, { role: 'user', content: 'Hi' }] },
+      dropped: ['messages.name (Anthropic has no participant names)'],
+    },
     { name: 'unknown top-level keys are noted', body: { top_k: 5, foo: 1 }, expected: {}, dropped: ['top_k', 'foo'], absent: ['top_k', 'foo'] },
   ];
 
