@@ -463,6 +463,16 @@ describe('what the Anthropic upstream receives', () => {
     }
   });
 
+  test('top_k (an extra the openai SDK passes on) → Anthropic\'s top_k; a bad one is a 400 naming it', async () => {
+    upstream.handler = () => json(textMessage);
+    const { response } = await oa.chat.completions.create({ model: 'claude-sonnet-4-5', messages: hi, temperature: 0.4, top_k: 20 } as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
+    expect(response.headers.get('x-switchboard-dropped')).toBeNull();
+    expect(upstream.requests.at(-1)!.json).toMatchObject({ top_k: 20, temperature: 0.4 });
+    const err: any = await oa.chat.completions.create({ model: 'claude-sonnet-4-5', messages: hi, top_k: 0 } as OpenAI.ChatCompletionCreateParamsNonStreaming).then(() => null, (e) => e);
+    expect(err?.status).toBe(400);
+    expect(err.error.message).toContain('top_k');
+  });
+
   test('response_format json_schema → output_config.format', async () => {
     upstream.handler = () => json({ ...textMessage, content: [{ type: 'text', text: '{"city":"Paris"}' }] });
     const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };

@@ -158,6 +158,8 @@ export const ChatCompletionCreateParamsSchema = v.looseObject({
   stop: v.nullish(v.union([v.string(), v.array(v.string())], 'Invalid type: Expected string or array of strings')),
   temperature: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
   top_p: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+  /** Not OpenAI's (vLLM, OpenRouter, Together… take it): Anthropic's own `top_k`. */
+  top_k: v.nullish(positiveInt),
   n: v.nullish(positiveInt),
   stream: v.nullish(v.boolean()),
   stream_options: v.nullish(v.looseObject({ include_usage: v.nullish(v.boolean()), include_obfuscation: v.nullish(v.boolean()) })),
@@ -254,7 +256,7 @@ export function isPlainChatRequest(x: unknown): x is Record<string, unknown> {
     || (isUnchangedObject(tc) && tc.type === 'function' && isUnchangedObject(tc.function) && typeof tc.function.name === 'string');
 }
 
-const POSITIVE_INTS = ['max_tokens', 'max_completion_tokens', 'n'] as const;
+const POSITIVE_INTS = ['max_tokens', 'max_completion_tokens', 'n', 'top_k'] as const;
 const BOOLEANS = ['stream', 'parallel_tool_calls', 'logprobs', 'store'] as const;
 const STRINGS = ['user', 'safety_identifier', 'verbosity', 'service_tier', 'prompt_cache_key', 'prompt_cache_retention'] as const;
 /** Objects the schema takes whatever their keys (`looseObject({})`). */
@@ -775,6 +777,7 @@ function applySampling(req: ChatCompletionCreateParams, hub: MessageCreateParams
     if (hub.temperature === undefined) hub.top_p = req.top_p;
     else note(ctx, 'top_p (Claude takes temperature or top_p, not both)');
   }
+  if (req.top_k != null) hub.top_k = req.top_k;
 
   if (req.stop != null) {
     const stops = (typeof req.stop === 'string' ? [req.stop] : req.stop).filter((s) => s !== '');
@@ -837,6 +840,10 @@ function applyReasoning(effort: ReasoningEffort | null | undefined, hub: Message
   if (hub.top_p !== undefined && hub.top_p < 0.95) {
     delete hub.top_p;
     note(ctx, 'top_p (below 0.95 is not supported with thinking)');
+  }
+  if (hub.top_k !== undefined) {
+    delete hub.top_k;
+    note(ctx, 'top_k (not supported with thinking)');
   }
 }
 

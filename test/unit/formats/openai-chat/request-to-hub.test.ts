@@ -265,6 +265,7 @@ describe('chatRequestToHub: parameters', () => {
     { name: 'temperature within 0–1 as is', body: { temperature: 0.3 }, expected: { temperature: 0.3 } },
     { name: 'temperature above 1 is clamped to 1 and noted', body: { temperature: 1.7 }, expected: { temperature: 1 }, dropped: ['temperature (clamped to 1)'] },
     { name: 'top_p below 1 kept', body: { top_p: 0.9 }, expected: { top_p: 0.9 } },
+    { name: 'top_k (vLLM\'s and OpenRouter\'s, not OpenAI\'s) is Anthropic\'s own', body: { top_k: 40, temperature: 0.5 }, expected: { top_k: 40, temperature: 0.5 } },
     { name: 'top_p = 1 (the default) is not sent', body: { top_p: 1, temperature: 0.5 }, expected: { temperature: 0.5 }, absent: ['top_p'] },
     { name: 'temperature and top_p < 1: temperature wins, top_p noted', body: { top_p: 0.8, temperature: 0.5 }, expected: { temperature: 0.5 }, absent: ['top_p'], dropped: ['top_p (Claude takes temperature or top_p, not both)'] },
     { name: 'user → metadata.user_id', body: { user: 'u-42' }, expected: { metadata: { user_id: 'u-42' } } },
@@ -322,7 +323,7 @@ describe('chatRequestToHub: parameters', () => {
       expected: { system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: [{ type: 'text', text: 'Yo' }] }, { role: 'user', content: 'Hi' }] },
       dropped: ['messages.name (Anthropic has no participant names)'],
     },
-    { name: 'unknown top-level keys are noted', body: { top_k: 5, foo: 1 }, expected: {}, dropped: ['top_k', 'foo'], absent: ['top_k', 'foo'] },
+    { name: 'unknown top-level keys are noted', body: { foo: 1, bar: 'x' }, expected: {}, dropped: ['foo', 'bar'], absent: ['foo', 'bar'] },
   ];
 
   for (const c of cases) {
@@ -419,6 +420,12 @@ describe('chatRequestToHub: reasoning_effort', () => {
       body: { reasoning_effort: 'low', top_p: 0.5 }, opts: budget,
       expected: { thinking: { type: 'enabled', budget_tokens: 2048 } }, absent: ['top_p'],
       dropped: ['top_p (below 0.95 is not supported with thinking)'],
+    },
+    {
+      name: 'thinking drops top_k',
+      body: { reasoning_effort: 'low', top_k: 5 }, opts: adaptive,
+      expected: { thinking: { type: 'adaptive' } }, absent: ['top_k'],
+      dropped: ['top_k (not supported with thinking)'],
     },
     { name: 'thinking keeps temperature 1', body: { reasoning_effort: 'low', temperature: 1 }, opts: adaptive, expected: { temperature: 1 } },
     { name: 'thinking keeps top_p ≥ 0.95', body: { reasoning_effort: 'low', top_p: 0.97 }, opts: adaptive, expected: { top_p: 0.97 } },
