@@ -98,6 +98,8 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
     body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: cleanSchema(format.schema, quirks.schema) } };
   }
 
+  // output_config's effort and format are read above and in the reasoning; a newer key (a task budget…) is reported
+  if (isRecord(hub.output_config)) for (const k in hub.output_config) if (k !== 'effort' && k !== 'format') noteDropped(ctx, `output_config.${k}`);
   for (const k of Object.keys(hub)) {
     if (!HANDLED_FIELDS.has(k) && !SILENT_FIELDS.has(k) && hub[k] !== undefined) {
       if (k === 'thread' && hub.thread !== null) throw threadUnsupported();
@@ -510,6 +512,9 @@ function base62(bytes: Uint8Array, length: number): string {
 
 // ---------- tools ----------
 
+/** A custom tool's keys a translation reads or reports itself (chatToolsFromHub); any other is reported as dropped. */
+const TOOL_KEYS = new Set(['name', 'description', 'input_schema', 'type', 'cache_control', 'defer_loading', 'strict', 'input_examples']);
+
 /**
  * Hub tools → Chat Completions function tools (Format.toolsFromHub): what a provider can be given, the name of
  * each, and what was left out.
@@ -536,6 +541,8 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks): { value
     // (optional properties), so it is not sent, and the client is told the guarantee is gone
     if (t.strict === true) dropped.push(`tools.${name}.strict (the provider does not guarantee schema-valid input)`);
     if (Array.isArray(t.input_examples) && t.input_examples.length > 0) dropped.push(`tools.${name}.input_examples`);
+    // anything else a tool carries (a newer API's `eager_input_streaming`, `allowed_callers`…) has no place in a function
+    for (const k in t) if (!TOOL_KEYS.has(k)) dropped.push(`tools.${name}.${k}`);
     value.push({ type: 'function', function: fn });
   });
   return { value, names: value.map((t) => t.function.name), dropped };

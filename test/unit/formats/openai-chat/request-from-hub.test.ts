@@ -325,6 +325,24 @@ describe('tools', () => {
     expect(ctx.dropped).toEqual(['tools.Read.strict (the provider does not guarantee schema-valid input)', 'tools.Read.input_examples']);
   });
 
+  test('any other key a tool carries (a newer API\'s) is reported; the ones a translation reads or reports itself are not', () => {
+    const ctx = makeCtx();
+    const tools = [
+      { name: 'Read', description: 'Read a file', input_schema: schema, cache_control: { type: 'ephemeral' }, type: 'custom' },
+      { name: 'Write', input_schema: schema, eager_input_streaming: true, allowed_callers: ['code_execution_20250825'] },
+    ];
+    const out = toChat(hub({ tools }), {}, ctx);
+    expect(out.tools!.map((t: any) => t.function.name)).toEqual(['Read', 'Write']);
+    expect(ctx.dropped).toEqual(['tools.Write.eager_input_streaming', 'tools.Write.allowed_callers']);
+  });
+
+  test('output_config: effort and format are read; any other key is reported', () => {
+    const ctx = makeCtx();
+    toChat(hub({ output_config: { effort: 'low', task_budget: { type: 'tokens', total: 5000 } } }), {}, ctx);
+    expect(ctx.dropped).toContain('output_config.task_budget');
+    expect(ctx.dropped.filter((d) => d.startsWith('output_config'))).toEqual(['output_config.task_budget']);
+  });
+
   test.each([
     [{ type: 'auto' }, 'auto'],
     [{ type: 'any' }, 'required'],
