@@ -9,6 +9,7 @@ import { ConfigSchema, type Config } from './schema.ts';
 import { globMatch } from '../util/glob.ts';
 import { jsonDuplicateKeys, yamlDuplicateKeys } from './duplicate-keys.ts';
 import { isLoopbackOrigin } from '../util/origin.ts';
+import { INFERENCE_PATH } from '../channels/kinds.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -156,16 +157,13 @@ function zeroConfig(env: LoadOptions['env']): unknown {
   return { server, channels };
 }
 
-/** The endpoint a channel type appends to its base_url (channels/*: joinUrl). */
-const ENDPOINT_SUFFIX: Record<string, string> = { anthropic: '/v1/messages', openai: '/chat/completions' };
-
 /**
  * A base_url copied from a provider's docs with the endpoint on it (`…/v1/chat/completions`): the gateway would
  * call `…/chat/completions/chat/completions`, a 404 that says nothing of the cause (Anthropic's: "Not Found").
  * Returns what the gateway appends and the base URL meant; null for a base URL.
  */
 function endpointInBaseUrl(type: string, url: string): { appended: string; base: string } | null {
-  const suffix = ENDPOINT_SUFFIX[type];
+  const suffix = (INFERENCE_PATH as Record<string, string | undefined>)[type];
   if (!suffix) return null;
   const cut = url.search(/[?#]/);
   const head = (cut < 0 ? url : url.slice(0, cut)).replace(/\/+$/, '');

@@ -6,10 +6,11 @@
  */
 import type { Channel, ChannelFactory, Endpoint, UpstreamRequest } from '../types.ts';
 import { forwardableClientHeaders, joinUrl, withSearch } from '../shared/upstream-headers.ts';
+import { INFERENCE_PATH } from '../kinds.ts';
 
 const PATHS: Record<Endpoint, string | null> = {
-  messages: '/v1/messages',
-  count_tokens: '/v1/messages/count_tokens',
+  messages: INFERENCE_PATH.anthropic,
+  count_tokens: `${INFERENCE_PATH.anthropic}/count_tokens`,
   chat_completions: null,
 };
 

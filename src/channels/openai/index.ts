@@ -5,6 +5,7 @@
  */
 import type { Channel, ChannelFactory, UpstreamRequest } from '../types.ts';
 import { forwardableClientHeaders, joinUrl } from '../shared/upstream-headers.ts';
+import { INFERENCE_PATH } from '../kinds.ts';
 import { PRESETS, resolveQuirks } from './presets.ts';
 import { TRANSPORT } from './transport.ts';
 
@@ -20,7 +21,7 @@ export const openaiChannel: ChannelFactory = (config, path) => {
   const apiVersion = config.api_version ?? transport.api_version;
   // Azure's classic deployment URLs carry the model in the path: base_url ".../openai/deployments/{model}"
   const urlFor = (model: string) => {
-    let u = joinUrl(base.replace('{model}', encodeURIComponent(model)), '/chat/completions');
+    let u = joinUrl(base.replace('{model}', encodeURIComponent(model)), INFERENCE_PATH.openai);
     if (apiVersion) u += `${u.includes('?') ? '&' : '?'}api-version=${encodeURIComponent(apiVersion)}`;
     return u;
   };
