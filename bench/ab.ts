@@ -21,7 +21,8 @@
  * and pause time per request are printed; the logging itself costs a little), --sdk-headers (the SDKs' request headers
  * and a real provider's answer headers, as bench/run.ts's small-c64-sdk-headers), --gzip (the mock's JSON answers
  * gzip-compressed, as real providers send them), --no-include-usage (a Chat client's stream without
- * `stream_options.include_usage`, the openai SDK's default).
+ * `stream_options.include_usage`, the openai SDK's default), --stagger (streams' workers started spread over one
+ * stream's length, as bench/run.ts's stream-paced-c64, rather than together).
  * JSON load uses wrk when installed, else the Bun driver; streams always the Bun driver. Streams print time to first
  * byte p50 per round and p99 over all rounds.
  */
@@ -58,6 +59,7 @@ const { values: opt, positionals } = parseArgs({
     'sdk-headers': { type: 'boolean', default: false },
     gzip: { type: 'boolean', default: false },
     'no-include-usage': { type: 'boolean', default: false },
+    stagger: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -160,7 +162,7 @@ try {
   let driverRuns = 0;
   const load = (url: string, c: number, secs: number): Promise<Segment> => (wrk
     ? runWrk(wrk, url + CLIENT_PATH[client], bodyFile, headers, c, secs, 30_000)
-    : runDriver({ url: url + CLIENT_PATH[client], headers, bodyFile, concurrency: c, durationMs: secs * 1000, maxRequests: 1e9, mode: 'loop', expect: `${client}-${opt.stream ? 'sse' : 'json'}`, timeoutMs: 30_000 }, join(work, `driver-${++driverRuns}.json`)));
+    : runDriver({ url: url + CLIENT_PATH[client], headers, bodyFile, concurrency: c, durationMs: secs * 1000, maxRequests: 1e9, mode: 'loop', expect: `${client}-${opt.stream ? 'sse' : 'json'}`, timeoutMs: 30_000, staggerMs: opt.stagger ? Number(opt.chunks) * Number(opt.delay) : undefined }, join(work, `driver-${++driverRuns}.json`)));
 
   // an untimed round first, as bench/run.ts does: the engine's optimizing tiers compile a version's request path over
   // its first seconds of load, and each round should time the version, not its compiler (bench/README.md)
