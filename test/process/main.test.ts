@@ -142,6 +142,33 @@ describe('serving', () => {
     expect(await g.exited).toBe(0);
   });
 
+  test('a body far over server.max_body_bytes gets the 413 in the API\'s envelope, from Node\'s fetch too (not a reset connection)', async () => {
+    // Bun's own cap on request bodies (maxRequestBodySize) cut such uploads off itself: Bun's fetch got a bare 413
+    // with no body, and Node's (the SDKs' under Node) "fetch failed" (EPIPE), which the SDKs retry, uploading again
+    const p = writeConfig({ server: { max_body_bytes: 1024 * 1024 }, channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
+    const g = await spawnGateway(['--config', p, '--port', '0']);
+    try {
+      const big = JSON.stringify({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'x'.repeat(6 * 1024 * 1024) }] });
+      const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+      expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'request_too_large', message: 'request body exceeds the 1048576-byte limit' } });
+      const node = Bun.which('node');
+      if (!node) {
+        console.warn('SKIPPED part: no `node` on PATH, so the upload from Node\'s fetch is not tried');
+        return;
+      }
+      const script = `const r = await fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(6 * 1024 * 1024) }).catch((e) => ({ status: String(e.cause?.code ?? e), text: async () => '' })); console.log(JSON.stringify({ status: r.status, body: await r.text() }));`;
+      const child = Bun.spawn([node, '--input-type=module', '-e', script, `${g.url}/v1/messages`], { stdout: 'pipe', stderr: 'inherit' });
+      const out = JSON.parse(await new Response(child.stdout).text());
+      expect(out.status).toBe(413);
+      expect(JSON.parse(out.body)).toMatchObject({ type: 'error', error: { type: 'request_too_large' } });
+      // still serving
+      expect((await fetch(`${g.url}/health`)).status).toBe(200);
+    } finally {
+      g.proc.kill('SIGKILL');
+    }
+  });
+
   test('the listen queue: 4096 connections by default (Bun alone holds 512), 0 leaves Bun\'s, a bad value is a config error', async () => {
     /** The kernel's backlog of the listening socket on `port` (`ss`'s Send-Q), or null without `ss`. */
     const kernelBacklog = (port: number) => {
