@@ -14,7 +14,12 @@
  */
 import { heapStats } from 'bun:jsc';
 
-const n = Math.max(1, Math.min(2000, Number(process.argv[2] ?? 100)));
+const asked = Number(process.argv[2] ?? 100);
+if (!Number.isInteger(asked) || asked < 1 || asked > 2000) {
+  process.stderr.write('usage: bun bench/body-buffer.ts [N: streams to hold open, 1-2000, default 100]\n');
+  process.exit(2);
+}
+const n = asked;
 const event = 'event: ping\ndata: {"type":"ping"}\n\n';
 const server = Bun.serve({
   port: 0,
