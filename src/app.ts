@@ -10,6 +10,7 @@
  * collector's work falling with them; bench/). Other methods and paths fall through to `fetch`, that is to Hono.
  */
 import { Hono, type Context } from 'hono';
+import { getPath } from 'hono/utils/url';
 import type { AppDeps } from './http/context.ts';
 import type { FormatId } from './formats/types.ts';
 import type { Endpoint } from './channels/types.ts';
@@ -29,8 +30,15 @@ export type SwitchboardApp = Hono & {
   serveError: (err: unknown) => Response;
 };
 
+/**
+ * A request's path, for Hono. Bun gives a request with no `Host`, or one it cannot parse, a url that is its path alone
+ * (`/health`: HTTP/1.0 requires no Host, and a health checker's `GET /health HTTP/1.0` sends none), which Hono's own
+ * getPath, made for absolute urls, reads wrong (`h`, and a 404).
+ */
+const pathOf = (req: Request) => getPath(req.url.charCodeAt(0) === 47 ? { url: `http://host${req.url}` } as Request : req);
+
 export function createApp(deps: AppDeps): SwitchboardApp {
-  const app = new Hono();
+  const app = new Hono({ getPath: pathOf });
   const cors = createCors(deps.config);
   const route = createRoute(deps, cors);
   const hono = (fn: RouteFn) => (c: Context) => fn(c.req.raw, c.req.path, c);
