@@ -21,7 +21,8 @@ export function createAuthenticator(keys: KeyConfig[]): Authenticate {
   const table = keys.map((k) => ({ key: k.key, principal: { name: k.name, models: k.models ? new Set(k.models) : null } satisfies Principal }));
   return function authenticate(headers) {
     if (table.length === 0) return openAdmit(headers);
-    const presented = headers.get('x-api-key') ?? bearer(headers.get('authorization'));
+    // an empty x-api-key is no key (the Python SDK sends one when ANTHROPIC_API_KEY is set empty, beside its Bearer)
+    const presented = headers.get('x-api-key') || bearer(headers.get('authorization'));
     if (!presented) throw new GatewayError(401, 'authentication_error', 'missing API key: send it as x-api-key or Authorization: Bearer');
     let found: Principal | null = null;
     for (const k of table) if (sameLengthEqual(k.key, presented)) found = k.principal; // no early exit

@@ -108,6 +108,11 @@ describe('auth', () => {
     const msg = await sdk.messages.create({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] });
     expect(msg.content).toEqual(textMessage.content);
   });
+  test('an empty x-api-key beside a Bearer key is no key: the Bearer one is used (a client with ANTHROPIC_API_KEY set empty)', async () => {
+    const g = gateway();
+    expect((await post(g, req(), { 'x-api-key': '', authorization: `Bearer ${KEY}` })).status).toBe(200);
+    await expectError(await post(g, req(), { 'x-api-key': '', authorization: 'Bearer sk-wrong-key-123' }), 401, 'authentication_error', 'invalid');
+  });
   test('no keys configured: a web page (its Origin) or a host name that is not loopback (DNS rebinding) is refused', async () => {
     // else any site the user visits could post to the gateway on 127.0.0.1 and spend the channels' keys (no preflight
     // for a form or a text/plain fetch), or rebind its own name to 127.0.0.1 and read the answers too
