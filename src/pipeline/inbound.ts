@@ -100,12 +100,20 @@ function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): 
   }
 }
 
+/** The compression a body that is not JSON starts like (gzip's and zstd's magic bytes), or null. */
+function compressedAs(b: Uint8Array): string | null {
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'zstd';
+  return null;
+}
+
 function parseAndValidate(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {
   let json: unknown;
   try {
     json = JSON.parse(utf8.decode(bytes));
   } catch (e) {
-    throw invalidRequest(`request body is not valid JSON (${(e as Error).message})`);
+    const packed = compressedAs(bytes);
+    throw invalidRequest(packed ? `request body is ${packed}-compressed: send the JSON uncompressed (request bodies are not decoded)` : `request body is not valid JSON (${(e as Error).message})`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidRequest('request body must be a JSON object');
   if (format === 'anthropic') {
