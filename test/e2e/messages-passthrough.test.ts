@@ -281,6 +281,27 @@ describe('count_tokens and models', () => {
     expect(ids.sort()).toEqual(['claude-opus-5-5', 'claude-sonnet-5-5', 'team-model']);
   });
 
+  test('models.list() honours limit, after_id and before_id, as Anthropic\'s pages do', async () => {
+    const all = (await client.models.list()).data.map((m) => m.id);
+    expect(all).toHaveLength(3);
+    const first = await client.models.list({ limit: 1 });
+    expect(first.data.map((m) => m.id)).toEqual([all[0]!]);
+    expect(first).toMatchObject({ has_more: true, first_id: all[0], last_id: all[0] });
+    // the SDK's auto-pagination walks the pages with after_id, one model each
+    const walked: string[] = [];
+    for await (const m of client.models.list({ limit: 1 })) walked.push(m.id);
+    expect(walked).toEqual(all);
+    const rest = await client.models.list({ after_id: all[0]! });
+    expect(rest.data.map((m) => m.id)).toEqual(all.slice(1));
+    expect(rest.has_more).toBe(false);
+    const before = await client.models.list({ before_id: all[2]!, limit: 1 });
+    expect(before.data.map((m) => m.id)).toEqual([all[1]!]);
+    expect(before.has_more).toBe(true);
+    const err: any = await client.models.list({ limit: 0 }).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.error.error.message).toMatch(/^limit: /);
+  });
+
   test('models.list() parses with the OpenAI SDK', async () => {
     const { default: OpenAI } = await import('openai');
     const oa = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: KEY, maxRetries: 0 });
