@@ -265,7 +265,7 @@ function systemText(system: string | TextBlockParam[] | undefined, path: string)
   const texts: string[] = [];
   system.forEach((b, i) => {
     if (b?.type !== 'text') throw unsupportedBlock(b, `${path}.${i}`);
-    if (typeof b.text === 'string' && b.text !== '') texts.push(b.text);
+    if (textOf(b, `${path}.${i}`) !== '') texts.push(b.text);
   });
   return texts.join('\n\n');
 }
@@ -289,7 +289,7 @@ function userTurn(m: MessageParam, path: string, ctx: TranslateContext, quirks: 
 
 function userParts(b: OtherBlockParam, p: string, ctx: TranslateContext, quirks: ChatQuirks): ChatCompletionContentPart[] {
   switch (b?.type) {
-    case 'text': return textPart((b as TextBlockParam).text);
+    case 'text': return textPart(textOf(b as TextBlockParam, p));
     case 'image': return [imagePart(b as ImageBlockParam, p)];
     case 'document': return documentParts(b as DocumentBlockParam, p, ctx, quirks);
     case 'search_result': noteCitations(b, p, ctx); return textPart(searchResultText(b, p));
@@ -307,7 +307,7 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
   m.content.forEach((b, j) => {
     const p = `${path}.content.${j}`;
     switch (b?.type) {
-      case 'text': { const t = (b as TextBlockParam).text; if (typeof t === 'string' && t !== '') texts.push(t); break; }
+      case 'text': { const t = textOf(b as TextBlockParam, p); if (t !== '') texts.push(t); break; }
       case 'tool_use': {
         const { id, name, input } = b as { id: unknown; name: unknown; input: unknown };
         if (typeof id !== 'string' || typeof name !== 'string') throw invalidRequest('tool_use needs a string id and name', p);
@@ -367,7 +367,7 @@ function toolMessage(
     content.forEach((c, k) => {
       const cp = `${p}.content.${k}`;
       switch (c?.type) {
-        case 'text': { const t = (c as TextBlockParam).text; if (typeof t === 'string' && t !== '') texts.push(t); break; }
+        case 'text': { const t = textOf(c as TextBlockParam, cp); if (t !== '') texts.push(t); break; }
         case 'image': keepMedia(imagePart(c as ImageBlockParam, cp), 'image'); break;
         case 'document':
           for (const part of documentParts(c as DocumentBlockParam, cp, ctx, quirks)) {
@@ -389,6 +389,15 @@ function toolMessage(
 }
 
 // ---------- content parts ----------
+
+/**
+ * A text block's text: a block without a string one is the client's 400, naming it, as Anthropic's own (it was left
+ * out without a word). An empty one is left out by the callers, as before.
+ */
+function textOf(b: TextBlockParam, p: string): string {
+  if (typeof b.text !== 'string') throw invalidRequest('must be a string', `${p}.text`);
+  return b.text;
+}
 
 function textPart(text: unknown): ChatCompletionContentPart[] {
   return typeof text === 'string' && text !== '' ? [{ type: 'text', text }] : [];

@@ -104,6 +104,22 @@ describe('user content', () => {
   });
 });
 
+describe('text blocks without text', () => {
+  test('a text block whose text is missing or not a string is a 400 naming it (it was dropped without a word; Anthropic refuses it)', () => {
+    const bad = [{ type: 'text' }, { type: 'text', text: 5 }, { type: 'text', text: { a: 1 } }];
+    for (const block of bad) {
+      expect(thrown(() => msgs([{ role: 'user', content: [{ type: 'text', text: 'a' }, block] }])).message).toBe('messages.0.content.1.text: must be a string');
+      expect(thrown(() => msgs([{ role: 'user', content: 'q' }, { role: 'assistant', content: [block] }])).message).toBe('messages.1.content.0.text: must be a string');
+      const result = { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'text', text: 'ok' }, block] }] };
+      const call = { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {} }] };
+      expect(thrown(() => msgs([{ role: 'user', content: 'q' }, call, result])).message).toBe('messages.2.content.0.content.1.text: must be a string');
+      expect(thrown(() => toChat(hub({ system: [block] }))).message).toBe('system.0.text: must be a string');
+    }
+    // an empty text is no text: left out, as before
+    expect(msgs([{ role: 'user', content: [{ type: 'text', text: '' }, { type: 'text', text: 'a' }] }])).toEqual([{ role: 'user', content: 'a' }]);
+  });
+});
+
 describe('assistant turns and tools in history', () => {
   test('tool_use → tool_calls with the same ids; [text, tool_use, text] keeps all text', () => {
     expect(msgs([{
