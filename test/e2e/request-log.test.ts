@@ -1,0 +1,150 @@
+/**
+ * The request log line is true on every path a request takes: each of the four modes (Messages and Chat
+ * Completions, passed through or translated), streamed or not, answered, refused, fallen back, cut off or left by
+ * its client. Operators bill and debug from it: its usage is that of the answer the client got, its channel the one
+ * that gave it, and nothing of the prompt or of any key is in it.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
+
+const KEY = 'sk-gw-request-log-key-1';
+const ANT_KEY = 'ant-channel-secret-0123456789';
+const OA_KEY = 'oa-channel-secret-0123456789';
+const PROMPT = 'my-secret-prompt-text';
+
+let ant: MockUpstream;
+let oa: MockUpstream;
+let gw: TestGateway;
+
+beforeAll(() => {
+  ant = startMockUpstream(() => new Response('no handler', { status: 500 }));
+  oa = startMockUpstream(() => new Response('no handler', { status: 500 }));
+  gw = startGateway({
+    keys: [{ key: KEY, name: 'team' }],
+    routing: { circuit_failures: 1000, max_retry_after_ms: 0 },
+    channels: [
+      { name: 'ant', type: 'anthropic', base_url: ant.url, api_key: ANT_KEY, models: { a: 'claude-up', both: 'claude-up' }, priority: 10 },
+      { name: 'oa', type: 'openai', provider: 'openai', base_url: `${oa.url}/v1`, api_key: OA_KEY, models: { o: 'gpt-up', both: 'gpt-up' }, priority: 0 },
+    ],
+  });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await ant?.stop();
+  await oa?.stop();
+});
+beforeEach(() => {
+  ant.requests.length = 0;
+  oa.requests.length = 0;
+});
+
+const messagesBody = (model: string, stream: boolean) => JSON.stringify({ model, max_tokens: 64, stream, messages: [{ role: 'user', content: PROMPT }] });
+const chatBody = (model: string, stream: boolean, extra: Record<string, unknown> = {}) => JSON.stringify({ model, stream, messages: [{ role: 'user', content: PROMPT }], ...extra });
+const post = (path: string, body: string, signal?: AbortSignal) =>
+  fetch(`${gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body, signal });
+
+/** The log line of the request made by `run`, once it is written. */
+async function logOf(run: () => Promise<unknown>) {
+  const before = gw.requestLogs().length;
+  await run();
+  await until(() => gw.requestLogs().length > before);
+  const line = gw.requestLogs()[before];
+  const raw = JSON.stringify(line);
+  for (const secret of [KEY, ANT_KEY, OA_KEY, PROMPT]) expect(raw).not.toContain(secret);
+  expect(typeof line.latency_ms).toBe('number');
+  if (line.ttfb_ms !== undefined) expect(line.ttfb_ms).toBeLessThanOrEqual(line.latency_ms);
+  return line;
+}
+
+const anthropicAnswer = (usage: Record<string, number>) => ({
+  id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-up', content: [{ type: 'text', text: 'Hi.' }],
+  stop_reason: 'end_turn', stop_sequence: null, usage,
+});
+const chatAnswer = (usage: Record<string, unknown>) => ({
+  id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-up',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Hi.' }, finish_reason: 'stop' }], usage,
+});
+const anthropicStream = (startUsage: Record<string, number>, endUsage: Record<string, number>) => [
+  `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-up', content: [], stop_reason: null, stop_sequence: null, usage: startUsage } })}\n\n`,
+  'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+  'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi."}}\n\n',
+  'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+  `event: message_delta\ndata: ${JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: endUsage })}\n\n`,
+  'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+];
+const chatStream = (usage: Record<string, unknown>) => [
+  'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-up","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null}\n\n',
+  'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-up","choices":[{"index":0,"delta":{"content":"Hi."},"finish_reason":null}],"usage":null}\n\n',
+  'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-up","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n',
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-up', choices: [], usage })}\n\n`,
+  'data: [DONE]\n\n',
+];
+
+const COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
+const counts = (l: any) => Object.fromEntries(COUNTS.map((k) => [k, l[k]]));
+
+const MODES = [
+  { name: 'Messages -> anthropic (passthrough)', path: '/v1/messages', model: 'a' },
+  { name: 'Chat -> anthropic (translated)', path: '/v1/chat/completions', model: 'a' },
+  { name: 'Chat -> openai (passthrough)', path: '/v1/chat/completions', model: 'o' },
+  { name: 'Messages -> openai (translated)', path: '/v1/messages', model: 'o' },
+] as const;
+const bodyFor = (path: string, model: string, stream: boolean, extra: Record<string, unknown> = {}) =>
+  path === '/v1/messages' ? JSON.stringify({ ...JSON.parse(messagesBody(model, stream)), ...extra }) : chatBody(model, stream, extra);
+
+describe('the request log line, in each of the four modes', () => {
+  test('one upstream answer logs the same four counts passed through and translated, JSON or streamed, a stream in one read or many (cache reads and writes too)', async () => {
+    let delayMs = 0;
+    ant.handler = (r) => r.json.stream
+      ? sse(anthropicStream({ input_tokens: 10, output_tokens: 1, cache_read_input_tokens: 100, cache_creation_input_tokens: 20 }, { output_tokens: 5 }), { delayMs })
+      : json(anthropicAnswer({ input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 100, cache_creation_input_tokens: 20 }));
+    const oaUsage = { prompt_tokens: 110, completion_tokens: 5, total_tokens: 115, prompt_tokens_details: { cached_tokens: 100 } };
+    oa.handler = (r) => r.json.stream ? sse(chatStream(oaUsage), { delayMs }) : json(chatAnswer(oaUsage));
+    for (const m of MODES) {
+      for (const [stream, delay] of [[false, 0], [true, 0], [true, 2]] as const) {
+        delayMs = delay;
+        const l = await logOf(async () => (await post(m.path, bodyFor(m.path, m.model, stream, { stream_options: m.path === '/v1/chat/completions' && stream ? { include_usage: true } : undefined }))).text());
+        expect(l).toMatchObject({ status: 200, outcome: 'ok', key: 'team', model: m.model, stream, attempts: 1, channel: m.model === 'a' ? 'ant' : 'oa' });
+        expect(counts(l)).toEqual(m.model === 'a'
+          ? { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 100, cache_creation_input_tokens: 20 }
+          : { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 100, cache_creation_input_tokens: 0 });
+        expect(l.usage_estimated).toBeUndefined();
+        expect(typeof l.ttfb_ms).toBe('number');
+      }
+    }
+  });
+
+  test('an HTTP error on the last channel: its status and type, "upstream HTTP <status>", no usage, neither the key nor the prompt it quotes', async () => {
+    for (const status of [400, 500]) {
+      ant.handler = () => json({ type: 'error', error: { type: status === 400 ? 'invalid_request_error' : 'api_error', message: `key ${ANT_KEY} prompt ${PROMPT}` } }, status);
+      oa.handler = () => json({ error: { type: 'invalid_request_error', message: `key ${OA_KEY} prompt ${PROMPT}` } }, status);
+      for (const m of MODES) {
+        for (const stream of [false, true]) {
+          const l = await logOf(async () => (await post(m.path, bodyFor(m.path, m.model, stream))).text());
+          expect(l).toMatchObject({ status, outcome: 'error', error: `upstream HTTP ${status}`, error_type: status === 400 ? 'invalid_request_error' : 'api_error', attempts: 1 });
+          expect(l.input_tokens).toBeUndefined();
+        }
+      }
+    }
+  });
+
+  test('a client that leaves mid-stream: cancelled, with the usage read so far', async () => {
+    ant.handler = (r) => sse(anthropicStream({ input_tokens: 10, output_tokens: 1 }, { output_tokens: 5 }), { delayMs: 100, signal: r.signal });
+    oa.handler = (r) => sse(chatStream({ prompt_tokens: 12, completion_tokens: 5 }), { delayMs: 100, signal: r.signal });
+    for (const m of MODES) {
+      const l = await logOf(async () => {
+        const ac = new AbortController();
+        const res = await post(m.path, bodyFor(m.path, m.model, true), ac.signal);
+        const reader = res.body!.getReader();
+        await reader.read();
+        await Bun.sleep(120);
+        ac.abort();
+        await reader.read().catch(() => {});
+      });
+      expect(l).toMatchObject({ status: 200, outcome: 'cancelled', stop_reason: null, output_tokens: 1 });
+      expect(l.error).toBeUndefined();
+      expect(l.input_tokens).toBeGreaterThan(0);
+    }
+  });
+});
