@@ -71,17 +71,18 @@ export function markFirstByte(log: RequestLog) {
   if (log.entry.ttfb_ms === undefined) log.entry.ttfb_ms = Math.round((performance.now() - log.start) * 100) / 100;
 }
 
-export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason?: string | null) {
-  recordStreamEnd(log, usage, outcome, stopReason);
+export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason: string | null, key: string | undefined) {
+  recordStreamEnd(log, usage, outcome, stopReason, key);
   log.finish();
 }
 
 /**
  * How a stream ended, into its log line: usage, stop reason, and the outcome (undefined: it ended well; 'cancelled';
  * or the failure, an error event it carried included). finishStreamLog writes the line; a stream answered in one
- * write leaves that to the route's settle.
+ * write leaves that to the route's settle. An error event's message is the upstream's text: the channel's `key`
+ * and anything that looks like a credential are masked in it, as in an error body (errorBodyOf).
  */
-export function recordStreamEnd(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason?: string | null) {
+export function recordStreamEnd(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason: string | null, key: string | undefined) {
   Object.assign(log.entry, usage);
   if (stopReason !== undefined) log.entry.stop_reason = stopReason;
   if (outcome === 'cancelled') log.entry.outcome = 'cancelled';
@@ -89,7 +90,7 @@ export function recordStreamEnd(log: RequestLog, usage: UsageTotals, outcome: un
     const e = relayFailure(outcome);
     log.entry.outcome = 'error';
     log.entry.error_type = e.type;
-    log.entry.error = e.message;
+    log.entry.error = redactSecrets(redactKey(e.message, key));
   }
 }
 

@@ -29,7 +29,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   if (start.whole) {
     for (const chunk of start.head) sniffer.push(chunk);
     if (counter) for (const chunk of start.head) counter.push(chunk);
-    recordStreamEnd(log, estimatedIfNone(inbound, sniffer.finish(), counter?.chars, log), sniffer.failure ?? undefined, sniffer.stopReason);
+    recordStreamEnd(log, estimatedIfNone(inbound, sniffer.finish(), counter?.chars, log), sniffer.failure ?? undefined, sniffer.stopReason, channel.config.api_key);
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
@@ -41,7 +41,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       // an error event the upstream sent counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, estimatedIfNone(inbound, sniffer.finish(), counter?.chars, log), sniffer.failure ?? outcome, sniffer.stopReason);
+      finishStreamLog(log, estimatedIfNone(inbound, sniffer.finish(), counter?.chars, log), sniffer.failure ?? outcome, sniffer.stopReason, channel.config.api_key);
     },
   });
   log.entry.status = res.status;

@@ -256,7 +256,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
       // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
       noteTranslation(log, ctx);
       // an error event the answer ended with counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, translation.usage, translation.failure ?? outcome, translation.stopReason);
+      finishStreamLog(log, translation.usage, translation.failure ?? outcome, translation.stopReason, channel.config.api_key);
     },
   });
   log.entry.status = 200;
@@ -309,7 +309,7 @@ function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf:
   const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks);
   const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
   noteTranslation(x.log, ctx);
-  recordStreamEnd(x.log, translation.usage, translation.failure ?? undefined, translation.stopReason);
+  recordStreamEnd(x.log, translation.usage, translation.failure ?? undefined, translation.stopReason, channel.config.api_key);
   const headers = answerHeaders(x, SSE);
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });

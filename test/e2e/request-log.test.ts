@@ -147,4 +147,17 @@ describe('the request log line, in each of the four modes', () => {
       expect(l.input_tokens).toBeGreaterThan(0);
     }
   });
+
+  test('an error event inside a 200 stream, at its start or mid-way, that quotes the channel key: masked in the log line', async () => {
+    const antError = `event: error\ndata: {"type":"error","error":{"type":"api_error","message":"refused key ${ANT_KEY}"}}\n\n`;
+    const oaError = `data: {"error":{"type":"server_error","message":"refused key ${OA_KEY}"}}\n\n`;
+    for (const midway of [false, true]) {
+      ant.handler = () => sse([...(midway ? anthropicStream({ input_tokens: 10, output_tokens: 1 }, {}).slice(0, 3) : []), antError], { delayMs: 2 });
+      oa.handler = () => sse([...(midway ? chatStream({}).slice(0, 2) : []), oaError], { delayMs: 2 });
+      for (const m of MODES) {
+        const l = await logOf(async () => (await post(m.path, bodyFor(m.path, m.model, true))).text());
+        expect(l).toMatchObject({ outcome: 'error', error: 'refused key [redacted]' });
+      }
+    }
+  });
 });
