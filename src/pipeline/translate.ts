@@ -23,6 +23,7 @@ import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
 import { assertNever } from '../util/never.ts';
+import { redactKey } from '../util/redact.ts';
 
 const utf8 = new TextDecoder();
 
@@ -347,10 +348,14 @@ function upstreamMessage(inbound: Inbound, channel: Channel, buf: Uint8Array, ct
 
 /**
  * A shape the converters do not expect (a null where an object belongs, nesting past the stack): the upstream's
- * answer is at fault, not the gateway. A GatewayError (an error envelope inside the answer) stays as it is.
+ * answer is at fault, not the gateway. A GatewayError (an error envelope inside the answer) stays as it is, the
+ * channel's key masked in its message (the upstream's text, for the client and the log line, as in an error body).
  */
 function untranslatable(channel: Channel, err: unknown): GatewayError {
-  if (err instanceof GatewayError) return err;
+  if (err instanceof GatewayError) {
+    err.message = redactKey(err.message, channel.config.api_key);
+    return err;
+  }
   return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned an answer that cannot be translated (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
 }
 
