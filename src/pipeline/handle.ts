@@ -73,6 +73,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       log.entry.attempts = i + 1;
       log.entry.channel = channel.name;
       log.entry.upstream_model = route.upstreamModel;
+      log.entry.dropped = undefined; // what an earlier attempt's translation left out, this one's answer did not
 
       if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) return settle(x, estimatedCount(x, inbound));
       if (gated && !deps.breaker.admit(channel.name)) continue; // opened, or probed, by another request meanwhile

@@ -170,4 +170,20 @@ describe('the request log line, in each of the four modes', () => {
       expect(client).toContain('refused key [redacted]');
     }
   });
+
+  test('a fallback: the channel, upstream model, usage and dropped fields of the answer the client got, attempts counting both', async () => {
+    ant.handler = () => json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 529);
+    const usage = { prompt_tokens: 110, completion_tokens: 5, total_tokens: 115, prompt_tokens_details: { cached_tokens: 100 } };
+    oa.handler = (r) => r.json.stream ? sse(chatStream(usage), { delayMs: 2 }) : json(chatAnswer(usage));
+    for (const stream of [false, true]) {
+      // a Chat client: the anthropic channel's translation drops `seed`; the openai channel that answers gets it as sent
+      const chat = await logOf(async () => (await post('/v1/chat/completions', chatBody('both', stream, { seed: 3, stream_options: stream ? { include_usage: true } : undefined }))).text());
+      expect(chat).toMatchObject({ status: 200, outcome: 'ok', channel: 'oa', upstream_model: 'gpt-up', attempts: 2, input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 100 });
+      expect(oa.requests.at(-1)!.json.seed).toBe(3);
+      expect(chat.dropped).toBeUndefined();
+      // a Messages client: passed through to the anthropic channel as sent, then translated for the openai one, which drops `top_k`
+      const messages = await logOf(async () => (await post('/v1/messages', bodyFor('/v1/messages', 'both', stream, { top_k: 3 }))).text());
+      expect(messages).toMatchObject({ status: 200, outcome: 'ok', channel: 'oa', upstream_model: 'gpt-up', attempts: 2, input_tokens: 10, dropped: ['top_k'] });
+    }
+  });
 });
