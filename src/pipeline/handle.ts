@@ -288,10 +288,14 @@ function redirected(x: Exchange, deps: AppDeps, channel: Channel, res: Response,
   return error;
 }
 
-/** count_tokens for a channel without it (OpenAI-compatible providers): the local estimate (README: "count_tokens"). */
+/**
+ * count_tokens for a channel without it (OpenAI-compatible providers): the local estimate (README: "count_tokens"),
+ * logged as one.
+ */
 function estimatedCount(x: Exchange, inbound: Inbound): Response {
   const estimate = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
   x.log.entry.input_tokens = estimate;
+  x.log.entry.usage_estimated = true;
   return Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
 }
 

@@ -186,4 +186,16 @@ describe('the request log line, in each of the four modes', () => {
       expect(messages).toMatchObject({ status: 200, outcome: 'ok', channel: 'oa', upstream_model: 'gpt-up', attempts: 2, input_tokens: 10, dropped: ['top_k'] });
     }
   });
+
+  test('count_tokens: the anthropic channel\'s count as it is, the local estimate for an openai channel marked as one', async () => {
+    ant.handler = () => json({ input_tokens: 42 });
+    const count = (model: string) => post('/v1/messages/count_tokens', JSON.stringify({ model, messages: [{ role: 'user', content: PROMPT }] }));
+    const relayed = await logOf(async () => (await count('a')).text());
+    expect(relayed).toMatchObject({ status: 200, outcome: 'ok', channel: 'ant', input_tokens: 42 });
+    expect(relayed.usage_estimated).toBeUndefined();
+    let answer: any;
+    const local = await logOf(async () => { answer = await (await count('o')).json(); });
+    expect(local).toMatchObject({ status: 200, outcome: 'ok', input_tokens: answer.input_tokens, usage_estimated: true });
+    expect(oa.requests.length).toBe(0);
+  });
 });
