@@ -263,7 +263,8 @@ async function ceilingOrError(x: Exchange, deps: AppDeps, channel: Channel, res:
     deps.logger.event('warn', 'upstream refused max_tokens: sent again within its ceiling', {
       request_id: x.requestId, channel: channel.name, upstream_model: ctx.upstreamModel, sent: ctx.maxTokensSent, ceiling: refused.ceiling, remembered: refused.remember,
     });
-    x.log.entry.error = undefined; // the attempt that follows decides the line
+    // the attempt that follows decides the line: its error, and when its answer began (not when this refusal was read)
+    x.log.entry.error = x.log.entry.ttfb_ms = undefined;
     return refused.ceiling;
   }
   throw new GatewayError(502, 'api_error', `channel ${channel.name}: HTTP ${res.status}`); // not reached: a translation's error is thrown

@@ -198,4 +198,18 @@ describe('the request log line, in each of the four modes', () => {
     expect(local).toMatchObject({ status: 200, outcome: 'ok', input_tokens: answer.input_tokens, usage_estimated: true });
     expect(oa.requests.length).toBe(0);
   });
+
+  test('ttfb_ms: when the answer began, not when an earlier attempt\'s refusal was read', async () => {
+    // the openai channel refuses max_tokens above its ceiling (400), then answers the capped retry after 150 ms
+    oa.handler = async (r) => {
+      const asked = r.json.max_completion_tokens ?? r.json.max_tokens;
+      if (asked > 16384) return json({ error: { type: 'invalid_request_error', message: `max_tokens is too large: ${asked}. This model supports at most 16384 completion tokens, whereas you provided ${asked}.` } }, 400);
+      await Bun.sleep(150);
+      return json(chatAnswer({ prompt_tokens: 12, completion_tokens: 5 }));
+    };
+    const l = await logOf(async () => (await post('/v1/messages', bodyFor('/v1/messages', 'o', false, { max_tokens: 128000 }))).text());
+    expect(l).toMatchObject({ status: 200, outcome: 'ok', attempts: 2, input_tokens: 12, output_tokens: 5 });
+    expect(l.error).toBeUndefined();
+    expect(l.ttfb_ms).toBeGreaterThanOrEqual(150);
+  });
 });
