@@ -63,6 +63,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // the output ceiling a provider named when it refused this request's max_tokens: its retry, once per channel
     // (pipeline/output-ceilings.ts)
     let refused: { route: Route; ceiling: number } | null = null;
+    // the attempts made, for the log line: a candidate the breaker skips is not one
+    let attempts = 0;
     for (let i = 0; i < tried.length; i++) {
       // a client that left during the last attempt (or the wait after it) is not served by the next one
       if (i > 0 && req.signal.aborted) throw new ClientGone();
@@ -70,13 +72,15 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       const channel = route.channel;
       const last = i === tried.length - 1;
       const passthrough = channel.nativeFormat === inbound.format;
-      log.entry.attempts = i + 1;
+      // a count made here calls no upstream: it claims no probe
+      const localCount = inbound.endpoint === 'count_tokens' && !channel.countsTokens;
+      if (!localCount && gated && !deps.breaker.admit(channel.name)) continue; // opened, or probed, by another request meanwhile
+      log.entry.attempts = ++attempts;
       log.entry.channel = channel.name;
       log.entry.upstream_model = route.upstreamModel;
       log.entry.dropped = undefined; // what an earlier attempt's translation left out, this one's answer did not
 
-      if (inbound.endpoint === 'count_tokens' && !channel.countsTokens) return settle(x, estimatedCount(x, inbound));
-      if (gated && !deps.breaker.admit(channel.name)) continue; // opened, or probed, by another request meanwhile
+      if (localCount) return settle(x, estimatedCount(x, inbound));
 
       let body: Uint8Array | string;
       let ctx: TranslateContext | null = null;

@@ -213,3 +213,31 @@ describe('the request log line, in each of the four modes', () => {
     expect(l.ttfb_ms).toBeGreaterThanOrEqual(150);
   });
 });
+
+describe('the request log line, when a channel is skipped by its circuit breaker mid-request', () => {
+  test('channel and attempts are those of the attempts made, not of a candidate the breaker skipped', async () => {
+    const p = startMockUpstream(() => json({}));
+    const s = startMockUpstream(() => json(anthropicAnswer({ input_tokens: 1, output_tokens: 1 })));
+    const g = startGateway({
+      keys: [{ key: KEY, name: 'team' }],
+      routing: { circuit_failures: 1, max_retry_after_ms: 0 },
+      channels: [
+        { name: 'p', type: 'anthropic', base_url: p.url, api_key: ANT_KEY, models: { m: 'claude-p' }, priority: 10 },
+        { name: 's', type: 'anthropic', base_url: s.url, api_key: ANT_KEY, models: { m: 'claude-s' }, priority: 0 },
+      ],
+    });
+    try {
+      // while the request waits on p, another request's failure opens s's circuit
+      p.handler = () => { g.deps.breaker.failure('s'); return json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 529); };
+      const before = g.requestLogs().length;
+      const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: messagesBody('m', false) });
+      expect(res.status).toBe(529);
+      await until(() => g.requestLogs().length > before);
+      const l = g.requestLogs()[before];
+      expect(s.requests.length).toBe(0);
+      expect(l).toMatchObject({ status: 529, outcome: 'error', channel: 'p', upstream_model: 'claude-p', attempts: 1 });
+    } finally {
+      await g.stop(); await p.stop(); await s.stop();
+    }
+  });
+});
