@@ -23,7 +23,7 @@ import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
 import { assertNever } from '../util/never.ts';
-import { redactKey } from '../util/redact.ts';
+import { redactKey, redactSecrets } from '../util/redact.ts';
 
 const utf8 = new TextDecoder();
 
@@ -165,7 +165,11 @@ export class StreamTranslation {
   private readonly sseOut: SseEvent[] = [];
   private text = '';
 
-  constructor(client: FormatId, upstream: FormatId, ctx: TranslateContext, quirks: unknown, literals = true) {
+  /**
+   * `key`: the channel's credential, masked (with anything shaped like one) in an error event's message before the
+   * client's format writes it: the upstream's text, which may echo the key it was given, as an error body may.
+   */
+  constructor(client: FormatId, upstream: FormatId, ctx: TranslateContext, quirks: unknown, literals = true, private readonly key?: string) {
     const toHub = (this.toHub = FORMATS[upstream].streamToHub(ctx, quirks as never));
     const fromHub = (this.fromHub = FORMATS[client].streamFromHub(ctx));
     const sink: SseSink = (this.sink = { event: (ev) => { toHub.push(ev, this.hub); this.hubOut(); } });
@@ -213,7 +217,10 @@ export class StreamTranslation {
     for (const ev of hub) {
       if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
       else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); this.stopReason = ev.delta.stop_reason; this.ended = true; }
-      else if (ev.type === 'error') this.failure = new GatewayError(502, ev.error.type as AnthropicErrorType, ev.error.message);
+      else if (ev.type === 'error') {
+        if (typeof ev.error.message === 'string') ev.error.message = redactSecrets(redactKey(ev.error.message, this.key));
+        this.failure = new GatewayError(502, ev.error.type as AnthropicErrorType, ev.error.message);
+      }
       this.fromHub.push(ev, sseOut);
     }
     for (const ev of sseOut) this.text += encodeOneLineEvent(ev); // one-line data: Format.streamFromHub
@@ -239,7 +246,7 @@ function answerHeaders(x: Exchange, type: typeof SSE | typeof JSON_TYPE): Record
 /** Upstream stream → the client's format, one synchronous pass per upstream chunk, relayed as it comes. */
 export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, ctx: TranslateContext): Response {
   const log = x.log;
-  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks);
+  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks, true, channel.config.api_key);
   // written as strings: Bun encodes them into the socket's buffer as it writes, no bytes of our own in between
   const translate = (chunk: Uint8Array | null) => translation.translate(chunk);
   const headers = answerHeaders(x, SSE);
@@ -307,7 +314,7 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
  * label was looked at: translated like any stream, in one pass, and answered in one write.
  */
 function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
-  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks);
+  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks, true, channel.config.api_key);
   const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
   noteTranslation(x.log, ctx);
   recordStreamEnd(x.log, translation.usage, translation.failure ?? undefined, translation.stopReason, channel.config.api_key);
