@@ -793,6 +793,7 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
     case 'reasoning_effort': {
       const level = req.on ? capEffort(req.effort, offered) : hasOff ? 'none' : undefined;
       if (level) body.reasoning_effort = level;
+      if (req.on) noteEffort(ctx, hub, level);
       return;
     }
     case 'reasoning': {
@@ -805,6 +806,7 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
       } else {
         const level = capEffort(req.effort, offered);
         body.reasoning = level ? { effort: level } : { enabled: true };
+        noteEffort(ctx, hub, level);
       }
       // reasoning_details carried back (quirks.reasoning_details) must come in the first place: the text of omitted
       // thinking is then kept from the client by the gateway instead
@@ -813,7 +815,11 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
     }
     case 'thinking': {
       body.thinking = { type: req.on ? 'enabled' : 'disabled' };
-      if (req.on) { const level = capEffort(req.effort, offered); if (level) body.reasoning_effort = level; }
+      if (req.on) {
+        const level = capEffort(req.effort, offered);
+        if (level) body.reasoning_effort = level;
+        noteEffort(ctx, hub, level);
+      }
       return;
     }
     case 'none':
@@ -821,6 +827,20 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
       return;
     default: assertNever(quirks.reasoning, 'reasoning style');
   }
+}
+
+/**
+ * The effort a client named (`output_config.effort`) when the provider gets another level, or none: reported, as a
+ * Chat client's `reasoning_effort` capped for Anthropic is (request-to-hub.ts). An effort the translation derived
+ * (from a budget, or adaptive's default) is not the client's word and goes unreported.
+ */
+function noteEffort(ctx: TranslateContext, hub: MessageCreateParams, level: string | undefined): void {
+  const asked = hub.output_config?.effort;
+  if (typeof asked !== 'string' || asked === level) return;
+  if (level === undefined) { noteDropped(ctx, `output_config.effort=${asked.slice(0, 40)} (the provider takes no effort level)`); return; }
+  const from = EFFORT_RANK.indexOf(asked);
+  const how = from < 0 ? 'sent as' : EFFORT_RANK.indexOf(level) < from ? 'capped to' : 'raised to';
+  noteDropped(ctx, `output_config.effort=${asked.slice(0, 40)} (${how} ${level})`);
 }
 
 // ---------- small helpers ----------

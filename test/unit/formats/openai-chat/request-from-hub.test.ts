@@ -572,10 +572,10 @@ describe('thinking → reasoning control', () => {
     ['budget 31999 (Claude Code) → high', { thinking: { type: 'enabled', budget_tokens: 31999, display: 'omitted' } }, {}, { reasoning_effort: 'high' }],
     ['adaptive without effort → high (Anthropic default)', { thinking: { type: 'adaptive' } }, {}, { reasoning_effort: 'high' }],
     ['adaptive + effort medium (Claude Code)', { thinking: { type: 'adaptive', display: 'omitted' }, output_config: { effort: 'medium' } }, {}, { reasoning_effort: 'medium' }],
-    ['xhigh capped to the provider top', { thinking: { type: 'adaptive' }, output_config: { effort: 'xhigh' } }, {}, { reasoning_effort: 'high' }],
-    ['max capped to the provider top', { thinking: { type: 'adaptive' }, output_config: { effort: 'max' } }, { reasoning_efforts: ['minimal', 'low', 'medium', 'high', 'xhigh'] }, { reasoning_effort: 'xhigh' }],
-    ['medium on a low|high provider (xAI) → low', { thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } }, { reasoning_efforts: ['low', 'high'] }, { reasoning_effort: 'low' }],
-    ['low on a high-only provider → high', { thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }, { reasoning_efforts: ['high'] }, { reasoning_effort: 'high' }],
+    ['xhigh capped to the provider top', { thinking: { type: 'adaptive' }, output_config: { effort: 'xhigh' } }, {}, { reasoning_effort: 'high' }, ['output_config.effort=xhigh (capped to high)']],
+    ['max capped to the provider top', { thinking: { type: 'adaptive' }, output_config: { effort: 'max' } }, { reasoning_efforts: ['minimal', 'low', 'medium', 'high', 'xhigh'] }, { reasoning_effort: 'xhigh' }, ['output_config.effort=max (capped to xhigh)']],
+    ['medium on a low|high provider (xAI) → low', { thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } }, { reasoning_efforts: ['low', 'high'] }, { reasoning_effort: 'low' }, ['output_config.effort=medium (capped to low)']],
+    ['low on a high-only provider → high', { thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }, { reasoning_efforts: ['high'] }, { reasoning_effort: 'high' }, ['output_config.effort=low (raised to high)']],
     ['effort without thinking', { output_config: { effort: 'low' } }, {}, { reasoning_effort: 'low' }],
     ['no thinking: nothing', {}, {}, {}],
     ['disabled: nothing where there is no off switch', { thinking: { type: 'disabled' } }, {}, {}],
@@ -585,8 +585,10 @@ describe('thinking → reasoning control', () => {
     ['OpenRouter: adaptive effort', { thinking: { type: 'adaptive' }, output_config: { effort: 'max' } }, { reasoning: 'reasoning', reasoning_efforts: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] }, { reasoning: { effort: 'max' } }],
     ['OpenRouter: disabled → effort none', { thinking: { type: 'disabled' } }, { reasoning: 'reasoning', reasoning_efforts: ['none', 'low', 'high'] }, { reasoning: { effort: 'none' } }],
     ['DeepSeek: toggle plus effort', { thinking: { type: 'enabled', budget_tokens: 31999 } }, { reasoning: 'thinking', reasoning_efforts: ['low', 'high', 'max'] }, { thinking: { type: 'enabled' }, reasoning_effort: 'high' }],
-    ['DeepSeek: medium → low (highest not above)', { thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } }, { reasoning: 'thinking', reasoning_efforts: ['low', 'high', 'max'] }, { thinking: { type: 'enabled' }, reasoning_effort: 'low' }],
+    ['DeepSeek: medium → low (highest not above)', { thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } }, { reasoning: 'thinking', reasoning_efforts: ['low', 'high', 'max'] }, { thinking: { type: 'enabled' }, reasoning_effort: 'low' }, ['output_config.effort=medium (capped to low)']],
     ['Z.ai: toggle only', { thinking: { type: 'adaptive' } }, { reasoning: 'thinking', reasoning_efforts: [] }, { thinking: { type: 'enabled' } }],
+    ['Z.ai: toggle only, a named effort reported', { thinking: { type: 'adaptive' }, output_config: { effort: 'low' } }, { reasoning: 'thinking', reasoning_efforts: [] }, { thinking: { type: 'enabled' } }, ['output_config.effort=low (the provider takes no effort level)']],
+    ['an effort the translation derived (a budget) is not reported', { thinking: { type: 'enabled', budget_tokens: 8000 } }, { reasoning_efforts: ['low', 'high'] }, { reasoning_effort: 'low' }, []],
     ['thinking style: disabled → explicit off', { thinking: { type: 'disabled' } }, { reasoning: 'thinking' }, { thinking: { type: 'disabled' } }],
     ['no reasoning control: nothing, reported', { thinking: { type: 'adaptive' } }, { reasoning: 'none' }, {}, ['thinking (the provider has no reasoning control)']],
     ['no reasoning control, disabled: nothing, silent', { thinking: { type: 'disabled' } }, { reasoning: 'none' }, {}, []],
@@ -664,6 +666,7 @@ describe('a Claude Code request', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    expect(ctx.dropped).toEqual(['tools.DeferredToolPlaceholder (defer_loading)']);
+    // DeepSeek's levels are low, high and max: Claude Code's medium goes as low, and the client is told
+    expect(ctx.dropped).toEqual(['tools.DeferredToolPlaceholder (defer_loading)', 'output_config.effort=medium (capped to low)']);
   });
 });
