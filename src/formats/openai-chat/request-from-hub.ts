@@ -93,9 +93,17 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
 
   for (const k of PASSTHROUGH_FIELDS) if (hub[k] !== undefined && hub[k] !== null) (body as Record<string, unknown>)[k] = hub[k];
   // `output_format`: the structured-outputs beta's first shape, still sent by clients that predate `output_config.format`
-  const format = hub.output_config?.format ?? hub.output_format;
-  if (body.response_format === undefined && isRecord(format) && format.type === 'json_schema' && isRecord(format.schema)) {
-    body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: cleanSchema(format.schema, quirks.schema) } };
+  const fromConfig = hub.output_config?.format;
+  const format = fromConfig ?? hub.output_format;
+  if (format !== undefined && format !== null) {
+    const name = fromConfig !== undefined && fromConfig !== null ? 'output_config.format' : 'output_format';
+    if (body.response_format !== undefined) noteDropped(ctx, `${name} (response_format given)`);
+    else if (isRecord(format) && format.type === 'json_schema' && isRecord(format.schema)) {
+      body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: cleanSchema(format.schema, quirks.schema) } };
+      // Anthropic's structured outputs always hold to the schema; OpenAI's `strict` refuses schemas Anthropic takes
+      // (optional properties), as for a tool's, so it is not sent, and the client is told the guarantee is gone
+      noteDropped(ctx, `${name} (sent without strict: schema-valid output is not guaranteed)`);
+    } else noteDropped(ctx, `${name} (type ${JSON.stringify(isRecord(format) ? format.type : format)?.slice(0, 40)} cannot be sent)`);
   }
 
   // output_config's effort and format are read above and in the reasoning; a newer key (a task budget…) is reported

@@ -497,7 +497,12 @@ describe('sampling, limits and identity', () => {
     ['OpenAI-style extras pass through', { n: 2, stop: 'x', presence_penalty: 0.1, frequency_penalty: 0.2, logit_bias: { 50256: -100 }, response_format: { type: 'json_object' }, seed: 7 }, {},
       { n: 2, stop: 'x', presence_penalty: 0.1, frequency_penalty: 0.2, logit_bias: { 50256: -100 }, response_format: { type: 'json_object' }, seed: 7 }, []],
     ['output_config.format → response_format json_schema', { output_config: { format: { type: 'json_schema', schema: { type: 'object', $schema: 'x' } } } }, {},
-      { response_format: { type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object' } } } }, []],
+      { response_format: { type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object' } } } }, ['output_config.format (sent without strict: schema-valid output is not guaranteed)']],
+    ['output_format (the beta\'s) → response_format json_schema, reported alike', { output_format: { type: 'json_schema', schema: { type: 'object' } } }, {},
+      { response_format: { type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object' } } } }, ['output_format (sent without strict: schema-valid output is not guaranteed)']],
+    ['an output_config.format this translation cannot send: reported, not silently nothing', { output_config: { format: { type: 'regex', pattern: 'a+' } } }, {}, {}, ['output_config.format (type "regex" cannot be sent)']],
+    ['a response_format of the client\'s own wins, and the format is reported as not sent', { response_format: { type: 'json_object' }, output_config: { format: { type: 'json_schema', schema: { type: 'object' } } } }, {},
+      { response_format: { type: 'json_object' } }, ['output_config.format (response_format given)']],
   ] as const)('%s', (_name, extra, q, want, dropped) => {
     const ctx = makeCtx();
     const out = toChat(hub(extra), q as Partial<ChatQuirks>, ctx);
