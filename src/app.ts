@@ -53,9 +53,15 @@ export function createApp(deps: AppDeps): SwitchboardApp {
         : json({ status: 'ready' }))));
   app.on(['GET', 'HEAD'], '/', hono(route(open, () => json({ name: 'switchboard', version: deps.version }))));
 
-  const authed = { format: 'anthropic', auth: true } as const;
-  app.get('/v1/models', hono(route(authed, listModels(deps))));
-  app.get('/v1/models/:id{.+}', hono(route(authed, getModel(deps))));
+  // both SDKs list models here: errors in the asker's dialect, Anthropic's for a client that names its API version
+  // (the Anthropic SDK and Claude Code always do), OpenAI's otherwise (the openai SDK reads its err.code there)
+  const byDialect = (handler: Parameters<typeof route>[1]) => {
+    const anthropic = hono(route({ format: 'anthropic', auth: true }, handler));
+    const chat = hono(route({ format: 'openai-chat', auth: true }, handler));
+    return (c: Context) => (c.req.raw.headers.has('anthropic-version') ? anthropic : chat)(c);
+  };
+  app.get('/v1/models', byDialect(listModels(deps)));
+  app.get('/v1/models/:id{.+}', byDialect(getModel(deps)));
 
   const inference = (format: FormatId, endpoint: Endpoint) =>
     route({ format, auth: true, loopGuard: true, setsRequestId: true, settles: true }, (x, _c, render) => handleInference(x, deps, format, endpoint, render));

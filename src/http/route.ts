@@ -88,7 +88,10 @@ export function createRoute(deps: AppDeps, cors: Cors): Route {
       try {
         admit(x, opts);
         res = await handler(x, c, render);
-        if (!opts.setsRequestId) res.headers.set('request-id', x.requestId);
+        if (!opts.setsRequestId) {
+          res.headers.set('request-id', x.requestId);
+          if (x.format === 'openai-chat') res.headers.set('x-request-id', x.requestId); // the openai SDK's _request_id
+        }
       } catch (err) {
         res = render(err, x);
       }

@@ -310,6 +310,26 @@ describe('count_tokens and models', () => {
     expect(ids.sort()).toEqual(['claude-opus-5-5', 'claude-sonnet-5-5', 'team-model']);
   });
 
+  test('/v1/models errors in the dialect of the SDK asking: OpenAI\'s for the openai SDK (its err.code), Anthropic\'s for the Anthropic SDK', async () => {
+    const { default: OpenAI } = await import('openai');
+    const oaBad = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'sk-wrong-key-0000', maxRetries: 0 });
+    const denied: any = await oaBad.models.list().then(() => null, (e) => e);
+    expect(denied).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(denied.code).toBe('invalid_api_key');
+    const oa = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    const missing: any = await oa.models.retrieve('nope').then(() => null, (e) => e);
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(missing.code).toBe('model_not_found');
+    expect(missing.requestID).toMatch(/^req_/);
+    const page = await oa.models.list().withResponse();
+    expect(page.request_id).toMatch(/^req_/);
+    // the Anthropic SDK (it sends anthropic-version) still gets Anthropic's envelope
+    const anthropicBad = new Anthropic({ baseURL: gw.url, apiKey: 'sk-wrong-key-0000', maxRetries: 0 });
+    const err: any = await anthropicBad.models.list().then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
+    expect(err.error.error.type).toBe('authentication_error');
+  });
+
   test('models.retrieve()', async () => {
     const m = await client.models.retrieve('team-model');
     expect(m.id).toBe('team-model');

@@ -63,7 +63,7 @@ export function getModel(deps: AppDeps) {
     // what a request for it would be routed to: a name only a pattern serves (`claude-*`) is found too
     // a name no request may use (hub/schema.ts) is not one the table serves, whatever a pattern matches
     const channels = id.length > MAX_MODEL_LENGTH ? [] : [...new Set(deps.table.routes(id).map((r) => r.channel.name))];
-    if (channels.length === 0 || (allowed && !allowed.has(id))) throw new GatewayError(404, 'not_found_error', `model: model "${id}" not found`);
+    if (channels.length === 0 || (allowed && !allowed.has(id))) throw new GatewayError(404, 'not_found_error', `model: model "${id}" not found`, { code: 'model_not_found' });
     return Response.json(entry(id, channels));
   };
 }
