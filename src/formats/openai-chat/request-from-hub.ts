@@ -384,6 +384,12 @@ function toolMessage(
           }
           break;
         case 'search_result': noteCitations(c, cp, ctx); texts.push(searchResultText(c, cp)); break;
+        // tool search (Claude Code's ToolSearch): on Anthropic's API the reference loads the named deferred tool;
+        // here that tool is offered as a function (applyTools) and the model is told so
+        case 'tool_reference':
+          if (typeof c.tool_name !== 'string' || !c.tool_name) throw invalidRequest('must be a non-empty string', `${cp}.tool_name`);
+          texts.push(`Tool ${c.tool_name} is now available to call.`);
+          break;
         default: throw unsupportedBlock(c, cp);
       }
     });
@@ -536,7 +542,7 @@ const TOOL_KEYS = new Set(['name', 'description', 'input_schema', 'type', 'cache
  * Hub tools → Chat Completions function tools (Format.toolsFromHub): what a provider can be given, the name of
  * each, and what was left out.
  */
-export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks): { value: ChatCompletionTool[]; names: string[]; dropped: string[] } {
+export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks, loaded?: ReadonlySet<string>): { value: ChatCompletionTool[]; names: string[]; dropped: string[] } {
   const value: ChatCompletionTool[] = [];
   const dropped: string[] = [];
   (Array.isArray(hubTools) ? (hubTools as Tool[]) : []).forEach((t, i) => {
@@ -547,8 +553,9 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks): { value
       dropped.push(`tools.${name} (${String(t?.type ?? 'no input_schema')}: Anthropic-only tool)`);
       return;
     }
-    if (t.defer_loading === true) {
-      // deferred tools are found by tool search first; offering them as callable would defeat that
+    if (t.defer_loading === true && !loaded?.has(name)) {
+      // deferred tools are found by tool search first; offering them as callable would defeat that. One a
+      // `tool_reference` in the conversation names has been found, and is offered from then on, as Anthropic does
       dropped.push(`tools.${name} (defer_loading)`);
       return;
     }
@@ -566,9 +573,11 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks): { value
 }
 
 function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): void {
-  // translated before (pipeline/tools-memo.ts) when hub.tools is the prepared array itself
-  const prepared = ctx.tools?.upstream && hub.tools === ctx.tools.hub ? ctx.tools.upstream : null;
-  const own = prepared ? null : chatToolsFromHub(hub.tools, quirks);
+  const loaded = referencedTools(hub.messages);
+  // translated before (pipeline/tools-memo.ts) when hub.tools is the prepared array itself, and no deferred tool
+  // of it has been found by tool search (the prepared translation leaves every deferred tool out)
+  const prepared = ctx.tools?.upstream && hub.tools === ctx.tools.hub && !loadsDeferred(hub.tools, loaded) ? ctx.tools.upstream : null;
+  const own = prepared ? null : chatToolsFromHub(hub.tools, quirks, loaded);
   for (const item of prepared?.dropped ?? own!.dropped) noteDropped(ctx, item);
   const count = prepared ? prepared.count : own!.value.length;
 
@@ -584,6 +593,24 @@ function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, 
     if (quirks.parallel_tool_calls) body.parallel_tool_calls = false;
     else noteDropped(ctx, 'tool_choice.disable_parallel_tool_use');
   }
+}
+
+/** The tools named by `tool_reference` blocks in the conversation's tool results: the deferred tools tool search found. */
+function referencedTools(messages: unknown): Set<string> {
+  const names = new Set<string>();
+  if (!Array.isArray(messages)) return names;
+  for (const m of messages as MessageParam[]) {
+    if (m?.role !== 'user' || !Array.isArray(m.content)) continue;
+    for (const b of m.content) {
+      if (b?.type !== 'tool_result' || !Array.isArray(b.content)) continue;
+      for (const c of b.content as OtherBlockParam[]) if (c?.type === 'tool_reference' && typeof c.tool_name === 'string') names.add(c.tool_name);
+    }
+  }
+  return names;
+}
+
+function loadsDeferred(tools: unknown, loaded: ReadonlySet<string>): boolean {
+  return loaded.size > 0 && Array.isArray(tools) && (tools as Tool[]).some((t) => t?.defer_loading === true && loaded.has(t.name));
 }
 
 function toolChoiceFromHub(choice: ToolChoice, offered: ReadonlySet<string>): ChatCompletionToolChoiceOption {

@@ -334,6 +334,31 @@ describe('tools', () => {
     ]);
   });
 
+  test('tool search: a deferred tool a tool_reference names is offered as a function, the reference goes as text, other deferred tools stay out', () => {
+    const ctx = makeCtx();
+    const out = toChat(hub({
+      tools: [
+        { name: 'ToolSearch', input_schema: { type: 'object', properties: { query: { type: 'string' } } } },
+        { name: 'CronList', description: 'List cron jobs', input_schema: { type: 'object', properties: {} }, defer_loading: true },
+        { name: 'DeferredToolPlaceholder', input_schema: { type: 'object' }, defer_loading: true },
+      ],
+      messages: [
+        { role: 'user', content: 'List my jobs.' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'ToolSearch', input: { query: 'select:CronList' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'tool_reference', tool_name: 'CronList' }] }, { type: 'text', text: 'Tool loaded.' }] },
+      ],
+    }), {}, ctx);
+    expect(out.tools!.map((t: any) => t.function.name)).toEqual(['ToolSearch', 'CronList']);
+    expect(out.tools![1]).toEqual({ type: 'function', function: { name: 'CronList', description: 'List cron jobs', parameters: { type: 'object', properties: {} } } });
+    expect(out.messages.slice(-2)).toEqual([
+      { role: 'tool', tool_call_id: expect.any(String), content: 'Tool CronList is now available to call.' },
+      { role: 'user', content: 'Tool loaded.' },
+    ]);
+    expect(ctx.dropped).toEqual(['tools.DeferredToolPlaceholder (defer_loading)']);
+    const bad = thrown(() => msgs([{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'tool_reference' }] }] }]));
+    expect(bad.message).toContain('messages.0.content.0.content.0.tool_name');
+  });
+
   test('strict and input_examples on a tool: the function is sent without them, and both are reported', () => {
     const ctx = makeCtx();
     const out = toChat(hub({ tools: [{ name: 'Read', input_schema: schema, strict: true, input_examples: [{ file_path: '/a' }] }] }), {}, ctx);
