@@ -573,7 +573,8 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks, loaded?:
 }
 
 function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): void {
-  const loaded = referencedTools(hub.messages);
+  // the conversation is searched only when a tool is deferred (Claude Code's are; most clients' never)
+  const loaded = hasDeferredTool(hub.tools) ? referencedTools(hub.messages) : NO_NAMES;
   // translated before (pipeline/tools-memo.ts) when hub.tools is the prepared array itself, and no deferred tool
   // of it has been found by tool search (the prepared translation leaves every deferred tool out)
   const prepared = ctx.tools?.upstream && hub.tools === ctx.tools.hub && !loadsDeferred(hub.tools, loaded) ? ctx.tools.upstream : null;
@@ -595,18 +596,34 @@ function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, 
   }
 }
 
-/** The tools named by `tool_reference` blocks in the conversation's tool results: the deferred tools tool search found. */
-function referencedTools(messages: unknown): Set<string> {
-  const names = new Set<string>();
-  if (!Array.isArray(messages)) return names;
-  for (const m of messages as MessageParam[]) {
+const NO_NAMES: ReadonlySet<string> = new Set();
+
+function hasDeferredTool(tools: unknown): boolean {
+  if (!Array.isArray(tools)) return false;
+  for (let i = 0; i < tools.length; i++) if ((tools[i] as Tool | null)?.defer_loading === true) return true;
+  return false;
+}
+
+/**
+ * The tools named by `tool_reference` blocks in the conversation's tool results: the deferred tools tool search
+ * found. Indexed loops: a long conversation's blocks are walked without an iterator each.
+ */
+function referencedTools(messages: unknown): ReadonlySet<string> {
+  if (!Array.isArray(messages)) return NO_NAMES;
+  let names: Set<string> | null = null;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as MessageParam | null;
     if (m?.role !== 'user' || !Array.isArray(m.content)) continue;
-    for (const b of m.content) {
+    for (let j = 0; j < m.content.length; j++) {
+      const b = m.content[j] as { type?: unknown; content?: unknown } | null;
       if (b?.type !== 'tool_result' || !Array.isArray(b.content)) continue;
-      for (const c of b.content as OtherBlockParam[]) if (c?.type === 'tool_reference' && typeof c.tool_name === 'string') names.add(c.tool_name);
+      for (let k = 0; k < b.content.length; k++) {
+        const c = b.content[k] as { type?: unknown; tool_name?: unknown } | null;
+        if (c?.type === 'tool_reference' && typeof c.tool_name === 'string') (names ??= new Set()).add(c.tool_name);
+      }
     }
   }
-  return names;
+  return names ?? NO_NAMES;
 }
 
 function loadsDeferred(tools: unknown, loaded: ReadonlySet<string>): boolean {
