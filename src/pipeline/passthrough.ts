@@ -8,6 +8,8 @@ import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts
 import { ChatTextCounter, UsageSniffer, chatAnswerChars, readJsonUsage } from '../accounting/usage-tap.ts';
 import type { UsageTotals } from '../accounting/usage.ts';
 import { valueAt } from '../util/json.ts';
+import { bufferIndexOf } from '../util/bytes.ts';
+import type { GatewayError } from '../errors.ts';
 import { encodeSse } from '../sse/encode.ts';
 import type { Exchange, RequestLog } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
@@ -61,11 +63,32 @@ export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Ch
   entry.input_tokens = entry.output_tokens = entry.cache_read_input_tokens = entry.cache_creation_input_tokens = 0;
   const stop = readJsonUsage(buf, channel.nativeFormat, entry as UsageTotals);
   if (stop !== null) entry.stop_reason = stop;
-  // an OpenAI-compatible answer without usage (some local servers): the local estimate, as a translation gives
+  // an OpenAI-compatible answer without usage (some local servers): the local estimate, as a translation gives; unless
+  // it is an error envelope inside the 200 (nothing generated, nothing to charge): relayed as it came, logged an error
   if (entry.input_tokens === 0 && entry.output_tokens === 0 && channel.nativeFormat === 'openai-chat' && res.status < 300) {
-    estimatedIfNone(inbound, entry as UsageTotals, chatAnswerChars(buf), x.log);
+    const failure = chatErrorIn(buf, channel);
+    if (failure) recordStreamEnd(x.log, entry as UsageTotals, failure, null, channel.config.api_key);
+    else estimatedIfNone(inbound, entry as UsageTotals, chatAnswerChars(buf), x.log);
   }
   return new Response(buf, { status: res.status, headers });
+}
+
+const ERROR_KEY = Buffer.from('"error"');
+const utf8 = new TextDecoder();
+
+/**
+ * The error a Chat Completions answer is, when it is one (`{"error": {…}}` and no `choices`: OpenAI's and
+ * OpenRouter's envelope, sent by some with a 200), as the gateway reads an error body; null for an answer. Parsed only
+ * when its bytes hold `"error"`.
+ */
+function chatErrorIn(buf: Uint8Array, channel: Channel): GatewayError | null {
+  if (bufferIndexOf.call(buf, ERROR_KEY) < 0) return null;
+  let body: unknown;
+  try { body = JSON.parse(utf8.decode(buf)); } catch { return null; }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return null;
+  const o = body as { error?: unknown; choices?: unknown };
+  if (o.error === undefined || o.error === null || Array.isArray(o.choices)) return null;
+  return FORMATS[channel.nativeFormat].errorToGateway(200, body);
 }
 
 /**

@@ -178,6 +178,17 @@ describe('the request log line, in each of the four modes', () => {
     }
   });
 
+  test('a relayed Chat answer that is an error envelope inside a 200: outcome error, no usage charged, the client\'s bytes as they came', async () => {
+    const envelope = { error: { message: `The server had an error (key ${OA_KEY})`, type: 'server_error', param: null, code: null } };
+    oa.handler = () => json(envelope);
+    let client: unknown;
+    const l = await logOf(async () => { client = await (await post('/v1/chat/completions', bodyFor('/v1/chat/completions', 'o', false))).json(); });
+    expect(client).toEqual(envelope);
+    expect(l).toMatchObject({ status: 200, outcome: 'error', error_type: 'api_error', input_tokens: 0, output_tokens: 0 });
+    expect(l.error).toContain('The server had an error');
+    expect(l.usage_estimated).toBeUndefined();
+  });
+
   test('a fallback: the channel, upstream model, usage and dropped fields of the answer the client got, attempts counting both', async () => {
     ant.handler = () => json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 529);
     const usage = { prompt_tokens: 110, completion_tokens: 5, total_tokens: 115, prompt_tokens_details: { cached_tokens: 100 } };
