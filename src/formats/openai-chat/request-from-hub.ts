@@ -584,6 +584,8 @@ function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, 
 
   const choice = hub.tool_choice;
   if (count === 0) {
+    // its type checked even so: a wrong one is the client's 400, as it is where tools are given
+    if (choice && !TOOL_CHOICE_TYPES.has(choice.type)) toolChoiceFromHub(choice, new Set());
     if (choice && (choice.type === 'any' || choice.type === 'tool')) noteDropped(ctx, 'tool_choice (no tool left to call)');
     return;
   }
@@ -629,6 +631,8 @@ function referencedTools(messages: unknown): ReadonlySet<string> {
 function loadsDeferred(tools: unknown, loaded: ReadonlySet<string>): boolean {
   return loaded.size > 0 && Array.isArray(tools) && (tools as Tool[]).some((t) => t?.defer_loading === true && loaded.has(t.name));
 }
+
+const TOOL_CHOICE_TYPES: ReadonlySet<string> = new Set(['auto', 'any', 'none', 'tool']);
 
 function toolChoiceFromHub(choice: ToolChoice, offered: ReadonlySet<string>): ChatCompletionToolChoiceOption {
   switch (choice.type) {

@@ -410,6 +410,17 @@ describe('tools', () => {
     expect(ctx.dropped).toContain('tool_choice (no tool left to call)');
   });
 
+  test('a tool_choice type it does not know is a 400 naming tool_choice.type, with tools or without (it was ignored without a word when no tool was given)', () => {
+    for (const tools of [undefined, [{ name: 'Read', input_schema: schema }], [{ type: 'web_search_20250305', name: 'web_search' }]]) {
+      const e = thrown(() => toChat(hub({ ...(tools ? { tools } : {}), tool_choice: { type: 'bogus' } })));
+      expect([e.status, e.param]).toEqual([400, 'tool_choice.type']);
+    }
+    // a known type with no tool left to call is reported, as before
+    const ctx = makeCtx();
+    toChat(hub({ tools: [{ type: 'web_search_20250305', name: 'web_search' }], tool_choice: { type: 'tool', name: 'web_search' } }), {}, ctx);
+    expect(ctx.dropped).toContain('tool_choice (no tool left to call)');
+  });
+
   test('tool_choice naming a removed tool is an error', () => {
     expect(thrown(() => toChat(hub({ tools: [{ name: 'Read', input_schema: schema }, { type: 'web_search_20250305', name: 'web_search' }], tool_choice: { type: 'tool', name: 'web_search' } }))).message)
       .toBe('tool_choice.name: tool "web_search" is not among the tools this provider can be given');
