@@ -15,31 +15,21 @@
  * Each: exit 0, `is_error: false`, every request the gateway logged a 200 (nothing refused and sent again), and the
  * provider's requests valid Chat Completions at each turn. Skipped loudly if the CLI cannot run.
  */
-import { afterAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'bun:test';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMockUpstream, sse, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
-import { chatChunk, chatTextStream, chatToolCallStream, chatUsageChunk, claudeAvailable, describeRun, runClaude } from '../helpers/claude-code.ts';
+import { chatChunk, chatTextStream, chatToolCallStream, chatUsageChunk, claudeForFile, tempDirs, chatText, chatToolNames, describeRun, runClaude } from '../helpers/claude-code.ts';
 
 const KEY = 'sk-gw-claude-code-flows-1';
 const UPSTREAM_KEY = 'sk-openai-upstream-secret-flows';
-const CLI = claudeAvailable();
-if (!CLI.ok) {
-  console.error(`\n${'!'.repeat(100)}\n!! SKIPPING test/e2e/claude-code-flows.test.ts: the Claude Code CLI cannot run here.\n!! ${CLI.reason}\n${'!'.repeat(100)}\n`);
-}
+const CLI = claudeForFile('test/e2e/claude-code-flows.test.ts');
 
-const dirs: string[] = [];
-const freshDir = (prefix: string) => {
-  const d = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const freshDir = tempDirs();
 
-const text = (m: any): string => (typeof m.content === 'string' ? m.content : (m.content ?? []).map((p: any) => p.text ?? '').join(''));
-const toolNames = (body: any): string[] => (body.tools ?? []).map((t: any) => t.function.name);
+const text = chatText;
+const toolNames = chatToolNames;
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
 
 /** What every request the provider got must be: Chat Completions, with nothing Anthropic-only in it. */

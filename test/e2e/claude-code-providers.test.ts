@@ -16,32 +16,22 @@
  * Per provider: a plain answer (`claude -p`, text printed) and a Read round trip (`--output-format json`: result,
  * is_error false, num_turns 2; what the mock got on the second turn). Skipped loudly if the CLI cannot run.
  */
-import { afterAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, test } from 'bun:test';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMockUpstream, json, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
-import { claudeAvailable, describeRun, runClaude } from '../helpers/claude-code.ts';
+import { claudeForFile, tempDirs, describeRun, runClaude } from '../helpers/claude-code.ts';
 import { mistralCheck } from '../helpers/mistral-rules.ts';
 import { geminiSignatureProblem } from '../helpers/gemini-rules.ts';
 import { reasoningDetailsProblem } from '../helpers/openrouter-rules.ts';
 
 const KEY = 'sk-gw-claude-code-providers-1';
 const UPSTREAM_KEY = 'sk-upstream-secret-providers';
-const CLI = claudeAvailable();
-if (!CLI.ok) {
-  console.error(`\n${'!'.repeat(100)}\n!! SKIPPING test/e2e/claude-code-providers.test.ts: the Claude Code CLI cannot run here.\n!! ${CLI.reason}\n${'!'.repeat(100)}\n`);
-}
+const CLI = claudeForFile('test/e2e/claude-code-providers.test.ts');
 
-const dirs: string[] = [];
-const freshDir = (prefix: string) => {
-  const d = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const freshDir = tempDirs();
 
 // ---------- recorded streams, and the only adaptations made to them ----------
 

@@ -11,31 +11,19 @@
  * search off for the session (every deferred tool declared in full, ToolSearch gone, the tool result replaced by
  * "[Tool references removed - tool search not enabled]").
  */
-import { afterAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, test } from 'bun:test';
 import { startMockUpstream, sse } from '../helpers/upstream.ts';
 import { startGateway, until } from '../helpers/gateway.ts';
-import { chatTextStream, chatToolCallStream, claudeAvailable, describeRun, runClaude } from '../helpers/claude-code.ts';
+import { chatTextStream, chatToolCallStream, claudeForFile, tempDirs, chatText, chatToolNames, describeRun, runClaude } from '../helpers/claude-code.ts';
 
 const KEY = 'sk-gw-claude-code-toolsearch-1';
 const UPSTREAM_KEY = 'sk-openai-upstream-secret-ts';
-const CLI = claudeAvailable();
-if (!CLI.ok) {
-  console.error(`\n${'!'.repeat(100)}\n!! SKIPPING test/e2e/claude-code-toolsearch.test.ts: the Claude Code CLI cannot run here.\n!! ${CLI.reason}\n${'!'.repeat(100)}\n`);
-}
+const CLI = claudeForFile('test/e2e/claude-code-toolsearch.test.ts');
 
-const dirs: string[] = [];
-const freshDir = (prefix: string) => {
-  const d = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const freshDir = tempDirs();
 
-const text = (m: any): string => (typeof m.content === 'string' ? m.content : (m.content ?? []).map((p: any) => p.text ?? '').join(''));
-const toolNames = (body: any): string[] => (body.tools ?? []).map((t: any) => t.function.name);
+const text = chatText;
+const toolNames = chatToolNames;
 
 describe.skipIf(!CLI.ok)(`Claude Code ${CLI.version}: tool search through an openai channel`, () => {
   test('ToolSearch finds CronList, the provider is then offered it as a function, the CLI runs the call, the answer is printed', async () => {

@@ -7,29 +7,20 @@
  * If the CLI cannot start on this machine the suite is skipped with a loud message saying why.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMockUpstream, json, sse, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
-import { chatTextStream, chatToolCallStream, claudeAvailable, describeRun, runClaude } from '../helpers/claude-code.ts';
+import { chatTextStream, chatToolCallStream, claudeForFile, tempDirs, chatText, describeRun, runClaude } from '../helpers/claude-code.ts';
 import { mistralCheck, mistralRefusal } from '../helpers/mistral-rules.ts';
 
 const KEY = 'sk-gw-claude-code-key-1';
 const UPSTREAM_KEY = 'sk-openai-upstream-secret-cc';
-const CLI = claudeAvailable();
-if (!CLI.ok) {
-  console.error(`\n${'!'.repeat(100)}\n!! SKIPPING test/e2e/claude-code.test.ts: the Claude Code CLI cannot run here.\n!! ${CLI.reason}\n${'!'.repeat(100)}\n`);
-}
+const CLI = claudeForFile('test/e2e/claude-code.test.ts');
 
 let upstream: MockUpstream;
 let gw: TestGateway;
-const dirs: string[] = [];
-const freshDir = (prefix: string) => {
-  const d = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
-  dirs.push(d);
-  return d;
-};
+const freshDir = tempDirs();
 
 beforeAll(() => {
   upstream = startMockUpstream(() => json({ error: { message: 'no handler set', type: 'server_error' } }, 500));
@@ -46,7 +37,6 @@ beforeAll(() => {
 afterAll(async () => {
   await gw?.stop();
   await upstream?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 beforeEach(() => { upstream.requests.length = 0; });
 
@@ -96,7 +86,7 @@ function expectChatTurn(rec: RecordedRequest) {
   return body;
 }
 
-const text = (m: any): string => (typeof m.content === 'string' ? m.content : (m.content ?? []).map((p: any) => p.text ?? '').join(''));
+const text = chatText;
 
 describe.skipIf(!CLI.ok)(`Claude Code ${CLI.version} through the gateway to an OpenAI Chat Completions provider`, () => {
   test('a plain answer: the mock streams text, Claude Code prints it', async () => {

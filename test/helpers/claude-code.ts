@@ -4,8 +4,10 @@
  * request bodies in the two thinking shapes, its headers, a runner for the real CLI, and a small writer of
  * Chat Completions SSE for mock OpenAI-compatible upstreams.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { afterAll } from 'bun:test';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 export const CLAUDE_BIN = resolve(import.meta.dir, '../../node_modules/.bin/claude');
 export const CLAUDE_CODE_VERSION = '2.1.332';
@@ -140,6 +142,36 @@ export function claudeAvailable(): { ok: boolean; version: string; reason: strin
     return { ok: false, version: '', reason: `claude --version could not run: ${(e as Error).message}` };
   }
 }
+
+/**
+ * The CLI for one test file: `claudeAvailable()`, and when it cannot run, a loud message that the file's CLI tests
+ * are skipped and why (they never fail for it).
+ */
+export function claudeForFile(file: string): ReturnType<typeof claudeAvailable> {
+  const cli = claudeAvailable();
+  if (!cli.ok) console.error(`\n${'!'.repeat(100)}\n!! SKIPPING ${file}: the Claude Code CLI cannot run here.\n!! ${cli.reason}\n${'!'.repeat(100)}\n`);
+  return cli;
+}
+
+/**
+ * A maker of fresh temporary directories (HOME and cwd for a CLI run; real paths, since the CLI resolves symlinks),
+ * all removed once the calling test file's tests are done. Call it at the top level of a test file.
+ */
+export function tempDirs(): (prefix: string) => string {
+  const dirs: string[] = [];
+  afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+  return (prefix) => {
+    const d = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+    dirs.push(d);
+    return d;
+  };
+}
+
+/** A Chat Completions message's text: its string content, or its text parts joined. */
+export const chatText = (m: any): string => (typeof m.content === 'string' ? m.content : (m.content ?? []).map((p: any) => p.text ?? '').join(''));
+
+/** The names of the functions a Chat Completions request offers. */
+export const chatToolNames = (body: any): string[] => (body.tools ?? []).map((t: any) => t.function.name);
 
 /**
  * `claude <args>` with the environment of claude-code-traffic.md: the gateway as ANTHROPIC_BASE_URL, a gateway key
