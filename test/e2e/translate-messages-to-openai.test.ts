@@ -100,9 +100,11 @@ function parseSse(body: string): SseEvt[] {
 
 const FINISH: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
 
-function stopReason(finish: string | null, hasTools: boolean): string {
+/** A `refusal` the model wrote (finish_reason "stop") is a refusal, as Anthropic ends its own. */
+function stopReason(finish: string | null, hasTools: boolean, refused = false): string {
   const r = (finish && FINISH[finish]) || 'end_turn';
-  return hasTools && r === 'end_turn' ? 'tool_use' : r;
+  if (hasTools && r === 'end_turn') return 'tool_use';
+  return refused && r === 'end_turn' ? 'refusal' : r;
 }
 
 /** Anthropic reports cached prompt tokens apart from input_tokens; output counts reasoning a provider left out of completion_tokens. */
@@ -203,6 +205,7 @@ function expectFromChatStream(body: string, provider?: string): Expected {
   let finish: string | null = null;
   let usage: unknown = null;
   let error: string | null = null;
+  let refused = false;
   for (const ev of parseSse(body)) {
     if (ev.data === '[DONE]') break;
     const chunk = JSON.parse(ev.data);
@@ -215,12 +218,13 @@ function expectFromChatStream(body: string, provider?: string): Expected {
       b.reasoning(d);
       b.contentParts(d.content);
       b.add('text', d.refusal);
+      if (d.refusal) refused = true;
       for (const tc of d.tool_calls ?? []) b.toolFragment(tc);
       if (c.finish_reason) finish = c.finish_reason;
     }
   }
   const content = b.finish();
-  return carryDetails({ content, stop_reason: stopReason(finish, b.hasTools()), usage: usageOf(usage), signature: b.signature, error }, b, provider);
+  return carryDetails({ content, stop_reason: stopReason(finish, b.hasTools(), refused), usage: usageOf(usage), signature: b.signature, error }, b, provider);
 }
 
 function expectFromChatResponse(body: any, thinkTags: boolean, provider?: string): Expected {
@@ -245,7 +249,7 @@ function expectFromChatResponse(body: any, thinkTags: boolean, provider?: string
     const first = blocks.find((x: any) => x.type === 'tool_use') as any;
     if (first && typeof sig === 'string') first.id = expect.stringMatching(new RegExp(`^${signedToolId(sig, '')}${typeof first.id === 'string' ? first.id : 'toolu_\\w+'}$`));
   }
-  return carryDetails({ content: blocks, stop_reason: stopReason(choice.finish_reason, b.hasTools()), usage: usageOf(body.usage), signature: b.signature, error: null }, b, provider);
+  return carryDetails({ content: blocks, stop_reason: stopReason(choice.finish_reason, b.hasTools(), Boolean(m.refusal)), usage: usageOf(body.usage), signature: b.signature, error: null }, b, provider);
 }
 
 /** The message as comparable blocks (thinking signatures and text citations checked apart). */

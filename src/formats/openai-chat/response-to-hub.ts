@@ -54,7 +54,8 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
       if (p) (p.kind === 'thinking' ? thinking : text).push(p.text);
     }
   }
-  if (typeof msg.refusal === 'string' && msg.refusal) text.push(msg.refusal);
+  const refused = typeof msg.refusal === 'string' && msg.refusal !== '';
+  if (refused) text.push(msg.refusal as string);
 
   const blocks: ContentBlock[] = [];
   const thinkingText = thinking.join('');
@@ -98,6 +99,7 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
   if (calls.length > 0 && stopReason === 'end_turn') stopReason = 'tool_use'; // some providers say "stop" after tool calls
   const stopSequence = matchedStop(choice);
   if (stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
+  if (refused && stopReason === 'end_turn') stopReason = 'refusal';
   if (!completion.usage) ctx.usageEstimated = true;
 
   return {

@@ -84,6 +84,8 @@ interface StreamState {
   pending: Op[];
   /** finish_reason of choice 0, once seen. */
   finish: string | null;
+  /** Choice 0 sent `refusal` text: the model declined, and the stop reason says so (stop-reason.ts). */
+  refused: boolean;
   stopSequence: string | null;
   usage: CompletionUsage | null;
   /** Signature for the open (or next) thinking block: the provider's, or '' (the SDK needs the field). */
@@ -104,7 +106,7 @@ interface StreamState {
 export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStreamEvent>, HubDeltaReader {
   private readonly s: StreamState = {
     phase: 'idle', messageId: newMessageId(), nextIndex: 0, block: null, tools: [], pending: [],
-    finish: null, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '', details: null, detailsChars: 0,
+    finish: null, refused: false, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '', details: null, detailsChars: 0,
   };
   private readonly think: ThinkTagSplitter | null;
   /** Set while closing: pending work is flushed without waiting for arguments to complete. */
@@ -300,7 +302,10 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
         if (p) this.process({ kind: p.kind, text: p.text });
       }
     }
-    if (typeof d.refusal === 'string' && d.refusal) this.process({ kind: 'text', text: d.refusal });
+    if (typeof d.refusal === 'string' && d.refusal) {
+      this.s.refused = true;
+      this.process({ kind: 'text', text: d.refusal });
+    }
 
     if (Array.isArray(d.tool_calls)) {
       for (const tc of d.tool_calls as unknown[]) if (isRecord(tc) && this.s.phase !== 'closed') this.toolFragment(tc as ChatCompletionChunkToolCall);
@@ -595,6 +600,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     let stopReason: StopReason = chatFinishToStopReason(this.s.finish);
     if (this.s.tools.some((t) => t.block !== null) && stopReason === 'end_turn') stopReason = 'tool_use';
     if (this.s.stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
+    if (this.s.refused && stopReason === 'end_turn') stopReason = 'refusal';
     const usage = this.s.usage ? usageToHub(this.s.usage) : { output_tokens: Math.ceil(this.s.outputChars / 4) };
     this.ctx.usageEstimated = !this.s.usage;
     this.out.push({

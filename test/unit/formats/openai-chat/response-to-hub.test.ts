@@ -44,7 +44,7 @@ describe('recorded responses', () => {
     'openai-chat/response-text.json': { blocks: ['text:I\'m unable to provide real-time weather '], stop: 'end_turn', usage: { input_tokens: 14, output_tokens: 37 } },
     'openai-chat/response-text-gpt41nano.json': { blocks: ['text:'], stop: 'end_turn', usage: {} },
     'openai-chat/response-length-cutoff.json': { blocks: ['text:'], stop: 'max_tokens', usage: {} },
-    'openai-chat/response-refusal.json': { blocks: ['text:I\'m very sorry, but I can\'t assist with '], stop: 'end_turn', usage: { input_tokens: 79, output_tokens: 12 } },
+    'openai-chat/response-refusal.json': { blocks: ['text:I\'m very sorry, but I can\'t assist with '], stop: 'refusal', usage: { input_tokens: 79, output_tokens: 12 } },
     'openai-chat/response-tool-calls-parallel.json': {
       blocks: [
         'tool:GetWeatherArgs(call_fdNz3vOBKYgOIpMdWotB9MjY) {"city":"Edinburgh","country":"GB","units":"c"}',

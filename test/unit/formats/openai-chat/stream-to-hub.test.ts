@@ -131,7 +131,7 @@ async function sdkFinalMessage(events: RawMessageStreamEvent[]) {
 function recordingFacts(body: string) {
   const p = new SseParser();
   const facts = {
-    text: '', thinking: '', error: false, finish: null as string | null, usage: null as Record<string, unknown> | null,
+    text: '', thinking: '', refused: false, error: false, finish: null as string | null, usage: null as Record<string, unknown> | null,
     tools: [] as Array<{ key: string; id: string; name: string; args: string }>,
   };
   for (const ev of [...p.push(body), ...p.end()]) {
@@ -152,7 +152,7 @@ function recordingFacts(body: string) {
         if (part.type === 'text') facts.text += part.text;
         if (part.type === 'thinking') facts.thinking += part.thinking.map((t: { text: string }) => t.text).join('');
       }
-      if (d.refusal) facts.text += d.refusal;
+      if (d.refusal) { facts.text += d.refusal; facts.refused = true; }
       for (const tc of d.tool_calls ?? []) {
         const key = tc.index !== undefined ? `i${tc.index}` : tc.id ? `id${tc.id}` : facts.tools.at(-1)!.key;
         let t = facts.tools.find((x) => x.key === key);
@@ -206,6 +206,7 @@ describe('recorded streams', () => {
 
     let stop = chatFinishToStopReason(facts.finish);
     if (facts.tools.length > 0 && stop === 'end_turn') stop = 'tool_use';
+    if (facts.refused && stop === 'end_turn') stop = 'refusal'; // the model declined, in so many words
     expect(msg.stop_reason).toBe(stop);
 
     if (facts.usage) {
@@ -502,9 +503,9 @@ describe('stream rules', () => {
       want: ['message_start', 'start:text', 'text:"<think>x</think>y"', 'stop', 'delta:end_turn', 'message_stop'],
     },
     {
-      name: 'refusal deltas are text',
+      name: 'refusal deltas are text, and the stop reason says the model declined',
       chunks: [chunk({ content: null, refusal: '' }), chunk({ refusal: 'No.' }), chunk({}, 'stop')],
-      want: ['message_start', 'start:text', 'text:"No."', 'stop', 'delta:end_turn', 'message_stop'],
+      want: ['message_start', 'start:text', 'text:"No."', 'stop', 'delta:refusal', 'message_stop'],
     },
     {
       name: 'content_filter → refusal',
