@@ -56,6 +56,7 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
   }
   const refused = typeof msg.refusal === 'string' && msg.refusal !== '';
   if (refused) text.push(msg.refusal as string);
+  if (Array.isArray(msg.annotations) && msg.annotations.length > 0) noteDropped(ctx, ANNOTATIONS_DROPPED);
 
   const blocks: ContentBlock[] = [];
   const thinkingText = thinking.join('');
@@ -307,6 +308,13 @@ function randomId(prefix: string): string {
 }
 export const newMessageId = (): string => randomId('msg_');
 export const newToolUseId = (): string => randomId('toolu_');
+
+/**
+ * `annotations` (`url_citation`: a URL, a title and offsets into the text) have no Messages form: Anthropic's
+ * `web_search_result_location` citation needs the search result's `encrypted_index`, which only Anthropic's own search
+ * writes, and a client sends citations back with the text. Left out, and named.
+ */
+export const ANNOTATIONS_DROPPED = 'annotations (url citations)';
 
 export function noteDropped(ctx: TranslateContext, item: string): void {
   if (!ctx.dropped.includes(item)) ctx.dropped.push(item);

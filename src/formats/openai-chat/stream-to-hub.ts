@@ -24,7 +24,7 @@ import { stageToTransform, type DeltaKind, type HubDeltaReader, type StreamStage
 import { chatChoiceError, chatStreamErrorToHub } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import {
-  ThinkTagSplitter, contentPartOf, isRecord, keptReasoning, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
+  ANNOTATIONS_DROPPED, ThinkTagSplitter, contentPartOf, isRecord, keptReasoning, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
 } from './response-to-hub.ts';
 import { chatFinishToStopReason } from './stop-reason.ts';
 import { detailsSignature, mergeDetailFragments } from './reasoning-details.ts';
@@ -302,6 +302,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
         if (p) this.process({ kind: p.kind, text: p.text });
       }
     }
+    if (Array.isArray(d.annotations) && d.annotations.length > 0) noteDropped(this.ctx, ANNOTATIONS_DROPPED);
     if (typeof d.refusal === 'string' && d.refusal) {
       this.s.refused = true;
       this.process({ kind: 'text', text: d.refusal });

@@ -161,6 +161,8 @@ export interface ChatCompletionMessage {
   role: 'assistant';
   content: string | ChatContentPartOut[] | null;
   refusal?: string | null;
+  /** OpenAI web search, OpenRouter's web plugin: `url_citation`s into the text (ANNOTATIONS_DROPPED). */
+  annotations?: unknown[] | null;
   tool_calls?: Array<Partial<ChatCompletionMessageToolCall> & { function?: { name?: string; arguments?: string } }> | null;
   /** Deprecated single function call. */
   function_call?: { name?: string; arguments?: string } | null;
@@ -218,6 +220,7 @@ export interface ChatCompletionChunkDelta {
   role?: string | null;
   content?: string | ChatContentPartOut[] | null;
   refusal?: string | null;
+  annotations?: unknown[] | null;
   tool_calls?: ChatCompletionChunkToolCall[] | null;
   function_call?: { name?: string; arguments?: string } | null;
   reasoning_content?: string | null;
