@@ -137,9 +137,11 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         lastError = failed;
         continue;
       }
-      deps.breaker.success(channel.name);
+      // the channel's success is counted once its answer is in (a stream's first chunk, a whole JSON body), not at
+      // its headers: a 200 that stalls, breaks off or opens with an error is a failure, and counted as one only
       if (!ctx && hasNullBody(res)) {
         unwatch(guard);
+        deps.breaker.success(channel.name);
         return settle(x, answerPassthroughJson(x, inbound, channel, res, null));
       }
       // a whole answer: a JSON one (a translation reads every JSON answer whole, also one to a streamed request from an
@@ -157,6 +159,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         } finally {
           unwatch(guard);
         }
+        deps.breaker.success(channel.name);
         markFirstByte(log);
         if (!ctx) return settle(x, answerPassthroughJson(x, inbound, channel, res, buf));
         return settle(x, inbound.stream ? answerTranslatedJsonAsStream(x, inbound, channel, buf, ctx) : answerTranslatedJson(x, inbound, channel, buf, ctx));
@@ -184,6 +187,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
           continue;
         }
       }
+      deps.breaker.success(channel.name);
       return settle(x, ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream));
     }
     throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
@@ -212,7 +216,10 @@ function attemptFailed(x: Exchange, deps: AppDeps, channel: Channel, error: Gate
 function openedWithError(x: Exchange, deps: AppDeps, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, error: GatewayError): GatewayError {
   upstream.abort();
   start.reader.cancel().catch(() => {});
-  if (!isRetryableStatus(error.status)) throw error;
+  if (!isRetryableStatus(error.status)) {
+    deps.breaker.success(channel.name); // the request's own fault: the channel is up
+    throw error;
+  }
   return attemptFailed(x, deps, channel, error);
 }
 

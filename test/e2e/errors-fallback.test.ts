@@ -533,6 +533,33 @@ describe('fallback', () => {
     expect(secondary.requests.length).toBe(s0 + 1);
     primary.handler = () => json(textMessage);
   });
+  test('circuit breaker: failures after a 200\'s headers count too (a stream that opens with overloaded_error, a JSON answer that stalls), so the channel opens; a half-open probe that fails so opens it again', async () => {
+    const overloaded = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+    const stalled = rawUpstream('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":');
+    try {
+      for (const how of ['overloaded', 'stalled'] as const) {
+        if (how === 'overloaded') primary.handler = () => new Response(overloaded, { headers: { 'content-type': 'text/event-stream' } });
+        const g = gateway({ routing: { circuit_failures: 2, circuit_cooldown_ms: 400, max_retry_after_ms: 0 } }, {
+          stream_idle_timeout_ms: 100, ...(how === 'stalled' ? { base_url: stalled.url } : {}),
+        });
+        const tries = () => (how === 'stalled' ? stalled.state.requests : primary.requests.length);
+        const body = req('m', how === 'overloaded' ? { stream: true } : {});
+        const p0 = tries();
+        for (let i = 0; i < 4; i++) expect({ how, status: (await post(g, body)).status }).toEqual({ how, status: 200 });
+        expect({ how, tries: tries() - p0 }).toEqual({ how, tries: 2 }); // open after two: skipped by the next two
+        expect(g.deps.breaker.snapshot().primary).toEqual({ failures: 2, open: true });
+        await Bun.sleep(450);
+        expect((await post(g, body)).status).toBe(200); // the probe, which fails the same way
+        expect({ how, tries: tries() - p0 }).toEqual({ how, tries: 3 });
+        expect({ how, state: g.deps.breaker.snapshot().primary }).toEqual({ how, state: { failures: 2, open: true } });
+        expect((await post(g, body)).status).toBe(200);
+        expect({ how, tries: tries() - p0 }).toEqual({ how, tries: 3 }); // open again: skipped
+      }
+    } finally {
+      stalled.stop();
+      primary.handler = () => json(textMessage);
+    }
+  });
   test('a relayed stream that opens with overloaded_error (Anthropic\'s 200 when busy) falls back; on the last channel it goes out as it came', async () => {
     const overloaded = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
     primary.handler = () => new Response(overloaded, { headers: { 'content-type': 'text/event-stream' } });
