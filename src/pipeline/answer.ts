@@ -258,11 +258,12 @@ function unexplained(said: GatewayError, channel: Channel, status: number, body:
  * The upstream refused the channel's own key (401) or its access (403), on the last candidate: the gateway's
  * configuration, not the client's credentials, so not the upstream's 401 or 403, which an SDK or Claude Code would
  * read as its own key refused ("Please run /login"). A 502 naming the channel, with the upstream's message, and
- * `x-should-retry: false`, which the official SDKs honour (retrying cannot mend a key).
+ * `x-should-retry: false`, which the official SDKs honour (retrying cannot mend a key). Without `body` (one not read:
+ * the next candidate was to be tried), the status alone.
  */
-function credentialsRefused(channel: Channel, status: number, body: unknown): GatewayError {
-  const said = FORMATS[channel.nativeFormat].errorToGateway(status, body).message.slice(0, 500);
-  return new GatewayError(502, 'api_error', `channel ${channel.name}: the upstream refused this channel's ${status === 401 ? 'credentials' : 'access'} (HTTP ${status}: ${said}); the gateway's configuration needs fixing, not the client's key`, {
+export function credentialsRefused(channel: Channel, status: number, body?: unknown): GatewayError {
+  const said = body === undefined ? '' : `: ${FORMATS[channel.nativeFormat].errorToGateway(status, body).message.slice(0, 500)}`;
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: the upstream refused this channel's ${status === 401 ? 'credentials' : 'access'} (HTTP ${status}${said}); the gateway's configuration needs fixing, not the client's key`, {
     headers: { 'x-should-retry': 'false' },
   });
 }

@@ -20,7 +20,7 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, openingStreamError, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
+import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, openingStreamError, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
@@ -256,7 +256,9 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
     await Promise.race([(deps.sleep ?? Bun.sleep)(wait), leaving]);
     client.removeEventListener('abort', left);
   }
-  return new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
+  // what the client gets should every later candidate be skipped (its circuit opened meanwhile): a 401 or 403 is the
+  // channel's key refused, the 502 it is on the last candidate, never the client's own 401 or 403
+  return res.status === 401 || res.status === 403 ? credentialsRefused(channel, res.status) : new GatewayError(res.status, undefined, `channel ${channel.name}: HTTP ${res.status}`);
 }
 
 /**

@@ -232,6 +232,28 @@ describe('status → type table', () => {
     }
     primary.handler = () => json(textMessage);
   });
+  test('a 401 or 403 whose next candidate is skipped meanwhile (its circuit opened by other requests) is the same 502, not the client\'s 401 or 403', async () => {
+    for (const [status, word] of [[401, 'credentials'], [403, 'access']] as const) {
+      const g = startGateway({ channels: [
+        { name: 'revoked', type: 'anthropic', base_url: primary.url, api_key: 'sk-ant-revoked-1', models: ['m'], priority: 10 },
+        { name: 'busy', type: 'anthropic', base_url: secondary.url, models: ['m', 'busy-only'] },
+      ], routing: { circuit_failures: 1 } });
+      stopped.push(g);
+      primary.handler = async () => { await Bun.sleep(200); return json({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }, status); };
+      secondary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500);
+      const p0 = primary.requests.length, s0 = secondary.requests.length;
+      const refused = fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
+      await until(() => primary.requests.length > p0);
+      // meanwhile another request opens the second channel's circuit
+      expect((await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req('busy-only') })).status).toBe(500);
+      const res = await refused;
+      expect(res.headers.get('x-should-retry')).toBe('false');
+      await expectError(res, 502, 'api_error', `channel revoked: the upstream refused this channel's ${word} (HTTP ${status}`);
+      expect(secondary.requests.length).toBe(s0 + 1); // only the other request's
+    }
+    primary.handler = () => json(textMessage);
+    secondary.handler = () => json(textMessage);
+  });
   test('upstream unreachable → 502 api_error', async () => {
     const g = startGateway({ channels: [{ name: 'dead', type: 'anthropic', base_url: 'http://127.0.0.1:9', models: ['m'] }] });
     stopped.push(g);
