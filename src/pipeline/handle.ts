@@ -179,15 +179,15 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       unwatch(guard);
       // a stream that opens with an error (a 200 whose first event is Anthropic's overloaded_error, or an OpenAI-compatible
       // error object): the next channel when it falls back; else a translation's client gets it as an error status,
-      // and a relayed stream goes out as it came
-      if (ctx || !last) {
-        const opening = openingStreamError(channel, start.head[0]);
-        if (opening && (ctx || isRetryableStatus(opening.status))) {
-          lastError = openedWithError(x, deps, channel, start, upstream, opening);
-          continue;
-        }
+      // and a relayed stream goes out as it came, counted against the channel as the same error with its status would be
+      const opening = openingStreamError(channel, start.head[0]);
+      const failing = opening !== null && isRetryableStatus(opening.status);
+      if (opening && (ctx || (failing && !last))) {
+        lastError = openedWithError(x, deps, channel, start, upstream, opening);
+        continue;
       }
-      deps.breaker.success(channel.name);
+      if (failing) deps.breaker.failure(channel.name);
+      else deps.breaker.success(channel.name);
       return settle(x, ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream));
     }
     throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');

@@ -609,6 +609,18 @@ describe('fallback', () => {
     primary.handler = () => json(textMessage);
     secondary.handler = () => json(textMessage);
   });
+  test('a relayed stream that opens with overloaded_error on the last candidate goes out as it came, and counts against the channel as a 529 would: another model it serves skips it', async () => {
+    const overloaded = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+    primary.handler = () => new Response(overloaded, { headers: { 'content-type': 'text/event-stream' } });
+    const g = gateway({ routing: { circuit_failures: 2, circuit_cooldown_ms: 60_000 } });
+    const p0 = primary.requests.length, s0 = secondary.requests.length;
+    // `unlisted` is served by the primary alone: the bytes as they came
+    for (let i = 0; i < 2; i++) expect(await (await post(g, req('unlisted', { stream: true }), { 'x-api-key': 'sk-gw-all-models' })).text()).toBe(overloaded);
+    expect(g.deps.breaker.snapshot().primary).toEqual({ failures: 2, open: true });
+    expect((await post(g, req())).status).toBe(200);
+    expect([primary.requests.length - p0, secondary.requests.length - s0]).toEqual([2, 1]); // skipped, not tried first
+    primary.handler = () => json(textMessage);
+  });
 
   test('no fallback once the stream has started: the failure becomes an SSE error event', async () => {
     const g = gateway({}, { stream_idle_timeout_ms: 150 });
