@@ -95,7 +95,12 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       } else {
         // translation errors (a block type the channel cannot take) are the client's: no fallback
         const cap = refused?.route === route ? refused.ceiling : learntCeiling(channel, route.upstreamModel);
-        ({ ctx, body, release, estimate } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens, cap));
+        try {
+          ({ ctx, body, release, estimate } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens, cap));
+        } catch (err) {
+          if (gated) deps.breaker.withdraw(channel.name); // a half-open channel's probe was not made: the next request's
+          throw err;
+        }
         if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
       }
 

@@ -4,7 +4,8 @@
  * then one request is let through (half-open) while the others still skip it; that probe's success closes it (any
  * answer that is not a failure: a 2xx, or a 4xx that is the request's own fault), its failure opens it again. A probe
  * that never reports (its request was cancelled) gives way to another after `cooldownMs`. The probe is claimed when
- * an attempt on the channel starts (`admit`), not when candidates are listed (`isOpen`).
+ * an attempt on the channel starts (`admit`), not when candidates are listed (`isOpen`), and given back by one that is
+ * refused before it is sent (`withdraw`).
  * In-memory, per instance: each instance learns from the failures it sees.
  */
 
@@ -45,6 +46,19 @@ export class CircuitBreaker {
     s.probeUntil = now + this.cooldownMs;
     s.failures = this.failures - 1;
     return true;
+  }
+
+  /**
+   * An attempt `admit` let through that was never sent (the request refused before it left: its translation failed
+   * on the client's fault): a probe it claimed goes back, so the next attempt may make it at once. Nothing changes for
+   * a closed channel. Called right after `admit`, with nothing awaited between: a probe out is this attempt's.
+   */
+  withdraw(channel: string): void {
+    const s = this.states.get(channel);
+    if (!s || s.probeUntil === 0) return;
+    // open until the moment the probe was claimed: over, so the next `admit` probes
+    s.openUntil = s.probeUntil - this.cooldownMs;
+    s.probeUntil = 0;
   }
 
   success(channel: string): void {

@@ -582,6 +582,26 @@ describe('fallback', () => {
       primary.handler = () => json(textMessage);
     }
   });
+  test('half-open: a request refused before it is sent (its translation a 400, the client\'s fault) does not take the probe', async () => {
+    const chatAnswer = { id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt', choices: [{ index: 0, message: { role: 'assistant', content: 'From GPT.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } };
+    const g = startGateway({ routing: { circuit_failures: 1, circuit_cooldown_ms: 200 }, channels: [
+      { name: 'gpt', type: 'openai', base_url: `${primary.url}/v1`, models: ['m'], priority: 10 },
+      { name: 'claude', type: 'anthropic', base_url: secondary.url, models: ['m'] },
+    ] });
+    stopped.push(g);
+    primary.handler = () => json({ error: { message: 'down', type: 'server_error' } }, 500);
+    expect((await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() })).status).toBe(200); // opens it
+    await Bun.sleep(250);
+    primary.handler = () => json(chatAnswer);
+    const p0 = primary.requests.length;
+    const refused = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req('m', { thinking: { type: 'sometimes' } }) });
+    await expectError(refused, 400, 'invalid_request_error', 'thinking.type');
+    const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
+    expect((await res.json() as any).content[0].text).toBe('From GPT.'); // the probe, made by this request
+    expect(primary.requests.length).toBe(p0 + 1);
+    expect(g.deps.breaker.snapshot().gpt).toEqual({ failures: 0, open: false });
+    primary.handler = () => json(textMessage);
+  });
   test('a relayed stream that opens with overloaded_error (Anthropic\'s 200 when busy) falls back; on the last channel it goes out as it came', async () => {
     const overloaded = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
     primary.handler = () => new Response(overloaded, { headers: { 'content-type': 'text/event-stream' } });

@@ -106,4 +106,20 @@ describe('CircuitBreaker', () => {
     b.failure('x');
     expect([b.isOpen('x'), b.admit('x')]).toEqual([true, false]); // the probe failed: open again
   });
+
+  test('a probe withdrawn (its request refused before it was sent) goes to the next attempt at once; a closed channel stays closed', () => {
+    let now = 0;
+    const b = new CircuitBreaker(1, 1000, () => now);
+    b.failure('x');
+    now = 1500;
+    expect(b.admit('x')).toBe(true);
+    b.withdraw('x');
+    expect(b.snapshot().x!.open).toBe(false);
+    expect([b.isOpen('x'), b.admit('x'), b.admit('x')]).toEqual([false, true, false]); // one probe again, not everyone
+    b.failure('x');
+    expect(b.isOpen('x')).toBe(true);
+    b.success('x');
+    b.withdraw('x');
+    expect([b.admit('x'), b.admit('x')]).toEqual([true, true]);
+  });
 });
