@@ -138,7 +138,38 @@ export function readFirst(channel: Channel, res: Response, guard: AttemptWatch, 
   const reader = (res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
   // aborting the fetch does not end a read already waiting on its body: the watch cancels the read too
   guard.body = reader;
-  return readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
+  const ahead = readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
+  return channel.nativeFormat === 'anthropic' ? ahead : ahead.then((start) => pastComments(channel, start, guard));
+}
+
+/**
+ * An OpenAI-compatible stream whose first chunk holds only SSE comments (OpenRouter's `: OPENROUTER PROCESSING`,
+ * written every few seconds while the provider has not answered): read on, each chunk within the idle timeout, until
+ * one holds an event, and the chunks joined into one (the same bytes), so that an error event after the comments is
+ * still the stream's opening error (openingStreamError), which falls back.
+ */
+async function pastComments(channel: Channel, start: ReadAhead<Uint8Array>, guard: AttemptWatch): Promise<ReadAhead<Uint8Array>> {
+  while (!start.whole && start.pending === null && start.head.length === 1 && onlyComments(start.head[0]!)) {
+    guard.extend(channel.config.stream_idle_timeout_ms, 'first chunk');
+    const next = await start.reader.read();
+    if (next.done) start.whole = true;
+    else start.head[0] = concat([start.head[0]!, next.value]);
+  }
+  return start;
+}
+
+/** Whether every line of a chunk (a last one cut short included) is an SSE comment (`:`…) or blank. */
+function onlyComments(chunk: Uint8Array): boolean {
+  let at = 0;
+  while (at < chunk.length) {
+    const c = chunk[at]!;
+    const blank = c === 10 || (c === 13 && (at + 1 === chunk.length || chunk[at + 1] === 10));
+    if (c !== 58 /* : */ && !blank) return false;
+    const nl = chunk.indexOf(10, at);
+    if (nl < 0) return true;
+    at = nl + 1;
+  }
+  return true;
 }
 
 /**

@@ -62,6 +62,24 @@ describe('an OpenAI-compatible stream that opens with an error', () => {
     });
   }
 
+  test('OpenRouter\'s processing comments in chunks of their own (as it writes them while the provider has not answered), then the error: the next channel answers, for a translation and a relayed stream alike; an answer after them keeps its bytes', async () => {
+    const comment = ': OPENROUTER PROCESSING\n\n';
+    const error = OPENINGS['OpenRouter, after its comments']!.body.split(comment).join('');
+    first.handler = () => sse([comment, comment, error], { delayMs: 30 });
+    const msg = await ask(both);
+    expect(msg.content).toEqual([expect.objectContaining({ type: 'text', text: 'From the second channel.' })]);
+    expect(second.requests).toHaveLength(1);
+    const oa = new OpenAI({ apiKey: KEY, baseURL: `${both.url}/v1`, maxRetries: 0 });
+    const done = await oa.chat.completions.stream({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).finalChatCompletion();
+    expect(done.choices[0]!.message.content).toBe('From the second channel.');
+    expect(second.requests).toHaveLength(2);
+    const answer = chatTextStream('From the first channel.');
+    first.handler = () => sse([comment, comment, ...answer], { delayMs: 30 });
+    const res = await fetch(`${both.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(await res.text()).toBe(comment + comment + answer.join(''));
+    expect(second.requests).toHaveLength(2);
+  });
+
   test('vLLM\'s error object for a bad request is the client\'s 400 at once, no fallback', async () => {
     first.handler = () => new Response('data: {"object":"error","message":"tool_choice must be one of auto, none","type":"BadRequestError","param":null,"code":400}\n\n', { headers: { 'content-type': 'text/event-stream' } });
     const err: any = await ask(both).then(() => null, (e) => e);
