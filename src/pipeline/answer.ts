@@ -138,18 +138,31 @@ export function readFirst(channel: Channel, res: Response, guard: AttemptWatch, 
   const reader = (res.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
   // aborting the fetch does not end a read already waiting on its body: the watch cancels the read too
   guard.body = reader;
-  const ahead = readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
-  return channel.nativeFormat === 'anthropic' ? ahead : ahead.then((start) => pastComments(channel, start, guard));
+  return readAhead(reader, lookForEnd ? FORMATS[channel.nativeFormat].endsStream : never);
 }
 
 /**
- * An OpenAI-compatible stream whose first chunk holds only SSE comments (OpenRouter's `: OPENROUTER PROCESSING`,
- * written every few seconds while the provider has not answered): read on, each chunk within the idle timeout, until
- * one holds an event, and the chunks joined into one (the same bytes), so that an error event after the comments is
- * still the stream's opening error (openingStreamError), which falls back.
+ * Whether a stream's first read holds only SSE comments, where an event is still to come (OpenRouter's
+ * `: OPENROUTER PROCESSING`, written alone every few seconds while the provider has not answered): pastComments then
+ * reads on. One byte looked at for any other stream (the caller awaits nothing more for it).
  */
-async function pastComments(channel: Channel, start: ReadAhead<Uint8Array>, guard: AttemptWatch): Promise<ReadAhead<Uint8Array>> {
-  while (!start.whole && start.pending === null && start.head.length === 1 && onlyComments(start.head[0]!)) {
+export function opensWithComments(channel: Channel, start: ReadAhead<Uint8Array>): boolean {
+  const first = start.head[0];
+  return first !== undefined && first[0] === 58 /* : */ && channel.nativeFormat !== 'anthropic' && !start.whole && start.pending === null
+    && start.head.length === 1 && onlyComments(first);
+}
+
+/** Most comment bytes held back before the stream is relayed as it is (a keep-alive comment is a few dozen bytes). */
+const MAX_HELD_COMMENTS = 64 * 1024;
+
+/**
+ * Reads on past a first read of comments only (opensWithComments), each read within the idle timeout, until one
+ * holds an event or MAX_HELD_COMMENTS are held, and joins them into one chunk (the same bytes), so that an error event
+ * after the comments is still the stream's opening error (openingStreamError), which falls back. Rejects as a first
+ * read does.
+ */
+export async function pastComments(channel: Channel, start: ReadAhead<Uint8Array>, guard: AttemptWatch): Promise<ReadAhead<Uint8Array>> {
+  while (!start.whole && start.head[0]!.length <= MAX_HELD_COMMENTS && onlyComments(start.head[0]!)) {
     guard.extend(channel.config.stream_idle_timeout_ms, 'first chunk');
     const next = await start.reader.read();
     if (next.done) start.whole = true;

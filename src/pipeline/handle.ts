@@ -20,7 +20,7 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, openingStreamError, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
+import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, openingStreamError, opensWithComments, pastComments, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
@@ -173,6 +173,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       let start: ReadAhead<Uint8Array>;
       try {
         start = await readFirst(channel, res, guard, !ctx);
+        if (opensWithComments(channel, start)) start = await pastComments(channel, start, guard);
         if (upstream.signal.aborted) throw upstream.signal.reason; // cancelled by the watch: an empty body, maybe
       } catch (err) {
         unwatch(guard);

@@ -80,6 +80,25 @@ describe('an OpenAI-compatible stream that opens with an error', () => {
     expect(second.requests).toHaveLength(2);
   });
 
+  test('comments are held back up to 64 KB: past that the stream is relayed as it came, before any event (here none comes)', async () => {
+    const comment = `: ${'x'.repeat(16 * 1024)}\n\n`;
+    const comments = Array.from({ length: 6 }, () => comment);
+    first.handler = () => sse(comments, { delayMs: 10, hang: true });
+    const client = new AbortController();
+    const res = await fetch(`${both.url}/v1/chat/completions`, { method: 'POST', signal: client.signal, headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let got = '';
+    while (got.length < comments.join('').length) {
+      const r = await reader.read();
+      if (r.done) break;
+      got += new TextDecoder().decode(r.value);
+    }
+    expect(got).toBe(comments.join(''));
+    client.abort();
+    expect(second.requests).toHaveLength(0);
+  });
+
   test('vLLM\'s error object for a bad request is the client\'s 400 at once, no fallback', async () => {
     first.handler = () => new Response('data: {"object":"error","message":"tool_choice must be one of auto, none","type":"BadRequestError","param":null,"code":400}\n\n', { headers: { 'content-type': 'text/event-stream' } });
     const err: any = await ask(both).then(() => null, (e) => e);
