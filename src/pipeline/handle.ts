@@ -12,7 +12,7 @@ import type { FormatId, TranslateContext } from '../formats/types.ts';
 import type { MessageCreateParams } from '../hub/types.ts';
 import { rewriteModel } from '../util/json.ts';
 import { orderRoutes } from '../routing/balance.ts';
-import { isRetryableStatus, retryAfterMs } from '../routing/fallback.ts';
+import { isChannelFailureStatus, isRetryableStatus, retryAfterMs } from '../routing/fallback.ts';
 import type { Route } from '../routing/table.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import type { AppDeps, Exchange } from '../http/context.ts';
@@ -187,12 +187,11 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       // error object): the next channel when it falls back; else a translation's client gets it as an error status,
       // and a relayed stream goes out as it came, counted against the channel as the same error with its status would be
       const opening = openingStreamError(channel, start.head[0]);
-      const failing = opening !== null && isRetryableStatus(opening.status);
-      if (opening && (ctx || (failing && !last))) {
+      if (opening && (ctx || (!last && isRetryableStatus(opening.status)))) {
         lastError = openedWithError(x, deps, channel, start, upstream, opening);
         continue;
       }
-      if (failing) deps.breaker.failure(channel.name);
+      if (opening && isChannelFailureStatus(opening.status)) deps.breaker.failure(channel.name);
       else deps.breaker.success(channel.name);
       return settle(x, ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream));
     }
@@ -208,9 +207,13 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
 // What an attempt does when it does not go well, apart from handleInference: run seldom, they would only make the
 // function run on every request larger, and the engine's compiling of it slower (bench/README.md: the untimed round).
 
-/** An attempt that failed before its answer started: counted against the channel, logged, and returned. */
+/**
+ * An attempt that failed before its answer started: counted against the channel (unless its status says the channel
+ * is up: routing/fallback.ts), logged, and returned.
+ */
 function attemptFailed(x: Exchange, deps: AppDeps, channel: Channel, error: GatewayError): GatewayError {
-  deps.breaker.failure(channel.name);
+  if (isChannelFailureStatus(error.status)) deps.breaker.failure(channel.name);
+  else deps.breaker.success(channel.name);
   deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: error.message });
   return error;
 }
@@ -245,8 +248,9 @@ function unreachable(x: Exchange, channel: Channel, upstream: AbortController, e
 async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean, ctx: TranslateContext | null): Promise<Response | GatewayError | number> {
   if (REDIRECTS.has(res.status)) return redirected(x, deps, channel, res, guard);
   const retryable = isRetryableStatus(res.status);
-  // a 4xx that is the request's own fault says the channel is up (a half-open probe reports so too)
-  if (retryable) deps.breaker.failure(channel.name);
+  // a 4xx that is the request's own fault (or a model the channel lacks) says the channel is up (a half-open probe
+  // reports so too)
+  if (isChannelFailureStatus(res.status)) deps.breaker.failure(channel.name);
   else deps.breaker.success(channel.name);
   if (res.status === 400 && ctx?.maxTokensSent !== undefined) return ceilingOrError(x, deps, channel, res, upstream, guard, ctx);
   if (!retryable || last) return upstreamError(x, channel, res, passthrough, upstream, guard);

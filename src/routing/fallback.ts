@@ -4,10 +4,21 @@
  * Retryable: connection errors, timeouts, 408, 409 (Anthropic's lock conflicts), 429, 5xx, 529, and 401, 402 and 403:
  * the gateway sends the channel's own key (the client's was checked here and never goes upstream), so these say the
  * channel's key or account is refused (revoked, out of credit, no access to the model), which another channel may
- * not be. Other 4xx are the client's problem and are returned as they are.
+ * not be. And 404: the client named a model this gateway serves, so a 404 says the channel does not have it (a model
+ * retired, or not enabled for that account; a wrong base_url), which another channel may. Other 4xx are the client's
+ * problem and are returned as they are.
  */
 
+/** A status after which the next candidate is tried. */
 export function isRetryableStatus(status: number): boolean {
+  return isChannelFailureStatus(status) || status === 404;
+}
+
+/**
+ * A status counted against the channel's circuit (routing/circuit.ts). Not 404: one model missing says nothing of
+ * the others the channel serves (the channel answered).
+ */
+export function isChannelFailureStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 429 || status >= 500 || isChannelAccountStatus(status);
 }
 

@@ -526,6 +526,15 @@ describe('fallback', () => {
     expect((await post(g, req())).status).toBe(200);
     expect(primary.requests.length).toBe(p0 + 3); // half-open probe
   });
+  test('a 404 (the channel lacks the model it was mapped to) falls back to the secondary, and is not counted against the primary\'s circuit: it is asked every time', async () => {
+    const g = gateway({ routing: { circuit_failures: 2, circuit_cooldown_ms: 60_000, max_retry_after_ms: 0 } });
+    primary.handler = () => json({ type: 'error', error: { type: 'not_found_error', message: 'model: claude-retired' } }, 404);
+    const [p0, s0] = [primary.requests.length, secondary.requests.length];
+    for (let i = 0; i < 4; i++) expect((await post(g, req())).status).toBe(200);
+    expect(primary.requests.length).toBe(p0 + 4);
+    expect(secondary.requests.length).toBe(s0 + 4);
+    primary.handler = () => json(textMessage);
+  });
   test('half-open: after the cool-down one request probes the channel, the others go on to the next at once', async () => {
     const g = gateway({ routing: { circuit_failures: 1, circuit_cooldown_ms: 200, max_retry_after_ms: 0 } });
     primary.handler = async () => { await Bun.sleep(150); return json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500); };

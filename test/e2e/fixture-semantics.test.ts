@@ -35,7 +35,7 @@ beforeAll(() => {
       ch('openai', { type: 'openai', provider: 'openai', models: { 'm-openai': 'gpt-4o-2024-08-06' } }),
       // a server with no preset: max_tokens sent as max_tokens
       ch('generic', { type: 'openai', models: { 'm-generic': 'o3-mini' } }),
-      // Groq first, a backup behind it that must never be asked after a 4xx that is the request's own
+      // Groq first, a backup behind it that must never be asked after a 4xx that is the request's own (a 404 is not)
       ch('groq', { type: 'openai', provider: 'groq', models: { 'm-groq': 'non-existent' }, priority: 10 }),
       ch('groqbackup', { type: 'openai', models: { 'm-groq': 'backup-model' }, priority: 0 }),
       // OpenRouter first, a backup behind it that a 429 falls back to; and a model OpenRouter alone serves
@@ -314,13 +314,24 @@ describe('provider error bodies', () => {
     expect(chatErr).toMatchObject({ code: 'unsupported_parameter', param: 'max_tokens' });
   });
 
-  test('openai-compatible/groq/error-404-model-not-found.json: NotFoundError with Groq\'s words; a 404 is not a fallback case (README), the backup is not asked', async () => {
+  test('openai-compatible/groq/error-404-model-not-found.json: the channel lacks the model the gateway maps to, so the next channel answers (README: a 404 falls back); on the last channel, NotFoundError with Groq\'s words', async () => {
     const body = JSON.parse(readFixture('openai-compatible/groq/error-404-model-not-found.json'));
+    const text = JSON.parse(readFixture('openai-chat/response-text.json')).choices[0].message.content;
     answers.set('groq', replayJson('openai-compatible/groq/error-404-model-not-found.json', 404));
     answers.set('groqbackup', () => json(JSON.parse(readFixture('openai-chat/response-text.json'))));
-    const backup = requestsTo('groqbackup').length;
+    const [groq, backup] = [requestsTo('groq').length, requestsTo('groqbackup').length];
+    const params = { model: 'm-groq', max_tokens: 64, messages: userTurn };
+    for (const mode of ['create', 'stream', 'create', 'stream'] as const) {
+      const msg = await (mode === 'create' ? ant.messages.create(params) : ant.messages.stream(params).finalMessage());
+      expect(msg.content).toEqual([expect.objectContaining({ type: 'text', text })]);
+    }
+    const chat = await oa.chat.completions.create({ model: 'm-groq', messages: chatTurn });
+    expect(chat.choices[0]!.message.content).toBe(text);
+    expect(requestsTo('groq').length - groq).toBe(5);
+    expect(requestsTo('groqbackup').length - backup).toBe(5);
+
+    answers.set('groqbackup', replayJson('openai-compatible/groq/error-404-model-not-found.json', 404));
     for (const mode of ['create', 'stream'] as const) {
-      const params = { model: 'm-groq', max_tokens: 64, messages: userTurn };
       const err: any = await (mode === 'create' ? ant.messages.create(params) : ant.messages.stream(params).finalMessage()).then(() => null, (e) => e);
       expect(err).toBeInstanceOf(Anthropic.NotFoundError);
       expect(err.error.error).toEqual({ type: 'not_found_error', message: expect.stringContaining(body.error.message) });
@@ -329,7 +340,6 @@ describe('provider error bodies', () => {
     expect(chatErr).toBeInstanceOf(OpenAI.NotFoundError);
     expect(chatErr.error).toEqual(body.error);
     expect(chatErr.code).toBe('model_not_found');
-    expect(requestsTo('groqbackup').length).toBe(backup);
   });
 
   test('openai-compatible/groq/error-400-tool-use-failed.json: BadRequestError that says which tool call failed validation and why; no fallback', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { orderRoutes } from '../../../src/routing/balance.ts';
-import { isRetryableStatus, retryAfterMs } from '../../../src/routing/fallback.ts';
+import { isChannelFailureStatus, isRetryableStatus, retryAfterMs } from '../../../src/routing/fallback.ts';
 import { CircuitBreaker } from '../../../src/routing/circuit.ts';
 import { RoutingTable, type Route } from '../../../src/routing/table.ts';
 import type { Channel } from '../../../src/channels/types.ts';
@@ -52,8 +52,11 @@ describe('orderRoutes', () => {
 });
 
 describe('fallback rules', () => {
-  test.each([[400, false], [401, true], [402, true], [403, true], [404, false], [413, false], [408, true], [429, true], [500, true], [502, true], [503, true], [529, true]])('status %d retryable=%p', (s, r) => {
+  test.each([[400, false], [401, true], [402, true], [403, true], [404, true], [413, false], [408, true], [429, true], [500, true], [502, true], [503, true], [529, true]])('status %d retryable=%p', (s, r) => {
     expect(isRetryableStatus(s)).toBe(r);
+  });
+  test.each([[404, false], [401, true], [429, true], [503, true], [400, false]])('status %d counts against the circuit=%p', (s, r) => {
+    expect(isChannelFailureStatus(s)).toBe(r);
   });
   test('retry-after forms', () => {
     expect(retryAfterMs(new Headers({ 'retry-after': '2' }))).toBe(2000);
