@@ -69,13 +69,16 @@ function readConfigFile(path: string): unknown {
   } catch (e) {
     throw new ConfigError([`${path}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
+  // a byte order mark, as Windows editors write: JSON.parse refuses it ("Unrecognized token '\uFEFF'", the character
+  // invisible in the message); YAML allows it
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const yaml = /\.ya?ml$/i.test(path);
   let parsed: unknown;
   try {
     parsed = yaml ? Bun.YAML.parse(text) : JSON.parse(text);
   } catch (e) {
-    const line = yaml ? yamlErrorLine(text) : null;
-    throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}${line === null ? '' : ` (line ${line})`}`]);
+    const where = yaml ? yamlErrorLine(text) : jsonErrorWhere(text);
+    throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}${where === null ? '' : ` (${typeof where === 'number' ? `line ${where}` : where})`}`]);
   }
   // both parsers keep the last of a repeated key without a word: a second `channels:` would drop the first list
   const dups = yaml ? yamlDuplicateKeys(text, parsed) : jsonDuplicateKeys(text);
@@ -103,6 +106,60 @@ function yamlErrorLine(text: string): number | null {
     } catch { /* the file so far is not YAML yet, or no longer */ }
   }
   return Math.min(parsed + 1, lines.length);
+}
+
+/**
+ * Where a JSON text JSON.parse refused goes wrong: `line N`, and for a comma before `}` or `]` (allowed in
+ * JavaScript, not in JSON) that comma's line and what it is. JSC's message says only what it found ("Property name
+ * must be a string literal"), never where. Null if this scan finds no error, or the text is nested too deep for it.
+ */
+function jsonErrorWhere(text: string): string | number | null {
+  let pos = 0;
+  const lineAt = (p: number) => text.slice(0, p).split('\n').length;
+  const ws = () => { while (pos < text.length && ' \t\r\n'.includes(text[pos]!)) pos++; };
+  const token = (re: RegExp) => {
+    re.lastIndex = pos;
+    if (!re.test(text)) throw pos;
+    pos = re.lastIndex;
+  };
+  const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+  const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  const LITERAL = /true|false|null/y;
+  const value = (depth: number): void => {
+    if (depth > MAX_CONFIG_DEPTH) throw null;
+    ws();
+    const open = text[pos];
+    if (open !== '{' && open !== '[') return token(open === '"' ? STRING : open === '-' || (open! >= '0' && open! <= '9') ? NUMBER : LITERAL);
+    const close = open === '{' ? '}' : ']';
+    pos++;
+    ws();
+    if (text[pos] === close) { pos++; return; }
+    for (;;) {
+      ws();
+      // only after a comma: `{` or `[` followed by its close has returned above
+      if (text[pos] === close) throw `line ${lineAt(text.lastIndexOf(',', pos))}: a comma after the last item, which JSON does not allow`;
+      if (open === '{') {
+        token(STRING);
+        ws();
+        if (text[pos] !== ':') throw pos;
+        pos++;
+      }
+      value(depth + 1);
+      ws();
+      if (text[pos] === ',') { pos++; continue; }
+      if (text[pos] === close) { pos++; return; }
+      throw pos;
+    }
+  };
+  try {
+    value(0);
+    ws();
+    if (pos < text.length) throw pos;
+  } catch (at) {
+    if (typeof at === 'string') return at;
+    if (typeof at === 'number') return lineAt(at);
+  }
+  return null;
 }
 
 /** Deeper than any config is: a file nested past it is refused before anything recurses through it. */

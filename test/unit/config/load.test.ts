@@ -63,6 +63,29 @@ describe('loadConfig', () => {
     }
   });
 
+  test('a JSON syntax error names its line (the parser alone says only what it found), a trailing comma the line of the comma', () => {
+    const cases: Array<[string, string]> = [
+      ['{\n  "channels": [\n    { "name": "a", "models": ["m"] },\n  ]\n}\n', 'line 3: a comma after the last item, which JSON does not allow'],
+      ['{\n  "channels": [\n    { "name": "a", "models": ["m"],\n    }\n  ]\n}\n', 'line 3: a comma after the last item, which JSON does not allow'],
+      ['{\n  "channels": [\n    { "name": "a" "models": ["m"] }\n  ]\n}\n', 'line 3'], // a comma missing
+      ['{\n  // a comment\n  "channels": []\n}\n', 'line 2'],
+      ['{\n  "channels": []\n}\n}\n', 'line 4'],
+    ];
+    for (const [text, where] of cases) {
+      const [problem, ...rest] = problems(() => loadConfig({ path: write('syntax.json', text), env: {} }));
+      expect(rest).toEqual([]);
+      expect(problem).toStartWith(`${join(dir, 'syntax.json')}: not valid JSON: JSON Parse error: `);
+      expect(problem).toEndWith(` (${where})`);
+    }
+  });
+
+  test('a byte order mark (as Windows editors write one) is not an error, in JSON as in YAML', () => {
+    const json = write('bom.json', `\uFEFF${JSON.stringify(base)}`);
+    expect(loadConfig({ path: json, env: {} }).channels[0]!.name).toBe('c');
+    const yaml = write('bom.yaml', '\uFEFFchannels:\n  - { name: c, type: anthropic, base_url: "https://x.test", models: [m] }\n');
+    expect(loadConfig({ path: yaml, env: {} }).channels[0]!.name).toBe('c');
+  });
+
   test('a file nested deeper than any config is one problem naming where, not a stack overflow', () => {
     const deep = write('deep.json', `{"channels":[],"server":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
     const [problem, ...rest] = problems(() => loadConfig({ path: deep, env: {} }));
