@@ -47,7 +47,8 @@ export function issuePath(issue: v.BaseIssue<unknown>): string {
   let s = '';
   for (const item of issue.path ?? []) {
     const k = item.key as string | number;
-    s += typeof k === 'number' ? `[${k}]` : s ? `.${k}` : String(k);
+    // an empty key (`models: { "": … }`) as `[""]`: `channels[0].models.` would read as a path cut short
+    s += typeof k === 'number' ? `[${k}]` : k === '' ? '[""]' : s ? `.${k}` : String(k);
   }
   return s;
 }

@@ -65,10 +65,14 @@ export const KeySchema = v.strictObject({
   models: v.optional(v.array(NonEmpty)),
 });
 
-const ModelsSchema = v.union([
-  v.pipe(v.array(NonEmpty), v.minLength(1, 'must list at least one model')),
-  v.pipe(v.record(NonEmpty, NonEmpty), v.check((m) => Object.keys(m).length > 0, 'must map at least one model')),
-], 'must be a list of model names or a map of exposed name → upstream name');
+const ModelList = v.pipe(v.array(NonEmpty), v.minLength(1, 'must list at least one model'));
+const ModelMap = v.pipe(v.record(NonEmpty, NonEmpty), v.check((m) => Object.keys(m).length > 0, 'must map at least one model'));
+const ModelsShape = v.union([ModelList, ModelMap], 'must be a list of model names or a map of exposed name → upstream name');
+/**
+ * A list is checked as a list and a mapping as a map, so that a bad entry is named (`models[0]: must not be empty`):
+ * as a union, a list failed as both (v.record takes an array as a map of "0", "1"…) and was reported as neither.
+ */
+const ModelsSchema = v.lazy((input) => (Array.isArray(input) ? ModelList : input !== null && typeof input === 'object' ? ModelMap : ModelsShape));
 
 export const ChannelSchema = v.strictObject({
   name: v.pipe(NonEmpty, v.regex(/^[\w.-]+$/, 'may contain only letters, digits, _ . -')),

@@ -150,6 +150,17 @@ describe('validation names every problem by path', () => {
       expect(validateConfig({ channels: [{ name: 'c', type, base_url: url, models: ['m'] }] }).channels[0]!.base_url).toBe(url);
     }
   });
+  test('a bad entry of `models` is named by its index or name, in a list as in a map', () => {
+    const modelsProblems = (models: unknown) => problems(() => validateConfig({ channels: [{ ...base.channels[0], models }] }));
+    // a list was also tried as a map of "0", "1"… and reported as neither: `channels[0].models: must be a list … or a map …`
+    expect(modelsProblems(['m', ''])).toEqual(['channels[0].models[1]: must not be empty']);
+    expect(modelsProblems([3.5])).toEqual(['channels[0].models[0]: Invalid type: Expected string but received 3.5']);
+    expect(modelsProblems({ a: 1 })).toEqual(['channels[0].models.a: Invalid type: Expected string but received 1']);
+    expect(modelsProblems({ '': 'x' })).toEqual(['channels[0].models[""]: must not be empty']);
+    expect(modelsProblems('m')).toEqual(['channels[0].models: must be a list of model names or a map of exposed name → upstream name']);
+    expect(modelsProblems([])).toEqual(['channels[0].models: must list at least one model']);
+    expect(modelsProblems({})).toEqual(['channels[0].models: must map at least one model']);
+  });
   test('a root that is not a mapping: one problem saying so', () => {
     for (const raw of [[1, 2], 'channels', 42, null]) expect(problems(() => validateConfig(raw))).toEqual(['(root): must be a mapping of server, keys, channels and routing']);
   });
