@@ -243,6 +243,10 @@ function crossChecks(cfg: Config): string[] {
     if (endpoint) problems.push(`channels[${i}].base_url: the API's base URL, not the endpoint: Switchboard appends ${endpoint.appended} (write ${endpoint.base})`);
     if (c.type !== 'openai' && c.quirks) problems.push(`channels[${i}].quirks: only openai channels take quirks`);
     if (c.type !== 'openai' && c.provider) problems.push(`channels[${i}].provider: only openai channels take a provider preset`);
+    // read by the openai channel only (the api-version query parameter), and by translations into an anthropic
+    // channel only (pipeline/thinking-style.ts): set on the other type, either would be ignored without a word
+    if (c.type !== 'openai' && c.api_version !== undefined) problems.push(`channels[${i}].api_version: only openai channels take an api_version (Azure's api-version)`);
+    if (c.type !== 'anthropic' && c.thinking !== undefined) problems.push(`channels[${i}].thinking: only anthropic channels take thinking (how reasoning_effort from /v1/chat/completions becomes Anthropic thinking)`);
     for (const m of Array.isArray(c.models) ? c.models : Object.keys(c.models)) {
       if (m.includes('*')) patterns.push(m);
       else exposed.add(m);
@@ -254,7 +258,9 @@ function crossChecks(cfg: Config): string[] {
     seen.add(k.key);
     // a key's models are matched exactly (pipeline/handle.ts) against what routing serves (routing/table.ts)
     k.models?.forEach((m, j) => {
-      if (!exposed.has(m) && !patterns.some((p) => globMatch(p, m))) problems.push(`keys[${i}].models[${j}]: no channel serves model "${m}"`);
+      // a key's models are exact names: `claude-*` would let the key use only a model literally named so
+      if (m.includes('*')) problems.push(`keys[${i}].models[${j}]: "${m}" is a pattern; a key's models are exact names (list each one)`);
+      else if (!exposed.has(m) && !patterns.some((p) => globMatch(p, m))) problems.push(`keys[${i}].models[${j}]: no channel serves model "${m}"`);
     });
   });
   // with no keys, a request from a web page is let in only from this machine (http/auth.ts): an origin listed for CORS

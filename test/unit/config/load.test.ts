@@ -189,6 +189,20 @@ describe('validation names every problem by path', () => {
       .toEqual(['keys[0].models[2]: no channel serves model "gpt-4o"']);
     expect(validateConfig({ channels, keys: [{ key: 'sk-12345678', name: 'a', models: ['m', 'claude-x'] }] }).keys[0]!.models).toEqual(['m', 'claude-x']);
   });
+  test("a key's models are exact names: a pattern is refused, not taken as a name no client sends", () => {
+    const channels = [{ ...base.channels[0], models: ['claude-*'] }];
+    expect(problems(() => validateConfig({ channels, keys: [{ key: 'sk-12345678', name: 'a', models: ['claude-sonnet-4-5', 'claude-*'] }] })))
+      .toEqual(['keys[0].models[1]: "claude-*" is a pattern; a key\'s models are exact names (list each one)']);
+  });
+  test('a field the channel\'s type does not read is refused, not ignored (api_version on anthropic, thinking on openai)', () => {
+    expect(problems(() => validateConfig({ channels: [
+      { ...base.channels[0], api_version: '2024-10-21', thinking: { '*': 'budget' } },
+      { name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'], api_version: '2024-10-21', thinking: { '*': 'none' } },
+    ] }))).toEqual([
+      'channels[0].api_version: only openai channels take an api_version (Azure\'s api-version)',
+      'channels[1].thinking: only anthropic channels take thinking (how reasoning_effort from /v1/chat/completions becomes Anthropic thinking)',
+    ]);
+  });
   test('duplicate channel names name the second one', () => {
     expect(problems(() => validateConfig({ channels: [base.channels[0], { ...base.channels[0], name: 'd' }, base.channels[0]] })))
       .toEqual(['channels[2].name: duplicate channel name "c" (also channels[0])']);
