@@ -173,8 +173,10 @@ function expandEnv(x: unknown, env: LoadOptions['env'], path: string, missing: s
     return x.replace(/\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name: string) => {
       if (m.startsWith('$$')) return m.slice(1);
       const val = env[name];
-      if (val === undefined) {
-        missing.push(`${path || '(root)'}: environment variable ${name} is not set`);
+      // empty counts as unset: `KEY=` in an env file, or compose passing on a variable the host lacks, would
+      // otherwise start a channel with no key (every request a 401 from upstream) or a field that says nothing
+      if (!val) {
+        missing.push(`${path || '(root)'}: environment variable ${name} is ${val === undefined ? 'not set' : 'empty'}`);
         return '';
       }
       return val;

@@ -34,6 +34,11 @@ describe('loadConfig', () => {
     expect(problems(() => loadConfig({ path: p, env: {} }))).toEqual(['channels[0].api_key: environment variable NOPE_KEY is not set']);
   });
 
+  test('an empty variable is an error too (KEY= in an env file), not an empty api_key that every upstream refuses', () => {
+    const p = write('e.json', JSON.stringify({ channels: [{ name: 'c', type: 'anthropic', base_url: 'https://x.test', api_key: 'Bearer ${EMPTY_KEY}', models: ['m'] }] }));
+    expect(problems(() => loadConfig({ path: p, env: { EMPTY_KEY: '' } }))).toEqual(['channels[0].api_key: environment variable EMPTY_KEY is empty']);
+  });
+
   test('$${VAR} stays literal', () => {
     const p = write('c.json', JSON.stringify({ channels: [{ name: 'c', type: 'anthropic', base_url: 'https://x.test', api_key: '$${LITERAL}', models: ['m'] }] }));
     expect(loadConfig({ path: p, env: {} }).channels[0]!.api_key).toBe('${LITERAL}');
