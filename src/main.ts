@@ -92,6 +92,8 @@ function main() {
   if (args.help) { console.log(HELP); return; }
   if (args.version) { console.log(VERSION); return; }
 
+  // `--config "$CFG"` with CFG unset: refused, as an empty --host is, rather than starting zero-config without a word
+  if (args.config !== undefined && !args.config.trim()) fail(['--config: empty (give the path of a JSON or YAML file)']);
   let config;
   const path = args.config ?? process.env.SWITCHBOARD_CONFIG ?? undefined;
   try {

@@ -34,6 +34,13 @@ describe('command line', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('switchboard: --host: empty (give an address such as 127.0.0.1)\n');
   });
+  test('an empty --config is refused, not taken as none (zero-config from the environment would start without a word)', async () => {
+    for (const args of [['--config', ''], ['-c', ' '], ['--config=']]) {
+      const r = await runToExit([...args, '--port', '0'], { ANTHROPIC_API_KEY: 'sk-ant-x' });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('switchboard: --config: empty (give the path of a JSON or YAML file)\n');
+    }
+  });
   test('a bad config exits non-zero, one line per problem, no stack trace', async () => {
     const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: 'https://x.test', models: ['m'] }, { name: 'b', type: 'openai', base_url: 'nope', models: [], api_key: '${UNSET_VAR_X}' }], typo: 1 });
     const r = await runToExit(['--config', p]);
