@@ -34,7 +34,8 @@ export function loadConfig({ path, env }: LoadOptions): Config {
 
 export function validateConfig(raw: unknown): Config {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(['(root): must be a mapping of server, keys, channels and routing']);
-  const res = v.safeParse(ConfigSchema, raw, { abortEarly: false });
+  // abortPipeEarly: one problem per field (a base_url without a scheme was both "Invalid URL" and "must start with http://")
+  const res = v.safeParse(ConfigSchema, raw, { abortEarly: false, abortPipeEarly: true });
   if (!res.success) throw new ConfigError(res.issues.map(formatIssue));
   const cfg = res.output;
   const problems = crossChecks(cfg);

@@ -19,7 +19,8 @@ const NonEmpty = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
 /** RFC 9110 field names (tokens) and values without line breaks: checked here rather than failing every request. */
 const HeaderName = v.pipe(NonEmpty, v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'));
 const HeaderValue = v.pipe(v.string(), v.regex(/^[^\r\n\0]*$/, 'a header value cannot hold line breaks or NUL'));
-const HttpUrl = v.pipe(v.string(), v.url('Invalid URL'), v.regex(/^https?:\/\//i, 'must start with http:// or https://'));
+/** The scheme first: `api.deepseek.com/v1` is told what it lacks, not just "Invalid URL" (one problem per field). */
+const HttpUrl = v.pipe(v.string(), v.regex(/^https?:\/\//i, 'must start with http:// or https://'), v.url('Invalid URL'));
 /** An origin exactly as a browser sends it in `Origin` (it is compared as a string), or `*`. */
 const CorsOrigin = v.pipe(v.string(), v.rawCheck(({ dataset, addIssue }) => {
   if (!dataset.typed || dataset.value === '*') return;

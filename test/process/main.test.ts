@@ -47,7 +47,8 @@ describe('command line', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('switchboard: channels[1].api_key: environment variable UNSET_VAR_X is not set');
     const r2 = await runToExit(['--config', writeConfig({ channels: [{ name: 'b', type: 'openai', base_url: 'nope', models: [] }], typo: 1 })]);
-    expect(r2.stderr).toContain('channels[0].base_url: Invalid URL');
+    expect(r2.stderr).toContain('channels[0].base_url: must start with http:// or https://\n');
+    expect(r2.stderr).not.toContain('Invalid URL'); // one problem per field
     expect(r2.stderr).toContain('typo: unknown key');
     expect(r2.stderr).toContain('channels[0].models');
     expect(r2.stderr).not.toContain('    at ');

@@ -116,7 +116,7 @@ describe('loadConfig', () => {
 
 describe('validation names every problem by path', () => {
   const cases: Array<[string, unknown, string]> = [
-    ['bad URL', { channels: [base.channels[0], { name: 'd', type: 'openai', base_url: 'not a url', models: ['x'] }] }, 'channels[1].base_url: Invalid URL'],
+    ['bad URL', { channels: [base.channels[0], { name: 'd', type: 'openai', base_url: 'http://not a url', models: ['x'] }] }, 'channels[1].base_url: Invalid URL'],
     ['unknown top-level key', { ...base, chanels: [] }, 'chanels: unknown key'],
     ['unknown channel key', { channels: [{ ...base.channels[0], modles: [] }] }, 'channels[0].modles: unknown key'],
     ['unknown type', { channels: [{ ...base.channels[0], type: 'bedrock' }] }, 'channels[0].type: must be one of: anthropic, openai'],
@@ -216,6 +216,15 @@ describe('validation names every problem by path', () => {
     const p = join(dir, 'proto.json');
     writeFileSync(p, '{"__proto__": {"keys": [{"key": "sk-12345678", "name": "x"}]}, "channels": [{"name": "c", "type": "anthropic", "base_url": "https://x.test", "models": {"__proto__": "u"}}]}');
     expect(problems(() => loadConfig({ path: p, env: {} }))).toEqual(['channels[0].models: must map at least one model', '__proto__: unknown key']);
+  });
+  test('one problem per field: the first of its checks that fails', () => {
+    const channel = (name: string, base_url: string) => ({ name, type: 'openai', base_url, models: ['m'] });
+    expect(problems(() => validateConfig({ channels: [channel('a', 'api.deepseek.com/v1'), channel('b', ''), channel('c', 'http://exa mple.com'), channel('', 'https://x.test')] }))).toEqual([
+      'channels[0].base_url: must start with http:// or https://',
+      'channels[1].base_url: must start with http:// or https://',
+      'channels[2].base_url: Invalid URL',
+      'channels[3].name: must not be empty',
+    ]);
   });
   test('several problems are all reported', () => {
     const ps = problems(() => validateConfig({ channels: [{ name: 'c', type: 'x', base_url: 'nope', models: ['m'] }], extra: 1 }));
