@@ -84,7 +84,8 @@ export const ChannelSchema = v.strictObject({
   api_key: v.optional(v.string()),
   models: ModelsSchema,
   priority: v.optional(v.pipe(v.number(), v.integer()), 0),
-  weight: v.optional(v.pipe(v.number(), v.minValue(0)), 1),
+  // finite: YAML's `.inf` is a number, and a weight of Infinity made the pick's arithmetic NaN (the last one always won)
+  weight: v.optional(v.pipe(v.number(), v.minValue(0), v.finite('must be a finite number')), 1),
   /** Longest wait for the upstream response to begin (connect + first byte). */
   timeout_ms: v.optional(Millis, 120_000),
   /** Longest silence between two chunks of a streamed response. */

@@ -14,6 +14,11 @@ const problems = (fn: () => unknown): string[] => {
 const base = { channels: [{ name: 'c', type: 'anthropic', base_url: 'https://api.anthropic.com', models: ['m'] }] };
 
 describe('loadConfig', () => {
+  test("YAML's .inf is a number, but not a weight", () => {
+    const p = write('inf.yaml', 'channels:\n  - { name: c, type: anthropic, base_url: "https://x.test", models: [m], weight: .inf }\n');
+    expect(problems(() => loadConfig({ path: p, env: {} }))).toEqual(['channels[0].weight: must be a finite number']);
+  });
+
   test('JSON with ${VAR} expansion and defaults', () => {
     const p = write('a.json', JSON.stringify({ channels: [{ name: 'c', type: 'anthropic', base_url: 'https://x.test', api_key: '${MY_KEY}', models: ['m'] }] }));
     const cfg = loadConfig({ path: p, env: { MY_KEY: 'secret' } });
