@@ -82,6 +82,11 @@ function readConfigFile(path: string): unknown {
     const where = yaml ? yamlErrorLine(text) : jsonErrorWhere(text);
     throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}${where === null ? '' : ` (${typeof where === 'number' ? `line ${where}` : where})`}`]);
   }
+  // Bun.YAML reads a file of several documents (a `---` between two, or one after the last) as a list of them: the
+  // config would then be refused as "(root): must be a mapping", pointing away from the separator
+  if (yaml && Array.isArray(parsed) && /^---(?:[ \t].*)?$/m.test(text.replace(/^(?:\s*#.*\n|\s*\n)*---[^\n]*/, ''))) {
+    throw new ConfigError([`${path}: holds ${parsed.length} YAML documents (separated by ---); a config is one mapping`]);
+  }
   // both parsers keep the last of a repeated key without a word: a second `channels:` would drop the first list
   const dups = yaml ? yamlDuplicateKeys(text, parsed) : jsonDuplicateKeys(text);
   if (dups.length) throw new ConfigError(dups.map((d) => `${d.path}: written twice (lines ${d.firstLine} and ${d.line}); the second would silently replace the first`));

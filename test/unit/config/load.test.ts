@@ -96,6 +96,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ path: yaml, env: {} }).channels[0]!.name).toBe('c');
   });
 
+  test('a YAML file of several documents is told so, not that its root is not a mapping', () => {
+    const one = 'channels:\n  - { name: c, type: anthropic, base_url: "https://x.test", models: [m] }\n';
+    for (const [text, n] of [[`${one}---\nkeys: []\n`, 2], [`# config\n---\n${one}---\n`, 2]] as const) {
+      const p = write('multi.yaml', text);
+      expect(problems(() => loadConfig({ path: p, env: {} }))).toEqual([`${p}: holds ${n} YAML documents (separated by ---); a config is one mapping`]);
+    }
+    // one document, marked as such, is a config; a list is still not one
+    expect(loadConfig({ path: write('one.yaml', `---\n${one}...\n`), env: {} }).channels[0]!.name).toBe('c');
+    expect(problems(() => loadConfig({ path: write('list.yaml', '---\n- a\n'), env: {} }))).toEqual(['(root): must be a mapping of server, keys, channels and routing']);
+  });
+
   test('a file nested deeper than any config is one problem naming where, not a stack overflow', () => {
     const deep = write('deep.json', `{"channels":[],"server":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
     const [problem, ...rest] = problems(() => loadConfig({ path: deep, env: {} }));
