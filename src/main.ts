@@ -13,6 +13,7 @@ import { ConfigError, loadConfig } from './config/load.ts';
 import { buildDeps } from './runtime.ts';
 import { bufferedLineSink, createLogger } from './log.ts';
 import { VERSION } from './version.ts';
+import { listenHostProblem } from './util/origin.ts';
 
 const HELP = `switchboard ${VERSION} — an LLM gateway speaking Anthropic's Messages API
 
@@ -104,6 +105,8 @@ function main() {
   }
   if (args.host !== undefined) {
     if (!args.host.trim()) fail(['--host: empty (give an address such as 127.0.0.1)']);
+    const problem = listenHostProblem(args.host);
+    if (problem) fail([`--host: ${problem}: ${args.host}`]);
     config.server.host = args.host;
   }
   if (args.port !== undefined) {

@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 import { CHANNEL_TYPES } from '../channels/kinds.ts';
 import { ChatQuirksSchema } from '../formats/openai-chat/quirks.ts';
-import { originProblem } from '../util/origin.ts';
+import { listenHostProblem, originProblem } from '../util/origin.ts';
 
 const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 const NonNegativeInt = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -28,8 +28,15 @@ const CorsOrigin = v.pipe(v.string(), v.rawCheck(({ dataset, addIssue }) => {
   if (problem) addIssue({ message: problem });
 }));
 
+/** A listen address: a host name or an IP address, without scheme or port (util/origin.ts). */
+const ListenHost = v.pipe(NonEmpty, v.rawCheck(({ dataset, addIssue }) => {
+  if (!dataset.typed) return;
+  const problem = listenHostProblem(dataset.value);
+  if (problem) addIssue({ message: problem });
+}));
+
 export const ServerSchema = v.strictObject({
-  host: v.optional(NonEmpty, '127.0.0.1'),
+  host: v.optional(ListenHost, '127.0.0.1'),
   port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8080),
   /** Largest accepted request body; Anthropic's own limit is 32 MB. */
   max_body_bytes: v.optional(PositiveInt, 32 * 1024 * 1024),

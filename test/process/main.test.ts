@@ -34,6 +34,11 @@ describe('command line', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('switchboard: --host: empty (give an address such as 127.0.0.1)\n');
   });
+  test('a --host that is no listen address is refused naming what is wrong, with or without keys (Bun would say "ENOTFOUND localhost:8080", and with no keys it read as a non-loopback address)', async () => {
+    const r = await runToExit(['--host', 'localhost:8080', '--port', '0'], { ANTHROPIC_API_KEY: 'sk-ant-x' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('switchboard: --host: without a port: the port is server.port (or --port): localhost:8080\n');
+  });
   test('an empty --config is refused, not taken as none (zero-config from the environment would start without a word)', async () => {
     for (const args of [['--config', ''], ['-c', ' '], ['--config=']]) {
       const r = await runToExit([...args, '--port', '0'], { ANTHROPIC_API_KEY: 'sk-ant-x' });

@@ -138,6 +138,10 @@ describe('validation names every problem by path', () => {
     ['unknown type', { channels: [{ ...base.channels[0], type: 'bedrock' }] }, 'channels[0].type: must be one of: anthropic, openai'],
     ['models empty', { channels: [{ ...base.channels[0], models: [] }] }, 'channels[0].models'],
     ['port out of range', { ...base, server: { port: 70000 } }, 'server.port'],
+    ['host with a port', { ...base, server: { host: 'localhost:8080' } }, 'server.host: without a port: the port is server.port (or --port)'],
+    ['host as a URL', { ...base, server: { host: 'http://0.0.0.0' } }, 'server.host: a host name or address, not a URL'],
+    ['host out of IPv4 range', { ...base, server: { host: '999.1.1.1' } }, 'server.host: not a valid IPv4 address'],
+    ['host with a character no host name has', { ...base, server: { host: 'my!host' } }, 'server.host: not a host name or an IP address'],
     ['short key', { ...base, keys: [{ key: 'x', name: 'a' }] }, 'keys[0].key: must be at least 8 characters'],
     ['key ending in a line break (a ${VAR} read from a file)', { ...base, keys: [{ key: 'sk-gw-12345678\n', name: 'a' }] }, 'keys[0].key: must be printable ASCII with no space or line break at either end'],
     ['key with a space at its start', { ...base, keys: [{ key: ' sk-gw-12345678', name: 'a' }] }, 'keys[0].key: must be printable ASCII'],
@@ -249,6 +253,15 @@ describe('validation names every problem by path', () => {
   test('unknown provider preset is named', () => {
     const cfg = validateConfig({ channels: [{ name: 'o', type: 'openai', provider: 'nonesuch', base_url: 'http://x.test/v1', models: ['m'] }] });
     expect(problems(() => buildChannels(cfg))[0]).toStartWith('channels[0].provider: unknown provider "nonesuch"');
+  });
+});
+
+describe('server.host', () => {
+  test.each(['127.0.0.1', 'localhost', '0.0.0.0', '::', '::1', '[::1]', 'fe80::1%eth0', 'gateway.internal', 'switchboard_1', 'host.'])('%s is a listen address', (host) => {
+    expect(validateConfig({ ...base, server: { host } }).server.host).toBe(host);
+  });
+  test.each(['[::1]:8080', '[zz]', ':::x', 'a b'])('%s is not', (host) => {
+    expect(problems(() => validateConfig({ ...base, server: { host } })).some((p) => p.startsWith('server.host: '))).toBe(true);
   });
 });
 
