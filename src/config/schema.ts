@@ -17,6 +17,8 @@ const Millis = v.pipe(PositiveInt, v.maxValue(MAX_TIMER_MS, TooLong));
 const MillisOrZero = v.pipe(NonNegativeInt, v.maxValue(MAX_TIMER_MS, TooLong));
 const NonEmpty = v.pipe(v.string(), v.minLength(1, 'must not be empty'));
 /** RFC 9110 field names (tokens) and values without line breaks: checked here rather than failing every request. */
+/** A model name: no space or line break at either end (a client's name never has one, so it would never match). */
+const ModelName = v.pipe(NonEmpty, v.regex(/^\S(?:[^]*\S)?$/, 'no space or line break at either end'));
 const HeaderName = v.pipe(NonEmpty, v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name'));
 const HeaderValue = v.pipe(v.string(), v.regex(/^[^\r\n\0]*$/, 'a header value cannot hold line breaks or NUL'));
 /** The scheme first: `api.deepseek.com/v1` is told what it lacks, not just "Invalid URL" (one problem per field). */
@@ -70,11 +72,11 @@ export const KeySchema = v.strictObject({
   ),
   name: NonEmpty,
   /** Exposed model names this key may use; absent = all. */
-  models: v.optional(v.array(NonEmpty)),
+  models: v.optional(v.array(ModelName)),
 });
 
-const ModelList = v.pipe(v.array(NonEmpty), v.minLength(1, 'must list at least one model'));
-const ModelMap = v.pipe(v.record(NonEmpty, NonEmpty), v.check((m) => Object.keys(m).length > 0, 'must map at least one model'));
+const ModelList = v.pipe(v.array(ModelName), v.minLength(1, 'must list at least one model'));
+const ModelMap = v.pipe(v.record(ModelName, ModelName), v.check((m) => Object.keys(m).length > 0, 'must map at least one model'));
 const ModelsShape = v.union([ModelList, ModelMap], 'must be a list of model names or a map of exposed name → upstream name');
 /**
  * A list is checked as a list and a mapping as a map, so that a bad entry is named (`models[0]: must not be empty`):

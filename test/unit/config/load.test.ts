@@ -138,6 +138,8 @@ describe('validation names every problem by path', () => {
     ['unknown type', { channels: [{ ...base.channels[0], type: 'bedrock' }] }, 'channels[0].type: must be one of: anthropic, openai'],
     ['models empty', { channels: [{ ...base.channels[0], models: [] }] }, 'channels[0].models'],
     ['port out of range', { ...base, server: { port: 70000 } }, 'server.port'],
+    ['a model name with a space at its end (a client never sends one)', { channels: [{ ...base.channels[0], models: ['claude-x '] }] }, 'channels[0].models[0]: no space or line break at either end'],
+    ['an upstream name with a line break at its end', { channels: [{ ...base.channels[0], models: { 'claude-x': 'claude-y\n' } }] }, 'channels[0].models.claude-x: no space or line break at either end'],
     ['host with a port', { ...base, server: { host: 'localhost:8080' } }, 'server.host: without a port: the port is server.port (or --port)'],
     ['host as a URL', { ...base, server: { host: 'http://0.0.0.0' } }, 'server.host: a host name or address, not a URL'],
     ['host out of IPv4 range', { ...base, server: { host: '999.1.1.1' } }, 'server.host: not a valid IPv4 address'],
