@@ -421,6 +421,36 @@ describe('what the Anthropic upstream receives', () => {
     expect(budgets[0]!).toBeLessThan(budgets[1]!);
   });
 
+  test('reasoning_effort with a forced tool_choice (required, a named function): the tool call wins, thinking is left off and reported, whatever the thinking style', async () => {
+    // Anthropic refuses thinking, adaptive or budget, with a tool_choice that forces tool use
+    // (https://platform.claude.com/docs/en/build-with-claude/extended-thinking#extended-thinking-with-tool-use)
+    const toolAnswer = JSON.parse(readFixture('anthropic/response-parallel-tool-use.json'));
+    upstream.handler = (r) => (r.json.thinking && ['any', 'tool'].includes(r.json.tool_choice?.type)
+      ? json({ type: 'error', error: { type: 'invalid_request_error', message: 'Thinking may not be enabled when tool_choice forces tool use.' } }, 400)
+      : json(toolAnswer));
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'retrieve_entity_info', parameters: { type: 'object', properties: { name: { type: 'string' } } } } }];
+    const forced: Array<[OpenAI.ChatCompletionToolChoiceOption, unknown]> = [
+      ['required', { type: 'any' }],
+      [{ type: 'function', function: { name: 'retrieve_entity_info' } }, { type: 'tool', name: 'retrieve_entity_info' }],
+    ];
+    for (const model of ['claude-opus-5-5', 'claude-sonnet-4-5']) { // adaptive, budget
+      for (const [toolChoice, upstreamChoice] of forced) {
+        const { data, response } = await oa.chat.completions.create({ model, messages: hi, tools, tool_choice: toolChoice, reasoning_effort: 'high' }).withResponse();
+        expect(data.choices[0]!.finish_reason).toBe('tool_calls');
+        expect(data.choices[0]!.message.tool_calls).toHaveLength(4);
+        expect(response.headers.get('x-switchboard-dropped')).toBe('reasoning_effort (thinking cannot be combined with a forced tool_choice)');
+        expect(upstream.requests.at(-1)!.json).toEqual({
+          model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: DEFAULT_MAX_TOKENS,
+          tools: [{ name: 'retrieve_entity_info', input_schema: { type: 'object', properties: { name: { type: 'string' } } } }],
+          tool_choice: upstreamChoice,
+        });
+      }
+    }
+    // auto leaves the model free: thinking goes as asked
+    await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi, tools, tool_choice: 'auto', reasoning_effort: 'high' });
+    expect(upstream.requests.at(-1)!.json).toMatchObject({ thinking: { type: 'adaptive' }, output_config: { effort: 'high' }, tool_choice: { type: 'auto' } });
+  });
+
   test("the channel's `thinking` setting overrides the model default: budget for claude-opus-5-5, or none", async () => {
     upstream.handler = () => json(textMessage);
     await oa.chat.completions.create({ model: 'opus-as-budget', messages: hi, reasoning_effort: 'medium' });

@@ -792,11 +792,14 @@ function applySampling(req: ChatCompletionCreateParams, hub: MessageCreateParams
  * `reasoning_effort` → thinking, per the upstream model's style:
  * - adaptive: `thinking: {type: "adaptive"}` + `output_config.effort` (`minimal` → `low`; the rest as is).
  * - budget: `thinking: {type: "enabled", budget_tokens}` from THINKING_BUDGETS, raising `max_tokens` above the budget.
- *   Not combined with a forced tool choice (Anthropic rejects that with budget thinking): thinking is dropped then.
  * - none: dropped.
  * Either way, thinking is left off when the request resumes a tool-use turn: the client cannot send back the signed
  * thinking blocks of that turn (Chat Completions has no place for them), and Anthropic requires them
- * (https://platform.claude.com/docs/en/build-with-claude/thinking#preserving-thinking-blocks).
+ * (https://platform.claude.com/docs/en/build-with-claude/thinking#preserving-thinking-blocks). And it is left off
+ * with a tool_choice that forces tool use (`required`, a named function): Anthropic refuses thinking, adaptive or
+ * budget, with one ("Thinking may not be enabled when tool_choice forces tool use";
+ * https://platform.claude.com/docs/en/build-with-claude/extended-thinking#extended-thinking-with-tool-use), and the
+ * forced call is what the client's code waits for, the effort only a tuning knob.
  * With thinking on, sampling knobs Anthropic does not allow with it are dropped.
  */
 function applyReasoning(effort: ReasoningEffort | null | undefined, hub: MessageCreateParams, style: 'adaptive' | 'budget' | 'none', ctx: TranslateContext): void {
@@ -809,6 +812,10 @@ function applyReasoning(effort: ReasoningEffort | null | undefined, hub: Message
     note(ctx, 'reasoning_effort (thinking cannot resume a tool-use turn without its thinking blocks)');
     return;
   }
+  if (hub.tool_choice?.type === 'any' || hub.tool_choice?.type === 'tool') {
+    note(ctx, 'reasoning_effort (thinking cannot be combined with a forced tool_choice)');
+    return;
+  }
   if (style === 'adaptive') {
     hub.thinking = { type: 'adaptive' };
     let level: string = effort === 'minimal' ? 'low' : effort;
@@ -818,10 +825,6 @@ function applyReasoning(effort: ReasoningEffort | null | undefined, hub: Message
     }
     hub.output_config = { ...hub.output_config, effort: level };
   } else {
-    if (hub.tool_choice?.type === 'any' || hub.tool_choice?.type === 'tool') {
-      note(ctx, 'reasoning_effort (budget thinking cannot be combined with a forced tool_choice)');
-      return;
-    }
     const level = effort === 'xhigh' || effort === 'max' ? 'high' : effort;
     if (level !== effort) note(ctx, `reasoning_effort=${effort} (capped to high)`);
     const budget = THINKING_BUDGETS[level];

@@ -387,13 +387,19 @@ describe('chatRequestToHub: reasoning_effort', () => {
       expected: { thinking: { type: 'enabled', budget_tokens: 24576 }, max_tokens: 64000 },
       dropped: ['reasoning_effort=xhigh (capped to high)'],
     },
-    {
-      name: 'budget: a forced tool choice leaves thinking off',
-      body: { reasoning_effort: 'low', tools, tool_choice: 'required' }, opts: budget,
-      expected: { tool_choice: { type: 'any' } }, absent: ['thinking'],
-      dropped: ['reasoning_effort (budget thinking cannot be combined with a forced tool_choice)'],
-    },
-    { name: 'adaptive: a forced tool choice keeps thinking', body: { reasoning_effort: 'low', tools, tool_choice: 'required' }, opts: adaptive, expected: { thinking: { type: 'adaptive' }, tool_choice: { type: 'any' } } },
+    // Anthropic refuses thinking of either kind with a tool_choice that forces tool use
+    ...[budget, adaptive].flatMap((opts) => [
+      { tool_choice: 'required', hub: { type: 'any' } },
+      { tool_choice: { type: 'function', function: { name: 'f' } }, hub: { type: 'tool', name: 'f' } },
+      { tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'f' } }] } }, hub: { type: 'any' } },
+    ].map((c) => ({
+      name: `${opts.thinkingStyle()}: a forced tool choice (${JSON.stringify(c.tool_choice).slice(0, 40)}) leaves thinking off`,
+      body: { reasoning_effort: 'low', tools, tool_choice: c.tool_choice }, opts,
+      expected: { tool_choice: c.hub }, absent: ['thinking', 'output_config'],
+      dropped: ['reasoning_effort (thinking cannot be combined with a forced tool_choice)'],
+    }))),
+    { name: 'adaptive: tool_choice auto keeps thinking', body: { reasoning_effort: 'low', tools, tool_choice: 'auto' }, opts: adaptive, expected: { thinking: { type: 'adaptive' }, tool_choice: { type: 'auto' } } },
+    { name: 'budget: tool_choice none keeps thinking', body: { reasoning_effort: 'low', tools, tool_choice: 'none', max_tokens: 5000 }, opts: budget, expected: { thinking: { type: 'enabled', budget_tokens: 2048 }, tool_choice: { type: 'none' } } },
     {
       name: 'model without thinking control: dropped and noted',
       body: { reasoning_effort: 'high' }, opts: none, expected: {}, absent: ['thinking', 'output_config'],
