@@ -461,7 +461,10 @@ describe('anthropic/response-server-tool-and-client-tool.json: a server tool (co
     expect(choice.finish_reason).toBe('tool_calls');
     expect(c.usage).toMatchObject({ prompt_tokens: 3182, completion_tokens: 237 });
     expect(JSON.stringify(c)).not.toContain('srvtoolu_');
-    expect(response.headers.get('x-switchboard-dropped')).toContain('server_tool_use');
+    // the server tool use is named; the answer's container and the calls' caller are left out unnamed (README)
+    expect(response.headers.get('x-switchboard-dropped')).toBe('content.server_tool_use (no Chat Completions equivalent)');
+    expect(JSON.stringify(c)).not.toContain('container_');
+    expect(JSON.stringify(c)).not.toContain('caller');
   });
 
   test('openai SDK, streamed (the upstream answers whole): the same text and call, as a stream the helper reads', async () => {

@@ -282,6 +282,44 @@ describe('streamed: chat.completions.stream().finalChatCompletion() over every A
     for (const c of chunks.slice(0, -1)) expect(c.usage).toBeNull();
   });
 
+  test('the usage chunk, exactly: choices [], prompt_tokens input + cache reads + writes, cached_tokens the reads, completion_tokens the output', async () => {
+    const ev = (e: Record<string, unknown>) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+    upstream.handler = (r) => sse([
+      { type: 'message_start', message: { id: 'msg_cache1', type: 'message', role: 'assistant', model: 'claude-opus-5-5', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, cache_read_input_tokens: 1000, cache_creation_input_tokens: 200, output_tokens: 1 } } },
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hello' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 30 } },
+      { type: 'message_stop' },
+    ].map(ev), { signal: r.signal });
+    const stream = oa.chat.completions.stream({ model: 'claude-opus-5-5', messages: hi, stream_options: { include_usage: true } });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    stream.on('chunk', (c) => chunks.push(c));
+    const completion = await stream.finalChatCompletion();
+    const usage = { prompt_tokens: 1212, completion_tokens: 30, total_tokens: 1242, prompt_tokens_details: { cached_tokens: 1000 } };
+    expect(chunks.at(-1)).toEqual({ id: 'chatcmpl-cache1', object: 'chat.completion.chunk', created: expect.any(Number), model: 'claude-opus-5-5', choices: [], usage } as any);
+    expect(chunks.filter((c) => c.usage)).toHaveLength(1);
+    expect(completion.usage).toEqual(usage);
+    expect(completion.choices[0]!.message.content).toBe('Hello');
+  });
+
+  test('what is left out of a streamed answer (server-tool blocks, citations) is named in the log line\'s `dropped`: the header went out before', async () => {
+    upstream.handler = replay(fixtureSseBody('anthropic/stream-web-search-server-tool-citations.sse'));
+    const logsBefore = gw.requestLogs().length;
+    const stream = oa.chat.completions.stream({ model: 'claude-opus-5-5', messages: hi, seed: 1 });
+    const completion = await stream.finalChatCompletion();
+    expect(completion.choices[0]!.message.content).toBeTruthy();
+    expect(JSON.stringify(completion)).not.toContain('srvtoolu_');
+    await until(() => gw.requestLogs().length > logsBefore, 3000);
+    expect(gw.requestLogs().at(-1)!.dropped).toEqual([
+      'seed', 'content.server_tool_use (no Chat Completions equivalent)', 'content.web_search_tool_result (no Chat Completions equivalent)', 'citations',
+    ]);
+    // the header carries what the request lost, known before the answer began
+    const { data, response } = await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi, seed: 1, stream: true }).withResponse();
+    for await (const _ of data) { /* read to the end */ }
+    expect(response.headers.get('x-switchboard-dropped')).toBe('seed');
+  });
+
   test('without include_usage there is no usage chunk', async () => {
     upstream.handler = replay(fixtureSseBody('anthropic/stream-thinking-signature-delta.sse'));
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
