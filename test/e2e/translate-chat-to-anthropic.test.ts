@@ -557,11 +557,26 @@ describe('what the Anthropic upstream receives', () => {
 });
 
 describe('errors in the OpenAI envelope', () => {
+  const fnTool = (name: string) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } });
   const invalid: Array<[string, Record<string, unknown>, string]> = [
     ['a message with an unknown role', { model: 'claude-opus-5-5', messages: [{ role: 'robot', content: 'x' }] }, 'messages.0.role'],
     ['no messages', { model: 'claude-opus-5-5' }, 'messages'],
     ['max_tokens of the wrong type', { model: 'claude-opus-5-5', messages: hi, max_tokens: 'ten' }, 'max_tokens'],
     ['n > 1', { model: 'claude-opus-5-5', messages: hi, n: 2 }, 'n'],
+    // README's "rejected" row: what has no Anthropic form and would change the answer
+    ['input_audio', { model: 'claude-opus-5-5', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] }, 'messages.0.content.0'],
+    ['a file_id', { model: 'claude-opus-5-5', messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }] }] }, 'messages.0.content.0.file.file_id'],
+    ['audio output', { model: 'claude-opus-5-5', messages: hi, modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'mp3' } }, 'modalities'],
+    ['web_search_options', { model: 'claude-opus-5-5', messages: hi, web_search_options: {} }, 'web_search_options'],
+    ['a custom tool', { model: 'claude-opus-5-5', messages: hi, tools: [fnTool('f'), { type: 'custom', custom: { name: 'grammar' } }] }, 'tools.1'],
+    ['legacy functions', { model: 'claude-opus-5-5', messages: hi, functions: [{ name: 'f', parameters: {} }] }, 'functions'],
+    ['legacy function_call', { model: 'claude-opus-5-5', messages: hi, function_call: 'auto' }, 'function_call'],
+    // a choice naming a tool the request does not offer: Anthropic would refuse it without naming the field
+    ['tool_choice naming no tool of the request', { model: 'claude-opus-5-5', messages: hi, tools: [fnTool('f')], tool_choice: { type: 'function', function: { name: 'g' } } }, 'tool_choice.function.name'],
+    ['allowed_tools naming no tool of the request', {
+      model: 'claude-opus-5-5', messages: hi, tools: [fnTool('f')],
+      tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'g' } }] } },
+    }, 'tool_choice.allowed_tools.tools.1'],
   ];
   for (const [name, body, field] of invalid) {
     test(`invalid body (${name}) → 400 naming ${field}, a BadRequestError for the SDK`, async () => {

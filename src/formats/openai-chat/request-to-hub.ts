@@ -741,14 +741,24 @@ function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams, c
 
   let choice: ToolChoice | undefined;
   const tc = req.tool_choice;
+  // a choice naming a tool the request does not offer: Anthropic refuses it too, but without naming the field
+  const offered = new Set(tools.map((t) => t.name));
   if (tc === 'auto') choice = { type: 'auto' };
   else if (tc === 'required') choice = { type: 'any' };
   else if (tc === 'none') choice = { type: 'none' };
-  else if (tc?.type === 'function') choice = { type: 'tool', name: tc.function.name };
-  else if (tc?.type === 'custom') throw invalidRequest('Custom tools are not supported; use function tools', 'tool_choice');
+  else if (tc?.type === 'function') {
+    if (!offered.has(tc.function.name)) throw invalidRequest(notOffered(tc.function.name), 'tool_choice.function.name');
+    choice = { type: 'tool', name: tc.function.name };
+  } else if (tc?.type === 'custom') throw invalidRequest('Custom tools are not supported; use function tools', 'tool_choice');
   else if (tc?.type === 'allowed_tools') {
     // Anthropic has no allow-list: offer only the allowed tools instead
-    const allowed = new Set(tc.allowed_tools.tools.flatMap((t) => (t.function?.name ? [t.function.name] : [])));
+    const allowed = new Set<string>();
+    tc.allowed_tools.tools.forEach((t, i) => {
+      if (!(t.type === 'function' && t.function && offered.has(t.function.name))) {
+        throw invalidRequest(notOffered(t.function?.name), `tool_choice.allowed_tools.tools.${i}`);
+      }
+      allowed.add(t.function.name);
+    });
     tools = tools.filter((t) => allowed.has(t.name));
     choice = { type: tc.allowed_tools.mode === 'required' ? 'any' : 'auto' };
   }
@@ -759,6 +769,9 @@ function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams, c
   hub.tools = tools;
   if (choice) hub.tool_choice = choice;
 }
+
+const notOffered = (name: string | undefined) =>
+  (name === undefined ? 'not a function tool of this request' : `no function in tools is named ${JSON.stringify(name.slice(0, 64))}`);
 
 /** Anthropic requires `input_schema.type: "object"`; OpenAI lets a tool without parameters omit the schema. */
 function inputSchema(parameters: Record<string, unknown> | null | undefined): Record<string, unknown> {

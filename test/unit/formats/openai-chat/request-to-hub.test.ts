@@ -290,6 +290,14 @@ describe('chatRequestToHub: parameters', () => {
       },
       expected: { tools: [hubTool], tool_choice: { type: 'any' } },
     },
+    {
+      name: 'tool_choice allowed_tools, mode auto → only those tools offered, auto',
+      body: {
+        tools: [tool, { type: 'function', function: { name: 'other' } }],
+        tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'get_weather' } }] } },
+      },
+      expected: { tools: [hubTool], tool_choice: { type: 'auto' } },
+    },
     { name: 'parallel_tool_calls false → disable_parallel_tool_use on auto', body: { tools: [tool], parallel_tool_calls: false }, expected: { tool_choice: { type: 'auto', disable_parallel_tool_use: true } } },
     { name: 'parallel_tool_calls false with required', body: { tools: [tool], tool_choice: 'required', parallel_tool_calls: false }, expected: { tool_choice: { type: 'any', disable_parallel_tool_use: true } } },
     { name: 'tool_choice without tools is not sent', body: { tool_choice: 'required' }, expected: {}, absent: ['tool_choice', 'tools'] },
@@ -307,15 +315,16 @@ describe('chatRequestToHub: parameters', () => {
     { name: 'response_format text changes nothing', body: { response_format: { type: 'text' } }, expected: {}, absent: ['output_config', 'system'] },
     {
       name: 'tuning knobs without an Anthropic equivalent are dropped and noted',
-      body: { logprobs: true, top_logprobs: 2, logit_bias: { '50256': -100 }, presence_penalty: 0.5, frequency_penalty: 0.1, seed: 7, verbosity: 'low', prediction: { type: 'content', content: 'x' } },
+      body: { logprobs: true, top_logprobs: 2, logit_bias: { '50256': -100 }, presence_penalty: 0.5, frequency_penalty: 0.1, seed: 7, verbosity: 'low', prediction: { type: 'content', content: 'x' }, audio: { voice: 'alloy', format: 'mp3' }, service_tier: 'flex' },
       expected: {},
-      dropped: ['logprobs', 'top_logprobs', 'logit_bias', 'presence_penalty', 'frequency_penalty', 'seed', 'verbosity', 'prediction'],
+      absent: ['audio', 'service_tier'],
+      dropped: ['logprobs', 'top_logprobs', 'logit_bias', 'presence_penalty', 'frequency_penalty', 'seed', 'verbosity', 'prediction', 'audio', 'service_tier'],
     },
     {
       name: 'defaults and OpenAI-storage fields are dropped quietly',
-      body: { logprobs: false, presence_penalty: 0, frequency_penalty: 0, n: 1, store: true, metadata: { a: 'b' }, prompt_cache_key: 'k', stream_options: { include_usage: true }, service_tier: 'auto', modalities: ['text'] },
+      body: { logprobs: false, presence_penalty: 0, frequency_penalty: 0, n: 1, store: true, metadata: { a: 'b' }, prompt_cache_key: 'k', prompt_cache_retention: '24h', stream_options: { include_usage: true }, service_tier: 'default', modalities: ['text'] },
       expected: {},
-      absent: ['metadata', 'store'],
+      absent: ['metadata', 'store', 'prompt_cache_key', 'prompt_cache_retention', 'stream_options', 'service_tier'],
     },
     {
       name: 'participant names (messages.*.name) are dropped and noted once',
@@ -491,6 +500,21 @@ describe('chatRequestToHub: 400s name the field', () => {
     { name: 'audio output', body: { ...msgs(...USER), modalities: ['text', 'audio'] }, param: 'modalities', message: /Audio output is not supported/ },
     { name: 'web search options', body: { ...msgs(...USER), web_search_options: {} }, param: 'web_search_options', message: /Web search options are not supported/ },
     { name: 'bad tool_choice', body: { ...msgs(...USER), tool_choice: 'sometimes' }, param: 'tool_choice', message: 'tool_choice: Invalid type: Expected "none", "auto", "required" or a tool choice object' },
+    {
+      name: 'tool_choice naming a function not in tools',
+      body: { ...msgs(...USER), tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } },
+      param: 'tool_choice.function.name', message: 'tool_choice.function.name: no function in tools is named "g"',
+    },
+    {
+      name: 'allowed_tools naming a function not in tools',
+      body: { ...msgs(...USER), tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'g' } }] } } },
+      param: 'tool_choice.allowed_tools.tools.1', message: 'tool_choice.allowed_tools.tools.1: no function in tools is named "g"',
+    },
+    {
+      name: 'allowed_tools naming a tool that is not a function',
+      body: { ...msgs(...USER), tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'custom', custom: { name: 'f' } }] } } },
+      param: 'tool_choice.allowed_tools.tools.0', message: 'tool_choice.allowed_tools.tools.0: not a function tool of this request',
+    },
   ];
 
   for (const c of cases) {
