@@ -710,7 +710,7 @@ function applyResponseFormat(req: ChatCompletionCreateParams, hub: MessageCreate
   }
   // json_object, or json_schema without a schema: JSON, but no schema to constrain it with
   system.push(textBlock(JSON_OBJECT_INSTRUCTION));
-  note(ctx, 'response_format.json_object (emulated with a system instruction)');
+  note(ctx, format.type === 'json_object' ? 'response_format.json_object (emulated with a system instruction)' : 'response_format.json_schema (no schema: emulated with a system instruction)');
 }
 
 /**

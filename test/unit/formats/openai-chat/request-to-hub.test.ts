@@ -312,6 +312,12 @@ describe('chatRequestToHub: parameters', () => {
       expected: { system: `Be brief.\n\n${JSON_OBJECT_INSTRUCTION}` },
       dropped: ['response_format.json_object (emulated with a system instruction)'],
     },
+    {
+      name: 'response_format json_schema without a schema → the JSON instruction, noted as what was sent',
+      body: { response_format: { type: 'json_schema', json_schema: { name: 'anything' } } },
+      expected: { system: JSON_OBJECT_INSTRUCTION }, absent: ['output_config'],
+      dropped: ['response_format.json_schema (no schema: emulated with a system instruction)'],
+    },
     { name: 'response_format text changes nothing', body: { response_format: { type: 'text' } }, expected: {}, absent: ['output_config', 'system'] },
     {
       name: 'tuning knobs without an Anthropic equivalent are dropped and noted',
