@@ -742,19 +742,19 @@ function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams, c
   let choice: ToolChoice | undefined;
   const tc = req.tool_choice;
   // a choice naming a tool the request does not offer: Anthropic refuses it too, but without naming the field
-  const offered = new Set(tools.map((t) => t.name));
+  const offered = (name: string) => tools.some((t) => t.name === name);
   if (tc === 'auto') choice = { type: 'auto' };
   else if (tc === 'required') choice = { type: 'any' };
   else if (tc === 'none') choice = { type: 'none' };
   else if (tc?.type === 'function') {
-    if (!offered.has(tc.function.name)) throw invalidRequest(notOffered(tc.function.name), 'tool_choice.function.name');
+    if (!offered(tc.function.name)) throw invalidRequest(notOffered(tc.function.name), 'tool_choice.function.name');
     choice = { type: 'tool', name: tc.function.name };
   } else if (tc?.type === 'custom') throw invalidRequest('Custom tools are not supported; use function tools', 'tool_choice');
   else if (tc?.type === 'allowed_tools') {
     // Anthropic has no allow-list: offer only the allowed tools instead
     const allowed = new Set<string>();
     tc.allowed_tools.tools.forEach((t, i) => {
-      if (!(t.type === 'function' && t.function && offered.has(t.function.name))) {
+      if (!(t.type === 'function' && t.function && offered(t.function.name))) {
         throw invalidRequest(notOffered(t.function?.name), `tool_choice.allowed_tools.tools.${i}`);
       }
       allowed.add(t.function.name);
