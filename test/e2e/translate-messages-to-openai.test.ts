@@ -743,6 +743,31 @@ describe('what the upstream receives', () => {
     expect(plain.response.headers.get('x-switchboard-dropped')).toBe('messages.0.content.0 (PDF document: the provider takes no PDF input), messages.0.content.1 (document URL: the provider cannot fetch it)');
   });
 
+  test('an image, document or search result missing what it is made of: a 400 naming the field, nothing sent (a PDF went as an empty file, a text document vanished, a URL went as "undefined")', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ type: 'image', source: { type: 'base64', data: 'iVBORw0KGgo=' } }, 'messages.0.content.1.source.media_type'],
+      [{ type: 'image', source: { type: 'base64', media_type: 'image/png' } }, 'messages.0.content.1.source.data'],
+      [{ type: 'image', source: { type: 'url' } }, 'messages.0.content.1.source.url'],
+      [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf' } }, 'messages.0.content.1.source.data'],
+      [{ type: 'document', source: { type: 'text', media_type: 'text/plain' } }, 'messages.0.content.1.source.data'],
+      [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: { text: 'x' } } }, 'messages.0.content.1.source.data'],
+      [{ type: 'document', source: { type: 'url' } }, 'messages.0.content.1.source.url'],
+      [{ type: 'document', source: { type: 'content', content: [{ type: 'text', text: 'a' }, { type: 'text' }] } }, 'messages.0.content.1.source.content.1.text'],
+      [{ type: 'search_result', source: 'https://kb.example.test/1', title: 'KB', content: 'Sky: blue.' }, 'messages.0.content.1.content'],
+      [{ type: 'search_result', source: 'https://kb.example.test/1', title: 'KB', content: [{ type: 'text', text: 7 }] }, 'messages.0.content.1.content.0.text'],
+    ];
+    const before = upstream.requests.length;
+    for (const [block, field] of cases) {
+      const err: any = await client.messages.create({
+        model: exposedModel('openai-chat'), max_tokens: 20, messages: [{ role: 'user', content: [{ type: 'text', text: 'Look at this:' }, block] }],
+      } as any).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(err.error.error.type).toBe('invalid_request_error');
+      expect(err.error.error.message).toStartWith(`${field}: `);
+    }
+    expect(upstream.requests.length).toBe(before);
+  });
+
   test('the gateway key never goes upstream, whichever way the client sent it', async () => {
     upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
     for (const headers of [{ 'x-api-key': KEY }, { authorization: `Bearer ${KEY}` }] as Array<Record<string, string>>) {

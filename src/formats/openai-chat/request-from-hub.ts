@@ -421,11 +421,9 @@ function imagePart(b: ImageBlockParam, p: string): ChatCompletionContentPart {
   const src = b.source as Record<string, unknown> | undefined;
   switch (src?.type) {
     case 'base64':
-      if (typeof src.media_type !== 'string' || typeof src.data !== 'string') throw invalidRequest('needs media_type and data', `${p}.source`);
-      return { type: 'image_url', image_url: { url: `data:${src.media_type};base64,${src.data}` } };
+      return { type: 'image_url', image_url: { url: `data:${sourceString(src, 'media_type', p)};base64,${sourceString(src, 'data', p)}` } };
     case 'url':
-      if (typeof src.url !== 'string') throw invalidRequest('needs a url', `${p}.source`);
-      return { type: 'image_url', image_url: { url: src.url } };
+      return { type: 'image_url', image_url: { url: sourceString(src, 'url', p) } };
     default:
       throw invalidRequest(`image source type "${String(src?.type)}" cannot be sent to an OpenAI-compatible provider`, `${p}.source.type`);
   }
@@ -439,12 +437,12 @@ function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, 
   const withHeader = (text: string) => (header ? `${header}\n\n${text}` : text);
   switch (src?.type) {
     case 'text':
-      return textPart(withHeader(String(src.data ?? '')));
+      return textPart(withHeader(sourceString(src, 'data', p)));
     case 'content': {
       if (typeof src.content === 'string') return textPart(withHeader(src.content));
       if (!Array.isArray(src.content)) throw invalidRequest('must be a string or an array of content blocks', `${p}.source.content`);
       const parts = src.content.flatMap((c: OtherBlockParam, k: number): ChatCompletionContentPart[] => {
-        if (c?.type === 'text') return textPart((c as TextBlockParam).text);
+        if (c?.type === 'text') return textPart(textOf(c as TextBlockParam, `${p}.source.content.${k}`));
         if (c?.type === 'image') return [imagePart(c as ImageBlockParam, `${p}.source.content.${k}`)];
         throw unsupportedBlock(c, `${p}.source.content.${k}`);
       });
@@ -452,7 +450,7 @@ function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, 
     }
     case 'base64': {
       const mediaType = String(src.media_type ?? '');
-      const data = String(src.data ?? '');
+      const data = sourceString(src, 'data', p);
       if (mediaType === 'application/pdf') {
         if (quirks.pdf) return [{ type: 'file', file: { filename: pdfName(title), file_data: `data:application/pdf;base64,${data}` } }];
         noteDropped(ctx, `${p} (PDF document: the provider takes no PDF input)`);
@@ -463,8 +461,9 @@ function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, 
     }
     case 'url': {
       // the gateway does not fetch on the client's behalf: the model is told where the document is
+      const url = sourceString(src, 'url', p);
       noteDropped(ctx, `${p} (document URL: the provider cannot fetch it)`);
-      return [{ type: 'text', text: `[Document${title ? ` "${title}"` : ''} at ${String(src.url)}: not attached, this provider cannot fetch documents]` }];
+      return [{ type: 'text', text: `[Document${title ? ` "${title}"` : ''} at ${url}: not attached, this provider cannot fetch documents]` }];
     }
     default:
       throw invalidRequest(`document source type "${String(src?.type)}" cannot be sent to an OpenAI-compatible provider`, `${p}.source.type`);
@@ -475,6 +474,17 @@ function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, 
  * `citations: {enabled: true}` on a document or search result asks for text blocks that cite it: no OpenAI-compatible
  * provider answers with citations, so the answer comes without them, and the client is told.
  */
+/**
+ * A source's `data`, `media_type` or `url`: without a string one the block is the client's 400, naming it, as
+ * Anthropic's own (a PDF went as an empty file, a text document vanished, a URL was sent as "undefined").
+ */
+function sourceString(src: Record<string, unknown>, key: string, p: string): string {
+  const value = src[key];
+  if (typeof value !== 'string') throw invalidRequest('must be a string', `${p}.source.${key}`);
+  if (value === '' && key !== 'data') throw invalidRequest('must not be empty', `${p}.source.${key}`);
+  return value;
+}
+
 function noteCitations(b: OtherBlockParam, p: string, ctx: TranslateContext): void {
   if (isRecord(b.citations) && b.citations.enabled === true) noteDropped(ctx, `${p}.citations (the provider answers without citations)`);
 }
@@ -486,10 +496,10 @@ function pdfName(title: string | undefined): string {
 
 /** A `search_result` block (RAG citations input) as plain text: title, source, then its text blocks. */
 function searchResultText(b: OtherBlockParam, p: string): string {
-  const content = Array.isArray(b.content) ? b.content : [];
-  const body = content.map((c: OtherBlockParam, k: number) => {
+  if (!Array.isArray(b.content)) throw invalidRequest('must be an array of text blocks', `${p}.content`);
+  const body = b.content.map((c: OtherBlockParam, k: number) => {
     if (c?.type !== 'text') throw unsupportedBlock(c, `${p}.content.${k}`);
-    return String((c as TextBlockParam).text ?? '');
+    return textOf(c as TextBlockParam, `${p}.content.${k}`);
   }).filter(Boolean).join('\n\n');
   return [b.title, b.source].filter((x) => typeof x === 'string' && x).join('\n') + (body ? `\n\n${body}` : '');
 }
