@@ -743,6 +743,20 @@ describe('what the upstream receives', () => {
     expect(plain.response.headers.get('x-switchboard-dropped')).toBe('messages.0.content.0 (PDF document: the provider takes no PDF input), messages.0.content.1 (document URL: the provider cannot fetch it)');
   });
 
+  test('`stop` (OpenAI-style) beside `stop_sequences`: both are sent, one list (the `stop` was left out without a word), and the provider\'s limit counts both', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    const res = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn, stop_sequences: ['END', '###'], stop: ['STOP', 'END'] } as any);
+    expect(res.content[0]).toMatchObject({ type: 'text' });
+    expect(upstream.requests.at(-1)!.json.stop).toEqual(['END', '###', 'STOP']);
+    await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn, stop: 'STOP' } as any);
+    expect(upstream.requests.at(-1)!.json.stop).toBe('STOP');
+    const before = upstream.requests.length;
+    const err: any = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn, stop_sequences: ['a', 'b', 'c'], stop: ['d', 'e'] } as any).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.error.error.message).toBe('stop_sequences: this provider takes at most 4 stop sequences (got 5, with stop)');
+    expect(upstream.requests.length).toBe(before);
+  });
+
   test('an image, document or search result missing what it is made of: a 400 naming the field, nothing sent (a PDF went as an empty file, a text document vanished, a URL went as "undefined")', async () => {
     const cases: Array<[unknown, string]> = [
       [{ type: 'image', source: { type: 'base64', data: 'iVBORw0KGgo=' } }, 'messages.0.content.1.source.media_type'],

@@ -73,10 +73,13 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
   }
 
   if (Array.isArray(hub.stop_sequences) && hub.stop_sequences.length > 0) {
+    // an OpenAI-style `stop` beside them (a client sending both) stops the answer too: one list, not one left out
+    const stop = hub.stop === undefined || hub.stop === null ? [] : Array.isArray(hub.stop) ? hub.stop as string[] : [hub.stop as string];
+    const all = [...new Set([...hub.stop_sequences, ...stop])];
     // more than the provider takes would be refused by it, and fewer would change the answer
     const most = quirks.max_stop_sequences;
-    if (most > 0 && hub.stop_sequences.length > most) throw invalidRequest(`this provider takes at most ${most} stop sequences (got ${hub.stop_sequences.length})`, 'stop_sequences');
-    body.stop = [...hub.stop_sequences];
+    if (most > 0 && all.length > most) throw invalidRequest(`this provider takes at most ${most} stop sequences (got ${all.length}${stop.length > 0 ? ', with stop' : ''})`, 'stop_sequences');
+    body.stop = all;
   }
   else if (hub.stop !== undefined && hub.stop !== null) body.stop = hub.stop as string | string[];
 
