@@ -4,8 +4,11 @@
  * provider are pinned in one table.
  */
 import { describe, expect, test } from 'bun:test';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { PRESETS, resolveQuirks } from '../../../src/channels/openai/presets.ts';
+import { TRANSPORT } from '../../../src/channels/openai/transport.ts';
 import { ChatQuirksSchema, DEFAULT_CHAT_QUIRKS, type ChatQuirks } from '../../../src/formats/openai-chat/quirks.ts';
 
 const PROVIDERS = Object.keys(PRESETS);
@@ -52,8 +55,64 @@ describe('presets', () => {
     ['ollama', 'reasoning', 'none'],
     ['vllm', 'top_k', true],
     ['llama.cpp', 'top_k', true],
+    // the rest of README's Providers table, "what the preset sets", one row per claim
+    ['openai', 'reasoning_models', ['o1*', 'o3*', 'o4*', 'gpt-5*', 'gpt-oss*', 'codex-*']],
+    ['openai', 'system_anywhere', true],
+    ['openai', 'max_stop_sequences', 4],
+    ['azure', 'max_stop_sequences', 4],
+    ['azure', 'reasoning_models', ['*']], // a non-reasoning deployment needs quirks.reasoning: none
+    ['deepseek', 'reasoning_efforts', ['low', 'high', 'max']],
+    ['deepseek', 'max_output_tokens', { 'deepseek-chat': 8192, 'deepseek-reasoner': 65536 }],
+    ['deepseek', 'parallel_tool_calls', false],
+    ['openrouter', 'pdf', true],
+    ['openrouter', 'reasoning_details', 'keep'],
+    ['groq', 'reasoning_models', ['openai/gpt-oss*', 'gpt-oss*']],
+    ['mistral', 'reasoning', 'none'],
+    ['xai', 'reasoning_models', ['grok-3-mini*']],
+    ['gemini', 'user_max_length', 0],
+    ['gemini', 'thought_signatures', 'keep'],
+    ['zai', 'reasoning_efforts', []],
+    ['zai', 'user_max_length', 0],
+    ['cerebras', 'max_tokens_field', 'max_completion_tokens'],
+    ['huggingface', 'reasoning', 'none'],
+    ['ollama', 'user_max_length', 0],
+    ['ollama', 'parallel_tool_calls', false],
+    ['vllm', 'reasoning', 'none'],
+    ['llama.cpp', 'reasoning', 'none'],
   ] as const)('%s: %s = %p', (provider, field, value) => {
     expect(resolveQuirks(provider, undefined)[field as keyof ChatQuirks]).toEqual(value as never);
+  });
+});
+
+describe('README\'s Providers table', () => {
+  const readme = readFileSync(resolve(import.meta.dir, '../../../README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('## Providers'), readme.indexOf('### `quirks`'));
+  const rows = [...table.matchAll(/^\| `([^`]+)` \| ([^|]+) \| ([^|]+) \|$/gm)].map((m) => ({ provider: m[1]!, base: m[2]!.trim(), sets: m[3]! }));
+
+  test('a row for every preset, and a preset for every row', () => {
+    expect(rows.map((r) => r.provider).sort()).toEqual(Object.keys(PRESETS).sort());
+  });
+
+  test.each(Object.keys(TRANSPORT))('%s: the default base URL is the one the channel uses', (provider) => {
+    const row = rows.find((r) => r.provider === provider);
+    const url = TRANSPORT[provider]!.base_url;
+    if (url === undefined) expect(row?.base).toStartWith('—');
+    else expect(row?.base).toBe(`\`${url}\``);
+  });
+
+  test.each([
+    // a preset that sends no `user` / `parallel_tool_calls` says so in its row, and the tool_choice row names it
+    ...Object.keys(PRESETS).map((p) => [p, 'user', resolveQuirks(p, undefined).user_max_length === 0] as const),
+    ...Object.keys(PRESETS).map((p) => [p, 'parallel_tool_calls', !resolveQuirks(p, undefined).parallel_tool_calls] as const),
+  ])('%s: "no `%s`" in its row exactly when the preset sends none', (provider, field, none) => {
+    const row = rows.find((r) => r.provider === provider)!;
+    expect(new RegExp(`no \`${field}\``).test(row.sets)).toBe(none);
+    if (field === 'parallel_tool_calls') expect(readme.includes(`\`${provider}\``) && new RegExp(`takes no \`parallel_tool_calls\`: [^)]*\`${provider}\``).test(readme)).toBe(none);
+  });
+
+  test.each(Object.keys(PRESETS))('%s: "no reasoning control" in its row exactly when the preset sends none', (provider) => {
+    const row = rows.find((r) => r.provider === provider)!;
+    expect(row.sets.includes('no reasoning control')).toBe(resolveQuirks(provider, undefined).reasoning === 'none');
   });
 });
 
