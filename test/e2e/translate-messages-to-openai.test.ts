@@ -743,6 +743,31 @@ describe('what the upstream receives', () => {
     expect(plain.response.headers.get('x-switchboard-dropped')).toBe('messages.0.content.0 (PDF document: the provider takes no PDF input), messages.0.content.1 (document URL: the provider cannot fetch it)');
   });
 
+  test('what README drops silently (no effect on the answer) leaves no x-switchboard-dropped and nothing upstream; an unknown field is reported', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    const silent = {
+      model: exposedModel('mistral'), max_tokens: 64,
+      // Bedrock/Vertex envelope fields, capacity and server-side history edits, automatic prompt caching
+      anthropic_version: 'bedrock-2023-05-31', anthropic_beta: ['context-management-2025-06-27'], service_tier: 'auto', inference_geo: 'us',
+      context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] }, cache_control: { type: 'ephemeral' },
+      // an end-user id, to a provider that takes no `user`
+      metadata: { user_id: 'user-42' },
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: { type: 'ephemeral', ttl: '1h' } }] },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 'They greet.', signature: 'sig' }, { type: 'redacted_thinking', data: 'enc' }, { type: 'text', text: 'Hello!' }] },
+        { role: 'user', content: 'How are you?' },
+      ],
+    };
+    const { response } = await client.messages.create(silent as any).withResponse();
+    expect(response.headers.get('x-switchboard-dropped')).toBeNull();
+    const got = upstream.requests.at(-1)!.json;
+    expect(Object.keys(got).sort()).toEqual(['max_tokens', 'messages', 'model']);
+    expect(got.messages).toEqual([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }, { role: 'user', content: 'How are you?' }]);
+
+    const reported = await client.messages.create({ ...silent, some_future_field: { on: true } } as any).withResponse();
+    expect(reported.response.headers.get('x-switchboard-dropped')).toBe('some_future_field');
+  });
+
   test('`stop` (OpenAI-style) beside `stop_sequences`: both are sent, one list (the `stop` was left out without a word), and the provider\'s limit counts both', async () => {
     upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
     const res = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn, stop_sequences: ['END', '###'], stop: ['STOP', 'END'] } as any);
