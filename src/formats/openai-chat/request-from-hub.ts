@@ -852,8 +852,13 @@ export function capEffort(requested: string, offered: readonly string[]): string
 function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks, maxTokens: number | undefined): void {
   const req = reasoningRequest(hub);
   if (!req) return;
+  // Anthropic's effort governs the whole answer, thinking or not; a provider's effort level is its reasoning's, now off
+  const asked = hub.output_config?.effort;
+  if (!req.on && typeof asked === 'string') noteDropped(ctx, `output_config.effort=${asked.slice(0, 40)} (thinking disabled: the provider's effort level is its reasoning's)`);
+  // what the client sent: an effort alone asks for reasoning too (reasoningRequest)
+  const what = hub.thinking === undefined || hub.thinking === null ? 'output_config.effort' : 'thinking';
   if (!quirks.reasoning_models.some((p) => globMatch(p, ctx.upstreamModel))) {
-    if (req.on) noteDropped(ctx, `thinking (${ctx.upstreamModel} has no reasoning control)`);
+    if (req.on) noteDropped(ctx, `${what} (${ctx.upstreamModel} has no reasoning control)`);
     return;
   }
   const offered = quirks.reasoning_efforts;
@@ -892,7 +897,7 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
       return;
     }
     case 'none':
-      if (req.on) noteDropped(ctx, 'thinking (the provider has no reasoning control)');
+      if (req.on) noteDropped(ctx, `${what} (the provider has no reasoning control)`);
       return;
     default: assertNever(quirks.reasoning, 'reasoning style');
   }

@@ -633,6 +633,10 @@ describe('thinking → reasoning control', () => {
     ['thinking style: disabled → explicit off', { thinking: { type: 'disabled' } }, { reasoning: 'thinking' }, { thinking: { type: 'disabled' } }],
     ['no reasoning control: nothing, reported', { thinking: { type: 'adaptive' } }, { reasoning: 'none' }, {}, ['thinking (the provider has no reasoning control)']],
     ['no reasoning control, disabled: nothing, silent', { thinking: { type: 'disabled' } }, { reasoning: 'none' }, {}, []],
+    // Anthropic's effort governs the whole answer, thinking or not; a provider's effort is its reasoning's, which is off
+    ['disabled + effort: the off switch, the effort reported', { thinking: { type: 'disabled' }, output_config: { effort: 'low' } }, { reasoning_efforts: ['none', 'low', 'high'] }, { reasoning_effort: 'none' }, ['output_config.effort=low (thinking disabled: the provider\'s effort level is its reasoning\'s)']],
+    ['disabled + effort, no reasoning control: reported alike', { thinking: { type: 'disabled' }, output_config: { effort: 'high' } }, { reasoning: 'none' }, {}, ['output_config.effort=high (thinking disabled: the provider\'s effort level is its reasoning\'s)']],
+    ['effort without thinking, no reasoning control: the effort is what is named', { output_config: { effort: 'low' } }, { reasoning: 'none' }, {}, ['output_config.effort (the provider has no reasoning control)']],
   ];
 
   test.each(cases)('%s', (_name, extra, q, want, dropped = []) => {
