@@ -782,6 +782,26 @@ describe('what the upstream receives', () => {
     expect(upstream.requests.length).toBe(before);
   });
 
+  test('a client tool without an input_schema object is a 400 naming tools.N.input_schema, as Anthropic\'s own (it was left out as an "Anthropic-only tool" and the model answered without it); server tools are still left out and reported', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    const before = upstream.requests.length;
+    for (const tool of [{ name: 'lookup', description: 'Look a word up' }, { type: 'custom', name: 'lookup', input_schema: 'object' }]) {
+      const err: any = await client.messages.create({
+        model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn,
+        tools: [{ name: 'ok', input_schema: { type: 'object' } }, tool],
+      } as any).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(err.error.error.message).toStartWith('tools.1.input_schema: ');
+    }
+    expect(upstream.requests.length).toBe(before);
+    const { response } = await client.messages.create({
+      model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn,
+      tools: [{ type: 'bash_20250124', name: 'bash' }, { name: 'ok', input_schema: { type: 'object' } }],
+    }).withResponse();
+    expect(response.headers.get('x-switchboard-dropped')).toBe('tools.bash (bash_20250124: Anthropic-only tool)');
+    expect(upstream.requests.at(-1)!.json.tools.map((t: any) => t.function.name)).toEqual(['ok']);
+  });
+
   test('an image, document or search result missing what it is made of: a 400 naming the field, nothing sent (a PDF went as an empty file, a text document vanished, a URL went as "undefined")', async () => {
     const cases: Array<[unknown, string]> = [
       [{ type: 'image', source: { type: 'base64', data: 'iVBORw0KGgo=' } }, 'messages.0.content.1.source.media_type'],

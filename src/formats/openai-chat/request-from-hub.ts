@@ -562,6 +562,8 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks, loaded?:
     // a toolset has no name of its own: named by its server (mcp_toolset) or its type
     const name = typeof t?.name === 'string' ? t.name : typeof t?.mcp_server_name === 'string' ? t.mcp_server_name : typeof t?.type === 'string' ? t.type : `${i}`;
     if (!isRecord(t?.input_schema)) {
+      // a client tool (no type, or `custom`) is made of its schema: without one it is the client's 400, as Anthropic's own
+      if (t?.type === undefined || t.type === 'custom') throw invalidRequest('must be an object (the JSON schema of the tool\'s input)', `tools.${i}.input_schema`);
       // Anthropic server tools (web_search_…, code_execution_…) and Anthropic-defined client tools (bash_…)
       dropped.push(`tools.${name} (${String(t?.type ?? 'no input_schema')}: Anthropic-only tool)`);
       return;
