@@ -782,6 +782,27 @@ describe('what the upstream receives', () => {
     expect(upstream.requests.length).toBe(before);
   });
 
+  test('a tool_use in history whose input is not an object, or whose id or name is not a string, is a 400 naming that field (its arguments went upstream as a JSON string or array, which no tool takes)', async () => {
+    const before = upstream.requests.length;
+    const call = { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Paris' } };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      ...['{"city":"Paris"}', ['Paris'], 3].map((input) => [{ ...call, input }, 'input'] as [Record<string, unknown>, string]),
+      [{ ...call, id: 1 }, 'id'], [{ ...call, name: undefined }, 'name'],
+    ];
+    for (const [block, field] of cases) {
+      const err: any = await client.messages.create({
+        model: exposedModel('openai-chat'), max_tokens: 20, messages: [
+          { role: 'user', content: 'Weather in Paris?' },
+          { role: 'assistant', content: [{ type: 'text', text: 'Checking.' }, block] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: '18°C' }] },
+        ],
+      } as any).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(err.error.error.message).toStartWith(`messages.1.content.1.${field}: `);
+    }
+    expect(upstream.requests.length).toBe(before);
+  });
+
   test('a client tool without an input_schema object is a 400 naming tools.N.input_schema, as Anthropic\'s own (it was left out as an "Anthropic-only tool" and the model answered without it); server tools are still left out and reported', async () => {
     upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
     const before = upstream.requests.length;

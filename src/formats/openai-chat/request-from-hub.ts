@@ -321,7 +321,10 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
       case 'text': { const t = textOf(b as TextBlockParam, p); if (t !== '') texts.push(t); break; }
       case 'tool_use': {
         const { id, name, input } = b as { id: unknown; name: unknown; input: unknown };
-        if (typeof id !== 'string' || typeof name !== 'string') throw invalidRequest('tool_use needs a string id and name', p);
+        if (typeof id !== 'string') throw invalidRequest('must be a string', `${p}.id`);
+        if (typeof name !== 'string') throw invalidRequest('must be a string', `${p}.name`);
+        // the arguments of a function call are a JSON object; Anthropic refuses any other input too
+        if (input !== undefined && input !== null && !isRecord(input)) throw invalidRequest('must be an object', `${p}.input`);
         const call: ChatCompletionMessageToolCall = { id: toolIds.map(id), type: 'function', function: { name, arguments: JSON.stringify(input ?? {}) } };
         if (toolIds.signatures) {
           // the signature the provider gave this call, carried in its id (quirks.thought_signatures)
