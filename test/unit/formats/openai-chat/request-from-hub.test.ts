@@ -515,6 +515,9 @@ describe('sampling, limits and identity', () => {
     ['clamped to the model ceiling', { max_output_tokens: { 'gpt-up': 8192, '*': 4096 } }, 'gpt-up', 128000, { max_tokens: 8192 }],
     ['clamped to the "*" ceiling', { max_output_tokens: { other: 100, '*': 4096 } }, 'gpt-up', 128000, { max_tokens: 4096 }],
     ['below the ceiling: unchanged', { max_output_tokens: { '*': 4096 } }, 'gpt-up', 1000, { max_tokens: 1000 }],
+    // README quirks table: exact names win, then the longest matching pattern, then `*`
+    ['the longest matching pattern wins', { max_output_tokens: { 'gpt-*': 1000, 'gpt-4.1-mini*': 3000, 'gpt-4.1*': 2000, '*': 500 } }, 'gpt-4.1-mini-2025', 128000, { max_tokens: 3000 }],
+    ['an exact name beats any pattern', { max_output_tokens: { 'gpt-4.1-mini*': 3000, 'gpt-4.1-mini': 100 } }, 'gpt-4.1-mini', 128000, { max_tokens: 100 }],
   ] as const)('%s', (_name, q, model, max, want) => {
     const out = toChat(hub({ max_tokens: max }), q as Partial<ChatQuirks>, makeCtx({ upstreamModel: model }));
     expect({ max_tokens: out.max_tokens, max_completion_tokens: out.max_completion_tokens }).toEqual({ max_tokens: undefined, max_completion_tokens: undefined, ...want });
