@@ -477,10 +477,6 @@ function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, 
 }
 
 /**
- * `citations: {enabled: true}` on a document or search result asks for text blocks that cite it: no OpenAI-compatible
- * provider answers with citations, so the answer comes without them, and the client is told.
- */
-/**
  * A source's `data`, `media_type` or `url`: without a string one the block is the client's 400, naming it, as
  * Anthropic's own (a PDF went as an empty file, a text document vanished, a URL was sent as "undefined").
  */
@@ -491,6 +487,10 @@ function sourceString(src: Record<string, unknown>, key: string, p: string): str
   return value;
 }
 
+/**
+ * `citations: {enabled: true}` on a document or search result asks for text blocks that cite it: no OpenAI-compatible
+ * provider answers with citations, so the answer comes without them, and the client is told.
+ */
 function noteCitations(b: OtherBlockParam, p: string, ctx: TranslateContext): void {
   if (isRecord(b.citations) && b.citations.enabled === true) noteDropped(ctx, `${p}.citations (the provider answers without citations)`);
 }
