@@ -31,6 +31,12 @@ export interface Exchange {
   principal: Principal | null;
   /** The loop-guard marker to send upstream: the hops so far plus this instance. */
   hop: string;
+  /**
+   * What the request lost, for the `x-switchboard-dropped` header `settle` puts on whatever it answers: set only where
+   * the answer's own headers cannot say it (a relayed request sent again with its history repaired:
+   * pipeline/foreign-thinking.ts); a translation names what it drops itself.
+   */
+  dropped?: string;
 }
 
 export interface AppDeps {

@@ -42,6 +42,7 @@ export type Render = (err: unknown, x: Exchange) => Response;
 
 /** The end of a request's handling: its log line is written unless a streamed body writes it at its end. */
 export function settle(x: Exchange, res: Response): Response {
+  if (x.dropped !== undefined) res.headers.set('x-switchboard-dropped', x.dropped);
   if (!x.log.deferred) x.log.finish(res.status);
   return res;
 }

@@ -26,6 +26,7 @@ import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
+import { refusedHistory, repairHistory } from './foreign-thinking.ts';
 
 /**
  * The request settled here (http/route.ts: `settles`): every answer goes out through `settle`, and an error is
@@ -63,6 +64,9 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // the output ceiling a provider named when it refused this request's max_tokens: its retry, once per channel
     // (pipeline/output-ceilings.ts)
     let refused: { route: Route; ceiling: number } | null = null;
+    // the history Anthropic refused for its thinking blocks, repaired for its retry: once per channel
+    // (pipeline/foreign-thinking.ts)
+    let repaired: { route: Route } & RepairedBody | null = null;
     // the attempts made, for the log line: a candidate the breaker skips is not one
     let attempts = 0;
     for (let i = 0; i < tried.length; i++) {
@@ -79,6 +83,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       log.entry.channel = channel.name;
       log.entry.upstream_model = route.upstreamModel;
       log.entry.dropped = undefined; // what an earlier attempt's translation left out, this one's answer did not
+      if (repaired !== null) x.dropped = undefined; // nor what an earlier channel's repaired history left out
 
       if (localCount) return settle(x, estimatedCount(x, inbound));
 
@@ -87,7 +92,11 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       let release: (() => void) | undefined;
       let estimate: (() => void) | undefined;
       let copy: Uint8Array | null = null;
-      if (passthrough) {
+      if (passthrough && repaired !== null && repaired.route === route) {
+        body = repaired.body;
+        log.entry.dropped = repaired.dropped;
+        x.dropped = repaired.dropped.join(', ');
+      } else if (passthrough) {
         const bytes = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
         // a large rewritten copy is read by nothing once fetch has copied it: freed then, like a translated body
         if (bytes !== inbound.bytes && bytes.length > HAND_BACK_MIN) copy = bytes;
@@ -131,11 +140,19 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       }
 
       if (!res.ok) {
-        const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused?.route === route ? null : ctx);
+        // a Messages request relayed to Anthropic whose history may be repaired, unless it was on this channel already
+        const history: History | null = passthrough && inbound.format === 'anthropic' && repaired?.route !== route ? { inbound, upstreamModel: route.upstreamModel } : null;
+        const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused?.route === route ? null : ctx, history);
         if (failed instanceof Response) return settle(x, failed);
         if (typeof failed === 'number') {
           // the provider named its output ceiling: the same channel once more, capped to it
           refused = { route, ceiling: failed };
+          tried = [...tried.slice(0, i + 1), route, ...tried.slice(i + 1)];
+          continue;
+        }
+        if (!(failed instanceof GatewayError)) {
+          // Anthropic refused the history's thinking blocks: the same channel once more, without them
+          repaired = { route, ...failed };
           tried = [...tried.slice(0, i + 1), route, ...tried.slice(i + 1)];
           continue;
         }
@@ -245,7 +262,7 @@ function unreachable(x: Exchange, channel: Channel, upstream: AbortController, e
  * not the last falls back (the error returned, after the upstream's Retry-After when it is short enough); any other
  * becomes the answer.
  */
-async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean, ctx: TranslateContext | null): Promise<Response | GatewayError | number> {
+async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch, last: boolean, ctx: TranslateContext | null, history: History | null): Promise<Response | GatewayError | number | RepairedBody> {
   if (REDIRECTS.has(res.status)) return redirected(x, deps, channel, res, guard);
   const retryable = isRetryableStatus(res.status);
   // a 4xx that is the request's own fault (or a model the channel lacks) says the channel is up (a half-open probe
@@ -253,6 +270,7 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
   if (isChannelFailureStatus(res.status)) deps.breaker.failure(channel.name);
   else deps.breaker.success(channel.name);
   if (res.status === 400 && ctx?.maxTokensSent !== undefined) return ceilingOrError(x, deps, channel, res, upstream, guard, ctx);
+  if (res.status === 400 && history) return historyOrError(x, deps, channel, res, upstream, guard, history);
   if (!retryable || last) return upstreamError(x, channel, res, passthrough, upstream, guard);
   unwatch(guard);
   const wait = retryAfterMs(res.headers);
@@ -292,6 +310,59 @@ async function ceilingOrError(x: Exchange, deps: AppDeps, channel: Channel, res:
   }
   throw new GatewayError(502, 'api_error', `channel ${channel.name}: HTTP ${res.status}`); // not reached: a translation's error is thrown
 }
+
+/** A relayed Messages request whose history may be repaired, and the model its channel serves it as. */
+interface History { inbound: Inbound; upstreamModel: string }
+
+/** A request body repaired for its retry (serialised, the upstream model in it), and what it left out. */
+interface RepairedBody { body: string; dropped: string[] }
+
+/**
+ * A 400 to a Messages request relayed to Anthropic: when it refuses the history's thinking blocks (a signature it did
+ * not write for this model, or a tool loop's last turn without one: pipeline/foreign-thinking.ts), the request
+ * repaired for one more try on the same channel; else the refusal, its bytes as they came (upstreamError's answer).
+ * The body is parsed and re-encoded here only: a request Anthropic takes is never scanned for thinking blocks.
+ */
+async function historyOrError(x: Exchange, deps: AppDeps, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, history: History): Promise<Response | RepairedBody> {
+  const answer = await upstreamError(x, channel, res, true, upstream, guard);
+  const raw = await answer.bytes();
+  const message = errorMessageOf(raw);
+  const refusal = refusedHistory(message);
+  const repair = refusal && repairedBody(history, refusal);
+  if (!repair) return new Response(raw, { status: answer.status, headers: answer.headers });
+  deps.logger.event('warn', 'upstream refused the history\'s thinking blocks: sent again without them', {
+    request_id: x.requestId, channel: channel.name, upstream_model: history.upstreamModel, error: message.slice(0, 300), dropped: repair.dropped,
+  });
+  // the attempt that follows decides the line: its error, and when its answer began (not when this refusal was read)
+  x.log.entry.error = x.log.entry.error_type = x.log.entry.ttfb_ms = undefined;
+  return repair;
+}
+
+/** The client's body without the thinking blocks Anthropic refused (a fresh parse), re-encoded; null when nothing changes. */
+function repairedBody(history: History, refusal: NonNullable<ReturnType<typeof refusedHistory>>): RepairedBody | null {
+  const { inbound, upstreamModel } = history;
+  try {
+    const fixed = repairHistory(JSON.parse(utf8.decode(inbound.bytes)) as Record<string, unknown>, refusal);
+    if (!fixed) return null;
+    // the model rewritten as on the first attempt (util/json.ts: rewriteModel)
+    if (upstreamModel !== inbound.model) fixed.body.model = upstreamModel;
+    return { body: JSON.stringify(fixed.body), dropped: fixed.dropped };
+  } catch {
+    return null; // nested too deeply to re-encode: the refusal goes to the client as it came
+  }
+}
+
+/** An Anthropic error body's `error.message`, or '' when it has none. */
+function errorMessageOf(raw: Uint8Array): string {
+  try {
+    const message = (JSON.parse(utf8.decode(raw)) as { error?: { message?: unknown } } | null)?.error?.message;
+    return typeof message === 'string' ? message : '';
+  } catch {
+    return '';
+  }
+}
+
+const utf8 = new TextDecoder();
 
 /** The statuses that redirect (with a Location); 304 Not Modified is not one. */
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);

@@ -1,0 +1,60 @@
+/**
+ * @module test/helpers/anthropic-rules
+ * Anthropic's rules for thinking blocks in a Messages request's history, as the API enforces them, in its words:
+ * - a `thinking` block whose signature Anthropic did not write for this model: 400 "messages.N.content.M: Invalid
+ *   `signature` in `thinking` block" (signatures are opaque and per model: one from another model, from another
+ *   provider's reasoning, or empty, is refused);
+ * - thinking on (`enabled`, `adaptive`) and a tool loop under way (the last user turn holds `tool_result` blocks) whose
+ *   last assistant turn does not start with a thinking block: 400 "messages.N.content.0.type: Expected `thinking` or
+ *   `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant` message must start
+ *   with a thinking block …";
+ * - thinking off with Claude Code's `clear_thinking_20251015` context edit: 400 "`clear_thinking_20251015` strategy
+ *   requires `thinking` to be enabled";
+ * - an assistant turn with no content anywhere but last: 400 "messages.N: all messages must have non-empty content
+ *   except for the optional final assistant message".
+ */
+
+/** The signatures a mock "wrote", by upstream model. */
+export type ValidSignatures = Record<string, Set<string>>;
+
+export const SIGNATURE_REFUSAL = (i: number, j: number) => `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`;
+
+export const THINKING_FIRST_REFUSAL = (i: number, found: string) =>
+  `messages.${i}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${found}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`;
+
+const isThinking = (b: any) => b?.type === 'thinking' || b?.type === 'redacted_thinking';
+
+/** What Anthropic would refuse in this request body, in its words; null when nothing. */
+export function anthropicHistoryProblem(body: any, valid: ValidSignatures): string | null {
+  const messages: any[] = body?.messages ?? [];
+  const signatures = valid[body?.model] ?? new Set<string>();
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    if (m.role !== 'assistant') continue;
+    if (Array.isArray(m.content) && m.content.length === 0 && i < messages.length - 1) {
+      return `messages.${i}: all messages must have non-empty content except for the optional final assistant message`;
+    }
+    if (!Array.isArray(m.content)) continue;
+    for (let j = 0; j < m.content.length; j++) {
+      const b = m.content[j];
+      if (b?.type === 'thinking' && !signatures.has(b.signature)) return SIGNATURE_REFUSAL(i, j);
+    }
+  }
+  const type = body?.thinking?.type;
+  if (type === 'enabled' || type === 'adaptive') {
+    const u = messages.findLastIndex((m) => m.role === 'user');
+    const loop = u > 0 && Array.isArray(messages[u].content) && messages[u].content.some((b: any) => b?.type === 'tool_result');
+    const a = loop ? messages.findLastIndex((m, k) => k < u && m.role === 'assistant') : -1;
+    if (a >= 0 && Array.isArray(messages[a].content) && !isThinking(messages[a].content[0])) return THINKING_FIRST_REFUSAL(a, messages[a].content[0]?.type ?? 'nothing');
+  } else if ((body?.context_management?.edits ?? []).some((e: any) => e?.type === 'clear_thinking_20251015')) {
+    return '`clear_thinking_20251015` strategy requires `thinking` to be enabled';
+  }
+  return null;
+}
+
+/** Anthropic's 400 for a body that breaks one of the rules, or null. */
+export function anthropicHistoryRefusal(body: any, valid: ValidSignatures): Response | null {
+  const message = anthropicHistoryProblem(body, valid);
+  if (message === null) return null;
+  return Response.json({ type: 'error', error: { type: 'invalid_request_error', message }, request_id: 'req_011CWkB65DcNzK2MiofhXx8b' }, { status: 400 });
+}

@@ -1,0 +1,60 @@
+import { describe, expect, test } from 'bun:test';
+import { refusedHistory, repairHistory } from '../../../src/pipeline/foreign-thinking.ts';
+import { SIGNATURE_REFUSAL, THINKING_FIRST_REFUSAL } from '../../helpers/anthropic-rules.ts';
+
+describe('refusedHistory', () => {
+  test('Anthropic\'s two refusals, as it words them and as a proxy quotes them; nothing else', () => {
+    expect(refusedHistory(SIGNATURE_REFUSAL(1, 0))).toBe('signature');
+    expect(refusedHistory('messages.1.content.0: Invalid `signature` in `thinking` block. The block is bound to a different conversation. Remove the block, or set `thinking.block_binding.prefix_mismatch_behavior` to "drop_block".')).toBe('signature');
+    expect(refusedHistory(`{"type":"error","error":{"type":"invalid_request_error","message":"${SIGNATURE_REFUSAL(5, 0)}"}}`)).toBe('signature');
+    for (const found of ['tool_use', 'text']) expect(refusedHistory(THINKING_FIRST_REFUSAL(3, found))).toBe('thinking-first');
+    expect(refusedHistory('messages.0.content.1: unexpected `tool_use_id` found in `tool_result` blocks')).toBeNull();
+    expect(refusedHistory('messages.1.content.0: When thinking is disabled, an `assistant` message in the final position cannot contain `thinking`.')).toBeNull();
+    expect(refusedHistory('')).toBeNull();
+  });
+});
+
+describe('repairHistory', () => {
+  const tool = (id: string) => ({ type: 'tool_use', id, name: 'Read', input: {} });
+  const result = (id: string) => ({ role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: 'x' }] });
+
+  test('nothing to change (no thinking block, thinking off or no tool loop): null, the refusal is the answer', () => {
+    const body = { model: 'm', thinking: { type: 'adaptive' }, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'text', text: 'yo' }] }, { role: 'user', content: 'ok' }] };
+    expect(repairHistory(structuredClone(body), 'signature')).toBeNull();
+    const loop = { model: 'm', thinking: { type: 'disabled' }, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [tool('t1')] }, result('t1')] };
+    expect(repairHistory(structuredClone(loop), 'thinking-first')).toBeNull();
+    expect(repairHistory({ model: 'm', messages: 'not an array' }, 'signature')).toBeNull();
+  });
+
+  test('a tool loop is read from the last user turn, past Claude Code\'s trailing system turn; string contents and other roles stay', () => {
+    const body: any = {
+      thinking: { type: 'enabled', budget_tokens: 2048 },
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'a plain string turn' },
+        { role: 'user', content: 'read it' },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 't', signature: '' }, tool('t1')] },
+        result('t1'),
+        { role: 'system', content: [{ type: 'text', text: '# Environment' }] },
+      ],
+      context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }], other: true },
+    };
+    const fixed = repairHistory(body, 'signature')!;
+    expect(fixed.body.thinking).toEqual({ type: 'disabled' });
+    expect((fixed.body.messages as any[])[1]).toEqual({ role: 'assistant', content: 'a plain string turn' });
+    expect((fixed.body.messages as any[])[3]).toEqual({ role: 'assistant', content: [tool('t1')] });
+    expect((fixed.body.messages as any[])[5].role).toBe('system');
+    expect(fixed.body.context_management).toEqual({ edits: [], other: true }); // its other keys kept
+    expect(fixed.dropped).toHaveLength(3);
+  });
+
+  test('a new user turn after the loop: thinking stays on, only the blocks go', () => {
+    const body: any = {
+      thinking: { type: 'adaptive' },
+      messages: [{ role: 'user', content: 'read' }, { role: 'assistant', content: [{ type: 'redacted_thinking', data: 'x' }, tool('t1')] }, result('t1'), { role: 'assistant', content: [{ type: 'text', text: 'done' }] }, { role: 'user', content: 'thanks' }],
+    };
+    const fixed = repairHistory(body, 'signature')!;
+    expect(fixed.body.thinking).toEqual({ type: 'adaptive' });
+    expect(fixed.dropped).toEqual(['thinking blocks of earlier turns (Anthropic refused a signature it did not write for this model)']);
+  });
+});
