@@ -36,7 +36,7 @@ export interface Exchange {
    * the answer's own headers cannot say it (a relayed request sent again with its history repaired:
    * pipeline/foreign-thinking.ts); a translation names what it drops itself.
    */
-  dropped?: string;
+  dropped: string | undefined;
 }
 
 export interface AppDeps {

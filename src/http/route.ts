@@ -58,7 +58,7 @@ export function createRoute(deps: AppDeps, cors: Cors): Route {
   const render = renderError(deps.logger);
   const open = (req: Request, path: string, opts: RouteOptions): Exchange => {
     const log = openLog(req.method, path);
-    return { req, requestId: log.entry.request_id, format: opts.format, log, principal: null, hop: '' };
+    return { req, requestId: log.entry.request_id, format: opts.format, log, principal: null, hop: '', dropped: undefined };
   };
   /** The key check and the loop guard: throw what the client gets. */
   const admit = (x: Exchange, opts: RouteOptions) => {
