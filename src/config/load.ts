@@ -83,8 +83,10 @@ function readConfigFile(path: string): unknown {
     throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}${where === null ? '' : ` (${typeof where === 'number' ? `line ${where}` : where})`}`]);
   }
   // Bun.YAML reads a file of several documents (a `---` between two, or one after the last) as a list of them: the
-  // config would then be refused as "(root): must be a mapping", pointing away from the separator
-  if (yaml && Array.isArray(parsed) && /^---(?:[ \t].*)?$/m.test(text.replace(/^(?:\s*#.*\n|\s*\n)*---[^\n]*/, ''))) {
+  // config would then be refused as "(root): must be a mapping", pointing away from the separator. The leading
+  // comment and blank lines are matched a line at a time: `\s*` there would match line breaks too, and a run of blank
+  // lines could then be split in 2^n ways, each tried when no `---` follows
+  if (yaml && Array.isArray(parsed) && /^---(?:[ \t].*)?$/m.test(text.replace(/^(?:[ \t]*(?:#[^\n]*)?\r?\n)*---[^\n]*/, ''))) {
     throw new ConfigError([`${path}: holds ${parsed.length} YAML documents (separated by ---); a config is one mapping`]);
   }
   // both parsers keep the last of a repeated key without a word: a second `channels:` would drop the first list

@@ -107,6 +107,14 @@ describe('loadConfig', () => {
     expect(problems(() => loadConfig({ path: write('list.yaml', '---\n- a\n'), env: {} }))).toEqual(['(root): must be a mapping of server, keys, channels and routing']);
   });
 
+  test('a YAML file of several documents after many blank lines is told so at once (the check for a leading --- does not backtrack line by line)', () => {
+    const one = 'channels:\n  - { name: c, type: anthropic, base_url: "https://x.test", models: [m] }\n';
+    const p = write('multi-blank.yaml', `# config\n${'\n'.repeat(27)}${one}---\nkeys: []\n`);
+    const t0 = performance.now();
+    expect(problems(() => loadConfig({ path: p, env: {} }))).toEqual([`${p}: holds 2 YAML documents (separated by ---); a config is one mapping`]);
+    expect(performance.now() - t0).toBeLessThan(1000); // each blank line doubled the time: 27 of them took seconds, 40 hours
+  });
+
   test('a file nested deeper than any config is one problem naming where, not a stack overflow', () => {
     const deep = write('deep.json', `{"channels":[],"server":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
     const [problem, ...rest] = problems(() => loadConfig({ path: deep, env: {} }));
