@@ -741,25 +741,16 @@ function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams, c
 
   let choice: ToolChoice | undefined;
   const tc = req.tool_choice;
-  // a choice naming a tool the request does not offer: Anthropic refuses it too, but without naming the field
-  const offered = (name: string) => tools.some((t) => t.name === name);
   if (tc === 'auto') choice = { type: 'auto' };
   else if (tc === 'required') choice = { type: 'any' };
   else if (tc === 'none') choice = { type: 'none' };
   else if (tc?.type === 'function') {
-    if (!offered(tc.function.name)) throw invalidRequest(notOffered(tc.function.name), 'tool_choice.function.name');
+    if (!offers(tools, tc.function.name)) throw invalidRequest(notOffered(tc.function.name), 'tool_choice.function.name');
     choice = { type: 'tool', name: tc.function.name };
   } else if (tc?.type === 'custom') throw invalidRequest('Custom tools are not supported; use function tools', 'tool_choice');
   else if (tc?.type === 'allowed_tools') {
     // Anthropic has no allow-list: offer only the allowed tools instead
-    const allowed = new Set<string>();
-    tc.allowed_tools.tools.forEach((t, i) => {
-      if (!(t.type === 'function' && t.function && offered(t.function.name))) {
-        throw invalidRequest(notOffered(t.function?.name), `tool_choice.allowed_tools.tools.${i}`);
-      }
-      allowed.add(t.function.name);
-    });
-    tools = tools.filter((t) => allowed.has(t.name));
+    tools = allowedTools(tools, tc.allowed_tools.tools);
     choice = { type: tc.allowed_tools.mode === 'required' ? 'any' : 'auto' };
   }
   if (req.parallel_tool_calls === false && choice?.type !== 'none') {
@@ -768,6 +759,28 @@ function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams, c
 
   hub.tools = tools;
   if (choice) hub.tool_choice = choice;
+}
+
+/**
+ * Whether `tools` offers one named `name`: a choice naming a tool the request does not offer is refused by Anthropic
+ * too, but without naming the field. A function of its own, not a closure over applyTools' `tools`: that would cost
+ * every request with tools a function object and an environment (bench/FINDINGS.md, "Allocation and the collector").
+ */
+function offers(tools: Tool[], name: string): boolean {
+  for (const t of tools) if (t.name === name) return true;
+  return false;
+}
+
+/** The tools an `allowed_tools` choice lets through, each of its entries a function tool the request offers. */
+function allowedTools(tools: Tool[], allowed: ReadonlyArray<{ type: string; function?: { name: string } | null }>): Tool[] {
+  const names = new Set<string>();
+  allowed.forEach((t, i) => {
+    if (!(t.type === 'function' && t.function && offers(tools, t.function.name))) {
+      throw invalidRequest(notOffered(t.function?.name), `tool_choice.allowed_tools.tools.${i}`);
+    }
+    names.add(t.function.name);
+  });
+  return tools.filter((t) => names.has(t.name));
 }
 
 const notOffered = (name: string | undefined) =>
