@@ -74,11 +74,11 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
 
   if (Array.isArray(hub.stop_sequences) && hub.stop_sequences.length > 0) {
     // an OpenAI-style `stop` beside them (a client sending both) stops the answer too: one list, not one left out
-    const stop = hub.stop === undefined || hub.stop === null ? [] : Array.isArray(hub.stop) ? hub.stop as string[] : [hub.stop as string];
-    const all = [...new Set([...hub.stop_sequences, ...stop])];
+    const withStop = hub.stop !== undefined && hub.stop !== null;
+    const all = withStop ? stopsWith(hub.stop_sequences, hub.stop) : [...hub.stop_sequences];
     // more than the provider takes would be refused by it, and fewer would change the answer
     const most = quirks.max_stop_sequences;
-    if (most > 0 && all.length > most) throw invalidRequest(`this provider takes at most ${most} stop sequences (got ${all.length}${stop.length > 0 ? ', with stop' : ''})`, 'stop_sequences');
+    if (most > 0 && all.length > most) throw invalidRequest(`this provider takes at most ${most} stop sequences (got ${all.length}${withStop ? ', with stop' : ''})`, 'stop_sequences');
     body.stop = all;
   }
   else if (hub.stop !== undefined && hub.stop !== null) body.stop = hub.stop as string | string[];
@@ -474,6 +474,14 @@ function documentParts(b: DocumentBlockParam, p: string, ctx: TranslateContext, 
     default:
       throw invalidRequest(`document source type "${String(src?.type)}" cannot be sent to an OpenAI-compatible provider`, `${p}.source.type`);
   }
+}
+
+/**
+ * `stop_sequences` and an OpenAI-style `stop` sent beside them, as one list without repeats. A function of its own,
+ * called only when both are there: the common request (stop_sequences alone) copies its list and builds no Set.
+ */
+function stopsWith(sequences: string[], stop: unknown): string[] {
+  return [...new Set([...sequences, ...(Array.isArray(stop) ? stop as string[] : [stop as string])])];
 }
 
 /**
