@@ -23,7 +23,7 @@ import { unwatch, watch } from './watchdog.ts';
 import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, openingStreamError, opensWithComments, pastComments, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { answerTranslatedJson, answerTranslatedJsonAsStream, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
+import { answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
 import { refusedHistory, repairHistory } from './foreign-thinking.ts';
@@ -95,7 +95,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       if (passthrough && repaired !== null && repaired.route === route) {
         body = repaired.body;
         log.entry.dropped = repaired.dropped;
-        x.dropped = repaired.dropped.join(', ');
+        // held to a translation's limit: the list, one entry per turn left out, has none of its own
+        x.dropped = repaired.dropped.join(', ').slice(0, DROPPED_HEADER_MAX);
       } else if (passthrough) {
         const bytes = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
         // a large rewritten copy is read by nothing once fetch has copied it: freed then, like a translated body

@@ -387,8 +387,11 @@ function noteTranslation(log: RequestLog, ctx: TranslateContext) {
  * non-ASCII letter) is written as `\uXXXX`; the log line's `dropped` keeps them as they were.
  */
 function setDropped(headers: Record<string, string>, ctx: TranslateContext) {
-  if (ctx.dropped.length) headers['x-switchboard-dropped'] = [...new Set(ctx.dropped)].join(', ').replace(NOT_PRINTABLE_ASCII, asUnicodeEscape).slice(0, 4000);
+  if (ctx.dropped.length) headers['x-switchboard-dropped'] = [...new Set(ctx.dropped)].join(', ').replace(NOT_PRINTABLE_ASCII, asUnicodeEscape).slice(0, DROPPED_HEADER_MAX);
 }
+
+/** The longest `x-switchboard-dropped` value: a header line stays far below what clients take (Node: 16 KB in all). */
+export const DROPPED_HEADER_MAX = 4000;
 
 const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/g;
 const asUnicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;

@@ -201,6 +201,20 @@ describe('a history Anthropic refuses for its thinking blocks is sent once more 
     expect(response.headers.get('x-switchboard-dropped')).toBe(`${SIGNATURE_DROPPED}, messages.1 (an assistant turn of thinking blocks only)`);
   });
 
+  test('many turns of thinking blocks only: the header stays within the 4000 characters a translation\'s does, the log line names them all', async () => {
+    const before = gw.requestLogs().length;
+    const body = switchedBody();
+    body.messages = [];
+    for (let i = 0; i < 300; i++) body.messages.push({ role: 'user', content: `Question ${i}` }, { role: 'assistant', content: [deepseekThinking] });
+    body.messages.push({ role: 'user', content: 'Last question.' });
+    const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    const header = res.headers.get('x-switchboard-dropped')!;
+    expect(header.length).toBeLessThanOrEqual(4000);
+    expect(header).toStartWith(`${SIGNATURE_DROPPED}, messages.1 (an assistant turn of thinking blocks only), messages.3 `);
+    expect((await lastLog(before + 1)).dropped).toHaveLength(301);
+  });
+
   test('count_tokens is repaired the same way', async () => {
     const { model, messages, system, tools, thinking } = switchedBody();
     const res = await fetch(`${gw.url}/v1/messages/count_tokens`, {
