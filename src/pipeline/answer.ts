@@ -171,16 +171,17 @@ export async function pastComments(channel: Channel, start: ReadAhead<Uint8Array
   return start;
 }
 
-/** Whether every line of a chunk (a last one cut short included) is an SSE comment (`:`…) or blank. */
+/**
+ * Whether every line of a chunk (a last one cut short included) is an SSE comment (`:`…) or blank. A line ends at
+ * \n, \r\n or a lone \r, as sse/decode.ts reads it: looking for \n alone took `: x\rdata: …\r\r` for one comment.
+ */
 function onlyComments(chunk: Uint8Array): boolean {
   let at = 0;
   while (at < chunk.length) {
     const c = chunk[at]!;
-    const blank = c === 10 || (c === 13 && (at + 1 === chunk.length || chunk[at + 1] === 10));
-    if (c !== 58 /* : */ && !blank) return false;
-    const nl = chunk.indexOf(10, at);
-    if (nl < 0) return true;
-    at = nl + 1;
+    if (c !== 58 /* : */ && c !== 10 && c !== 13) return false;
+    while (at < chunk.length && chunk[at] !== 10 && chunk[at] !== 13) at++;
+    at++; // past the line's \r or \n (a \r\n's \n is then a blank line's)
   }
   return true;
 }
