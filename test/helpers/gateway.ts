@@ -43,11 +43,4 @@ export function startGateway(rawConfig: Record<string, unknown>, extra: Partial<
   };
 }
 
-/** Wait until `cond()` holds (for log lines written at stream end), up to `ms`. */
-export async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await Bun.sleep(5);
-  }
-}
+export { until } from './until.ts';

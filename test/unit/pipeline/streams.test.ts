@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { readAhead, relayStream } from '../../../src/pipeline/streams.ts';
+import { until } from '../../helpers/until.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -145,8 +146,9 @@ describe('relayStream', () => {
     const out = relayStream(src, { idleMs: 60, onEnd: (o) => ended.push(o) });
     const reader = out.getReader();
     expect(dec.decode((await reader.read()).value)).toBe('chunk 0\n');
-    // and then the client reads nothing more
-    await Bun.sleep(200);
+    // and then the client reads nothing more: cut off once the watchdog sees the deadline (polled, not a fixed sleep:
+    // a loaded machine can run the watchdog's 50 ms tick late)
+    await until(() => ended.length > 0 && cancelled !== null);
     expect((cancelled as Error | null)?.message).toBe('client read nothing for 60 ms');
     expect((ended[0] as Error).message).toBe('client read nothing for 60 ms');
     await expect(reader.read()).rejects.toThrow('client read nothing for 60 ms');
@@ -159,14 +161,16 @@ describe('relayStream', () => {
     const ended: unknown[] = [];
     relayStream(src, { client: ac.signal, onEnd: (o) => ended.push(o) }); // nobody ever reads it
     ac.abort();
-    await Bun.sleep(150); // the shared watchdog looks every 50 ms
+    await until(() => ended.length > 0 && cancelled); // the shared watchdog looks every 50 ms: polled, as its tick can run late
     expect(ended).toEqual(['cancelled']);
     expect(cancelled).toBe(true);
   });
 
   test('a client that reads slowly but keeps reading is not cut off', async () => {
-    const parts = Array.from({ length: 8 }, (_, k) => `part ${k} `);
-    const out = relayStream(source(parts), { idleMs: 80 });
+    // every gap (30 ms asked) far inside idleMs, whatever a loaded machine adds to a sleep; the whole read (≥ 600 ms)
+    // well past it, so only a deadline that each read moves on lets it through
+    const parts = Array.from({ length: 20 }, (_, k) => `part ${k} `);
+    const out = relayStream(source(parts), { idleMs: 300 });
     const reader = out.getReader();
     let got = '';
     for (;;) {
