@@ -497,7 +497,8 @@ describe('fallback', () => {
     const answer = post(g, req(), {}).catch(() => null);
     void answer;
     const sent = fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: req(), signal: gone.signal }).catch(() => null);
-    await Bun.sleep(150);
+    // both 429s read, so both requests are waiting it out (a fixed 150 ms could end before a loaded machine got there)
+    await until(() => g.logs.filter((l) => l.msg === 'upstream attempt failed' && l.status === 429).length === 2, 5000);
     gone.abort();
     await sent;
     await until(() => g.requestLogs().some((l) => l.outcome === 'cancelled'), 3000);
