@@ -130,15 +130,21 @@ describe('the request log line, in each of the four modes', () => {
   });
 
   test('a client that leaves mid-stream: cancelled, with the usage read so far', async () => {
-    ant.handler = (r) => sse(anthropicStream({ input_tokens: 10, output_tokens: 1 }, { output_tokens: 5 }), { delayMs: 100, signal: r.signal });
-    oa.handler = (r) => sse(chatStream({ prompt_tokens: 12, completion_tokens: 5 }), { delayMs: 100, signal: r.signal });
+    // the text, then nothing more until the client has left: its finish and final usage never come, however slowly the
+    // client gets to leave (a pace of 100 ms with a 120 ms sleep let them in on a loaded machine)
+    ant.handler = (r) => sse(anthropicStream({ input_tokens: 10, output_tokens: 1 }, { output_tokens: 5 }).slice(0, 3), { delayMs: 20, signal: r.signal, hang: true });
+    oa.handler = (r) => sse(chatStream({ prompt_tokens: 12, completion_tokens: 5 }).slice(0, 2), { delayMs: 20, signal: r.signal, hang: true });
     for (const m of MODES) {
       const l = await logOf(async () => {
         const ac = new AbortController();
         const res = await post(m.path, bodyFor(m.path, m.model, true), ac.signal);
         const reader = res.body!.getReader();
-        await reader.read();
-        await Bun.sleep(120);
+        let seen = '';
+        while (!seen.includes('Hi.')) {
+          const r = await reader.read();
+          if (r.done) throw new Error(`the stream ended before its text: ${seen}`);
+          seen += new TextDecoder().decode(r.value);
+        }
         ac.abort();
         await reader.read().catch(() => {});
       });
