@@ -6,6 +6,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { rawUpstream, startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { freePort, startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
+import { CircuitBreaker } from '../../src/routing/circuit.ts';
+import type { AppDeps } from '../../src/http/context.ts';
 
 const KEY = 'sk-gw-test-key-1';
 const textMessage = JSON.parse(readFixture('anthropic/response-text.json'));
@@ -22,7 +24,7 @@ beforeAll(() => {
 });
 afterAll(async () => { await primary.stop(); await secondary.stop(); });
 
-function gateway(extra: Record<string, unknown> = {}, channelExtra: Record<string, unknown> = {}) {
+function gateway(extra: Record<string, unknown> = {}, channelExtra: Record<string, unknown> = {}, deps: Partial<AppDeps> = {}) {
   const g = startGateway({
     keys: [{ key: KEY, name: 'team-a', models: ['m'] }, { key: 'sk-gw-all-models', name: 'admin' }],
     channels: [
@@ -31,7 +33,7 @@ function gateway(extra: Record<string, unknown> = {}, channelExtra: Record<strin
     ],
     routing: { max_retry_after_ms: 50 },
     ...extra,
-  });
+  }, deps);
   stopped.push(g);
   return g;
 }
@@ -515,14 +517,18 @@ describe('fallback', () => {
     primary.handler = () => json(textMessage);
   });
   test('circuit breaker: a failing channel is skipped during the cool-down, then tried again', async () => {
-    const g = gateway({ routing: { circuit_failures: 2, circuit_cooldown_ms: 300, max_retry_after_ms: 0 } });
+    // the breaker's clock is the test's: the three requests made while it is open are inside the cool-down however
+    // long a loaded machine takes over them (300 ms of wall clock was all they had)
+    const clock = { now: 0 };
+    const g = gateway({ routing: { circuit_failures: 2, circuit_cooldown_ms: 300, max_retry_after_ms: 0 } }, {}, { breaker: new CircuitBreaker(2, 300, () => clock.now) });
     primary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500);
     const p0 = primary.requests.length;
     for (let i = 0; i < 2; i++) expect((await post(g, req())).status).toBe(200);
     expect(primary.requests.length).toBe(p0 + 2);
+    clock.now += 299;
     for (let i = 0; i < 3; i++) expect((await post(g, req())).status).toBe(200);
     expect(primary.requests.length).toBe(p0 + 2); // skipped while open
-    await Bun.sleep(350);
+    clock.now += 1;
     primary.handler = () => json(textMessage);
     expect((await post(g, req())).status).toBe(200);
     expect(primary.requests.length).toBe(p0 + 3); // half-open probe
@@ -571,16 +577,19 @@ describe('fallback', () => {
     try {
       for (const how of ['overloaded', 'stalled'] as const) {
         if (how === 'overloaded') primary.handler = () => new Response(overloaded, { headers: { 'content-type': 'text/event-stream' } });
+        // the breaker's clock is the test's: the requests made while it is open are inside the cool-down however long
+        // a loaded machine takes over them (a stalled attempt alone takes 100 ms of the 400 ms wall clock it had)
+        const clock = { now: 0 };
         const g = gateway({ routing: { circuit_failures: 2, circuit_cooldown_ms: 400, max_retry_after_ms: 0 } }, {
           stream_idle_timeout_ms: 100, ...(how === 'stalled' ? { base_url: stalled.url } : {}),
-        });
+        }, { breaker: new CircuitBreaker(2, 400, () => clock.now) });
         const tries = () => (how === 'stalled' ? stalled.state.requests : primary.requests.length);
         const body = req('m', how === 'overloaded' ? { stream: true } : {});
         const p0 = tries();
         for (let i = 0; i < 4; i++) expect({ how, status: (await post(g, body)).status }).toEqual({ how, status: 200 });
         expect({ how, tries: tries() - p0 }).toEqual({ how, tries: 2 }); // open after two: skipped by the next two
         expect(g.deps.breaker.snapshot().primary).toEqual({ failures: 2, open: true });
-        await Bun.sleep(450);
+        clock.now += 400;
         expect((await post(g, body)).status).toBe(200); // the probe, which fails the same way
         expect({ how, tries: tries() - p0 }).toEqual({ how, tries: 3 });
         expect({ how, state: g.deps.breaker.snapshot().primary }).toEqual({ how, state: { failures: 2, open: true } });
