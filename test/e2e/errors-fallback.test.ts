@@ -543,10 +543,13 @@ describe('fallback', () => {
     primary.handler = () => json(textMessage);
   });
   test('half-open: after the cool-down one request probes the channel, the others go on to the next at once', async () => {
-    const g = gateway({ routing: { circuit_failures: 1, circuit_cooldown_ms: 200, max_retry_after_ms: 0 } });
+    // the breaker's clock is the test's: the five others ask while the probe is out however far apart a loaded
+    // machine spreads them (on the wall clock the probe's claim lapsed after 200 ms, and a late one took a second probe)
+    const clock = { now: 0 };
+    const g = gateway({ routing: { circuit_failures: 1, circuit_cooldown_ms: 200, max_retry_after_ms: 0 } }, {}, { breaker: new CircuitBreaker(1, 200, () => clock.now) });
     primary.handler = async () => { await Bun.sleep(150); return json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500); };
     expect((await post(g, req())).status).toBe(200); // opens it
-    await Bun.sleep(250);
+    clock.now += 200;
     const p0 = primary.requests.length, s0 = secondary.requests.length;
     const answers = await Promise.all(Array.from({ length: 6 }, () => post(g, req()).then((r) => r.status)));
     expect(answers).toEqual([200, 200, 200, 200, 200, 200]);
