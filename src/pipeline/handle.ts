@@ -277,9 +277,10 @@ async function notOk(x: Exchange, deps: AppDeps, channel: Channel, res: Response
   const wait = retryAfterMs(res.headers);
   deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, status: res.status });
   await res.body?.cancel().catch(() => {});
-  if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms) {
-    // waited out, unless the client leaves meanwhile
-    const client = x.req.signal;
+  const client = x.req.signal;
+  // waited out, unless the client leaves meanwhile, or has left already: its abort event, fired before this listener
+  // was added (the 429 came before the watch's next look), would never wake the wait
+  if (wait !== null && wait > 0 && wait <= deps.config.routing.max_retry_after_ms && !client.aborted) {
     let left = () => {};
     const leaving = new Promise<void>((resolve) => { left = () => resolve(); client.addEventListener('abort', left, { once: true }); });
     await Promise.race([(deps.sleep ?? Bun.sleep)(wait), leaving]);

@@ -510,6 +510,22 @@ describe('fallback', () => {
     expect(secondary.requests.length).toBe(s0 + 1);
     primary.handler = () => json(textMessage);
   });
+  test('a client already gone when the 429 comes is not waited for: no retry-after wait, no next attempt', async () => {
+    const slept: number[] = [];
+    const g = gateway({ routing: { max_retry_after_ms: 5000 } }, {}, { sleep: (ms: number) => { slept.push(ms); return Bun.sleep(ms); } });
+    const gone = new AbortController();
+    const s0 = secondary.requests.length;
+    primary.handler = async () => {
+      gone.abort(); // the client leaves while the upstream is still on it, its 429 coming before the watch's next look
+      await Bun.sleep(5);
+      return json({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } }, 429, { 'retry-after-ms': '1500' });
+    };
+    await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: req(), signal: gone.signal }).catch(() => null);
+    await until(() => g.requestLogs().some((l) => l.outcome === 'cancelled'), 5000);
+    expect(slept).toEqual([]);
+    expect(secondary.requests.length).toBe(s0);
+    primary.handler = () => json(textMessage);
+  });
   test('timeout on the primary → secondary', async () => {
     const g = gateway({}, { timeout_ms: 100 });
     primary.handler = async () => { await Bun.sleep(500); return json(textMessage); };
