@@ -78,7 +78,10 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       const passthrough = channel.nativeFormat === inbound.format;
       // a count made here calls no upstream: it claims no probe
       const localCount = inbound.endpoint === 'count_tokens' && !channel.countsTokens;
-      if (!localCount && gated && !deps.breaker.admit(channel.name)) continue; // opened, or probed, by another request meanwhile
+      // a retry of the channel that has just answered (within its output ceiling, or with a repaired history) is not
+      // asked again: opened meanwhile by other requests, it would leave this one with no answer at all
+      const again = retries(route, refused, repaired);
+      if (!localCount && gated && !again && !deps.breaker.admit(channel.name)) continue; // opened, or probed, by another request meanwhile
       log.entry.attempts = ++attempts;
       log.entry.channel = channel.name;
       log.entry.upstream_model = route.upstreamModel;
@@ -434,6 +437,11 @@ function candidates(deps: AppDeps, routes: Route[]): Route[] {
   const ordered = orderRoutes(routes, deps.random);
   const closed = ordered.filter((r) => !deps.breaker.isOpen(r.channel.name));
   return (closed.length ? closed : ordered).slice(0, deps.config.routing.max_attempts);
+}
+
+/** Whether this attempt on `route` is the retry of one of the two kinds a channel gets once (handleInference). */
+function retries(route: Route, ceiling: { route: Route } | null, history: { route: Route } | null): boolean {
+  return ceiling?.route === route || history?.route === route;
 }
 
 /**

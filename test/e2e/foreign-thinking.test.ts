@@ -11,6 +11,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream, json, sse, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { anthropicHistoryRefusal, SIGNATURE_REFUSAL } from '../helpers/anthropic-rules.ts';
+import { CircuitBreaker } from '../../src/routing/circuit.ts';
 
 const KEY = 'sk-gw-foreign-thinking-1';
 const OPUS_SIG = 'EqOpusSignedThis==';
@@ -262,5 +263,37 @@ describe('a history Anthropic refuses for its thinking blocks is sent once more 
     expect(err.error.error.message).toBe(SIGNATURE_REFUSAL(1, 0));
     expect(err.headers.get('x-switchboard-dropped')).toBeNull();
     expect(upstream.requests).toHaveLength(1);
+  });
+});
+
+describe('the retry and the circuit breaker', () => {
+  test('a channel opened by other requests between the refusal and its retry still gets the retry: the client gets its answer, not "no channel available"', async () => {
+    /** Lets each channel's first attempt through, then reports it opened (other requests' failures, meanwhile). */
+    class OpensAfterOne extends CircuitBreaker {
+      readonly admitted = new Map<string, number>();
+      override admit(channel: string): boolean {
+        const n = (this.admitted.get(channel) ?? 0) + 1;
+        this.admitted.set(channel, n);
+        return n === 1;
+      }
+    }
+    const breaker = new OpensAfterOne(3, 30_000);
+    const two = startGateway({
+      keys: [{ key: KEY, name: 'k' }],
+      channels: [
+        { name: 'claude', type: 'anthropic', base_url: upstream.url, api_key: 'sk-ant-up', models: ['claude-opus-5-5'], priority: 10 },
+        { name: 'backup', type: 'anthropic', base_url: `${upstream.url}/backup`, api_key: 'sk-ant-up', models: ['claude-opus-5-5'] },
+      ],
+    }, { breaker });
+    try {
+      const client = new Anthropic({ apiKey: KEY, baseURL: two.url, maxRetries: 0 });
+      const msg = await client.messages.create(switchedBody() as any);
+      expect(msg.content).toEqual([expect.objectContaining({ type: 'text', text: 'Answered after all.' })]);
+      expect(upstream.requests.filter((r) => !r.path.startsWith('/backup')).length).toBe(2);
+      await until(() => two.requestLogs().length === 1);
+      expect(two.requestLogs()[0]).toMatchObject({ channel: 'claude', attempts: 2, outcome: 'ok' });
+    } finally {
+      await two.stop();
+    }
   });
 });
