@@ -16,11 +16,11 @@
 import { GatewayError } from '../../errors.ts';
 import { assertNever } from '../../util/never.ts';
 import { JsonPrefix } from '../../util/json-prefix.ts';
-import type { ContentBlock, Message, StopReason, ToolUseBlock, Usage } from '../../hub/types.ts';
+import type { ContentBlock, Message, ToolUseBlock, Usage } from '../../hub/types.ts';
 import type { TranslateContext } from '../types.ts';
 import { chatChoiceError, chatErrorToGateway } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
-import { chatFinishToStopReason } from './stop-reason.ts';
+import { answerStopReason } from './stop-reason.ts';
 import { detailsSignature } from './reasoning-details.ts';
 import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
 import type { ChatCompletion, ChatCompletionChoice, ChatContentPartOut, CompletionUsage, ReasoningDetail } from './types.ts';
@@ -96,11 +96,8 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
     blocks.push(tool);
   }
 
-  let stopReason: StopReason = chatFinishToStopReason(choice.finish_reason);
-  if (calls.length > 0 && stopReason === 'end_turn') stopReason = 'tool_use'; // some providers say "stop" after tool calls
   const stopSequence = matchedStop(choice);
-  if (stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
-  if (refused && stopReason === 'end_turn') stopReason = 'refusal';
+  const stopReason = answerStopReason(choice.finish_reason, calls.length > 0, stopSequence, refused);
   if (!completion.usage) ctx.usageEstimated = true;
 
   return {

@@ -15,7 +15,7 @@
  * `message_delta` is sent at `[DONE]` or the end of the body, not at `finish_reason`, because the usage
  * chunk (`choices: []`) comes after the finish chunk. Blocks are closed at `finish_reason` already.
  */
-import type { RawContentBlockDelta, RawMessageStreamEvent, StopReason, Usage } from '../../hub/types.ts';
+import type { RawContentBlockDelta, RawMessageStreamEvent, Usage } from '../../hub/types.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import { JsonPrefix } from '../../util/json-prefix.ts';
@@ -26,7 +26,7 @@ import type { ChatQuirks } from './quirks.ts';
 import {
   ANNOTATIONS_DROPPED, ThinkTagSplitter, contentPartOf, isRecord, keptReasoning, matchedStop, newMessageId, newToolUseId, noteDropped, parseToolArguments, reasoningOf, usageToHub,
 } from './response-to-hub.ts';
-import { chatFinishToStopReason } from './stop-reason.ts';
+import { answerStopReason } from './stop-reason.ts';
 import { detailsSignature, mergeDetailFragments } from './reasoning-details.ts';
 import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
 import type { ReasoningDetail, ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
@@ -598,10 +598,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
       return;
     }
     this.closeBlocks();
-    let stopReason: StopReason = chatFinishToStopReason(this.s.finish);
-    if (this.s.tools.some((t) => t.block !== null) && stopReason === 'end_turn') stopReason = 'tool_use';
-    if (this.s.stopSequence !== null && stopReason === 'end_turn') stopReason = 'stop_sequence';
-    if (this.s.refused && stopReason === 'end_turn') stopReason = 'refusal';
+    const stopReason = answerStopReason(this.s.finish, this.s.tools.some((t) => t.block !== null), this.s.stopSequence, this.s.refused);
     const usage = this.s.usage ? usageToHub(this.s.usage) : { output_tokens: Math.ceil(this.s.outputChars / 4) };
     this.ctx.usageEstimated = !this.s.usage;
     this.out.push({
