@@ -80,6 +80,24 @@ describe('an OpenAI-compatible stream that opens with an error', () => {
     expect(second.requests).toHaveLength(2);
   });
 
+  test('a client that leaves while comments are held back (no event yet) closes the upstream request too', async () => {
+    let upstreamGone = false;
+    first.handler = (r) => {
+      r.signal.addEventListener('abort', () => { upstreamGone = true; });
+      return sse([': OPENROUTER PROCESSING\n\n'], { hang: true, signal: r.signal });
+    };
+    const client = new AbortController();
+    const before = first.requests.length;
+    const asked = fetch(`${both.url}/v1/chat/completions`, { method: 'POST', signal: client.signal, headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] }) }).catch(() => null);
+    await until(() => first.requests.length > before);
+    await Bun.sleep(50); // the comment read, the next read waiting
+    client.abort();
+    await asked;
+    await until(() => upstreamGone, 5000);
+    expect(upstreamGone).toBe(true);
+    expect(second.requests).toHaveLength(0); // a client gone is not served by the next channel
+  });
+
   test('comments are held back up to 64 KB: past that the stream is relayed as it came, before any event (here none comes)', async () => {
     const comment = `: ${'x'.repeat(16 * 1024)}\n\n`;
     const comments = Array.from({ length: 6 }, () => comment);
