@@ -8,7 +8,7 @@
  * When the inbound format equals the channel's, none of these run: bytes pass through (pipeline/passthrough.ts).
  */
 import type { GatewayError } from '../errors.ts';
-import type { Message, MessageCreateParams, RawMessageStreamEvent, Tool } from '../hub/types.ts';
+import type { Message, MessageCreateParams, RawMessageStreamEvent, Tool, Usage } from '../hub/types.ts';
 import type { SseEvent } from '../sse/types.ts';
 import type { SkeletonRules } from '../util/json-skeleton.ts';
 
@@ -44,6 +44,16 @@ export interface HubDeltaReader {
   deltaLiteral(s: string, start: number, end: number, named: boolean): string | null;
   readonly literalIndex: number;
   readonly literalKind: DeltaKind;
+}
+
+/**
+ * Optional on a streamToHub stage whose format reports usage only at the end (its message_delta comes at the end of
+ * the upstream's body): the usage of an answer that ended before that, cut off or left by its client, as its
+ * message_delta would have said it (the upstream's own counts when they came, else the estimate, with
+ * `ctx.usageEstimated` set); null when nothing was streamed. Asked once, at such an end; never on the way.
+ */
+export interface UsageSoFar {
+  usageSoFar(): Partial<Usage> | null;
 }
 
 /** A delta carried as a literal: text_delta, thinking_delta or input_json_delta. */
@@ -167,7 +177,7 @@ export interface Format<Quirks = undefined> {
   toolsFromHub?(tools: Tool[], quirks: Quirks): { value: unknown; names: string[]; dropped: string[] };
   responseToHub(body: unknown, ctx: TranslateContext, quirks: Quirks): Message;
   /** Upstream SSE events → hub events. Must emit a complete, valid Anthropic event sequence. */
-  streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent> & Partial<HubDeltaReader>;
+  streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent> & Partial<HubDeltaReader & UsageSoFar>;
   /**
    * Whether this format's streams report the input tokens before any content (Anthropic's message_start does); when
    * they do not, streamToHub starts the hub stream with `ctx.estimatedInputTokens`, which the pipeline then makes.

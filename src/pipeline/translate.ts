@@ -9,7 +9,7 @@ import { FORMATS } from '../formats/index.ts';
 import type { Format, FormatId, TranslateContext } from '../formats/types.ts';
 import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageStreamEvent } from '../hub/types.ts';
 import { RawStrings, splice } from '../util/json-skeleton.ts';
-import { addAnthropicUsage, emptyUsage } from '../accounting/usage.ts';
+import { addAnthropicUsage, emptyUsage, type UsageTotals } from '../accounting/usage.ts';
 import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import { SseParser } from '../sse/decode.ts';
 import { encodeOneLineEvent, encodeSseEvent } from '../sse/encode.ts';
@@ -196,6 +196,19 @@ export class StreamTranslation {
     }
   }
 
+  /**
+   * The answer's usage, once it has ended. One that ended before its message_delta (its connection cut, its client
+   * gone, an error event) gets what the upstream's stage counted so far (formats/types.ts: UsageSoFar) over
+   * message_start's placeholder. Before noteTranslation, which reads the `ctx.usageEstimated` this may set.
+   */
+  finalUsage(): UsageTotals {
+    if (!this.ended) {
+      const sofar = this.toHub.usageSoFar?.();
+      if (sofar) addAnthropicUsage(this.usage, sofar);
+    }
+    return this.usage;
+  }
+
   /** The client's text for one upstream chunk, or for the end of the upstream's body (null); null when none. */
   translate(chunk: Uint8Array | null): string | null {
     this.text = '';
@@ -261,10 +274,11 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     errorTail: (err) => encodeSseEvent(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
+      const usage = translation.finalUsage();
       // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
       noteTranslation(log, ctx);
       // an error event the answer ended with counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, translation.usage, translation.failure ?? outcome, translation.stopReason, channel.config.api_key);
+      finishStreamLog(log, usage, translation.failure ?? outcome, translation.stopReason, channel.config.api_key);
     },
   });
   log.entry.status = 200;
@@ -316,8 +330,9 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
 function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
   const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks, true, channel.config.api_key);
   const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
+  const usage = translation.finalUsage();
   noteTranslation(x.log, ctx);
-  recordStreamEnd(x.log, translation.usage, translation.failure ?? undefined, translation.stopReason, channel.config.api_key);
+  recordStreamEnd(x.log, usage, translation.failure ?? undefined, translation.stopReason, channel.config.api_key);
   const headers = answerHeaders(x, SSE);
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });

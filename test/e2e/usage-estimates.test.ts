@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startMockUpstream, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
+import { rawUpstream, startMockUpstream, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 
@@ -151,5 +151,78 @@ describe('usage that the upstream did not report is estimated, and marked so', (
     expect(log.outcome).toBe('error');
     expect(log.input_tokens).toBeGreaterThan(150); // the local estimate of the request: the upstream counted nothing
     expect(log.usage_estimated).toBe(true);
+  });
+});
+
+/**
+ * Answers cut short: by the upstream's connection, or by the client. What the provider counted before the cut (it
+ * bills the prompt, and every token it generated) is in the log line: the upstream's own usage when it came, else the
+ * estimate, marked so; never a bare 0 or message_start's placeholder of 1 output token.
+ */
+describe('usage of an answer that ends before its end', () => {
+  const recorded = fixtureSseBody('openai-chat/stream-json-content-long.sse');
+  const events = sseEvents(recorded);
+  const usageAt = events.findIndex((e) => e.includes('"usage":{'));
+  /** The recorded answer as OpenAI now streams it with include_usage: `"usage":null` on every chunk but the last. */
+  const withNulls = events.map((e, i) => (i < usageAt && e.startsWith('data: {') ? e.replace(/}\n\n$/, ',"usage":null}\n\n') : e));
+  /** An upstream that sends `body` in one chunk of a chunked answer, then closes its connection before the last chunk. */
+  const cutAfter = (body: string) => rawUpstream(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`, { closeAfterMs: 20 });
+  const beforeUsage = cutAfter(withNulls.slice(0, usageAt).join(''));
+  const afterUsage = cutAfter(withNulls.slice(0, usageAt + 1).join(''));
+  let g: TestGateway;
+  let gOa: OpenAI;
+  let gAn: Anthropic;
+  beforeAll(() => {
+    g = startGateway({
+      keys: [{ key: KEY, name: 'k' }],
+      channels: [
+        { name: 'before-usage', type: 'openai', provider: 'openai', base_url: `${beforeUsage.url}/v1`, api_key: 'sk-up', models: { 'cut-before': 'gpt-4o-2024-08-06' } },
+        { name: 'after-usage', type: 'openai', provider: 'openai', base_url: `${afterUsage.url}/v1`, api_key: 'sk-up', models: { 'cut-after': 'gpt-4o-2024-08-06' } },
+        { name: 'oa', type: 'openai', provider: 'openai', base_url: `${upstream.url}/v1`, api_key: 'sk-up', models: { 'gpt-4o': 'gpt-4o-2024-08-06' } },
+      ],
+    });
+    gOa = new OpenAI({ apiKey: KEY, baseURL: `${g.url}/v1`, maxRetries: 0 });
+    gAn = new Anthropic({ apiKey: KEY, baseURL: g.url, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await g?.stop();
+    beforeUsage.stop();
+    afterUsage.stop();
+  });
+  const logAfter = async (run: () => Promise<unknown>) => {
+    const before = g.requestLogs().length;
+    await run();
+    await until(() => g.requestLogs().length > before);
+    return g.requestLogs()[before];
+  };
+  const failing = (p: Promise<unknown>) => p.then(() => { throw new Error('the answer did not fail'); }, () => {});
+
+  test('a translated stream whose connection is cut after the usage chunk: the upstream\'s counts, not estimates', async () => {
+    const log = await logAfter(() => failing(gAn.messages.stream({ model: 'cut-after', max_tokens: 500, messages: question(200) }).finalMessage()));
+    expect(log).toMatchObject({ channel: 'after-usage', outcome: 'error', input_tokens: 19, output_tokens: 177 });
+    expect(log.usage_estimated).toBeUndefined();
+  });
+
+  test('a translated stream cut before its usage, or left by its client: the output estimated from the text streamed, not 1', async () => {
+    const cut = await logAfter(() => failing(gAn.messages.stream({ model: 'cut-before', max_tokens: 500, messages: question(200) }).finalMessage()));
+    expect(cut).toMatchObject({ outcome: 'error', usage_estimated: true });
+    // ~4 characters a token: within a third of the 177 OpenAI counted for this answer
+    expect(cut.output_tokens).toBeGreaterThan(177 * 0.67);
+    expect(cut.output_tokens).toBeLessThan(177 * 1.33);
+    expect(cut.input_tokens).toBeGreaterThan(150);
+
+    // the client leaves once it has the text: the rest (finish, usage) never comes
+    upstream.handler = (r) => sse(events.slice(0, usageAt - 1), { signal: r.signal, hang: true });
+    const left = await logAfter(async () => {
+      const stream = gAn.messages.stream({ model: 'gpt-4o', max_tokens: 500, messages: question(200) });
+      let text = '';
+      await new Promise<void>((resolve) => {
+        stream.on('text', (t) => { text += t; if (text.length > 400) { stream.abort(); resolve(); } });
+        stream.on('error', () => resolve());
+        stream.on('abort', () => resolve());
+      });
+    });
+    expect(left).toMatchObject({ outcome: 'cancelled', usage_estimated: true });
+    expect(left.output_tokens).toBeGreaterThan(50);
   });
 });

@@ -20,7 +20,7 @@ import type { SseEvent } from '../../sse/types.ts';
 import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import { JsonPrefix } from '../../util/json-prefix.ts';
 import { assertNever } from '../../util/never.ts';
-import { stageToTransform, type DeltaKind, type HubDeltaReader, type StreamStage, type TranslateContext } from '../types.ts';
+import { stageToTransform, type DeltaKind, type HubDeltaReader, type StreamStage, type TranslateContext, type UsageSoFar } from '../types.ts';
 import { chatChoiceError, chatStreamErrorToHub } from './errors.ts';
 import type { ChatQuirks } from './quirks.ts';
 import {
@@ -103,7 +103,7 @@ interface StreamState {
   detailsChars: number;
 }
 
-export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStreamEvent>, HubDeltaReader {
+export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStreamEvent>, HubDeltaReader, UsageSoFar {
   private readonly s: StreamState = {
     phase: 'idle', messageId: newMessageId(), nextIndex: 0, block: null, tools: [], pending: [],
     finish: null, refused: false, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '', details: null, detailsChars: 0,
@@ -599,15 +599,28 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     }
     this.closeBlocks();
     const stopReason = answerStopReason(this.s.finish, this.s.tools.some((t) => t.block !== null), this.s.stopSequence, this.s.refused);
-    const usage = this.s.usage ? usageToHub(this.s.usage) : { output_tokens: Math.ceil(this.s.outputChars / 4) };
-    this.ctx.usageEstimated = !this.s.usage;
     this.out.push({
       type: 'message_delta',
       delta: { stop_reason: stopReason, stop_sequence: stopReason === 'stop_sequence' ? this.s.stopSequence : null },
-      usage,
+      usage: this.finalUsage(),
     });
     this.out.push({ type: 'message_stop' });
     this.s.phase = 'closed';
+  }
+
+  /** The answer's usage as its message_delta says it: the upstream's, else the output estimated from its text. */
+  private finalUsage(): Partial<Usage> & { output_tokens: number } {
+    this.ctx.usageEstimated = !this.s.usage;
+    return this.s.usage ? usageToHub(this.s.usage) : { output_tokens: Math.ceil(this.s.outputChars / 4) };
+  }
+
+  /**
+   * The usage of an answer that ended without its message_delta (formats/types.ts: UsageSoFar): the provider billed
+   * what it generated before the cut, which message_start's 1 output token does not say; and a usage chunk that came
+   * before the cut (its [DONE] did not) is the provider's own count.
+   */
+  usageSoFar(): Partial<Usage> | null {
+    return this.s.phase === 'idle' ? null : this.finalUsage();
   }
 
   /** An error inside the 200 stream: an Anthropic `error` event, last (no message_stop after it). */
