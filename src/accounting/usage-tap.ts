@@ -60,6 +60,12 @@ export class UsageSniffer {
    * keeping lines across chunks: an error event split between two reads is not seen (they are short, and sent alone).
    */
   failure: GatewayError | null = null;
+  /**
+   * Events seen with `"usage": null` (an OpenAI stream that asked for include_usage carries it on every chunk but the
+   * last): counted where the search for usage finds them anyway, for an output estimate of a stream cut before its
+   * usage chunk (OpenAI streams about one token a chunk; other providers a few: a floor rather than a guess).
+   */
+  usageNulls = 0;
   private carry: Uint8Array | null = null;
   /**
    * Whether the kept line is a `data:` line, when its start was cut off to keep it within MAX_CARRY (a line longer
@@ -114,7 +120,7 @@ export class UsageSniffer {
       const hit = bufferIndexOf.call(chunk, USAGE, from);
       if (hit < 0) break;
       // `"usage":null` (every chunk of an OpenAI stream with include_usage but the last): nothing to read
-      if (isNullAfterKey(chunk, hit + USAGE.length)) { from = hit + USAGE.length; continue; }
+      if (isNullAfterKey(chunk, hit + USAGE.length)) { this.usageNulls++; from = hit + USAGE.length; continue; }
       const lineStart = Math.max(from, chunk.lastIndexOf(NL, hit) + 1);
       const lineEnd = chunk.indexOf(NL, hit);
       if (lineEnd < 0) { this.keep(chunk, lineStart, chunk.length); return; }

@@ -31,7 +31,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   if (start.whole) {
     for (const chunk of start.head) sniffer.push(chunk);
     if (counter) for (const chunk of start.head) counter.push(chunk);
-    recordStreamEnd(log, estimatedIfNone(inbound, sniffer.finish(), counter?.chars, log), sniffer.failure ?? undefined, sniffer.stopReason, channel.config.api_key);
+    recordStreamEnd(log, estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log), sniffer.failure ?? undefined, sniffer.stopReason, channel.config.api_key);
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
@@ -43,7 +43,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       // an error event the upstream sent counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, estimatedIfNone(inbound, sniffer.finish(), counter?.chars, log), sniffer.failure ?? outcome, sniffer.stopReason, channel.config.api_key);
+      finishStreamLog(log, estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log), sniffer.failure ?? outcome, sniffer.stopReason, channel.config.api_key);
     },
   });
   log.entry.status = res.status;
@@ -68,7 +68,7 @@ export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Ch
   if (entry.input_tokens === 0 && entry.output_tokens === 0 && channel.nativeFormat === 'openai-chat' && res.status < 300) {
     const failure = chatErrorIn(buf, channel);
     if (failure) recordStreamEnd(x.log, entry as UsageTotals, failure, null, channel.config.api_key);
-    else estimatedIfNone(inbound, entry as UsageTotals, chatAnswerChars(buf), x.log);
+    else estimatedIfNone(inbound, entry as UsageTotals, Math.ceil(chatAnswerChars(buf) / 4), x.log);
   }
   return new Response(buf, { status: res.status, headers });
 }
@@ -103,14 +103,28 @@ function reportsNoUsage(inbound: Inbound, channel: Channel): boolean {
 }
 
 /**
- * `usage` as read from the answer, or, when it reported none (`chars`: the generated text counted, undefined when
- * not counted), the local estimate: input from the request, output at ~4 characters a token (as a translation
- * counts an answer without usage); the log line says it is an estimate.
+ * The output tokens of a relayed Chat stream, should it report no usage; undefined for any other answer (Anthropic's
+ * streams report usage in their first event). Without include_usage, its generated text was counted: ~4 characters a
+ * token, as a translation counts an answer without usage. With it, the usage chunk was cut off (the connection, the
+ * client, a timeout) or the provider ignores the option: the text was not counted (that would cost every such stream
+ * what only a failed one needs), so the events that said `"usage": null` stand for the tokens. A stream that is an
+ * error event and nothing else (relayed as it came, on the last channel) has none: nothing generated, nothing to
+ * charge, as for an error envelope inside a 200 JSON answer.
  */
-function estimatedIfNone(inbound: Inbound, usage: UsageTotals, chars: number | undefined, log: RequestLog): UsageTotals {
-  if (chars === undefined || usage.input_tokens !== 0 || usage.output_tokens !== 0) return usage;
+function outputEstimate(channel: Channel, isSse: boolean, counter: ChatTextCounter | null, sniffer: UsageSniffer): number | undefined {
+  const output = counter ? Math.ceil(counter.chars / 4) : isSse && channel.nativeFormat === 'openai-chat' ? sniffer.usageNulls : undefined;
+  return output === 0 && sniffer.failure !== null ? undefined : output;
+}
+
+/**
+ * `usage` as read from the answer, or, when it reported none (`output`: the estimated output tokens, undefined when
+ * there is no estimate), the local estimate: input from the request (read here, at the end: only an answer without
+ * usage pays for it), and `output`; the log line says it is an estimate.
+ */
+function estimatedIfNone(inbound: Inbound, usage: UsageTotals, output: number | undefined, log: RequestLog): UsageTotals {
+  if (output === undefined || usage.input_tokens !== 0 || usage.output_tokens !== 0) return usage;
   usage.input_tokens = estimateInboundTokens(inbound);
-  usage.output_tokens = Math.ceil(chars / 4);
+  usage.output_tokens = output;
   log.entry.usage_estimated = true;
   return usage;
 }

@@ -165,6 +165,7 @@ describe('usage of an answer that ends before its end', () => {
   const usageAt = events.findIndex((e) => e.includes('"usage":{'));
   /** The recorded answer as OpenAI now streams it with include_usage: `"usage":null` on every chunk but the last. */
   const withNulls = events.map((e, i) => (i < usageAt && e.startsWith('data: {') ? e.replace(/}\n\n$/, ',"usage":null}\n\n') : e));
+  const contentEvents = events.filter((e) => e.includes('"content":"')).length;
   /** An upstream that sends `body` in one chunk of a chunked answer, then closes its connection before the last chunk. */
   const cutAfter = (body: string) => rawUpstream(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`, { closeAfterMs: 20 });
   const beforeUsage = cutAfter(withNulls.slice(0, usageAt).join(''));
@@ -224,5 +225,37 @@ describe('usage of an answer that ends before its end', () => {
     });
     expect(left).toMatchObject({ outcome: 'cancelled', usage_estimated: true });
     expect(left.output_tokens).toBeGreaterThan(50);
+  });
+
+  test('a relayed Chat stream that asked for include_usage, cut before the usage chunk: the estimate, not 0/0', async () => {
+    const log = await logAfter(async () => {
+      const stream = await gOa.chat.completions.create({ model: 'cut-before', stream: true, stream_options: { include_usage: true }, messages: question(200) });
+      await failing((async () => { for await (const _ of stream); })());
+    });
+    expect(log).toMatchObject({ channel: 'before-usage', outcome: 'error', usage_estimated: true });
+    expect(log.input_tokens).toBeGreaterThan(150);
+    expect(log.output_tokens).toBeGreaterThanOrEqual(contentEvents);
+  });
+
+  test('a relayed Chat stream that asked for include_usage from a provider that ignores it: the input estimated, not 0', async () => {
+    upstream.handler = (r) => sse(events.filter((e) => !e.includes('"usage":{')), { signal: r.signal });
+    const log = await logAfter(async () => {
+      const stream = await gOa.chat.completions.create({ model: 'gpt-4o', stream: true, stream_options: { include_usage: true }, messages: question(200) });
+      for await (const _ of stream);
+    });
+    expect(log).toMatchObject({ outcome: 'ok', usage_estimated: true });
+    expect(log.input_tokens).toBeGreaterThan(150);
+  });
+
+  test('a relayed Chat stream that is an error event and nothing else: no tokens charged, asked for include_usage or not', async () => {
+    upstream.handler = () => sse(['data: {"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}\n\n']);
+    for (const includeUsage of [true, false]) {
+      const log = await logAfter(async () => {
+        const stream = await gOa.chat.completions.create({ model: 'gpt-4o', stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}), messages: question(200) });
+        await failing((async () => { for await (const _ of stream); })());
+      });
+      expect(log).toMatchObject({ outcome: 'error', input_tokens: 0, output_tokens: 0 });
+      expect(log.usage_estimated).toBeUndefined();
+    }
   });
 });
