@@ -58,3 +58,24 @@ export function anthropicHistoryRefusal(body: any, valid: ValidSignatures): Resp
   if (message === null) return null;
   return Response.json({ type: 'error', error: { type: 'invalid_request_error', message }, request_id: 'req_011CWkB65DcNzK2MiofhXx8b' }, { status: 400 });
 }
+
+/**
+ * Anthropic's structured outputs compile `output_config.format.schema` into a grammar and refuse an object schema
+ * that does not close itself: 400 "output_config.format.schema: For 'object' type, 'additionalProperties' must be
+ * explicitly set to false" (https://platform.claude.com/docs/en/build-with-claude/structured-outputs, "JSON Schema
+ * limitations"). Null when the body has no such schema, or a closed one.
+ */
+export function anthropicSchemaRefusal(body: any): Response | null {
+  const schema = body?.output_config?.format?.schema;
+  if (schema === undefined || !hasOpenObject(schema)) return null;
+  const message = "output_config.format.schema: For 'object' type, 'additionalProperties' must be explicitly set to false";
+  return Response.json({ type: 'error', error: { type: 'invalid_request_error', message }, request_id: 'req_011CWkB65DcNzK2MiofhXx8c' }, { status: 400 });
+}
+
+function hasOpenObject(node: any): boolean {
+  if (node === null || typeof node !== 'object') return false;
+  if (Array.isArray(node)) return node.some(hasOpenObject);
+  const isObject = node.type === 'object' || (Array.isArray(node.type) && node.type.includes('object'));
+  if (isObject && node.additionalProperties !== false) return true;
+  return Object.values(node).some(hasOpenObject);
+}

@@ -704,14 +704,58 @@ function applyResponseFormat(req: ChatCompletionCreateParams, hub: MessageCreate
   if (!format || format.type === 'text') return;
   if (format.type === 'json_schema' && format.json_schema.schema) {
     // https://platform.claude.com/docs/en/build-with-claude/structured-outputs: constrained decoding, always strict.
-    // The schema goes as sent; one Anthropic cannot compile comes back as Anthropic's 400.
-    hub.output_config = { ...hub.output_config, format: { type: 'json_schema', schema: format.json_schema.schema } };
+    // The schema goes as sent but for its open objects, closed (closeObjects); one Anthropic cannot compile otherwise
+    // (`minimum`, `maxLength`…) comes back as Anthropic's 400.
+    hub.output_config = { ...hub.output_config, format: { type: 'json_schema', schema: closeObjects(format.json_schema.schema) as Record<string, unknown> } };
     return;
   }
   // json_object, or json_schema without a schema: JSON, but no schema to constrain it with
   system.push(textBlock(JSON_OBJECT_INSTRUCTION));
   note(ctx, format.type === 'json_object' ? 'response_format.json_object (emulated with a system instruction)' : 'response_format.json_schema (no schema: emulated with a system instruction)');
 }
+
+/**
+ * The schema with `additionalProperties: false` on each object schema that does not say: Anthropic refuses an object
+ * left open ("For 'object' type, 'additionalProperties' must be explicitly set to false"), while OpenAI's non-strict
+ * json_schema (`strict` false or absent) takes one. An answer with no extra properties still matches the client's
+ * schema. One that says otherwise (`true`, a schema) is kept, and refused by Anthropic. Nodes on the way to a change
+ * are copied; the client's schema is not modified.
+ */
+function closeObjects(node: unknown): unknown {
+  if (node === null || typeof node !== 'object') return node;
+  if (Array.isArray(node)) {
+    let list: unknown[] | null = null;
+    for (let i = 0; i < node.length; i++) {
+      const c = closeObjects(node[i]);
+      if (c !== node[i]) (list ??= [...node])[i] = c;
+    }
+    return list ?? node;
+  }
+  const s = node as Record<string, unknown>;
+  let out: Record<string, unknown> | null = null;
+  const open = s.additionalProperties === undefined && (s.type === 'object' || (Array.isArray(s.type) && s.type.includes('object')));
+  if (open) out = { ...s, additionalProperties: false };
+  for (const k of SUBSCHEMA_MAPS) {
+    const m = s[k];
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) continue;
+    let copy: Record<string, unknown> | null = null;
+    for (const n in m) {
+      const c = closeObjects((m as Record<string, unknown>)[n]);
+      if (c !== (m as Record<string, unknown>)[n]) (copy ??= { ...m })[n] = c;
+    }
+    if (copy) (out ??= { ...s })[k] = copy;
+  }
+  for (const k of SUBSCHEMAS) {
+    if (s[k] === undefined) continue;
+    const c = closeObjects(s[k]);
+    if (c !== s[k]) (out ??= { ...s })[k] = c;
+  }
+  return out ?? s;
+}
+
+/** Keywords holding a map of subschemas, and those holding one subschema or a list of them. */
+const SUBSCHEMA_MAPS = ['properties', '$defs', 'definitions', 'patternProperties'] as const;
+const SUBSCHEMAS = ['items', 'prefixItems', 'anyOf', 'allOf', 'oneOf', 'not'] as const;
 
 /**
  * A `tools` array on its own → hub tools (Format.toolsToHub): function tools only, a custom tool refused (as
