@@ -169,3 +169,15 @@ describe('parse() and stream() with auto-parsed formats and strict tools (openai
     expect(schema.properties.where).toEqual({ type: 'object', properties: { country: { type: 'string' } } }); // the client's object untouched
   });
 });
+
+describe('knobs with no Anthropic form: answered, and named in x-switchboard-dropped', () => {
+  test('logprobs, top_logprobs, seed, a whitespace-only stop string (Anthropic refuses one)', async () => {
+    upstream.handler = answering(() => message([{ type: 'text', text: 'ok' }], 'end_turn'));
+    const { data, response } = await oa.chat.completions.create({
+      model: 'claude-opus-5-5', messages: hi, logprobs: true, top_logprobs: 2, seed: 7, stop: ['\n', 'END'], max_completion_tokens: 50,
+    }).withResponse();
+    expect(data.choices[0]!.logprobs).toBeNull();
+    expect(response.headers.get('x-switchboard-dropped')).toBe('stop (whitespace-only sequences), logprobs, top_logprobs, seed');
+    expect(upstream.requests.at(-1)!.json).toMatchObject({ max_tokens: 50, stop_sequences: ['END'] });
+  });
+});
