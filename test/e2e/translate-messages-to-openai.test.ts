@@ -720,6 +720,29 @@ describe('what the upstream receives', () => {
     expect(upstream.requests.at(-1)!.json.response_format).toEqual(responseFormat);
   });
 
+
+  test('structured outputs on DeepSeek, which takes no json_schema response_format: JSON mode with the schema in the system prompt, reported; messages.parse() reads the answer', async () => {
+    // DeepSeek answers json_schema with 400 "This response_format type is unavailable now" (text and json_object only:
+    // https://api-docs.deepseek.com/api/create-chat-completion), and json_object needs the word "json" in the prompt
+    const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'], additionalProperties: false } as const;
+    upstream.handler = (r) => r.json.response_format?.type === 'json_object'
+      ? json({ id: 'c1', object: 'chat.completion', created: 1, model: 'deepseek-chat', choices: [{ index: 0, message: { role: 'assistant', content: '{"answer":4}' }, finish_reason: 'stop' }], usage: { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 } })
+      : json({ error: { message: 'This response_format type is unavailable now', type: 'invalid_request_error', param: null, code: 'invalid_request_error' } }, 400);
+    const parsed = await client.messages.parse({
+      model: exposedModel('deepseek'), max_tokens: 64, system: 'Be brief.', messages: [{ role: 'user', content: 'What is 2+2?' }],
+      output_config: { format: jsonSchemaOutputFormat(schema) },
+    });
+    expect(parsed.parsed_output).toEqual({ answer: 4 });
+    // parse() hides the headers; the log line carries what x-switchboard-dropped says
+    expect(gw.requestLogs().at(-1).dropped).toEqual(['output_config.format (sent as JSON mode with the schema in the system prompt: schema-valid output is not guaranteed)']);
+    const sent = upstream.requests.at(-1)!.json;
+    expect(sent.response_format).toEqual({ type: 'json_object' });
+    expect(sent.messages[0].role).toBe('system');
+    expect(sent.messages[0].content).toStartWith('Be brief.\n\n');
+    expect(sent.messages[0].content).toContain('JSON');
+    expect(JSON.parse(sent.messages[0].content.split('\n').at(-1))).toEqual(schema);
+    expect(sent.messages.slice(1)).toEqual([{ role: 'user', content: 'What is 2+2?' }]);
+  });
   test('documents: a PDF as a file part (openai) or a reported placeholder (no PDF input); a URL source and asked-for citations are named in x-switchboard-dropped', async () => {
     upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
     const pdf = { type: 'base64' as const, media_type: 'application/pdf' as const, data: 'JVBERi0xLjQK' };

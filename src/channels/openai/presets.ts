@@ -57,6 +57,9 @@ export const PRESETS = {
     // neither `user` nor `parallel_tool_calls` is a DeepSeek parameter
     user_max_length: 0,
     parallel_tool_calls: false,
+    // response_format is `text` or `json_object` only; json_schema is a 400, "This response_format type is
+    // unavailable now" (https://api-docs.deepseek.com/api/create-chat-completion)
+    json_schema: false,
   },
   openrouter: {
     // OpenRouter's own `reasoning: {effort|max_tokens, exclude}` object, normalised for every model it routes to;

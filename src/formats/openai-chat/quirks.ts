@@ -37,6 +37,11 @@ export const ChatQuirksSchema = v.strictObject({
   reasoning_content_in_history: v.optional(v.boolean()),
   /** The provider writes reasoning inline as `<think>…</think>` in `content`; split it into a thinking block. */
   think_tags: v.optional(v.boolean()),
+  /**
+   * The provider takes `response_format: {type: "json_schema"}`. Otherwise (DeepSeek: `text` and `json_object` only)
+   * an Anthropic structured-output request goes as `json_object`, the schema in the system prompt.
+   */
+  json_schema: v.optional(v.boolean()),
   /** The provider takes PDF `file` parts; otherwise a PDF becomes a placeholder and is reported as dropped. */
   pdf: v.optional(v.boolean()),
   /** The provider takes image parts inside `role: "tool"` messages; otherwise images are moved to a following user message. */
@@ -107,6 +112,7 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   fixed_sampling_models: [],
   reasoning_content_in_history: false,
   think_tags: false,
+  json_schema: true,
   pdf: false,
   tool_result_images: false,
   user_max_length: 64,

@@ -102,10 +102,18 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
     const name = fromConfig !== undefined && fromConfig !== null ? 'output_config.format' : 'output_format';
     if (body.response_format !== undefined) noteDropped(ctx, `${name} (response_format given)`);
     else if (isRecord(format) && format.type === 'json_schema' && isRecord(format.schema)) {
-      body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: cleanSchema(format.schema, quirks.schema) } };
-      // Anthropic's structured outputs always hold to the schema; OpenAI's `strict` refuses schemas Anthropic takes
-      // (optional properties), as for a tool's, so it is not sent, and the client is told the guarantee is gone
-      noteDropped(ctx, `${name} (sent without strict: schema-valid output is not guaranteed)`);
+      const schema = cleanSchema(format.schema, quirks.schema);
+      if (quirks.json_schema) {
+        body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema } };
+        // Anthropic's structured outputs always hold to the schema; OpenAI's `strict` refuses schemas Anthropic takes
+        // (optional properties), as for a tool's, so it is not sent, and the client is told the guarantee is gone
+        noteDropped(ctx, `${name} (sent without strict: schema-valid output is not guaranteed)`);
+      } else {
+        // JSON mode, which holds the answer to JSON but to no schema: the schema goes where the model reads it
+        body.response_format = { type: 'json_object' };
+        appendSystem(body.messages, `${JSON_SCHEMA_INSTRUCTION}\n${JSON.stringify(schema)}`);
+        noteDropped(ctx, `${name} (sent as JSON mode with the schema in the system prompt: schema-valid output is not guaranteed)`);
+      }
     } else noteDropped(ctx, `${name} (type ${JSON.stringify(isRecord(format) ? format.type : format)?.slice(0, 40)} cannot be sent)`);
   }
 
@@ -118,6 +126,17 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
     }
   }
   return body;
+}
+
+/** Asks for an answer in the schema where the provider has JSON mode only (`quirks.json_schema: false`). */
+const JSON_SCHEMA_INSTRUCTION = 'Respond with a single valid JSON object and nothing else (no text or Markdown code fences before or after it), matching this JSON schema:';
+
+/** Text added to the leading system message, or as one when there is none. */
+function appendSystem(messages: ChatCompletionMessageParam[], text: string) {
+  const first = messages[0];
+  if (first?.role !== 'system') messages.unshift({ role: 'system', content: text });
+  else if (typeof first.content === 'string') first.content = first.content ? `${first.content}\n\n${text}` : text;
+  else first.content = [...first.content, { type: 'text', text }];
 }
 
 /**
