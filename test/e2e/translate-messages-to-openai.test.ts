@@ -1166,6 +1166,21 @@ describe('the SDK tool runner (it threads by default: a `continue` sends only th
     });
   }
 
+  test('a tool that throws: the provider reads the SDK\'s error result once marked as an error, not "Error: Error: …"', async () => {
+    upstream.handler = provider;
+    const before = upstream.requests.length;
+    const runner = client.beta.messages.toolRunner({
+      model: exposedModel('openai-chat'), max_tokens: 200, messages: [{ role: 'user', content: 'What are 1+2 and 3×4?' }],
+      tools: [tools[0]!, betaTool({ name: 'mul', description: 'a × b', inputSchema: schema, run: () => { throw new Error('overflow'); } })],
+    });
+    await runner.runUntilDone();
+    // the SDK writes a thrown error as `Error: <message>` with is_error; the gateway marks is_error the same way
+    expect(upstream.requests.slice(before)[1]!.json.messages.filter((m: any) => m.role === 'tool')).toEqual([
+      { role: 'tool', tool_call_id: 'call_add', content: '3' },
+      { role: 'tool', tool_call_id: 'call_mul', content: 'Error: overflow' },
+    ]);
+  });
+
   test('a thread asked for directly is refused the way Anthropic refuses one it cannot hold (the SDK\'s ThreadUnsupportedRequestError)', async () => {
     const before = upstream.requests.length;
     const err: any = await client.beta.messages.create({

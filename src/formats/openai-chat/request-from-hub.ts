@@ -421,7 +421,9 @@ function toolMessage(
   } else if (content !== undefined && content !== null) throw invalidRequest('must be a string or an array of content blocks', `${p}.content`);
 
   let text = texts.join('\n\n');
-  if (b.is_error === true) text = text ? `Error: ${text}` : 'Error';
+  // a tool message has no error flag: the text says so, unless it already does (the SDK's tool runner writes a thrown
+  // error as `Error: <message>`)
+  if (b.is_error === true && !text.startsWith('Error')) text = text ? `Error: ${text}` : 'Error';
   const out: ChatCompletionToolMessageParam = { role: 'tool', tool_call_id: toolIds.map(b.tool_use_id), content: text };
   if (media.length > 0) out.content = [...(text ? [{ type: 'text' as const, text }] : []), ...media];
   return out;
