@@ -303,12 +303,35 @@ export class ChatTextCounter {
     this.count(chunk, REFUSAL);
   }
 
-  /** The characters of every string value after `key` (`"key":"`) in `chunk`. */
   private count(chunk: Uint8Array, key: Uint8Array): void {
-    for (let hit = bufferIndexOf.call(chunk, key); hit >= 0; hit = bufferIndexOf.call(chunk, key, hit + key.length)) {
-      this.chars += stringChars(chunk, hit + key.length);
-    }
+    this.chars += valueChars(chunk, key);
   }
+}
+
+/**
+ * The generated text of a relayed Anthropic stream, in characters (text, thinking, a tool call's JSON), counted as
+ * ChatTextCounter counts a Chat stream's: for the output of a stream that ends before its message_delta (its client
+ * gone, its connection cut, a timeout), which Anthropic bills for what it generated, where message_start says 1.
+ * Three native searches per relayed chunk (a stream that arrived whole in its first read is counted only when it
+ * lacks its message_delta: pipeline/passthrough.ts). `"text":"` is a key wherever it matches (inside a JSON string
+ * its quotes would be escaped); empty values (a block's start) count nothing, and a server tool's result that holds
+ * text (an MCP tool's) counts as if generated: an estimate.
+ */
+export class AnthropicTextCounter {
+  chars = 0;
+
+  push(chunk: Uint8Array): void {
+    this.chars += valueChars(chunk, TEXT) + valueChars(chunk, THINKING) + valueChars(chunk, PARTIAL_JSON);
+  }
+}
+
+/** The characters of every string value after `key` (`"key":"`) in `chunk`. */
+function valueChars(chunk: Uint8Array, key: Uint8Array): number {
+  let chars = 0;
+  for (let hit = bufferIndexOf.call(chunk, key); hit >= 0; hit = bufferIndexOf.call(chunk, key, hit + key.length)) {
+    chars += stringChars(chunk, hit + key.length);
+  }
+  return chars;
 }
 
 /** `"key":"` of the Chat delta fields that carry generated text (a key inside a JSON string is escaped: no match). */
@@ -320,6 +343,9 @@ const ARGUMENTS = valueKey('arguments');
 const NAME = valueKey('name');
 const REFUSAL = valueKey('refusal');
 const REASONING = Buffer.from('"reasoning');
+const TEXT = valueKey('text');
+const THINKING = valueKey('thinking');
+const PARTIAL_JSON = valueKey('partial_json');
 
 /** Characters of the JSON string whose text starts at `i` (after its opening quote), up to its closing quote or the end. */
 function stringChars(b: Uint8Array, i: number): number {

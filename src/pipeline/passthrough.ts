@@ -5,7 +5,7 @@
 import type { Channel } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
-import { ChatTextCounter, UsageSniffer, chatAnswerChars, readJsonUsage } from '../accounting/usage-tap.ts';
+import { AnthropicTextCounter, ChatTextCounter, UsageSniffer, chatAnswerChars, readJsonUsage } from '../accounting/usage-tap.ts';
 import type { UsageTotals } from '../accounting/usage.ts';
 import { valueAt } from '../util/json.ts';
 import { bufferIndexOf } from '../util/bytes.ts';
@@ -31,19 +31,26 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   if (start.whole) {
     for (const chunk of start.head) sniffer.push(chunk);
     if (counter) for (const chunk of start.head) counter.push(chunk);
-    recordStreamEnd(log, estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log), sniffer.failure ?? undefined, sniffer.stopReason, channel.config.api_key);
+    const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
+    // a whole Anthropic stream is counted only when it lacks its message_delta (the bytes are all here)
+    if (isSse && channel.nativeFormat === 'anthropic' && sniffer.stopReason === null) cutShort(usage, start.head, log);
+    recordStreamEnd(log, usage, sniffer.failure ?? undefined, sniffer.stopReason, channel.config.api_key);
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
+  // an Anthropic stream's text is counted as it passes, for the output of one that ends before its message_delta
+  const generated = isSse && channel.nativeFormat === 'anthropic' ? new AnthropicTextCounter() : counter;
   const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,
     client: x.req.signal,
-    onChunk: counter ? (chunk) => { sniffer.push(chunk); counter.push(chunk); } : (chunk) => sniffer.push(chunk),
+    onChunk: generated ? (chunk) => { sniffer.push(chunk); generated.push(chunk); } : (chunk) => sniffer.push(chunk),
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
+      const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
+      if (generated instanceof AnthropicTextCounter && sniffer.stopReason === null) cutShortBy(usage, generated.chars, log);
       // an error event the upstream sent counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log), sniffer.failure ?? outcome, sniffer.stopReason, channel.config.api_key);
+      finishStreamLog(log, usage, sniffer.failure ?? outcome, sniffer.stopReason, channel.config.api_key);
     },
   });
   log.entry.status = res.status;
@@ -114,6 +121,25 @@ function reportsNoUsage(inbound: Inbound, channel: Channel): boolean {
 function outputEstimate(channel: Channel, isSse: boolean, counter: ChatTextCounter | null, sniffer: UsageSniffer): number | undefined {
   const output = counter ? Math.ceil(counter.chars / 4) : isSse && channel.nativeFormat === 'openai-chat' ? sniffer.usageNulls : undefined;
   return output === 0 && sniffer.failure !== null ? undefined : output;
+}
+
+/**
+ * An Anthropic stream that ended before its message_delta (no stop reason read: its client gone, its connection cut, a
+ * timeout, an error event) reports the output message_start did, 1 token, where Anthropic bills what it generated:
+ * its text, thinking and tool input counted, ~4 characters a token (as a translation counts an answer without usage),
+ * when that is more; the log line says it is an estimate. Its input, from message_start, is Anthropic's own.
+ */
+function cutShort(usage: UsageTotals, chunks: Uint8Array[], log: RequestLog) {
+  const counter = new AnthropicTextCounter();
+  for (const chunk of chunks) counter.push(chunk);
+  cutShortBy(usage, counter.chars, log);
+}
+
+function cutShortBy(usage: UsageTotals, chars: number, log: RequestLog) {
+  const output = Math.ceil(chars / 4);
+  if (output <= usage.output_tokens) return;
+  usage.output_tokens = output;
+  log.entry.usage_estimated = true;
 }
 
 /**

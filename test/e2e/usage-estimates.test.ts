@@ -259,3 +259,103 @@ describe('usage of an answer that ends before its end', () => {
     }
   });
 });
+
+/**
+ * Anthropic answers cut short. message_start says 1 output token; message_delta, which never came, would have said
+ * how many Anthropic generated and bills. The log line gets the estimate from the text, thinking and tool input that
+ * streamed (~4 characters a token), marked so; the input stays message_start's own count. Relayed as they are
+ * (Messages → anthropic) and translated (Chat → anthropic). The recorded answer: 282 output tokens, ~1,220 characters.
+ */
+describe('usage of an Anthropic answer that ends before its message_delta', () => {
+  const events = sseEvents(fixtureSseBody('anthropic/stream-thinking-signature-delta.sse'));
+  const deltaAt = events.findIndex((e) => e.startsWith('event: message_delta'));
+  const OUTPUT = 282;
+  /** An upstream that sends the events before message_delta as one chunk of a chunked answer, then drops its connection. */
+  const cut = rawUpstream(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${(() => {
+    const body = events.slice(0, deltaAt).join('');
+    return `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`;
+  })()}`, { closeAfterMs: 20 });
+  let anthropicUp: MockUpstream;
+  let g: TestGateway;
+  let gAn: Anthropic;
+  let gOa: OpenAI;
+  beforeAll(() => {
+    anthropicUp = startMockUpstream(() => new Response('no handler', { status: 500 }));
+    g = startGateway({
+      keys: [{ key: KEY, name: 'k' }],
+      channels: [
+        { name: 'cut', type: 'anthropic', base_url: cut.url, api_key: 'sk-ant-up', models: ['claude-cut'] },
+        { name: 'ant', type: 'anthropic', base_url: anthropicUp.url, api_key: 'sk-ant-up', models: ['claude-sonnet-4-5'] },
+      ],
+    });
+    gAn = new Anthropic({ apiKey: KEY, baseURL: g.url, maxRetries: 0 });
+    gOa = new OpenAI({ apiKey: KEY, baseURL: `${g.url}/v1`, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await g?.stop();
+    await anthropicUp?.stop();
+    cut.stop();
+  });
+  const logAfter = async (run: () => Promise<unknown>) => {
+    const before = g.requestLogs().length;
+    await run();
+    await until(() => g.requestLogs().length > before);
+    return g.requestLogs()[before];
+  };
+  const near = (n: number) => {
+    expect(n).toBeGreaterThan(OUTPUT * 0.67);
+    expect(n).toBeLessThan(OUTPUT * 1.33);
+  };
+
+  test('relayed, the connection cut: the output estimated from what streamed, the input Anthropic\'s', async () => {
+    const log = await logAfter(() => gAn.messages.stream({ model: 'claude-cut', max_tokens: 500, messages: question(5) }).finalMessage().then(
+      () => { throw new Error('the answer did not fail'); }, () => {}));
+    expect(log).toMatchObject({ channel: 'cut', outcome: 'error', input_tokens: 43, usage_estimated: true });
+    near(log.output_tokens);
+  });
+
+  test('relayed, the client leaving mid-answer: the output so far, not 1', async () => {
+    anthropicUp.handler = (r) => sse(events.slice(0, deltaAt), { signal: r.signal, delayMs: 2, hang: true });
+    const log = await logAfter(async () => {
+      const stream = gAn.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: question(5) });
+      let seen = 0;
+      await new Promise<void>((resolve) => {
+        stream.on('streamEvent', (e) => { if (e.type === 'content_block_delta' && ++seen === 60) { stream.abort(); resolve(); } });
+        stream.on('error', () => resolve());
+        stream.on('abort', () => resolve());
+      });
+    });
+    expect(log).toMatchObject({ outcome: 'cancelled', input_tokens: 43, usage_estimated: true });
+    expect(log.output_tokens).toBeGreaterThan(100);
+  });
+
+  test('relayed, a body that ended (all of it in one read) without its message_delta: counted from its bytes', async () => {
+    anthropicUp.handler = () => sse(events.slice(0, deltaAt));
+    const log = await logAfter(async () => {
+      const res = await fetch(`${g.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 500, stream: true, messages: question(5) }),
+      });
+      expect(await res.text()).toBe(events.slice(0, deltaAt).join('')); // the bytes as they came
+    });
+    expect(log).toMatchObject({ input_tokens: 43, usage_estimated: true });
+    near(log.output_tokens);
+  });
+
+  test('a whole answer keeps Anthropic\'s own count, unmarked', async () => {
+    anthropicUp.handler = (r) => sse(events, { signal: r.signal, delayMs: 1 });
+    const log = await logAfter(() => gAn.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: question(5) }).finalMessage());
+    expect(log).toMatchObject({ outcome: 'ok', input_tokens: 43, output_tokens: OUTPUT });
+    expect(log.usage_estimated).toBeUndefined();
+  });
+
+  test('translated for a Chat client, the connection cut: the output estimated, not 1', async () => {
+    const log = await logAfter(async () => {
+      const stream = await gOa.chat.completions.create({ model: 'claude-cut', max_tokens: 500, stream: true, messages: [{ role: 'user', content: 'Why?' }] });
+      await (async () => { for await (const _ of stream) { /* read to the cut */ } })().catch(() => {});
+    });
+    expect(log).toMatchObject({ channel: 'cut', input_tokens: 43, usage_estimated: true });
+    near(log.output_tokens);
+  });
+});

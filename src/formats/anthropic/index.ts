@@ -12,7 +12,7 @@ import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent } from '../../sse/decode.ts';
 import { oneLineEventParts } from '../../sse/encode.ts';
-import type { DeltaKind, Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext } from '../types.ts';
+import type { DeltaKind, Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext, UsageSoFar } from '../types.ts';
 
 const KNOWN_TYPES = new Set<string>([
   'invalid_request_error', 'authentication_error', 'billing_error', 'permission_error', 'not_found_error', 'request_too_large',
@@ -103,14 +103,26 @@ export const anthropicFormat: Format<unknown> = {
     if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new GatewayError(502, 'api_error', 'upstream returned a malformed message');
     return { ...msg, model: ctx.requestedModel };
   },
-  streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader {
+  streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader & UsageSoFar {
     // deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
     const lanes = DELTA_KINDS.map(newDeltaLane);
     let literalIndex = 0;
     let literalKind: DeltaKind = 'text';
+    // the deltas' characters, for the output of an answer cut before its message_delta
+    let chars = 0;
     return {
       get literalIndex() { return literalIndex; },
       get literalKind() { return literalKind; },
+      /**
+       * Asked only of an answer that ended before its message_delta (pipeline/translate.ts): message_start said 1
+       * output token, where Anthropic bills what it generated; ~4 characters a token, as an answer without usage is
+       * counted. Null when nothing was generated.
+       */
+      usageSoFar() {
+        if (chars === 0) return null;
+        ctx.usageEstimated = true;
+        return { output_tokens: Math.ceil(chars / 4) };
+      },
       // a text, thinking or input_json delta read by the template push() reads it with, its literal taken as it is (the event's
       // name is not read: push() goes by the data's type)
       deltaLiteral(s, start, end) {
@@ -123,6 +135,7 @@ export const anthropicFormat: Format<unknown> = {
           const from = start + lane.template.literalOffset;
           literalIndex = lane.template.index;
           literalKind = lane.kind.type === 'text_delta' ? 'text' : lane.kind.type === 'thinking_delta' ? 'thinking' : 'json';
+          chars += lane.template.literalChars;
           return s.slice(from, close + 1);
         }
         return null;
@@ -133,6 +146,7 @@ export const anthropicFormat: Format<unknown> = {
           const lane = lanes[i]!;
           const value = lane.template.match(ev.data);
           if (value !== undefined) {
+            chars += value.length;
             out.push({ type: 'content_block_delta', index: lane.template.index, delta: { type: lane.kind.type, [lane.kind.field]: value } as RawContentBlockDelta });
             return;
           }
@@ -151,6 +165,7 @@ export const anthropicFormat: Format<unknown> = {
         for (const lane of lanes) {
           if (parsed.delta?.type !== lane.kind.type) continue;
           const value = (parsed.delta as unknown as Record<string, unknown>)[lane.kind.field];
+          if (typeof value === 'string') chars += value.length;
           if (typeof value === 'string' && value && lane.template.learning) lane.template.learn(ev.data, value);
         }
       },

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { ChatTextCounter, UsageSniffer } from '../../../src/accounting/usage-tap.ts';
+import { AnthropicTextCounter, ChatTextCounter, UsageSniffer } from '../../../src/accounting/usage-tap.ts';
 import { usageToHub } from '../../../src/formats/openai-chat/response-to-hub.ts';
 import { fixtureSseBody, listFixtures, readFixture } from '../../helpers/fixtures.ts';
 
@@ -247,4 +247,34 @@ describe('ChatTextCounter', () => {
     c.push(new TextEncoder().encode(': keep-alive\n\ndata: not json\n\ndata: {"choices":null}\n\ndata: {"choices":[null,{"delta":{"content":["x"]}}]}\n\ndata: {"choices":[{"delta":{"content":"four","reasoning_content":"ab"}}]}\n\ndata: [DONE]\n\n'));
     expect(c.chars).toBe(6);
   });
+});
+
+describe('AnthropicTextCounter', () => {
+  /** What an Anthropic stream generated, in characters, read the plain way: every delta event parsed. */
+  const generated = (body: string) => body.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)))
+    .filter((e) => e.type === 'content_block_delta')
+    .reduce((n: number, e: any) => n + (e.delta.text ?? e.delta.thinking ?? e.delta.partial_json ?? '').length, 0);
+
+  for (const rel of listFixtures('anthropic').filter((f) => f.endsWith('.sse'))) {
+    test(`${rel}: the same count as parsing every delta; split in pieces, never more`, () => {
+      const body = fixtureSseBody(rel);
+      const bytes = new TextEncoder().encode(body);
+      const expected = generated(body);
+      const whole = new AnthropicTextCounter();
+      whole.push(bytes);
+      // server tool results carry `"text"` values of their own (search results, citations): counted as generated
+      // text would be overcounted, so these fixtures only bound the count from below
+      const serverTools = /server_tool_use|web_search|mcp_tool_result/.test(body);
+      if (serverTools) expect(whole.chars).toBeGreaterThanOrEqual(expected);
+      else expect(whole.chars).toBe(expected);
+      // a read cut inside a value counts it up to the cut; inside a key, not at all (a long tool result's value, cut
+      // early, loses most of itself: the plain streams only)
+      for (const size of serverTools ? [] : [1024, 300]) {
+        const pieces = new AnthropicTextCounter();
+        for (let i = 0; i < bytes.length; i += size) pieces.push(bytes.subarray(i, i + size));
+        expect(pieces.chars).toBeLessThanOrEqual(whole.chars);
+        expect(pieces.chars).toBeGreaterThanOrEqual(Math.floor(whole.chars * 0.8));
+      }
+    });
+  }
 });
