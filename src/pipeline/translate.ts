@@ -111,6 +111,7 @@ function translationContext(requestedModel: string, upstreamModel: string, defau
     maxTokensCap,
     maxTokensSent: undefined,
     tools: undefined,
+    historyToolIds: undefined,
   };
 }
 

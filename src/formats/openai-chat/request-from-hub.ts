@@ -197,6 +197,7 @@ function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks
     if (last?.role === 'assistant' && !last.tool_calls) last.prefix = true;
   }
   if (toolIds.signatures) signFirstCalls(out);
+  ctx.historyToolIds = toolIds.calls;
   return out;
 }
 
@@ -344,7 +345,7 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
         if (typeof name !== 'string') throw invalidRequest('must be a string', `${p}.name`);
         // the arguments of a function call are a JSON object; Anthropic refuses any other input too
         if (input !== undefined && input !== null && !isRecord(input)) throw invalidRequest('must be an object', `${p}.input`);
-        const call: ChatCompletionMessageToolCall = { id: toolIds.map(id), type: 'function', function: { name, arguments: JSON.stringify(input ?? {}) } };
+        const call: ChatCompletionMessageToolCall = { id: toolIds.call(id), type: 'function', function: { name, arguments: JSON.stringify(input ?? {}) } };
         if (toolIds.signatures) {
           // the signature the provider gave this call, carried in its id (quirks.thought_signatures)
           const signature = toolIds.signatureOf(id);
@@ -557,9 +558,22 @@ function unsupportedBlock(b: unknown, p: string) {
  */
 class ToolIdMap {
   private readonly cache = new Map<string, string>();
+  /** The ids of the history's calls, a carried signature left out (TranslateContext.historyToolIds). */
+  calls: Set<string> | undefined;
   constructor(private readonly mode: ChatQuirks['tool_call_id'], readonly signatures: boolean) {}
+  /** A call's id for the provider, noted among the history's. */
+  call(id: string): string {
+    const plain = this.plain(id);
+    (this.calls ??= new Set()).add(plain);
+    return this.mapPlain(plain);
+  }
   map(id: string): string {
-    if (this.signatures) id = readSignedToolId(realString(id))?.id ?? id;
+    return this.mapPlain(this.plain(id));
+  }
+  private plain(id: string): string {
+    return this.signatures ? readSignedToolId(realString(id))?.id ?? id : id;
+  }
+  private mapPlain(id: string): string {
     if (this.mode === 'keep' || /^[a-zA-Z0-9]{9}$/.test(id)) return id;
     let out = this.cache.get(id);
     if (!out) { out = base62(Bun.SHA256.hash(id) as Uint8Array, 9); this.cache.set(id, out); }

@@ -413,11 +413,12 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   }
 
   /**
-   * The upstream's id for a new call, or a fresh one if an earlier call of this answer has it: ids must differ within
-   * a turn (Anthropic: "tool_use ids must be unique"), and some servers give every call one id (Xinference).
+   * The upstream's id for a new call, or a fresh one if an earlier call of this answer or of the history has it: ids
+   * must differ (Anthropic: "tool_use ids must be unique"), and some servers give every call one id (Xinference) or
+   * number the calls of each answer (TranslateContext.historyToolIds).
    */
   private unusedId(id: string): string {
-    return this.s.tools.some((t) => t.id === id) ? newToolUseId() : id;
+    return this.s.tools.some((t) => t.id === id) || this.ctx.historyToolIds?.has(id) ? newToolUseId() : id;
   }
 
   // ---------- ordering ----------

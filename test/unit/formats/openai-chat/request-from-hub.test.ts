@@ -234,6 +234,21 @@ describe('assistant turns and tools in history', () => {
     const again = msgs([{ role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01ABC', name: 'f', input: {} }] }], { tool_call_id: 'alnum9' });
     expect((again[0] as { tool_calls: Array<{ id: string }> }).tool_calls[0]!.id).toBe(calls[0]!);
   });
+
+  test('the ids of the history\'s calls are noted for the answer (historyToolIds), as the client sent them; none without calls', () => {
+    const ctx = makeCtx();
+    msgs([
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'call_0', name: 'f', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_0', content: 'r1' }] },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01ABC', name: 'g', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01ABC', content: 'r2' }] },
+    ], { tool_call_id: 'alnum9' }, ctx);
+    expect([...ctx.historyToolIds!]).toEqual(['call_0', 'toolu_01ABC']);
+    const none = makeCtx();
+    msgs([{ role: 'user', content: 'hi' }], {}, none);
+    expect(none.historyToolIds).toBeUndefined();
+  });
 });
 
 describe('user_after_tool: no user message straight after tool messages (Mistral)', () => {

@@ -170,6 +170,14 @@ describe('response rules', () => {
     for (const id of ids.slice(1)) expect(id).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
   });
 
+  test('ids numbered per answer (call_0 again): a call whose id the history holds gets a fresh one', () => {
+    const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
+    const msg = convert(completion({ content: null, tool_calls: [call('call_0'), call('call_1')] }, 'tool_calls'), {}, makeCtx({ historyToolIds: new Set(['call_0']) }));
+    const ids = msg.content.map((b) => (b as { id: string }).id);
+    expect(ids[0]).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
+    expect(ids[1]).toBe('call_1');
+  });
+
   test('stop tables: every stop_reason has a finish_reason, and every finish_reason maps back', () => {
     for (const [finish, stop] of Object.entries(CHAT_FINISH_TO_STOP_REASON)) {
       expect(Object.keys(STOP_REASON_TO_CHAT_FINISH)).toContain(stop);

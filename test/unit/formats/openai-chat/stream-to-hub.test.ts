@@ -720,6 +720,18 @@ describe('stream rules', () => {
     expect(ids[1]).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
   });
 
+  test('ids numbered per answer (call_0 on every turn): a call whose id the history holds gets a fresh one', () => {
+    // Claude Code drops a call whose id its history holds ("[Tool use interrupted]") and asks again, for ever
+    const events = run([
+      chunk({ tool_calls: [{ index: 0, id: 'call_0', function: { name: 'f', arguments: '{"a":1}' } }] }),
+      chunk({ tool_calls: [{ index: 1, id: 'call_1', function: { name: 'g', arguments: '{"b":2}' } }] }, 'tool_calls'),
+    ], { ctx: makeCtx({ historyToolIds: new Set(['call_0']) }) });
+    assertValidSequence(events);
+    const ids = events.flatMap((e) => (e.type === 'content_block_start' ? [(e.content_block as { id: string }).id] : []));
+    expect(ids[0]).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
+    expect(ids[1]).toBe('call_1');
+  });
+
   test('n>1 is reported in ctx.dropped', () => {
     const ctx = makeCtx();
     run([{ choices: [{ index: 1, delta: { content: 'x' } }] }, chunk({ content: 'y' }, 'stop')], { ctx });
