@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMockUpstream, sse, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
-import { chatText, chatTextStream, chatToolCallStream, claudeForFile, describeRun, runClaude, tempDirs } from '../helpers/claude-code.ts';
+import { chatChunk, chatText, chatTextStream, chatToolCallStream, chatUsageChunk, claudeForFile, describeRun, runClaude, tempDirs } from '../helpers/claude-code.ts';
 
 const KEY = 'sk-gw-claude-code-sessions-1';
 const CLI = claudeForFile('test/e2e/claude-code-sessions.test.ts');
@@ -84,5 +84,103 @@ describe.skipIf(!CLI.ok)(`Claude Code ${CLI.version}: agent sessions through an 
       expect(tools.map((m) => m.tool_call_id)).toEqual(ids);
       expect(tools.map(chatText)).toEqual([expect.stringContaining('content-0'), expect.stringContaining('content-1')]);
     });
+  }, 30_000);
+
+  test('three Reads in one answer, fragments interleaved: results back in one turn; stream-json usage with cached tokens apart', async () => {
+    const cwd = freshDir('sb-ccs-cwd-');
+    const files = ['a.txt', 'b.txt', 'c.txt'].map((n, i) => {
+      const f = join(cwd, n);
+      writeFileSync(f, `content-${i}\n`);
+      return f;
+    });
+    const upstream = startMockUpstream((r) => {
+      if (toolMessages(r).length > 0) {
+        return sse([chatChunk({ role: 'assistant', content: 'All read.' }), chatChunk({}, { finish: 'stop' }), chatUsageChunk({ prompt_tokens: 1000, completion_tokens: 5, total_tokens: 1005, prompt_tokens_details: { cached_tokens: 800 } }), 'data: [DONE]\n\n'], { signal: r.signal });
+      }
+      const args = files.map((f) => JSON.stringify({ file_path: f }));
+      const chunks = [chatChunk({ role: 'assistant', content: null })];
+      files.forEach((_, i) => chunks.push(chatChunk({ tool_calls: [{ index: i, id: `call_r${i}`, type: 'function', function: { name: 'Read', arguments: '' } }] })));
+      for (const [from, to] of [[0, 5], [5, 12], [12, undefined]] as const) files.forEach((_, i) => chunks.push(chatChunk({ tool_calls: [{ index: i, function: { arguments: args[i]!.slice(from, to) } }] })));
+      chunks.push(chatChunk({}, { finish: 'tool_calls' }), chatUsageChunk({ prompt_tokens: 100, completion_tokens: 30, total_tokens: 130 }), 'data: [DONE]\n\n');
+      return sse(chunks, { signal: r.signal });
+    });
+    await withGateway(upstream, async (gw) => {
+      const { result, lines } = await claude(gw, cwd, freshDir('sb-ccs-home-'), ['-p', 'Read a, b and c.', '--output-format', 'stream-json', '--verbose']);
+      expect(result).toMatchObject({ type: 'result', subtype: 'success', result: 'All read.', stop_reason: 'end_turn' });
+      // Claude Code counts an assistant message per content block: the three calls and the answer
+      expect(result.num_turns).toBe(lines.filter((l) => l.type === 'assistant').length);
+      // the two answers' usage, the cached part apart: 100 + 200 new input tokens, 800 read from cache
+      expect(result.usage).toMatchObject({ input_tokens: 300, cache_read_input_tokens: 800, output_tokens: 35 });
+      expect(result.total_cost_usd).toBeGreaterThan(0);
+      const calls = lines.filter((l) => l.type === 'assistant').flatMap((l) => l.message.content).filter((b: any) => b.type === 'tool_use');
+      expect(calls.map((b: any) => [b.id, b.input.file_path])).toEqual(files.map((f, i) => [`call_r${i}`, f]));
+      await expectAllServed(gw, 2);
+      expect(gw.requestLogs().map((l: any) => [l.stop_reason, l.input_tokens, l.cache_read_input_tokens, l.output_tokens, l.outcome]))
+        .toEqual([['tool_use', 100, 0, 30, 'ok'], ['end_turn', 200, 800, 5, 'ok']]);
+      // one assistant message with the three calls, then their three tool messages
+      const second = upstream.requests[1]!.json;
+      const ai = second.messages.findIndex((m: any) => m.tool_calls);
+      expect(second.messages[ai].tool_calls.map((c: any) => [c.id, JSON.parse(c.function.arguments).file_path])).toEqual(files.map((f, i) => [`call_r${i}`, f]));
+      // (in the order the CLI's reads finished)
+      expect(second.messages.slice(ai + 1, ai + 4).map((m: any) => [m.role, m.tool_call_id, chatText(m).includes(`content-${m.tool_call_id.at(-1)}`)]).sort())
+        .toEqual([0, 1, 2].map((i) => ['tool', `call_r${i}`, true]));
+    });
+  }, 30_000);
+
+  test('a tool result that is an error (Read of a missing file): the provider is told it is an error', async () => {
+    const cwd = freshDir('sb-ccs-cwd-');
+    const upstream = startMockUpstream((r) => {
+      if (toolMessages(r).length === 0) return sse(chatToolCallStream('call_missing_1', 'Read', { file_path: join(cwd, 'missing.txt') }), { signal: r.signal });
+      return sse(chatTextStream('There is no such file.'), { signal: r.signal });
+    });
+    await withGateway(upstream, async (gw) => {
+      const { result } = await claude(gw, cwd, freshDir('sb-ccs-home-'), ['-p', 'Read missing.txt', '--output-format', 'json']);
+      expect(result.result).toBe('There is no such file.');
+      await expectAllServed(gw, 2);
+      const [tool] = toolMessages(upstream.requests[1]!);
+      expect(tool.tool_call_id).toBe('call_missing_1');
+      expect(chatText(tool)).toMatch(/^Error: .*does not exist/);
+    });
+  }, 30_000);
+
+  test('DeepSeek reasoning before a tool call, then --resume: the reasoning goes back with its call in the resumed session', async () => {
+    const cwd = freshDir('sb-ccs-cwd-');
+    const home = freshDir('sb-ccs-home-');
+    const file = join(cwd, 'n.txt');
+    writeFileSync(file, 'forty-two\n');
+    const upstream = startMockUpstream((r) => {
+      if (toolMessages(r).length === 0) {
+        const args = JSON.stringify({ file_path: file });
+        return sse([
+          chatChunk({ role: 'assistant', content: null, reasoning_content: '' }),
+          ...['I should ', 'read the ', 'file (REASON-1).'].map((t) => chatChunk({ content: null, reasoning_content: t })),
+          chatChunk({ tool_calls: [{ index: 0, id: 'call_00_ds1', type: 'function', function: { name: 'Read', arguments: '' } }] }),
+          ...[args.slice(0, 3), args.slice(3, 9), args.slice(9)].map((a) => chatChunk({ tool_calls: [{ index: 0, function: { arguments: a } }] })),
+          chatChunk({}, { finish: 'tool_calls', usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120, completion_tokens_details: { reasoning_tokens: 8 } } }),
+          'data: [DONE]\n\n',
+        ], { signal: r.signal });
+      }
+      const again = r.json.messages.filter((m: any) => m.role === 'user').map(chatText).join('\n').includes('again');
+      return sse([
+        chatChunk({ role: 'assistant', content: null, reasoning_content: 'Answer now.' }),
+        chatChunk({ content: again ? 'Still forty-two.' : 'It says forty-two.' }),
+        chatChunk({}, { finish: 'stop', usage: { prompt_tokens: 150, completion_tokens: 10, total_tokens: 160 } }),
+        'data: [DONE]\n\n',
+      ], { signal: r.signal });
+    });
+    await withGateway(upstream, async (gw) => {
+      const first = await claude(gw, cwd, home, ['-p', 'Read n.txt', '--output-format', 'json']);
+      expect(first.result.result).toBe('It says forty-two.');
+      const resumed = await claude(gw, cwd, home, ['-p', 'Read it again', '--output-format', 'json', '--resume', first.result.session_id]);
+      expect(resumed.result.result).toBe('Still forty-two.');
+      expect(resumed.result.session_id).toBe(first.result.session_id);
+      await expectAllServed(gw, 3);
+      // the resumed turn: the call with the reasoning that led to it, its result, the earlier answer
+      const body = upstream.requests[2]!.json;
+      const ai = body.messages.findIndex((m: any) => m.tool_calls);
+      expect(body.messages[ai]).toMatchObject({ reasoning_content: 'I should read the file (REASON-1).', tool_calls: [{ id: 'call_00_ds1', function: { name: 'Read' } }] });
+      expect(body.messages[ai + 1]).toMatchObject({ role: 'tool', tool_call_id: 'call_00_ds1' });
+      expect(body.messages.find((m: any) => m.role === 'assistant' && m.content === 'It says forty-two.')).toBeDefined();
+    }, 'deepseek', 'deepseek-reasoner');
   }, 30_000);
 });
