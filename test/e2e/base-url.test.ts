@@ -40,7 +40,7 @@ test('an openai channel: the path before the base URL\'s query, and the preset\'
   expect(await calledAt([{ name: 'o', type: 'openai', base_url: `${up.url}/v1?tenant=a`, models: ['m'] }], 'm', 'openai-chat'))
     .toBe('/v1/chat/completions?tenant=a');
   expect(await calledAt([{ name: 'z', type: 'openai', provider: 'azure', base_url: `${up.url}/openai/deployments/{model}?tenant=a`, api_key: 'k', models: { m: 'dep' } }], 'm', 'anthropic'))
-    .toBe('/openai/deployments/dep/chat/completions?tenant=a&api-version=2024-10-21');
+    .toBe('/openai/deployments/dep/chat/completions?tenant=a&api-version=2025-04-01-preview');
   expect(await calledAt([{ name: 'f', type: 'openai', base_url: `${up.url}/v1#docs`, models: ['m'] }], 'm', 'openai-chat'))
     .toBe('/v1/chat/completions');
 });

@@ -320,7 +320,7 @@ const CASES: ProviderCase[] = [
   },
   {
     name: 'azure', provider: 'azure', models: { 'claude-sonnet-5-5': 'my-gpt5-nano' },
-    base: '/openai/deployments/{model}', path: '/openai/deployments/my-gpt5-nano/chat/completions', search: '?api-version=2024-10-21', auth: 'api-key',
+    base: '/openai/deployments/{model}', path: '/openai/deployments/my-gpt5-nano/chat/completions', search: '?api-version=2025-04-01-preview', auth: 'api-key',
     rules: [maxField('max_completion_tokens', 128000), effortIn(['low', 'medium', 'high']), absent('reasoning', 'thinking'), toolCallsAnswered(null)],
     text: { model: 'claude-sonnet-5-5', stream: () => recorded('azure/stream-model-router-prompt-filter.chunks.jsonl') },
     // no recorded Azure tool call: OpenAI's own (Azure serves OpenAI's models), after Azure's prompt-filter chunk

@@ -16,7 +16,7 @@ import { claudeCodeBody } from '../helpers/claude-code.ts';
 const KEY = 'sk-gw-provider-rules-1';
 
 /** What each provider answers when a rule is broken, else the recorded answer. */
-type Rule = (body: any) => Response | null;
+type Rule = (body: any, r: RecordedRequest) => Response | null;
 
 const RULES: Record<string, Rule> = {
   // OpenAI reasoning models (o1, o3, o4-mini, gpt-5…): only the default temperature; top_p is no parameter of theirs
@@ -32,11 +32,20 @@ const RULES: Record<string, Rule> = {
   },
   // Mistral: the checks of mistral-common's request validator (message order, last role, tool-call ids and answers)
   mistral: mistralRefusal,
+  // Azure OpenAI: a reasoning deployment is served on recent api-versions only (o3-mini, o1: 2024-12-01-preview or later;
+  // o3, o4-mini, codex-mini: 2025-04-01-preview, MicrosoftDocs/azure-ai-docs articles/ai-foundry/openai/how-to/reasoning.md,
+  // "API & feature support"); an older one is refused, in Azure's words (Azure-Samples/azure-search-openai-demo#2496)
+  azure(_body, r) {
+    const version = new URLSearchParams(r.search).get('api-version') ?? '';
+    if (version >= '2024-12-01-preview') return null;
+    return json({ error: { code: 'BadRequest', message: 'Model o3-mini is enabled only for api versions 2024-12-01-preview and later' } }, 400);
+  },
 };
 
 const RECORDED: Record<string, string> = {
   openai: 'openai-chat/response-o3-mini-reasoning-tokens.json',
   mistral: 'openai-chat/response-text.json',
+  azure: 'openai-chat/response-o3-mini-reasoning-tokens.json',
 };
 
 /**
@@ -56,7 +65,7 @@ let client: Anthropic;
 beforeAll(() => {
   upstream = startMockUpstream((r: RecordedRequest) => {
     const provider = r.path.split('/')[1]!;
-    const refused = RULES[provider]?.(r.json);
+    const refused = RULES[provider]?.(r.json, r);
     if (refused) return refused;
     const stream = r.json.stream === true ? RECORDED_STREAM[provider] : undefined;
     if (stream) return new Response(stream(r.json), { headers: { 'content-type': 'text/event-stream' } });
@@ -68,6 +77,7 @@ beforeAll(() => {
     channels: [
       { name: 'mistral', type: 'openai', provider: 'mistral', base_url: `${upstream.url}/mistral`, api_key: 'sk-up', models: { 'claude-opus-5-5': 'mistral-large-latest' } },
       { name: 'openai', type: 'openai', provider: 'openai', base_url: `${upstream.url}/openai`, api_key: 'sk-up', models: { 'claude-sonnet-5-5': 'o3', 'claude-haiku-5-5': 'gpt-4.1-mini' } },
+      { name: 'azure', type: 'openai', provider: 'azure', base_url: `${upstream.url}/azure/openai/deployments/{model}`, api_key: 'sk-up', models: { 'claude-opus-4-1': 'my-o3-mini' } },
     ],
   });
   client = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
@@ -86,6 +96,18 @@ describe('OpenAI reasoning models', () => {
 
     await client.messages.create({ ...params, model: 'claude-haiku-5-5' } as Anthropic.MessageCreateParamsNonStreaming);
     expect(upstream.requests.at(-1)!.json).toMatchObject({ model: 'gpt-4.1-mini', temperature: 0.3, top_p: 0.9 });
+  });
+});
+
+describe('Azure OpenAI', () => {
+  test('a reasoning deployment (what the preset is for: max_completion_tokens, reasoning_effort) answers on the preset\'s api-version', async () => {
+    const res = await client.messages.create({
+      model: 'claude-opus-4-1', max_tokens: 16000, thinking: { type: 'enabled', budget_tokens: 12000 }, messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(res.content.some((b) => b.type === 'text')).toBe(true);
+    const sent = upstream.requests.at(-1)!;
+    expect(sent.path).toBe('/azure/openai/deployments/my-o3-mini/chat/completions');
+    expect(sent.json).toMatchObject({ model: 'my-o3-mini', max_completion_tokens: 16000, reasoning_effort: 'medium' });
   });
 });
 

@@ -13,8 +13,12 @@ export interface Transport {
 export const TRANSPORT: Record<string, Transport> = {
   openai: { base_url: 'https://api.openai.com/v1', auth: 'bearer' },
   // base_url: https://RESOURCE.openai.azure.com/openai/deployments/{model}  ({model} = the upstream model/deployment)
-  // or the v1 API: https://RESOURCE.openai.azure.com/openai/v1 with api_version unset
-  azure: { auth: 'api-key', api_version: '2024-10-21' },
+  // or the v1 API: https://RESOURCE.openai.azure.com/openai/v1 with api_version unset.
+  // The reasoning deployments the preset is shaped for (max_completion_tokens, reasoning_effort) are served on recent
+  // versions only: o3, o4-mini on 2025-04-01-preview, o3-mini and o1 from 2024-12-01-preview; on the GA 2024-10-21 Azure
+  // refuses them ("Model o3-mini is enabled only for api versions 2024-12-01-preview and later"). MicrosoftDocs
+  // azure-ai-docs, articles/ai-foundry/openai/how-to/reasoning.md, "API & feature support"
+  azure: { auth: 'api-key', api_version: '2025-04-01-preview' },
   deepseek: { base_url: 'https://api.deepseek.com/v1', auth: 'bearer' },
   openrouter: { base_url: 'https://openrouter.ai/api/v1', auth: 'bearer' },
   groq: { base_url: 'https://api.groq.com/openai/v1', auth: 'bearer' },
