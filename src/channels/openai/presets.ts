@@ -121,6 +121,8 @@ export const PRESETS = {
     reasoning_efforts: [],
     // Z.ai calls its end-user field `user_id`, with its own length rules: `user` is not sent
     user_max_length: 0,
+    // `stop` "currently supports a single stop word only" (the chat completions reference, https://docs.bigmodel.cn/api-reference)
+    max_stop_sequences: 1,
   },
   cerebras: {
     // documented output field is max_completion_tokens; gpt-oss reasoning_effort low|medium|high

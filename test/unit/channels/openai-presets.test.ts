@@ -73,6 +73,8 @@ describe('presets', () => {
     ['gemini', 'thought_signatures', 'keep'],
     ['zai', 'reasoning_efforts', []],
     ['zai', 'user_max_length', 0],
+    // "目前仅支持单个停止词" (only a single stop word for now): https://docs.bigmodel.cn/api-reference (Z.ai's API)
+    ['zai', 'max_stop_sequences', 1],
     ['cerebras', 'max_tokens_field', 'max_completion_tokens'],
     ['huggingface', 'reasoning', 'none'],
     ['ollama', 'user_max_length', 0],
