@@ -220,7 +220,7 @@ function addUsageAt(buf: Uint8Array, hit: number, format: FormatId, into: UsageT
   if (close < 0) return;
   try {
     const usage = JSON.parse(bufferToString.call(buf, 'utf8', i, close + 1));
-    if (format === 'anthropic') addAnthropicUsage(into, usage);
+    if (format === 'anthropic') addAnthropicUsage(into, usage, true);
     else addChatUsage(into, usage);
   } catch { /* malformed: no usage */ }
 }

@@ -16,16 +16,29 @@ export const emptyUsage = (): UsageTotals => ({ input_tokens: 0, output_tokens: 
 
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 
-/** Fold an Anthropic usage object (message_start.message.usage, message_delta.usage, or a Message's) into totals. */
-export function addAnthropicUsage(into: UsageTotals, u: unknown): void {
+/**
+ * Fold an Anthropic usage object (message_start.message.usage, message_delta.usage, or a Message's) into totals.
+ * `upstream`: the counts are an upstream's own, read in the order it sent them; then a 0 does not replace a count
+ * already read. message_delta's counts are cumulative (https://docs.anthropic.com/en/docs/build-with-claude/streaming:
+ * never below message_start's), and compatible servers write 0 there for what message_start reported (SGLang's
+ * message_delta `input_tokens: 0`, sgl-project/sglang#20830; envoyproxy/ai-gateway#1631). Not for a translation's
+ * events, whose message_start holds the gateway's own estimate, which the provider's real 0 must replace.
+ */
+export function addAnthropicUsage(into: UsageTotals, u: unknown, upstream = false): void {
   if (!u || typeof u !== 'object') return;
   const o = u as Record<string, unknown>;
   // message_delta usage is cumulative: later values replace earlier ones
-  const i = num(o.input_tokens); if (i !== undefined) into.input_tokens = i;
-  const out = num(o.output_tokens); if (out !== undefined) into.output_tokens = out;
-  const cr = num(o.cache_read_input_tokens); if (cr !== undefined) into.cache_read_input_tokens = cr;
-  const cc = num(o.cache_creation_input_tokens); if (cc !== undefined) into.cache_creation_input_tokens = cc;
+  const i = count(o.input_tokens, into.input_tokens, upstream); if (i !== undefined) into.input_tokens = i;
+  const out = count(o.output_tokens, into.output_tokens, upstream); if (out !== undefined) into.output_tokens = out;
+  const cr = count(o.cache_read_input_tokens, into.cache_read_input_tokens, upstream); if (cr !== undefined) into.cache_read_input_tokens = cr;
+  const cc = count(o.cache_creation_input_tokens, into.cache_creation_input_tokens, upstream); if (cc !== undefined) into.cache_creation_input_tokens = cc;
 }
+
+/** `x` as the count that replaces `had`, or undefined: not a number, or (`upstream`) a 0 after a count. */
+const count = (x: unknown, had: number, upstream: boolean): number | undefined => {
+  const n = num(x);
+  return n === 0 && upstream && had > 0 ? undefined : n;
+};
 
 /**
  * Fold an OpenAI usage object into totals, read exactly as a translation reads it (formats/openai-chat `usageToHub`:

@@ -4,7 +4,7 @@
  * translation the same way (e.g. Chat Completions client → anthropic channel) with no special case.
  */
 import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
-import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageStreamEvent, Tool } from '../../hub/types.ts';
+import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageDeltaEvent, RawMessageStreamEvent, Tool, Usage } from '../../hub/types.ts';
 import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import { quoteJson } from '../../util/quote-json.ts';
@@ -110,6 +110,8 @@ export const anthropicFormat: Format<unknown> = {
     let literalKind: DeltaKind = 'text';
     // the deltas' characters, for the output of an answer cut before its message_delta
     let chars = 0;
+    // message_start's usage, for a message_delta that says 0 where it said more (countsKept)
+    let started: Usage | undefined;
     return {
       get literalIndex() { return literalIndex; },
       get literalKind() { return literalKind; },
@@ -159,7 +161,10 @@ export const anthropicFormat: Format<unknown> = {
         }
         // event types newer than this gateway are not forwarded into a translation (their consumers switch exhaustively)
         if (!HUB_EVENT_TYPES.has(parsed?.type)) return;
-        if (parsed.type === 'message_start') parsed = { ...parsed, message: { ...parsed.message, model: ctx.requestedModel } };
+        if (parsed.type === 'message_start') {
+          started = parsed.message?.usage;
+          parsed = { ...parsed, message: { ...parsed.message, model: ctx.requestedModel } };
+        } else if (parsed.type === 'message_delta' && started) parsed = countsKept(parsed, started);
         out.push(parsed);
         if (parsed.type !== 'content_block_delta') return;
         for (const lane of lanes) {
@@ -217,6 +222,25 @@ function exactDeltaIndex(ev: unknown, kind: DeltaLaneKind, value: string): numbe
   const exact = e.type === 'content_block_delta' && typeof e.index === 'number' && typeof d === 'object' && d !== null && !Array.isArray(d)
     && d.type === kind.type && d[kind.field] === value && Object.keys(e).length === 3 && Object.keys(d).length === 2;
   return exact ? e.index as number : null;
+}
+
+const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
+
+/**
+ * `delta` with message_start's count for each count it says is 0 where message_start said more: message_delta's
+ * counts are cumulative (https://docs.anthropic.com/en/docs/build-with-claude/streaming), and compatible servers write
+ * 0 there for what message_start reported (SGLang's `input_tokens: 0`, sgl-project/sglang#20830), which would reach a
+ * Chat client's usage and the log as a prompt of 0 tokens. The same event when there is none.
+ */
+function countsKept(delta: RawMessageDeltaEvent, started: Usage): RawMessageDeltaEvent {
+  const usage = delta.usage as unknown as Record<string, unknown> | null | undefined;
+  if (!usage || typeof usage !== 'object') return delta;
+  let kept: Record<string, unknown> | null = null;
+  for (const k of USAGE_COUNTS) {
+    const had = started[k];
+    if (usage[k] === 0 && typeof had === 'number' && had > 0) (kept ??= { ...usage })[k] = had;
+  }
+  return kept ? { ...delta, usage: kept as unknown as RawMessageDeltaEvent['usage'] } : delta;
 }
 
 /** A mid-stream failure as Anthropic SSE (https://docs.anthropic.com/en/api/messages-streaming#error-events). */

@@ -1,0 +1,76 @@
+/**
+ * An `anthropic` channel pointed at an Anthropic-COMPATIBLE endpoint (DeepSeek's, Z.ai's, Kimi's, a Console or
+ * corporate proxy, SGLang, LM Studio), not at api.anthropic.com: they speak Messages, but report usage in other events
+ * and may not serve count_tokens. Mock upstreams answer as those endpoints are reported to.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { startMockUpstream, json, sse, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
+
+const KEY = 'sk-gw-anthropic-compatible-1';
+let up: MockUpstream;
+let second: MockUpstream;
+let gw: TestGateway;
+let an: Anthropic;
+let oa: OpenAI;
+
+beforeAll(() => {
+  up = startMockUpstream(() => new Response('no handler', { status: 500 }));
+  second = startMockUpstream(() => json({ input_tokens: 77 }));
+  gw = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    channels: [
+      { name: 'compat', type: 'anthropic', base_url: `${up.url}/anthropic`, api_key: 'sk-compat-upstream-1', models: ['m', 'both'] },
+      { name: 'counts', type: 'anthropic', base_url: second.url, api_key: 'sk-counts-upstream-1', models: ['both'], priority: -1 },
+    ],
+  });
+  an = new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 });
+  oa = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await up?.stop();
+  await second?.stop();
+});
+
+const logLine = async (n: number) => {
+  await until(() => gw.requestLogs().length >= n);
+  return gw.requestLogs()[n - 1];
+};
+
+/** A short Messages stream whose two usage objects are `start` (message_start's) and `delta` (message_delta's). */
+function stream(start: Record<string, number>, delta: Record<string, number>): string[] {
+  const ev = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+  return [
+    ev('message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [], stop_reason: null, stop_sequence: null, usage: start } }),
+    ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hello there' } }),
+    ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: delta }),
+    ev('message_stop', { type: 'message_stop' }),
+  ];
+}
+
+describe('usage reported in other events than Anthropic reports it in', () => {
+  test('input_tokens only in message_delta (Z.ai, SGLang before its fix: message_start says 0): the log has message_delta\'s', async () => {
+    const n = gw.requestLogs().length;
+    up.handler = () => sse(stream({ input_tokens: 0, output_tokens: 0 }, { input_tokens: 14, output_tokens: 3, cache_read_input_tokens: 5 }));
+    await an.messages.stream({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: 'Say OK' }] }).finalMessage();
+    expect(await logLine(n + 1)).toMatchObject({ input_tokens: 14, output_tokens: 3, cache_read_input_tokens: 5 });
+  });
+
+  test('message_delta with input_tokens 0 (SGLang sgl-project/sglang#20830): message_start\'s count is kept, in the log and for a Chat client', async () => {
+    const n = gw.requestLogs().length;
+    up.handler = () => sse(stream({ input_tokens: 25, output_tokens: 1, cache_read_input_tokens: 100 }, { input_tokens: 0, output_tokens: 9, cache_read_input_tokens: 0 }));
+    await an.messages.stream({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] }).finalMessage();
+    expect(await logLine(n + 1)).toMatchObject({ input_tokens: 25, output_tokens: 9, cache_read_input_tokens: 100 });
+
+    const chunks = await oa.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } });
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const c of chunks) if (c.usage) usage = c.usage;
+    expect(usage).toMatchObject({ prompt_tokens: 125, completion_tokens: 9, prompt_tokens_details: { cached_tokens: 100 } });
+    expect(await logLine(n + 2)).toMatchObject({ input_tokens: 25, output_tokens: 9, cache_read_input_tokens: 100 });
+  });
+});
