@@ -144,6 +144,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       }
 
       if (!res.ok) {
+        if (last && inbound.endpoint === 'count_tokens' && COUNT_NOT_SERVED.has(res.status)) return settle(x, notCounted(x, deps, channel, res, guard, inbound));
         // a Messages request relayed to Anthropic whose history may be repaired, unless it was on this channel already
         const history: History | null = passthrough && inbound.format === 'anthropic' && repaired?.route !== route ? { inbound, upstreamModel: route.upstreamModel } : null;
         const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused?.route === route ? null : ctx, history);
@@ -397,6 +398,27 @@ function estimatedCount(x: Exchange, inbound: Inbound): Response {
   x.log.entry.input_tokens = estimate;
   x.log.entry.usage_estimated = true;
   return Response.json({ input_tokens: estimate }, { headers: { 'x-switchboard-estimate': 'true', 'request-id': x.requestId } });
+}
+
+/**
+ * What an upstream that does not serve `/v1/messages/count_tokens` answers there: not found, or the path's method
+ * refused. Anthropic-compatible endpoints often lack it (a Console account, Wei-Shaw/claude-relay-service#731; LM
+ * Studio, lmstudio-ai/lmstudio-bug-tracker#2055), where Claude Code calls it for `/context` and, in VS Code, dozens of
+ * times at start.
+ */
+const COUNT_NOT_SERVED = new Set([404, 405]);
+
+/**
+ * count_tokens that the last candidate does not serve (COUNT_NOT_SERVED): the local estimate, as for a channel
+ * without it, rather than the upstream's 404 (an earlier candidate's 404 moves on to the next, which may count). The
+ * channel is up; a warn line says what it answered.
+ */
+function notCounted(x: Exchange, deps: AppDeps, channel: Channel, res: Response, guard: AttemptWatch, inbound: Inbound): Response {
+  unwatch(guard);
+  res.body?.cancel().catch(() => {});
+  deps.breaker.success(channel.name);
+  deps.logger.event('warn', 'upstream does not serve count_tokens: answered from the local estimate', { request_id: x.requestId, channel: channel.name, status: res.status });
+  return estimatedCount(x, inbound);
 }
 
 /**

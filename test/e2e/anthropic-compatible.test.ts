@@ -74,3 +74,24 @@ describe('usage reported in other events than Anthropic reports it in', () => {
     expect(await logLine(n + 2)).toMatchObject({ input_tokens: 25, output_tokens: 9, cache_read_input_tokens: 100 });
   });
 });
+
+describe('count_tokens on an endpoint that does not serve it', () => {
+  // a Console account (Wei-Shaw/claude-relay-service#731), LM Studio (lmstudio-ai/lmstudio-bug-tracker#2055): 404
+  const notServed = () => json({ error: { message: 'Invalid URL (POST /anthropic/v1/messages/count_tokens)', type: 'invalid_request_error' } }, 404);
+
+  test('the only channel answers 404: the local estimate, marked so, not a 404 for Claude Code', async () => {
+    up.handler = (r) => (r.path.endsWith('/count_tokens') ? notServed() : new Response('no', { status: 500 }));
+    const n = gw.requestLogs().length;
+    const { data, response } = await an.beta.messages.countTokens({ model: 'm', messages: [{ role: 'user', content: 'How many tokens is this sentence, roughly?' }] }).withResponse();
+    expect(data.input_tokens).toBeGreaterThan(5);
+    expect(response.headers.get('x-switchboard-estimate')).toBe('true');
+    expect(up.requests.at(-1)!.path).toBe('/anthropic/v1/messages/count_tokens');
+    expect(await logLine(n + 1)).toMatchObject({ status: 200, channel: 'compat', input_tokens: data.input_tokens, usage_estimated: true });
+  });
+
+  test('a later channel that counts is still asked first', async () => {
+    up.handler = () => notServed();
+    const counted = await an.messages.countTokens({ model: 'both', messages: [{ role: 'user', content: 'hi' }] });
+    expect(counted.input_tokens).toBe(77);
+  });
+});
