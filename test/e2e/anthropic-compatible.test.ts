@@ -95,3 +95,23 @@ describe('count_tokens on an endpoint that does not serve it', () => {
     expect(counted.input_tokens).toBe(77);
   });
 });
+
+test('an upstream that takes `Authorization: Bearer` (a corporate proxy, LiteLLM): the key in `headers`, no api_key, is the only credential sent', async () => {
+  const mock = startMockUpstream(() => json({ id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } }));
+  const bearer = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    channels: [{ name: 'proxy', type: 'anthropic', base_url: mock.url, headers: { Authorization: 'Bearer proxy-token-123456' }, models: ['m'] }],
+  });
+  try {
+    const client = new Anthropic({ apiKey: KEY, baseURL: bearer.url, maxRetries: 0 });
+    await client.messages.create({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] });
+    await client.messages.countTokens({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch(() => null);
+    for (const r of mock.requests) {
+      expect(r.headers.get('authorization')).toBe('Bearer proxy-token-123456');
+      expect(r.headers.get('x-api-key')).toBeNull();
+    }
+  } finally {
+    await bearer.stop();
+    await mock.stop();
+  }
+});
