@@ -99,8 +99,11 @@ export const ChannelSchema = v.strictObject({
   timeout_ms: v.optional(Millis, 120_000),
   /** Longest silence between two chunks of a streamed response. */
   stream_idle_timeout_ms: v.optional(Millis, 300_000),
-  /** Sent upstream on every request, replacing the client's of the same name. */
-  headers: v.optional(v.record(HeaderName, HeaderValue), {}),
+  /**
+   * Sent upstream on every request, replacing the client's of the same name; `null` sends none of that name (a client's
+   * `anthropic-beta` that a Bedrock or Vertex proxy refuses).
+   */
+  headers: v.optional(v.record(HeaderName, v.nullable(HeaderValue)), {}),
   /** Azure OpenAI: the `api-version` query parameter. */
   api_version: v.optional(NonEmpty),
   /** openai channels: per-channel overrides of the provider preset's quirks. */

@@ -115,3 +115,33 @@ test('an upstream that takes `Authorization: Bearer` (a corporate proxy, LiteLLM
     await mock.stop();
   }
 });
+
+test('a proxy that refuses Claude Code\'s beta flags (Bedrock, Vertex, LiteLLM: 400 "invalid beta flag"): `headers: {anthropic-beta: null}` sends none', async () => {
+  const message = { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } };
+  // as Bedrock-backed proxies answer (anthropics/claude-code#30926)
+  const mock = startMockUpstream((r) => (r.headers.has('anthropic-beta')
+    ? json({ type: 'error', error: { type: 'invalid_request_error', message: 'invalid beta flag' } }, 400)
+    : json(message)));
+  const beta = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    channels: [
+      { name: 'bedrock-proxy', type: 'anthropic', base_url: mock.url, api_key: 'sk-proxy-upstream-1', headers: { 'Anthropic-Beta': null }, models: ['m'] },
+      { name: 'as-is', type: 'anthropic', base_url: mock.url, api_key: 'sk-proxy-upstream-1', models: ['plain'] },
+    ],
+  });
+  try {
+    const client = new Anthropic({ apiKey: KEY, baseURL: beta.url, maxRetries: 0 });
+    const betas = ['interleaved-thinking-2025-05-14', 'context-management-2025-06-27'];
+    const answer = await client.beta.messages.create({ model: 'm', max_tokens: 8, betas, messages: [{ role: 'user', content: 'hi' }] });
+    expect(answer.content.map((b) => (b.type === 'text' ? b.text : b.type))).toEqual(['ok']);
+    expect(mock.requests.at(-1)!.headers.get('anthropic-beta')).toBeNull();
+    expect(mock.requests.at(-1)!.headers.get('x-api-key')).toBe('sk-proxy-upstream-1'); // the rest as before
+    // without the setting, the client's flags go upstream as they came (and this upstream refuses them)
+    const refused = await client.beta.messages.create({ model: 'plain', max_tokens: 8, betas, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(mock.requests.at(-1)!.headers.get('anthropic-beta')).toBe(betas.join(','));
+  } finally {
+    await beta.stop();
+    await mock.stop();
+  }
+});

@@ -20,7 +20,7 @@ export const anthropicChannel: ChannelFactory = (config) => {
     messages: joinUrl(base, PATHS.messages!),
     count_tokens: joinUrl(base, PATHS.count_tokens!),
   };
-  // configured headers, names lower-cased so they replace the client's of the same name
+  // configured headers, names lower-cased so they replace (or, null, remove) the client's of the same name
   const extra = Object.fromEntries(Object.entries(config.headers).map(([k, v]) => [k.toLowerCase(), v]));
   const channel: Channel = {
     name: config.name,
@@ -42,7 +42,11 @@ export const anthropicChannel: ChannelFactory = (config) => {
       if (config.api_key) headers.set('x-api-key', config.api_key);
       // answers uncompressed (bench/FINDINGS.md "Compressed answers"): a channel's `headers` may ask otherwise
       headers.set('accept-encoding', 'identity');
-      for (const k in extra) headers.set(k, extra[k]!);
+      for (const k in extra) {
+        const value = extra[k]!;
+        if (value === null) headers.delete(k);
+        else headers.set(k, value);
+      }
       headers.set('x-switchboard-hop', req.hopHeader);
       return fetch(withSearch(urls[req.endpoint], req.search), {
         // a redirect is not followed: it would take the key and the prompt to another origin (pipeline/handle.ts)

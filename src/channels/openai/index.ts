@@ -27,7 +27,7 @@ export const openaiChannel: ChannelFactory = (config, path) => {
   };
   const fixedUrl = base.includes('{model}') ? null : urlFor('');
 
-  // configured headers, names lower-cased so they replace the client's of the same name
+  // configured headers, names lower-cased so they replace (or, null, remove) the client's of the same name
   const extra = Object.fromEntries(Object.entries(config.headers).map(([k, v]) => [k.toLowerCase(), v]));
   const channel: Channel = {
     name: config.name,
@@ -47,7 +47,11 @@ export const openaiChannel: ChannelFactory = (config, path) => {
       }
       // answers uncompressed (bench/FINDINGS.md "Compressed answers"): a channel's `headers` may ask otherwise
       headers.set('accept-encoding', 'identity');
-      for (const k in extra) headers.set(k, extra[k]!);
+      for (const k in extra) {
+        const value = extra[k]!;
+        if (value === null) headers.delete(k);
+        else headers.set(k, value);
+      }
       headers.set('x-switchboard-hop', req.hopHeader);
       // a redirect is not followed: it would take the key and the prompt to another origin (pipeline/handle.ts)
       return fetch(fixedUrl ?? urlFor(req.upstreamModel), { method: 'POST', headers, body: req.body, signal: req.signal, redirect: 'manual' });

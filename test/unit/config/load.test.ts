@@ -162,6 +162,7 @@ describe('validation names every problem by path', () => {
     ['channels missing', {}, 'channels'],
     ['bad header name', { channels: [{ ...base.channels[0], headers: { 'x bad': 'v' } }] }, 'not a valid HTTP header name'],
     ['header value with a line break', { channels: [{ ...base.channels[0], headers: { 'x-ok': 'a\r\nx-evil: 1' } }] }, 'a header value cannot hold line breaks'],
+    ['header value that is a number', { channels: [{ ...base.channels[0], headers: { 'x-ok': 5 } }] }, 'channels[0].headers.x-ok'],
   ];
   for (const [name, raw, expected] of cases) {
     test(name, () => {
@@ -169,6 +170,9 @@ describe('validation names every problem by path', () => {
       expect(ps.some((p) => p.startsWith(expected) || p.includes(expected))).toBe(true);
     });
   }
+  test('a header set to null (send none of that name) is accepted', () => {
+    expect(validateConfig({ channels: [{ ...base.channels[0], headers: { 'anthropic-beta': null } }] }).channels[0]!.headers).toEqual({ 'anthropic-beta': null });
+  });
   test('a base_url that is the endpoint itself, not the API it is part of, says what to write instead', () => {
     // the gateway appends the endpoint: .../v1/chat/completions/chat/completions is a 404 ("Not Found" from Anthropic)
     expect(problems(() => validateConfig({ channels: [
