@@ -36,6 +36,11 @@ export interface Channel {
   /** Whether the upstream serves POST /v1/messages/count_tokens itself. */
   readonly countsTokens: boolean;
   /**
+   * What the channel sends as credentials (its `api_key`, and credential headers of its `headers`): masked wherever an
+   * upstream's text quotes them (an error message echoing the key it was given). channels/shared: channelSecrets.
+   */
+  readonly secrets: readonly string[];
+  /**
    * Make the request. The body is handed to `fetch` before `send` returns (which copies a byte body when the request
    * is made, per the Fetch standard): the pipeline reuses its buffer as soon as `send` has returned.
    */

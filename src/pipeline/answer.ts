@@ -12,7 +12,7 @@ import type { Exchange, RequestLog } from '../http/context.ts';
 import { readAhead, type ReadAhead, type Reader } from './streams.ts';
 import { unwatch, type Watch } from './watchdog.ts';
 import { readAtMost } from './read-body.ts';
-import { redactKey, redactKeyBytes, redactSecrets } from '../util/redact.ts';
+import { redactKey, redactKeyBytes, redactSecrets, type Secrets } from '../util/redact.ts';
 import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
 
 const utf8 = new TextDecoder();
@@ -71,7 +71,7 @@ export function markFirstByte(log: RequestLog) {
   if (log.entry.ttfb_ms === undefined) log.entry.ttfb_ms = Math.round((performance.now() - log.start) * 100) / 100;
 }
 
-export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason: string | null, key: string | undefined) {
+export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason: string | null, key: Secrets) {
   recordStreamEnd(log, usage, outcome, stopReason, key);
   log.finish();
 }
@@ -82,7 +82,7 @@ export function finishStreamLog(log: RequestLog, usage: UsageTotals, outcome: un
  * write leaves that to the route's settle. An error event's message is the upstream's text: the channel's `key`
  * and anything that looks like a credential are masked in it, as in an error body (errorBodyOf).
  */
-export function recordStreamEnd(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason: string | null, key: string | undefined) {
+export function recordStreamEnd(log: RequestLog, usage: UsageTotals, outcome: unknown, stopReason: string | null, key: Secrets) {
   Object.assign(log.entry, usage);
   if (stopReason !== undefined) log.entry.stop_reason = stopReason;
   if (outcome === 'cancelled') log.entry.outcome = 'cancelled';
@@ -271,7 +271,7 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   }
   x.log.entry.error = `upstream HTTP ${res.status}`;
   // an upstream that echoes the credential it was given: never to the client (relayed bytes change only there)
-  const key = channel.config.api_key;
+  const key = channel.secrets;
   const body = errorBodyOf(channel, utf8.decode(raw));
   if (res.status === 401 || res.status === 403) throw credentialsRefused(channel, res.status, body);
   const said = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
@@ -318,7 +318,7 @@ export function credentialsRefused(channel: Channel, status: number, body?: unkn
  * masked (an upstream may echo the key it was given), then parsed; the text itself when it is not JSON.
  */
 function errorBodyOf(channel: Channel, text: string): unknown {
-  const masked = redactSecrets(redactKey(text, channel.config.api_key));
+  const masked = redactSecrets(redactKey(text, channel.secrets));
   try { return JSON.parse(masked); } catch { return masked; } // non-JSON error page
 }
 

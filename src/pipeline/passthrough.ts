@@ -34,7 +34,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
     // a whole Anthropic stream is counted only when it lacks its message_delta (the bytes are all here)
     if (isSse && channel.nativeFormat === 'anthropic' && sniffer.stopReason === null) cutShort(usage, start.head, log);
-    recordStreamEnd(log, usage, sniffer.failure ?? undefined, sniffer.stopReason, channel.config.api_key);
+    recordStreamEnd(log, usage, sniffer.failure ?? undefined, sniffer.stopReason, channel.secrets);
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
@@ -50,7 +50,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
       const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
       if (generated instanceof AnthropicTextCounter && sniffer.stopReason === null) cutShortBy(usage, generated.chars, log);
       // an error event the upstream sent counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, usage, sniffer.failure ?? outcome, sniffer.stopReason, channel.config.api_key);
+      finishStreamLog(log, usage, sniffer.failure ?? outcome, sniffer.stopReason, channel.secrets);
     },
   });
   log.entry.status = res.status;
@@ -74,7 +74,7 @@ export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Ch
   // it is an error envelope inside the 200 (nothing generated, nothing to charge): relayed as it came, logged an error
   if (entry.input_tokens === 0 && entry.output_tokens === 0 && channel.nativeFormat === 'openai-chat' && res.status < 300) {
     const failure = chatErrorIn(buf, channel);
-    if (failure) recordStreamEnd(x.log, entry as UsageTotals, failure, null, channel.config.api_key);
+    if (failure) recordStreamEnd(x.log, entry as UsageTotals, failure, null, channel.secrets);
     else estimatedIfNone(inbound, entry as UsageTotals, Math.ceil(chatAnswerChars(buf) / 4), x.log);
   }
   return new Response(buf, { status: res.status, headers });

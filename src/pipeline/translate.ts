@@ -23,7 +23,7 @@ import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
 import { assertNever } from '../util/never.ts';
-import { redactKey, redactSecrets } from '../util/redact.ts';
+import { redactKey, redactSecrets, type Secrets } from '../util/redact.ts';
 
 const utf8 = new TextDecoder();
 
@@ -170,7 +170,7 @@ export class StreamTranslation {
    * `key`: the channel's credential, masked (with anything shaped like one) in an error event's message before the
    * client's format writes it: the upstream's text, which may echo the key it was given, as an error body may.
    */
-  constructor(client: FormatId, upstream: FormatId, ctx: TranslateContext, quirks: unknown, literals = true, private readonly key?: string) {
+  constructor(client: FormatId, upstream: FormatId, ctx: TranslateContext, quirks: unknown, literals = true, private readonly key?: Secrets) {
     const toHub = (this.toHub = FORMATS[upstream].streamToHub(ctx, quirks as never));
     const fromHub = (this.fromHub = FORMATS[client].streamFromHub(ctx));
     const sink: SseSink = (this.sink = { event: (ev) => { toHub.push(ev, this.hub); this.hubOut(); } });
@@ -260,7 +260,7 @@ function answerHeaders(x: Exchange, type: typeof SSE | typeof JSON_TYPE): Record
 /** Upstream stream → the client's format, one synchronous pass per upstream chunk, relayed as it comes. */
 export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, ctx: TranslateContext): Response {
   const log = x.log;
-  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks, true, channel.config.api_key);
+  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks, true, channel.secrets);
   // written as strings: Bun encodes them into the socket's buffer as it writes, no bytes of our own in between
   const translate = (chunk: Uint8Array | null) => translation.translate(chunk);
   const headers = answerHeaders(x, SSE);
@@ -279,7 +279,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
       // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
       noteTranslation(log, ctx);
       // an error event the answer ended with counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, usage, translation.failure ?? outcome, translation.stopReason, channel.config.api_key);
+      finishStreamLog(log, usage, translation.failure ?? outcome, translation.stopReason, channel.secrets);
     },
   });
   log.entry.status = 200;
@@ -329,11 +329,11 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
  * label was looked at: translated like any stream, in one pass, and answered in one write.
  */
 function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
-  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks, true, channel.config.api_key);
+  const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks, true, channel.secrets);
   const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
   const usage = translation.finalUsage();
   noteTranslation(x.log, ctx);
-  recordStreamEnd(x.log, usage, translation.failure ?? undefined, translation.stopReason, channel.config.api_key);
+  recordStreamEnd(x.log, usage, translation.failure ?? undefined, translation.stopReason, channel.secrets);
   const headers = answerHeaders(x, SSE);
   setDropped(headers, ctx);
   return new Response(text, { status: 200, headers });
@@ -376,7 +376,7 @@ function upstreamMessage(inbound: Inbound, channel: Channel, buf: Uint8Array, ct
  */
 function untranslatable(channel: Channel, err: unknown): GatewayError {
   if (err instanceof GatewayError) {
-    err.message = redactKey(err.message, channel.config.api_key);
+    err.message = redactKey(err.message, channel.secrets);
     return err;
   }
   return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned an answer that cannot be translated (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);

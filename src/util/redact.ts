@@ -16,17 +16,28 @@ export function redactSecrets(s: string): string {
     .replace(/([?&](?:key|api_key|api-key|access_token)=)[^&\s"']+/gi, '$1[redacted]');
 }
 
-/** `key` (a channel's own credential, 8 characters or more) masked wherever it occurs in `s`. */
-export function redactKey(s: string, key: string | undefined): string {
-  return key && key.length >= 8 && s.includes(key) ? s.replaceAll(key, '[redacted]') : s;
+/** A channel's credentials (channels/shared/upstream-headers.ts: channelSecrets), or one of them. */
+export type Secrets = string | readonly string[] | undefined;
+
+const each = (keys: Secrets): readonly string[] => (keys === undefined ? [] : typeof keys === 'string' ? [keys] : keys);
+
+/** `keys` (a channel's own credentials, each of 8 characters or more) masked wherever they occur in `s`. */
+export function redactKey(s: string, keys: Secrets): string {
+  for (const key of each(keys)) if (key.length >= 8 && s.includes(key)) s = s.replaceAll(key, '[redacted]');
+  return s;
 }
 
 /**
- * `key` masked in `bytes` wherever its UTF-8 bytes occur, every other byte as it was (a relayed body need not be
- * UTF-8): the same array when the key is not there or shorter than 8 characters.
+ * `keys` masked in `bytes` wherever their UTF-8 bytes occur, every other byte as it was (a relayed body need not be
+ * UTF-8): the same array when no key is there or each is shorter than 8 characters.
  */
-export function redactKeyBytes(bytes: Uint8Array, key: string | undefined): Uint8Array {
-  if (!key || key.length < 8) return bytes;
+export function redactKeyBytes(bytes: Uint8Array, keys: Secrets): Uint8Array {
+  for (const key of each(keys)) bytes = redactOne(bytes, key);
+  return bytes;
+}
+
+function redactOne(bytes: Uint8Array, key: string): Uint8Array {
+  if (key.length < 8) return bytes;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const needle = Buffer.from(key, 'utf8');
   let at = buf.indexOf(needle);

@@ -145,3 +145,21 @@ test('a proxy that refuses Claude Code\'s beta flags (Bedrock, Vertex, LiteLLM: 
     await mock.stop();
   }
 });
+
+test('a credential set in `headers` (no api_key) is masked by its value where an upstream quotes it back, the token of `Bearer <token>` alone too', async () => {
+  const token = 'corp9f8e7d6c5b4a3210'; // no shape a credential pattern knows
+  const mock = startMockUpstream((r) => json({ type: 'error', error: { type: 'invalid_request_error', message: `token ${r.headers.get('authorization')?.slice(7)} (${r.headers.get('x-corp-auth')}) has expired` } }, 400));
+  const g = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    channels: [{ name: 'proxy', type: 'anthropic', base_url: mock.url, headers: { Authorization: `Bearer ${token}`, 'X-Corp-Auth': 'corp-session-42424242' }, models: ['m'] }],
+  });
+  try {
+    const client = new Anthropic({ apiKey: KEY, baseURL: g.url, maxRetries: 0 });
+    const err = await client.messages.create({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.error.error.message).toBe('token [redacted] ([redacted]) has expired');
+  } finally {
+    await g.stop();
+    await mock.stop();
+  }
+});

@@ -4,7 +4,7 @@
  * vLLM, Ollama, llama.cpp…). Native format `openai-chat`; provider differences are data (presets.ts + `quirks`).
  */
 import type { Channel, ChannelFactory, UpstreamRequest } from '../types.ts';
-import { forwardableClientHeaders, joinUrl } from '../shared/upstream-headers.ts';
+import { channelSecrets, forwardableClientHeaders, joinUrl } from '../shared/upstream-headers.ts';
 import { INFERENCE_PATH } from '../kinds.ts';
 import { PRESETS, resolveQuirks } from './presets.ts';
 import { TRANSPORT } from './transport.ts';
@@ -35,6 +35,7 @@ export const openaiChannel: ChannelFactory = (config, path) => {
     nativeFormat: 'openai-chat',
     config,
     quirks,
+    secrets: channelSecrets(config),
     countsTokens: false,
     send(req: UpstreamRequest): Promise<Response> {
       if (req.endpoint !== 'chat_completions') throw new Error(`openai channel has no ${req.endpoint} endpoint`);

@@ -3,6 +3,7 @@
  * Which headers cross the gateway. Hop-by-hop headers are connection-scoped and never forwarded
  * (RFC 9110 §7.6.1, https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1 — the same list Hono's proxy helper strips).
  */
+import type { ChannelConfig } from '../../config/schema.ts';
 
 export const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
@@ -104,3 +105,23 @@ export function withSearch(url: string, search: string): string {
   if (!search) return url;
   return url.includes('?') ? `${url}&${search.slice(1)}` : url + search;
 }
+
+/**
+ * A channel's credentials as an upstream could quote them back: its `api_key`, and the value of each configured header
+ * whose name says it carries one (`authorization`, `x-api-key`, `api-key`, a proxy's token or cookie) with, for a
+ * `Scheme token` value, the token alone too. Masked in upstream text by value (util/redact.ts), where the shapes
+ * redactSecrets knows miss a token of no known form.
+ */
+export function channelSecrets(config: ChannelConfig): string[] {
+  const out = config.api_key ? [config.api_key] : [];
+  for (const name in config.headers) {
+    const value = config.headers[name];
+    if (typeof value !== 'string' || !CREDENTIAL_HEADER.test(name)) continue;
+    out.push(value);
+    const token = /^\s*[A-Za-z][\w-]*\s+(\S{8,})\s*$/.exec(value)?.[1];
+    if (token) out.push(token);
+  }
+  return out;
+}
+
+const CREDENTIAL_HEADER = /auth|key|token|secret|cookie|signature|password/i;

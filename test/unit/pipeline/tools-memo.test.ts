@@ -23,6 +23,7 @@ const dec = new TextDecoder();
 const channel = (nativeFormat: FormatId, provider = 'openai'): Channel => ({
   name: `test-${nativeFormat}-${provider}`, kind: nativeFormat === 'anthropic' ? 'anthropic' : 'openai', nativeFormat,
   config: {} as Channel['config'],
+  secrets: [],
   quirks: nativeFormat === 'openai-chat' ? resolveQuirks(provider, undefined) : undefined,
   countsTokens: nativeFormat === 'anthropic',
   send: () => { throw new Error('not sent in these tests'); },

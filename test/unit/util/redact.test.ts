@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { redactKey, redactKeyBytes } from '../../../src/util/redact.ts';
+import { channelSecrets } from '../../../src/channels/shared/upstream-headers.ts';
+import type { ChannelConfig } from '../../../src/config/schema.ts';
 
 describe('redactKeyBytes', () => {
   const key = 'sk-live-12345678';
@@ -16,5 +18,19 @@ describe('redactKeyBytes', () => {
     expect(redactKeyBytes(body, undefined)).toBe(body);
     expect(redactKeyBytes(body, 'ollama')).toBe(body);
     expect(redactKey('ollama is down', 'ollama')).toBe('ollama is down');
+  });
+});
+
+describe('channelSecrets', () => {
+  const config = (headers: Record<string, string | null>, api_key?: string) => ({ api_key, headers }) as unknown as ChannelConfig;
+  test('the api_key and each credential header, a scheme\'s token alone too; other headers and null ones are not secrets', () => {
+    expect(channelSecrets(config({ Authorization: 'Bearer tok-12345678', 'x-api-key': 'k-87654321', 'X-Title': 'My App', 'anthropic-beta': null }, 'sk-main-1234')))
+      .toEqual(['sk-main-1234', 'Bearer tok-12345678', 'tok-12345678', 'k-87654321']);
+    expect(channelSecrets(config({}))).toEqual([]);
+  });
+  test('every secret is masked, in text and in bytes', () => {
+    const keys = ['Bearer tok-12345678', 'tok-12345678', 'k-87654321'];
+    expect(redactKey('a tok-12345678 b k-87654321', keys)).toBe('a [redacted] b [redacted]');
+    expect(Buffer.from(redactKeyBytes(Buffer.from('x k-87654321 tok-12345678'), keys)).toString()).toBe('x [redacted] [redacted]');
   });
 });
