@@ -42,7 +42,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // it is lifted: Bun would otherwise close a connection whose handler still waits for a slow first token
     const body = await readBody(req, deps.config.server.max_body_bytes);
     deps.noIdleTimeout?.(req);
-    inbound = readInbound(body, format, endpoint);
+    inbound = readInbound(body, format, endpoint, req.headers);
     log.entry.model = inbound.model;
     log.entry.stream = inbound.stream;
 

@@ -4,7 +4,7 @@
  * (a 400 naming the field), large ones scanned at the byte level for their top-level fields, their skeleton parsed
  * only when a translation needs it (util/json-skeleton.ts).
  */
-import { invalidRequest } from '../errors.ts';
+import { GatewayError, invalidRequest } from '../errors.ts';
 import type { Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import type { FormatId } from '../formats/types.ts';
@@ -15,7 +15,8 @@ import { kindAt, knownToolsOf, scanTopLevel, valueAt } from '../util/json.ts';
 import { NestingTooDeep, RAW_MIN, RawStrings, skeletonize } from '../util/json-skeleton.ts';
 import { hubTools, type ToolsEntry } from './tools-memo.ts';
 
-const utf8 = new TextDecoder();
+// fatal: bytes that are not UTF-8 are refused (unreadable below), not read as U+FFFD and sent on (as fast: bench/)
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * What routing and accounting need from an inbound body: no re-serialisation, and no parse a passthrough can skip.
@@ -65,14 +66,15 @@ export interface ParsedSkeleton {
  */
 export const FULL_CHECK_MAX = 64 * 1024;
 
-export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): Inbound {
+/** `headers`: the request's, read only when the body cannot be read (its Content-Encoding, its charset). */
+export function readInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint, headers?: Headers): Inbound {
   if (bytes.length > FULL_CHECK_MAX) {
     const keys = scanTopLevel(bytes);
     const routing = keys && shallowCheck(bytes, keys, format, endpoint);
     if (routing) return new Inbound(format, endpoint, bytes, keys, routing.model, routing.stream);
     // not a well-formed object, or a routing field of the wrong type: the full parse names the problem
   }
-  const { json, model, stream } = parseInbound(bytes, format, endpoint);
+  const { json, model, stream } = parseInbound(bytes, format, endpoint, headers);
   return new Inbound(format, endpoint, bytes, null, model, stream, json);
 }
 
@@ -92,9 +94,9 @@ function parseSkeleton(bytes: Uint8Array, format: FormatId, toolsSpan: [number, 
   return { json: json as Record<string, unknown>, spans: sk.spans, raw: new RawStrings(sk.spans), tools };
 }
 
-function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {
+function parseInbound(bytes: Uint8Array, format: FormatId, endpoint: Endpoint, headers?: Headers): { json: Record<string, unknown>; model: string; stream: boolean } {
   try {
-    return parseAndValidate(bytes, format, endpoint);
+    return parseAndValidate(bytes, format, endpoint, headers);
   } catch (err) {
     throw nestedTooDeep(err);
   }
@@ -107,13 +109,48 @@ function compressedAs(b: Uint8Array): string | null {
   return null;
 }
 
-function parseAndValidate(bytes: Uint8Array, format: FormatId, endpoint: Endpoint): { json: Record<string, unknown>; model: string; stream: boolean } {
+/**
+ * Why a body is not UTF-8 JSON, when that is its encoding (415: RFC 9110 §15.5.16) or its charset (JSON is UTF-8:
+ * RFC 8259 §8.1) rather than its syntax: a compressed body (br and deflate have no magic bytes, only the header says
+ * so), a declared charset, UTF-16, or the first byte that is not UTF-8. Null: a syntax error, said as such.
+ */
+function unreadable(b: Uint8Array, headers: Headers | undefined, notUtf8: boolean): GatewayError | null {
+  const encoding = headers?.get('content-encoding')?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity') {
+    return new GatewayError(415, 'invalid_request_error', `request body is ${encoding}-encoded (Content-Encoding: ${encoding}): send the JSON uncompressed (request bodies are not decoded)`);
+  }
+  const packed = compressedAs(b);
+  if (packed) return new GatewayError(415, 'invalid_request_error', `request body is ${packed}-compressed: send the JSON uncompressed (request bodies are not decoded)`);
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(headers?.get('content-type') ?? '')?.[1];
+  if (charset && !/^utf-?8$/i.test(charset)) return new GatewayError(415, 'invalid_request_error', `request body is in charset ${charset} (Content-Type): send the JSON as UTF-8`);
+  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff) || (b.length > 1 && (b[0] === 0 || b[1] === 0))) {
+    return new GatewayError(415, 'invalid_request_error', 'request body is UTF-16: send the JSON as UTF-8');
+  }
+  return notUtf8 ? invalidRequest(`request body is not valid UTF-8 (byte ${firstNotUtf8(b)}): JSON is sent as UTF-8`) : null;
+}
+
+/** Where the first sequence that is not UTF-8 starts (the WHATWG decoder's rules: no overlongs, surrogates, > U+10FFFF). */
+function firstNotUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i]!;
+    if (c < 0x80) { i++; continue; }
+    const len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    // the second byte's range narrows after E0, ED, F0 and F4; the others are 80..BF
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (len === 0 || !(b[i + 1]! >= lo && b[i + 1]! <= hi)) return i;
+    for (let k = 2; k < len; k++) if ((b[i + k]! & 0xc0) !== 0x80) return i;
+    i += len;
+  }
+  return b.length;
+}
+
+function parseAndValidate(bytes: Uint8Array, format: FormatId, endpoint: Endpoint, headers?: Headers): { json: Record<string, unknown>; model: string; stream: boolean } {
   let json: unknown;
   try {
     json = JSON.parse(utf8.decode(bytes));
   } catch (e) {
-    const packed = compressedAs(bytes);
-    throw invalidRequest(packed ? `request body is ${packed}-compressed: send the JSON uncompressed (request bodies are not decoded)` : `request body is not valid JSON (${(e as Error).message})`);
+    throw unreadable(bytes, headers, e instanceof TypeError) ?? invalidRequest(`request body is not valid JSON (${(e as Error).message})`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw invalidRequest('request body must be a JSON object');
   if (format === 'anthropic') {

@@ -76,12 +76,12 @@ describe('invalid requests: 400 naming the field', () => {
     ['block without type', JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: [{ text: 'x' }] }] }), 'messages.0.content.0.type: Field required'],
     ['stream not boolean', JSON.stringify({ model: 'm', max_tokens: 1, stream: 'yes', messages: [] }), 'stream:'],
   ];
-  test('a compressed body (gzip, zstd) is named as such, not as a stray byte of bad JSON', async () => {
+  test('a compressed body (gzip, zstd) is named as such, not as a stray byte of bad JSON (415: test/e2e/http-edges.test.ts)', async () => {
     const g = gateway();
     const json = JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] });
     for (const [body, name] of [[Bun.gzipSync(json), 'gzip'], [Bun.zstdCompressSync(json), 'zstd']] as const) {
       const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-encoding': name }, body });
-      await expectError(res, 400, 'invalid_request_error', `request body is ${name}-compressed`);
+      await expectError(res, 415, 'invalid_request_error', `request body is ${name}-encoded`);
     }
   });
   for (const [name, body, contains] of cases) {
