@@ -23,12 +23,23 @@ export function createAuthenticator(keys: KeyConfig[]): Authenticate {
     if (table.length === 0) return openAdmit(headers);
     // an empty x-api-key is no key (the Python SDK sends one when ANTHROPIC_API_KEY is set empty, beside its Bearer)
     const presented = headers.get('x-api-key') || bearer(headers.get('authorization'));
-    if (!presented) throw new GatewayError(401, 'authentication_error', 'missing API key: send it as x-api-key or Authorization: Bearer');
+    if (!presented) throw notPresented(headers.get('authorization'));
     let found: Principal | null = null;
     for (const k of table) if (sameLengthEqual(k.key, presented)) found = k.principal; // no early exit
     if (!found) throw new GatewayError(401, 'authentication_error', 'invalid API key');
     return found;
   };
+}
+
+/**
+ * The 401 for a request with no key where one is looked for: an Authorization header in another form (a bare key, Basic,
+ * Token) is named by its scheme, never echoed, rather than called missing.
+ */
+function notPresented(authorization: string | null): GatewayError {
+  const sent = authorization?.trim();
+  if (!sent) return new GatewayError(401, 'authentication_error', 'missing API key: send it as x-api-key or Authorization: Bearer');
+  const scheme = /^bearer$/i.test(sent) ? 'Bearer with no key' : /^[A-Za-z][\w.-]{0,19}\s/.test(sent) ? sent.split(/\s/)[0] : 'a bare key';
+  return new GatewayError(401, 'authentication_error', `Authorization: ${scheme} is not accepted: send the key as x-api-key or Authorization: Bearer <key>`);
 }
 
 /** Equal strings, in time that depends only on the length (a length mismatch answers at once). */

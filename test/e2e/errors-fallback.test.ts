@@ -112,6 +112,15 @@ describe('auth', () => {
     const err = await sdk.messages.create({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'x' }] }).then(() => null, (e) => e);
     expect(err).toBeInstanceOf(Anthropic.AuthenticationError);
   });
+  test('a key sent in Authorization without Bearer (a bare key, Basic, Token) is named as such, not as a missing key', async () => {
+    const g = gateway();
+    for (const [value, scheme] of [[KEY, 'a bare key'], [`Basic ${btoa(`x:${KEY}`)}`, 'Basic'], [`Token ${KEY}`, 'Token'], ['Bearer ', 'Bearer with no key']]) {
+      const res = await post(g, req(), { 'x-api-key': '', authorization: value! });
+      const body = await expectError(res, 401, 'authentication_error', `Authorization: ${scheme} is not accepted: send the key as x-api-key or Authorization: Bearer <key>`);
+      expect(JSON.stringify(body)).not.toContain(KEY);
+    }
+    expect((await post(g, req(), { 'x-api-key': '', authorization: `bearer   ${KEY}` })).status).toBe(200);
+  });
   test('Bearer works (Claude Code with ANTHROPIC_AUTH_TOKEN)', async () => {
     const g = gateway();
     const sdk = new Anthropic({ baseURL: g.url, authToken: KEY, apiKey: null, maxRetries: 0 });
