@@ -239,6 +239,16 @@ function endpointInBaseUrl(type: string, url: string): { appended: string; base:
   return { appended: suffix, base: head.slice(0, -suffix.length) + (cut < 0 ? '' : url.slice(cut)) };
 }
 
+/**
+ * The top-level fields a channel's requests cannot do without, which `drop_fields` may not name: the model and the
+ * conversation, Anthropic's required `max_tokens`, and `stream`, without which the answer would not be the stream the
+ * gateway relays (a client that asked for one would get a JSON body).
+ */
+const KEPT_FIELDS: Readonly<Record<Config['channels'][number]['type'], readonly string[]>> = {
+  anthropic: ['model', 'messages', 'max_tokens', 'stream'],
+  openai: ['model', 'messages', 'stream'],
+};
+
 function crossChecks(cfg: Config): string[] {
   const problems: string[] = [];
   const exposed = new Set<string>();
@@ -257,6 +267,11 @@ function crossChecks(cfg: Config): string[] {
     // channel only (pipeline/thinking-style.ts): set on the other type, either would be ignored without a word
     if (c.type !== 'openai' && c.api_version !== undefined) problems.push(`channels[${i}].api_version: only openai channels take an api_version (Azure's api-version)`);
     if (c.type !== 'anthropic' && c.thinking !== undefined) problems.push(`channels[${i}].thinking: only anthropic channels take thinking (how reasoning_effort from /v1/chat/completions becomes Anthropic thinking)`);
+    c.drop_fields?.forEach((f, j) => {
+      const at = `channels[${i}].drop_fields[${j}]`;
+      if (c.drop_fields!.indexOf(f) < j) problems.push(`${at}: "${f}" is listed twice (also drop_fields[${c.drop_fields!.indexOf(f)}])`);
+      else if (KEPT_FIELDS[c.type].includes(f)) problems.push(`${at}: "${f}" cannot be dropped: ${c.type} requests cannot do without it (${KEPT_FIELDS[c.type].join(', ')} always go upstream)`);
+    });
     for (const m of Array.isArray(c.models) ? c.models : Object.keys(c.models)) {
       if (m.includes('*')) patterns.push(m);
       else exposed.add(m);

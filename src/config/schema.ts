@@ -113,6 +113,12 @@ export const ChannelSchema = v.strictObject({
    * becomes Anthropic thinking, per upstream model name (`*` for the rest). Defaults by model generation (README).
    */
   thinking: v.optional(v.record(NonEmpty, v.picklist(['adaptive', 'budget', 'none']))),
+  /**
+   * Top-level request fields removed before the request goes upstream (an Anthropic-compatible endpoint that answers
+   * 400 to `context_management` or `output_config`, which Claude Code sends on every request). Names in the channel's
+   * own format; those a request cannot do without, and repeats, are refused by config/load.ts (crossChecks).
+   */
+  drop_fields: v.optional(v.array(v.pipe(NonEmpty, v.regex(/^[a-z_]+$/, 'a top-level field name: lower-case letters and _ only')))),
 });
 
 export const RoutingSchema = v.strictObject({

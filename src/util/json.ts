@@ -1,10 +1,11 @@
 /**
  * @module util/json
  * Byte-level helpers for passthrough (STYLE rule 7): find the top-level keys of a JSON object body without
- * parsing it, and change its `model` without re-serialising the rest, so every other byte reaches the upstream
- * as the client sent it. Strings are skipped with native `indexOf` jumps, so the cost is in the structure
+ * parsing it, and change its `model` (or leave out members a channel drops) without re-serialising the rest, so every
+ * other byte reaches the upstream as the client sent it. Strings are skipped with native `indexOf` jumps, so the cost is in the structure
  * (a few thousand brackets in a 200 KB Claude Code body), not in the text.
  */
+import { bufferIndexOf } from './bytes.ts';
 
 const QUOTE = 34, BACKSLASH = 92, COLON = 58, COMMA = 44;
 const OPEN_OBJ = 123, CLOSE_OBJ = 125, OPEN_ARR = 91, CLOSE_ARR = 93;
@@ -413,4 +414,104 @@ export function rewriteModel(b: Uint8Array, model: string, keys?: Map<string, [n
   const span = (keys ?? scanTopLevel(b))?.get('model');
   if (!span || b[span[0]] !== QUOTE) return b;
   return replaceSpan(b, span, model);
+}
+
+/**
+ * Where the member whose value starts at `valueStart` starts: its key's opening quote. Read backwards from the value
+ * (white space, the colon, white space, the key's closing quote): inside a JSON string every quote is escaped, so
+ * the first quote before the closing one that an even run of backslashes precedes opens the key.
+ */
+function memberStart(b: Uint8Array, valueStart: number): number {
+  let p = valueStart - 1;
+  while (isWs(b[p])) p--;
+  p--; // the colon (scanTopLevel found one here)
+  while (isWs(b[p])) p--;
+  for (let q = b.lastIndexOf(QUOTE, p - 1); ; q = b.lastIndexOf(QUOTE, q - 1)) {
+    let k = q - 1;
+    while (b[k] === BACKSLASH) k--;
+    if (((q - 1 - k) & 1) === 0) return q;
+  }
+}
+
+/** The end of the value before the member starting at `start` (past its last byte), or -1 when it is the object's first. */
+function previousValueEnd(b: Uint8Array, start: number): number {
+  let p = start - 1;
+  while (isWs(b[p])) p--;
+  if (b[p] !== COMMA) return -1;
+  p--;
+  while (isWs(b[p])) p--;
+  return p + 1;
+}
+
+/**
+ * The body without its top-level members named in `names`, each with the comma that separated it from the next (the
+ * last one's from the one before), and with its top-level model replaced when `model` is given; every other byte as
+ * it was (the client's spacing, key order, escapes, nested members of the same names). `keys`: the body's
+ * scanTopLevel. `removed`: the names that were there, in the order of `names`; `bytes` is `b` itself when nothing
+ * changed. A name written twice at the top level (JSON.parse keeps the last, and so does the scan) is removed every
+ * time: the bytes removed, the rest is scanned again for it, only when its quoted name is still somewhere in them.
+ */
+export function dropMembers(b: Uint8Array, names: readonly string[], keys: Map<string, [number, number]>, model?: string): { bytes: Uint8Array; removed: string[] } {
+  const removed: string[] = [];
+  let bytes = b;
+  let scanned: Map<string, [number, number]> | null = keys;
+  let replace = model === undefined || names.includes('model') ? null : keys.get('model');
+  if (replace && b[replace[0]] !== QUOTE) replace = null; // as rewriteModel: a model that is not a string stays
+  while (scanned) {
+    const members: Array<[start: number, end: number]> = [];
+    for (const name of names) {
+      const span = scanned.get(name);
+      if (!span) continue;
+      members.push([memberStart(bytes, span[0]), span[1]]);
+      if (!removed.includes(name)) removed.push(name);
+    }
+    if (members.length === 0) break;
+    bytes = cut(bytes, members, replace ? [replace[0], replace[1], enc.encode(JSON.stringify(model))] : null);
+    replace = null;
+    // once in almost every body: a name quoted nowhere in what is left is no longer a member
+    const again = names.some((n) => scanned!.has(n) && bufferIndexOf.call(bytes, enc.encode(`"${n}"`)) >= 0);
+    scanned = again ? scanTopLevel(bytes) : null;
+  }
+  if (replace) bytes = replaceSpan(bytes, replace, model!);
+  return { bytes, removed };
+}
+
+/**
+ * `b` without the top-level members `members` ([key's opening quote, value end), any order, of one object scanned
+ * whole), and with `edit`'s span replaced by its bytes (a span no member holds), in one copy. A member followed by
+ * another goes with what separates them (the comma, and the white space up to the next key); a run of members that
+ * ends the object goes from the end of the value before it (the comma after that value with it), or, when nothing
+ * comes before, from its first key: what is left is the object with those members never written, valid JSON.
+ */
+function cut(b: Uint8Array, members: Array<[number, number]>, edit: [number, number, Uint8Array] | null): Uint8Array {
+  members.sort((x, y) => x[0] - y[0]);
+  const ranges: Array<[number, number, Uint8Array | null]> = [];
+  let tail = members.length;
+  const last = members[tail - 1]!;
+  if (b[skipWs(b, last[1])] === CLOSE_OBJ) {
+    // the object's last member, and those removed right before it (nothing but a comma between them)
+    tail--;
+    while (tail > 0 && previousValueEnd(b, members[tail]![0]) === members[tail - 1]![1]) tail--;
+    const before = previousValueEnd(b, members[tail]![0]);
+    ranges.push([before < 0 ? members[tail]![0] : before, last[1], null]);
+  }
+  for (let i = 0; i < tail; i++) {
+    const [start, end] = members[i]!;
+    ranges.push([start, skipWs(b, skipWs(b, end) + 1), null]); // past the comma, to the next key
+  }
+  if (edit) ranges.push(edit);
+  ranges.sort((x, y) => x[0] - y[0]);
+  let size = b.length;
+  for (const [s, e, with_] of ranges) size += (with_?.length ?? 0) - (e - s);
+  const out = new Uint8Array(size);
+  let from = 0;
+  let at = 0;
+  for (const [s, e, with_] of ranges) {
+    out.set(b.subarray(from, s), at);
+    at += s - from;
+    if (with_) { out.set(with_, at); at += with_.length; }
+    from = e;
+  }
+  out.set(b.subarray(from), at);
+  return out;
 }

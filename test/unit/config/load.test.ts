@@ -233,6 +233,37 @@ describe('validation names every problem by path', () => {
     expect(problems(() => validateConfig({ channels, keys: [{ key: 'sk-12345678', name: 'a', models: ['claude-sonnet-4-5', 'claude-*'] }] })))
       .toEqual(['keys[0].models[1]: "claude-*" is a pattern; a key\'s models are exact names (list each one)']);
   });
+  describe('drop_fields', () => {
+    const anthropic = base.channels[0];
+    const openai = { name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'] };
+    test('absent by default; names of top-level fields are accepted as listed', () => {
+      expect(validateConfig({ channels: [anthropic] }).channels[0]!.drop_fields).toBeUndefined();
+      const fields = ['context_management', 'output_config', 'thinking', 'metadata', 'container', 'mcp_servers', 'service_tier'];
+      expect(validateConfig({ channels: [{ ...anthropic, drop_fields: fields }] }).channels[0]!.drop_fields).toEqual(fields);
+      expect(validateConfig({ channels: [{ ...openai, drop_fields: ['max_tokens', 'stream_options'] }] }).channels[0]!.drop_fields).toEqual(['max_tokens', 'stream_options']);
+    });
+    test('an entry that is no field name (empty, a path, upper case) is named with what a name is', () => {
+      expect(problems(() => validateConfig({ channels: [{ ...anthropic, drop_fields: ['', 'thinking.display', 'Metadata', 7] }] }))).toEqual([
+        'channels[0].drop_fields[0]: must not be empty',
+        'channels[0].drop_fields[1]: a top-level field name: lower-case letters and _ only',
+        'channels[0].drop_fields[2]: a top-level field name: lower-case letters and _ only',
+        'channels[0].drop_fields[3]: Invalid type: Expected string but received 7',
+      ]);
+    });
+    test('the fields a request cannot do without are refused, per channel type, and so is a repeat', () => {
+      expect(problems(() => validateConfig({ channels: [
+        { ...anthropic, drop_fields: ['metadata', 'model', 'messages', 'max_tokens', 'stream', 'metadata'] },
+        { ...openai, drop_fields: ['max_tokens', 'messages'] },
+      ] }))).toEqual([
+        'channels[0].drop_fields[1]: "model" cannot be dropped: anthropic requests cannot do without it (model, messages, max_tokens, stream always go upstream)',
+        'channels[0].drop_fields[2]: "messages" cannot be dropped: anthropic requests cannot do without it (model, messages, max_tokens, stream always go upstream)',
+        'channels[0].drop_fields[3]: "max_tokens" cannot be dropped: anthropic requests cannot do without it (model, messages, max_tokens, stream always go upstream)',
+        'channels[0].drop_fields[4]: "stream" cannot be dropped: anthropic requests cannot do without it (model, messages, max_tokens, stream always go upstream)',
+        'channels[0].drop_fields[5]: "metadata" is listed twice (also drop_fields[0])',
+        'channels[1].drop_fields[1]: "messages" cannot be dropped: openai requests cannot do without it (model, messages, stream always go upstream)',
+      ]);
+    });
+  });
   test('a field the channel\'s type does not read is refused, not ignored (api_version on anthropic, thinking on openai)', () => {
     expect(problems(() => validateConfig({ channels: [
       { ...base.channels[0], api_version: '2024-10-21', thinking: { '*': 'budget' } },

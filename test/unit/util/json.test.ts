@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { forgetKnownValues, useWalkMemo, kindAt, knownToolsOf, knownValueHits, resumedMessageWalks, rewriteModel, scanTopLevel, stringsOf, valueAt } from '../../../src/util/json.ts';
+import { dropMembers, forgetKnownValues, useWalkMemo, kindAt, knownToolsOf, knownValueHits, resumedMessageWalks, rewriteModel, scanTopLevel, stringsOf, valueAt } from '../../../src/util/json.ts';
 
 /** A seeded pseudo-random source: `rand(n)` in [0, n). */
 const seeded = (seed: number) => (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
@@ -35,6 +35,90 @@ describe('rewriteModel', () => {
     });
   }
   test('the new name is JSON-escaped', () => expect(rw('{"model":"a"}', 'x"y')).toBe('{"model":"x\\"y"}'));
+});
+
+describe('dropMembers', () => {
+  const drop = (s: string, names: string[], model?: string) => {
+    const b = enc.encode(s);
+    const r = dropMembers(b, names, scanTopLevel(b)!, model);
+    return { text: dec.decode(r.bytes), removed: r.removed, same: r.bytes === b };
+  };
+  const cases: Array<[string, string, string[], string]> = [
+    ['first member', '{"a":1,"model":"m","b":2}', ['a'], '{"model":"m","b":2}'],
+    ['middle member', '{"model":"m","a":1,"b":2}', ['a'], '{"model":"m","b":2}'],
+    ['last member', '{"model":"m","b":2,"a":1}', ['a'], '{"model":"m","b":2}'],
+    ['the only member', '{"a":{"x":[1]}}', ['a'], '{}'],
+    ['every member', '{ "a" : 1 , "b" : [2] }', ['b', 'a'], '{  }'],
+    ['the last two, adjacent', '{"model":"m","a":1,"b":{"c":"}"}}', ['a', 'b'], '{"model":"m"}'],
+    ['first and last', '{"a":1,"model":"m","b":2}', ['a', 'b'], '{"model":"m"}'],
+    ['pretty-printed: the line goes with it', '{\n  "model": "m",\n  "a": {\n    "x": 1\n  },\n  "b": 2\n}', ['a'], '{\n  "model": "m",\n  "b": 2\n}'],
+    ['pretty-printed, last member', '{\n  "model": "m",\n  "a": 1\n}', ['a'], '{\n  "model": "m"\n}'],
+    ['the same key nested stays', '{"metadata":{"metadata":1},"messages":[{"metadata":"x"}],"x":"\\"metadata\\":1"}', ['metadata'], '{"messages":[{"metadata":"x"}],"x":"\\"metadata\\":1"}'],
+    ['a key written with escapes', '{"m\\u0065tadata":1,"b":"\\"","c":2}', ['metadata'], '{"b":"\\"","c":2}'],
+    ['a key holding an escaped quote before it', '{"k\\"":"v\\\\","a":1}', ['a'], '{"k\\"":"v\\\\"}'],
+    ['written twice: both go (JSON.parse would read the first once the last is gone)', '{"a":1,"b":2,"a":3}', ['a'], '{"b":2}'],
+    ['not there: the same bytes', '{"b":2}', ['a'], '{"b":2}'],
+  ];
+  for (const [name, input, names, expected] of cases) {
+    test(name, () => {
+      const r = drop(input, names);
+      expect(r.text).toBe(expected);
+      JSON.parse(r.text);
+    });
+  }
+  test('removed: the names that were there, once each; nothing there: the very same buffer', () => {
+    expect(drop('{"a":1,"b":2,"a":3}', ['c', 'b', 'a']).removed).toEqual(['b', 'a']);
+    expect(drop('{"b":2}', ['a'])).toMatchObject({ removed: [], same: true });
+  });
+  test('with a model: replaced in the same copy, before or after what is removed', () => {
+    expect(drop('{"a":1,"model":"m","b":2}', ['a', 'b'], 'x"y').text).toBe('{"model":"x\\"y"}');
+    expect(drop('{"model":"m","b":2}', ['a'], 'B').text).toBe('{"model":"B","b":2}');
+    expect(drop('{"model":5,"a":1}', ['a'], 'B').text).toBe('{"model":5}'); // as rewriteModel: not a string, left alone
+  });
+
+  test('agrees with JSON.parse on random objects: the named members gone, every other value equal, the rest byte for byte', () => {
+    const rand = seeded(20261126);
+    const NAMES = ['model', 'messages', 'max_tokens', 'context_management', 'output_config', 'thinking', 'metadata', 'container', 'mcp_servers', 'service_tier', 'stream'];
+    const ws = () => [' ', '', '', '\n  ', '\t', ' \r\n'][rand(6)]!;
+    const scalar = (): string => [() => String(rand(1000) - 500), () => JSON.stringify(['x', 'é"\\', '}]', '"metadata":1', '\u2028😀'][rand(5)]), () => 'true', () => 'null', () => '1.5e3'][rand(5)]!();
+    /** A JSON value as text, in random spacing, its objects often holding the top-level names too. */
+    const value = (depth: number): string => {
+      if (depth > 3 || rand(3) === 0) return scalar();
+      if (rand(2) === 0) return `[${ws()}${Array.from({ length: rand(4) }, () => value(depth + 1)).join(`${ws()},${ws()}`)}${ws()}]`;
+      const keys = Array.from({ length: rand(4) }, () => NAMES[rand(NAMES.length)]!);
+      return `{${ws()}${[...new Set(keys)].map((k) => `"${k}"${ws()}:${ws()}${value(depth + 1)}`).join(`${ws()},${ws()}`)}${ws()}}`;
+    };
+    for (let n = 0; n < 3000; n++) {
+      // now and then a name written twice at the top level (JSON.parse keeps the last)
+      const drawn = Array.from({ length: 1 + rand(9) }, () => NAMES[rand(NAMES.length)]!);
+      const keys = rand(8) === 0 ? drawn : [...new Set(drawn)];
+      const text = `${ws()}{${ws()}${keys.map((k) => `"${k}"${ws()}:${ws()}${value(0)}`).join(`${ws()},${ws()}`)}${ws()}}${ws()}`;
+      const names = NAMES.filter(() => rand(3) === 0);
+      const model = rand(2) ? 'up-model' : undefined;
+      const b = enc.encode(text);
+      const { bytes, removed } = dropMembers(b, names, scanTopLevel(b)!, model);
+      const out = dec.decode(bytes);
+      const before = JSON.parse(text);
+      const after = JSON.parse(out);
+      const expected = Object.fromEntries(Object.entries(before).filter(([k]) => !names.includes(k)));
+      if (model !== undefined && typeof expected.model === 'string') expected.model = model;
+      expect(after).toEqual(expected);
+      expect(Object.keys(after)).toEqual(Object.keys(expected)); // the order as sent
+      expect(removed).toEqual(names.filter((k) => k in before));
+      // byte for byte: each member kept is the very text it was (its key, spacing and value)
+      for (const k of Object.keys(after)) {
+        if (k === 'model' && model !== undefined) continue;
+        const span = scanTopLevel(b)!.get(k)!;
+        expect(out).toContain(dec.decode(b.subarray(span[0], span[1])));
+      }
+      // and nothing else changed: without a model, what is left is the input with some of its bytes taken out
+      if (model === undefined) {
+        let i = 0;
+        for (const c of bytes) { while (i < b.length && b[i] !== c) i++; i++; }
+        expect(i).toBeLessThanOrEqual(b.length);
+      }
+    }
+  });
 });
 
 describe('scanTopLevel', () => {
