@@ -27,6 +27,7 @@ import { answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX,
 import { handBack } from './body-buffers.ts';
 import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
 import { refusedHistory, repairHistory } from './foreign-thinking.ts';
+import { dropFromBody, relayedWithout } from './drop-fields.ts';
 
 /**
  * The request settled here (http/route.ts: `settles`): every answer goes out through `settle`, and an error is
@@ -86,7 +87,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       log.entry.channel = channel.name;
       log.entry.upstream_model = route.upstreamModel;
       log.entry.dropped = undefined; // what an earlier attempt's translation left out, this one's answer did not
-      if (repaired !== null) x.dropped = undefined; // nor what an earlier channel's repaired history left out
+      // nor what an earlier channel's repaired history, or its drop_fields, left out of a relayed request
+      if (x.dropped !== undefined) x.dropped = undefined;
 
       if (localCount) return settle(x, estimatedCount(x, inbound));
 
@@ -100,6 +102,15 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         log.entry.dropped = repaired.dropped;
         // held to a translation's limit: the list, one entry per turn left out, has none of its own
         x.dropped = repaired.dropped.join(', ').slice(0, DROPPED_HEADER_MAX);
+      } else if (passthrough && channel.config.drop_fields?.length) {
+        // the channel's drop_fields (pipeline/drop-fields.ts); a channel without them takes the branch below, unchanged
+        const relayed = relayedWithout(inbound, channel.config.drop_fields, route.upstreamModel);
+        if (relayed.bytes !== inbound.bytes && relayed.bytes.length > HAND_BACK_MIN) copy = relayed.bytes;
+        body = relayed.bytes;
+        if (relayed.dropped.length) {
+          log.entry.dropped = relayed.dropped;
+          x.dropped = relayed.dropped.join(', '); // a few short names: far below DROPPED_HEADER_MAX
+        }
       } else if (passthrough) {
         const bytes = route.upstreamModel === inbound.model ? inbound.bytes : rewriteModel(inbound.bytes, route.upstreamModel, inbound.keys);
         // a large rewritten copy is read by nothing once fetch has copied it: freed then, like a translated body
@@ -146,7 +157,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       if (!res.ok) {
         if (last && inbound.endpoint === 'count_tokens' && COUNT_NOT_SERVED.has(res.status)) return settle(x, notCounted(x, deps, channel, res, guard, inbound));
         // a Messages request relayed to Anthropic whose history may be repaired, unless it was on this channel already
-        const history: History | null = passthrough && inbound.format === 'anthropic' && repaired?.route !== route ? { inbound, upstreamModel: route.upstreamModel } : null;
+        const history: History | null = passthrough && inbound.format === 'anthropic' && repaired?.route !== route ? { inbound, upstreamModel: route.upstreamModel, dropFields: channel.config.drop_fields } : null;
         const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused?.route === route ? null : ctx, history);
         if (failed instanceof Response) return settle(x, failed);
         if (typeof failed === 'number') {
@@ -317,8 +328,8 @@ async function ceilingOrError(x: Exchange, deps: AppDeps, channel: Channel, res:
   throw new GatewayError(502, 'api_error', `channel ${channel.name}: HTTP ${res.status}`); // not reached: a translation's error is thrown
 }
 
-/** A relayed Messages request whose history may be repaired, and the model its channel serves it as. */
-interface History { inbound: Inbound; upstreamModel: string }
+/** A relayed Messages request whose history may be repaired, the model its channel serves it as, and what it drops. */
+interface History { inbound: Inbound; upstreamModel: string; dropFields: readonly string[] | undefined }
 
 /** A request body repaired for its retry (serialised, the upstream model in it), and what it left out. */
 interface RepairedBody { body: string; dropped: string[] }
@@ -346,12 +357,13 @@ async function historyOrError(x: Exchange, deps: AppDeps, channel: Channel, res:
 
 /** The client's body without the thinking blocks Anthropic refused (a fresh parse), re-encoded; null when nothing changes. */
 function repairedBody(history: History, refusal: NonNullable<ReturnType<typeof refusedHistory>>): RepairedBody | null {
-  const { inbound, upstreamModel } = history;
+  const { inbound, upstreamModel, dropFields } = history;
   try {
     const fixed = repairHistory(JSON.parse(utf8.decode(inbound.bytes)) as Record<string, unknown>, refusal);
     if (!fixed) return null;
-    // the model rewritten as on the first attempt (util/json.ts: rewriteModel)
+    // the model rewritten, and the channel's drop_fields left out, as on the first attempt (util/json.ts)
     if (upstreamModel !== inbound.model) fixed.body.model = upstreamModel;
+    if (dropFields) dropFromBody(fixed.body, dropFields, fixed.dropped);
     return { body: JSON.stringify(fixed.body), dropped: fixed.dropped };
   } catch {
     return null; // nested too deeply to re-encode: the refusal goes to the client as it came

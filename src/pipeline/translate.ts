@@ -22,6 +22,7 @@ import { finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from '.
 import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
+import { dropFromBody } from './drop-fields.ts';
 import { assertNever } from '../util/never.ts';
 import { redactKey, redactSecrets, type Secrets } from '../util/redact.ts';
 
@@ -71,7 +72,7 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
       prepare(hub, ctx, skeleton.raw);
       // into a buffer lent for this attempt (pipeline/body-buffers.ts): the caller releases it once it is sent
       const buffer = lendBodyBuffer();
-      const body = splice(JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), spans, buffer.bytes);
+      const body = splice(JSON.stringify(upstreamRequest(to, hub, ctx, channel)), spans, buffer.bytes);
       if (body) return { ctx, body, release: buffer.release, estimate };
       buffer.release();
     } catch (err) {
@@ -84,11 +85,22 @@ export function translateRequest(inbound: Inbound, channel: Channel, upstreamMod
   try {
     const hub = from.requestToHub(inbound.json(), ctx);
     prepare(hub, ctx);
-    return { ctx, body: JSON.stringify(to.requestFromHub(hub, ctx, channel.quirks as never)), estimate };
+    return { ctx, body: JSON.stringify(upstreamRequest(to, hub, ctx, channel)), estimate };
   } catch (err) {
     // the converters recurse into the client's structure: a stack overflow there is the client's nesting
     throw nestedTooDeep(err);
   }
+}
+
+/**
+ * The request in the channel's format, without the channel's drop_fields (pipeline/drop-fields.ts), named in
+ * `ctx.dropped` with what the translation itself left out. The converters build a fresh object: ours to change.
+ */
+function upstreamRequest(to: Format<unknown>, hub: MessageCreateParams, ctx: TranslateContext, channel: Channel): unknown {
+  const request = to.requestFromHub(hub, ctx, channel.quirks as never);
+  const fields = channel.config.drop_fields;
+  if (fields?.length) dropFromBody(request as Record<string, unknown>, fields, ctx.dropped);
+  return request;
 }
 
 /**
