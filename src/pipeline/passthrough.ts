@@ -33,7 +33,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     if (counter) for (const chunk of start.head) counter.push(chunk);
     const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
     // a whole Anthropic stream is counted only when it lacks its message_delta (the bytes are all here)
-    if (isSse && channel.nativeFormat === 'anthropic' && sniffer.stopReason === null) cutShort(usage, start.head, log);
+    if (isSse && channel.nativeFormat === 'anthropic' && sniffer.stopReason === null) cutShort(inbound, usage, start.head, log);
     recordStreamEnd(log, usage, sniffer.failure ?? undefined, sniffer.stopReason, channel.secrets);
     return new Response(concat(start.head), { status: res.status, headers });
   }
@@ -48,7 +48,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
-      if (generated instanceof AnthropicTextCounter && sniffer.stopReason === null) cutShortBy(usage, generated.chars, log);
+      if (generated instanceof AnthropicTextCounter && sniffer.stopReason === null) cutShortBy(inbound, usage, generated.chars, log);
       // an error event the upstream sent counts over what came after it (the client leaving once it read it)
       finishStreamLog(log, usage, sniffer.failure ?? outcome, sniffer.stopReason, channel.secrets);
     },
@@ -127,18 +127,21 @@ function outputEstimate(channel: Channel, isSse: boolean, counter: ChatTextCount
  * An Anthropic stream that ended before its message_delta (no stop reason read: its client gone, its connection cut, a
  * timeout, an error event) reports the output message_start did, 1 token, where Anthropic bills what it generated:
  * its text, thinking and tool input counted, ~4 characters a token (as a translation counts an answer without usage),
- * when that is more; the log line says it is an estimate. Its input, from message_start, is Anthropic's own.
+ * when that is more; the log line says it is an estimate. Its input, from message_start, is Anthropic's own; where
+ * message_start said 0 (a server that reports the input in message_delta only: Z.ai, zai-org/GLM-5#139), the
+ * request's estimate.
  */
-function cutShort(usage: UsageTotals, chunks: Uint8Array[], log: RequestLog) {
+function cutShort(inbound: Inbound, usage: UsageTotals, chunks: Uint8Array[], log: RequestLog) {
   const counter = new AnthropicTextCounter();
   for (const chunk of chunks) counter.push(chunk);
-  cutShortBy(usage, counter.chars, log);
+  cutShortBy(inbound, usage, counter.chars, log);
 }
 
-function cutShortBy(usage: UsageTotals, chars: number, log: RequestLog) {
+function cutShortBy(inbound: Inbound, usage: UsageTotals, chars: number, log: RequestLog) {
   const output = Math.ceil(chars / 4);
   if (output <= usage.output_tokens) return;
   usage.output_tokens = output;
+  if (usage.input_tokens === 0) usage.input_tokens = estimateInboundTokens(inbound);
   log.entry.usage_estimated = true;
 }
 

@@ -212,12 +212,17 @@ export class StreamTranslation {
   /**
    * The answer's usage, once it has ended. One that ended before its message_delta (its connection cut, its client
    * gone, an error event) gets what the upstream's stage counted so far (formats/types.ts: UsageSoFar) over
-   * message_start's placeholder. Before noteTranslation, which reads the `ctx.usageEstimated` this may set.
+   * message_start's placeholder, and the request's estimate (`inbound`) for an input still 0 (an Anthropic-compatible
+   * server that reports it in message_delta only: Z.ai). Before noteTranslation, which reads the `ctx.usageEstimated`
+   * this may set.
    */
-  finalUsage(): UsageTotals {
+  finalUsage(inbound: Inbound): UsageTotals {
     if (!this.ended) {
       const sofar = this.toHub.usageSoFar?.();
-      if (sofar) addAnthropicUsage(this.usage, sofar);
+      if (sofar) {
+        addAnthropicUsage(this.usage, sofar);
+        if (this.usage.input_tokens === 0) this.usage.input_tokens = estimateInboundTokens(inbound);
+      }
     }
     return this.usage;
   }
@@ -287,7 +292,7 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     errorTail: (err) => encodeSseEvent(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     onEnd(outcome) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
-      const usage = translation.finalUsage();
+      const usage = translation.finalUsage(inbound);
       // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
       noteTranslation(log, ctx);
       // an error event the answer ended with counts over what came after it (the client leaving once it read it)
@@ -343,7 +348,7 @@ export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, chan
 function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
   const translation = new StreamTranslation(inbound.format, channel.nativeFormat, ctx, channel.quirks, true, channel.secrets);
   const text = (translation.translate(buf) ?? '') + (translation.translate(null) ?? '');
-  const usage = translation.finalUsage();
+  const usage = translation.finalUsage(inbound);
   noteTranslation(x.log, ctx);
   recordStreamEnd(x.log, usage, translation.failure ?? undefined, translation.stopReason, channel.secrets);
   const headers = answerHeaders(x, SSE);

@@ -61,6 +61,24 @@ describe('usage reported in other events than Anthropic reports it in', () => {
     expect(await logLine(n + 1)).toMatchObject({ input_tokens: 14, output_tokens: 3, cache_read_input_tokens: 5 });
   });
 
+  test('input_tokens only in message_delta, the stream cut before it (Claude Code\'s Esc): the input estimated, not 0', async () => {
+    // message_start says 0 and message_delta, which would say the input, never comes: the provider billed the prompt
+    const cut = stream({ input_tokens: 0, output_tokens: 0 }, {}).slice(0, 3);
+    const prompt = 'Summarise the history of the lighthouse at Alexandria, its builders and its fall. '.repeat(20);
+    const n = gw.requestLogs().length;
+    up.handler = () => sse(cut);
+    await an.messages.stream({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: prompt }] }).finalMessage().catch(() => {});
+    up.handler = (r) => sse(cut, { delayMs: 1, signal: r.signal });
+    await an.messages.stream({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: prompt }] }).finalMessage().catch(() => {});
+    const chunks = await oa.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: prompt }], stream: true });
+    await (async () => { for await (const _ of chunks) { /* to the cut */ } })().catch(() => {});
+    for (const i of [1, 2, 3]) {
+      const log = await logLine(n + i);
+      expect(log).toMatchObject({ usage_estimated: true, output_tokens: 3 });
+      expect(log.input_tokens).toBeGreaterThan(300);
+    }
+  });
+
   test('message_delta with input_tokens 0 (SGLang sgl-project/sglang#20830): message_start\'s count is kept, in the log and for a Chat client', async () => {
     const n = gw.requestLogs().length;
     up.handler = () => sse(stream({ input_tokens: 25, output_tokens: 1, cache_read_input_tokens: 100 }, { input_tokens: 0, output_tokens: 9, cache_read_input_tokens: 0 }));
