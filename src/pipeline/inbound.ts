@@ -15,7 +15,9 @@ import { kindAt, knownToolsOf, scanTopLevel, valueAt } from '../util/json.ts';
 import { NestingTooDeep, RAW_MIN, RawStrings, skeletonize } from '../util/json-skeleton.ts';
 import { hubTools, type ToolsEntry } from './tools-memo.ts';
 
-// fatal: bytes that are not UTF-8 are refused (unreadable below), not read as U+FFFD and sent on (as fast: bench/)
+// fatal: bytes that are not UTF-8 are refused (unreadable below), not read as U+FFFD and sent on (as fast: bench/).
+// A body over FULL_CHECK_MAX is scanned, not decoded: its bytes go on as they came (validating them would cost each
+// large request a pass over all of it)
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
