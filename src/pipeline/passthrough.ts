@@ -38,7 +38,8 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
-  // an Anthropic stream's text is counted as it passes, for the output of one that ends before its message_delta
+  // an Anthropic stream's reads are held (counted only when asked, or every 64 KB: AnthropicTextCounter), for the
+  // output of one that ends before its message_delta
   const generated = isSse && channel.nativeFormat === 'anthropic' ? new AnthropicTextCounter() : counter;
   const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,
