@@ -33,14 +33,19 @@ export function createAuthenticator(keys: KeyConfig[]): Authenticate {
 
 /**
  * The 401 for a request with no key where one is looked for: an Authorization header in another form (a bare key, Basic,
- * Token) is named by its scheme, never echoed, rather than called missing.
+ * Token) is named by its scheme, never echoed, rather than called missing. Only a scheme of AUTH_SCHEMES is named: a
+ * first word of any other shape may be the key itself (a short key with more after it).
  */
 function notPresented(authorization: string | null): GatewayError {
   const sent = authorization?.trim();
   if (!sent) return new GatewayError(401, 'authentication_error', 'missing API key: send it as x-api-key or Authorization: Bearer');
-  const scheme = /^bearer$/i.test(sent) ? 'Bearer with no key' : /^[A-Za-z][\w.-]{0,19}\s/.test(sent) ? sent.split(/\s/)[0] : 'a bare key';
+  const first = /^\S+(?=\s)/.exec(sent)?.[0];
+  const scheme = /^bearer$/i.test(sent) ? 'Bearer with no key' : first && AUTH_SCHEMES.test(first) ? first : first ? 'an unknown scheme' : 'a bare key';
   return new GatewayError(401, 'authentication_error', `Authorization: ${scheme} is not accepted: send the key as x-api-key or Authorization: Bearer <key>`);
 }
+
+/** HTTP authentication schemes (https://www.iana.org/assignments/http-authschemes) and the common unregistered `Token`. */
+const AUTH_SCHEMES = /^(?:basic|digest|hoba|mutual|negotiate|ntlm|oauth|privatetoken|scram-sha-1|scram-sha-256|vapid|concealed|dpop|gnap|aws4-hmac-sha256|token)$/i;
 
 /** Equal strings, in time that depends only on the length (a length mismatch answers at once). */
 function sameLengthEqual(a: string, b: string): boolean {

@@ -121,6 +121,14 @@ describe('auth', () => {
     }
     expect((await post(g, req(), { 'x-api-key': '', authorization: `bearer   ${KEY}` })).status).toBe(200);
   });
+  test('a short key with more after it in Authorization is not taken for a scheme and echoed in the 401', async () => {
+    const g = gateway();
+    for (const value of [`${KEY} ${KEY}`, `${KEY} x`]) {
+      const body = await expectError(await post(g, req(), { 'x-api-key': '', authorization: value }), 401, 'authentication_error');
+      expect(JSON.stringify(body)).not.toContain(KEY);
+      expect(JSON.stringify(g.requestLogs().at(-1))).not.toContain(KEY);
+    }
+  });
   test('Bearer works (Claude Code with ANTHROPIC_AUTH_TOKEN)', async () => {
     const g = gateway();
     const sdk = new Anthropic({ baseURL: g.url, authToken: KEY, apiKey: null, maxRetries: 0 });
