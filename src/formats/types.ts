@@ -126,9 +126,10 @@ export interface TranslateContext {
    * Upstream role: the ids of the calls in the request's history (as the client sent them, a carried signature left
    * out), noted by the request converter. An answer's call whose upstream id is one of them gets a fresh id: some
    * providers number calls per answer (`call_0`, Kimi's `Read:0`) and Claude Code drops a call whose id its history
-   * already holds ("[Tool use interrupted]"), then asks again, for ever.
+   * already holds ("[Tool use interrupted]"), then asks again, for ever. A list, not a Set: built for every request
+   * with tool calls in its history, looked in only for an answer's few calls.
    */
-  historyToolIds?: ReadonlySet<string>;
+  historyToolIds?: readonly string[];
 }
 
 /** A request's tools prepared once for many requests (pipeline/tools-memo.ts). Shared: never mutated. */

@@ -559,12 +559,12 @@ function unsupportedBlock(b: unknown, p: string) {
 class ToolIdMap {
   private readonly cache = new Map<string, string>();
   /** The ids of the history's calls, a carried signature left out (TranslateContext.historyToolIds). */
-  calls: Set<string> | undefined;
+  calls: string[] | undefined;
   constructor(private readonly mode: ChatQuirks['tool_call_id'], readonly signatures: boolean) {}
   /** A call's id for the provider, noted among the history's. */
   call(id: string): string {
     const plain = this.plain(id);
-    (this.calls ??= new Set()).add(plain);
+    (this.calls ??= []).push(plain);
     return this.mapPlain(plain);
   }
   map(id: string): string {

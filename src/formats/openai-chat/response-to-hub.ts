@@ -80,7 +80,7 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
     // ids must differ (Anthropic: "tool_use ids must be unique"); some servers give every call one id, some number
     // the calls of each answer, ids the history holds already (TranslateContext.historyToolIds)
     let id = typeof call.id === 'string' && call.id ? call.id : '';
-    if (!id || ids.has(id) || ctx.historyToolIds?.has(id)) id = newToolUseId();
+    if (!id || ids.has(id) || ctx.historyToolIds?.includes(id)) id = newToolUseId();
     ids.add(id);
     if (quirks.thought_signatures === 'keep') {
       // Gemini's signature for the call, carried to the next request in the id (thought-signature.ts); the message's

@@ -418,7 +418,7 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
    * number the calls of each answer (TranslateContext.historyToolIds).
    */
   private unusedId(id: string): string {
-    return this.s.tools.some((t) => t.id === id) || this.ctx.historyToolIds?.has(id) ? newToolUseId() : id;
+    return this.s.tools.some((t) => t.id === id) || this.ctx.historyToolIds?.includes(id) ? newToolUseId() : id;
   }
 
   // ---------- ordering ----------

@@ -172,7 +172,7 @@ describe('response rules', () => {
 
   test('ids numbered per answer (call_0 again): a call whose id the history holds gets a fresh one', () => {
     const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
-    const msg = convert(completion({ content: null, tool_calls: [call('call_0'), call('call_1')] }, 'tool_calls'), {}, makeCtx({ historyToolIds: new Set(['call_0']) }));
+    const msg = convert(completion({ content: null, tool_calls: [call('call_0'), call('call_1')] }, 'tool_calls'), {}, makeCtx({ historyToolIds: ['call_0'] }));
     const ids = msg.content.map((b) => (b as { id: string }).id);
     expect(ids[0]).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
     expect(ids[1]).toBe('call_1');

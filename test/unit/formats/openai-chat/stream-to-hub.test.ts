@@ -725,7 +725,7 @@ describe('stream rules', () => {
     const events = run([
       chunk({ tool_calls: [{ index: 0, id: 'call_0', function: { name: 'f', arguments: '{"a":1}' } }] }),
       chunk({ tool_calls: [{ index: 1, id: 'call_1', function: { name: 'g', arguments: '{"b":2}' } }] }, 'tool_calls'),
-    ], { ctx: makeCtx({ historyToolIds: new Set(['call_0']) }) });
+    ], { ctx: makeCtx({ historyToolIds: ['call_0'] }) });
     assertValidSequence(events);
     const ids = events.flatMap((e) => (e.type === 'content_block_start' ? [(e.content_block as { id: string }).id] : []));
     expect(ids[0]).toMatch(/^toolu_[A-Za-z0-9]{24}$/);
