@@ -166,8 +166,10 @@ describe('serving', () => {
       expect(res.status).toBe(413);
       expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'request_too_large', message: 'request body exceeds the 1048576-byte limit' } });
       const node = Bun.which('node');
-      if (!node) {
-        console.warn('SKIPPED part: no `node` on PATH, so the upload from Node\'s fetch is not tried');
+      // `bun run` puts a `node` of its own (Bun itself) on PATH where Node is not installed: not Node's fetch either
+      const isBun = node !== null && (await new Response(Bun.spawn([node, '-e', 'process.stdout.write(String(Boolean(process.versions.bun)))'], { stdout: 'pipe' }).stdout).text()) === 'true';
+      if (!node || isBun) {
+        console.warn(`SKIPPED part: ${node ? '`node` on PATH is Bun' : 'no `node` on PATH'}, so the upload from Node's fetch is not tried`);
         return;
       }
       const script = `const r = await fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(6 * 1024 * 1024) }).catch((e) => ({ status: String(e.cause?.code ?? e), text: async () => '' })); console.log(JSON.stringify({ status: r.status, body: await r.text() }));`;
