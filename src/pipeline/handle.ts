@@ -155,7 +155,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       }
 
       if (!res.ok) {
-        if (last && inbound.endpoint === 'count_tokens' && COUNT_NOT_SERVED.has(res.status)) return settle(x, notCounted(x, deps, channel, res, guard, inbound));
+        if (last && inbound.endpoint === 'count_tokens' && COUNT_NOT_SERVED.has(res.status)) return settle(x, await notCounted(x, deps, channel, res, upstream, guard, inbound));
         // a Messages request relayed to Anthropic whose history may be repaired, unless it was on this channel already
         const history: History | null = passthrough && inbound.format === 'anthropic' && repaired?.route !== route ? { inbound, upstreamModel: route.upstreamModel, dropFields: channel.config.drop_fields } : null;
         const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused?.route === route ? null : ctx, history);
@@ -423,12 +423,16 @@ const COUNT_NOT_SERVED = new Set([404, 405]);
 /**
  * count_tokens that the last candidate does not serve (COUNT_NOT_SERVED): the local estimate, as for a channel
  * without it, rather than the upstream's 404 (an earlier candidate's 404 moves on to the next, which may count). The
- * channel is up; a warn line says what it answered.
+ * channel is up; a warn line says what it answered. A 404 that names the model (Anthropic's `model: <name>` for one
+ * it does not have: a retired model, a mapping's typo) is the answer, as the same request to /v1/messages gets it:
+ * an estimate would count for a model no request can use.
  */
-function notCounted(x: Exchange, deps: AppDeps, channel: Channel, res: Response, guard: AttemptWatch, inbound: Inbound): Response {
-  unwatch(guard);
-  res.body?.cancel().catch(() => {});
+async function notCounted(x: Exchange, deps: AppDeps, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, inbound: Inbound): Promise<Response> {
   deps.breaker.success(channel.name);
+  const answer = await upstreamError(x, channel, res, true, upstream, guard);
+  const raw = await answer.bytes();
+  if (res.status === 404 && errorMessageOf(raw).startsWith('model:')) return new Response(raw, { status: answer.status, headers: answer.headers });
+  x.log.entry.error = x.log.entry.error_type = undefined;
   deps.logger.event('warn', 'upstream does not serve count_tokens: answered from the local estimate', { request_id: x.requestId, channel: channel.name, status: res.status });
   return estimatedCount(x, inbound);
 }

@@ -107,6 +107,17 @@ describe('count_tokens on an endpoint that does not serve it', () => {
     expect(await logLine(n + 1)).toMatchObject({ status: 200, channel: 'compat', input_tokens: data.input_tokens, usage_estimated: true });
   });
 
+  test('a 404 that names the model (Anthropic\'s for a model it does not have) is the answer, not an estimate', async () => {
+    const unknownModel = json({ type: 'error', error: { type: 'not_found_error', message: 'model: up-retired' } }, 404);
+    up.handler = (r) => (r.path.endsWith('/count_tokens') ? unknownModel : new Response('no', { status: 500 }));
+    const n = gw.requestLogs().length;
+    const err = await an.messages.countTokens({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(err.error.error.message).toBe('model: up-retired');
+    expect(err.headers.get('x-switchboard-estimate')).toBeNull();
+    expect(await logLine(n + 1)).toMatchObject({ status: 404, channel: 'compat', error: 'upstream HTTP 404' });
+  });
+
   test('a later channel that counts is still asked first', async () => {
     up.handler = () => notServed();
     const counted = await an.messages.countTokens({ model: 'both', messages: [{ role: 'user', content: 'hi' }] });
