@@ -27,6 +27,8 @@ describe('channelSecrets', () => {
     expect(channelSecrets(config({ Authorization: 'Bearer tok-12345678', 'x-api-key': 'k-87654321', 'X-Title': 'My App', 'anthropic-beta': null }, 'sk-main-1234')))
       .toEqual(['sk-main-1234', 'Bearer tok-12345678', 'tok-12345678', 'k-87654321']);
     expect(channelSecrets(config({}))).toEqual([]);
+    // a name that merely mentions auth is not a credential's: its value would be masked wherever it occurs
+    expect(channelSecrets(config({ 'x-auth-mode': 'required', 'x-jwt': 'eyJhbGciOi.x', 'x-session-id': 'sess-1234567' }))).toEqual(['eyJhbGciOi.x', 'sess-1234567']);
   });
   test('every secret is masked, in text and in bytes', () => {
     const keys = ['Bearer tok-12345678', 'tok-12345678', 'k-87654321'];
