@@ -275,6 +275,10 @@ function crossChecks(cfg: Config): string[] {
     for (const m of Array.isArray(c.models) ? c.models : Object.keys(c.models)) {
       if (m.includes('*')) patterns.push(m);
       else exposed.add(m);
+      // a pattern's upstream name is one name, or the pattern itself for the requested name (routing/table.ts): another
+      // pattern would go upstream as the literal `anthropic/claude-*`
+      const upstream = Array.isArray(c.models) ? m : c.models[m]!;
+      if (m.includes('*') && upstream !== m && upstream.includes('*')) problems.push(`channels[${i}].models.${m}: "${upstream}" is a pattern; a pattern maps to one upstream name, or to itself to send the requested name`);
     }
   });
   const seen = new Set<string>();

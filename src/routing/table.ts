@@ -1,7 +1,8 @@
 /**
  * @module routing/table
  * The routing table, built once from config: exposed model name → channels that serve it, with the upstream name.
- * Exact names win over patterns (`claude-*`); a pattern sends the requested name upstream unchanged.
+ * Exact names win over patterns (`claude-*`); a pattern sends the requested name upstream unchanged, or the one
+ * upstream name a map gives it (`{"claude-*": "deepseek-chat"}`).
  */
 import type { Channel } from '../channels/types.ts';
 import { globMatch } from '../util/glob.ts';
@@ -13,7 +14,8 @@ export interface Route {
   weight: number;
 }
 
-interface PatternRoute { pattern: string; channel: Channel; priority: number; weight: number }
+/** `upstream` null: the requested name goes upstream (a listed pattern, or one mapped to itself). */
+interface PatternRoute { pattern: string; upstream: string | null; channel: Channel; priority: number; weight: number }
 
 export class RoutingTable {
   private readonly exact = new Map<string, Route[]>();
@@ -25,7 +27,7 @@ export class RoutingTable {
       const entries: Array<[string, string]> = Array.isArray(models) ? models.map((m) => [m, m]) : Object.entries(models);
       for (const [exposed, upstream] of entries) {
         if (exposed.includes('*')) {
-          this.patterns.push({ pattern: exposed, channel, priority, weight });
+          this.patterns.push({ pattern: exposed, upstream: upstream === exposed ? null : upstream, channel, priority, weight });
           continue;
         }
         let list = this.exact.get(exposed);
@@ -42,7 +44,7 @@ export class RoutingTable {
     const out: Route[] = [];
     for (const p of this.patterns) {
       if (globMatch(p.pattern, model)) {
-        out.push({ channel: p.channel, upstreamModel: model, priority: p.priority, weight: p.weight });
+        out.push({ channel: p.channel, upstreamModel: p.upstream ?? model, priority: p.priority, weight: p.weight });
       }
     }
     return out;

@@ -233,6 +233,11 @@ describe('validation names every problem by path', () => {
     expect(problems(() => validateConfig({ channels, keys: [{ key: 'sk-12345678', name: 'a', models: ['claude-sonnet-4-5', 'claude-*'] }] })))
       .toEqual(['keys[0].models[1]: "claude-*" is a pattern; a key\'s models are exact names (list each one)']);
   });
+  test('a pattern maps to one upstream name or to itself: another pattern is refused, not sent upstream as it is', () => {
+    const channels = [{ ...base.channels[0], models: { 'claude-*': 'anthropic/claude-*', 'gpt-*': 'gpt-*', 'o*': 'gpt-5' } }];
+    expect(problems(() => validateConfig({ channels })))
+      .toEqual(['channels[0].models.claude-*: "anthropic/claude-*" is a pattern; a pattern maps to one upstream name, or to itself to send the requested name']);
+  });
   describe('drop_fields', () => {
     const anthropic = base.channels[0];
     const openai = { name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'] };

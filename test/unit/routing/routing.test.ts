@@ -20,6 +20,11 @@ describe('RoutingTable', () => {
     expect(t.routes('gpt-4o-mini').map((r) => r.channel.name)).toEqual(['c']);
     expect(t.routes('unknown')).toEqual([]);
   });
+  test('a pattern mapped to one upstream name sends that name; mapped to itself, the requested one', () => {
+    const t2 = new RoutingTable([ch('d', { 'claude-*': 'deepseek-chat' }), ch('e', { 'gpt-*': 'gpt-*' })]);
+    expect(t2.routes('claude-sonnet-4-5').map((r) => r.upstreamModel)).toEqual(['deepseek-chat']);
+    expect(t2.routes('gpt-4o').map((r) => r.upstreamModel)).toEqual(['gpt-4o']);
+  });
   test('a pattern with two stars', () => {
     const t2 = new RoutingTable([ch('z', ['claude-*-5-*'])]);
     expect(t2.routes('claude-opus-5-5').length).toBe(1);
