@@ -32,7 +32,8 @@ export class RoutingTable {
         }
         let list = this.exact.get(exposed);
         if (!list) this.exact.set(exposed, (list = []));
-        list.push({ channel, upstreamModel: upstream, priority, weight });
+        // a name listed twice is one candidate: the channel is tried once, at its own weight
+        if (!list.some((r) => r.channel === channel)) list.push({ channel, upstreamModel: upstream, priority, weight });
       }
     }
   }
@@ -43,7 +44,8 @@ export class RoutingTable {
     if (hit) return hit;
     const out: Route[] = [];
     for (const p of this.patterns) {
-      if (globMatch(p.pattern, model)) {
+      // two of one channel's patterns matching (`claude-*`, `*-sonnet-*`) make one candidate, as above
+      if (globMatch(p.pattern, model) && !out.some((r) => r.channel === p.channel)) {
         out.push({ channel: p.channel, upstreamModel: p.upstream ?? model, priority: p.priority, weight: p.weight });
       }
     }

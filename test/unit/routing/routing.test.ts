@@ -25,6 +25,11 @@ describe('RoutingTable', () => {
     expect(t2.routes('claude-sonnet-4-5').map((r) => r.upstreamModel)).toEqual(['deepseek-chat']);
     expect(t2.routes('gpt-4o').map((r) => r.upstreamModel)).toEqual(['gpt-4o']);
   });
+  test('a channel is one candidate, however many of its names match', () => {
+    const t2 = new RoutingTable([ch('a', ['claude-*', '*-sonnet-*', 'm', 'm']), ch('b', ['claude-*'])]);
+    expect(t2.routes('claude-sonnet-4-5').map((r) => r.channel.name)).toEqual(['a', 'b']);
+    expect(t2.routes('m').map((r) => r.channel.name)).toEqual(['a']);
+  });
   test('a pattern with two stars', () => {
     const t2 = new RoutingTable([ch('z', ['claude-*-5-*'])]);
     expect(t2.routes('claude-opus-5-5').length).toBe(1);
