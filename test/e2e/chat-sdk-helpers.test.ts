@@ -168,6 +168,37 @@ describe('parse() and stream() with auto-parsed formats and strict tools (openai
     }
     expect(schema.properties.where).toEqual({ type: 'object', properties: { country: { type: 'string' } } }); // the client's object untouched
   });
+
+  test('constraints Anthropic does not compile (a zod .min(1), an email, a range): answered, moved into descriptions and named; the client still validates', async () => {
+    // Anthropic's 400 for each: "For 'string' type, property 'minLength' is not supported", and so on
+    const schema = {
+      type: 'object', additionalProperties: false, required: ['name', 'age', 'tags', 'contact'],
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 40, description: 'Full name' },
+        age: { type: 'integer', minimum: 0, maximum: 150 },
+        tags: { type: 'array', items: { type: 'string', pattern: '^[a-z]+$' }, minItems: 1, maxItems: 5, uniqueItems: true },
+        contact: { oneOf: [{ type: 'string', format: 'email' }, { type: 'null' }] },
+      },
+    };
+    upstream.handler = answering(() => message([{ type: 'text', text: '{"name":"Ada","age":36,"tags":["math"],"contact":null}' }], 'end_turn'));
+    const { data, response } = await oa.chat.completions.parse({
+      model: 'claude-opus-5-5', messages: hi, response_format: { type: 'json_schema', json_schema: { name: 'Person', schema, strict: true } },
+    }).withResponse();
+    expect(data.choices[0]!.message.parsed as unknown).toEqual({ name: 'Ada', age: 36, tags: ['math'], contact: null });
+    const sent = upstream.requests.at(-1)!.json.output_config.format.schema;
+    expect(sent.properties.name).toEqual({ type: 'string', description: 'Full name\n\nAlso: minLength: 1, maxLength: 40' });
+    expect(sent.properties.age).toEqual({ type: 'integer', description: 'Also: minimum: 0, maximum: 150' });
+    expect(sent.properties.tags).toEqual({ type: 'array', items: { type: 'string', description: 'Also: pattern: "^[a-z]+$"' }, minItems: 1, description: 'Also: maxItems: 5, uniqueItems: true' });
+    expect(sent.properties.contact).toEqual({ anyOf: [{ type: 'string', format: 'email' }, { type: 'null' }] });
+    expect(response.headers.get('x-switchboard-dropped')).toBe('response_format.json_schema minLength, maxLength, minimum, maximum, pattern, maxItems, uniqueItems (not enforced by Anthropic: written into the schema\'s descriptions)');
+    expect(schema.properties.name.minLength).toBe(1); // the client's schema untouched
+
+    // a strict tool's parameters likewise (Anthropic strict tool use compiles the same subset)
+    upstream.handler = answering(() => message([{ type: 'tool_use', id: 'toolu_p', name: 'save', input: { name: 'Ada', age: 36, tags: ['math'], contact: null } }], 'tool_use'));
+    const c = await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi, tools: [{ type: 'function', function: { name: 'save', parameters: schema, strict: true } }] });
+    expect(c.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(upstream.requests.at(-1)!.json.tools[0].input_schema.properties.age).toEqual({ type: 'integer', description: 'Also: minimum: 0, maximum: 150' });
+  });
 });
 
 describe('knobs with no Anthropic form: answered, and named in x-switchboard-dropped', () => {

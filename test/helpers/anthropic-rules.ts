@@ -66,10 +66,38 @@ export function anthropicHistoryRefusal(body: any, valid: ValidSignatures): Resp
  * limitations"). Null when the body has no such schema, or a closed one.
  */
 export function anthropicSchemaRefusal(body: any): Response | null {
-  const schema = body?.output_config?.format?.schema;
-  if (schema === undefined || !hasOpenObject(schema)) return null;
-  const message = "output_config.format.schema: For 'object' type, 'additionalProperties' must be explicitly set to false";
-  return Response.json({ type: 'error', error: { type: 'invalid_request_error', message }, request_id: 'req_011CWkB65DcNzK2MiofhXx8c' }, { status: 400 });
+  const schemas: Array<[string, any]> = [['output_config.format.schema', body?.output_config?.format?.schema]];
+  (body?.tools ?? []).forEach((t: any, i: number) => { if (t?.strict === true) schemas.push([`tools.${i}.custom.input_schema`, t.input_schema]); });
+  for (const [at, schema] of schemas) {
+    if (schema === undefined) continue;
+    const problem = hasOpenObject(schema) ? "For 'object' type, 'additionalProperties' must be explicitly set to false" : unsupportedKeyword(schema);
+    if (problem) {
+      return Response.json({ type: 'error', error: { type: 'invalid_request_error', message: `${at}: ${problem}` }, request_id: 'req_011CWkB65DcNzK2MiofhXx8c' }, { status: 400 });
+    }
+  }
+  return null;
+}
+
+/** Constraints Anthropic's constrained decoding does not compile, by type (its 400: "For 'integer' type, property 'minimum' is not supported"). */
+const UNSUPPORTED: Record<string, string[]> = {
+  integer: ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'],
+  number: ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'],
+  string: ['minLength', 'maxLength'],
+  array: ['maxItems', 'uniqueItems'],
+};
+
+function unsupportedKeyword(node: any): string | null {
+  if (node === null || typeof node !== 'object') return null;
+  if (Array.isArray(node)) {
+    for (const n of node) { const p = unsupportedKeyword(n); if (p) return p; }
+    return null;
+  }
+  for (const type of Array.isArray(node.type) ? node.type : [node.type]) {
+    for (const k of UNSUPPORTED[type] ?? []) if (k in node) return `For '${type}' type, property '${k}' is not supported`;
+    if (type === 'array' && typeof node.minItems === 'number' && node.minItems > 1) return "For 'array' type, 'minItems' values other than 0 or 1 are not supported";
+  }
+  for (const v of Object.values(node)) { const p = unsupportedKeyword(v); if (p) return p; }
+  return null;
 }
 
 function hasOpenObject(node: any): boolean {

@@ -35,6 +35,7 @@ import { ModelNameSchema, isModelName } from '../../hub/schema.ts';
 import { takesXhighEffort } from '../../hub/claude-models.ts';
 import { isUnchangedObject, stringOrArray, variantByKey } from '../../util/validate.ts';
 import { fitUser } from './request-from-hub.ts';
+import { isRecord } from './response-to-hub.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Schema
@@ -703,10 +704,11 @@ function applyResponseFormat(req: ChatCompletionCreateParams, hub: MessageCreate
   const format = req.response_format;
   if (!format || format.type === 'text') return;
   if (format.type === 'json_schema' && format.json_schema.schema) {
-    // https://platform.claude.com/docs/en/build-with-claude/structured-outputs: constrained decoding, always strict.
-    // The schema goes as sent but for its open objects, closed (closeObjects); one Anthropic cannot compile otherwise
-    // (`minimum`, `maxLength`…) comes back as Anthropic's 400.
-    hub.output_config = { ...hub.output_config, format: { type: 'json_schema', schema: closeObjects(format.json_schema.schema) as Record<string, unknown> } };
+    // https://platform.claude.com/docs/en/build-with-claude/structured-outputs: constrained decoding, always strict,
+    // of a subset of JSON Schema (anthropicSchema)
+    const moved: string[] = [];
+    hub.output_config = { ...hub.output_config, format: { type: 'json_schema', schema: anthropicSchema(format.json_schema.schema, moved) as Record<string, unknown> } };
+    if (moved.length) note(ctx, `response_format.json_schema ${[...new Set(moved)].join(', ')} (not enforced by Anthropic: written into the schema's descriptions)`);
     return;
   }
   // json_object, or json_schema without a schema: JSON, but no schema to constrain it with
@@ -715,47 +717,68 @@ function applyResponseFormat(req: ChatCompletionCreateParams, hub: MessageCreate
 }
 
 /**
- * The schema with `additionalProperties: false` on each object schema that does not say: Anthropic refuses an object
- * left open ("For 'object' type, 'additionalProperties' must be explicitly set to false"), while OpenAI's non-strict
- * json_schema (`strict` false or absent) takes one. An answer with no extra properties still matches the client's
- * schema. One that says otherwise (`true`, a schema) is kept, and refused by Anthropic. Nodes on the way to a change
- * are copied; the client's schema is not modified.
+ * A JSON Schema as Anthropic's constrained decoding takes it (structured outputs, and a strict tool's input_schema),
+ * where OpenAI's takes more: Anthropic refuses the rest with a 400 ("For 'integer' type, property 'minimum' is not
+ * supported", "For 'object' type, 'additionalProperties' must be explicitly set to false"), and a zod schema's
+ * `.min(1)` writes `minLength`. As the Anthropic SDK sends a schema: what the decoder compiles is kept (types, enum,
+ * const, anyOf, allOf, `$ref` and `$defs`, properties and required, items, minItems 0 or 1, string formats it knows),
+ * `oneOf` becomes `anyOf`, every object is closed (`additionalProperties: false`: an answer without extra properties
+ * still matches the client's schema), and every other keyword is written into the schema's description for the model
+ * to follow (`moved` gets their names). The answer is then held to a looser schema than the client's, which its own
+ * validation (the SDKs' parse()) still applies. A fresh object: the client's schema is not modified.
  */
-function closeObjects(node: unknown): unknown {
-  if (node === null || typeof node !== 'object') return node;
-  if (Array.isArray(node)) {
-    let list: unknown[] | null = null;
-    for (let i = 0; i < node.length; i++) {
-      const c = closeObjects(node[i]);
-      if (c !== node[i]) (list ??= [...node])[i] = c;
+function anthropicSchema(node: unknown, moved: string[]): unknown {
+  if (!isRecord(node)) return node; // `true` / `false` schemas, and what is not a schema at all, as they are
+  const out: Record<string, unknown> = {};
+  const rest: Array<[string, unknown]> = [];
+  const sub = (v: unknown) => anthropicSchema(v, moved);
+  const each = (v: unknown) => (Array.isArray(v) ? v.map(sub) : v);
+  const eachValue = (v: unknown) => (isRecord(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sub(x)])) : v);
+  const types = Array.isArray(node.type) ? node.type : [node.type];
+  for (const key in node) {
+    const value = node[key];
+    switch (key) {
+      case 'type': case 'enum': case 'const': case 'required': case 'title': case 'description': case '$ref':
+        out[key] = value;
+        break;
+      case '$defs': case 'definitions': case 'properties':
+        out[key] = eachValue(value);
+        break;
+      case 'anyOf': case 'allOf':
+        out[key] = each(value);
+        break;
+      case 'oneOf':
+        out.anyOf = each(value); // "exactly one" is not compiled; the variants are
+        break;
+      case 'items':
+        if (isRecord(value)) out.items = sub(value);
+        else rest.push([key, value]); // a tuple's list of schemas (draft 4)
+        break;
+      case 'minItems':
+        if (value === 0 || value === 1) out.minItems = value;
+        else rest.push([key, value]);
+        break;
+      case 'format':
+        if (types.includes('string') && typeof value === 'string' && STRING_FORMATS.has(value)) out.format = value;
+        else rest.push([key, value]);
+        break;
+      case 'additionalProperties': case '$schema':
+        break; // closed below / names the dialect and constrains nothing
+      default:
+        rest.push([key, value]);
     }
-    return list ?? node;
   }
-  const s = node as Record<string, unknown>;
-  let out: Record<string, unknown> | null = null;
-  const open = s.additionalProperties === undefined && (s.type === 'object' || (Array.isArray(s.type) && s.type.includes('object')));
-  if (open) out = { ...s, additionalProperties: false };
-  for (const k of SUBSCHEMA_MAPS) {
-    const m = s[k];
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) continue;
-    let copy: Record<string, unknown> | null = null;
-    for (const n in m) {
-      const c = closeObjects((m as Record<string, unknown>)[n]);
-      if (c !== (m as Record<string, unknown>)[n]) (copy ??= { ...m })[n] = c;
-    }
-    if (copy) (out ??= { ...s })[k] = copy;
+  if (types.includes('object') || out.properties !== undefined) out.additionalProperties = false;
+  if (rest.length > 0) {
+    for (const [k] of rest) moved.push(k);
+    const also = rest.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
+    out.description = `${typeof out.description === 'string' && out.description ? `${out.description}\n\n` : ''}Also: ${also}`;
   }
-  for (const k of SUBSCHEMAS) {
-    if (s[k] === undefined) continue;
-    const c = closeObjects(s[k]);
-    if (c !== s[k]) (out ??= { ...s })[k] = c;
-  }
-  return out ?? s;
+  return out;
 }
 
-/** Keywords holding a map of subschemas, and those holding one subschema or a list of them. */
-const SUBSCHEMA_MAPS = ['properties', '$defs', 'definitions', 'patternProperties'] as const;
-const SUBSCHEMAS = ['items', 'prefixItems', 'anyOf', 'allOf', 'oneOf', 'not'] as const;
+/** The string formats Anthropic's constrained decoding knows (the structured outputs documentation's list). */
+const STRING_FORMATS = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'uri', 'ipv4', 'ipv6', 'uuid']);
 
 /**
  * A `tools` array on its own → hub tools (Format.toolsToHub): function tools only, a custom tool refused (as
@@ -772,7 +795,8 @@ function functionTools(tools: v.InferOutput<typeof ToolsSchema>): Tool[] {
   return tools.flatMap((t) => (t.type === 'function' ? [t.function] : [])).map((fn): Tool => {
     const tool: Tool = { name: fn.name, input_schema: inputSchema(fn.parameters) };
     if (fn.description) tool.description = fn.description;
-    if (fn.strict === true) tool.strict = true; // Anthropic strict tool use: same guarantee, same schema rules
+    // Anthropic strict tool use: the same guarantee, of the same subset of JSON Schema as structured outputs
+    if (fn.strict === true) { tool.strict = true; tool.input_schema = anthropicSchema(tool.input_schema, []) as Tool['input_schema']; }
     return tool;
   });
 }
