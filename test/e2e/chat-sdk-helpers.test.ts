@@ -199,6 +199,27 @@ describe('parse() and stream() with auto-parsed formats and strict tools (openai
     expect(c.choices[0]!.finish_reason).toBe('tool_calls');
     expect(upstream.requests.at(-1)!.json.tools[0].input_schema.properties.age).toEqual({ type: 'integer', description: 'Also: minimum: 0, maximum: 150' });
   });
+
+  test('an enum or a const of objects or arrays (Anthropic compiles only primitive ones): answered, moved into the description and named', async () => {
+    const schema = {
+      type: 'object', additionalProperties: false, required: ['size', 'origin', 'unit'],
+      properties: {
+        size: { enum: [[1, 1], [2, 2]] },
+        origin: { const: { x: 0, y: 0 } },
+        unit: { type: 'string', enum: ['cm', 'in'] },
+      },
+    };
+    upstream.handler = answering(() => message([{ type: 'text', text: '{"size":[1,1],"origin":{"x":0,"y":0},"unit":"cm"}' }], 'end_turn'));
+    const { data, response } = await oa.chat.completions.parse({
+      model: 'claude-opus-5-5', messages: hi, response_format: { type: 'json_schema', json_schema: { name: 'Box', schema, strict: true } },
+    }).withResponse();
+    expect(data.choices[0]!.message.parsed as unknown).toEqual({ size: [1, 1], origin: { x: 0, y: 0 }, unit: 'cm' });
+    const sent = upstream.requests.at(-1)!.json.output_config.format.schema;
+    expect(sent.properties.size).toEqual({ description: 'Also: enum: [[1,1],[2,2]]' });
+    expect(sent.properties.origin).toEqual({ description: 'Also: const: {"x":0,"y":0}' });
+    expect(sent.properties.unit).toEqual({ type: 'string', enum: ['cm', 'in'] }); // primitive: kept, type and all
+    expect(response.headers.get('x-switchboard-dropped')).toBe('response_format.json_schema enum, const (not enforced by Anthropic: written into the schema\'s descriptions)');
+  });
 });
 
 describe('knobs with no Anthropic form: answered, and named in x-switchboard-dropped', () => {

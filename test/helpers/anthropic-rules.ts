@@ -96,6 +96,9 @@ function unsupportedKeyword(node: any): string | null {
     for (const k of UNSUPPORTED[type] ?? []) if (k in node) return `For '${type}' type, property '${k}' is not supported`;
     if (type === 'array' && typeof node.minItems === 'number' && node.minItems > 1) return "For 'array' type, 'minItems' values other than 0 or 1 are not supported";
   }
+  // "JSON Schema limitations", not supported: complex types within enums (strings, numbers, bools and nulls only)
+  const literals = [...(Array.isArray(node.enum) ? node.enum : []), ...('const' in node ? [node.const] : [])];
+  if (literals.some((x) => x !== null && typeof x === 'object')) return 'enum and const values must be strings, numbers, booleans or null';
   for (const v of Object.values(node)) { const p = unsupportedKeyword(v); if (p) return p; }
   return null;
 }

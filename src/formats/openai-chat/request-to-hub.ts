@@ -720,11 +720,11 @@ function applyResponseFormat(req: ChatCompletionCreateParams, hub: MessageCreate
  * A JSON Schema as Anthropic's constrained decoding takes it (structured outputs, and a strict tool's input_schema),
  * where OpenAI's takes more: Anthropic refuses the rest with a 400 ("For 'integer' type, property 'minimum' is not
  * supported", "For 'object' type, 'additionalProperties' must be explicitly set to false"), and a zod schema's
- * `.min(1)` writes `minLength`. As the Anthropic SDK sends a schema: what the decoder compiles is kept (types, enum,
- * const, anyOf, allOf, `$ref` and `$defs`, properties and required, items, minItems 0 or 1, string formats it knows),
- * `oneOf` becomes `anyOf`, every object is closed (`additionalProperties: false`: an answer without extra properties
- * still matches the client's schema), and every other keyword is written into the schema's description for the model
- * to follow (`moved` gets their names). The answer is then held to a looser schema than the client's, which its own
+ * `.min(1)` writes `minLength`. As the Anthropic SDK sends a schema: what the decoder compiles is kept (types, enum
+ * and const of strings, numbers, booleans and null, anyOf, allOf, `$ref` and `$defs`, properties and required, items,
+ * minItems 0 or 1, string formats it knows), `oneOf` becomes `anyOf`, every object is closed (`additionalProperties:
+ * false`: an answer without extra properties still matches the client's schema), and every other keyword is written
+ * into the schema's description for the model to follow (`moved` gets their names). The answer is then held to a looser schema than the client's, which its own
  * validation (the SDKs' parse()) still applies. A fresh object: the client's schema is not modified.
  */
 function anthropicSchema(node: unknown, moved: string[]): unknown {
@@ -738,8 +738,12 @@ function anthropicSchema(node: unknown, moved: string[]): unknown {
   for (const key in node) {
     const value = node[key];
     switch (key) {
-      case 'type': case 'enum': case 'const': case 'required': case 'title': case 'description': case '$ref':
+      case 'type': case 'required': case 'title': case 'description': case '$ref':
         out[key] = value;
+        break;
+      case 'enum': case 'const': // strings, numbers, booleans and null: Anthropic refuses an object or an array here
+        if ((key === 'enum' && Array.isArray(value) ? value : [value]).every((x) => x === null || typeof x !== 'object')) out[key] = value;
+        else rest.push([key, value]);
         break;
       case '$defs': case 'definitions': case 'properties':
         out[key] = eachValue(value);
