@@ -220,6 +220,26 @@ describe('parse() and stream() with auto-parsed formats and strict tools (openai
     expect(sent.properties.unit).toEqual({ type: 'string', enum: ['cm', 'in'] }); // primitive: kept, type and all
     expect(response.headers.get('x-switchboard-dropped')).toBe('response_format.json_schema enum, const (not enforced by Anthropic: written into the schema\'s descriptions)');
   });
+
+  test('nullable: true (the openai SDK\'s zodResponseFormat writes it for a zod 3 .nullable() string, number or boolean): sent as a type with null, so null can be answered', async () => {
+    const schema = {
+      type: 'object', additionalProperties: false, required: ['first', 'middle', 'size'],
+      properties: {
+        first: { type: 'string' },
+        middle: { type: 'string', nullable: true },
+        size: { type: 'string', enum: ['s', 'm'], nullable: true },
+      },
+    };
+    upstream.handler = answering(() => message([{ type: 'text', text: '{"first":"Ada","middle":null,"size":null}' }], 'end_turn'));
+    const { data, response } = await oa.chat.completions.parse({
+      model: 'claude-opus-5-5', messages: hi, response_format: { type: 'json_schema', json_schema: { name: 'Name', schema, strict: true } },
+    }).withResponse();
+    expect(data.choices[0]!.message.parsed as unknown).toEqual({ first: 'Ada', middle: null, size: null });
+    const sent = upstream.requests.at(-1)!.json.output_config.format.schema;
+    expect(sent.properties.middle).toEqual({ type: ['string', 'null'] });
+    expect(sent.properties.size).toEqual({ type: ['string', 'null'], enum: ['s', 'm', null] });
+    expect(response.headers.get('x-switchboard-dropped')).toBeNull();
+  });
 });
 
 describe('knobs with no Anthropic form: answered, and named in x-switchboard-dropped', () => {

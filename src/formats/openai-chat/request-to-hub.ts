@@ -722,10 +722,11 @@ function applyResponseFormat(req: ChatCompletionCreateParams, hub: MessageCreate
  * supported", "For 'object' type, 'additionalProperties' must be explicitly set to false"), and a zod schema's
  * `.min(1)` writes `minLength`. As the Anthropic SDK sends a schema: what the decoder compiles is kept (types, enum
  * and const of strings, numbers, booleans and null, anyOf, allOf, `$ref` and `$defs`, properties and required, items,
- * minItems 0 or 1, string formats it knows), `oneOf` becomes `anyOf`, every object is closed (`additionalProperties:
- * false`: an answer without extra properties still matches the client's schema), and every other keyword is written
- * into the schema's description for the model to follow (`moved` gets their names). The answer is then held to a looser schema than the client's, which its own
- * validation (the SDKs' parse()) still applies. A fresh object: the client's schema is not modified.
+ * minItems 0 or 1, string formats it knows), `oneOf` becomes `anyOf`, OpenAPI's `nullable: true` a type with `null`,
+ * every object is closed (`additionalProperties: false`: an answer without extra properties still matches the
+ * client's schema), and every other keyword is written into the schema's description for the model to follow (`moved`
+ * gets their names). The answer is then held to a looser schema than the client's, which its own validation (the
+ * SDKs' parse()) still applies. A fresh object: the client's schema is not modified.
  */
 function anthropicSchema(node: unknown, moved: string[]): unknown {
   if (!isRecord(node)) return node; // `true` / `false` schemas, and what is not a schema at all, as they are
@@ -766,6 +767,9 @@ function anthropicSchema(node: unknown, moved: string[]): unknown {
         if (types.includes('string') && typeof value === 'string' && STRING_FORMATS.has(value)) out.format = value;
         else rest.push([key, value]);
         break;
+      case 'nullable': // OpenAPI's, which the openai SDK's zodResponseFormat writes for a zod 3 `.nullable()`: null joins the type below
+        if (value !== true || node.type === undefined) rest.push([key, value]);
+        break;
       case 'additionalProperties': case '$schema':
         break; // closed below / names the dialect and constrains nothing
       default:
@@ -773,6 +777,10 @@ function anthropicSchema(node: unknown, moved: string[]): unknown {
     }
   }
   if (types.includes('object') || out.properties !== undefined) out.additionalProperties = false;
+  if (node.nullable === true && node.type !== undefined) {
+    if (!types.includes('null')) out.type = [...types, 'null'];
+    if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+  }
   if (rest.length > 0) {
     for (const [k] of rest) moved.push(k);
     const also = rest.map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ');
