@@ -240,6 +240,22 @@ describe('parse() and stream() with auto-parsed formats and strict tools (openai
     expect(sent.properties.size).toEqual({ type: ['string', 'null'], enum: ['s', 'm', null] });
     expect(response.headers.get('x-switchboard-dropped')).toBeNull();
   });
+
+  test('an object open to more properties (a zod .record()): closed, as Anthropic requires, and what it allowed written into its description and named', async () => {
+    const schema = {
+      type: 'object', additionalProperties: false, required: ['scores'],
+      properties: { scores: { type: 'object', additionalProperties: { type: 'number' } } },
+    };
+    upstream.handler = answering(() => message([{ type: 'text', text: '{"scores":{}}' }], 'end_turn'));
+    const { data, response } = await oa.chat.completions.parse({
+      model: 'claude-opus-5-5', messages: hi, response_format: { type: 'json_schema', json_schema: { name: 'Scores', schema, strict: true } },
+    }).withResponse();
+    expect(data.choices[0]!.message.parsed as unknown).toEqual({ scores: {} });
+    const sent = upstream.requests.at(-1)!.json.output_config.format.schema;
+    expect(sent.properties.scores).toEqual({ type: 'object', additionalProperties: false, description: 'Also: additionalProperties: {"type":"number"}' });
+    expect(sent.additionalProperties).toBe(false);
+    expect(response.headers.get('x-switchboard-dropped')).toBe('response_format.json_schema additionalProperties (not enforced by Anthropic: written into the schema\'s descriptions)');
+  });
 });
 
 describe('knobs with no Anthropic form: answered, and named in x-switchboard-dropped', () => {

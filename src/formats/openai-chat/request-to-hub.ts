@@ -770,8 +770,11 @@ function anthropicSchema(node: unknown, moved: string[]): unknown {
       case 'nullable': // OpenAPI's, which the openai SDK's zodResponseFormat writes for a zod 3 `.nullable()`: null joins the type below
         if (value !== true || node.type === undefined) rest.push([key, value]);
         break;
-      case 'additionalProperties': case '$schema':
-        break; // closed below / names the dialect and constrains nothing
+      case 'additionalProperties': // closed below; what an open object allowed (a zod .record()'s values) is lost, so said
+        if (value !== false) rest.push([key, value]);
+        break;
+      case '$schema':
+        break; // names the dialect and constrains nothing
       default:
         rest.push([key, value]);
     }
