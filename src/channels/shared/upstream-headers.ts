@@ -125,8 +125,9 @@ export function channelSecrets(config: ChannelConfig): string[] {
 }
 
 /**
- * `authorization` and the like by name, a name ending in `auth` (`x-corp-auth`), else one that holds a word for a
- * credential (`x-api-key`, `x-auth-token`, `x-vault-secret`, `x-jwt`); not every `…auth…` name (`x-auth-mode:
- * required` would mask the word wherever it occurs).
+ * A name holding `authorization` or `authentication` (`proxy-authorization`, Azure's `x-ms-authorization-auxiliary`),
+ * `cookie` by name, a name ending in `auth` (`x-corp-auth`), else one that holds a word for a credential
+ * (`x-api-key`, `x-auth-token`, `x-vault-secret`, `x-jwt`); not every `…auth…` name (`x-auth-mode: required` would
+ * mask the word wherever it occurs).
  */
-const CREDENTIAL_HEADER = /^(?:proxy-)?authorization$|^cookie$|auth$|key|token|secret|password|passwd|credential|jwt|session|signature/i;
+const CREDENTIAL_HEADER = /authori[sz]ation|authentication|^cookie$|auth$|key|token|secret|password|passwd|credential|jwt|session|signature/i;

@@ -28,6 +28,9 @@ describe('channelSecrets', () => {
       .toEqual(['sk-main-1234', 'Bearer tok-12345678', 'tok-12345678', 'k-87654321']);
     expect(channelSecrets(config({}))).toEqual([]);
     // a name that merely mentions auth is not a credential's: its value would be masked wherever it occurs
+    // authorization in any header name holds one (Azure's x-ms-authorization-auxiliary, a proxy's x-authorization)
+    expect(channelSecrets(config({ 'x-authorization': 'tok-abcdefgh', 'x-ms-authorization-auxiliary': 'Bearer aux-12345678', 'x-authentication': 'auth-9876543' })))
+      .toEqual(['tok-abcdefgh', 'Bearer aux-12345678', 'aux-12345678', 'auth-9876543']);
     expect(channelSecrets(config({ 'x-auth-mode': 'required', 'x-jwt': 'eyJhbGciOi.x', 'x-session-id': 'sess-1234567' }))).toEqual(['eyJhbGciOi.x', 'sess-1234567']);
   });
   test('every secret is masked, in text and in bytes', () => {
