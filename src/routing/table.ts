@@ -25,9 +25,10 @@ export class RoutingTable {
     for (const channel of channels) {
       const { models, priority, weight } = channel.config;
       const entries: Array<[string, string]> = Array.isArray(models) ? models.map((m) => [m, m]) : Object.entries(models);
+      const patterns: PatternRoute[] = [];
       for (const [exposed, upstream] of entries) {
         if (exposed.includes('*')) {
-          this.patterns.push({ pattern: exposed, upstream: upstream === exposed ? null : upstream, channel, priority, weight });
+          patterns.push({ pattern: exposed, upstream: upstream === exposed ? null : upstream, channel, priority, weight });
           continue;
         }
         let list = this.exact.get(exposed);
@@ -35,6 +36,9 @@ export class RoutingTable {
         // a name listed twice is one candidate: the channel is tried once, at its own weight
         if (!list.some((r) => r.channel === channel)) list.push({ channel, upstreamModel: upstream, priority, weight });
       }
+      // of a channel's patterns matching a name, the first is its candidate (routes): the longest, as for the quirks'
+      // max_output_tokens, so `claude-opus-*` beats `claude-*` in whatever order the map lists them
+      this.patterns.push(...patterns.sort((a, b) => b.pattern.length - a.pattern.length));
     }
   }
 
@@ -44,7 +48,7 @@ export class RoutingTable {
     if (hit) return hit;
     const out: Route[] = [];
     for (const p of this.patterns) {
-      // two of one channel's patterns matching (`claude-*`, `*-sonnet-*`) make one candidate, as above
+      // two of one channel's patterns matching (`claude-*`, `*-sonnet-*`) make one candidate, the longest's (above)
       if (globMatch(p.pattern, model) && !out.some((r) => r.channel === p.channel)) {
         out.push({ channel: p.channel, upstreamModel: p.upstream ?? model, priority: p.priority, weight: p.weight });
       }

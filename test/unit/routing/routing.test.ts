@@ -30,6 +30,14 @@ describe('RoutingTable', () => {
     expect(t2.routes('claude-sonnet-4-5').map((r) => r.channel.name)).toEqual(['a', 'b']);
     expect(t2.routes('m').map((r) => r.channel.name)).toEqual(['a']);
   });
+  test('a channel whose patterns map to two upstream names sends the longest matching one\'s, whatever their order', () => {
+    // "everything to deepseek-chat, opus to deepseek-reasoner": written general-first, opus went to deepseek-chat
+    for (const models of [{ 'claude-*': 'deepseek-chat', 'claude-opus-*': 'deepseek-reasoner' }, { 'claude-opus-*': 'deepseek-reasoner', 'claude-*': 'deepseek-chat' }]) {
+      const t2 = new RoutingTable([ch('a', models), ch('b', ['claude-*'])]);
+      expect(t2.routes('claude-opus-4-1').map((r) => [r.channel.name, r.upstreamModel])).toEqual([['a', 'deepseek-reasoner'], ['b', 'claude-opus-4-1']]);
+      expect(t2.routes('claude-sonnet-4-5').map((r) => [r.channel.name, r.upstreamModel])).toEqual([['a', 'deepseek-chat'], ['b', 'claude-sonnet-4-5']]);
+    }
+  });
   test('a pattern with two stars', () => {
     const t2 = new RoutingTable([ch('z', ['claude-*-5-*'])]);
     expect(t2.routes('claude-opus-5-5').length).toBe(1);
