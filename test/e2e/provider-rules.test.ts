@@ -171,3 +171,21 @@ describe('Mistral', () => {
     expect(sent.at(-1).content.map((p: any) => p.type)).toEqual(['text', 'image_url', 'text']);
   });
 });
+
+test('Gemini\'s OpenAI-compatible endpoint answers an error as a list of one (`[{"error": …}]`): the client reads Gemini\'s message and a rate_limit_error, not "HTTP 429"', async () => {
+  // n4ze3m/page-assist#406: a quota error from https://generativelanguage.googleapis.com/v1beta/openai/chat/completions
+  const mock = startMockUpstream(() => new Response(JSON.stringify([{ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } }], null, 2), { status: 429, headers: { 'content-type': 'application/json' } }));
+  const g = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    channels: [{ name: 'gemini', type: 'openai', provider: 'gemini', base_url: `${mock.url}/v1beta/openai`, api_key: 'AIza-test-key-1234567890', models: { 'claude-sonnet-4-5': 'gemini-2.5-pro' } }],
+  });
+  try {
+    const client = new Anthropic({ apiKey: KEY, baseURL: g.url, maxRetries: 0 });
+    const err = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(err.error.error).toMatchObject({ type: 'rate_limit_error', message: 'Resource has been exhausted (e.g. check quota).' });
+  } finally {
+    await g.stop();
+    await mock.stop();
+  }
+});

@@ -3,7 +3,7 @@
  * Upstream OpenAI-style errors → GatewayError with the Anthropic error type a client expects.
  * Bodies seen in the wild: OpenAI `{"error":{"message","type","param","code"}}`, OpenRouter
  * `{"error":{"code":429,"message","metadata":{"raw"}}}`, Groq in-stream `{"error":{…,"status_code":400}}`,
- * vLLM `{"object":"error","message",…}`, FastAPI `{"detail":…}`, or plain text.
+ * vLLM `{"object":"error","message",…}`, FastAPI `{"detail":…}`, Gemini's `[{"error":{…}}]`, or plain text.
  * The status → type table is Anthropic's (https://docs.anthropic.com/en/api/errors).
  */
 import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
@@ -52,6 +52,8 @@ export function chatChoiceError(choice: { error?: unknown; finish_reason?: unkno
 }
 
 function errorObject(body: unknown): ChatErrorObject | undefined {
+  // Gemini's OpenAI-compatible endpoint answers with a list of one (`[{"error": {"code": 429, …}}]`, n4ze3m/page-assist#406)
+  if (Array.isArray(body) && body.length > 0 && isRecord(body[0])) body = body[0];
   if (!isRecord(body)) return undefined;
   const e = body.error;
   if (isRecord(e)) return e as ChatErrorObject;

@@ -265,6 +265,8 @@ describe('upstream errors', () => {
     ['OpenRouter metadata.raw appended', { error: { code: 429, message: 'Provider returned error', metadata: { raw: 'rate-limited upstream' } } }, 'Provider returned error: rate-limited upstream', null, null],
     ['vLLM top-level message', { object: 'error', message: 'model not found', type: 'NotFoundError' }, 'model not found', null, null],
     ['FastAPI detail', { detail: 'Not Found' }, 'Not Found', null, null],
+    // Gemini's OpenAI-compatible endpoint (n4ze3m/page-assist#406)
+    ['a list of one (Gemini)', [{ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } }], 'Resource has been exhausted (e.g. check quota).', null, null],
     ['string error', { error: 'upstream down' }, 'upstream down', null, null],
     ['plain text body', 'Bad Gateway', 'Bad Gateway', null, null],
     ['empty body', undefined, 'upstream returned HTTP 418', null, null],
