@@ -3,7 +3,8 @@
  * Upstream OpenAI-style errors → GatewayError with the Anthropic error type a client expects.
  * Bodies seen in the wild: OpenAI `{"error":{"message","type","param","code"}}`, OpenRouter
  * `{"error":{"code":429,"message","metadata":{"raw"}}}`, Groq in-stream `{"error":{…,"status_code":400}}`,
- * vLLM `{"object":"error","message",…}`, FastAPI `{"detail":…}`, Gemini's `[{"error":{…}}]`, or plain text.
+ * vLLM `{"object":"error","message",…}`, FastAPI `{"detail":…}` (Mistral's inside its `message`), Gemini's
+ * `[{"error":{…}}]`, or plain text.
  * The status → type table is Anthropic's (https://docs.anthropic.com/en/api/errors).
  */
 import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
@@ -60,11 +61,28 @@ function errorObject(body: unknown): ChatErrorObject | undefined {
   if (typeof e === 'string') return { message: e };
   // vLLM / llama.cpp style: the error fields at the top level
   if (typeof body.message === 'string') return body as ChatErrorObject;
+  // Mistral's validation errors: the top-level message is FastAPI's `{"detail": […]}` (editor-code-assistant/eca#231)
+  if (isRecord(body.message) && validationMessage(body.message.detail)) return { ...(body as ChatErrorObject), message: validationMessage(body.message.detail) };
   if (typeof body.detail === 'string') return { message: body.detail };
-  if (Array.isArray(body.detail) && isRecord(body.detail[0]) && typeof body.detail[0].msg === 'string') {
-    return { message: String(body.detail[0].msg) };
-  }
+  const listed = validationMessage(body.detail);
+  if (listed) return { message: listed };
   return undefined;
+}
+
+/**
+ * A FastAPI / pydantic validation error list (`[{"loc": ["body", "max_completion_tokens"], "msg": "Extra inputs are
+ * not permitted"}, …]`) as one message naming each field: `max_completion_tokens: Extra inputs are not permitted`.
+ * At most five; undefined for anything else.
+ */
+function validationMessage(detail: unknown): string | undefined {
+  if (!Array.isArray(detail)) return undefined;
+  const parts: string[] = [];
+  for (const d of detail.slice(0, 5)) {
+    if (!isRecord(d) || typeof d.msg !== 'string') continue;
+    const at = Array.isArray(d.loc) ? d.loc.filter((x) => x !== 'body').join('.') : '';
+    parts.push(at ? `${at}: ${d.msg}` : d.msg);
+  }
+  return parts.length ? parts.join('; ') : undefined;
 }
 
 function statusFromError(err: ChatErrorObject | undefined): number | undefined {

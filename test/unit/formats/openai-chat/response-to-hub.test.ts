@@ -265,6 +265,9 @@ describe('upstream errors', () => {
     ['OpenRouter metadata.raw appended', { error: { code: 429, message: 'Provider returned error', metadata: { raw: 'rate-limited upstream' } } }, 'Provider returned error: rate-limited upstream', null, null],
     ['vLLM top-level message', { object: 'error', message: 'model not found', type: 'NotFoundError' }, 'model not found', null, null],
     ['FastAPI detail', { detail: 'Not Found' }, 'Not Found', null, null],
+    ['FastAPI validation list', { detail: [{ type: 'missing', loc: ['body', 'messages'], msg: 'Field required' }, { type: 'extra_forbidden', loc: ['body', 'store'], msg: 'Extra inputs are not permitted' }] }, 'messages: Field required; store: Extra inputs are not permitted', null, null],
+    // Mistral's 422 (editor-code-assistant/eca#231)
+    ['Mistral validation error', { object: 'error', message: { detail: [{ type: 'extra_forbidden', loc: ['body', 'max_completion_tokens'], msg: 'Extra inputs are not permitted', input: 32000 }] }, type: 'invalid_request_error', param: null, code: null }, 'max_completion_tokens: Extra inputs are not permitted', null, null],
     // Gemini's OpenAI-compatible endpoint (n4ze3m/page-assist#406)
     ['a list of one (Gemini)', [{ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } }], 'Resource has been exhausted (e.g. check quota).', null, null],
     ['string error', { error: 'upstream down' }, 'upstream down', null, null],
