@@ -52,6 +52,17 @@ const lastLog = async (n: number) => {
   return gw.requestLogs()[n - 1];
 };
 
+/** The log line of the request `run` makes through `g`. */
+async function logOf(g: TestGateway, run: () => Promise<unknown>) {
+  const before = g.requestLogs().length;
+  await run();
+  await until(() => g.requestLogs().length > before);
+  return g.requestLogs()[before];
+}
+
+/** Settles when `p` fails; a request that was to fail and did not fails the test. */
+const failing = (p: Promise<unknown>) => p.then(() => { throw new Error('the answer did not fail'); }, () => {});
+
 const question = (words: number) => [{ role: 'user' as const, content: `Write it out. ${'context '.repeat(words)}` }];
 
 describe('usage that the upstream did not report is estimated, and marked so', () => {
@@ -190,13 +201,7 @@ describe('usage of an answer that ends before its end', () => {
     beforeUsage.stop();
     afterUsage.stop();
   });
-  const logAfter = async (run: () => Promise<unknown>) => {
-    const before = g.requestLogs().length;
-    await run();
-    await until(() => g.requestLogs().length > before);
-    return g.requestLogs()[before];
-  };
-  const failing = (p: Promise<unknown>) => p.then(() => { throw new Error('the answer did not fail'); }, () => {});
+  const logAfter = (run: () => Promise<unknown>) => logOf(g, run);
 
   test('a translated stream whose connection is cut after the usage chunk: the upstream\'s counts, not estimates', async () => {
     const log = await logAfter(() => failing(gAn.messages.stream({ model: 'cut-after', max_tokens: 500, messages: question(200) }).finalMessage()));
@@ -296,20 +301,14 @@ describe('usage of an Anthropic answer that ends before its message_delta', () =
     await anthropicUp?.stop();
     cut.stop();
   });
-  const logAfter = async (run: () => Promise<unknown>) => {
-    const before = g.requestLogs().length;
-    await run();
-    await until(() => g.requestLogs().length > before);
-    return g.requestLogs()[before];
-  };
+  const logAfter = (run: () => Promise<unknown>) => logOf(g, run);
   const near = (n: number) => {
     expect(n).toBeGreaterThan(OUTPUT * 0.67);
     expect(n).toBeLessThan(OUTPUT * 1.33);
   };
 
   test('relayed, the connection cut: the output estimated from what streamed, the input Anthropic\'s', async () => {
-    const log = await logAfter(() => gAn.messages.stream({ model: 'claude-cut', max_tokens: 500, messages: question(5) }).finalMessage().then(
-      () => { throw new Error('the answer did not fail'); }, () => {}));
+    const log = await logAfter(() => failing(gAn.messages.stream({ model: 'claude-cut', max_tokens: 500, messages: question(5) }).finalMessage()));
     expect(log).toMatchObject({ channel: 'cut', outcome: 'error', input_tokens: 43, usage_estimated: true });
     near(log.output_tokens);
   });
