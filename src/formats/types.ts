@@ -130,6 +130,12 @@ export interface TranslateContext {
    * with tool calls in its history, looked in only for an answer's few calls.
    */
   historyToolIds?: readonly string[];
+  /**
+   * Upstream role: the tool names sent under an alias because the provider would refuse them (formats/openai-chat/
+   * tool-names.ts: longer than 64 characters…), alias → the client's name, noted by the request converter; an answer's
+   * calls are given back under the client's name. Undefined when every name went as it is.
+   */
+  toolNames?: Map<string, string>;
 }
 
 /** A request's tools prepared once for many requests (pipeline/tools-memo.ts). Shared: never mutated. */
@@ -143,7 +149,11 @@ export interface PreparedTools {
    * writes `placeholder` as the value of its tools field, and takes `names`, `count` and `dropped` as what its own
    * translation would have given. Null: the channel's converter translates `hub` itself.
    */
-  readonly upstream: { placeholder: string; names: ReadonlySet<string>; count: number; dropped: readonly string[] } | null;
+  readonly upstream: {
+    placeholder: string; names: ReadonlySet<string>; count: number; dropped: readonly string[];
+    /** The tools sent under another name than the client's (TranslateContext.toolNames), upstream name → client's; null: none. */
+    renamed: ReadonlyMap<string, string> | null;
+  } | null;
 }
 
 export interface Format<Quirks = undefined> {
@@ -180,9 +190,10 @@ export interface Format<Quirks = undefined> {
   requestFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks: Quirks): unknown;
   /**
    * Optional: hub tools → this format's tools value (serialised as it is), the name of each tool offered, and
-   * what could not be carried: exactly what requestFromHub gives for them, so it can take `ctx.tools.upstream`.
+   * what could not be carried: exactly what requestFromHub gives for them, so it can take `ctx.tools.upstream`; and
+   * the tools it gave another name than the client's (upstream name → client's), if any.
    */
-  toolsFromHub?(tools: Tool[], quirks: Quirks): { value: unknown; names: string[]; dropped: string[] };
+  toolsFromHub?(tools: Tool[], quirks: Quirks): { value: unknown; names: string[]; dropped: string[]; renamed?: ReadonlyMap<string, string> };
   responseToHub(body: unknown, ctx: TranslateContext, quirks: Quirks): Message;
   /** Upstream SSE events → hub events. Must emit a complete, valid Anthropic event sequence. */
   streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent> & Partial<HubDeltaReader & UsageSoFar>;

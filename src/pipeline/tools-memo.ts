@@ -47,6 +47,7 @@ interface ChannelTools {
   names: ReadonlySet<string>;
   count: number;
   dropped: readonly string[];
+  renamed: ReadonlyMap<string, string> | null;
 }
 
 const utf8 = new TextDecoder();
@@ -124,14 +125,14 @@ export function prepareTools(entry: ToolsEntry, channel: Channel, spanId: number
     if (fromHub) {
       try {
         const r = fromHub(entry.hub, channel.quirks as never);
-        own = { bytes: utf8Encoder.encode(JSON.stringify(r.value)), names: new Set(r.names), count: r.names.length, dropped: r.dropped };
+        own = { bytes: utf8Encoder.encode(JSON.stringify(r.value)), names: new Set(r.names), count: r.names.length, dropped: r.dropped, renamed: r.renamed ?? null };
       } catch {
         own = null;
       }
     }
     entry.channels.set(channel, own);
   }
-  const upstream = own && { placeholder: valuePlaceholder(spanId), names: own.names, count: own.count, dropped: own.dropped };
+  const upstream = own && { placeholder: valuePlaceholder(spanId), names: own.names, count: own.count, dropped: own.dropped, renamed: own.renamed };
   return { tools: { hub: entry.hub, clientCount: entry.clientCount, upstream }, span: own?.bytes ?? null };
 }
 

@@ -124,6 +124,7 @@ function translationContext(requestedModel: string, upstreamModel: string, defau
     maxTokensSent: undefined,
     tools: undefined,
     historyToolIds: undefined,
+    toolNames: undefined,
   };
 }
 

@@ -28,6 +28,7 @@ import type { ChatQuirks } from './quirks.ts';
 import { reasoningKeptIn } from './response-to-hub.ts';
 import { appendCarried, detailsInSignature } from './reasoning-details.ts';
 import { SKIP_THOUGHT_SIGNATURE, readSignedToolId } from './thought-signature.ts';
+import { toolNameUp, upstreamToolName } from './tool-names.ts';
 import type {
   ChatCompletionAssistantMessageParam, ChatCompletionContentPart, ChatCompletionCreateParams,
   ChatCompletionMessageParam, ChatCompletionMessageToolCall, ChatCompletionTool, ChatCompletionToolChoiceOption,
@@ -179,7 +180,7 @@ function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks
         break;
       }
       case 'assistant': {
-        const a = assistantTurn(m, path, quirks, toolIds);
+        const a = assistantTurn(m, path, ctx, quirks, toolIds);
         const last = out.at(-1);
         if (a && previous === 'assistant' && last?.role === 'assistant') out[out.length - 1] = joinAssistant(last, a);
         else if (a) out.push(a);
@@ -328,7 +329,7 @@ function userParts(b: OtherBlockParam, p: string, ctx: TranslateContext, quirks:
   }
 }
 
-function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolIds: ToolIdMap): ChatCompletionAssistantMessageParam | undefined {
+function assistantTurn(m: MessageParam, path: string, ctx: TranslateContext, quirks: ChatQuirks, toolIds: ToolIdMap): ChatCompletionAssistantMessageParam | undefined {
   if (typeof m.content === 'string') return m.content === '' ? undefined : { role: 'assistant', content: m.content };
   if (!Array.isArray(m.content)) throw invalidRequest('must be a string or an array of content blocks', `${path}.content`);
   const texts: string[] = [];
@@ -345,7 +346,8 @@ function assistantTurn(m: MessageParam, path: string, quirks: ChatQuirks, toolId
         if (typeof name !== 'string') throw invalidRequest('must be a string', `${p}.name`);
         // the arguments of a function call are a JSON object; Anthropic refuses any other input too
         if (input !== undefined && input !== null && !isRecord(input)) throw invalidRequest('must be an object', `${p}.input`);
-        const call: ChatCompletionMessageToolCall = { id: toolIds.call(id), type: 'function', function: { name, arguments: JSON.stringify(input ?? {}) } };
+        // under the name its tool is offered by (tool-names.ts: one the provider would refuse goes as an alias)
+        const call: ChatCompletionMessageToolCall = { id: toolIds.call(id), type: 'function', function: { name: toolNameUp(name, ctx), arguments: JSON.stringify(input ?? {}) } };
         if (toolIds.signatures) {
           // the signature the provider gave this call, carried in its id (quirks.thought_signatures)
           const signature = toolIds.signatureOf(id);
@@ -414,7 +416,7 @@ function toolMessage(
         // here that tool is offered as a function (applyTools) and the model is told so
         case 'tool_reference':
           if (typeof c.tool_name !== 'string' || !c.tool_name) throw invalidRequest('must be a non-empty string', `${cp}.tool_name`);
-          texts.push(`Tool ${c.tool_name} is now available to call.`);
+          texts.push(`Tool ${toolNameUp(c.tool_name, ctx)} is now available to call.`);
           break;
         default: throw unsupportedBlock(c, cp);
       }
@@ -599,11 +601,12 @@ const TOOL_KEYS = new Set(['name', 'description', 'input_schema', 'type', 'cache
 
 /**
  * Hub tools → Chat Completions function tools (Format.toolsFromHub): what a provider can be given, the name of
- * each, and what was left out.
+ * each, what was left out, and the tools sent under an alias (tool-names.ts: a name the provider would refuse).
  */
-export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks, loaded?: ReadonlySet<string>): { value: ChatCompletionTool[]; names: string[]; dropped: string[] } {
+export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks, loaded?: ReadonlySet<string>): { value: ChatCompletionTool[]; names: string[]; dropped: string[]; renamed?: Map<string, string> } {
   const value: ChatCompletionTool[] = [];
   const dropped: string[] = [];
+  let renamed: Map<string, string> | undefined;
   (Array.isArray(hubTools) ? (hubTools as Tool[]) : []).forEach((t, i) => {
     // a toolset has no name of its own: named by its server (mcp_toolset) or its type
     const name = typeof t?.name === 'string' ? t.name : typeof t?.mcp_server_name === 'string' ? t.mcp_server_name : typeof t?.type === 'string' ? t.type : `${i}`;
@@ -620,7 +623,11 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks, loaded?:
       dropped.push(`tools.${name} (defer_loading)`);
       return;
     }
-    const fn: ChatCompletionTool['function'] = { name, parameters: cleanSchema(t.input_schema, quirks.schema) };
+    // Anthropic's pattern wants one character at least; an empty name would go as an alias the client never wrote
+    if (name === '') throw invalidRequest('must be a non-empty string', `tools.${i}.name`);
+    const upstreamName = upstreamToolName(name);
+    if (upstreamName !== name) (renamed ??= new Map()).set(upstreamName, name);
+    const fn: ChatCompletionTool['function'] = { name: upstreamName, parameters: cleanSchema(t.input_schema, quirks.schema) };
     if (typeof t.description === 'string' && t.description) fn.description = t.description;
     // Anthropic's strict tool use guarantees schema-valid input; OpenAI's `strict` refuses schemas Anthropic takes
     // (optional properties), so it is not sent, and the client is told the guarantee is gone
@@ -630,7 +637,7 @@ export function chatToolsFromHub(hubTools: unknown, quirks: ChatQuirks, loaded?:
     for (const k in t) if (!TOOL_KEYS.has(k)) dropped.push(`tools.${name}.${k}`);
     value.push({ type: 'function', function: fn });
   });
-  return { value, names: value.map((t) => t.function.name), dropped };
+  return { value, names: value.map((t) => t.function.name), dropped, renamed };
 }
 
 function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks): void {
@@ -641,6 +648,8 @@ function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, 
   const prepared = ctx.tools?.upstream && hub.tools === ctx.tools.hub && !loadsDeferred(hub.tools, loaded) ? ctx.tools.upstream : null;
   const own = prepared ? null : chatToolsFromHub(hub.tools, quirks, loaded);
   for (const item of prepared?.dropped ?? own!.dropped) noteDropped(ctx, item);
+  const renamed = prepared ? prepared.renamed : own!.renamed;
+  if (renamed) for (const [alias, name] of renamed) (ctx.toolNames ??= new Map()).set(alias, name);
   const count = prepared ? prepared.count : own!.value.length;
 
   const choice = hub.tool_choice;
@@ -695,6 +704,7 @@ function loadsDeferred(tools: unknown, loaded: ReadonlySet<string>): boolean {
 
 const TOOL_CHOICE_TYPES: ReadonlySet<string> = new Set(['auto', 'any', 'none', 'tool']);
 
+/** `offered`: the names the tools are sent under (an alias for a name the provider would refuse, tool-names.ts). */
 function toolChoiceFromHub(choice: ToolChoice, offered: ReadonlySet<string>): ChatCompletionToolChoiceOption {
   switch (choice.type) {
     case 'auto': return 'auto';
@@ -702,8 +712,9 @@ function toolChoiceFromHub(choice: ToolChoice, offered: ReadonlySet<string>): Ch
     case 'none': return 'none';
     case 'tool':
       if (typeof choice.name !== 'string' || !choice.name) throw invalidRequest('required: the name of the tool to use', 'tool_choice.name');
-      if (!offered.has(choice.name)) throw invalidRequest(`tool "${choice.name}" is not among the tools this provider can be given`, 'tool_choice.name');
-      return { type: 'function', function: { name: choice.name } };
+      const name = upstreamToolName(choice.name);
+      if (!offered.has(name)) throw invalidRequest(`tool "${choice.name}" is not among the tools this provider can be given`, 'tool_choice.name');
+      return { type: 'function', function: { name } };
     default: {
       const unknown: never = choice;
       throw invalidRequest(`tool_choice type "${String((unknown as { type?: unknown }).type)}" is not supported`, 'tool_choice.type');

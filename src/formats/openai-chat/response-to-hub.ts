@@ -23,6 +23,7 @@ import type { ChatQuirks } from './quirks.ts';
 import { answerStopReason } from './stop-reason.ts';
 import { detailsSignature } from './reasoning-details.ts';
 import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
+import { toolNameDown } from './tool-names.ts';
 import type { ChatCompletion, ChatCompletionChoice, ChatContentPartOut, CompletionUsage, ReasoningDetail } from './types.ts';
 
 export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: ChatQuirks): Message {
@@ -91,7 +92,8 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
     const tool: ToolUseBlock = {
       type: 'tool_use',
       id,
-      name: typeof fn.name === 'string' ? fn.name : '',
+      // the client's name for a tool sent under an alias (tool-names.ts)
+      name: typeof fn.name === 'string' ? toolNameDown(fn.name, ctx) : '',
       input: parseToolArguments(typeof fn.arguments === 'string' ? fn.arguments : fn.arguments == null ? '' : JSON.stringify(fn.arguments)),
     };
     blocks.push(tool);

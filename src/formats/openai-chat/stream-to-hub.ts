@@ -29,6 +29,7 @@ import {
 import { answerStopReason } from './stop-reason.ts';
 import { detailsSignature, mergeDetailFragments } from './reasoning-details.ts';
 import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
+import { toolNameDown } from './tool-names.ts';
 import type { ReasoningDetail, ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
 
 /** The longest a streamed tool call's arguments may grow (characters): far beyond any real call. */
@@ -351,7 +352,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     const tool = this.toolFor(tc);
     if (signature && !tool.signature && tool.block === null) tool.signature = signature;
     if (id && !tool.upstreamId && tool.block === null) { tool.upstreamId = id; tool.id = this.unusedId(id); }
-    if (name && !tool.name) tool.name = name;
+    // the client's name for a tool sent under an alias (tool-names.ts); the name comes in a call's first fragment
+    if (name && !tool.name) tool.name = toolNameDown(name, this.ctx);
     if (args) {
       if (tool.args.length + tool.rest.length + args.length > this.maxToolArgs) {
         this.fail({ error: { message: `tool call ${tool.id}: arguments longer than ${this.maxToolArgs} characters` } });

@@ -33,10 +33,10 @@ const toGemini = channel('openai-chat', 'gemini'); // strict schema clean-up
 const toAnthropic = channel('anthropic');
 
 /** The ordinary path: the whole body parsed, converted, serialised. */
-function ordinary(from: FormatId, ch: Channel, body: string): { body: string; dropped: string[] } {
+function ordinary(from: FormatId, ch: Channel, body: string): { body: string; dropped: string[]; toolNames: TranslateContext['toolNames'] } {
   const ctx: TranslateContext = { requestedModel: 'm', upstreamModel: 'up', dropped: [], estimatedInputTokens: 0, defaultMaxTokens: 4096, thinkingStyle: 'adaptive' };
   const out = JSON.stringify(FORMATS[ch.nativeFormat].requestFromHub(FORMATS[from].requestToHub(JSON.parse(body), ctx), ctx, ch.quirks as never));
-  return { body: out, dropped: ctx.dropped };
+  return { body: out, dropped: ctx.dropped, toolNames: ctx.toolNames };
 }
 
 /** The pipeline's path for a fresh request with these bytes. */
@@ -45,7 +45,7 @@ function viaPipeline(from: FormatId, ch: Channel, body: string) {
   const skeleton = inbound.skeleton();
   const { ctx, body: out, estimate } = translateRequest(inbound, ch, 'up', 4096);
   estimate?.(); // as the pipeline does once the request is sent
-  return { body: typeof out === 'string' ? out : dec.decode(out), dropped: ctx.dropped, prepared: skeleton?.tools != null, channelForm: ctx.tools?.upstream != null, estimate: ctx.estimatedInputTokens };
+  return { body: typeof out === 'string' ? out : dec.decode(out), dropped: ctx.dropped, prepared: skeleton?.tools != null, channelForm: ctx.tools?.upstream != null, estimate: ctx.estimatedInputTokens, toolNames: ctx.toolNames };
 }
 
 // a body past the size below which requests are parsed in full (pipeline/inbound.ts: 64 KB)
@@ -77,6 +77,8 @@ function anthropicBody(over: Record<string, unknown> = {}, tools: unknown[] = cl
   });
 }
 
+const LONG_NAME = 'mcp__claude_ai_Atlassian_Rovo__getConfluencePageDescendantsByPathAndSpaceKey';
+
 const chatTools = () => [
   { type: 'function', function: { name: 'shell', description: 'Runs a command. '.repeat(30), parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'] } } },
   { type: 'function', function: { name: 'apply_patch', description: 'Applies a patch "quoted" \\ é 中文. '.repeat(20), parameters: { properties: { patch: { type: 'string' } } }, strict: true } },
@@ -103,6 +105,8 @@ const cases: Array<[string, FormatId, Channel, string]> = [
   ['tool_choice any, not streamed → openai', 'anthropic', toOpenai, anthropicBody({ tool_choice: { type: 'any' }, stream: false })],
   ['only tools a provider cannot take, tool_choice any → openai', 'anthropic', toOpenai, anthropicBody({ tool_choice: { type: 'any' } }, [...claudeTools().slice(3), { type: 'bash_20250124', name: 'bash', note: 'x'.repeat(MIN_TOOLS_BYTES) }])],
   ['bench conversation → openai', 'anthropic', toOpenai, requestBody('anthropic', 'conversation', 'm', true)],
+  // an MCP tool's name longer than OpenAI takes (formats/openai-chat/tool-names.ts), chosen by tool_choice
+  ['a tool name past 64 characters, named by tool_choice → openai', 'anthropic', toOpenai, anthropicBody({ tool_choice: { type: 'tool', name: LONG_NAME } }, [...claudeTools(), { name: LONG_NAME, description: 'Descendants of a page', input_schema: schema() }])],
   ['Codex shape → anthropic', 'openai-chat', toAnthropic, chatBody()],
   ['tool_choice function, parallel_tool_calls false → anthropic', 'openai-chat', toAnthropic, chatBody({ tool_choice: { type: 'function', function: { name: 'apply_patch' } }, parallel_tool_calls: false })],
   ['allowed_tools (a filtered list) → anthropic', 'openai-chat', toAnthropic, chatBody({ tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'noop' } }] } } })],
@@ -124,6 +128,9 @@ describe('tools translated once give the bytes of an ordinary translation', () =
       expect(again.body).toBe(want.body);
       expect(again.dropped).toEqual(want.dropped);
       expect(again.estimate).toBe(first.estimate);
+      // the aliases of tool names the provider would refuse, which the answer's calls are given back under
+      expect(first.toolNames).toEqual(want.toolNames);
+      expect(again.toolNames).toEqual(want.toolNames);
       // message_start's estimate: made for a stream whose upstream reports input tokens only at the end (Chat
       // Completions), not for an Anthropic upstream, whose message_start carries them
       const streamed = (JSON.parse(body) as { stream?: boolean }).stream === true;
@@ -245,4 +252,16 @@ describe('splice: a value placeholder', () => {
     expect(splice(JSON.stringify({ x: JSON.stringify({ y: valuePlaceholder(0) }) }), [span])).toBeNull();
     expect(splice(JSON.stringify({ x: valuePlaceholder(1) }), [span])).toBeNull();
   });
+});
+
+test('a tool name past 64 characters goes under its alias on the memoised path too, and the alias is noted for the answer', () => {
+  const body = anthropicBody({}, [...claudeTools(), { name: LONG_NAME, description: 'Descendants of a page', input_schema: schema() }]);
+  for (const run of [viaPipeline('anthropic', toOpenai, body), viaPipeline('anthropic', toOpenai, body)]) {
+    expect(run.channelForm).toBe(true);
+    const names = JSON.parse(run.body).tools.map((t: { function: { name: string } }) => t.function.name);
+    expect(names.slice(0, 3)).toEqual(['Read', 'Bash', 'ToolSearch']);
+    const alias = names[3];
+    expect(alias).toMatch(/^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/);
+    expect([...run.toolNames!]).toEqual([[alias, LONG_NAME]]);
+  }
 });
