@@ -46,12 +46,15 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     client: x.req.signal,
     onChunk: generated ? (chunk) => { sniffer.push(chunk); generated.push(chunk); } : (chunk) => sniffer.push(chunk),
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
-    onEnd(outcome) {
+    // the format's last event, after the answer's end was read (the byte search is a hint: text may quote the marker)
+    endsStream: isSse ? (chunk) => sniffer.stopReason !== null && FORMATS[channel.nativeFormat].endsStream(chunk) : undefined,
+    onEnd(outcome, whole) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
       if (generated instanceof AnthropicTextCounter && sniffer.stopReason === null) cutShortBy(inbound, usage, generated.chars, log);
-      // an error event the upstream sent counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, usage, sniffer.failure ?? outcome, sniffer.stopReason, channel.secrets);
+      // an error event the upstream sent counts over what came after it (the client leaving once it read it); a client
+      // that left once it had the last event was answered in full
+      finishStreamLog(log, usage, sniffer.failure ?? (whole && outcome === 'cancelled' ? undefined : outcome), sniffer.stopReason, channel.secrets);
     },
   });
   log.entry.status = res.status;

@@ -42,8 +42,18 @@ export interface RelayHooks<T, O extends Uint8Array | string = T extends Uint8Ar
    * Absent: the failure propagates as a stream error (for inner stages whose consumer renders it).
    */
   errorTail?(err: unknown): O | null;
-  /** Exactly once: ended normally (undefined), failed (the error) or the client went away ('cancelled'). */
-  onEnd?(outcome: undefined | unknown | 'cancelled'): void;
+  /**
+   * Whether a chunk written to the client carries its format's last event (`data: [DONE]`, `message_stop`): once one
+   * has been written, the client has the whole answer. Absent: never known.
+   */
+  endsStream?(chunk: O): boolean;
+  /**
+   * Exactly once: ended normally (undefined), failed (the error) or the client went away ('cancelled'). `whole`: the
+   * client had been written the last event by then (endsStream). A client that leaves after it, before the source
+   * has ended, has had the whole answer: openai@7 cancels the body as soon as it reads `[DONE]` (6 read on to the end),
+   * while an upstream may close its connection a moment after its last event, or later.
+   */
+  onEnd?(outcome: undefined | unknown | 'cancelled', whole: boolean): void;
 }
 
 type ReadResult<T> = { done: true; value?: T } | { done: false; value: T };
@@ -90,6 +100,7 @@ export function relayStream<T extends Uint8Array, O extends Uint8Array | string 
   const head = started?.head ?? [];
   let pending = started?.pending ?? null;
   let ended = false;
+  let whole = false;
   let reading = false;
   let timeoutError: GatewayError | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -103,7 +114,7 @@ export function relayStream<T extends Uint8Array, O extends Uint8Array | string 
     wake?.();
     if (timer) clearTimeout(timer);
     if (clientWatch) unwatch(clientWatch);
-    hooks.onEnd?.(outcome);
+    hooks.onEnd?.(outcome, whole);
   };
   let client: ReadableStreamDirectController | null = null;
   /** Ends the client's side with an error (the relay has already ended). */
@@ -183,6 +194,7 @@ export function relayStream<T extends Uint8Array, O extends Uint8Array | string 
             end('cancelled');
             return;
           }
+          if (!whole && hooks.endsStream?.(chunk)) whole = true;
           // awaited only when the client is not ready: no microtask per chunk otherwise
           let wait = taken(wrote);
           if (wait) await wait;

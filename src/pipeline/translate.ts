@@ -171,6 +171,8 @@ export class StreamTranslation {
   failure: GatewayError | null = null;
   /** A message_delta was seen: the hub's mark of an answer that ended as a whole. */
   private ended = false;
+  /** The message_stop was handed to the client's format: the text given since ends with its last event. */
+  complete = false;
   private readonly parser = new SseParser();
   private readonly toHub: ReturnType<Format<unknown>['streamToHub']>;
   private readonly fromHub: ReturnType<Format<unknown>['streamFromHub']>;
@@ -249,6 +251,7 @@ export class StreamTranslation {
     for (const ev of hub) {
       if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
       else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); this.stopReason = ev.delta.stop_reason; this.ended = true; }
+      else if (ev.type === 'message_stop') this.complete = true;
       else if (ev.type === 'error') {
         if (typeof ev.error.message === 'string') ev.error.message = redactSecrets(redactKey(ev.error.message, this.key));
         this.failure = new GatewayError(502, ev.error.type as AnthropicErrorType, ev.error.message);
@@ -291,13 +294,15 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     map: translate,
     flush: () => translate(null),
     errorTail: (err) => encodeSseEvent(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
-    onEnd(outcome) {
+    endsStream: () => translation.complete,
+    onEnd(outcome, whole) {
       if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
       const usage = translation.finalUsage(inbound);
       // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
       noteTranslation(log, ctx);
-      // an error event the answer ended with counts over what came after it (the client leaving once it read it)
-      finishStreamLog(log, usage, translation.failure ?? outcome, translation.stopReason, channel.secrets);
+      // an error event the answer ended with counts over what came after it (the client leaving once it read it); a
+      // client that left once it had the last event was answered in full
+      finishStreamLog(log, usage, translation.failure ?? (whole && outcome === 'cancelled' ? undefined : outcome), translation.stopReason, channel.secrets);
     },
   });
   log.entry.status = 200;

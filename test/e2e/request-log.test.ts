@@ -154,6 +154,29 @@ describe('the request log line, in each of the four modes', () => {
     }
   });
 
+  test('a client that leaves once it has read the last event (openai 7 cancels the body at [DONE]) while the upstream has not closed yet: ok, not cancelled', async () => {
+    // openai@7's Stream stops reading at `data: [DONE]` and cancels the response body (6 read on to the end); an
+    // upstream whose connection closes a moment after its last event (here: never) had the answer logged cancelled
+    ant.handler = (r) => sse(anthropicStream({ input_tokens: 10, output_tokens: 1 }, { output_tokens: 5 }), { signal: r.signal, hang: true });
+    oa.handler = (r) => sse(chatStream({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 }), { signal: r.signal, hang: true });
+    for (const m of MODES) {
+      const last = m.path === '/v1/messages' ? 'event: message_stop' : 'data: [DONE]';
+      const l = await logOf(async () => {
+        const res = await post(m.path, bodyFor(m.path, m.model, true, m.path === '/v1/chat/completions' ? { stream_options: { include_usage: true } } : {}));
+        const reader = res.body!.getReader();
+        let seen = '';
+        while (!seen.includes(last)) {
+          const r = await reader.read();
+          if (r.done) throw new Error(`the stream ended before its last event: ${seen}`);
+          seen += new TextDecoder().decode(r.value);
+        }
+        await reader.cancel();
+      });
+      expect(l).toMatchObject({ status: 200, outcome: 'ok', stop_reason: m.name === 'Chat -> openai (passthrough)' ? 'stop' : 'end_turn', output_tokens: 5 });
+      expect(l.usage_estimated).toBeUndefined();
+    }
+  });
+
   test('an error event inside a 200 stream, at its start or mid-way, that quotes the channel key: masked in the log line', async () => {
     const antError = `event: error\ndata: {"type":"error","error":{"type":"api_error","message":"refused key ${ANT_KEY}"}}\n\n`;
     const oaError = `data: {"error":{"type":"server_error","message":"refused key ${OA_KEY}"}}\n\n`;
