@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import OpenAI from 'openai';
 import { startMockUpstream, json, sse, type MockUpstream, type RecordedRequest } from '../helpers/upstream.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import * as v from 'valibot';
 import { standardFunction, standardResponseFormat } from 'openai/helpers/standard-schema';
 import { anthropicHistoryRefusal, anthropicSchemaRefusal } from '../helpers/anthropic-rules.ts';
@@ -268,5 +268,27 @@ describe('knobs with no Anthropic form: answered, and named in x-switchboard-dro
     expect(data.choices[0]!.logprobs).toBeNull();
     expect(response.headers.get('x-switchboard-dropped')).toBe('stop (whitespace-only sequences), logprobs, top_logprobs, seed');
     expect(upstream.requests.at(-1)!.json).toMatchObject({ max_tokens: 50, stop_sequences: ['END'] });
+  });
+});
+
+describe('the end of a stream, as the installed openai SDK reads it', () => {
+  test('an upstream that closes its connection a while after message_stop: the answer read whole, logged ok (openai 7 cancels the body at [DONE])', async () => {
+    // Anthropic's last event, then the connection held 300 ms before it closes: 6.x reads on until then, 7.x stops at [DONE]
+    upstream.handler = (r) => new Response(new ReadableStream({
+      async start(c) {
+        c.enqueue(new TextEncoder().encode(messageSse(message([{ type: 'text', text: 'Paris.' }], 'end_turn')).join('')));
+        await Bun.sleep(300);
+        if (!r.signal.aborted) c.close();
+      },
+    }), { headers: { 'content-type': 'text/event-stream' } });
+    for (const run of [
+      async () => { let t = ''; for await (const c of await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi, stream: true })) t += c.choices[0]?.delta.content ?? ''; return t; },
+      async () => (await oa.chat.completions.stream({ model: 'claude-opus-5-5', messages: hi, stream_options: { include_usage: true } }).finalChatCompletion()).choices[0]!.message.content,
+    ]) {
+      const before = gw.requestLogs().length;
+      expect(await run()).toBe('Paris.');
+      await until(() => gw.requestLogs().length > before);
+      expect(gw.requestLogs()[before]).toMatchObject({ status: 200, outcome: 'ok', stop_reason: 'end_turn', output_tokens: 10 });
+    }
   });
 });
