@@ -130,6 +130,7 @@ describe('response rules', () => {
     ['content_filter', false, 'refusal'],
     ['model_length', false, 'model_context_window_exceeded'],
     ['stop', true, 'tool_use'], // tool calls with finish_reason "stop" (several providers)
+    ['tool_calls', false, 'end_turn'], // a call announced and not made (jasonxu114514/opencode2api#27)
     [null, false, 'end_turn'],
     ['eos', false, 'end_turn'],
   ] as const)('finish_reason %p (tool calls: %p) → %p', (finish, withTools, want) => {
