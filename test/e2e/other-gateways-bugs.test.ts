@@ -63,3 +63,33 @@ describe('finish_reason "tool_calls" with no tool call in the answer (jasonxu114
     expect(message.stop_reason).toBe('tool_use');
   });
 });
+
+describe('parallel tool calls streamed at one index, without ids (ai-dynamo/dynamo#4723, huggingface/smolagents#1958)', () => {
+  // Some servers give every call of an answer index 0 (Dynamo with Qwen3; Ollama behind LiteLLM): read by index
+  // alone, the second call's arguments were appended to the first's, and the second call vanished.
+  test('two different tools: two tool_use blocks, each with its own input', async () => {
+    upstream.handler = () => chatStream([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, type: 'function', function: { name: 'read_file', arguments: '{"path":' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '"a.ts"}' } }] }),
+      chunk({ tool_calls: [{ index: 0, type: 'function', function: { name: 'list_dir', arguments: '{}' } }] }),
+      chunk({}, 'tool_calls'), usageChunk,
+    ]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    const calls = message.content.filter((b) => b.type === 'tool_use');
+    expect(calls.map((b) => [b.name, b.input])).toEqual([['read_file', { path: 'a.ts' }], ['list_dir', {}]]);
+    expect(new Set(calls.map((b) => b.id)).size).toBe(2);
+    expect(message.stop_reason).toBe('tool_use');
+  });
+
+  test('the same tool twice, its name on every fragment: two calls, not one', async () => {
+    upstream.handler = () => chatStream([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, type: 'function', function: { name: 'read_file', arguments: '{"path":"a.ts"}' } }] }),
+      chunk({ tool_calls: [{ index: 0, type: 'function', function: { name: 'read_file', arguments: '{"path":' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { name: 'read_file', arguments: '"b.ts"}' } }] }),
+      chunk({}, 'tool_calls'), usageChunk,
+    ]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    const calls = message.content.filter((b) => b.type === 'tool_use');
+    expect(calls.map((b) => [b.name, b.input])).toEqual([['read_file', { path: 'a.ts' }], ['read_file', { path: 'b.ts' }]]);
+  });
+});

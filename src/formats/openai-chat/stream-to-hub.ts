@@ -368,19 +368,35 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
 
   /**
    * Which call a fragment belongs to: by `index` (a different non-empty id at a used index starts a new
-   * call), else by `id`, else it continues the latest call unless it names a new function.
+   * call, and so, without ids, does another function's name, or arguments named after the call's object is
+   * complete: servers that give every call index 0, ai-dynamo/dynamo#4723), else by `id`, else it continues the
+   * latest call unless it names a new function.
    */
   private toolFor(tc: ChatCompletionChunkToolCall): ToolCall {
     const id = typeof tc.id === 'string' && tc.id ? tc.id : undefined;
     if (typeof tc.index === 'number') {
       const known = this.s.tools.findLast((t) => t.upstreamIndex === tc.index);
-      if (known && !(id && known.upstreamId && known.upstreamId !== id)) return known;
+      if (known && !(id && known.upstreamId && known.upstreamId !== id) && !this.nextCallAtIndex(known, tc, id)) return known;
       return this.newTool(tc.index, id);
     }
     if (id) return this.s.tools.find((t) => t.upstreamId === id) ?? this.newTool(undefined, id);
     const last = this.s.tools.at(-1);
     if (last && !(tc.function?.name && last.name)) return last;
     return this.newTool(undefined, undefined);
+  }
+
+  /**
+   * A fragment at a call's index that is another call: no id says otherwise, and it names a function after the call
+   * has one, either another function or, with arguments, once the call's object is complete (a name repeated on
+   * every fragment of one call, as some servers write it, continues it).
+   */
+  private nextCallAtIndex(known: ToolCall, tc: ChatCompletionChunkToolCall, id: string | undefined): boolean {
+    if (id && id === known.upstreamId) return false;
+    const name = tc.function?.name;
+    if (typeof name !== 'string' || !name || !known.name) return false;
+    if (name !== known.name) return true;
+    const args = tc.function?.arguments;
+    return known.json.complete && typeof args === 'string' && args.trim() !== '';
   }
 
   private newTool(upstreamIndex: number | undefined, upstreamId: string | undefined): ToolCall {
