@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { startMockUpstream, json, sse, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -12,14 +13,19 @@ const KEY = 'sk-gw-other-gateways-1';
 let upstream: MockUpstream;
 let gateway: TestGateway;
 let anthropic: Anthropic;
+let openai: OpenAI;
 
 beforeAll(() => {
   upstream = startMockUpstream(() => json({}));
   gateway = startGateway({
     keys: [{ key: KEY, name: 'team' }],
-    channels: [{ name: 'chat', type: 'openai', base_url: `${upstream.url}/v1`, api_key: 'sk-up', models: { m: 'up-model' } }],
+    channels: [
+      { name: 'chat', type: 'openai', base_url: `${upstream.url}/v1`, api_key: 'sk-up', models: { m: 'up-model' } },
+      { name: 'claude', type: 'anthropic', base_url: upstream.url, api_key: 'sk-up', models: ['claude-sonnet-4-5'] },
+    ],
   });
   anthropic = new Anthropic({ baseURL: gateway.url, apiKey: KEY, maxRetries: 0 });
+  openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: KEY, maxRetries: 0 });
 });
 afterAll(async () => { await gateway.stop(); await upstream.stop(); });
 
@@ -91,5 +97,47 @@ describe('parallel tool calls streamed at one index, without ids (ai-dynamo/dyna
     const message = await anthropic.messages.stream(params).finalMessage();
     const calls = message.content.filter((b) => b.type === 'tool_use');
     expect(calls.map((b) => [b.name, b.input])).toEqual([['read_file', { path: 'a.ts' }], ['read_file', { path: 'b.ts' }]]);
+  });
+});
+
+describe('whitespace-only text in a Chat history sent to Anthropic (anomalyco/opencode#31259, home-assistant/core#175637)', () => {
+  // Models often write "\n\n" before their tool calls, and Chat clients keep it as the assistant message's content.
+  // Anthropic refuses any text block that is empty or only whitespace, naming no message: the openai SDK client got
+  // a 400 for its whole conversation, every turn after.
+  const WHITESPACE_REFUSAL = 'messages: text content blocks must contain non-whitespace text';
+  const anthropicMessage = { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'Done.' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 20, output_tokens: 2 } };
+  const blankText = (body: any) => (body?.messages ?? []).some((m: any) => (typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content)
+    .some((b: any) => b.type === 'text' && b.text.trim() === ''));
+  const tools = [{ type: 'function' as const, function: { name: 'list_dir', parameters: { type: 'object', properties: {} } } }];
+
+  test('an assistant turn of "\\n\\n" and tool calls, a text part of spaces: Anthropic gets neither, the client its answer', async () => {
+    upstream.handler = (req) => blankText(req.json)
+      ? Response.json({ type: 'error', error: { type: 'invalid_request_error', message: WHITESPACE_REFUSAL } }, { status: 400 })
+      : json(anthropicMessage);
+    const answer = await openai.chat.completions.create({
+      model: 'claude-sonnet-4-5', tools, messages: [
+        { role: 'user', content: 'what is here?' },
+        { role: 'assistant', content: '\n\n', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'list_dir', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'a.ts b.ts' },
+        { role: 'assistant', content: ' ' },
+        { role: 'user', content: [{ type: 'text', text: '  ' }, { type: 'text', text: 'and now?' }] },
+      ],
+    });
+    expect(answer.choices[0]!.message.content).toBe('Done.');
+    const sent = upstream.requests.at(-1)!.json;
+    expect(sent.messages).toEqual([
+      { role: 'user', content: 'what is here?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'call_1', name: 'list_dir', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: 'a.ts b.ts' }, { type: 'text', text: 'and now?' }] },
+    ]);
+  });
+
+  test('a user message of whitespace alone still goes: Anthropic says what is wrong with it', async () => {
+    upstream.handler = (req) => blankText(req.json)
+      ? Response.json({ type: 'error', error: { type: 'invalid_request_error', message: WHITESPACE_REFUSAL } }, { status: 400 })
+      : json(anthropicMessage);
+    const err = await openai.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: ' ' }] }).catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.message).toContain('non-whitespace text');
   });
 });

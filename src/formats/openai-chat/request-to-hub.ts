@@ -510,6 +510,13 @@ class Turns {
   }
 }
 
+/**
+ * Text Anthropic refuses as a text block: empty or whitespace alone (400 "text content blocks must contain
+ * non-whitespace text"). A long text is a placeholder here (util/json-skeleton.ts), never blank: it goes as it came.
+ */
+const isBlank = (text: string) => text.trim() === '';
+const isBlankText = (b: Block) => b.type === 'text' && isBlank((b as TextBlockParam).text);
+
 function asBlocks(content: string | Block[]): Block[] {
   if (typeof content !== 'string') return content;
   return content === '' ? [] : [{ type: 'text', text: content }];
@@ -536,21 +543,28 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
     switch (msg.role) {
       case 'system':
       case 'developer':
-        if (typeof msg.content === 'string') { if (msg.content) system.push(textBlock(msg.content)); }
-        else for (const part of msg.content) if (part.text) system.push(textBlock(part.text, part.cache_control));
+        if (typeof msg.content === 'string') { if (!isBlank(msg.content)) system.push(textBlock(msg.content)); }
+        else for (const part of msg.content) if (!isBlank(part.text)) system.push(textBlock(part.text, part.cache_control));
         break;
-      case 'user':
-        turns.push('user', typeof msg.content === 'string' ? msg.content : msg.content.flatMap((part, j) => userPart(part, `${at}.content.${j}`, ctx)));
+      case 'user': {
+        if (typeof msg.content === 'string') { turns.push('user', msg.content); break; }
+        const blocks = msg.content.flatMap((part, j) => userPart(part, `${at}.content.${j}`, ctx));
+        // text of whitespace alone beside other content is left out (Anthropic refuses it); a message of nothing
+        // else goes as it is, and Anthropic's 400 says what is wrong with it
+        turns.push('user', blocks.some((b) => !isBlankText(b)) ? blocks.filter((b) => !isBlankText(b)) : blocks);
         break;
+      }
       case 'assistant': {
         if (msg.audio != null) throw invalidRequest('Assistant audio references are not supported', `${at}.audio`);
+        // text of whitespace alone (the "\n\n" many models write before their tool calls) is left out: Anthropic
+        // refuses it ("text content blocks must contain non-whitespace text"), and it says nothing
         const blocks: Block[] = [];
-        if (typeof msg.content === 'string') { if (msg.content) blocks.push(textBlock(msg.content)); }
+        if (typeof msg.content === 'string') { if (!isBlank(msg.content)) blocks.push(textBlock(msg.content)); }
         else for (const part of msg.content ?? []) {
           const text = part.type === 'text' ? part.text : part.refusal;
-          if (text) blocks.push(part.type === 'text' ? textBlock(text, part.cache_control) : textBlock(text));
+          if (!isBlank(text)) blocks.push(part.type === 'text' ? textBlock(text, part.cache_control) : textBlock(text));
         }
-        if (msg.refusal) blocks.push(textBlock(msg.refusal));
+        if (msg.refusal && !isBlank(msg.refusal)) blocks.push(textBlock(msg.refusal));
         msg.tool_calls?.forEach((call, j) => blocks.push(toolUse(call, `${at}.tool_calls.${j}`, toolIds)));
         if (msg.function_call) {
           pendingFunctionCall = { id: `call_legacy_${i}` };
