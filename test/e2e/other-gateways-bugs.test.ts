@@ -141,3 +141,82 @@ describe('whitespace-only text in a Chat history sent to Anthropic (anomalyco/op
     expect(err.message).toContain('non-whitespace text');
   });
 });
+
+describe('stream shapes other gateways mistranslated, which hold here', () => {
+  test('text beside an empty tool_calls array stays text (BerriAI/litellm#29286: vLLM, empty input_json_delta instead of text)', async () => {
+    upstream.handler = () => chatStream([chunk({ role: 'assistant', content: 'Hel', tool_calls: [] }), chunk({ content: 'lo', tool_calls: [] }), chunk({}, 'stop'), usageChunk]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    expect(message.content).toMatchObject([{ type: 'text', text: 'Hello' }]);
+    expect(message.stop_reason).toBe('end_turn');
+  });
+
+  test('the usage chunk before the finish chunk (Gitlawb/openclaude#119: Azure and Groq, stop_reason null)', async () => {
+    upstream.handler = () => chatStream([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'read_file', arguments: '{"path":"a.ts"}' } }] }),
+      usageChunk, chunk({}, 'tool_calls'),
+    ]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    expect(message.stop_reason).toBe('tool_use');
+    expect(message.usage).toMatchObject({ input_tokens: 12, output_tokens: 4 });
+  });
+
+  test('finish_reason "" on every chunk and a function_call stub on the last (CangShui/workbuddy-gateway#3: end_turn latched, tools never ran)', async () => {
+    upstream.handler = () => chatStream([
+      chunk({ role: 'assistant', content: '' }, ''),
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'read_file', arguments: '{"path":' } }] }, ''),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '"a.ts"}' } }] }, ''),
+      chunk({ function_call: { name: '', arguments: '' } }, 'tool_calls'), usageChunk,
+    ]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    expect(message.content).toMatchObject([{ type: 'tool_use', name: 'read_file', input: { path: 'a.ts' } }]);
+    expect(message.stop_reason).toBe('tool_use');
+  });
+
+  test('arguments before the call\'s id and name (Zoo-Code-Org/Zoo-Code#695: leading argument bytes dropped)', async () => {
+    upstream.handler = () => chatStream([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, function: { arguments: '{"path":' } }] }),
+      chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'read_file', arguments: '"a.ts"}' } }] }),
+      chunk({}, 'tool_calls'), usageChunk,
+    ]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    expect(message.content).toMatchObject([{ type: 'tool_use', id: 'call_1', name: 'read_file', input: { path: 'a.ts' } }]);
+  });
+
+  test('a call without arguments, "" and nothing after (QwenLM/qwen-code#6249: the call dropped)', async () => {
+    upstream.handler = () => chatStream([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'list_dir', arguments: '' } }] }),
+      chunk({}, 'tool_calls'), usageChunk,
+    ]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    expect(message.content).toMatchObject([{ type: 'tool_use', name: 'list_dir', input: {} }]);
+    expect(message.stop_reason).toBe('tool_use');
+  });
+});
+
+describe('requests other gateways sent upstream wrong, which hold here', () => {
+  const answer = () => completion({ content: 'ok' }, 'stop');
+
+  test('Claude Code\'s web search alone: neither tools nor a tool_choice naming it go upstream (BerriAI/litellm#25477: "tools are required when tool choice is specified")', async () => {
+    upstream.handler = answer;
+    const { response } = await anthropic.messages.create({
+      model: 'm', max_tokens: 64, messages: [{ role: 'user', content: 'search the web' }],
+      tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 8 }], tool_choice: { type: 'tool', name: 'web_search' },
+    }).withResponse();
+    const sent = upstream.requests.at(-1)!.json;
+    expect(sent.tools).toBeUndefined();
+    expect(sent.tool_choice).toBeUndefined();
+    expect(response.headers.get('x-switchboard-dropped')).toContain('tool_choice');
+  });
+
+  test('text-only content and cache_control go as a plain string (QuantumNous/new-api#5982: strict upstreams answered 400)', async () => {
+    upstream.handler = answer;
+    await anthropic.messages.create({
+      model: 'm', max_tokens: 64, system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Reply ' }, { type: 'text', text: 'OK', cache_control: { type: 'ephemeral' } }] }],
+    });
+    const sent = upstream.requests.at(-1)!.json;
+    expect(sent.messages.map((m: any) => [m.role, typeof m.content])).toEqual([['system', 'string'], ['user', 'string']]);
+    expect(sent.messages[1].content).toMatch(/^Reply\s+OK$/);
+    expect(JSON.stringify(sent)).not.toContain('cache_control');
+  });
+});
