@@ -577,6 +577,12 @@ describe('errors in the OpenAI envelope', () => {
       model: 'claude-opus-5-5', messages: hi, tools: [fnTool('f')],
       tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'g' } }] } },
     }, 'tool_choice.allowed_tools.tools.1'],
+    // what OpenAI itself refuses, and Anthropic would have answered as if it were not there: OpenAI's 400s
+    // ("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", the same for
+    // parallel_tool_calls)
+    ['tool_choice without tools', { model: 'claude-opus-5-5', messages: hi, tool_choice: 'required' }, 'tool_choice'],
+    ['a named tool_choice with an empty tools list', { model: 'claude-opus-5-5', messages: hi, tools: [], tool_choice: { type: 'function', function: { name: 'f' } } }, 'tool_choice'],
+    ['parallel_tool_calls without tools', { model: 'claude-opus-5-5', messages: hi, parallel_tool_calls: false }, 'parallel_tool_calls'],
   ];
   for (const [name, body, field] of invalid) {
     test(`invalid body (${name}) → 400 naming ${field}, a BadRequestError for the SDK`, async () => {

@@ -833,7 +833,14 @@ function functionTools(tools: v.InferOutput<typeof ToolsSchema>): Tool[] {
 function applyTools(req: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext): void {
   // prepared (pipeline/tools-memo.ts): the body's own tools are empty
   const prepared = ctx.tools;
-  if (!(prepared ? prepared.clientCount : req.tools?.length)) return; // tool_choice / parallel_tool_calls without tools mean nothing
+  if (!(prepared ? prepared.clientCount : req.tools?.length)) {
+    // OpenAI refuses them without tools (its 400 names the field); Anthropic would answer as if they were not there,
+    // and a client forcing a call (`required`, a named function) would get text where its code waits for a call
+    for (const k of ['tool_choice', 'parallel_tool_calls'] as const) {
+      if (req[k] != null) throw invalidRequest(`'${k}' is only allowed when 'tools' are specified`, k);
+    }
+    return;
+  }
   let tools = prepared ? prepared.hub : functionTools(req.tools!);
 
   let choice: ToolChoice | undefined;

@@ -300,7 +300,6 @@ describe('chatRequestToHub: parameters', () => {
     },
     { name: 'parallel_tool_calls false → disable_parallel_tool_use on auto', body: { tools: [tool], parallel_tool_calls: false }, expected: { tool_choice: { type: 'auto', disable_parallel_tool_use: true } } },
     { name: 'parallel_tool_calls false with required', body: { tools: [tool], tool_choice: 'required', parallel_tool_calls: false }, expected: { tool_choice: { type: 'any', disable_parallel_tool_use: true } } },
-    { name: 'tool_choice without tools is not sent', body: { tool_choice: 'required' }, expected: {}, absent: ['tool_choice', 'tools'] },
     {
       name: 'response_format json_schema → output_config.format',
       body: { response_format: { type: 'json_schema', json_schema: { name: 'r', strict: true, schema: { type: 'object', properties: { a: { type: 'number' } }, required: ['a'], additionalProperties: false } } } },
@@ -516,6 +515,9 @@ describe('chatRequestToHub: 400s name the field', () => {
       body: { ...msgs(...USER), tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'g' } }] } } },
       param: 'tool_choice.allowed_tools.tools.1', message: 'tool_choice.allowed_tools.tools.1: no function in tools is named "g"',
     },
+    { name: 'tool_choice without tools', body: { ...msgs(...USER), tool_choice: 'none' }, param: 'tool_choice', message: "tool_choice: 'tool_choice' is only allowed when 'tools' are specified" },
+    { name: 'tool_choice with tools: null', body: { ...msgs(...USER), tools: null, tool_choice: 'auto' }, param: 'tool_choice', message: "tool_choice: 'tool_choice' is only allowed when 'tools' are specified" },
+    { name: 'parallel_tool_calls with an empty tools list', body: { ...msgs(...USER), tools: [], parallel_tool_calls: true }, param: 'parallel_tool_calls', message: "parallel_tool_calls: 'parallel_tool_calls' is only allowed when 'tools' are specified" },
     {
       name: 'allowed_tools naming a tool that is not a function',
       body: { ...msgs(...USER), tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'custom', custom: { name: 'f' } }] } } },
