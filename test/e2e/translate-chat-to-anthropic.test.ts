@@ -579,10 +579,12 @@ describe('errors in the OpenAI envelope', () => {
     }, 'tool_choice.allowed_tools.tools.1'],
     // what OpenAI itself refuses, and Anthropic would have answered as if it were not there: OpenAI's 400s
     // ("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", the same for
-    // parallel_tool_calls)
+    // parallel_tool_calls; "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
     ['tool_choice without tools', { model: 'claude-opus-5-5', messages: hi, tool_choice: 'required' }, 'tool_choice'],
     ['a named tool_choice with an empty tools list', { model: 'claude-opus-5-5', messages: hi, tools: [], tool_choice: { type: 'function', function: { name: 'f' } } }, 'tool_choice'],
     ['parallel_tool_calls without tools', { model: 'claude-opus-5-5', messages: hi, parallel_tool_calls: false }, 'parallel_tool_calls'],
+    ['stream_options without stream', { model: 'claude-opus-5-5', messages: hi, stream_options: { include_usage: true } }, 'stream_options'],
+    ['stream_options with stream: false', { model: 'claude-opus-5-5', messages: hi, stream: false, stream_options: { include_usage: true } }, 'stream_options'],
   ];
   for (const [name, body, field] of invalid) {
     test(`invalid body (${name}) → 400 naming ${field}, a BadRequestError for the SDK`, async () => {

@@ -457,6 +457,8 @@ export function chatRequestToHub(body: unknown, ctx: TranslateContext, opts: Cha
 /** Requests whose answer would not be what the client asked for: refuse rather than pretend. */
 function rejectUnsupported(req: ChatCompletionCreateParams): void {
   if (req.n != null && req.n > 1) throw invalidRequest('Only n=1 is supported: Anthropic models return one choice per request', 'n');
+  // OpenAI's own 400: usage chunks are a stream's, and a client that asked for one without streaming has a bug to see
+  if (req.stream_options != null && req.stream !== true) throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled", 'stream_options');
   if (req.modalities?.includes('audio')) throw invalidRequest('Audio output is not supported by this model', 'modalities');
   if (req.functions != null) throw invalidRequest('The deprecated `functions` parameter is not supported; use `tools`', 'functions');
   if (req.function_call != null) throw invalidRequest('The deprecated `function_call` parameter is not supported; use `tool_choice`', 'function_call');

@@ -327,7 +327,7 @@ describe('chatRequestToHub: parameters', () => {
     },
     {
       name: 'defaults and OpenAI-storage fields are dropped quietly',
-      body: { logprobs: false, presence_penalty: 0, frequency_penalty: 0, n: 1, store: true, metadata: { a: 'b' }, prompt_cache_key: 'k', prompt_cache_retention: '24h', stream_options: { include_usage: true }, service_tier: 'default', modalities: ['text'] },
+      body: { logprobs: false, presence_penalty: 0, frequency_penalty: 0, n: 1, store: true, metadata: { a: 'b' }, prompt_cache_key: 'k', prompt_cache_retention: '24h', stream: true, stream_options: { include_usage: true }, service_tier: 'default', modalities: ['text'] },
       expected: {},
       absent: ['metadata', 'store', 'prompt_cache_key', 'prompt_cache_retention', 'stream_options', 'service_tier'],
     },
@@ -515,6 +515,7 @@ describe('chatRequestToHub: 400s name the field', () => {
       body: { ...msgs(...USER), tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'g' } }] } } },
       param: 'tool_choice.allowed_tools.tools.1', message: 'tool_choice.allowed_tools.tools.1: no function in tools is named "g"',
     },
+    { name: 'stream_options without stream', body: { ...msgs(...USER), stream: false, stream_options: { include_usage: true } }, param: 'stream_options', message: "stream_options: The 'stream_options' parameter is only allowed when 'stream' is enabled" },
     { name: 'tool_choice without tools', body: { ...msgs(...USER), tool_choice: 'none' }, param: 'tool_choice', message: "tool_choice: 'tool_choice' is only allowed when 'tools' are specified" },
     { name: 'tool_choice with tools: null', body: { ...msgs(...USER), tools: null, tool_choice: 'auto' }, param: 'tool_choice', message: "tool_choice: 'tool_choice' is only allowed when 'tools' are specified" },
     { name: 'parallel_tool_calls with an empty tools list', body: { ...msgs(...USER), tools: [], parallel_tool_calls: true }, param: 'parallel_tool_calls', message: "parallel_tool_calls: 'parallel_tool_calls' is only allowed when 'tools' are specified" },
