@@ -585,6 +585,17 @@ describe('errors in the OpenAI envelope', () => {
     ['parallel_tool_calls without tools', { model: 'claude-opus-5-5', messages: hi, parallel_tool_calls: false }, 'parallel_tool_calls'],
     ['stream_options without stream', { model: 'claude-opus-5-5', messages: hi, stream_options: { include_usage: true } }, 'stream_options'],
     ['stream_options with stream: false', { model: 'claude-opus-5-5', messages: hi, stream: false, stream_options: { include_usage: true } }, 'stream_options'],
+    // a history OpenAI refuses ("messages with role 'tool' must be a response to a preceeding message with
+    // 'tool_calls'", "An assistant message with 'tool_calls' must be followed by tool messages responding to each
+    // 'tool_call_id'"): Anthropic refuses them too, but naming the translated turns (messages.1.content.0), which the
+    // client never sent
+    ['a tool message answering no call', { model: 'claude-opus-5-5', messages: [...hi, { role: 'tool', tool_call_id: 'call_1', content: '18°C' }] }, 'messages.1.role'],
+    ['a tool message whose tool_call_id matches no call', {
+      model: 'claude-opus-5-5', messages: [...hi, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'call_2', content: '18°C' }],
+    }, 'messages.2.tool_call_id'],
+    ['a tool call left unanswered', {
+      model: 'claude-opus-5-5', messages: [...hi, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }, { id: 'call_2', type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'call_1', content: '18°C' }, { role: 'user', content: 'and?' }],
+    }, 'messages.1.tool_calls'],
   ];
   for (const [name, body, field] of invalid) {
     test(`invalid body (${name}) → 400 naming ${field}, a BadRequestError for the SDK`, async () => {

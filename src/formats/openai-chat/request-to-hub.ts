@@ -535,9 +535,20 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
   const toolIds = new ToolIds();
   /** The legacy `function_call` awaiting its `role: "function"` result (legacy calls carry no id). */
   let pendingFunctionCall: { id: string } | null = null;
+  /**
+   * The tool calls of the last assistant message that made some, which the tool messages after it answer (OpenAI's
+   * rule, and Anthropic's: its 400 would name the translated turns, which the client never sent); `unanswered` the
+   * ids still waiting. Null until then, and once the next assistant message has come. A user message among the tool
+   * messages is let be (OpenAI refuses it): its text goes after the results, in the same turn (Turns).
+   */
+  let calls = null as PendingCalls | null;
 
   input.forEach((msg, i) => {
     const at = `messages.${i}`;
+    if (calls !== null && msg.role === 'assistant') {
+      if (calls.unanswered.length) throw unansweredCalls(calls);
+      calls = null;
+    }
     // a participant's name tells speakers of one role apart (a group chat, agents): Anthropic has no place for it
     if ((msg.role === 'user' || msg.role === 'assistant' || msg.role === 'system' || msg.role === 'developer') && msg.name) {
       note(ctx, 'messages.name (Anthropic has no participant names)');
@@ -568,6 +579,10 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
         }
         if (msg.refusal && !isBlank(msg.refusal)) blocks.push(textBlock(msg.refusal));
         msg.tool_calls?.forEach((call, j) => blocks.push(toolUse(call, `${at}.tool_calls.${j}`, toolIds)));
+        if (msg.tool_calls?.length) {
+          const ids = msg.tool_calls.map((c) => c.id);
+          calls = { at, index: i, ids, unanswered: [...ids] };
+        }
         if (msg.function_call) {
           pendingFunctionCall = { id: `call_legacy_${i}` };
           blocks.push({
@@ -581,6 +596,11 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
         break;
       }
       case 'tool': {
+        if (calls === null) throw invalidRequest("messages with role 'tool' must be a response to a preceding message with 'tool_calls'", `${at}.role`);
+        if (!calls.ids.includes(msg.tool_call_id)) {
+          throw invalidRequest(`'${msg.tool_call_id.slice(0, 64)}' not found in 'tool_calls' of the preceding assistant message (${calls.at})`, `${at}.tool_call_id`);
+        }
+        calls.unanswered = calls.unanswered.filter((id) => id !== msg.tool_call_id);
         const result: ToolResultBlockParam = { type: 'tool_result', tool_use_id: toolIds.map(msg.tool_call_id) };
         const content = typeof msg.content === 'string' ? msg.content : msg.content.filter((p) => p.text).map((p) => textBlock(p.text, p.cache_control));
         if (content.length) result.content = content;
@@ -598,8 +618,18 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
     }
   });
 
+  // calls that end the conversation (a prefill) are Anthropic's to judge
+  if (calls !== null && calls.unanswered.length && calls.index < input.length - 1) throw unansweredCalls(calls);
   if (turns.list.length === 0) throw invalidRequest('must contain at least one user, assistant or tool message', 'messages');
   return turns.list;
+}
+
+interface PendingCalls { at: string; index: number; ids: string[]; unanswered: string[] }
+
+/** OpenAI's 400 for tool calls no tool message answers (Anthropic refuses them too, naming the translated turn). */
+function unansweredCalls(calls: PendingCalls): GatewayError {
+  const ids = calls.unanswered.slice(0, 8).map((id) => id.slice(0, 64)).join(', ');
+  return invalidRequest(`An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${ids}`, `${calls.at}.tool_calls`);
 }
 
 function toolUse(call: v.InferOutput<typeof ToolCallSchema>, at: string, toolIds: ToolIds): ToolUseBlockParam {
