@@ -587,8 +587,8 @@ describe('errors in the OpenAI envelope', () => {
     ['stream_options with stream: false', { model: 'claude-opus-5-5', messages: hi, stream: false, stream_options: { include_usage: true } }, 'stream_options'],
     // a history OpenAI refuses ("messages with role 'tool' must be a response to a preceeding message with
     // 'tool_calls'", "An assistant message with 'tool_calls' must be followed by tool messages responding to each
-    // 'tool_call_id'"): Anthropic refuses them too, but naming the translated turns (messages.1.content.0), which the
-    // client never sent
+    // 'tool_call_id'", "Invalid value for 'content': expected a string, got null."): Anthropic refuses the first two
+    // too, but naming the translated turns (messages.1.content.0), which the client never sent
     ['a tool message answering no call', { model: 'claude-opus-5-5', messages: [...hi, { role: 'tool', tool_call_id: 'call_1', content: '18°C' }] }, 'messages.1.role'],
     ['a tool message whose tool_call_id matches no call', {
       model: 'claude-opus-5-5', messages: [...hi, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'call_2', content: '18°C' }],
@@ -596,6 +596,7 @@ describe('errors in the OpenAI envelope', () => {
     ['a tool call left unanswered', {
       model: 'claude-opus-5-5', messages: [...hi, { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }, { id: 'call_2', type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'call_1', content: '18°C' }, { role: 'user', content: 'and?' }],
     }, 'messages.1.tool_calls'],
+    ['an assistant message with neither content nor tool_calls', { model: 'claude-opus-5-5', messages: [...hi, { role: 'assistant', content: null }, { role: 'user', content: 'Hello?' }] }, 'messages.1.content'],
   ];
   for (const [name, body, field] of invalid) {
     test(`invalid body (${name}) → 400 naming ${field}, a BadRequestError for the SDK`, async () => {

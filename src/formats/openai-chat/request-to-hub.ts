@@ -578,6 +578,10 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
           if (!isBlank(text)) blocks.push(part.type === 'text' ? textBlock(text, part.cache_control) : textBlock(text));
         }
         if (msg.refusal && !isBlank(msg.refusal)) blocks.push(textBlock(msg.refusal));
+        if (msg.content == null && !msg.refusal && !msg.tool_calls?.length && !msg.function_call) {
+          // OpenAI's 400 ("expected a string, got null"); left out, it would join the turns around it unseen
+          throw invalidRequest('Invalid value: expected a string or an array of parts where the message has no tool_calls, got null', `${at}.content`);
+        }
         msg.tool_calls?.forEach((call, j) => blocks.push(toolUse(call, `${at}.tool_calls.${j}`, toolIds)));
         if (msg.tool_calls?.length) {
           const ids = msg.tool_calls.map((c) => c.id);
