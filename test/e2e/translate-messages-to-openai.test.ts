@@ -805,6 +805,31 @@ describe('what the upstream receives', () => {
     expect(upstream.requests.length).toBe(before);
   });
 
+  test('what Anthropic refuses is refused on the way to an openai channel too, naming the field, nothing sent (an openai upstream answered it, so a request worked or failed by the channel it was routed to)', async () => {
+    upstream.handler = () => json(JSON.parse(readFixture('openai-chat/response-text.json')));
+    const cases: Array<[string, Record<string, unknown>, string]> = [
+      ['no messages, a system prompt', { system: 'Be brief.', messages: [] }, 'messages'],
+      ['temperature above 1', { temperature: 1.5 }, 'temperature'],
+      ['temperature below 0', { temperature: -0.1 }, 'temperature'],
+      ['top_p above 1', { top_p: 1.2 }, 'top_p'],
+      ['top_k below 0', { top_k: -1 }, 'top_k'],
+      ['a whitespace-only stop sequence', { stop_sequences: ['END', '\n'] }, 'stop_sequences.1'],
+      ['an empty stop sequence', { stop_sequences: [''] }, 'stop_sequences.0'],
+    ];
+    const before = upstream.requests.length;
+    for (const [name, fields, field] of cases) {
+      const err: any = await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn, ...fields } as any).then(() => null, (e) => e);
+      expect(err, name).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(err.error.type).toBe('error');
+      expect(err.error.error.type).toBe('invalid_request_error');
+      expect(err.error.error.message, name).toStartWith(`${field}: `);
+    }
+    expect(upstream.requests.length).toBe(before);
+    // the edges are taken
+    await client.messages.create({ model: exposedModel('openai-chat'), max_tokens: 20, messages: userTurn, temperature: 1, top_k: 0, stop_sequences: [' END'] } as any);
+    expect(upstream.requests.at(-1)!.json).toMatchObject({ temperature: 1, stop: [' END'] });
+  });
+
   test('a tool_use in history whose input is not an object, or whose id or name is not a string, is a 400 naming that field (its arguments went upstream as a JSON string or array, which no tool takes)', async () => {
     const before = upstream.requests.length;
     const call = { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Paris' } };

@@ -69,6 +69,7 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
 
   if (typeof hub.temperature === 'number' || typeof hub.top_p === 'number') applySampling(body, hub, ctx, quirks);
   if (typeof hub.top_k === 'number') {
+    if (hub.top_k < 0) throw invalidRequest('Input should be greater than or equal to 0', 'top_k');
     if (quirks.top_k) body.top_k = hub.top_k;
     else noteDropped(ctx, 'top_k');
   }
@@ -76,6 +77,11 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
   if (Array.isArray(hub.stop_sequences) && hub.stop_sequences.length > 0) {
     // an OpenAI-style `stop` beside them (a client sending both) stops the answer too: one list, not one left out
     const withStop = hub.stop !== undefined && hub.stop !== null;
+    // Anthropic refuses a stop sequence with nothing but whitespace in it; an OpenAI-compatible provider would stop
+    // at the first line break (or never, for "")
+    for (let i = 0; i < hub.stop_sequences.length; i++) {
+      if (hub.stop_sequences[i]!.trim() === '') throw invalidRequest('a stop sequence must contain non-whitespace characters', `stop_sequences.${i}`);
+    }
     const all = withStop ? stopsWith(hub.stop_sequences, hub.stop) : [...hub.stop_sequences];
     // more than the provider takes would be refused by it, and fewer would change the answer
     const most = quirks.max_stop_sequences;
@@ -161,6 +167,8 @@ function messagesFromHub(hub: MessageCreateParams, ctx: TranslateContext, quirks
   const toolIds = new ToolIdMap(quirks.tool_call_id, quirks.thought_signatures === 'keep');
 
   if (!Array.isArray(hub.messages)) throw invalidRequest('must be an array', 'messages');
+  // Anthropic's 400; an OpenAI-compatible provider would answer the system prompt alone
+  if (hub.messages.length === 0) throw invalidRequest('at least one message is required', 'messages');
   // consecutive turns of one role are one turn to Anthropic (it joins them): joined here too, or an assistant turn's
   // tool calls would be followed by another assistant message instead of their tool messages
   let previous = '';
@@ -984,6 +992,8 @@ function applySampling(body: ChatCompletionCreateParams, hub: MessageCreateParam
   for (const k of ['temperature', 'top_p'] as const) {
     const value = hub[k];
     if (typeof value !== 'number') continue;
+    // Anthropic's range; OpenAI's temperature goes to 2, and would have been taken
+    if (value < 0 || value > 1) throw invalidRequest(`Input should be between 0 and 1, got ${value}`, k);
     if (fixed) noteDropped(ctx, `${k} (${ctx.upstreamModel} takes only its default)`);
     else body[k] = value;
   }
