@@ -815,6 +815,8 @@ describe('what the upstream receives', () => {
       ['top_k below 0', { top_k: -1 }, 'top_k'],
       ['a whitespace-only stop sequence', { stop_sequences: ['END', '\n'] }, 'stop_sequences.1'],
       ['an empty stop sequence', { stop_sequences: [''] }, 'stop_sequences.0'],
+      ['tool_choice any without tools', { tool_choice: { type: 'any' } }, 'tool_choice'],
+      ['tool_choice naming a tool, with an empty tools list', { tools: [], tool_choice: { type: 'tool', name: 'lookup' } }, 'tool_choice'],
     ];
     const before = upstream.requests.length;
     for (const [name, fields, field] of cases) {

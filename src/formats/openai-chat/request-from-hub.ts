@@ -662,6 +662,10 @@ function applyTools(body: ChatCompletionCreateParams, hub: MessageCreateParams, 
 
   const choice = hub.tool_choice;
   if (count === 0) {
+    // a forced call with no tool at all in the request is the client's error (Anthropic's 400), not a tool left out
+    if (choice && (choice.type === 'any' || choice.type === 'tool') && !(Array.isArray(hub.tools) && hub.tools.length)) {
+      throw invalidRequest(`tool_choice type "${choice.type}" requires tools, and the request has none`, 'tool_choice');
+    }
     // its type checked even so: a wrong one is the client's 400, as it is where tools are given
     if (choice && !TOOL_CHOICE_TYPES.has(choice.type)) toolChoiceFromHub(choice, new Set());
     if (choice && (choice.type === 'any' || choice.type === 'tool')) noteDropped(ctx, 'tool_choice (no tool left to call)');
