@@ -583,6 +583,8 @@ describe('errors in the OpenAI envelope', () => {
     ['tool_choice without tools', { model: 'claude-opus-5-5', messages: hi, tool_choice: 'required' }, 'tool_choice'],
     ['a named tool_choice with an empty tools list', { model: 'claude-opus-5-5', messages: hi, tools: [], tool_choice: { type: 'function', function: { name: 'f' } } }, 'tool_choice'],
     ['parallel_tool_calls without tools', { model: 'claude-opus-5-5', messages: hi, parallel_tool_calls: false }, 'parallel_tool_calls'],
+    // OpenAI's 400 (code invalid_parameter_combination); max_completion_tokens silently won before
+    ['both max_tokens and max_completion_tokens', { model: 'claude-opus-5-5', messages: hi, max_tokens: 100, max_completion_tokens: 200 }, 'max_tokens'],
     ['stream_options without stream', { model: 'claude-opus-5-5', messages: hi, stream_options: { include_usage: true } }, 'stream_options'],
     ['stream_options with stream: false', { model: 'claude-opus-5-5', messages: hi, stream: false, stream_options: { include_usage: true } }, 'stream_options'],
     // a history OpenAI refuses ("messages with role 'tool' must be a response to a preceeding message with

@@ -24,7 +24,7 @@
  *   `json_object` has no Anthropic equivalent and becomes a system instruction (JSON_OBJECT_INSTRUCTION).
  */
 import * as v from 'valibot';
-import { invalidRequest, type GatewayError } from '../../errors.ts';
+import { GatewayError, invalidRequest } from '../../errors.ts';
 import type {
   ContentBlockParam, DocumentBlockParam, ImageBlockParam, MessageCreateParams, MessageParam, OtherBlockParam,
   TextBlockParam, Tool, ToolChoice, ToolResultBlockParam, ToolUseBlockParam,
@@ -457,6 +457,10 @@ export function chatRequestToHub(body: unknown, ctx: TranslateContext, opts: Cha
 /** Requests whose answer would not be what the client asked for: refuse rather than pretend. */
 function rejectUnsupported(req: ChatCompletionCreateParams): void {
   if (req.n != null && req.n > 1) throw invalidRequest('Only n=1 is supported: Anthropic models return one choice per request', 'n');
+  if (req.max_tokens != null && req.max_completion_tokens != null) {
+    // OpenAI's own 400 (which of the two caps was meant is the client's to say)
+    throw new GatewayError(400, 'invalid_request_error', "max_tokens: Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported", { param: 'max_tokens', code: 'invalid_parameter_combination' });
+  }
   // OpenAI's own 400: usage chunks are a stream's, and a client that asked for one without streaming has a bug to see
   if (req.stream_options != null && req.stream !== true) throw invalidRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled", 'stream_options');
   if (req.modalities?.includes('audio')) throw invalidRequest('Audio output is not supported by this model', 'modalities');

@@ -257,7 +257,7 @@ describe('chatRequestToHub: parameters', () => {
   const cases: Array<{ name: string; body: Record<string, unknown>; expected: Record<string, unknown>; absent?: string[]; dropped?: string[]; opts?: Partial<ChatRequestToHubOptions> }> = [
     { name: 'model is the upstream model; max_tokens defaults', body: {}, expected: { model: 'claude-upstream', max_tokens: 4096 }, absent: ['stream', 'temperature', 'top_p', 'tools', 'thinking', 'system'] },
     { name: 'max_tokens', body: { max_tokens: 100 }, expected: { max_tokens: 100 } },
-    { name: 'max_completion_tokens wins over max_tokens', body: { max_tokens: 100, max_completion_tokens: 200 }, expected: { max_tokens: 200 } },
+    { name: 'max_completion_tokens alone', body: { max_completion_tokens: 200 }, expected: { max_tokens: 200 } },
     { name: 'stop string → stop_sequences', body: { stop: 'END' }, expected: { stop_sequences: ['END'] } },
     { name: 'stop array → stop_sequences', body: { stop: ['a', 'b'] }, expected: { stop_sequences: ['a', 'b'] } },
     { name: 'whitespace-only stop sequences are dropped and noted', body: { stop: ['\n', 'END'] }, expected: { stop_sequences: ['END'] }, dropped: ['stop (whitespace-only sequences)'] },
@@ -515,6 +515,7 @@ describe('chatRequestToHub: 400s name the field', () => {
       body: { ...msgs(...USER), tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'g' } }] } } },
       param: 'tool_choice.allowed_tools.tools.1', message: 'tool_choice.allowed_tools.tools.1: no function in tools is named "g"',
     },
+    { name: 'both max_tokens and max_completion_tokens', body: { ...msgs(...USER), max_tokens: 100, max_completion_tokens: 200 }, param: 'max_tokens', message: "max_tokens: Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported" },
     { name: 'stream_options without stream', body: { ...msgs(...USER), stream: false, stream_options: { include_usage: true } }, param: 'stream_options', message: "stream_options: The 'stream_options' parameter is only allowed when 'stream' is enabled" },
     { name: 'tool_choice without tools', body: { ...msgs(...USER), tool_choice: 'none' }, param: 'tool_choice', message: "tool_choice: 'tool_choice' is only allowed when 'tools' are specified" },
     { name: 'tool_choice with tools: null', body: { ...msgs(...USER), tools: null, tool_choice: 'auto' }, param: 'tool_choice', message: "tool_choice: 'tool_choice' is only allowed when 'tools' are specified" },
