@@ -394,7 +394,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (id && id === known.upstreamId) return false;
     const name = tc.function?.name;
     if (typeof name !== 'string' || !name || !known.name) return false;
-    if (name !== known.name) return true;
+    // the call's name is the client's (an alias given back: tool-names.ts), the fragment's the provider's
+    if (toolNameDown(name, this.ctx) !== known.name) return true;
     const args = tc.function?.arguments;
     return known.json.complete && typeof args === 'string' && args.trim() !== '';
   }

@@ -138,4 +138,21 @@ describe('a request and its answer', () => {
     for await (const e of stream) events.push(e);
     expect(events.filter((e) => e.type === 'content_block_start').map((e) => e.content_block.name)).toEqual([LONG, 'Read', 'made_up_tool']);
   });
+
+  test('a server that repeats the alias on every fragment of one call, without ids (every call at index 0), makes one call of it', async () => {
+    const c = ctx();
+    hubRequestToChat(hub(), c, DEFAULT_CHAT_QUIRKS);
+    const alias = upstreamToolName(LONG);
+    const fragment = (args: string) => ({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { name: alias, arguments: args } }] }, finish_reason: null }] });
+    const chunks: object[] = [fragment('{"pa'), fragment('th":"/a"}'), { choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }];
+    const events: any[] = [];
+    const stream = new ReadableStream({
+      start(ctl) { for (const ch of chunks) ctl.enqueue({ data: JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'gpt-4.1', ...ch }) }); ctl.enqueue({ data: '[DONE]' }); ctl.close(); },
+    }).pipeThrough(chatChunksToHubEvents(c, DEFAULT_CHAT_QUIRKS));
+    for await (const e of stream) events.push(e);
+    const starts = events.filter((e) => e.type === 'content_block_start');
+    expect(starts.map((e) => e.content_block.name)).toEqual([LONG]);
+    const args = events.filter((e) => e.type === 'content_block_delta' && e.delta.type === 'input_json_delta').map((e) => e.delta.partial_json).join('');
+    expect(JSON.parse(args)).toEqual({ path: '/a' });
+  });
 });
