@@ -193,17 +193,35 @@ export function sseDecoder(): TransformStream<Uint8Array, SseEvent> {
 const TAIL_WINDOW = 256;
 
 /**
- * True when `chunk` ends at an event boundary (a blank line) and `marker` occurs within its last 256 bytes: a cheap
- * "this chunk closes the stream" for a format whose last event is known (`event: message_stop`, `data: [DONE]`).
- * A hint, not a parse: callers must not rely on it for what they send.
+ * True when `chunk` ends at an event boundary (a blank line) and, within its last 256 bytes, `marker` (`event:
+ * message_stop`, `data: [DONE]`) is an event's first line, whole: after a blank line (or at the chunk's start) and
+ * followed by a line break. A text that quotes the marker is never that: a JSON string cannot hold a raw line break
+ * (its `\n` are escaped), so the quote is never at a line's start. A marker at the chunk's start (or after a line
+ * break there) is taken at its word: had the previous chunk ended inside a JSON string, that line would not be JSON.
+ * The relay ends a stream at such a chunk (pipeline/streams.ts): a marker inside the answer must not count.
  */
 export function endsWithEvent(chunk: Uint8Array, marker: Uint8Array): boolean {
   const n = chunk.byteLength;
-  if (n < marker.byteLength + 2 || chunk[n - 1] !== 10 /* \n */ && chunk[n - 1] !== 13 /* \r */) return false;
+  const m = marker.byteLength;
+  if (n < m + 2 || chunk[n - 1] !== 10 /* \n */ && chunk[n - 1] !== 13 /* \r */) return false;
   const last = chunk[n - 2];
   if (last !== 10 && last !== 13) return false;
-  const from = n > TAIL_WINDOW ? n - TAIL_WINDOW : 0;
   // Buffer's search on the array itself: no view (reaching a fresh small array's `.buffer` copies its bytes out)
-  return bufferIndexOf.call(chunk, marker, from) >= 0;
+  for (let at = bufferIndexOf.call(chunk, marker, n > TAIL_WINDOW ? n - TAIL_WINDOW : 0); at >= 0; at = bufferIndexOf.call(chunk, marker, at + 1)) {
+    const after = chunk[at + m];
+    if ((after === 10 || after === 13) && startsEvent(chunk, at)) return true;
+  }
+  return false;
 }
 
+/** `chunk[at]` starts an event: the chunk's start, or a blank line before it (two line breaks, each `\n`, `\r\n` or `\r`). */
+function startsEvent(chunk: Uint8Array, at: number): boolean {
+  for (let breaks = 0; breaks < 2; breaks++) {
+    if (at === 0) return true; // the chunk's start (see endsWithEvent)
+    const c = chunk[at - 1];
+    if (c === 10) at -= at > 1 && chunk[at - 2] === 13 ? 2 : 1;
+    else if (c === 13) at -= 1;
+    else return false;
+  }
+  return true;
+}

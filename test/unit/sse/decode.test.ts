@@ -199,6 +199,25 @@ describe('endsWithEvent', () => {
     expect(endsWithEvent(enc.encode(stop + 'data: ' + 'x'.repeat(300) + '\n\n'), marker)).toBe(false);
     expect(endsWithEvent(enc.encode('event: ping\ndata: {}\n\n'), marker)).toBe(false);
   });
+  test('only a marker that is an event of its own: at the start of the chunk or after a blank line, alone on its line', () => {
+    const done = enc.encode('data: [DONE]');
+    expect(endsWithEvent(enc.encode('data: [DONE]\n\n'), done)).toBe(true);
+    expect(endsWithEvent(enc.encode('data: {"choices":[]}\r\n\r\ndata: [DONE]\r\n\r\n'), done)).toBe(true);
+    expect(endsWithEvent(enc.encode('data: {"choices":[]}\r\rdata: [DONE]\r\r'), done)).toBe(true);
+    expect(endsWithEvent(enc.encode('event: content_block_stop\ndata: {}\n\n' + stop), marker)).toBe(true);
+    // a text that quotes it: inside a JSON string its line breaks are escaped, so it is never at a line's start
+    const quote = JSON.stringify({ delta: { content: 'say\n\ndata: [DONE]\n\n' }, finish_reason: 'stop' });
+    expect(endsWithEvent(enc.encode(`data: ${quote}\n\n`), done)).toBe(false);
+    const quoted = JSON.stringify({ type: 'content_block_delta', delta: { text: '\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n' } });
+    expect(endsWithEvent(enc.encode(`event: content_block_delta\ndata: ${quoted}\n\n`), marker)).toBe(false);
+    expect(endsWithEvent(enc.encode('data: {"a":"x data: [DONE]"}\n\n'), done)).toBe(false);
+    // a line of its own that is not an event of its own, or a longer word
+    expect(endsWithEvent(enc.encode('data: {}\ndata: [DONE]\n\n'), done)).toBe(false);
+    expect(endsWithEvent(enc.encode('data: [DONE]x\n\n'), done)).toBe(false);
+    expect(endsWithEvent(enc.encode('event: message_stopped\ndata: {}\n\n'), marker)).toBe(false);
+    // the quote close to the end, and the real marker further back: the real one counts
+    expect(endsWithEvent(enc.encode(`data: [DONE]\n\n: ${quote}\n\n`), done)).toBe(true);
+  });
   test('a view into a larger buffer is searched within its own bytes only', () => {
     const whole = enc.encode(stop + 'event: ping\ndata: {}\n\n');
     expect(endsWithEvent(whole.subarray(stop.length), marker)).toBe(false); // the marker lies before the view
