@@ -205,8 +205,9 @@ export interface Format<Quirks = undefined> {
   /** An upstream error response (status + parsed body, or text) → GatewayError with the matching type. */
   errorToGateway(status: number, body: unknown): GatewayError;
   /**
-   * Whether a chunk of an upstream stream in this format ends with the stream's last event (a hint: a chunk that
-   * does is checked for the end of the body, which lets an answer that came whole be sent in one write).
+   * Whether a chunk of an upstream stream in this format ends with the stream's last event, as an event of its own
+   * (sse/decode.ts endsWithEvent: a text that quotes it is none). A first chunk that does is checked for the end of the
+   * body (an answer that came whole is sent in one write); a relayed stream ends at it (pipeline/streams.ts).
    */
   endsStream(chunk: Uint8Array): boolean;
 }

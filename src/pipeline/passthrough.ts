@@ -46,10 +46,12 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     client: x.req.signal,
     onChunk: generated ? (chunk) => { sniffer.push(chunk); generated.push(chunk); } : (chunk) => sniffer.push(chunk),
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
-    // the format's last event, after the answer's end was read (the byte search is a hint: text may quote the marker)
+    // the format's last event, as an event of its own (a quote of it in a text is none), after the answer's stop reason
+    // was read: the relay ends there, whether or not the upstream closes its body
     endsStream: isSse ? (chunk) => sniffer.stopReason !== null && FORMATS[channel.nativeFormat].endsStream(chunk) : undefined,
-    onEnd(outcome, whole) {
-      if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
+    onEnd(outcome, whole, cut) {
+      // cancelled, failed, or ended at its last event while the upstream kept its connection: close that too
+      if (outcome !== undefined || cut) upstream.abort();
       const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
       if (generated instanceof AnthropicTextCounter && sniffer.stopReason === null) cutShortBy(inbound, usage, generated.chars, log);
       // an error event the upstream sent counts over what came after it (the client leaving once it read it); a client

@@ -44,16 +44,20 @@ export interface RelayHooks<T, O extends Uint8Array | string = T extends Uint8Ar
   errorTail?(err: unknown): O | null;
   /**
    * Whether a chunk written to the client carries its format's last event (`data: [DONE]`, `message_stop`): once one
-   * has been written, the client has the whole answer. Absent: never known.
+   * has been written, the client has the whole answer, and the relay ends there: the client's response is closed and
+   * the source cancelled, whatever it would still send (an upstream, or a proxy in front of it, that keeps its
+   * connection open after its last event would otherwise hold the client until the idle timeout). It must be exact:
+   * a text that quotes the marker is no end. Absent: never known (the relay ends with the source).
    */
   endsStream?(chunk: O): boolean;
   /**
    * Exactly once: ended normally (undefined), failed (the error) or the client went away ('cancelled'). `whole`: the
    * client had been written the last event by then (endsStream). A client that leaves after it, before the source
-   * has ended, has had the whole answer: openai@7 cancels the body as soon as it reads `[DONE]` (6 read on to the end),
-   * while an upstream may close its connection a moment after its last event, or later.
+   * has ended, has had the whole answer: openai@7 cancels the body as soon as it reads `[DONE]` (6 read on to the end).
+   * `cut`: the relay ended at the last event before the source had ended (the source is cancelled: the caller lets go
+   * of the upstream request too).
    */
-  onEnd?(outcome: undefined | unknown | 'cancelled', whole: boolean): void;
+  onEnd?(outcome: undefined | unknown | 'cancelled', whole: boolean, cut: boolean): void;
 }
 
 type ReadResult<T> = { done: true; value?: T } | { done: false; value: T };
@@ -108,13 +112,13 @@ export function relayStream<T extends Uint8Array, O extends Uint8Array | string 
   // wakes a write waiting on a client that stopped reading when the relay ends (one per wait: a race against one
   // long-lived promise would pile up a reaction per backpressured write)
   let wake: (() => void) | null = null;
-  const end = (outcome: unknown) => {
+  const end = (outcome: unknown, cut = false) => {
     if (ended) return;
     ended = true;
     wake?.();
     if (timer) clearTimeout(timer);
     if (clientWatch) unwatch(clientWatch);
-    hooks.onEnd?.(outcome, whole);
+    hooks.onEnd?.(outcome, whole, cut);
   };
   let client: ReadableStreamDirectController | null = null;
   /** Ends the client's side with an error (the relay has already ended). */
@@ -201,6 +205,15 @@ export function relayStream<T extends Uint8Array, O extends Uint8Array | string 
           wait = ended ? undefined : taken(controller.flush());
           if (wait) await wait;
           if (ended) return;
+          if (whole) {
+            // the client has the answer's last event: its response ends now, and what the source might still send
+            // (nothing, in a stream that keeps to its format) is not waited for
+            controller.close();
+            const sourceEnded = started?.whole === true && head.length === 0; // read whole ahead: nothing to let go of
+            if (!sourceEnded) reader.cancel(new Error('stream complete')).catch(() => {});
+            end(undefined, !sourceEnded);
+            return;
+          }
         }
       } catch (err) {
         reading = false;

@@ -241,7 +241,7 @@ export class StreamTranslation {
       this.fromHub.end(this.sseOut);
       this.hubOut();
       // no message_delta by the end: the client was told the answer is incomplete (its format's error)
-      if (!this.ended && this.failure === null) this.failure = new GatewayError(502, 'api_error', 'upstream stream ended before the message was complete');
+      if (!this.ended && this.failure === null) this.failure = incomplete();
     }
     return this.text || null;
   }
@@ -251,7 +251,12 @@ export class StreamTranslation {
     for (const ev of hub) {
       if (ev.type === 'message_start') addAnthropicUsage(usage, ev.message.usage);
       else if (ev.type === 'message_delta') { addAnthropicUsage(usage, ev.usage); this.stopReason = ev.delta.stop_reason; this.ended = true; }
-      else if (ev.type === 'message_stop') this.complete = true;
+      else if (ev.type === 'message_stop') {
+        this.complete = true;
+        // no message_delta before it: the client is told the answer is incomplete (its format's error), and the relay
+        // ends here, before the end of the upstream's body would say so
+        if (!this.ended && this.failure === null) this.failure = incomplete();
+      }
       else if (ev.type === 'error') {
         if (typeof ev.error.message === 'string') ev.error.message = redactSecrets(redactKey(ev.error.message, this.key));
         this.failure = new GatewayError(502, ev.error.type as AnthropicErrorType, ev.error.message);
@@ -262,6 +267,8 @@ export class StreamTranslation {
     hub.length = 0; sseOut.length = 0;
   }
 }
+
+const incomplete = () => new GatewayError(502, 'api_error', 'upstream stream ended before the message was complete');
 
 const SSE = 'text/event-stream; charset=utf-8';
 const JSON_TYPE = 'application/json';
@@ -295,8 +302,9 @@ export function relayTranslatedStream(x: Exchange, inbound: Inbound, channel: Ch
     flush: () => translate(null),
     errorTail: (err) => encodeSseEvent(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))),
     endsStream: () => translation.complete,
-    onEnd(outcome, whole) {
-      if (outcome !== undefined) upstream.abort(); // cancelled or failed: close the upstream connection too
+    onEnd(outcome, whole, cut) {
+      // cancelled, failed, or ended at its last event while the upstream kept its connection: close that too
+      if (outcome !== undefined || cut) upstream.abort();
       const usage = translation.finalUsage(inbound);
       // what the answer could not carry is known only as it streams (a tool call's arguments that were not JSON)
       noteTranslation(log, ctx);

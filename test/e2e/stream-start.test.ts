@@ -93,12 +93,16 @@ describe('passthrough', () => {
     expect(g.requestLogs()[0].stop_reason).toBe('tool_use');
   });
 
-  test('a first chunk that ends with message_stop but is not the end: what follows is relayed too', async () => {
+  test('a first chunk that ends with message_stop but is not the end: the answer ends at message_stop, relayed (no length), what follows is not, the upstream request aborted', async () => {
     const g = gateway();
     const late = ': a comment after the last event\n\nevent: ping\ndata: {"type": "ping"}\n\n';
-    primary.handler = () => sse([anthropicStream, late], { delayMs: 80 });
+    primary.handler = (r) => sse([anthropicStream, late], { delayMs: 80, signal: r.signal });
     const res = await post(g, req('m'));
-    expect(await res.text()).toBe(anthropicStream + late);
+    expect(res.headers.get('content-length')).toBeNull();
+    expect(await res.text()).toBe(anthropicStream);
+    await primary.requests.at(-1)!.aborted;
+    await until(() => g.requestLogs().length === 1);
+    expect(g.requestLogs()[0]).toMatchObject({ outcome: 'ok', stop_reason: 'tool_use' });
   });
 
   test('the Anthropic SDK reads both shapes alike', async () => {

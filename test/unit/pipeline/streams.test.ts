@@ -123,6 +123,32 @@ describe('relayStream', () => {
     expect(await readAll(relayStream(r2, { map: (c) => dec.decode(c), flush: () => ' — end' }))).toBe('a — end');
   });
 
+  test('once a chunk with the last event is written, the relay ends: the source cancelled, what it would send next not read', async () => {
+    for (const ahead of [true, false]) {
+      let cancelled: unknown = null;
+      let reads = 0;
+      const parts = ['one ', 'two stop\n\n', 'after'];
+      const src = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          if (reads < 2) c.enqueue(enc.encode(parts[reads++]!));
+          else { reads++; await new Promise(() => {}); } // the connection held open, nothing more sent
+        },
+        cancel(reason) { cancelled = reason; },
+      }, { highWaterMark: 0 });
+      const ended: unknown[][] = [];
+      const hooks = { idleMs: 10_000, endsStream: endsWithStop, onEnd: (...a: unknown[]) => void ended.push(a) };
+      const out = relayStream(ahead ? await readAhead(src.getReader(), endsWithStop) : src, hooks);
+      expect(await readAll(out)).toBe('one two stop\n\n');
+      expect(ended).toEqual([[undefined, true, true]]);
+      await until(() => cancelled !== null);
+    }
+    // a source that ends on its own after its last event: not cut
+    const ended: unknown[][] = [];
+    const r = await readAhead(source(['a stop\n\n']).getReader(), endsWithStop);
+    expect(await readAll(relayStream(r, { endsStream: endsWithStop, onEnd: (...a: unknown[]) => void ended.push(a) }))).toBe('a stop\n\n');
+    expect(ended).toEqual([[undefined, true, false]]);
+  });
+
   test('a chunk read ahead that cannot be mapped ends the stream with the error tail', async () => {
     const r = await readAhead(source(['bad', 'never read']).getReader(), endsWithStop);
     const ended: unknown[] = [];
