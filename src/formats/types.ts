@@ -208,6 +208,7 @@ export interface Format<Quirks = undefined> {
    * Whether a chunk of an upstream stream in this format ends with the stream's last event, as an event of its own
    * (sse/decode.ts endsWithEvent: a text that quotes it is none). A first chunk that does is checked for the end of the
    * body (an answer that came whole is sent in one write); a relayed stream ends at it (pipeline/streams.ts).
+   * `before`: the chunk read before it, where the last event may have begun.
    */
-  endsStream(chunk: Uint8Array): boolean;
+  endsStream(chunk: Uint8Array, before?: Uint8Array | null): boolean;
 }

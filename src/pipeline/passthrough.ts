@@ -38,6 +38,8 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
+  // the chunk before, once the stop reason is read (the last event may begin in it)
+  let before: Uint8Array | null = null;
   // an Anthropic stream's reads are held (counted only when asked, or every 64 KB: AnthropicTextCounter), for the
   // output of one that ends before its message_delta
   const generated = isSse && channel.nativeFormat === 'anthropic' ? new AnthropicTextCounter() : counter;
@@ -48,7 +50,12 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
     // the format's last event, as an event of its own (a quote of it in a text is none), after the answer's stop reason
     // was read: the relay ends there, whether or not the upstream closes its body
-    endsStream: isSse ? (chunk) => sniffer.stopReason !== null && FORMATS[channel.nativeFormat].endsStream(chunk) : undefined,
+    endsStream: isSse ? (chunk) => {
+      if (sniffer.stopReason === null) return false;
+      const ends = FORMATS[channel.nativeFormat].endsStream(chunk, before);
+      before = chunk;
+      return ends;
+    } : undefined,
     onEnd(outcome, whole, cut) {
       // cancelled, failed, or ended at its last event while the upstream kept its connection: close that too
       if (outcome !== undefined || cut) upstream.abort();

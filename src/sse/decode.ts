@@ -199,8 +199,19 @@ const TAIL_WINDOW = 256;
  * (its `\n` are escaped), so the quote is never at a line's start. A marker at the chunk's start (or after a line
  * break there) is taken at its word: had the previous chunk ended inside a JSON string, that line would not be JSON.
  * The relay ends a stream at such a chunk (pipeline/streams.ts): a marker inside the answer must not count.
+ * `before`, the chunk read before `chunk`: a last event split between the two is found too.
  */
-export function endsWithEvent(chunk: Uint8Array, marker: Uint8Array): boolean {
+export function endsWithEvent(chunk: Uint8Array, marker: Uint8Array, before?: Uint8Array | null): boolean {
+  if (endsWithOwnEvent(chunk, marker)) return true;
+  // `before`: the chunk read before this one. When it did not end at a blank line, this one goes on with its last
+  // event, which may hold the marker's start (a proxy that cuts its chunks anywhere): the two are looked at as one
+  // (a copy of at most 512 bytes, made only for such a pair)
+  if (!before || chunk.byteLength >= TAIL_WINDOW || startsEvent(before, before.byteLength)) return false;
+  const tail = before.byteLength > TAIL_WINDOW ? before.subarray(before.byteLength - TAIL_WINDOW) : before;
+  return endsWithOwnEvent(Buffer.concat([tail, chunk]), marker);
+}
+
+function endsWithOwnEvent(chunk: Uint8Array, marker: Uint8Array): boolean {
   const n = chunk.byteLength;
   const m = marker.byteLength;
   if (n < m + 2 || chunk[n - 1] !== 10 /* \n */ && chunk[n - 1] !== 13 /* \r */) return false;

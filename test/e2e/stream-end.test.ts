@@ -192,3 +192,22 @@ describe('a last event that does not end a whole answer', () => {
     expect(await abortedWithin(ant.requests.at(-1)!, 2000)).toBe(true);
   });
 });
+
+describe('a last event split between two reads of the upstream body (a proxy that cuts its chunks anywhere)', () => {
+  for (const m of MODES) {
+    test(`${m.name}: the client is done at once, logged ok, the upstream request aborted`, async () => {
+      const upstream = m.model === 'a' ? ant : oa;
+      const body = m.model === 'a' ? ANT_STREAM : OA_STREAM;
+      const last = body.lastIndexOf(m.model === 'a' ? 'event: message_stop' : 'data: [DONE]');
+      // before the blank line's second break, inside the marker, after it, inside the last event's data line
+      for (const cut of [last - 1, last + 8, last + (m.model === 'a' ? 20 : 12), body.length - 4]) {
+        upstream.handler = (r) => sse([body.slice(0, cut), body.slice(cut)], { signal: r.signal, hang: true, delayMs: 30 });
+        const { value: { value, requestId }, ms } = await promptly((s) => rawBody(m, s));
+        if (m.name.includes('passthrough')) expect(value).toBe(body);
+        expect(ms).toBeLessThan(PROMPT_MS);
+        expect(await logLine(requestId)).toMatchObject({ status: 200, outcome: 'ok', stop_reason: m.stop, ...m.usage });
+        expect(await abortedWithin(upstream.requests.at(-1)!, 2000)).toBe(true);
+      }
+    });
+  }
+});

@@ -180,7 +180,7 @@ export const anthropicFormat: Format<unknown> = {
   errorToGateway: anthropicErrorToGateway,
   // message_start carries usage.input_tokens
   streamStartsWithUsage: true,
-  endsStream: (chunk) => endsWithEvent(chunk, MESSAGE_STOP),
+  endsStream: (chunk, before) => endsWithEvent(chunk, MESSAGE_STOP, before),
 };
 
 const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');

@@ -46,5 +46,5 @@ export const openaiChatFormat: Format<ChatQuirks> = {
   errorToGateway: chatErrorToGateway,
   // usage comes at the end (stream_options.include_usage), if at all: message_start takes the local estimate
   streamStartsWithUsage: false,
-  endsStream: (chunk) => endsWithEvent(chunk, DONE),
+  endsStream: (chunk, before) => endsWithEvent(chunk, DONE, before),
 };

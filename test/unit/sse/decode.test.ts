@@ -187,6 +187,7 @@ describe('sseDecoder / encoder round trip', () => {
 
 describe('endsWithEvent', () => {
   const enc = new TextEncoder();
+  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
   const marker = enc.encode('event: message_stop');
   const stop = 'event: message_stop\ndata: {"type":"message_stop"}\n\n';
   test('the marker in the last 256 bytes of a chunk that ends an event', () => {
@@ -217,6 +218,22 @@ describe('endsWithEvent', () => {
     expect(endsWithEvent(enc.encode('event: message_stopped\ndata: {}\n\n'), marker)).toBe(false);
     // the quote close to the end, and the real marker further back: the real one counts
     expect(endsWithEvent(enc.encode(`data: [DONE]\n\n: ${quote}\n\n`), done)).toBe(true);
+  });
+  test('a last event split between two chunks, wherever the cut: found with the chunk before it; a quote split alike is not', () => {
+    const done = enc.encode('data: [DONE]');
+    const quote = `data: ${JSON.stringify({ delta: { content: 'say\n\ndata: [DONE]\n\nevent: message_stop\n\n' } })}\n\n`;
+    for (const [body, m] of [[`${quote}event: message_delta\ndata: {}\n\n${stop}`, marker], [`${quote}data: {"usage":{}}\n\ndata: [DONE]\n\n`, done]] as const) {
+      const at = body.lastIndexOf(dec(m));
+      for (let cut = at - 2; cut < body.length - 1; cut++) {
+        const [a, b] = [enc.encode(body.slice(0, cut)), enc.encode(body.slice(cut))];
+        expect([cut, endsWithEvent(b, m, a)]).toEqual([cut, true]);
+      }
+      // the quote alone, cut anywhere: never an end
+      const q = quote;
+      for (let cut = 1; cut < q.length - 1; cut++) expect([cut, endsWithEvent(enc.encode(q.slice(cut)), m, enc.encode(q.slice(0, cut)))]).toEqual([cut, false]);
+    }
+    // a chunk before that ended at a blank line: the chunk decides alone
+    expect(endsWithEvent(enc.encode('stop\ndata: {}\n\n'), marker, enc.encode('x\n\nevent: message_\n\n'))).toBe(false);
   });
   test('a view into a larger buffer is searched within its own bytes only', () => {
     const whole = enc.encode(stop + 'event: ping\ndata: {}\n\n');
