@@ -11,7 +11,9 @@
  * - thinking off with Claude Code's `clear_thinking_20251015` context edit: 400 "`clear_thinking_20251015` strategy
  *   requires `thinking` to be enabled";
  * - an assistant turn with no content anywhere but last: 400 "messages.N: all messages must have non-empty content
- *   except for the optional final assistant message".
+ *   except for the optional final assistant message";
+ * and, apart (anthropicBlankTextRefusal), a text block of whitespace alone: 400 "messages: text content blocks must
+ * contain non-whitespace text".
  */
 
 /** The signatures a mock "wrote", by upstream model. */
@@ -57,6 +59,22 @@ export function anthropicHistoryRefusal(body: any, valid: ValidSignatures): Resp
   const message = anthropicHistoryProblem(body, valid);
   if (message === null) return null;
   return Response.json({ type: 'error', error: { type: 'invalid_request_error', message }, request_id: 'req_011CWkB65DcNzK2MiofhXx8b' }, { status: 400 });
+}
+
+/** Anthropic's words for a text block of whitespace alone anywhere in `messages` (anthropics/claude-code#23440). */
+export const BLANK_TEXT_REFUSAL = 'messages: text content blocks must contain non-whitespace text';
+
+const isBlankText = (b: any) => b?.type === 'text' && typeof b.text === 'string' && b.text.trim() === '';
+
+/**
+ * Anthropic's 400 for a request with a text block of whitespace alone in a turn (or in a tool result's content), as
+ * the API sends it (request_id and all); null when there is none.
+ */
+export function anthropicBlankTextRefusal(body: any): Response | null {
+  const blank = (body?.messages ?? []).some((m: any) => Array.isArray(m?.content) && m.content.some((b: any) =>
+    isBlankText(b) || (b?.type === 'tool_result' && Array.isArray(b.content) && b.content.some(isBlankText))));
+  if (!blank) return null;
+  return Response.json({ type: 'error', error: { type: 'invalid_request_error', message: BLANK_TEXT_REFUSAL }, request_id: 'req_011CXqXVfVqMJd8rzkVKPZDM' }, { status: 400 });
 }
 
 /**

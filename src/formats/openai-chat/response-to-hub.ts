@@ -8,6 +8,8 @@
  * - reasoning is read from `reasoning_content` (DeepSeek, xAI, Z.ai), else `reasoning` (OpenRouter, Groq,
  *   Ollama), else the text entries of `reasoning_details`; its signature is the provider's (OpenRouter
  *   relays Anthropic's) or `''`. Encrypted reasoning (`reasoning.encrypted`) has no text and is not shown;
+ * - text of whitespace alone is left out (streamed: stream-to-hub.ts), unreported: Anthropic refuses such a block in
+ *   the history a client sends back, and it carries nothing;
  * - tool arguments that are not a JSON object are kept, unparsed, as `{"_raw": "<arguments>"}`: the client's
  *   schema check then fails visibly instead of a call silently running with `{}`;
  * - `output_tokens` counts reasoning even where `completion_tokens` leaves it out (xAI, Gemini): when
@@ -69,7 +71,9 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
     blocks.push({ type: 'thinking', thinking: omitted ? '' : thinkingText, signature: carried || (omitted && quirks.reasoning_content_in_history && !signature ? keptReasoning(thinkingText) : signature) });
   }
   const textOut = text.join('');
-  if (textOut) blocks.push({ type: 'text', text: textOut });
+  // text of whitespace alone (the "\n\n" many models write before their tool calls) is no block: Anthropic refuses
+  // one in a request ("text content blocks must contain non-whitespace text"), and the client sends it back each turn
+  if (textOut.trim() !== '') blocks.push({ type: 'text', text: textOut });
 
   const calls: Array<{ id?: unknown; function?: unknown; extra_content?: unknown }> = [
     ...(Array.isArray(msg.tool_calls) ? msg.tool_calls : []),

@@ -10,7 +10,9 @@
  * interleaving several tool calls' argument fragments: Anthropic blocks cannot interleave, so while a
  * tool call's arguments are still an unfinished JSON value, anything else (another call, text) waits in
  * `pending` and follows as soon as those arguments complete (or at the end of the stream). Streams where
- * calls arrive one after another, as every recorded provider does, never wait.
+ * calls arrive one after another, as every recorded provider does, never wait. And a text block does not open while
+ * its text is whitespace alone (`blank`): the "\n\n" many models write before their tool calls, which Anthropic
+ * refuses in a history, makes no block when a call or the end follows it, and leads the block's text when text does.
  *
  * `message_delta` is sent at `[DONE]` or the end of the body, not at `finish_reason`, because the usage
  * chunk (`choices: []`) comes after the finish chunk. Blocks are closed at `finish_reason` already.
@@ -102,12 +104,17 @@ interface StreamState {
   details: ReasoningDetail[] | null;
   /** Characters of reasoning_details carried so far (their JSON), within `maxToolArgs`. */
   detailsChars: number;
+  /**
+   * A text block's deltas while its text is whitespace alone: held, no block open (`block` is null). It opens with the
+   * text that follows, these first; anything else (another block, the end) closes it unsent (closeBlock).
+   */
+  blank: string[];
 }
 
 export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStreamEvent>, HubDeltaReader, UsageSoFar {
   private readonly s: StreamState = {
     phase: 'idle', messageId: newMessageId(), nextIndex: 0, block: null, tools: [], pending: [],
-    finish: null, refused: false, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '', details: null, detailsChars: 0,
+    finish: null, refused: false, stopSequence: null, usage: null, signature: '', outputChars: 0, omitted: '', details: null, detailsChars: 0, blank: [],
   };
   private readonly think: ThinkTagSplitter | null;
   /** Set while closing: pending work is flushed without waiting for arguments to complete. */
@@ -517,7 +524,23 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   private delta(kind: 'text' | 'thinking', delta: RawContentBlockDelta, chars: number): void {
     if (chars === 0) return;
     let open = this.s.block;
-    if (open?.kind !== kind) open = this.openBlock(kind);
+    if (open?.kind !== kind) {
+      // a text block does not open while its text is whitespace alone (the "\n\n" many models write before their
+      // tool calls): Anthropic refuses such a block in the history the client sends back ("text content blocks must
+      // contain non-whitespace text"); only a block's first deltas are looked at
+      if (kind === 'text') {
+        const blank = this.s.blank;
+        if ((delta as { text: string }).text.trim() === '') {
+          if (blank.length === 0) this.closeBlock(); // what opening the block would have closed
+          blank.push((delta as { text: string }).text);
+          this.s.outputChars += chars;
+          return;
+        }
+        open = this.openBlock(kind); // a new `blank` (closeBlock)
+        // the held whitespace first, delta by delta as it came
+        for (const text of blank) this.out.push({ type: 'content_block_delta', index: open.index, delta: { type: 'text_delta', text } });
+      } else open = this.openBlock(kind);
+    }
     this.s.outputChars += chars;
     // display: "omitted" (Claude Code): the block stays, its text does not reach the client (but goes to its signature
     // where the provider needs it back: keptReasoning)
@@ -540,6 +563,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   }
 
   private closeBlock(): void {
+    // text of whitespace alone that nothing followed: no block (delta())
+    if (this.s.blank.length !== 0) this.s.blank = [];
     const open = this.s.block;
     if (!open) return;
     if (open.kind === 'thinking') {

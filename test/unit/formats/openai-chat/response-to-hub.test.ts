@@ -122,6 +122,21 @@ describe('response rules', () => {
     expect(blocks(convert(body, q)).map((b) => b.replace(/toolu_[A-Za-z0-9]{24}/, 'toolu_'))).toEqual([...want]);
   });
 
+  // Anthropic refuses a text block of whitespace alone ("text content blocks must contain non-whitespace text"): a
+  // client keeps the block in its history, and the conversation dies once it reaches an anthropic channel
+  test.each([
+    ['"\\n\\n" before a tool call (DeepSeek, Qwen, GLM, Kimi): the call alone', completion({ content: '\n\n', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] }, 'tool_calls'), {}, ['tool:f(c1) {"a":1}'], 'tool_use'],
+    ['a space, reasoning and a call: the thinking block and the call', completion({ content: ' ', reasoning_content: 'r', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] }, 'tool_calls'), {}, ['thinking[]:r', 'tool:f(c1) {}'], 'tool_use'],
+    ['whitespace alone, no call: no block at all', completion({ content: ' \n\t\n' }), {}, [], 'end_turn'],
+    ['whitespace in content parts (Mistral)', completion({ content: [{ type: 'text', text: '\n' }, { type: 'text', text: '\n' }], tool_calls: [{ id: 'c1', function: { name: 'f', arguments: '{}' } }] }, 'tool_calls'), {}, ['tool:f(c1) {}'], 'tool_use'],
+    ['whitespace after </think> (quirks.think_tags)', completion({ content: '<think>plan</think>\n\n', tool_calls: [{ id: 'c1', function: { name: 'f', arguments: '{}' } }] }, 'tool_calls'), { think_tags: true }, ['thinking[]:plan', 'tool:f(c1) {}'], 'tool_use'],
+    ['whitespace around words is text: kept exactly', completion({ content: '\n\nSure.\n', tool_calls: [{ id: 'c1', function: { name: 'f', arguments: '{}' } }] }, 'tool_calls'), {}, ['text:\n\nSure.\n', 'tool:f(c1) {}'], 'tool_use'],
+  ] as const)('whitespace-only content: %s', (_name, body, q, want, stop) => {
+    const msg = convert(body, q);
+    expect(blocks(msg)).toEqual([...want]);
+    expect(msg.stop_reason).toBe(stop);
+  });
+
   test.each([
     ['stop', false, 'end_turn'],
     ['length', false, 'max_tokens'],

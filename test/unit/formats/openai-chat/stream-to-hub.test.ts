@@ -331,6 +331,14 @@ describe('text chunks read by their bytes (util/event-template.ts)', () => {
     ['two tool calls one after the other', [line('{"content":"calling"}'), ...call(0, 'call_a', 'write', args), ...call(1, 'call_b', 'read', args), line('{}', '"tool_calls"'), 'data: [DONE]\n\n']],
     ['tool calls interleaved by index', [...call(0, 'call_a', 'write', args.slice(0, 4)), ...call(1, 'call_b', 'read', args.slice(0, 3)), ...call(0, 'call_a', 'write', args.slice(4)).slice(1), ...call(1, 'call_b', 'read', args.slice(3)).slice(1), line('{}', '"tool_calls"')]],
     ['a tool call past its end', [...call(0, 'call_a', 'write', args), line('{"content":"text after"}'), ...call(0, 'call_a', 'write', ['{"late":1}', '{"late":2}']).slice(1), 'data: [DONE]\n\n']],
+    // text whose first deltas are whitespace alone is held until it is more (stream-to-hub.ts: blank), and dropped
+    // when a call or the end comes first: the template path must hold it the same
+    ['whitespace before text, before calls and at the end', [
+      ...['\n', '\n', 'Hello', ' world', '\n\n', 'again'].map((t) => line(`{"content":${JSON.stringify(t)}}`)),
+      ...call(0, 'call_a', 'write', args), ...['\n', ' ', '\n'].map((t) => line(`{"content":${JSON.stringify(t)}}`)),
+      ...call(1, 'call_b', 'read', args), ...['\n\n', 'Done', '.'].map((t) => line(`{"content":${JSON.stringify(t)}}`)),
+      ...reasoning, ...['\n', '\n'].map((t) => line(`{"content":${JSON.stringify(t)}}`)), line('{}', '"stop"'), 'data: [DONE]\n\n',
+    ]],
   ])('%s: the same events as parsing every chunk, with and without think tags', (_name, lines) => {
     for (const q of [quirks(), quirks({ think_tags: true })]) {
       const r = both(lines.join(''), q);
@@ -804,6 +812,95 @@ describe('stream rules', () => {
   test('stream events in, typed SseEvents only (no text parsing outside sse/)', () => {
     const ev: SseEvent = { data: JSON.stringify(chunk({ content: 'x' })) };
     expect(new ChatStreamTranslator(makeCtx(), quirks()).event(ev)[0]!.type).toBe('message_start');
+  });
+});
+
+describe('text of whitespace alone (Anthropic refuses such a block in the history a client sends back)', () => {
+  const call = (id: string, name: string, args: string) => chunk({ tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: args } }] });
+  const cases: Array<{ name: string; chunks: unknown[]; q?: Partial<ChatQuirks>; want: string[] }> = [
+    {
+      name: '"\\n\\n" then a tool call (DeepSeek, Qwen, GLM, Kimi): the call alone, at index 0',
+      chunks: [chunk({ role: 'assistant', content: '' }), chunk({ content: '\n\n' }), call('call_1', 'Read', '{"file_path":"a.txt"}'), chunk({}, 'tool_calls')],
+      want: ['message_start', 'start:tool_use(Read)', 'json:"{\\"file_path\\":\\"a.txt\\"}"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
+      name: 'whitespace, then text: the whitespace first, exactly, in the same block',
+      chunks: [chunk({ content: '\n\n' }), chunk({ content: 'Hello' }), chunk({ content: ' there' }), chunk({}, 'stop')],
+      want: ['message_start', 'start:text', 'text:"\\n\\n"', 'text:"Hello"', 'text:" there"', 'stop', 'delta:end_turn', 'message_stop'],
+    },
+    {
+      name: 'text split into whitespace-first deltas ("\\n", "\\n", "Hello")',
+      chunks: [chunk({ content: '\n' }), chunk({ content: '\n' }), chunk({ content: 'Hello' }), chunk({}, 'stop')],
+      want: ['message_start', 'start:text', 'text:"\\n"', 'text:"\\n"', 'text:"Hello"', 'stop', 'delta:end_turn', 'message_stop'],
+    },
+    {
+      name: 'whitespace alone, then the end: no block at all',
+      chunks: [chunk({ content: ' ' }), chunk({ content: '\n\t' }), chunk({}, 'stop')],
+      want: ['message_start', 'delta:end_turn', 'message_stop'],
+    },
+    {
+      name: 'reasoning, whitespace, a call: the thinking block 0, the call 1',
+      chunks: [chunk({ reasoning_content: 'plan' }), chunk({ content: '\n\n' }), call('call_1', 'f', '{}'), chunk({}, 'tool_calls')],
+      want: ['message_start', 'start:thinking', 'thinking:"plan"', 'sig:""', 'stop', 'start:tool_use(f)', 'json:"{}"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
+      name: 'whitespace, then reasoning, then text: the whitespace goes with the block it would have been',
+      chunks: [chunk({ content: '\n' }), chunk({ reasoning_content: 'r' }), chunk({ content: 'Hi' }), chunk({}, 'stop')],
+      want: ['message_start', 'start:thinking', 'thinking:"r"', 'sig:""', 'stop', 'start:text', 'text:"Hi"', 'stop', 'delta:end_turn', 'message_stop'],
+    },
+    {
+      name: 'text, a call, whitespace after it: the text and the call',
+      chunks: [chunk({ content: 'Reading.' }), call('call_1', 'f', '{}'), chunk({ content: '\n\n' }), chunk({}, 'tool_calls')],
+      want: ['message_start', 'start:text', 'text:"Reading."', 'stop', 'start:tool_use(f)', 'json:"{}"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
+      name: 'whitespace inside a block that has text is its text',
+      chunks: [chunk({ content: 'Hello' }), chunk({ content: '\n\n' }), chunk({ content: ' ' }), chunk({ content: 'world' }), chunk({}, 'stop')],
+      want: ['message_start', 'start:text', 'text:"Hello"', 'text:"\\n\\n"', 'text:" "', 'text:"world"', 'stop', 'delta:end_turn', 'message_stop'],
+    },
+    {
+      name: 'whitespace in a content part (Mistral), then a call',
+      chunks: [chunk({ content: [{ type: 'text', text: '\n\n' }] }), call('call_1', 'f', '{}'), chunk({}, 'tool_calls')],
+      want: ['message_start', 'start:tool_use(f)', 'json:"{}"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+    {
+      name: 'whitespace after </think> then a call (quirks.think_tags)',
+      chunks: [chunk({ content: '<think>plan</think>' }), chunk({ content: '\n\n' }), call('call_1', 'f', '{}'), chunk({}, 'tool_calls')], q: { think_tags: true },
+      want: ['message_start', 'start:thinking', 'thinking:"plan"', 'sig:""', 'stop', 'start:tool_use(f)', 'json:"{}"', 'stop', 'delta:tool_use', 'message_stop'],
+    },
+  ];
+
+  test.each(cases)('$name', ({ chunks, q, want }) => {
+    for (const templates of [true, false]) {
+      const events = translateChunks([sse(chunks)], quirks(q), makeCtx(), templates);
+      assertValidSequence(events);
+      expect(shape(events)).toEqual(want);
+    }
+  });
+
+  test('nothing is reported for it', () => {
+    const ctx = makeCtx();
+    run([chunk({ content: '\n\n' }), call('call_1', 'f', '{}'), chunk({}, 'tool_calls')], { ctx });
+    expect(ctx.dropped).toEqual([]);
+  });
+
+  test('through the official SDK: "\\n\\n" and two calls; whitespace before text', async () => {
+    const calls = run([
+      chunk({ role: 'assistant', content: '' }), chunk({ content: '\n\n' }),
+      chunk({ tool_calls: [{ index: 0, id: 'call_a', function: { name: 'f', arguments: '{"x":1}' } }] }),
+      chunk({ tool_calls: [{ index: 1, id: 'call_b', function: { name: 'g', arguments: '{"y":2}' } }] }),
+      chunk({}, 'tool_calls'),
+    ]);
+    assertValidSequence(calls);
+    const msg = await sdkFinalMessage(calls);
+    expect(msg.content).toEqual([
+      { type: 'tool_use', id: 'call_a', name: 'f', input: { x: 1 } },
+      { type: 'tool_use', id: 'call_b', name: 'g', input: { y: 2 } },
+    ] as never);
+    expect(msg.stop_reason).toBe('tool_use');
+
+    const text = await sdkFinalMessage(run([chunk({ content: '\n' }), chunk({ content: ' \n' }), chunk({ content: 'Hello\n' }), chunk({}, 'stop')]));
+    expect(text.content).toEqual([{ type: 'text', text: '\n \nHello\n' }] as never);
   });
 });
 
