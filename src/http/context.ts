@@ -34,7 +34,7 @@ export interface Exchange {
   /**
    * What the request lost, for the `x-switchboard-dropped` header `settle` puts on whatever it answers: set only where
    * the answer's own headers cannot say it (a relayed request sent again with its history repaired:
-   * pipeline/foreign-thinking.ts); a translation names what it drops itself.
+   * pipeline/foreign-thinking.ts, pipeline/blank-text.ts); a translation names what it drops itself.
    */
   dropped: string | undefined;
 }

@@ -11,10 +11,13 @@
  * turn is then without one, thinking turned off for the request, as the refusal itself advises
  * (https://docs.claude.com/en/docs/build-with-claude/extended-thinking, which the refusal links).
  * Nothing here runs for a request Anthropic takes: the body is parsed and re-encoded on this retry only.
+ * Anthropic's refusal of a text block of whitespace alone is repaired the same way, by its sibling
+ * pipeline/blank-text.ts; a retry refused for the other reason (a history with both) is repaired for both.
  */
+import { withoutBlankText } from './blank-text.ts';
 
-/** Which of the two refusals an error message is. */
-export type HistoryRefusal = 'signature' | 'thinking-first';
+/** Which of the refusals an error message is. */
+export type HistoryRefusal = 'signature' | 'thinking-first' | 'blank-text';
 
 /**
  * Anthropic's words (a proxy in between may quote them inside its own message, so they are looked for anywhere):
@@ -26,11 +29,14 @@ export type HistoryRefusal = 'signature' | 'thinking-first';
  */
 const SIGNATURE = /Invalid `?signature`? in `?(?:redacted_)?thinking`? block/;
 const THINKING_FIRST = /a final `?assistant`? message must start with a thinking block/;
+/** "messages: text content blocks must contain non-whitespace text" (pipeline/blank-text.ts). */
+const BLANK_TEXT = /text content blocks must contain non-whitespace text/;
 
 /** The refusal an Anthropic error message is, or null for any other. */
 export function refusedHistory(message: string): HistoryRefusal | null {
   if (SIGNATURE.test(message)) return 'signature';
   if (THINKING_FIRST.test(message)) return 'thinking-first';
+  if (BLANK_TEXT.test(message)) return 'blank-text';
   return null;
 }
 
@@ -60,6 +66,7 @@ const isThinking = (b: unknown) => {
  *   `clear_thinking_20251015` context edit (Claude Code sends one), which Anthropic refuses without thinking.
  */
 export function repairHistory(body: Record<string, unknown>, refusal: HistoryRefusal): RepairedHistory | null {
+  if (refusal === 'blank-text') return withoutBlankText(body);
   const messages = body.messages;
   if (!Array.isArray(messages)) return null;
   let removed = 0;

@@ -26,7 +26,7 @@ import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
-import { refusedHistory, repairHistory } from './foreign-thinking.ts';
+import { refusedHistory, repairHistory, type HistoryRefusal } from './foreign-thinking.ts';
 import { dropFromBody, relayedWithout } from './drop-fields.ts';
 
 /**
@@ -65,8 +65,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // the output ceiling a provider named when it refused this request's max_tokens: its retry, once per channel
     // (pipeline/output-ceilings.ts)
     let refused: { route: Route; ceiling: number } | null = null;
-    // the history Anthropic refused for its thinking blocks, repaired for its retry: once per channel
-    // (pipeline/foreign-thinking.ts)
+    // the history Anthropic refused for its thinking blocks or its blank text blocks, repaired for its retry: once per
+    // channel and refusal (pipeline/foreign-thinking.ts, pipeline/blank-text.ts)
     let repaired: { route: Route } & RepairedBody | null = null;
     // the attempts made, for the log line: a candidate the breaker skips is not one
     let attempts = 0;
@@ -157,7 +157,9 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       if (!res.ok) {
         if (last && inbound.endpoint === 'count_tokens' && COUNT_NOT_SERVED.has(res.status)) return settle(x, await notCounted(x, deps, channel, res, upstream, guard, inbound));
         // a Messages request relayed to Anthropic whose history may be repaired, unless it was on this channel already
-        const history: History | null = passthrough && inbound.format === 'anthropic' && repaired?.route !== route ? { inbound, upstreamModel: route.upstreamModel, dropFields: channel.config.drop_fields } : null;
+        // for every refusal it can be (a retry refused for the other one is repaired for both)
+        const applied = repaired?.route === route ? repaired.refusals : NO_REFUSALS;
+        const history: History | null = passthrough && inbound.format === 'anthropic' && applied.length < REFUSAL_KINDS ? { inbound, upstreamModel: route.upstreamModel, dropFields: channel.config.drop_fields, applied } : null;
         const failed = await notOk(x, deps, channel, res, passthrough, upstream, guard, last, refused?.route === route ? null : ctx, history);
         if (failed instanceof Response) return settle(x, failed);
         if (typeof failed === 'number') {
@@ -167,7 +169,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
           continue;
         }
         if (!(failed instanceof GatewayError)) {
-          // Anthropic refused the history's thinking blocks: the same channel once more, without them
+          // Anthropic refused the history's thinking blocks or blank text: the same channel once more, without them
           repaired = { route, ...failed };
           tried = [...tried.slice(0, i + 1), route, ...tried.slice(i + 1)];
           continue;
@@ -328,26 +330,37 @@ async function ceilingOrError(x: Exchange, deps: AppDeps, channel: Channel, res:
   throw new GatewayError(502, 'api_error', `channel ${channel.name}: HTTP ${res.status}`); // not reached: a translation's error is thrown
 }
 
-/** A relayed Messages request whose history may be repaired, the model its channel serves it as, and what it drops. */
-interface History { inbound: Inbound; upstreamModel: string; dropFields: readonly string[] | undefined }
+/**
+ * A relayed Messages request whose history may be repaired, the model its channel serves it as, what it drops, and the
+ * refusals its body was repaired for already on this channel (a retry refused again).
+ */
+interface History { inbound: Inbound; upstreamModel: string; dropFields: readonly string[] | undefined; applied: readonly HistoryRefusal[] }
 
-/** A request body repaired for its retry (serialised, the upstream model in it), and what it left out. */
-interface RepairedBody { body: string; dropped: string[] }
+/** A request body repaired for its retry (serialised, the upstream model in it), what it left out, and for which refusals. */
+interface RepairedBody { body: string; dropped: string[]; refusals: HistoryRefusal[] }
+
+/** The refusals a history is repaired for, by kind: its thinking blocks (either wording), its blank text blocks. */
+const kindOf = (r: HistoryRefusal) => (r === 'blank-text' ? 'blank-text' : 'thinking');
+const REFUSAL_KINDS = 2;
+const NO_REFUSALS: readonly HistoryRefusal[] = [];
 
 /**
  * A 400 to a Messages request relayed to Anthropic: when it refuses the history's thinking blocks (a signature it did
- * not write for this model, or a tool loop's last turn without one: pipeline/foreign-thinking.ts), the request
- * repaired for one more try on the same channel; else the refusal, its bytes as they came (upstreamError's answer).
- * The body is parsed and re-encoded here only: a request Anthropic takes is never scanned for thinking blocks.
+ * not write for this model, or a tool loop's last turn without one: pipeline/foreign-thinking.ts) or its text blocks
+ * of whitespace alone (pipeline/blank-text.ts), the request repaired for one more try on the same channel (a retry
+ * refused for the other kind is repaired for both, one more); else the refusal, its bytes as they came
+ * (upstreamError's answer). The body is parsed and re-encoded here only: a request Anthropic takes is never scanned.
  */
 async function historyOrError(x: Exchange, deps: AppDeps, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, history: History): Promise<Response | RepairedBody> {
   const answer = await upstreamError(x, channel, res, true, upstream, guard);
   const raw = await answer.bytes();
   const message = errorMessageOf(raw);
   const refusal = refusedHistory(message);
-  const repair = refusal && repairedBody(history, refusal);
+  // each kind once: a retry refused again for what it was repaired for goes to the client as it came
+  const repair = refusal && !history.applied.some((r) => kindOf(r) === kindOf(refusal)) && repairedBody(history, refusal);
   if (!repair) return new Response(raw, { status: answer.status, headers: answer.headers });
-  deps.logger.event('warn', 'upstream refused the history\'s thinking blocks: sent again without them', {
+  const what = refusal === 'blank-text' ? 'blank text blocks' : 'thinking blocks';
+  deps.logger.event('warn', `upstream refused the history's ${what}: sent again without them`, {
     request_id: x.requestId, channel: channel.name, upstream_model: history.upstreamModel, error: message.slice(0, 300), dropped: repair.dropped,
   });
   // the attempt that follows decides the line: its error, and when its answer began (not when this refusal was read)
@@ -355,16 +368,26 @@ async function historyOrError(x: Exchange, deps: AppDeps, channel: Channel, res:
   return repair;
 }
 
-/** The client's body without the thinking blocks Anthropic refused (a fresh parse), re-encoded; null when nothing changes. */
-function repairedBody(history: History, refusal: NonNullable<ReturnType<typeof refusedHistory>>): RepairedBody | null {
-  const { inbound, upstreamModel, dropFields } = history;
+/**
+ * The client's body without what Anthropic refused (a fresh parse), and without what it refused before on this channel,
+ * re-encoded; null when this refusal changes nothing.
+ */
+function repairedBody(history: History, refusal: HistoryRefusal): RepairedBody | null {
+  const { inbound, upstreamModel, dropFields, applied } = history;
   try {
-    const fixed = repairHistory(JSON.parse(utf8.decode(inbound.bytes)) as Record<string, unknown>, refusal);
+    let body = JSON.parse(utf8.decode(inbound.bytes)) as Record<string, unknown>;
+    const dropped: string[] = [];
+    for (const earlier of applied) {
+      const again = repairHistory(body, earlier);
+      if (again) { body = again.body; dropped.push(...again.dropped); }
+    }
+    const fixed = repairHistory(body, refusal);
     if (!fixed) return null;
+    dropped.push(...fixed.dropped);
     // the model rewritten, and the channel's drop_fields left out, as on the first attempt (util/json.ts)
     if (upstreamModel !== inbound.model) fixed.body.model = upstreamModel;
-    if (dropFields) dropFromBody(fixed.body, dropFields, fixed.dropped);
-    return { body: JSON.stringify(fixed.body), dropped: fixed.dropped };
+    if (dropFields) dropFromBody(fixed.body, dropFields, dropped);
+    return { body: JSON.stringify(fixed.body), dropped, refusals: [...applied, refusal] };
   } catch {
     return null; // nested too deeply to re-encode: the refusal goes to the client as it came
   }

@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { refusedHistory, repairHistory } from '../../../src/pipeline/foreign-thinking.ts';
-import { SIGNATURE_REFUSAL, THINKING_FIRST_REFUSAL } from '../../helpers/anthropic-rules.ts';
+import { BLANK_TEXT_REFUSAL, SIGNATURE_REFUSAL, THINKING_FIRST_REFUSAL } from '../../helpers/anthropic-rules.ts';
+
+const BLANK_DROPPED = 'text blocks of whitespace alone (Anthropic refuses them)';
 
 describe('refusedHistory', () => {
   test('Anthropic\'s two refusals, as it words them and as a proxy quotes them; nothing else', () => {
@@ -56,5 +58,58 @@ describe('repairHistory', () => {
     const fixed = repairHistory(body, 'signature')!;
     expect(fixed.body.thinking).toEqual({ type: 'adaptive' });
     expect(fixed.dropped).toEqual(['thinking blocks of earlier turns (Anthropic refused a signature it did not write for this model)']);
+  });
+});
+
+describe('text blocks of whitespace alone (Anthropic: "text content blocks must contain non-whitespace text")', () => {
+  const call = { type: 'tool_use', id: 'call_1', name: 'Read', input: { file_path: 'a.txt' } };
+
+  test('the refusal is told apart, as Anthropic words it and as a proxy quotes it; the prefill\'s trailing whitespace is another rule', () => {
+    expect(refusedHistory(BLANK_TEXT_REFUSAL)).toBe('blank-text');
+    expect(refusedHistory('system: text content blocks must contain non-whitespace text')).toBe('blank-text');
+    expect(refusedHistory(`{"error":{"message":"${BLANK_TEXT_REFUSAL}"}}`)).toBe('blank-text');
+    expect(refusedHistory('final assistant content cannot end with trailing whitespace')).toBeNull();
+  });
+
+  test('left out of every turn; an assistant turn of nothing else left out whole; nothing else changes', () => {
+    const body: any = {
+      model: 'm', thinking: { type: 'adaptive' },
+      system: [{ type: 'text', text: 'Be brief.' }, { type: 'text', text: '\n' }],
+      messages: [
+        { role: 'user', content: 'Read a.txt' },
+        { role: 'assistant', content: [{ type: 'text', text: '\n\n' }, call] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: [{ type: 'text', text: 'hello' }, { type: 'text', text: ' ' }] }, { type: 'text', text: '\t' }, { type: 'text', text: 'go on' }] },
+        { role: 'assistant', content: [{ type: 'text', text: ' \n ' }] },
+        { role: 'user', content: 'and b.txt?' },
+        { role: 'assistant', content: [{ type: 'text', text: '\nSure:\n' }, { type: 'text', text: '\n\n' }] },
+      ],
+    };
+    const fixed = repairHistory(body, 'blank-text')!;
+    expect(fixed.body).toEqual({
+      model: 'm', thinking: { type: 'adaptive' },
+      system: [{ type: 'text', text: 'Be brief.' }],
+      messages: [
+        { role: 'user', content: 'Read a.txt' },
+        { role: 'assistant', content: [call] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: [{ type: 'text', text: 'hello' }] }, { type: 'text', text: 'go on' }] },
+        { role: 'user', content: 'and b.txt?' },
+        { role: 'assistant', content: [{ type: 'text', text: '\nSure:\n' }] },
+      ],
+    });
+    expect(fixed.dropped).toEqual([BLANK_DROPPED, 'messages.3 (an assistant turn of whitespace alone)']);
+  });
+
+  test('an assistant turn given as a string of whitespace alone is left out whole', () => {
+    const body: any = { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: '\n\n' }, { role: 'user', content: 'well?' }] };
+    const fixed = repairHistory(body, 'blank-text')!;
+    expect(fixed.body.messages).toEqual([{ role: 'user', content: 'hi' }, { role: 'user', content: 'well?' }]);
+    expect(fixed.dropped).toEqual([BLANK_DROPPED, 'messages.1 (an assistant turn of whitespace alone)']);
+  });
+
+  test('a user turn of whitespace alone is the client\'s own: no retry, the refusal is the answer (as for nothing to leave out)', () => {
+    expect(repairHistory({ messages: [{ role: 'user', content: [{ type: 'text', text: '\n' }] }] }, 'blank-text')).toBeNull();
+    expect(repairHistory({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'text', text: '\n' }, call] }, { role: 'user', content: ' ' }] }, 'blank-text')).toBeNull();
+    expect(repairHistory({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'text', text: 'yo' }] }] }, 'blank-text')).toBeNull();
+    expect(repairHistory({ messages: 'not an array' }, 'blank-text')).toBeNull();
   });
 });
