@@ -142,6 +142,45 @@ export function readFirst(channel: Channel, res: Response, guard: AttemptWatch, 
 }
 
 /**
+ * What a 2xx answer must be: a JSON object (a request not streamed), an event stream (a streamed one), either (a
+ * translation's JSON answer to a streamed request: an upstream that ignores `stream`, or labels its stream JSON).
+ */
+export type AnswerShape = 'json' | 'sse' | 'either';
+
+/**
+ * A 2xx answer that is no answer in the format, told from its first bytes (`head`; undefined: none came) and, for a
+ * stream, whether the body ended with them (`ended`): an empty body (a proxy that lost its upstream, a server that
+ * crashed after its headers), a page or text where JSON belongs (a captive portal, a base_url pointing at a web UI),
+ * a JSON list, JSON or a page where a stream was asked for, an event stream of comments that ended with no event. The
+ * attempt's failure (pipeline/handle.ts): counted against the channel, and the next channel tried, as for a 5xx;
+ * null for anything else. One or two bytes looked at for an answer that is one (a JSON object's `{`, an event's `d`
+ * or `e`); a JSON object that parses is never second-guessed here.
+ */
+export function notAnAnswer(channel: Channel, res: Response, head: Uint8Array | undefined, shape: AnswerShape, ended: boolean): GatewayError | null {
+  let i = 0;
+  if (head !== undefined) while (i < head.length && isBlank(head[i]!)) i++;
+  if (head === undefined || i === head.length) {
+    return ended ? new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${res.status} with an empty body`) : null;
+  }
+  const b = head[i]!;
+  if (shape === 'json' ? b === 123 /* { */ : shape === 'sse' ? startsEvent(b) : b === 123 || startsEvent(b)) {
+    if (b !== 58 /* : */ || !ended || !onlyComments(head)) return null;
+    return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${res.status} with an event stream that ended with no event`);
+  }
+  const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() || 'no content-type';
+  const what = shape === 'sse' ? `${type}, not an event stream` : /\bjson\b/.test(type) ? `${type} that is not an object` : `${type}, not JSON`;
+  // the page's text, as an error page's is quoted (upstreamError: unexplained), the channel's key masked
+  const text = redactSecrets(redactKey(utf8.decode(head.subarray(i, i + 2048)), channel.secrets))
+    .replace(/<[^<>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 80);
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${res.status} with ${what}: is base_url right?${text ? ` It began: "${text}"` : ''}`);
+}
+
+const isBlank = (b: number) => b === 32 || b === 10 || b === 13 || b === 9;
+
+/** A byte an event stream's first line starts with: `data:`, `event:`, `id:`, `retry:`, a `:` comment, a byte order mark. */
+const startsEvent = (b: number) => b === 100 || b === 101 || b === 58 || b === 105 || b === 114 || b === 0xef;
+
+/**
  * Whether a stream's first read holds only SSE comments, where an event is still to come (OpenRouter's
  * `: OPENROUTER PROCESSING`, written alone every few seconds while the provider has not answered): pastComments then
  * reads on. One byte looked at for any other stream (the caller awaits nothing more for it).

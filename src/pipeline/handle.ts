@@ -20,7 +20,7 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, openingStreamError, opensWithComments, pastComments, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
+import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
@@ -199,6 +199,12 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         } finally {
           unwatch(guard);
         }
+        // a 2xx that is no answer (an empty body, a page, JSON where a stream was asked for): its first byte looked at
+        const none = notAnAnswer(channel, res, buf, !inbound.stream ? 'json' : ctx ? 'either' : 'sse', true);
+        if (none) {
+          lastError = attemptFailed(x, deps, channel, none);
+          continue;
+        }
         deps.breaker.success(channel.name);
         markFirstByte(log);
         if (!ctx) return settle(x, answerPassthroughJson(x, inbound, channel, res, buf));
@@ -218,6 +224,14 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         continue;
       }
       unwatch(guard);
+      // a 2xx that is no answer (an empty body, a page, a stream of comments only): as a stream that fails before it
+      const none = notAnAnswer(channel, res, start.head[0], inbound.stream ? 'sse' : 'json', start.whole);
+      if (none) {
+        upstream.abort();
+        start.reader.cancel().catch(() => {});
+        lastError = attemptFailed(x, deps, channel, none);
+        continue;
+      }
       // a stream that opens with an error (a 200 whose first event is Anthropic's overloaded_error, or an OpenAI-compatible
       // error object): the next channel when it falls back; else a translation's client gets it as an error status,
       // and a relayed stream goes out as it came, counted against the channel as the same error with its status would be

@@ -610,6 +610,8 @@ describe('fallback', () => {
   test('circuit breaker: failures after a 200\'s headers count too (a stream that opens with overloaded_error, a JSON answer that stalls), so the channel opens; a half-open probe that fails so opens it again', async () => {
     const overloaded = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
     const stalled = rawUpstream('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id":');
+    // a stream for the streamed requests: a JSON answer to one is no answer (test/e2e/not-an-answer.test.ts)
+    secondary.handler = (r) => (r.json?.stream ? sse(sseEvents(`${streamBody}\n\n`)) : json(textMessage));
     try {
       for (const how of ['overloaded', 'stalled'] as const) {
         if (how === 'overloaded') primary.handler = () => new Response(overloaded, { headers: { 'content-type': 'text/event-stream' } });
@@ -635,6 +637,7 @@ describe('fallback', () => {
     } finally {
       stalled.stop();
       primary.handler = () => json(textMessage);
+      secondary.handler = () => json(textMessage);
     }
   });
   test('half-open: a request refused before it is sent (its translation a 400, the client\'s fault) does not take the probe', async () => {
