@@ -89,6 +89,18 @@ export class GatewayError extends Error {
 }
 
 /** 400 invalid_request_error naming the field, e.g. `messages.0.content: Invalid type`. */
+/**
+ * An upstream's 2xx answer that is not its format's answer (a Chat Completions answer without choices, a Messages one
+ * without content: `{"detail": "Not Found"}` from a wrong path, a health check's `{"status": "ok"}`), as the
+ * converters find it: the pipeline counts it as the channel's failure, names the channel and tries the next one
+ * (pipeline/handle.ts), as for a 5xx.
+ */
+export class NotAnAnswer extends GatewayError {
+  constructor(message: string) {
+    super(502, 'api_error', message);
+  }
+}
+
 export function invalidRequest(message: string, param?: string): GatewayError {
   return new GatewayError(400, 'invalid_request_error', param ? `${param}: ${message}` : message, { param: param ?? null });
 }

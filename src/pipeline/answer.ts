@@ -3,7 +3,7 @@
  * Reading an upstream answer under the attempt's watch (pipeline/watchdog.ts): its first stream chunk, a whole JSON
  * body (bounded), an error body; what a failure becomes; the stream's log line. Shared by passthrough and translate.
  */
-import { GatewayError, statusForErrorType } from '../errors.ts';
+import { GatewayError, statusForErrorType, type NotAnAnswer } from '../errors.ts';
 import type { Channel } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
@@ -169,10 +169,25 @@ export function notAnAnswer(channel: Channel, res: Response, head: Uint8Array | 
   }
   const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() || 'no content-type';
   const what = shape === 'sse' ? `${type}, not an event stream` : /\bjson\b/.test(type) ? `${type} that is not an object` : `${type}, not JSON`;
-  // the page's text, as an error page's is quoted (upstreamError: unexplained), the channel's key masked
-  const text = redactSecrets(redactKey(utf8.decode(head.subarray(i, i + 2048)), channel.secrets))
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${res.status} with ${what}: is base_url right?${began(channel, head.subarray(i))}`);
+}
+
+/**
+ * A translation's whole JSON answer that its converter found no answer (NotAnAnswer: no choices, no content): the
+ * channel named, and how the answer began.
+ */
+export function unreadableAnswer(channel: Channel, buf: Uint8Array, err: NotAnAnswer): GatewayError {
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: ${err.message}: is base_url right?${began(channel, buf)}`);
+}
+
+/**
+ * ` It began: "…"`: the first 80 characters of an answer's text, as an error page is quoted (upstreamError:
+ * unexplained: tags and runs of white space dropped, the channel's key masked); '' when it has none.
+ */
+function began(channel: Channel, bytes: Uint8Array): string {
+  const text = redactSecrets(redactKey(utf8.decode(bytes.subarray(0, 2048)), channel.secrets))
     .replace(/<[^<>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 80);
-  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${res.status} with ${what}: is base_url right?${text ? ` It began: "${text}"` : ''}`);
+  return text ? ` It began: "${text}"` : '';
 }
 
 const isBlank = (b: number) => b === 32 || b === 10 || b === 13 || b === 9;

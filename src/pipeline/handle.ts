@@ -6,7 +6,7 @@
  * The steps live beside it: the client's body (inbound.ts), the same format both ways (passthrough.ts), a
  * translation (translate.ts), and reading an upstream answer under the attempt's watch (answer.ts).
  */
-import { GatewayError } from '../errors.ts';
+import { GatewayError, NotAnAnswer } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import type { FormatId, TranslateContext } from '../formats/types.ts';
 import type { MessageCreateParams } from '../hub/types.ts';
@@ -20,7 +20,7 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, startReadWhole, upstreamError, wholeReadFailure } from './answer.ts';
+import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, startReadWhole, unreadableAnswer, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
@@ -205,10 +205,25 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
           lastError = attemptFailed(x, deps, channel, none);
           continue;
         }
-        deps.breaker.success(channel.name);
         markFirstByte(log);
-        if (!ctx) return settle(x, answerPassthroughJson(x, inbound, channel, res, buf));
-        return settle(x, inbound.stream ? answerTranslatedJsonAsStream(x, inbound, channel, buf, ctx) : answerTranslatedJson(x, inbound, channel, buf, ctx));
+        if (!ctx) {
+          deps.breaker.success(channel.name);
+          return settle(x, answerPassthroughJson(x, inbound, channel, res, buf));
+        }
+        let answer: Response;
+        try {
+          answer = inbound.stream ? answerTranslatedJsonAsStream(x, inbound, channel, buf, ctx) : answerTranslatedJson(x, inbound, channel, buf, ctx);
+        } catch (err) {
+          // JSON its converter finds no answer (no choices, no content): the attempt's failure, as the answers above
+          if (err instanceof NotAnAnswer) {
+            lastError = attemptFailed(x, deps, channel, unreadableAnswer(channel, buf, err));
+            continue;
+          }
+          deps.breaker.success(channel.name); // an error envelope inside the 200, or a shape it cannot translate
+          throw err;
+        }
+        deps.breaker.success(channel.name);
+        return settle(x, answer);
       }
       // a stream: its first chunk is read before answering, so an upstream that fails before it still falls back
       let start: ReadAhead<Uint8Array>;

@@ -156,3 +156,38 @@ for (const mode of MODES) {
     }
   });
 }
+
+/**
+ * A JSON object that is not the format's answer (FastAPI's `{"detail": "Not Found"}` from a wrong path, a health
+ * check's `{"status": "ok"}`): not second-guessed on a relay, where the client's SDK reads it as it came; a translation,
+ * whose converters cannot read it, fails the attempt as for any answer that is none.
+ */
+const OBJECTS: Record<string, string> = { 'FastAPI\'s not found': '{"detail":"Not Found"}', 'a health check': '{"status":"ok"}' };
+const UNREADABLE: Record<string, string> = { 'bad-oai': 'upstream response has no choices', 'bad-ant': 'upstream returned a malformed message' };
+
+for (const mode of MODES.filter((m) => !m.relayed)) {
+  describe(`${mode.name}: a 200 with a JSON object that is not an answer`, () => {
+    for (const [name, body] of Object.entries(OBJECTS)) {
+      for (const stream of [false, true]) {
+        test(`${stream ? 'streamed' : 'not streamed'}, ${name}: a 502 naming the channel and quoting the answer, logged an error and counted; the next channel answers`, async () => {
+          const c: Case = { answer: () => whole(body, 'application/json'), says: `${UNREADABLE[mode.channel]}: is base_url right? It began: "${body}"` };
+          await expectFailure(mode, stream, c);
+          await expectFallback(mode, stream, c);
+        });
+      }
+    }
+  });
+}
+
+describe('a relayed JSON object that is not an answer', () => {
+  for (const mode of MODES.filter((m) => m.relayed)) {
+    test(`${mode.name}: goes to the client as it came, the channel's success`, async () => {
+      bad.handler = () => whole(OBJECTS['FastAPI\'s not found']!, 'application/json');
+      const path = mode.client === 'anthropic' ? '/v1/messages' : '/v1/chat/completions';
+      const res = await fetch(`${only.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ model: mode.model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }) });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(OBJECTS['FastAPI\'s not found']!);
+      expect(only.deps.breaker.snapshot()[mode.channel]?.failures).toBe(0);
+    });
+  }
+});

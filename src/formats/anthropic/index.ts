@@ -3,7 +3,7 @@
  * The identity adapter: the hub IS Anthropic Messages. It exists so the pipeline composes every
  * translation the same way (e.g. Chat Completions client → anthropic channel) with no special case.
  */
-import { GatewayError, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
+import { GatewayError, NotAnAnswer, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
 import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageDeltaEvent, RawMessageStreamEvent, Tool, Usage } from '../../hub/types.ts';
 import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
@@ -100,7 +100,7 @@ export const anthropicFormat: Format<unknown> = {
   toolsFromHub: (tools) => ({ value: tools, names: tools.flatMap((t) => (typeof t.name === 'string' ? [t.name] : [])), dropped: [] }),
   responseToHub(body: unknown, ctx: TranslateContext): Message {
     const msg = body as Message;
-    if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new GatewayError(502, 'api_error', 'upstream returned a malformed message');
+    if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new NotAnAnswer('upstream returned a malformed message');
     return { ...msg, model: ctx.requestedModel };
   },
   streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader & UsageSoFar {

@@ -15,7 +15,7 @@
  * - `output_tokens` counts reasoning even where `completion_tokens` leaves it out (xAI, Gemini): when
  *   `total_tokens` exceeds prompt + completion, the difference is added.
  */
-import { GatewayError } from '../../errors.ts';
+import { GatewayError, NotAnAnswer } from '../../errors.ts';
 import { assertNever } from '../../util/never.ts';
 import { JsonPrefix } from '../../util/json-prefix.ts';
 import type { ContentBlock, Message, ToolUseBlock, Usage } from '../../hub/types.ts';
@@ -29,12 +29,12 @@ import { toolNameDown } from './tool-names.ts';
 import type { ChatCompletion, ChatCompletionChoice, ChatContentPartOut, CompletionUsage, ReasoningDetail } from './types.ts';
 
 export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: ChatQuirks): Message {
-  if (!isRecord(body)) throw new GatewayError(502, 'api_error', 'upstream returned a response that is not a JSON object');
+  if (!isRecord(body)) throw new NotAnAnswer('upstream returned a response that is not a JSON object');
   if (body.error !== undefined && body.error !== null) throw chatErrorToGateway(200, body);
   const completion = body as ChatCompletion;
   const choices = Array.isArray(completion.choices) ? completion.choices : [];
   const choice: ChatCompletionChoice | undefined = choices.find((c) => (c.index ?? 0) === 0) ?? choices[0];
-  if (!choice || !isRecord(choice.message)) throw new GatewayError(502, 'api_error', 'upstream response has no choices');
+  if (!choice || !isRecord(choice.message)) throw new NotAnAnswer('upstream response has no choices');
   const failed = chatChoiceError(choice);
   if (failed) throw chatErrorToGateway(200, failed);
   if (choices.length > 1) noteDropped(ctx, 'choices 1+ (only the first choice is returned)');
