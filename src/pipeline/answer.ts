@@ -197,12 +197,13 @@ const startsEvent = (b: number) => b === 100 || b === 101 || b === 58 || b === 1
 
 /**
  * Whether a stream's first read holds only SSE comments, where an event is still to come (OpenRouter's
- * `: OPENROUTER PROCESSING`, written alone every few seconds while the provider has not answered): pastComments then
- * reads on. One byte looked at for any other stream (the caller awaits nothing more for it).
+ * `: OPENROUTER PROCESSING`, written alone every few seconds while the provider has not answered; a proxy's keep-alive
+ * before an Anthropic stream): pastComments then reads on. One byte looked at for any other stream (the caller awaits
+ * nothing more for it).
  */
 export function opensWithComments(channel: Channel, start: ReadAhead<Uint8Array>): boolean {
   const first = start.head[0];
-  return first !== undefined && first[0] === 58 /* : */ && channel.nativeFormat !== 'anthropic' && !start.whole && start.pending === null
+  return first !== undefined && first[0] === 58 /* : */ && !start.whole && start.pending === null
     && start.head.length === 1 && onlyComments(first);
 }
 
@@ -398,10 +399,11 @@ interface OpeningError { status: number; body: unknown }
 
 /** An Anthropic stream whose first event is `event: error`: its body, with the status Anthropic gives its type. */
 function openingAnthropicError(channel: Channel, first: Uint8Array): OpeningError | null {
-  // only a chunk that starts with `event: error` is read further
-  if (first[0] !== 101 /* e */) return null;
-  for (let i = 0; i < EVENT_ERROR.length; i++) if (first[i] !== EVENT_ERROR[i]) return null;
-  const text = utf8.decode(first);
+  // only a chunk whose first event (past any comments: a proxy's keep-alive) is `event: error` is read further
+  const start = first[0] === 101 /* e */ ? 0 : eventStart(first);
+  if (start < 0 || first[start] !== 101) return null;
+  for (let i = 0; i < EVENT_ERROR.length; i++) if (first[start + i] !== EVENT_ERROR[i]) return null;
+  const text = utf8.decode(first.subarray(start));
   const data = /^data: ?(.*)$/m.exec(text)?.[1];
   const body = errorBodyOf(channel, data ?? '');
   if (typeof body === 'string') return null; // an event cut by the chunk: relayed as it is
@@ -418,13 +420,8 @@ const EVENT_ERROR = new TextEncoder().encode('event: error\n');
  * event that holds `"error"` is decoded and parsed.
  */
 function openingChatError(channel: Channel, first: Uint8Array): OpeningError | null {
-  // past comment lines and blank lines
-  let start = 0;
-  while (first[start] === 58 /* : */ || first[start] === 10 || first[start] === 13) {
-    const nl = first.indexOf(10, start);
-    if (nl < 0) return null;
-    start = nl + 1;
-  }
+  const start = eventStart(first);
+  if (start < 0) return null;
   let end = bufferIndexOf.call(first, BLANK_LINE, start);
   if (end < 0) end = first.length;
   const hit = end - start >= ERROR_KEY.length ? bufferLastIndexOf.call(first, ERROR_KEY, end - ERROR_KEY.length) : -1;
@@ -436,6 +433,17 @@ function openingChatError(channel: Channel, first: Uint8Array): OpeningError | n
   const o = body as { error?: unknown; object?: unknown };
   if ((o.error === undefined || o.error === null) && o.object !== 'error') return null;
   return { status: 200, body }; // its status from its own code (formats/openai-chat/errors.ts)
+}
+
+/** Where a chunk's first event starts, past comment lines and blank lines; -1 when its last line is a comment. */
+function eventStart(first: Uint8Array): number {
+  let start = 0;
+  while (first[start] === 58 /* : */ || first[start] === 10 || first[start] === 13) {
+    const nl = first.indexOf(10, start);
+    if (nl < 0) return -1;
+    start = nl + 1;
+  }
+  return start;
 }
 
 const BLANK_LINE = Buffer.from('\n\n');

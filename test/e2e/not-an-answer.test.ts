@@ -63,8 +63,8 @@ const RELAYED_STREAM_CASES: Record<string, Case> = {
   'a JSON body': { answer: () => whole('{"status":"ok"}', 'application/json'), says: 'upstream answered 200 with application/json, not an event stream' },
 };
 
-/** Only for OpenAI-compatible channels, whose streams are read past their opening comments (OpenRouter's). */
-const CHAT_STREAM_CASES: Record<string, Case> = {
+/** A stream is read past its opening comments (OpenRouter's, a proxy's keep-alive) for its first event. */
+const COMMENT_CASES: Record<string, Case> = {
   'comments and no event': { answer: () => chunked(': keep-alive\n\n', 'text/event-stream'), says: 'upstream answered 200 with an event stream that ended with no event' },
 };
 
@@ -145,7 +145,7 @@ for (const mode of MODES) {
   describe(`${mode.name}: a 200 that is no answer`, () => {
     const cases: [boolean, Record<string, Case>][] = [[false, JSON_CASES], [true, STREAM_CASES]];
     if (mode.relayed) cases.push([true, RELAYED_STREAM_CASES]);
-    if (mode.channel === 'bad-oai') cases.push([true, CHAT_STREAM_CASES]);
+    cases.push([true, COMMENT_CASES]);
     for (const [stream, table] of cases) {
       for (const [name, c] of Object.entries(table)) {
         test(`${stream ? 'streamed' : 'not streamed'}, ${name}: a 502 naming the channel, logged an error and counted; the next channel answers`, async () => {
@@ -190,4 +190,10 @@ describe('a relayed JSON object that is not an answer', () => {
       expect(only.deps.breaker.snapshot()[mode.channel]?.failures).toBe(0);
     });
   }
+});
+
+test('an Anthropic stream that opens with keep-alive comments, then overloaded_error: the next channel answers, as without the comments', async () => {
+  const mode = MODES[0]!;
+  const answer = () => chunked(': keep-alive\n\nevent: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n', 'text/event-stream');
+  await expectFallback(mode, true, { answer, says: '' });
 });
