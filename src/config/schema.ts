@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { CHANNEL_TYPES } from '../channels/kinds.ts';
 import { ChatQuirksSchema } from '../formats/openai-chat/quirks.ts';
 import { listenHostProblem, originProblem } from '../util/origin.ts';
+import { mapping } from '../util/validate.ts';
 
 const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 const NonNegativeInt = v.pipe(v.number(), v.integer(), v.minValue(0));
@@ -103,7 +104,7 @@ export const ChannelSchema = v.strictObject({
    * Sent upstream on every request, replacing the client's of the same name; `null` sends none of that name (a client's
    * `anthropic-beta` that a Bedrock or Vertex proxy refuses).
    */
-  headers: v.optional(v.record(HeaderName, v.nullable(HeaderValue)), {}),
+  headers: v.optional(mapping(HeaderName, v.nullable(HeaderValue)), {}),
   /** Azure OpenAI: the `api-version` query parameter. */
   api_version: v.optional(NonEmpty),
   /** openai channels: per-channel overrides of the provider preset's quirks. */
@@ -112,7 +113,7 @@ export const ChannelSchema = v.strictObject({
    * For requests translated INTO this channel from /v1/chat/completions (anthropic channels): how `reasoning_effort`
    * becomes Anthropic thinking, per upstream model name (`*` for the rest). Defaults by model generation (README).
    */
-  thinking: v.optional(v.record(NonEmpty, v.picklist(['adaptive', 'budget', 'none']))),
+  thinking: v.optional(mapping(NonEmpty, v.picklist(['adaptive', 'budget', 'none']))),
   /**
    * Top-level request fields removed before the request goes upstream (an Anthropic-compatible endpoint that answers
    * 400 to `context_management` or `output_config`, which Claude Code sends on every request). Names in the channel's

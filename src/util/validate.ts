@@ -57,3 +57,13 @@ export function variantByKey<K extends string, O extends VariantOption<K>[]>(key
 export function isUnchangedObject(x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === 'object' && !Array.isArray(x) && !Object.hasOwn(x, '__proto__') && !Object.hasOwn(x, 'constructor') && !Object.hasOwn(x, 'prototype');
 }
+
+/**
+ * `v.record(key, value)` that refuses a list: valibot's record takes an array as an object, a map of "0", "1"…, so a
+ * list written where a mapping belongs (`headers: ["authorization: Bearer …"]`) passed as a header named "0".
+ */
+export function mapping<K extends v.GenericSchema<string, string>, V extends v.GenericSchema>(key: K, value: V) {
+  const record = v.record(key, value);
+  const notAList = v.custom<never>(() => false, 'must be a mapping (name: value), not a list');
+  return v.lazy((input) => (Array.isArray(input) ? notAList : record));
+}

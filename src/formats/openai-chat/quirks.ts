@@ -4,12 +4,13 @@
  * Provider presets (channels/openai/presets.ts) fill these in; a channel's `quirks` config overrides any of them.
  */
 import * as v from 'valibot';
+import { mapping } from '../../util/validate.ts';
 
 export const ChatQuirksSchema = v.strictObject({
   /** Field that carries the output limit: most providers take `max_tokens`, OpenAI's reasoning models and Azure `max_completion_tokens`. */
   max_tokens_field: v.optional(v.picklist(['max_tokens', 'max_completion_tokens'])),
   /** Output-token ceiling per upstream model (`"*"` for any other); `max_tokens` is clamped to it (Claude Code asks for up to 128000). */
-  max_output_tokens: v.optional(v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(1)))),
+  max_output_tokens: v.optional(mapping(v.string(), v.pipe(v.number(), v.integer(), v.minValue(1)))),
   /** Most stop sequences the provider takes (OpenAI: 4); a request with more is a 400 naming `stop_sequences`. `0`: no limit. */
   max_stop_sequences: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   /** Whether `top_k` is accepted; otherwise it is dropped and reported. */

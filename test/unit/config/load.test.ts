@@ -170,6 +170,18 @@ describe('validation names every problem by path', () => {
       expect(ps.some((p) => p.startsWith(expected) || p.includes(expected))).toBe(true);
     });
   }
+  test('a list where a mapping belongs (headers, thinking, quirks.max_output_tokens) is refused, not read as a map of "0", "1"…', () => {
+    // valibot's record takes an array as an object: `headers: ["authorization: Bearer …"]` was sent upstream as a
+    // header named "0", and the channel answered 401 with no word at start-up
+    expect(problems(() => validateConfig({ channels: [
+      { ...base.channels[0], headers: ['authorization: Bearer sk-x'], thinking: ['adaptive'] },
+      { name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'], quirks: { max_output_tokens: [16384] } },
+    ] }))).toEqual([
+      'channels[0].headers: must be a mapping (name: value), not a list',
+      'channels[0].thinking: must be a mapping (name: value), not a list',
+      'channels[1].quirks.max_output_tokens: must be a mapping (name: value), not a list',
+    ]);
+  });
   test('a header set to null (send none of that name) is accepted', () => {
     expect(validateConfig({ channels: [{ ...base.channels[0], headers: { 'anthropic-beta': null } }] }).channels[0]!.headers).toEqual({ 'anthropic-beta': null });
   });
