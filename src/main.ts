@@ -42,6 +42,11 @@ const LOG_MAX_PENDING = 8 * 1024 * 1024;
  */
 const DRAINED_PAST_LIMIT = 1024 * 1024 * 1024;
 
+/** A config problem as printed: the file before the field, unless the problem names the file already. */
+function configProblems(e: ConfigError, path: string | undefined): string[] {
+  return path && !e.located ? e.problems.map((p) => `${path}: ${p}`) : e.problems;
+}
+
 function fail(lines: string[]): never {
   for (const l of lines) console.error(`switchboard: ${l}`);
   process.exit(2);
@@ -100,7 +105,7 @@ function main() {
   try {
     config = loadConfig({ path: path || undefined, env: process.env });
   } catch (e) {
-    if (e instanceof ConfigError) fail(e.problems);
+    if (e instanceof ConfigError) fail(configProblems(e, path));
     throw e;
   }
   if (args.host !== undefined) {
@@ -128,7 +133,7 @@ function main() {
   try {
     deps = buildDeps(config, logger);
   } catch (e) {
-    if (e instanceof ConfigError) fail(e.problems);
+    if (e instanceof ConfigError) fail(configProblems(e, path));
     throw e;
   }
   const app = createApp(deps);

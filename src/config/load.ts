@@ -12,11 +12,23 @@ import { isLoopbackOrigin } from '../util/origin.ts';
 import { INFERENCE_PATH } from '../channels/kinds.ts';
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  /**
+   * @param located whether each problem already names the file (it could not be read or parsed); the others name a
+   * field only, and the command line puts the file before them
+   */
+  constructor(readonly problems: string[], readonly located = false) {
     super(problems.join('\n'));
     this.name = 'ConfigError';
   }
 }
+
+/** Why a file could not be read, in words (the code stays for searching). */
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'a directory, not a file',
+  EACCES: 'permission denied',
+  ENOTDIR: 'a part of the path is not a directory',
+};
 
 export interface LoadOptions {
   /** Config file path; absent = zero-config from the environment. */
@@ -69,7 +81,9 @@ function readConfigFile(path: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError([`${path}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? 'error'})`]);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code && READ_ERRORS[code] ? `${READ_ERRORS[code]} (${code})` : code ?? (e as Error).message;
+    throw new ConfigError([`${path}: cannot read config file: ${why}`], true);
   }
   // a byte order mark, as Windows editors write: JSON.parse refuses it ("Unrecognized token '\uFEFF'", the character
   // invisible in the message); YAML allows it
@@ -80,14 +94,14 @@ function readConfigFile(path: string): unknown {
     parsed = yaml ? Bun.YAML.parse(text) : JSON.parse(text);
   } catch (e) {
     const where = yaml ? yamlErrorLine(text) : jsonErrorWhere(text);
-    throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}${where === null ? '' : ` (${typeof where === 'number' ? `line ${where}` : where})`}`]);
+    throw new ConfigError([`${path}: not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message}${where === null ? '' : ` (${typeof where === 'number' ? `line ${where}` : where})`}`], true);
   }
   // Bun.YAML reads a file of several documents (a `---` between two, or one after the last) as a list of them: the
   // config would then be refused as "(root): must be a mapping", pointing away from the separator. The leading
   // comment and blank lines are matched a line at a time: `\s*` there would match line breaks too, and a run of blank
   // lines could then be split in 2^n ways, each tried when no `---` follows
   if (yaml && Array.isArray(parsed) && /^---(?:[ \t].*)?$/m.test(text.replace(/^(?:[ \t]*(?:#[^\n]*)?\r?\n)*---[^\n]*/, ''))) {
-    throw new ConfigError([`${path}: holds ${parsed.length} YAML documents (separated by ---); a config is one mapping`]);
+    throw new ConfigError([`${path}: holds ${parsed.length} YAML documents (separated by ---); a config is one mapping`], true);
   }
   // both parsers keep the last of a repeated key without a word: a second `channels:` would drop the first list
   const dups = yaml ? yamlDuplicateKeys(text, parsed) : jsonDuplicateKeys(text);

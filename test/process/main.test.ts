@@ -50,13 +50,28 @@ describe('command line', () => {
     const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: 'https://x.test', models: ['m'] }, { name: 'b', type: 'openai', base_url: 'nope', models: [], api_key: '${UNSET_VAR_X}' }], typo: 1 });
     const r = await runToExit(['--config', p]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('switchboard: channels[1].api_key: environment variable UNSET_VAR_X is not set');
+    expect(r.stderr).toContain(`switchboard: ${p}: channels[1].api_key: environment variable UNSET_VAR_X is not set`);
     const r2 = await runToExit(['--config', writeConfig({ channels: [{ name: 'b', type: 'openai', base_url: 'nope', models: [] }], typo: 1 })]);
     expect(r2.stderr).toContain('channels[0].base_url: must start with http:// or https://\n');
     expect(r2.stderr).not.toContain('Invalid URL'); // one problem per field
     expect(r2.stderr).toContain('typo: unknown key');
     expect(r2.stderr).toContain('channels[0].models');
     expect(r2.stderr).not.toContain('    at ');
+  });
+  test('every problem of a config file names the file, and one that cannot be read says why in words', async () => {
+    // a supervisor's log shows these lines without the command line that read the file ($SWITCHBOARD_CONFIG, a unit file)
+    const p = writeConfig({ channels: [{ name: 'b', type: 'openai', base_url: 'nope', models: ['m'], api_key: '${UNSET_VAR_X}' }] });
+    const r = await runToExit([], { SWITCHBOARD_CONFIG: p });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`switchboard: ${p}: channels[0].api_key: environment variable UNSET_VAR_X is not set\n`);
+    const r2 = await runToExit(['--config', writeConfig({ channels: [{ name: 'b', type: 'openai', base_url: 'nope', models: ['m'] }] })]);
+    expect(r2.stderr).toMatch(/^switchboard: \S+\.json: channels\[0\]\.base_url: must start with http:\/\/ or https:\/\/\n$/);
+    const dir = mkdtempSync(join(tmpdir(), 'sb-config-'));
+    const missing = await runToExit(['--config', join(dir, 'switchboard.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`switchboard: ${join(dir, 'switchboard.yaml')}: cannot read config file: no such file (ENOENT)\n`);
+    const directory = await runToExit(['--config', dir]);
+    expect(directory.stderr).toBe(`switchboard: ${dir}: cannot read config file: a directory, not a file (EISDIR)\n`);
   });
   test('SWITCHBOARD_CONFIG names the config file', async () => {
     const r = await runToExit([], { SWITCHBOARD_CONFIG: writeConfig({ channels: 5 }) });
@@ -88,7 +103,7 @@ describe('command line', () => {
     const p = writeConfig({ server: { cors_origins: ['*'] }, channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
     const r = await runToExit(['--config', p, '--port', '0']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('switchboard: server.cors_origins[0]: every origin ("*") needs keys');
+    expect(r.stderr).toContain(`switchboard: ${p}: server.cors_origins[0]: every origin ("*") needs keys`);
   });
 });
 
