@@ -26,7 +26,7 @@ export function createAuthenticator(keys: KeyConfig[]): Authenticate {
     if (!presented) throw notPresented(headers.get('authorization'));
     let found: Principal | null = null;
     for (const k of table) if (sameLengthEqual(k.key, presented)) found = k.principal; // no early exit
-    if (!found) throw new GatewayError(401, 'authentication_error', 'invalid API key');
+    if (!found) throw unauthorized('invalid API key');
     return found;
   };
 }
@@ -38,10 +38,19 @@ export function createAuthenticator(keys: KeyConfig[]): Authenticate {
  */
 function notPresented(authorization: string | null): GatewayError {
   const sent = authorization?.trim();
-  if (!sent) return new GatewayError(401, 'authentication_error', 'missing API key: send it as x-api-key or Authorization: Bearer');
+  if (!sent) return unauthorized('missing API key: send it as x-api-key or Authorization: Bearer');
   const first = /^\S+(?=\s)/.exec(sent)?.[0];
   const scheme = /^bearer$/i.test(sent) ? 'Bearer with no key' : first && AUTH_SCHEMES.test(first) ? first : first ? 'an unknown scheme' : 'a bare key';
-  return new GatewayError(401, 'authentication_error', `Authorization: ${scheme} is not accepted: send the key as x-api-key or Authorization: Bearer <key>`);
+  return unauthorized(`Authorization: ${scheme} is not accepted: send the key as x-api-key or Authorization: Bearer <key>`);
+}
+
+/**
+ * A 401 that says retrying will not mend it (`x-should-retry: false`, which the official SDKs honour): Claude Code
+ * retries a 401 without it, as for a token it could refresh, so a mistyped gateway key left `claude -p` silent for
+ * minutes, retrying with backoff, where with it the CLI says "Failed to authenticate. API Error: 401 …" at once.
+ */
+function unauthorized(message: string): GatewayError {
+  return new GatewayError(401, 'authentication_error', message, { headers: { 'x-should-retry': 'false' } });
 }
 
 /** HTTP authentication schemes (https://www.iana.org/assignments/http-authschemes) and the common unregistered `Token`. */

@@ -108,6 +108,19 @@ describe.skipIf(!CLI.ok)(`Claude Code ${CLI.version} through the gateway to an O
     expect(gw.requestLogs().at(-1)).toMatchObject({ key: 'claude-code', model: 'claude-sonnet-5-5', upstream_model: 'gpt-5', status: 200, stream: true, outcome: 'ok' });
   }, 90_000);
 
+  test('a wrong gateway key: Claude Code says so at once and exits non-zero, nothing goes upstream', async () => {
+    // Claude Code retries a 401 (a token it could refresh) unless the answer says x-should-retry: false: without it a
+    // mistyped ANTHROPIC_AUTH_TOKEN left `claude -p` printing nothing for minutes while it retried with backoff
+    const run = await runClaude(['-p', 'hi', '--model', 'claude-sonnet-5-5'], {
+      baseUrl: gw.url, token: 'sk-gw-a-key-that-is-wrong', home: freshDir('sb-cc-home-'), cwd: freshDir('sb-cc-cwd-'), timeoutMs: 20_000,
+    });
+    expect(run.timedOut).toBe(false);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout + run.stderr).toContain('401 invalid API key');
+    expect(gw.requestLogs().filter((l) => l.status === 401).length).toBe(1);
+    expect(upstream.requests.length).toBe(0);
+  }, 30_000);
+
   test('a tool round trip: Read runs in Claude Code, the file content goes back as a tool message, the final answer is printed', async () => {
     const cwd = freshDir('sb-cc-cwd-');
     const file = join(cwd, 'notes.txt');
