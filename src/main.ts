@@ -79,8 +79,9 @@ function isLoopback(host: string): boolean {
 
 function main() {
   let args;
+  let positionals: string[];
   try {
-    args = parseArgs({
+    const parsed = parseArgs({
       args: process.argv.slice(2),
       options: {
         config: { type: 'string', short: 'c' },
@@ -90,10 +91,17 @@ function main() {
         version: { type: 'boolean', short: 'v' },
       },
       strict: true,
-      allowPositionals: false,
-    }).values;
+      allowPositionals: true,
+    });
+    positionals = parsed.positionals;
+    args = parsed.values;
   } catch (e) {
     fail([(e as Error).message, 'see switchboard --help']);
+  }
+  // `switchboard switchboard.yaml`: the file is named, with the flag that takes it
+  const extra = positionals[0];
+  if (extra !== undefined) {
+    fail([`unexpected argument '${extra}'${/\.(?:ya?ml|json)$/i.test(extra) ? `: give a config file as --config ${extra}` : ''}`, 'see switchboard --help']);
   }
   if (args.help) { console.log(HELP); return; }
   if (args.version) { console.log(VERSION); return; }

@@ -29,6 +29,11 @@ describe('command line', () => {
     expect(r.stderr).toContain('switchboard:');
     expect(r.stderr).not.toContain('    at ');
   });
+  test('a config file given without --config is told how to give it', async () => {
+    const r = await runToExit(['switchboard.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('switchboard: unexpected argument \'switchboard.yaml\': give a config file as --config switchboard.yaml\nswitchboard: see switchboard --help\n');
+  });
   test('an empty --host is refused, not ignored (the config\'s or the default address would be used without a word)', async () => {
     const r = await runToExit(['--host', '', '--port', '0'], { ANTHROPIC_API_KEY: 'sk-ant-x' });
     expect(r.code).toBe(2);
