@@ -7,10 +7,10 @@ import * as v from 'valibot';
 import { CHANNEL_TYPES } from '../channels/kinds.ts';
 import { ChatQuirksSchema } from '../formats/openai-chat/quirks.ts';
 import { listenHostProblem, originProblem } from '../util/origin.ts';
-import { mapping } from '../util/validate.ts';
+import { mapping, numeric } from '../util/validate.ts';
 
-const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
-const NonNegativeInt = v.pipe(v.number(), v.integer(), v.minValue(0));
+const PositiveInt = v.pipe(numeric(), v.integer(), v.minValue(1));
+const NonNegativeInt = v.pipe(numeric(), v.integer(), v.minValue(0));
 /** setTimeout holds at most 2^31-1 ms and fires at once for anything longer (Node and Bun alike). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const TooLong = `at most ${MAX_TIMER_MS} ms (24.8 days)`;
@@ -40,7 +40,7 @@ const ListenHost = v.pipe(NonEmpty, v.rawCheck(({ dataset, addIssue }) => {
 
 export const ServerSchema = v.strictObject({
   host: v.optional(ListenHost, '127.0.0.1'),
-  port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8080),
+  port: v.optional(v.pipe(numeric(), v.integer(), v.minValue(0), v.maxValue(65535)), 8080),
   /** Largest accepted request body; Anthropic's own limit is 32 MB. */
   max_body_bytes: v.optional(PositiveInt, 32 * 1024 * 1024),
   /** On SIGTERM/SIGINT: how long in-flight requests may take to finish before the process exits anyway. */
@@ -93,9 +93,9 @@ export const ChannelSchema = v.strictObject({
   base_url: v.optional(HttpUrl),
   api_key: v.optional(v.string()),
   models: ModelsSchema,
-  priority: v.optional(v.pipe(v.number(), v.integer()), 0),
+  priority: v.optional(v.pipe(numeric(), v.integer()), 0),
   // finite: YAML's `.inf` is a number, and a weight of Infinity made the pick's arithmetic NaN (the last one always won)
-  weight: v.optional(v.pipe(v.number(), v.minValue(0), v.finite('must be a finite number')), 1),
+  weight: v.optional(v.pipe(numeric(), v.minValue(0), v.finite('must be a finite number')), 1),
   /** Longest wait for the upstream response to begin (connect + first byte). */
   timeout_ms: v.optional(Millis, 120_000),
   /** Longest silence between two chunks of a streamed response. */

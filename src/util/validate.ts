@@ -67,3 +67,16 @@ export function mapping<K extends v.GenericSchema<string, string>, V extends v.G
   const notAList = v.custom<never>(() => false, 'must be a mapping (name: value), not a list');
   return v.lazy((input) => (Array.isArray(input) ? notAList : record));
 }
+
+/**
+ * A config number, or a string holding one: `${VAR}` always gives a string, so `port: ${PORT}` reads "9000" (spaces
+ * and a line break around it, as an env file may leave, are let go). Anything else goes on to `v.number()` as it
+ * came, and is refused as before ('Expected number but received "90x"').
+ */
+export function numeric() {
+  return v.pipe(
+    v.unknown(),
+    v.transform((x) => (typeof x === 'string' && /^\s*-?(?:\d+\.?\d*|\.\d+)\s*$/.test(x) ? Number(x) : x)),
+    v.number(),
+  );
+}

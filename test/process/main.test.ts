@@ -231,7 +231,7 @@ describe('serving', () => {
       }
       expect(await g.exited).toBe(0);
     }
-    for (const bad of [-1, 1.5, 70000, '4096']) {
+    for (const bad of [-1, 1.5, 70000, '4096x']) {
       const r = await runToExit(['--config', writeConfig({ channels, server: { listen_backlog: bad } })]);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain('server.listen_backlog');

@@ -4,15 +4,15 @@
  * Provider presets (channels/openai/presets.ts) fill these in; a channel's `quirks` config overrides any of them.
  */
 import * as v from 'valibot';
-import { mapping } from '../../util/validate.ts';
+import { mapping, numeric } from '../../util/validate.ts';
 
 export const ChatQuirksSchema = v.strictObject({
   /** Field that carries the output limit: most providers take `max_tokens`, OpenAI's reasoning models and Azure `max_completion_tokens`. */
   max_tokens_field: v.optional(v.picklist(['max_tokens', 'max_completion_tokens'])),
   /** Output-token ceiling per upstream model (`"*"` for any other); `max_tokens` is clamped to it (Claude Code asks for up to 128000). */
-  max_output_tokens: v.optional(mapping(v.string(), v.pipe(v.number(), v.integer(), v.minValue(1)))),
+  max_output_tokens: v.optional(mapping(v.string(), v.pipe(numeric(), v.integer(), v.minValue(1)))),
   /** Most stop sequences the provider takes (OpenAI: 4); a request with more is a 400 naming `stop_sequences`. `0`: no limit. */
-  max_stop_sequences: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  max_stop_sequences: v.optional(v.pipe(numeric(), v.integer(), v.minValue(0))),
   /** Whether `top_k` is accepted; otherwise it is dropped and reported. */
   top_k: v.optional(v.boolean()),
   /**
@@ -48,7 +48,7 @@ export const ChatQuirksSchema = v.strictObject({
   /** The provider takes image parts inside `role: "tool"` messages; otherwise images are moved to a following user message. */
   tool_result_images: v.optional(v.boolean()),
   /** Longest `user` value accepted (OpenAI: 64); longer `metadata.user_id` values are hashed to fit. `0` drops `user`. */
-  user_max_length: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  user_max_length: v.optional(v.pipe(numeric(), v.integer(), v.minValue(0))),
   /** Tool schema clean-up: `keep` as sent, `basic` drops `$schema`, `strict` also drops keys Gemini-style validators reject. */
   schema: v.optional(v.picklist(['keep', 'basic', 'strict'])),
   /** The provider honours `stream_options.include_usage`. */

@@ -34,6 +34,26 @@ describe('loadConfig', () => {
     expect(cfg.channels[0]!.models).toEqual({ a: 'b' });
   });
 
+  test('a number from the environment: `port: ${PORT}` (a ${VAR} gives a string) is the number it holds', () => {
+    // the port a container platform sets as PORT, durations and weights kept in an env file: each was refused as
+    // 'server.port: Invalid type: Expected number but received "9000"', which reads as a number to the user
+    const p = write('n.yaml', [
+      'server:\n  port: ${PORT}\n  drain_timeout_ms: "${DRAIN_MS}"',
+      'routing: { max_attempts: "${ATTEMPTS}" }',
+      'channels:\n  - name: c\n    type: openai\n    base_url: http://127.0.0.1:1/v1\n    models: [m]\n    weight: ${W}\n    priority: "${P}"',
+      '    quirks: { max_output_tokens: { "*": "${CAP}" } }\n',
+    ].join('\n'));
+    const cfg = loadConfig({ path: p, env: { PORT: '9000', DRAIN_MS: '5000\n', ATTEMPTS: '2', W: '0.5', P: '-1', CAP: '16384' } });
+    expect(cfg.server).toMatchObject({ port: 9000, drain_timeout_ms: 5000 });
+    expect(cfg.routing.max_attempts).toBe(2);
+    expect(cfg.channels[0]).toMatchObject({ weight: 0.5, priority: -1, quirks: { max_output_tokens: { '*': 16384 } } });
+    // what is not a number is still refused as one, and a number's own checks still hold
+    expect(problems(() => loadConfig({ path: p, env: { PORT: '90x', DRAIN_MS: '1', ATTEMPTS: '0', W: '1', P: '0', CAP: '1' } }))).toEqual([
+      'server.port: Invalid type: Expected number but received "90x"',
+      'routing.max_attempts: Invalid value: Expected >=1 but received 0',
+    ]);
+  });
+
   test('a missing variable is an error naming it and where', () => {
     const p = write('b.json', JSON.stringify({ channels: [{ name: 'c', type: 'anthropic', base_url: 'https://x.test', api_key: '${NOPE_KEY}', models: ['m'] }] }));
     expect(problems(() => loadConfig({ path: p, env: {} }))).toEqual(['channels[0].api_key: environment variable NOPE_KEY is not set']);

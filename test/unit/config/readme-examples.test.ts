@@ -63,6 +63,8 @@ describe("README's inline config snippets", () => {
     ['`server.cors_origins: ["*"]`', `${keys}server: { cors_origins: ["*"] }\n${openai('')}`, (c) => expect(c.server.cors_origins).toEqual(['*'])],
     ['`"*"` or any other is a start-up error', `server: { cors_origins: ["*"] }\n${openai('')}`, /server\.cors_origins\[0\]: every origin \("\*"\) needs keys/],
     ['(`http://localhost:5173`, `http://127.0.0.1:3000`)', `server: { cors_origins: ["http://localhost:5173", "http://127.0.0.1:3000"] }\n${openai('')}`, (c) => expect(c.server.cors_origins).toHaveLength(2)],
+    ['`port: ${PORT}` with `PORT=9000` is 9000', `server: { port: "9000", drain_timeout_ms: " 500 " }\n${openai('weight: "2"')}`,
+      (c) => expect([c.server.port, c.server.drain_timeout_ms, c.channels[0]!.weight]).toEqual([9000, 500, 2])],
     ['`server.log_level: warn`', `server: { log_level: warn }\n${openai('')}`, (c) => expect(c.server.log_level).toBe('warn')],
     ['`0` leaves Bun\'s 512', `server: { listen_backlog: 0 }\n${openai('')}`, (c) => expect(c.server.listen_backlog).toBe(0)],
     ['(`0`: only after the others)', openai('weight: 0'), (c) => expect(c.channels[0]!.weight).toBe(0)],
