@@ -178,17 +178,21 @@ function main() {
   if (upstreamConcurrency <= 256) logger.event('info', 'at most 256 upstream requests at once: BUN_CONFIG_MAX_HTTP_REQUESTS in the environment sets more (README: "Running in production")');
 
   let stopping = false;
+  /** Ends the drain at once: a second SIGINT or SIGTERM (Ctrl-C twice) does not wait out drain_timeout_ms. */
+  let stopNow: ((signal: string) => void) | undefined;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) { stopNow?.(signal); return; }
     stopping = true;
     deps.state.draining = true;
     logger.event('info', 'draining', { signal, inflight: server.pendingRequests, drain_timeout_ms: config.server.drain_timeout_ms });
     flush();
     const drained = server.stop(false).then(() => true);
     const timedOut = Bun.sleep(config.server.drain_timeout_ms).then(() => false);
-    const clean = await Promise.race([drained, timedOut]);
+    let forcedBy: string | undefined;
+    const forced = new Promise<false>((resolve) => { stopNow = (s) => { forcedBy = s; resolve(false); }; });
+    const clean = await Promise.race([drained, timedOut, forced]);
     if (!clean) await server.stop(true);
-    logger.event('info', 'stopped', { clean });
+    logger.event('info', 'stopped', forcedBy ? { clean, signal: forcedBy } : { clean });
     flush();
     // the last lines out before exiting, unless stdout takes nothing (a hung log collector): then not for long
     await Promise.race([stdout.drained(), Bun.sleep(2000)]);

@@ -329,6 +329,28 @@ describe('serving', () => {
     }
   });
 
+  test('a second SIGINT or SIGTERM while draining stops at once (Ctrl-C twice), with the cut requests logged', async () => {
+    // the second signal was ignored: a user pressing Ctrl-C again in front of a stream had to wait the whole
+    // drain_timeout_ms (30 s by default) or kill -9 the process, which lost the request lines still buffered
+    upstream.handler = () => sse(['event: ping\ndata: {"type":"ping"}\n\n'], { hang: true });
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }], server: { drain_timeout_ms: 20000 } });
+    for (const second of ['SIGINT', 'SIGTERM'] as const) {
+      const g = await spawnGateway(['--config', p, '--port', '0']);
+      const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'm', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+      const reader = res.body!.getReader();
+      await reader.read();
+      g.proc.kill('SIGINT');
+      await Bun.sleep(200);
+      expect(g.proc.exitCode).toBeNull(); // the first one drains
+      const t0 = Date.now();
+      g.proc.kill(second);
+      expect(await g.exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(g.lines.find((l) => l.msg === 'stopped')).toMatchObject({ clean: false, signal: second });
+      expect(g.lines.find((l) => l.msg === 'request')).toMatchObject({ status: 200, outcome: 'cancelled' });
+    }
+  }, 30_000);
+
   test('the drain timeout bounds shutdown', async () => {
     upstream.handler = () => sse(['event: ping\ndata: {"type":"ping"}\n\n'], { hang: true });
     const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }], server: { drain_timeout_ms: 300 } });
