@@ -385,9 +385,12 @@ const CASES: ProviderCase[] = [
     tool: { model: 'claude-haiku-5-5', call: (f) => toRead(jsonToStream('ollama/response-cloud-gpt-oss-tool-call.json'), f), answer: () => jsonToStream('ollama/response-local-qwen3-reasoning.json'), id: 'call_o2vnpxrw' },
   },
   {
-    // no preset: a generic OpenAI-compatible channel (Alibaba DashScope's compatible mode)
-    name: 'alibaba (no preset)', models: { 'claude-sonnet-5-5': 'qwen3-max' },
-    rules: [maxField('max_tokens', 1_000_000), toolCallsAnswered(null)],
+    // Alibaba DashScope's compatible mode: Claude Code's adaptive thinking as enable_thinking, none of DeepSeek's fields
+    name: 'dashscope', provider: 'dashscope', models: { 'claude-sonnet-5-5': 'qwen3-max' },
+    rules: [
+      maxField('max_tokens', 1_000_000), absent('thinking', 'reasoning_effort', 'reasoning', 'thinking_budget'), toolCallsAnswered(null),
+      ({ body }) => (body.enable_thinking === (body.stream === true) ? [] : [`enable_thinking ${JSON.stringify(body.enable_thinking)} on a ${body.stream ? '' : 'non-'}streamed request`]),
+    ],
     tool: {
       model: 'claude-sonnet-5-5', call: (f) => toRead(recorded('alibaba/stream-tool-call-empty-ids.chunks.jsonl'), f),
       answer: () => inEnvelope(recorded('alibaba/stream-tool-call-empty-ids.chunks.jsonl'), { text: 'The file says what the test wrote.' }), id: 'call_eee11723464a4b9eb8cee71d',

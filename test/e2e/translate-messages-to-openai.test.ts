@@ -36,7 +36,7 @@ const PROVIDER_BY_FOLDER: Record<string, string | undefined> = {
   cerebras: 'cerebras',
   huggingface: 'huggingface', // think tags
   ollama: 'ollama',
-  alibaba: undefined, // Qwen via DashScope's compatible mode: no preset, plain defaults
+  alibaba: 'dashscope', // Qwen via DashScope's compatible mode
   'anthropic-openai-compat': undefined, // Anthropic's own OpenAI-compatible endpoint: plain defaults
 };
 
@@ -314,8 +314,8 @@ const MESSAGE_PROPS: Record<string, Set<string>> = {
 };
 const TOOL_PROPS = specProps('ChatCompletionTool');
 const FUNCTION_PROPS = specProps('FunctionObject');
-/** Provider extensions a preset adds on purpose (presets.ts): DeepSeek/Z.ai `thinking`, OpenRouter `reasoning`. */
-const EXTENSION_PROPS: Record<string, string[]> = { deepseek: ['thinking'], zai: ['thinking'], openrouter: ['reasoning', 'top_k'] };
+/** Provider extensions a preset adds on purpose (presets.ts): DeepSeek/Z.ai `thinking`, OpenRouter `reasoning`, DashScope `enable_thinking`. */
+const EXTENSION_PROPS: Record<string, string[]> = { deepseek: ['thinking'], zai: ['thinking'], openrouter: ['reasoning', 'top_k'], dashscope: ['enable_thinking', 'thinking_budget'] };
 const MESSAGE_EXTENSIONS: Record<string, string[]> = { deepseek: ['reasoning_content'] };
 /** Anthropic-only, never to reach an OpenAI-compatible provider (claude-code-traffic.md, "Consequences"). */
 const ANTHROPIC_ONLY_TOP = ['thinking', 'context_management', 'output_config', 'metadata', 'system', 'stop_sequences', 'top_k', 'anthropic_beta', 'anthropic_version', 'service_tier', 'container', 'mcp_servers'];

@@ -147,6 +147,18 @@ export const PRESETS = {
     // thinking is switched per model through chat_template_kwargs, not a standard field
     reasoning: 'none',
   },
+  dashscope: {
+    // Qwen's thinking switch is a top-level `enable_thinking` boolean (`thinking_budget` caps it), no effort levels
+    // (https://www.alibabacloud.com/help/en/model-studio/deep-thinking)
+    reasoning: 'enable_thinking',
+    reasoning_efforts: [],
+    // the hybrid models that take it: the open Qwen3 models (qwen3-8b, qwen3-235b-a22b…), Qwen3.5 and later, qwen3-max,
+    // qwen-plus/flash/turbo, Qwen3-VL and Qwen3-Omni; the coder, instruct-only and thinking-only models are left alone
+    reasoning_models: ['qwen3-*b', 'qwen3.*', 'qwen3-max*', 'qwen-plus*', 'qwen-flash*', 'qwen-turbo*', 'qwen3-vl-*', 'qwen3-omni-*'],
+    // the open Qwen3 models think by default and refuse a non-streamed request unless enable_thinking is false:
+    // "parameter.enable_thinking must be set to false for non-streaming calls"
+    thinking_streamed_only: true,
+  },
   'llama.cpp': {
     // llama-server takes top_k and extracts reasoning into reasoning_content itself (--reasoning-format)
     top_k: true,

@@ -18,10 +18,17 @@ export const ChatQuirksSchema = v.strictObject({
   /**
    * How thinking / effort is expressed upstream:
    * `reasoning_effort` (OpenAI, Groq, xAI, Gemini…), `reasoning` (OpenRouter's `reasoning: {effort|max_tokens}`),
-   * `thinking` (DeepSeek / Z.ai style `thinking: {type: "enabled"|"disabled"}`, plus `reasoning_effort` when
-   * `reasoning_efforts` is non-empty), `none` (not sent).
+   * `thinking` (DeepSeek / Z.ai / Kimi style `thinking: {type: "enabled"|"disabled"}`, plus `reasoning_effort` when
+   * `reasoning_efforts` is non-empty), `enable_thinking` (Qwen on DashScope: a top-level `enable_thinking` boolean,
+   * and `thinking_budget` for an Anthropic budget), `none` (not sent).
    */
-  reasoning: v.optional(v.picklist(['reasoning_effort', 'reasoning', 'thinking', 'none'])),
+  reasoning: v.optional(v.picklist(['reasoning_effort', 'reasoning', 'thinking', 'enable_thinking', 'none'])),
+  /**
+   * The provider thinks on streamed requests only: a non-streamed request to a model with reasoning control goes with
+   * the off switch, whether or not the client asked for thinking (asked, it is reported). DashScope's open Qwen3
+   * models think by default and refuse a non-streamed request unless `enable_thinking` is false.
+   */
+  thinking_streamed_only: v.optional(v.boolean()),
   /**
    * Upstream model names (`*` wildcards) that take the reasoning control; others get none, so a thinking request
    * (Claude Code always sends one) does not break a model without reasoning. Default `["*"]`: every model.
@@ -109,6 +116,7 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   top_k: false,
   reasoning: 'reasoning_effort',
   reasoning_models: ['*'],
+  thinking_streamed_only: false,
   reasoning_efforts: ['low', 'medium', 'high'],
   fixed_sampling_models: [],
   reasoning_content_in_history: false,

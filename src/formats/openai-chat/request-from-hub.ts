@@ -921,14 +921,21 @@ export function capEffort(requested: string, offered: readonly string[]): string
 }
 
 function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreateParams, ctx: TranslateContext, quirks: ChatQuirks, maxTokens: number | undefined): void {
-  const req = reasoningRequest(hub);
+  const requested = reasoningRequest(hub);
+  let req = requested;
+  // what the client sent: an effort alone asks for reasoning too (reasoningRequest)
+  const what = hub.thinking === undefined || hub.thinking === null ? 'output_config.effort' : 'thinking';
+  const controlled = quirks.reasoning_models.some((p) => globMatch(p, ctx.upstreamModel));
+  if (controlled && quirks.thinking_streamed_only && hub.stream !== true) {
+    // DashScope's open Qwen3 models think by default and refuse a non-streamed request unless thinking is off
+    if (req?.on) noteDropped(ctx, `${what} (the provider thinks on streamed requests only)`);
+    req = { on: false };
+  }
   if (!req) return;
   // Anthropic's effort governs the whole answer, thinking or not; a provider's effort level is its reasoning's, now off
   const asked = hub.output_config?.effort;
-  if (!req.on && typeof asked === 'string') noteDropped(ctx, `output_config.effort=${asked.slice(0, 40)} (thinking disabled: the provider's effort level is its reasoning's)`);
-  // what the client sent: an effort alone asks for reasoning too (reasoningRequest)
-  const what = hub.thinking === undefined || hub.thinking === null ? 'output_config.effort' : 'thinking';
-  if (!quirks.reasoning_models.some((p) => globMatch(p, ctx.upstreamModel))) {
+  if (!req.on && typeof asked === 'string' && requested?.on === false) noteDropped(ctx, `output_config.effort=${asked.slice(0, 40)} (thinking disabled: the provider's effort level is its reasoning's)`);
+  if (!controlled) {
     if (req.on) noteDropped(ctx, `${what} (${ctx.upstreamModel} has no reasoning control)`);
     return;
   }
@@ -965,6 +972,13 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
         if (level) body.reasoning_effort = level;
         noteEffort(ctx, hub, level);
       }
+      return;
+    }
+    case 'enable_thinking': {
+      // Qwen on DashScope: a top-level boolean, and a cap on the thinking tokens (https://www.alibabacloud.com/help/en/model-studio/deep-thinking)
+      body.enable_thinking = req.on;
+      if (req.on && req.budget !== undefined) body.thinking_budget = maxTokens !== undefined ? Math.min(req.budget, Math.max(1, maxTokens - 1)) : req.budget;
+      if (req.on) noteEffort(ctx, hub, undefined);
       return;
     }
     case 'none':

@@ -113,6 +113,9 @@ export interface ChatCompletionCreateParams {
   reasoning?: { effort?: ReasoningEffort; max_tokens?: number; exclude?: boolean; enabled?: boolean; [k: string]: unknown };
   /** DeepSeek / Z.ai thinking toggle (https://api-docs.deepseek.com/guides/thinking_mode). */
   thinking?: { type: 'enabled' | 'disabled'; [k: string]: unknown };
+  /** Qwen on DashScope's compatible mode: the thinking switch, and the most thinking tokens (https://www.alibabacloud.com/help/en/model-studio/deep-thinking). */
+  enable_thinking?: boolean;
+  thinking_budget?: number;
   response_format?: unknown;
   n?: number;
   seed?: number;

@@ -81,6 +81,11 @@ describe('presets', () => {
     ['ollama', 'parallel_tool_calls', false],
     ['vllm', 'reasoning', 'none'],
     ['llama.cpp', 'reasoning', 'none'],
+    // https://www.alibabacloud.com/help/en/model-studio/deep-thinking: `enable_thinking`, `thinking_budget`, no effort levels
+    ['dashscope', 'reasoning', 'enable_thinking'],
+    ['dashscope', 'reasoning_efforts', []],
+    ['dashscope', 'thinking_streamed_only', true],
+    ['dashscope', 'reasoning_models', ['qwen3-*b', 'qwen3.*', 'qwen3-max*', 'qwen-plus*', 'qwen-flash*', 'qwen-turbo*', 'qwen3-vl-*', 'qwen3-omni-*']],
   ] as const)('%s: %s = %p', (provider, field, value) => {
     expect(resolveQuirks(provider, undefined)[field as keyof ChatQuirks]).toEqual(value as never);
   });

@@ -220,7 +220,8 @@ describe('requests', () => {
  */
 describe('every other provider', () => {
   test('byte-identical answers and requests', () => {
-    const presets: Array<string | undefined> = [undefined, ...Object.keys(PRESETS).filter((p) => p !== 'openrouter')];
+    // the presets there were then (dashscope and moonshot came later, pinned by their own tests)
+    const presets: Array<string | undefined> = [undefined, ...Object.keys(PRESETS).filter((p) => !['openrouter', 'dashscope', 'moonshot'].includes(p))];
     const files = [...listFixtures('openai-compatible'), ...listFixtures('openai-chat')].filter((f) => !/\/error-/.test(f));
     const carrier = detailsSignature(CLAUDE_DETAILS);
     const requests = [
