@@ -22,6 +22,8 @@ export interface RefusedCeiling {
  * - OpenAI: "max_tokens is too large: 128000. This model supports at most 16384 completion tokens, whereas you provided 128000."
  * - Groq (and NVIDIA NIM): "`max_completion_tokens` must be less than or equal to `40960`, the maximum value for …"
  * - DeepSeek: "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]"
+ * - DashScope (Qwen on Alibaba Cloud Model Studio): "<400> InternalError.Algo.InvalidParameter: Range of max_tokens should
+ *   be [1, 8192]" (musistudio/claude-code-router#184, Kilo-Org/kilocode#5871)
  * - Volcengine: "The parameter `max_completion_tokens` specified in the request are not valid: integer above maximum
  *   value, expected a value <= 12288, but got 32000 instead."
  * - Anthropic: "max_tokens: 128000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5-20250929"
@@ -32,6 +34,7 @@ const FIXED: RegExp[] = [
   /max_(?:completion_)?tokens is too large: \d+\. This model supports at most (\d+) completion tokens/i,
   /max_(?:completion_)?tokens`? must be less than or equal to `?(\d+)`?/i,
   /valid range of max_(?:completion_)?tokens is \[\d+, ?(\d+)\]/i,
+  /range of max_(?:completion_)?tokens should be \[\d+, ?(\d+)\]/i,
   /max_(?:completion_)?tokens`? specified in the request are not valid: integer above maximum value, expected a value <= ?(\d+)/i,
   /max_tokens: \d+ > (\d+), which is the maximum allowed number of output tokens/i,
 ];

@@ -162,3 +162,15 @@ describe('the recorded qwen3-max tool call (ids "" on continuation fragments) in
     ]);
   });
 });
+
+describe('output ceilings', () => {
+  test('Claude Code\'s 32000 to qwen-max (8192): DashScope\'s "Range of max_tokens should be [1, 8192]" is read, the request goes again within it, and the next one is capped before it goes', async () => {
+    const before = upstream.requests.length;
+    const ask = () => client.messages.stream({ model: 'claude-3-haiku', max_tokens: 32000, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+    const res = await ask();
+    expect(res.content.map((b) => b.type)).toEqual(['text']);
+    expect(upstream.requests.slice(before).map((r) => r.json.max_tokens)).toEqual([32000, 8192]);
+    await ask();
+    expect(upstream.requests.slice(before).map((r) => r.json.max_tokens)).toEqual([32000, 8192, 8192]);
+  });
+});

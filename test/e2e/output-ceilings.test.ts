@@ -185,11 +185,14 @@ describe('refusedCeiling', () => {
     expect(refusedCeiling('Unable to submit request because it has a maxOutputTokens value of 256000 but the supported range is from 1 (inclusive)to 65537 (exclusive).')).toEqual({ ceiling: 65536, remember: true });
     expect(refusedCeiling('The parameter `max_completion_tokens` specified in the request are not valid: integer above maximum value, expected a value <= 12288, but got 32000 instead. Request id: 02')).toEqual({ ceiling: 12288, remember: true });
     expect(refusedCeiling('max_tokens: 128000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-5-20250929')).toEqual({ ceiling: 64000, remember: true });
+    // DashScope (Qwen on Alibaba Cloud Model Studio): musistudio/claude-code-router#184, Kilo-Org/kilocode#5871
+    expect(refusedCeiling('<400> InternalError.Algo.InvalidParameter: Range of max_tokens should be [1, 8192]')).toEqual({ ceiling: 8192, remember: true });
+    expect(refusedCeiling('Range of max_tokens should be [1, 131072]')).toEqual({ ceiling: 131072, remember: true });
     expect(refusedCeiling(REFUSALS.vllm!(39766, 64000, 24235))).toEqual({ ceiling: 39766, remember: false });
     expect(refusedCeiling("This model's maximum context length is 8192 tokens. However, you requested 8256 tokens (64 in the messages, 8192 in the completion). Please reduce the length of the messages or completion.")).toEqual({ ceiling: 8128, remember: false });
     // a prompt that fills the window leaves no room: not a ceiling
     expect(refusedCeiling("'max_tokens' or 'max_completion_tokens' is too large: 100. This model's maximum context length is 8192 tokens and your request has 9000 input tokens (100 > 8192 - 9000).")).toBeNull();
-    for (const other of ['messages: must be less than or equal to 5', 'temperature must be less than or equal to 2', 'prompt is too long: 210000 tokens > 200000 maximum', 'Unsupported parameter: max_tokens', '']) {
+    for (const other of ['Range of temperature should be [0, 2)', 'messages: must be less than or equal to 5', 'temperature must be less than or equal to 2', 'prompt is too long: 210000 tokens > 200000 maximum', 'Unsupported parameter: max_tokens', '']) {
       expect(refusedCeiling(other)).toBeNull();
     }
   });
