@@ -24,6 +24,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 import { claudeForFile, tempDirs, describeRun, runClaude } from '../helpers/claude-code.ts';
 import { mistralCheck } from '../helpers/mistral-rules.ts';
+import { moonshotProblem } from '../helpers/moonshot-rules.ts';
 import { geminiSignatureProblem } from '../helpers/gemini-rules.ts';
 import { reasoningDetailsProblem } from '../helpers/openrouter-rules.ts';
 
@@ -225,6 +226,20 @@ const CASES: ProviderCase[] = [
       // thinking-mode tool loops: "The reasoning_content in the thinking mode must be passed back to the API" (400)
       ({ body, turn }) => (turn === 2 && !body.messages.some((m: any) => m.role === 'assistant' && m.tool_calls && typeof m.reasoning_content === 'string' && DEEPSEEK_REASONING.test(m.reasoning_content))
         ? ['the assistant tool-call turn has no reasoning_content (DeepSeek answers 400 in thinking mode)'] : []),
+      toolCallsAnswered(null),
+    ],
+    text: { model: 'claude-sonnet-5-5', stream: () => recorded('deepseek/stream-reasoning.sse') },
+    tool: { model: 'claude-sonnet-5-5', call: (f) => toRead(recorded('deepseek/stream-reasoning-tool-call.chunks.jsonl'), f), answer: () => recorded('deepseek/stream-reasoning.sse'), id: 'call_00_ioIn7yN9p1ZOMNpDLwd4MgAF' },
+  },
+  {
+    // Kimi K2.6: no recorded Kimi traffic, so DeepSeek's recorded reasoning and tool call, the shape Kimi documents
+    // (reasoning_content, then tool_calls); the mock holds Kimi's rules (test/helpers/moonshot-rules.ts)
+    name: 'moonshot', provider: 'moonshot', models: { 'claude-sonnet-5-5': 'kimi-k2.6' },
+    rules: [
+      absent('max_tokens', 'reasoning_effort', 'reasoning', 'enable_thinking', 'temperature', 'top_p'),
+      ({ body }) => { const p = moonshotProblem(body); return p ? [p] : []; },
+      ({ body, turn }) => (turn === 2 && !body.messages.some((m: any) => m.role === 'assistant' && m.tool_calls && DEEPSEEK_REASONING.test(m.reasoning_content ?? ''))
+        ? ['the assistant tool-call turn went back without the reasoning Kimi gave it'] : []),
       toolCallsAnswered(null),
     ],
     text: { model: 'claude-sonnet-5-5', stream: () => recorded('deepseek/stream-reasoning.sse') },

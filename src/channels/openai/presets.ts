@@ -147,6 +147,24 @@ export const PRESETS = {
     // thinking is switched per model through chat_template_kwargs, not a standard field
     reasoning: 'none',
   },
+  moonshot: {
+    // `max_tokens` is "Deprecated, please refer to max_completion_tokens" (https://platform.kimi.ai/docs/api/chat)
+    max_tokens_field: 'max_completion_tokens',
+    // kimi-k2.5 / kimi-k2.6 switch thinking with `thinking: {type}`, on by default, and take no effort level; kimi-k2-thinking
+    // always thinks, the K2 instruct models never do (https://platform.kimi.ai/docs/guide/use-kimi-k2-thinking-model)
+    reasoning: 'thinking',
+    reasoning_efforts: [],
+    reasoning_models: ['kimi-k2.*'],
+    always_thinking_models: ['kimi-k2-thinking*'],
+    // with thinking on, a tool-calling assistant turn without its reasoning_content is a 400 ("thinking is enabled but
+    // reasoning_content is missing in assistant tool call message at index N")
+    reasoning_content_in_history: true,
+    // "tool_choice 'required' is incompatible with thinking enabled" (and 'specified', for a named function)
+    forced_tool_choice: 'without_thinking',
+    // kimi-k2.5 / kimi-k2.6 take only their own temperature (1.0 thinking, 0.6 not) and top_p (0.95): "invalid temperature:
+    // only 1 is allowed for this model" (https://platform.kimi.ai/docs/api/models-overview)
+    fixed_sampling_models: ['kimi-k2.*'],
+  },
   dashscope: {
     // Qwen's thinking switch is a top-level `enable_thinking` boolean (`thinking_budget` caps it), no effort levels
     // (https://www.alibabacloud.com/help/en/model-studio/deep-thinking)
@@ -188,6 +206,7 @@ export function resolveQuirks(provider: string | undefined, overrides: ChatQuirk
   };
   quirks.reasoning_models = [...quirks.reasoning_models];
   quirks.fixed_sampling_models = [...quirks.fixed_sampling_models];
+  quirks.always_thinking_models = [...quirks.always_thinking_models];
   quirks.reasoning_efforts = [...quirks.reasoning_efforts]; // never share a preset's array with a channel
   return quirks;
 }

@@ -28,6 +28,8 @@ export const TRANSPORT: Record<string, Transport> = {
   zai: { base_url: 'https://api.z.ai/api/paas/v4', auth: 'bearer' },
   cerebras: { base_url: 'https://api.cerebras.ai/v1', auth: 'bearer' },
   huggingface: { base_url: 'https://router.huggingface.co/v1', auth: 'bearer' },
+  // the international endpoint; mainland China accounts use https://api.moonshot.cn/v1
+  moonshot: { base_url: 'https://api.moonshot.ai/v1', auth: 'bearer' },
   // the international (Singapore) endpoint; mainland China accounts use https://dashscope.aliyuncs.com/compatible-mode/v1
   dashscope: { base_url: 'https://dashscope-intl.aliyuncs.com/compatible-mode/v1', auth: 'bearer' },
   ollama: { base_url: 'http://127.0.0.1:11434/v1', auth: 'bearer' },

@@ -30,6 +30,15 @@ export const ChatQuirksSchema = v.strictObject({
    */
   thinking_streamed_only: v.optional(v.boolean()),
   /**
+   * A `tool_choice` that forces a call (`required`, a named function) with thinking on: `keep` sends both;
+   * `without_thinking` (Kimi, which refuses the pair: "tool_choice 'required' is incompatible with thinking enabled")
+   * sends the off switch beside it on a model with reasoning control (thinking the client asked for is reported), and
+   * `auto` instead of it, reported, on a model of `always_thinking_models`.
+   */
+  forced_tool_choice: v.optional(v.picklist(['keep', 'without_thinking'])),
+  /** Upstream model names (`*` wildcards) that think whatever is sent (Kimi's kimi-k2-thinking). Default none. */
+  always_thinking_models: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
+  /**
    * Upstream model names (`*` wildcards) that take the reasoning control; others get none, so a thinking request
    * (Claude Code always sends one) does not break a model without reasoning. Default `["*"]`: every model.
    */
@@ -117,6 +126,8 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   reasoning: 'reasoning_effort',
   reasoning_models: ['*'],
   thinking_streamed_only: false,
+  forced_tool_choice: 'keep',
+  always_thinking_models: [],
   reasoning_efforts: ['low', 'medium', 'high'],
   fixed_sampling_models: [],
   reasoning_content_in_history: false,

@@ -926,6 +926,18 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
   // what the client sent: an effort alone asks for reasoning too (reasoningRequest)
   const what = hub.thinking === undefined || hub.thinking === null ? 'output_config.effort' : 'thinking';
   const controlled = quirks.reasoning_models.some((p) => globMatch(p, ctx.upstreamModel));
+  const forced = body.tool_choice === 'required' || typeof body.tool_choice === 'object';
+  if (forced && quirks.forced_tool_choice === 'without_thinking') {
+    // Kimi refuses a forced call with thinking on ("tool_choice 'required' is incompatible with thinking enabled") and
+    // thinks by default: the off switch goes with it where there is one; a model that always thinks gets `auto`
+    if (controlled) {
+      if (req?.on) noteDropped(ctx, `${what} (off: the provider refuses a forced tool_choice with thinking)`);
+      req = { on: false };
+    } else if (quirks.always_thinking_models.some((p) => globMatch(p, ctx.upstreamModel))) {
+      body.tool_choice = 'auto';
+      noteDropped(ctx, `tool_choice (sent as auto: ${ctx.upstreamModel} always thinks, and the provider refuses a forced tool_choice with thinking)`);
+    }
+  }
   if (controlled && quirks.thinking_streamed_only && hub.stream !== true) {
     // DashScope's open Qwen3 models think by default and refuse a non-streamed request unless thinking is off
     if (req?.on) noteDropped(ctx, `${what} (the provider thinks on streamed requests only)`);
@@ -936,7 +948,8 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
   const asked = hub.output_config?.effort;
   if (!req.on && typeof asked === 'string' && requested?.on === false) noteDropped(ctx, `output_config.effort=${asked.slice(0, 40)} (thinking disabled: the provider's effort level is its reasoning's)`);
   if (!controlled) {
-    if (req.on) noteDropped(ctx, `${what} (${ctx.upstreamModel} has no reasoning control)`);
+    // a model that always thinks (kimi-k2-thinking) does what was asked without being told
+    if (req.on && !quirks.always_thinking_models.some((p) => globMatch(p, ctx.upstreamModel))) noteDropped(ctx, `${what} (${ctx.upstreamModel} has no reasoning control)`);
     return;
   }
   const offered = quirks.reasoning_efforts;

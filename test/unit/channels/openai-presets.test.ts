@@ -81,6 +81,15 @@ describe('presets', () => {
     ['ollama', 'parallel_tool_calls', false],
     ['vllm', 'reasoning', 'none'],
     ['llama.cpp', 'reasoning', 'none'],
+    // https://platform.kimi.ai/docs/api/chat, /docs/guide/use-kimi-k2-thinking-model, /docs/api/models-overview
+    ['moonshot', 'max_tokens_field', 'max_completion_tokens'],
+    ['moonshot', 'reasoning', 'thinking'],
+    ['moonshot', 'reasoning_efforts', []],
+    ['moonshot', 'reasoning_models', ['kimi-k2.*']],
+    ['moonshot', 'always_thinking_models', ['kimi-k2-thinking*']],
+    ['moonshot', 'reasoning_content_in_history', true],
+    ['moonshot', 'forced_tool_choice', 'without_thinking'],
+    ['moonshot', 'fixed_sampling_models', ['kimi-k2.*']],
     // https://www.alibabacloud.com/help/en/model-studio/deep-thinking: `enable_thinking`, `thinking_budget`, no effort levels
     ['dashscope', 'reasoning', 'enable_thinking'],
     ['dashscope', 'reasoning_efforts', []],
