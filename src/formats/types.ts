@@ -195,6 +195,13 @@ export interface Format<Quirks = undefined> {
    */
   toolsFromHub?(tools: Tool[], quirks: Quirks): { value: unknown; names: string[]; dropped: string[]; renamed?: ReadonlyMap<string, string> };
   responseToHub(body: unknown, ctx: TranslateContext, quirks: Quirks): Message;
+  /**
+   * A whole answer of this format read into the hub for a client of this same format: a relayed stream request that
+   * the upstream answered with JSON (one that ignores `stream`), sent on as the client's stream (streamFromHub). As
+   * responseToHub reads it, with no quirk that changes what it says; what the hub cannot carry back into this format's
+   * stream is named in `ctx.dropped` (the client, relayed, would have had it). Throws as responseToHub does.
+   */
+  relayedResponseToHub(body: unknown, ctx: TranslateContext): Message;
   /** Upstream SSE events → hub events. Must emit a complete, valid Anthropic event sequence. */
   streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent> & Partial<HubDeltaReader & UsageSoFar>;
   /**

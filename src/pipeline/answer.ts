@@ -10,7 +10,7 @@ import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts
 import type { UsageTotals } from '../accounting/usage.ts';
 import type { Exchange, RequestLog } from '../http/context.ts';
 import { readAhead, type ReadAhead, type Reader } from './streams.ts';
-import { unwatch, type Watch } from './watchdog.ts';
+import { unwatch, watch, type Watch } from './watchdog.ts';
 import { readAtMost } from './read-body.ts';
 import { redactKey, redactKeyBytes, redactSecrets, type Secrets } from '../util/redact.ts';
 import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
@@ -298,6 +298,34 @@ export function startReadWhole(channel: Channel, res: Response, guard: AttemptWa
 export function wholeReadFailure(x: Exchange, channel: Channel, res: Response, upstream: AbortController, err: unknown): ClientGone | GatewayError {
   if (res.body && !res.body.locked) res.body.cancel().catch(() => {});
   return firstReadFailure(x, channel, upstream, err, 'answer failed before its end');
+}
+
+/**
+ * The rest of an answer whose first read is in (`start`: a JSON answer to a relayed stream request, sent without a
+ * length or compressed), read whole under the attempt's watch as readWhole reads one, at most `max` bytes in all.
+ * Rejects with what a failed read of a whole answer means (ClientGone, or the attempt's failure).
+ */
+export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, guard: AttemptWatch, max: number): Promise<Uint8Array> {
+  watch(guard);
+  guard.extend(channel.config.stream_idle_timeout_ms, 'body');
+  guard.body = start.reader;
+  try {
+    const parts = [...start.head];
+    let size = 0;
+    for (const p of parts) size += p.length;
+    if (start.pending) {
+      const next = await start.pending;
+      if (!next.done) { parts.push(next.value); size += next.value.length; } else start.whole = true;
+    }
+    if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
+    if (!start.whole) parts.push(await readAtMost(start.reader, max - size, () => answerTooLarge(channel, max, 'server.max_body_bytes')));
+    return concat(parts);
+  } catch (err) {
+    start.reader.cancel().catch(() => {});
+    throw firstReadFailure(x, channel, upstream, err, 'answer failed before its end');
+  } finally {
+    unwatch(guard);
+  }
 }
 
 /** A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. */

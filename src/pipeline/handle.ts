@@ -20,10 +20,10 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, startReadWhole, unreadableAnswer, upstreamError, wholeReadFailure } from './answer.ts';
+import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, readRest, startReadWhole, unreadableAnswer, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
+import { answerRelayedJsonAsStream, answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
 import { refusedHistory, repairHistory, type HistoryRefusal } from './foreign-thinking.ts';
@@ -202,7 +202,10 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         // a 2xx that is no answer (an empty body, a page, JSON where a stream was asked for): its first byte looked at
         const none = notAnAnswer(channel, res, buf, !inbound.stream ? 'json' : ctx ? 'either' : 'sse', true);
         if (none) {
-          lastError = attemptFailed(x, deps, channel, none);
+          // a relayed stream request's JSON answer (an upstream that ignores `stream`): the same answer as the stream
+          const asStream = !ctx && inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, buf, upstream, guard) : null;
+          if (asStream instanceof Response) return settle(x, asStream);
+          lastError = attemptFailed(x, deps, channel, asStream ?? none);
           continue;
         }
         markFirstByte(log);
@@ -242,6 +245,13 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       // a 2xx that is no answer (an empty body, a page, a stream of comments only): as a stream that fails before it
       const none = notAnAnswer(channel, res, start.head[0], inbound.stream ? 'sse' : 'json', start.whole);
       if (none) {
+        // as above, for a JSON answer of undeclared length: read whole first
+        const asStream = !ctx && inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, start, upstream, guard) : null;
+        if (asStream instanceof Response) return settle(x, asStream);
+        if (asStream) {
+          lastError = attemptFailed(x, deps, channel, asStream);
+          continue;
+        }
         upstream.abort();
         start.reader.cancel().catch(() => {});
         lastError = attemptFailed(x, deps, channel, none);
@@ -280,6 +290,34 @@ function attemptFailed(x: Exchange, deps: AppDeps, channel: Channel, error: Gate
   else deps.breaker.success(channel.name);
   deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: error.message });
   return error;
+}
+
+/**
+ * A relayed stream request answered with JSON (`application/json`: an upstream that ignores `stream`), whole in `buf`
+ * or begun in `start`'s first read (read whole here, within server.max_body_bytes): when it is an answer in the
+ * channel's format, the same answer as the client's stream (translate.ts: answerRelayedJsonAsStream), the channel's
+ * success; null when it is none (no choices, no content, an error envelope inside the 200), or a body that is not
+ * JSON: the caller's 502, as before; the attempt's failure when the rest of the body could not be read.
+ */
+async function relayedJsonAsStream(x: Exchange, deps: AppDeps, inbound: Inbound, channel: Channel, res: Response, answer: Uint8Array | ReadAhead<Uint8Array>, upstream: AbortController, guard: AttemptWatch): Promise<Response | GatewayError | null> {
+  if (!isJsonAnswer(res)) return null;
+  let buf: Uint8Array;
+  if (answer instanceof Uint8Array) buf = answer;
+  else {
+    if (answer.head[0]?.find((b) => b !== 32 && b !== 10 && b !== 13 && b !== 9) !== 123 /* { */) return null;
+    try {
+      buf = await readRest(x, channel, answer, upstream, guard, deps.config.server.max_body_bytes);
+    } catch (err) {
+      upstream.abort();
+      if (err instanceof ClientGone) throw err;
+      return err as GatewayError;
+    }
+  }
+  const stream = answerRelayedJsonAsStream(x, inbound, channel, res, buf);
+  if (stream === null) return null;
+  markFirstByte(x.log);
+  deps.breaker.success(channel.name);
+  return stream;
 }
 
 /**

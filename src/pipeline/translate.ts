@@ -1,11 +1,13 @@
 /**
  * @module pipeline/translate
  * Different formats: the request inbound → hub → the channel's format (from a large body's skeleton where it can),
- * the answer back the other way, JSON whole or a stream event by event.
+ * the answer back the other way, JSON whole or a stream event by event; and a relayed stream request's JSON answer,
+ * through the hub into the stream the client asked for.
  */
 import { GatewayError, type AnthropicErrorType } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
+import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
 import type { Format, FormatId, TranslateContext } from '../formats/types.ts';
 import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageStreamEvent } from '../hub/types.ts';
 import { RawStrings, splice } from '../util/json-skeleton.ts';
@@ -339,19 +341,69 @@ export function answerTranslatedJson(x: Exchange, inbound: Inbound, channel: Cha
 export function answerTranslatedJsonAsStream(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response {
   if (looksLikeSse(buf)) return answerWholeStream(x, inbound, channel, buf, ctx);
   const message = upstreamMessage(inbound, channel, buf, ctx);
-  let text = '';
+  let text: string;
   try {
-    const fromHub = FORMATS[inbound.format].streamFromHub(ctx);
-    const events: SseEvent[] = [];
-    for (const ev of messageStreamEvents(message)) fromHub.push(ev, events);
-    fromHub.end(events);
-    for (const ev of events) text += encodeOneLineEvent(ev);
+    text = messageAsStream(inbound.format, message, ctx);
   } catch (err) {
     throw untranslatable(channel, err);
   }
   logMessage(x, message, ctx);
   const headers = answerHeaders(x, SSE);
   setDropped(headers, ctx);
+  return new Response(text, { status: 200, headers });
+}
+
+/** A hub Message as the text of the client's stream (hub/message-events.ts, then the format's streamFromHub). */
+function messageAsStream(client: FormatId, message: Message, ctx: TranslateContext): string {
+  let text = '';
+  const fromHub = FORMATS[client].streamFromHub(ctx);
+  const events: SseEvent[] = [];
+  for (const ev of messageStreamEvents(message)) fromHub.push(ev, events);
+  fromHub.end(events);
+  for (const ev of events) text += encodeOneLineEvent(ev);
+  return text;
+}
+
+/**
+ * A relayed stream request (the channel's format is the client's) answered with a whole JSON answer: an upstream that
+ * ignores `stream` (older Ollama with tools, a server or proxy that buffers). The client's SDK reads no JSON where it
+ * asked for a stream, so it gets the stream that carries the same answer, through the hub as a translation's JSON
+ * answer does: read by the format's relayedResponseToHub (the model the answer names, no quirk that rewrites it), then
+ * written by its streamFromHub. Usage and stop reason logged as for a stream; what the stream cannot carry (a
+ * Chat answer's `logprobs`, `system_fingerprint`, a second choice) named in `x-switchboard-dropped` and the log line,
+ * with what the request left out (drop_fields). The upstream's headers go on as a relay's do. Null for JSON that is
+ * no answer in the format (no choices, no content, an error envelope inside the 200): the caller's 502, which falls back.
+ */
+export function answerRelayedJsonAsStream(x: Exchange, inbound: Inbound, channel: Channel, res: Response, buf: Uint8Array): Response | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8.decode(buf));
+  } catch {
+    return null;
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return null;
+  const named = (json as { model?: unknown }).model;
+  const model = typeof named === 'string' && named !== '' ? named : inbound.model;
+  const ctx = translationContext(model, x.log.entry.upstream_model ?? model, 1, 'none');
+  ctx.streamUsage = (inbound.json() as { stream_options?: { include_usage?: unknown } | null }).stream_options?.include_usage === true;
+  // an answer without usage (some local servers): the request's estimate, as a translation gives
+  if ((json as { usage?: unknown }).usage == null) ctx.estimatedInputTokens = estimateInboundTokens(inbound);
+  const before = x.log.entry.dropped;
+  if (before) ctx.dropped.push(...before);
+  let message: Message;
+  let text: string;
+  try {
+    message = FORMATS[channel.nativeFormat].relayedResponseToHub(json, ctx);
+    text = messageAsStream(inbound.format, message, ctx);
+  } catch {
+    return null;
+  }
+  logMessage(x, message, ctx);
+  const headers = relayableResponseHeaders(res.headers, x.requestId, inbound.format === 'openai-chat');
+  headers.set('content-type', SSE);
+  headers.set('cache-control', 'no-cache');
+  if (ctx.dropped.length) headers.set('x-switchboard-dropped', droppedHeader(ctx.dropped));
+  x.dropped = undefined; // in the header already, with what the stream could not carry
   return new Response(text, { status: 200, headers });
 }
 
@@ -434,7 +486,11 @@ function noteTranslation(log: RequestLog, ctx: TranslateContext) {
  * non-ASCII letter) is written as `\uXXXX`; the log line's `dropped` keeps them as they were.
  */
 function setDropped(headers: Record<string, string>, ctx: TranslateContext) {
-  if (ctx.dropped.length) headers['x-switchboard-dropped'] = [...new Set(ctx.dropped)].join(', ').replace(NOT_PRINTABLE_ASCII, asUnicodeEscape).slice(0, DROPPED_HEADER_MAX);
+  if (ctx.dropped.length) headers['x-switchboard-dropped'] = droppedHeader(ctx.dropped);
+}
+
+function droppedHeader(dropped: string[]): string {
+  return [...new Set(dropped)].join(', ').replace(NOT_PRINTABLE_ASCII, asUnicodeEscape).slice(0, DROPPED_HEADER_MAX);
 }
 
 /** The longest `x-switchboard-dropped` value: a header line stays far below what clients take (Node: 16 KB in all). */

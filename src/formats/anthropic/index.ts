@@ -103,6 +103,10 @@ export const anthropicFormat: Format<unknown> = {
     if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new NotAnAnswer('upstream returned a malformed message');
     return { ...msg, model: ctx.requestedModel };
   },
+  // the hub is this format: everything the message holds goes into its stream (hub/message-events.ts)
+  relayedResponseToHub(body: unknown, ctx: TranslateContext): Message {
+    return anthropicFormat.responseToHub(body, ctx, undefined);
+  },
   streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader & UsageSoFar {
     // deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
     const lanes = DELTA_KINDS.map(newDeltaLane);

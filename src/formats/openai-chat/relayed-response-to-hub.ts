@@ -1,0 +1,70 @@
+/**
+ * @module formats/openai-chat/relayed-response-to-hub
+ * A Chat Completions answer read into the hub for a Chat Completions client: a relayed stream request that an
+ * OpenAI-compatible server answered with a whole JSON answer (older Ollama with tools, a proxy that buffers), which
+ * the client gets as the stream that carries it (stream-from-hub.ts). Read as response-to-hub reads it, with no quirk
+ * that changes what it says (no `<think>` split, ids as they came), and what the hub cannot carry back into a Chat
+ * stream named in `ctx.dropped`, by its path in the answer: the same client, relayed, would have had it.
+ */
+import type { Message, ToolUseBlock } from '../../hub/types.ts';
+import type { TranslateContext } from '../types.ts';
+import { DEFAULT_CHAT_QUIRKS, type ChatQuirks } from './quirks.ts';
+import { chatResponseToHub, isRecord, noteDropped } from './response-to-hub.ts';
+import { finishReasonFromHub } from './response-from-hub.ts';
+
+/** The defaults, none of the quirks that rewrite an answer (think tags, carried signatures and reasoning details). */
+const RELAYED_QUIRKS: ChatQuirks = { ...DEFAULT_CHAT_QUIRKS, think_tags: false, thought_signatures: 'off', reasoning_details: 'off', reasoning_content_in_history: false };
+
+/** What the stream carries of each level of the answer; any other field with something in it is named. */
+const CARRIED_TOP = new Set(['id', 'object', 'created', 'model', 'choices', 'usage']);
+const CARRIED_CHOICE = new Set(['index', 'message', 'finish_reason']);
+const CARRIED_MESSAGE = new Set(['role', 'content', 'tool_calls', 'reasoning_content', 'annotations' /* response-to-hub names them */]);
+const CARRIED_CALL = new Set(['index', 'id', 'type', 'function']);
+/** Carried, but as another field than the one it came in. */
+const SENT_AS: Record<string, string> = {
+  refusal: 'refusal (sent as content)',
+  reasoning: 'reasoning (sent as reasoning_content)',
+  reasoning_details: 'reasoning_details (sent as reasoning_content)',
+  function_call: 'function_call (sent as tool_calls)',
+};
+
+export function relayedChatResponseToHub(body: unknown, ctx: TranslateContext): Message {
+  const message = chatResponseToHub(body, ctx, RELAYED_QUIRKS);
+  const completion = body as Record<string, unknown>;
+  uncarried(completion, CARRIED_TOP, '', ctx);
+  const choices = completion.choices as unknown[];
+  const choice = (choices.find((c) => isRecord(c) && (c.index ?? 0) === 0) ?? choices[0]) as Record<string, unknown>;
+  uncarried(choice, CARRIED_CHOICE, 'choices.0.', ctx);
+  const msg = choice.message as Record<string, unknown>;
+  for (const [key, value] of Object.entries(msg)) {
+    if (CARRIED_MESSAGE.has(key) || !holds(value)) continue;
+    noteDropped(ctx, `choices.0.message.${SENT_AS[key] ?? key}`);
+  }
+  if (Array.isArray(msg.tool_calls)) {
+    const blocks = message.content.filter((b): b is ToolUseBlock => b.type === 'tool_use');
+    msg.tool_calls.forEach((call, i) => {
+      if (!isRecord(call)) return;
+      uncarried(call, CARRIED_CALL, `choices.0.message.tool_calls.${i}.`, ctx);
+      const input = blocks[i]?.input as Record<string, unknown> | undefined;
+      if (input && typeof input._raw === 'string' && Object.keys(input).length === 1) noteDropped(ctx, `choices.0.message.tool_calls.${i}.function.arguments (not a JSON object: sent as {"_raw": …})`);
+    });
+  }
+  const finish = choice.finish_reason;
+  const sent = finishReasonFromHub(message.stop_reason);
+  if (typeof finish === 'string' && finish !== '' && finish !== sent) noteDropped(ctx, `choices.0.finish_reason ${finish} (sent as ${sent})`);
+  // the reasoning tokens go back as they came (stream-from-hub writes them from the hub's output_tokens_details)
+  const details = (completion.usage as { completion_tokens_details?: { reasoning_tokens?: unknown } } | null | undefined)?.completion_tokens_details;
+  if (typeof details?.reasoning_tokens === 'number') message.usage.output_tokens_details = { thinking_tokens: details.reasoning_tokens };
+  return message;
+}
+
+function uncarried(o: Record<string, unknown>, carried: Set<string>, path: string, ctx: TranslateContext) {
+  for (const [key, value] of Object.entries(o)) if (!carried.has(key) && holds(value)) noteDropped(ctx, `${path}${key}`);
+}
+
+/** Whether a field says anything: not null, not an empty string, list or object. */
+function holds(value: unknown): boolean {
+  if (value === null || value === undefined || value === '') return false;
+  if (Array.isArray(value)) return value.length > 0;
+  return typeof value !== 'object' || Object.keys(value).length > 0;
+}
