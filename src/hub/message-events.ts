@@ -19,6 +19,8 @@ export function messageStreamEvents(message: Message): RawMessageStreamEvent[] {
     switch (b.type) {
       case 'text':
         out.push({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
+        // a cited text's citations, each as Anthropic streams it (the SDK gathers them into the block's `citations`)
+        for (const citation of citationsOf(b)) out.push({ type: 'content_block_delta', index, delta: { type: 'citations_delta', citation } });
         if (b.text) out.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: b.text } });
         break;
       case 'thinking':
@@ -37,7 +39,15 @@ export function messageStreamEvents(message: Message): RawMessageStreamEvent[] {
     }
     out.push({ type: 'content_block_stop', index });
   });
-  out.push({ type: 'message_delta', delta: { stop_reason, stop_sequence }, usage: { ...usage } });
+  // stop_details (why a refusal stopped) where the message has them: the SDK takes them from message_delta alone
+  const stopDetails = (message as { stop_details?: unknown }).stop_details;
+  const delta = stopDetails === undefined ? { stop_reason, stop_sequence } : { stop_reason, stop_sequence, stop_details: stopDetails };
+  out.push({ type: 'message_delta', delta, usage: { ...usage } });
   out.push({ type: 'message_stop' });
   return out;
+}
+
+function citationsOf(block: ContentBlock): unknown[] {
+  const citations = (block as { citations?: unknown }).citations;
+  return Array.isArray(citations) ? citations : [];
 }

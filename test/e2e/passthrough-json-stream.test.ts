@@ -118,6 +118,20 @@ describe('Messages -> anthropic channel (relayed): a JSON Message to a streamed 
     });
   }
 
+  test('a cited text: finalMessage holds its citations', async () => {
+    const cited = { ...MESSAGE_TEXT, content: [{ type: 'text', text: 'The grass is green.', citations: [{ type: 'char_location', cited_text: 'The grass is green.', document_index: 0, document_title: 'Facts', start_char_index: 0, end_char_index: 19 }] }] };
+    up.handler = () => json(cited);
+    const msg = await anthropic().messages.stream({ model: 'ma', max_tokens: 200, messages: [{ role: 'user', content: 'What color is the grass?' }] }).finalMessage();
+    expect(asJson(msg)).toEqual(cited);
+  });
+
+  test('a refusal with its stop_details: finalMessage holds them', async () => {
+    const refused = { ...MESSAGE_TEXT, content: [], stop_reason: 'refusal', stop_details: { type: 'refusal', category: 'cyber', explanation: 'This request was declined.' } };
+    up.handler = () => json(refused);
+    const msg = await anthropic().messages.stream({ model: 'ma', max_tokens: 200, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+    expect(asJson(msg)).toEqual(refused);
+  });
+
   test('text: the SDK streams its text, and finalMessage is the JSON\'s message', async () => {
     up.handler = () => json(MESSAGE_TEXT);
     const before = gw.requestLogs().length;
