@@ -132,6 +132,18 @@ describe('Messages -> anthropic channel (relayed): a JSON Message to a streamed 
     expect(asJson(msg)).toEqual(refused);
   });
 
+  test('a message without usage (some compatible servers): answered, with the local estimate, logged as one', async () => {
+    const { usage: _, ...bare } = MESSAGE_TEXT;
+    up.handler = () => json(bare);
+    const before = gw.requestLogs().length;
+    const msg = await anthropic().messages.stream({ model: 'ma', max_tokens: 200, messages: [{ role: 'user', content: 'Say hello to the whole wide world, please.' }] }).finalMessage();
+    expect(JSON.parse(JSON.stringify(msg.content))).toEqual(MESSAGE_TEXT.content);
+    expect(msg.usage.input_tokens).toBeGreaterThan(0);
+    expect(msg.usage.output_tokens).toBeGreaterThan(0);
+    const line = await lastLine(before);
+    expect(line).toMatchObject({ channel: 'ant', attempts: 1, status: 200, outcome: 'ok', usage_estimated: true, input_tokens: msg.usage.input_tokens, output_tokens: msg.usage.output_tokens });
+  });
+
   test('text: the SDK streams its text, and finalMessage is the JSON\'s message', async () => {
     up.handler = () => json(MESSAGE_TEXT);
     const before = gw.requestLogs().length;
@@ -161,6 +173,7 @@ describe('Chat -> openai channel (relayed): a JSON completion to a streamed requ
         { id: 'call_time2', type: 'function', name: 'get_time', arguments: {} },
       ]);
       expect(done.model).toBe('qwen3:8b');
+      expect(done.id).toBe(COMPLETION_TOOLS.id);
       const line = await lastLine(before);
       expect(line).toMatchObject({ channel: 'oai', attempts: 1, status: 200, outcome: 'ok', stream: true, stop_reason: 'tool_use', input_tokens: 80, output_tokens: 20 });
       expect(line.dropped).toBeUndefined();

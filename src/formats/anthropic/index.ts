@@ -4,7 +4,7 @@
  * translation the same way (e.g. Chat Completions client → anthropic channel) with no special case.
  */
 import { GatewayError, NotAnAnswer, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
-import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageDeltaEvent, RawMessageStreamEvent, Tool, Usage } from '../../hub/types.ts';
+import type { ContentBlock, Message, MessageCreateParams, RawContentBlockDelta, RawMessageDeltaEvent, RawMessageStreamEvent, Tool, Usage } from '../../hub/types.ts';
 import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
 import { quoteJson } from '../../util/quote-json.ts';
@@ -103,9 +103,13 @@ export const anthropicFormat: Format<unknown> = {
     if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new NotAnAnswer('upstream returned a malformed message');
     return { ...msg, model: ctx.requestedModel };
   },
-  // the hub is this format: everything the message holds goes into its stream (hub/message-events.ts)
+  // the hub is this format: everything the message holds goes into its stream (hub/message-events.ts); a message
+  // without usage (some compatible servers) gets the local estimate, which a stream must carry, as a translation gives
   relayedResponseToHub(body: unknown, ctx: TranslateContext): Message {
-    return anthropicFormat.responseToHub(body, ctx, undefined);
+    const message = anthropicFormat.responseToHub(body, ctx, undefined);
+    if (message.usage && typeof message.usage === 'object') return message;
+    ctx.usageEstimated = true;
+    return { ...message, usage: { input_tokens: ctx.estimatedInputTokens, output_tokens: outputEstimate(message) } };
   },
   streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader & UsageSoFar {
     // deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
@@ -188,6 +192,13 @@ export const anthropicFormat: Format<unknown> = {
 };
 
 const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');
+
+/** Output tokens of a message that reports none: ~4 characters a token of its text, thinking and tool input. */
+function outputEstimate(message: Message): number {
+  let chars = 0;
+  for (const b of message.content as ContentBlock[]) chars += b.type === 'text' ? b.text.length : b.type === 'thinking' ? b.thinking.length : b.type === 'tool_use' ? JSON.stringify(b.input ?? {}).length : 0;
+  return Math.ceil(chars / 4);
+}
 
 /** A delta event's JSON before its string (the same bytes as JSON.stringify of the event), and after it. */
 const deltaDataHead = (index: number, kind: DeltaKind) => `{"type":"content_block_delta","index":${index},"delta":{${DELTA_FIELD[kind]}`;

@@ -31,6 +31,8 @@ const SENT_AS: Record<string, string> = {
 export function relayedChatResponseToHub(body: unknown, ctx: TranslateContext): Message {
   const message = chatResponseToHub(body, ctx, RELAYED_QUIRKS);
   const completion = body as Record<string, unknown>;
+  // the answer's id goes back as it came (completionId: `chatcmpl-` and the message id without its `msg_`)
+  if (typeof completion.id === 'string' && completion.id !== '') message.id = `msg_${completion.id.replace(/^chatcmpl-/, '')}`;
   uncarried(completion, CARRIED_TOP, '', ctx);
   const choices = completion.choices as unknown[];
   const choice = (choices.find((c) => isRecord(c) && (c.index ?? 0) === 0) ?? choices[0]) as Record<string, unknown>;
