@@ -45,8 +45,9 @@ export interface RelayHooks<T, O extends Uint8Array | string = T extends Uint8Ar
   /**
    * Whether a chunk written to the client carries its format's last event (`data: [DONE]`, `message_stop`): once one
    * has been written, the client has the whole answer, and the relay ends there: the client's response is closed and
-   * the source cancelled, whatever it would still send (an upstream, or a proxy in front of it, that keeps its
-   * connection open after its last event would otherwise hold the client until the idle timeout). It must be exact:
+   * the source, unless it ends within END_GRACE_MS, cancelled, whatever it would still send (an upstream, or a proxy in
+   * front of it, that keeps its connection open after its last event would otherwise hold the client until the idle
+   * timeout). It must be exact:
    * a text that quotes the marker is no end. Absent: never known (the relay ends with the source).
    */
   endsStream?(chunk: O): boolean;
@@ -96,6 +97,26 @@ export async function readAhead<T>(reader: Reader<T>, endsStream: (chunk: T) => 
   if (settled === NOT_YET) return { reader, head: [first.value], pending: next, whole: false };
   if (settled.done) return { reader, head: [first.value], pending: null, whole: true };
   return { reader, head: [first.value, settled.value], pending: null, whole: false };
+}
+
+/** How long a source whose last event was relayed is given to end on its own before it is cut (relayStream). */
+const END_GRACE_MS = 250;
+
+/**
+ * Whether a source ends within END_GRACE_MS with its next read (`pending`: one already under way); false when that
+ * read brings more (not relayed: the source is cut) or fails.
+ */
+async function endsSoon<T>(reader: Reader<T>, pending: Promise<ReadResult<T>> | null): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => { timer = setTimeout(resolve, END_GRACE_MS, null); });
+  try {
+    const r = await Promise.race([pending ?? reader.read(), late]);
+    return r !== null && r.done;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function relayStream<T extends Uint8Array, O extends Uint8Array | string = T>(source: ReadableStream<T> | ReadAhead<T>, hooks: RelayHooks<T, O>): ReadableStream<Uint8Array> {
@@ -207,9 +228,17 @@ export function relayStream<T extends Uint8Array, O extends Uint8Array | string 
           if (ended) return;
           if (whole) {
             // the client has the answer's last event: its response ends now, and what the source might still send
-            // (nothing, in a stream that keeps to its format) is not waited for
+            // (nothing, in a stream that keeps to its format) is not relayed
             controller.close();
-            const sourceEnded = started?.whole === true && head.length === 0; // read whole ahead: nothing to let go of
+            if (timer) clearTimeout(timer);
+            if (clientWatch) { unwatch(clientWatch); clientWatch = null; }
+            // the source's own end, which nearly always follows at once (a chunked body's terminator), is read for a
+            // moment: fetch gives an upstream connection back to its pool only once its body was read to the end, and
+            // one cancelled at its last event cost every stream a new connection (and TLS handshake); a source that
+            // goes on (a proxy that holds its connection) is cut then
+            const sourceEnded = (started?.whole === true && head.length === 0) || (head.length === 0 && await endsSoon(reader, pending));
+            pending = null;
+            if (ended) return; // the relay ended meanwhile (the client watch is off: nothing else ends it)
             if (!sourceEnded) reader.cancel(new Error('stream complete')).catch(() => {});
             end(undefined, !sourceEnded);
             return;

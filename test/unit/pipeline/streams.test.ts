@@ -139,6 +139,8 @@ describe('relayStream', () => {
       const hooks = { idleMs: 10_000, endsStream: endsWithStop, onEnd: (...a: unknown[]) => void ended.push(a) };
       const out = relayStream(ahead ? await readAhead(src.getReader(), endsWithStop) : src, hooks);
       expect(await readAll(out)).toBe('one two stop\n\n');
+      // cut once it has not ended within a moment (it is given one to end on its own: the next test)
+      await until(() => ended.length > 0);
       expect(ended).toEqual([[undefined, true, true]]);
       await until(() => cancelled !== null);
     }
@@ -147,6 +149,31 @@ describe('relayStream', () => {
     const r = await readAhead(source(['a stop\n\n']).getReader(), endsWithStop);
     expect(await readAll(relayStream(r, { endsStream: endsWithStop, onEnd: (...a: unknown[]) => void ended.push(a) }))).toBe('a stop\n\n');
     expect(ended).toEqual([[undefined, true, false]]);
+  });
+
+  test('a source that ends a moment after its last event is read to its end, not cut: its connection stays reusable', async () => {
+    // an upstream writes its chunked body's terminator after its last event: fetch returns a connection to its pool
+    // only once the body was read to its end, so cancelling it there opened a new connection (and TLS) per stream
+    for (const ahead of [true, false]) {
+      let cancelled: unknown = null;
+      let reads = 0;
+      const src = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          reads++;
+          if (reads === 1) c.enqueue(enc.encode('one '));
+          else if (reads === 2) c.enqueue(enc.encode('two stop\n\n'));
+          else { await Bun.sleep(5); c.close(); }
+        },
+        cancel(reason) { cancelled = reason; },
+      }, { highWaterMark: 0 });
+      const ended: unknown[][] = [];
+      const hooks = { idleMs: 10_000, endsStream: endsWithStop, onEnd: (...a: unknown[]) => void ended.push(a) };
+      const out = relayStream(ahead ? await readAhead(src.getReader(), endsWithStop) : src, hooks);
+      expect(await readAll(out)).toBe('one two stop\n\n');
+      await until(() => ended.length > 0);
+      expect(ended).toEqual([[undefined, true, false]]);
+      expect(cancelled).toBeNull();
+    }
   });
 
   test('a chunk read ahead that cannot be mapped ends the stream with the error tail', async () => {
