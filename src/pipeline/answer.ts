@@ -157,7 +157,9 @@ export type AnswerShape = 'json' | 'sse' | 'either';
  * or `e`); a JSON object that parses is never second-guessed here.
  */
 export function notAnAnswer(channel: Channel, res: Response, head: Uint8Array | undefined, shape: AnswerShape, ended: boolean): GatewayError | null {
-  let i = 0;
+  // past a UTF-8 byte order mark (some .NET and Java servers write one; JSON.parse after a UTF-8 decode, and fetch's
+  // .json(), never see it) and blank space
+  let i = head !== undefined && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
   if (head !== undefined) while (i < head.length && isBlank(head[i]!)) i++;
   if (head === undefined || i === head.length) {
     return ended ? new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${res.status} with an empty body`) : null;

@@ -197,3 +197,16 @@ test('an Anthropic stream that opens with keep-alive comments, then overloaded_e
   const answer = () => chunked(': keep-alive\n\nevent: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n', 'text/event-stream');
   await expectFallback(mode, true, { answer, says: '' });
 });
+
+describe('a JSON answer that begins with a byte order mark (some .NET and Java servers write one)', () => {
+  // JSON parsers and fetch's .json() skip it (the UTF-8 decoder drops it): it is an answer, not "not JSON"
+  for (const mode of MODES) {
+    test(`${mode.name}, not streamed: answered`, async () => {
+      const path = mode.channel === 'bad-ant' ? 'anthropic/response-text.json' : 'openai-chat/response-text.json';
+      bad.handler = () => whole(`\uFEFF${readFixture(path)}`, 'application/json');
+      const failuresBefore = only.deps.breaker.snapshot()[mode.channel]?.failures ?? 0;
+      expect((await ask(only, mode, false)).length).toBeGreaterThan(0);
+      expect(only.deps.breaker.snapshot()[mode.channel]?.failures ?? 0).toBe(failuresBefore);
+    });
+  }
+});
