@@ -100,6 +100,38 @@ describe('parallel tool calls streamed at one index, without ids (ai-dynamo/dyna
   });
 });
 
+describe('parallel tool calls at one index, without ids, each opened as OpenAI opens a call (its name, arguments "")', () => {
+  // The first fragment of a call names it with empty arguments, as OpenAI's own streams do; the arguments follow without
+  // the name. The second call of the same tool was read as the first call's name repeated: its arguments came after
+  // the first call's object had ended, and were left out ('arguments after its end').
+  test('the same tool twice: two calls, each with its own input', async () => {
+    upstream.handler = () => chatStream([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, type: 'function', function: { name: 'read_file', arguments: '' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"path":"a.ts"}' } }] }),
+      chunk({ tool_calls: [{ index: 0, type: 'function', function: { name: 'read_file', arguments: '' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"path":' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '"b.ts"}' } }] }),
+      chunk({}, 'tool_calls'), usageChunk,
+    ]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    const calls = message.content.filter((b) => b.type === 'tool_use');
+    expect(calls.map((b) => [b.name, b.input])).toEqual([['read_file', { path: 'a.ts' }], ['read_file', { path: 'b.ts' }]]);
+    expect(new Set(calls.map((b) => b.id)).size).toBe(2);
+  });
+
+  test('a name repeated on a call\'s every fragment, an empty one after its object: still one call', async () => {
+    upstream.handler = () => chatStream([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, type: 'function', function: { name: 'read_file', arguments: '{"path":' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { name: 'read_file', arguments: '"a.ts"}' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { name: 'read_file', arguments: '' } }] }),
+      chunk({}, 'tool_calls'), usageChunk,
+    ]);
+    const message = await anthropic.messages.stream(params).finalMessage();
+    const calls = message.content.filter((b) => b.type === 'tool_use');
+    expect(calls.map((b) => [b.name, b.input])).toEqual([['read_file', { path: 'a.ts' }]]);
+  });
+});
+
 describe('whitespace-only text in a Chat history sent to Anthropic (anomalyco/opencode#31259, home-assistant/core#175637)', () => {
   // Models often write "\n\n" before their tool calls, and Chat clients keep it as the assistant message's content.
   // Anthropic refuses any text block that is empty or only whitespace, naming no message: the openai SDK client got

@@ -66,6 +66,11 @@ interface ToolCall {
   rest: string;
   /** Gemini's thought signature for the call (quirks.thought_signatures), put in the id its block starts with. */
   signature: string;
+  /**
+   * Its name came again, without arguments, once its object was complete (toolFor: at one index, without ids): the
+   * arguments that follow at its index, if any, are another call of the same function.
+   */
+  namedAgain: boolean;
 }
 
 type Op =
@@ -384,7 +389,10 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     if (typeof tc.index === 'number') {
       const known = this.s.tools.findLast((t) => t.upstreamIndex === tc.index);
       if (known && !(id && known.upstreamId && known.upstreamId !== id) && !this.nextCallAtIndex(known, tc, id)) return known;
-      return this.newTool(tc.index, id);
+      const tool = this.newTool(tc.index, id);
+      // arguments after a call's name came again (nextCallAtIndex): a call of that function, named then
+      if (known?.namedAgain && !tc.function?.name) tool.name = known.name;
+      return tool;
     }
     if (id) return this.s.tools.find((t) => t.upstreamId === id) ?? this.newTool(undefined, id);
     const last = this.s.tools.at(-1);
@@ -399,18 +407,25 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
    */
   private nextCallAtIndex(known: ToolCall, tc: ChatCompletionChunkToolCall, id: string | undefined): boolean {
     if (id && id === known.upstreamId) return false;
+    const args = tc.function?.arguments;
+    const more = typeof args === 'string' && args.trim() !== '';
     const name = tc.function?.name;
-    if (typeof name !== 'string' || !name || !known.name) return false;
+    // arguments alone after the call's name came again once its object was complete: OpenAI opens a call with its
+    // name and arguments "", so that was the next call of the same function opening
+    if (typeof name !== 'string' || !name || !known.name) return more && known.namedAgain && known.json.complete;
     // the call's name is the client's (an alias given back: tool-names.ts), the fragment's the provider's
     if (toolNameDown(name, this.ctx) !== known.name) return true;
-    const args = tc.function?.arguments;
-    return known.json.complete && typeof args === 'string' && args.trim() !== '';
+    if (!known.json.complete) return false;
+    if (more) return true;
+    // the name alone: a name repeated on the call's every fragment (nothing follows), or the next call opening
+    known.namedAgain = true;
+    return false;
   }
 
   private newTool(upstreamIndex: number | undefined, upstreamId: string | undefined): ToolCall {
     const tool: ToolCall = {
       upstreamIndex, upstreamId, id: upstreamId ? this.unusedId(upstreamId) : newToolUseId(), name: '', args: '', emitted: 0, block: null, json: new JsonPrefix(), rest: '',
-      signature: this.s.tools.length === 0 ? this.looseSignature : '',
+      signature: this.s.tools.length === 0 ? this.looseSignature : '', namedAgain: false,
     };
     this.s.tools.push(tool);
     return tool;
