@@ -88,7 +88,6 @@ export class GatewayError extends Error {
   }
 }
 
-/** 400 invalid_request_error naming the field, e.g. `messages.0.content: Invalid type`. */
 /**
  * An upstream's 2xx answer that is not its format's answer (a Chat Completions answer without choices, a Messages one
  * without content: `{"detail": "Not Found"}` from a wrong path, a health check's `{"status": "ok"}`), as the
@@ -101,6 +100,7 @@ export class NotAnAnswer extends GatewayError {
   }
 }
 
+/** 400 invalid_request_error naming the field, e.g. `messages.0.content: Invalid type`. */
 export function invalidRequest(message: string, param?: string): GatewayError {
   return new GatewayError(400, 'invalid_request_error', param ? `${param}: ${message}` : message, { param: param ?? null });
 }
