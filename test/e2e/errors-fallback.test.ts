@@ -258,13 +258,18 @@ describe('status → type table', () => {
         { name: 'busy', type: 'anthropic', base_url: secondary.url, models: ['m', 'busy-only'] },
       ], routing: { circuit_failures: 1 } });
       stopped.push(g);
-      primary.handler = async () => { await Bun.sleep(200); return json({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }, status); };
+      // the refusal is held until the other request has opened the second channel's circuit (a fixed 200 ms could
+      // end first on a loaded machine: the refused request then tried the second channel itself)
+      let opened!: () => void;
+      const circuitOpened = new Promise<void>((resolve) => { opened = resolve; });
+      primary.handler = async () => { await circuitOpened; return json({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }, status); };
       secondary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500);
       const p0 = primary.requests.length, s0 = secondary.requests.length;
       const refused = fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
       await until(() => primary.requests.length > p0);
       // meanwhile another request opens the second channel's circuit
       expect((await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req('busy-only') })).status).toBe(500);
+      opened();
       const res = await refused;
       expect(res.headers.get('x-should-retry')).toBe('false');
       await expectError(res, 502, 'api_error', `channel revoked: the upstream refused this channel's ${word} (HTTP ${status}`);
@@ -281,7 +286,8 @@ describe('status → type table', () => {
   test('no response within timeout_ms → 504 timeout_error', async () => {
     const g = startGateway({ channels: [{ name: 'slow', type: 'anthropic', base_url: primary.url, models: ['m'], timeout_ms: 150 }] });
     stopped.push(g);
-    primary.handler = async () => { await Bun.sleep(600); return json(textMessage); };
+    // answers only once the gateway has let go of it (a fixed 600 ms could pass first on a loaded machine)
+    primary.handler = async (r) => { await r.aborted; return json(textMessage); };
     await expectError(await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() }), 504, 'timeout_error');
     primary.handler = () => json(textMessage);
   });
@@ -545,8 +551,14 @@ describe('fallback', () => {
   });
   test('timeout on the primary → secondary', async () => {
     const g = gateway({}, { timeout_ms: 100 });
-    primary.handler = async () => { await Bun.sleep(500); return json(textMessage); };
+    // answers only once the gateway has let go of it (a fixed 500 ms could pass first on a loaded machine)
+    const p0 = primary.requests.length;
+    primary.handler = async (r) => { await r.aborted; return json(textMessage); };
     expect((await post(g, req())).status).toBe(200);
+    expect(primary.requests.length).toBe(p0 + 1);
+    await primary.requests.at(-1)!.aborted;
+    await until(() => g.requestLogs().length === 1);
+    expect(g.requestLogs()[0]).toMatchObject({ channel: 'secondary', attempts: 2 });
     primary.handler = () => json(textMessage);
   });
   test('circuit breaker: a failing channel is skipped during the cool-down, then tried again', async () => {
@@ -790,7 +802,9 @@ describe('slow streams and aborts', () => {
   test('a client abort reaches the upstream at once', async () => {
     const g = gateway();
     let upstreamReq: any;
-    primary.handler = (r) => { upstreamReq = r; return sse(sseEvents(streamBody), { delayMs: 200, signal: r.signal }); };
+    // never ends on its own (paced events that ran out before the abort reached it would end it normally); the default
+    // idle timeout is 300 s, so an abort within 2 s is the client's
+    primary.handler = (r) => { upstreamReq = r; return sse(sseEvents(streamBody), { delayMs: 200, signal: r.signal, hang: true }); };
     const ac = new AbortController();
     const res2 = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: req('m', { stream: true }), signal: ac.signal });
     const reader = res2.body!.getReader();
@@ -806,7 +820,8 @@ describe('slow streams and aborts', () => {
   test('a client abort while waiting for the first byte reaches the upstream', async () => {
     const g = gateway();
     let upstreamReq: any;
-    primary.handler = async (r) => { upstreamReq = r; await Bun.sleep(3000); return json(textMessage); };
+    // answers only once aborted (a fixed 3 s answer could come first on a loaded machine); timeout_ms is 120 s by default
+    primary.handler = async (r) => { upstreamReq = r; await r.aborted; return json(textMessage); };
     const ac = new AbortController();
     const p = fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body: req(), signal: ac.signal }).catch(() => null);
     await until(() => upstreamReq !== undefined);
