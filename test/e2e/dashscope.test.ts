@@ -10,7 +10,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
-import { dashscopeRefusal } from '../helpers/dashscope-rules.ts';
+import { dashscopeRefusal, thinksByDefault } from '../helpers/dashscope-rules.ts';
 import { claudeCodeBody } from '../helpers/claude-code.ts';
 
 const KEY = 'sk-gw-dashscope-1';
@@ -69,7 +69,7 @@ beforeAll(() => {
     const wantsTool = Array.isArray(body.tools) && !answered;
     if (body.stream === true) {
       if (wantsTool) return sse(sseEvents(fixtureSseBody(RECORDED)));
-      return sse(textStream(body.model, body.enable_thinking === true || (body.enable_thinking === undefined && /^qwen3-[\d.]+b/.test(body.model))));
+      return sse(textStream(body.model, body.enable_thinking ?? thinksByDefault(body.model)));
     }
     if (wantsTool) return json(recordedAsJson());
     return json({
@@ -83,7 +83,11 @@ beforeAll(() => {
     routing: { circuit_failures: 1000 },
     channels: [{
       name: 'qwen', type: 'openai', provider: 'dashscope', base_url: `${upstream.url}/compatible-mode/v1`, api_key: 'sk-ds-up',
-      models: { 'claude-haiku-5-5': 'qwen3-32b', 'claude-sonnet-5-5': 'qwen3-max', 'claude-opus-5-5': 'qwen3-coder-plus', 'claude-3-haiku': 'qwen-max' },
+      models: { 'claude-haiku-5-5': 'qwen3-32b', 'claude-sonnet-5-5': 'qwen3-max', 'claude-opus-5-5': 'qwen3-coder-plus', 'claude-3-haiku': 'qwen-max', 'claude-haiku-4-5': 'qwen3.5-plus' },
+    }, {
+      // a user who wants the open Qwen3 models to think when the client did not ask
+      name: 'qwen-thinks', type: 'openai', provider: 'dashscope', base_url: `${upstream.url}/compatible-mode/v1`, api_key: 'sk-ds-up',
+      quirks: { thinking_by_default_models: [] }, models: { 'claude-3-5-haiku': 'qwen3-32b' },
     }],
   });
   client = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
@@ -137,6 +141,46 @@ describe('thinking on DashScope: enable_thinking', () => {
     expect(sent().enable_thinking).toBeUndefined();
     expect(sent().model).toBe('qwen3-coder-plus');
     expect(gw.requestLogs().at(-1).dropped).toContain('thinking (qwen3-coder-plus has no reasoning control)');
+  });
+});
+
+describe('thinking the client did not ask for (Anthropic gives none; open Qwen3 and Qwen3.5 think unless told not to)', () => {
+  const ask = (model: string, streamed: boolean, extra: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}) => {
+    const params = { model, max_tokens: 1024, messages: [{ role: 'user', content: 'weather?' }], ...extra } as Anthropic.MessageCreateParamsNonStreaming;
+    return streamed ? client.messages.stream(params).finalMessage() : client.messages.create(params);
+  };
+
+  test.each([['claude-haiku-5-5', 'qwen3-32b'], ['claude-haiku-4-5', 'qwen3.5-plus']])('%s (%s), streamed and not: enable_thinking false, no thinking block, nothing reported', async (model, upstreamModel) => {
+    for (const streamed of [true, false]) {
+      const res = await ask(model, streamed);
+      expect(res.content.map((b) => b.type)).toEqual(['text']);
+      expect(sent()).toMatchObject({ model: upstreamModel, enable_thinking: false });
+      expect(gw.requestLogs().at(-1).dropped).toBeUndefined();
+    }
+  });
+
+  test('asked (adaptive), streamed: enable_thinking true, as before', async () => {
+    const res = await ask('claude-haiku-4-5', true, { thinking: { type: 'adaptive' } as never });
+    expect(res.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+    expect(sent()).toMatchObject({ model: 'qwen3.5-plus', enable_thinking: true });
+  });
+
+  test('qwen3-max (a commercial Qwen3: off by default) and qwen3-coder-plus (no thinking mode), streamed: no switch is sent', async () => {
+    await ask('claude-sonnet-5-5', true, { tools: [weather] });
+    expect(sent()).toMatchObject({ model: 'qwen3-max' });
+    expect(sent().enable_thinking).toBeUndefined();
+    await ask('claude-opus-5-5', true);
+    expect(sent()).toMatchObject({ model: 'qwen3-coder-plus' });
+    expect(sent().enable_thinking).toBeUndefined();
+  });
+
+  test('a channel with thinking_by_default_models: [] lets qwen3-32b think unasked when streamed (a non-streamed request still goes with it off)', async () => {
+    const res = await ask('claude-3-5-haiku', true);
+    expect(res.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+    expect(sent()).toMatchObject({ model: 'qwen3-32b' });
+    expect(sent().enable_thinking).toBeUndefined();
+    await ask('claude-3-5-haiku', false);
+    expect(sent().enable_thinking).toBe(false);
   });
 });
 

@@ -66,6 +66,10 @@ beforeAll(() => {
     channels: [{
       name: 'kimi', type: 'openai', provider: 'moonshot', base_url: `${upstream.url}/v1`, api_key: 'sk-kimi-up',
       models: { 'claude-sonnet-5-5': 'kimi-k2.6', 'claude-opus-5-5': 'kimi-k2-thinking', 'claude-haiku-5-5': 'kimi-k2-0905-preview' },
+    }, {
+      // a user who wants kimi-k2.6 to think when the client did not ask
+      name: 'kimi-thinks', type: 'openai', provider: 'moonshot', base_url: `${upstream.url}/v1`, api_key: 'sk-kimi-up',
+      quirks: { thinking_by_default_models: [] }, models: { 'claude-3-haiku': 'kimi-k2.6' },
     }],
   });
   client = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
@@ -77,7 +81,7 @@ const sent = () => upstream.requests.at(-1)!.json;
 describe('a tool loop with thinking: reasoning_content goes back on the assistant tool-call message', () => {
   test.each([
     ['kimi-k2.6, adaptive thinking (as Claude Code sends it)', 'claude-sonnet-5-5', { type: 'adaptive' }],
-    ['kimi-k2.6, no thinking field (Kimi thinks by default)', 'claude-sonnet-5-5', undefined],
+    ['kimi-k2.6, no thinking field, on a channel that lets it think unasked (thinking_by_default_models: [])', 'claude-3-haiku', undefined],
     ['kimi-k2-thinking (always thinks)', 'claude-opus-5-5', { type: 'enabled', budget_tokens: 8000 }],
   ] as const)('%s, streamed and not', async (_name, model, thinking) => {
     for (const streamed of [true, false]) {
@@ -92,7 +96,8 @@ describe('a tool loop with thinking: reasoning_content goes back on the assistan
       const two = await ask([...first, { role: 'assistant', content: one.content }, { role: 'user', content: readFileResults(one) }]);
       expect(two.content.at(-1)).toMatchObject({ type: 'text', text: 'README.md says hello.' });
       expect(sent().messages[1]).toMatchObject({ role: 'assistant', reasoning_content: REASONING, tool_calls: [{ id: CALL_ID, function: { name: 'read_file' } }] });
-      if (model === 'claude-sonnet-5-5') expect(sent().thinking).toEqual(thinking ? { type: 'enabled' } : undefined as never);
+      if (model === 'claude-sonnet-5-5') expect(sent().thinking).toEqual({ type: 'enabled' });
+      else if (model === 'claude-3-haiku') expect(sent().thinking).toBeUndefined();
       else {
         expect(sent().thinking).toBeUndefined(); // kimi-k2-thinking: nothing to switch, and nothing lost
         expect(gw.requestLogs().at(-1).dropped).toBeUndefined();
@@ -112,6 +117,42 @@ describe('a tool loop with thinking: reasoning_content goes back on the assistan
     });
     expect(res.content.at(-1)).toMatchObject({ type: 'text' });
     expect(sent().messages[1].reasoning_content).toBe('');
+  });
+});
+
+describe('thinking the client did not ask for (Anthropic gives none; kimi-k2.5 / kimi-k2.6 think unless told not to)', () => {
+  const ask = (model: string, streamed: boolean, extra: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}) => {
+    const params = { model, max_tokens: 1024, tools: READ_FILE_TOOLS, messages: [{ role: 'user', content: 'What is in README.md?' }], ...extra } as Anthropic.MessageCreateParamsNonStreaming;
+    return streamed ? client.messages.stream(params).finalMessage() : client.messages.create(params);
+  };
+
+  test.each([true, false])('kimi-k2.6, streamed %p: thinking {type: disabled} goes, and the answer has no thinking block; nothing is reported', async (streamed) => {
+    const res = await ask('claude-sonnet-5-5', streamed);
+    expect(res.content.map((b) => b.type)).toEqual(['tool_use']);
+    expect(sent()).toMatchObject({ model: 'kimi-k2.6', thinking: { type: 'disabled' } });
+    expect(gw.requestLogs().at(-1).dropped).toBeUndefined();
+  });
+
+  test.each([true, false])('asked (adaptive), streamed %p: thinking {type: enabled}, as before', async (streamed) => {
+    const res = await ask('claude-sonnet-5-5', streamed, { thinking: { type: 'adaptive' } as never });
+    expect(res.content.map((b) => b.type)).toEqual(['thinking', 'tool_use']);
+    expect(sent().thinking).toEqual({ type: 'enabled' });
+  });
+
+  test.each([true, false])('kimi-k2-thinking (always thinks) and kimi-k2-0905-preview (never does), streamed %p: no switch is sent', async (streamed) => {
+    const always = await ask('claude-opus-5-5', streamed);
+    expect(always.content.map((b) => b.type)).toEqual(['thinking', 'tool_use']);
+    expect(sent().thinking).toBeUndefined();
+    const never = await ask('claude-haiku-5-5', streamed);
+    expect(never.content.map((b) => b.type)).toEqual(['tool_use']);
+    expect(sent().thinking).toBeUndefined();
+  });
+
+  test.each([true, false])('a channel with thinking_by_default_models: [] lets kimi-k2.6 think unasked, streamed %p', async (streamed) => {
+    const res = await ask('claude-3-haiku', streamed);
+    expect(res.content.map((b) => b.type)).toEqual(['thinking', 'tool_use']);
+    expect(sent()).toMatchObject({ model: 'kimi-k2.6' });
+    expect(sent().thinking).toBeUndefined();
   });
 });
 

@@ -50,6 +50,8 @@ export const PRESETS = {
     // thinking toggle `thinking: {type}` plus `reasoning_effort` low|high|max (https://api-docs.deepseek.com/guides/thinking_mode)
     reasoning: 'thinking',
     reasoning_efforts: ['low', 'high', 'max'],
+    // "Thinking mode is enabled by default" on the V4 models: off unless asked (deepseek-chat was V4 Flash without it)
+    thinking_by_default_models: ['deepseek-v4*'],
     // thinking-mode tool loops must send each turn's reasoning_content back, or the API answers 400
     reasoning_content_in_history: true,
     // published output ceilings of the two long-lived model names
@@ -119,6 +121,8 @@ export const PRESETS = {
     // GLM takes the thinking toggle only (https://docs.z.ai/guides/capabilities/thinking)
     reasoning: 'thinking',
     reasoning_efforts: [],
+    // `thinking.type` "enabled (default)" on GLM-4.5 and later (https://docs.z.ai/guides/capabilities/thinking-mode): off unless asked
+    thinking_by_default_models: ['glm-4.5*', 'glm-4.6*', 'glm-4.7*', 'glm-5*'],
     // Z.ai calls its end-user field `user_id`, with its own length rules: `user` is not sent
     user_max_length: 0,
     // `stop` "currently supports a single stop word only" (the chat completions reference, https://docs.bigmodel.cn/api-reference)
@@ -156,6 +160,8 @@ export const PRESETS = {
     reasoning_efforts: [],
     reasoning_models: ['kimi-k2.*'],
     always_thinking_models: ['kimi-k2-thinking*'],
+    // kimi-k2.5 / kimi-k2.6 think unless `thinking: {type: "disabled"}` ("Configurable (enabled by default)"): off unless asked
+    thinking_by_default_models: ['kimi-k2.5*', 'kimi-k2.6*'],
     // with thinking on, a tool-calling assistant turn without its reasoning_content is a 400 ("thinking is enabled but
     // reasoning_content is missing in assistant tool call message at index N")
     reasoning_content_in_history: true,
@@ -176,6 +182,10 @@ export const PRESETS = {
     // the open Qwen3 models think by default and refuse a non-streamed request unless enable_thinking is false:
     // "parameter.enable_thinking must be set to false for non-streaming calls"
     thinking_streamed_only: true,
+    // on by default for the open Qwen3 models and Qwen3.5 ("Qwen3.5 (enabled by default)",
+    // https://docs.qwencloud.com/developer-guides/text-generation/thinking); off for the commercial Qwen3 ones
+    // (qwen3-max, qwen-plus…: "默认不开启思考模式", https://help.aliyun.com/zh/model-studio/deep-thinking): off unless asked
+    thinking_by_default_models: ['qwen3-*b', 'qwen3.*'],
   },
   'llama.cpp': {
     // llama-server takes top_k and extracts reasoning into reasoning_content itself (--reasoning-format)
@@ -207,6 +217,7 @@ export function resolveQuirks(provider: string | undefined, overrides: ChatQuirk
   quirks.reasoning_models = [...quirks.reasoning_models];
   quirks.fixed_sampling_models = [...quirks.fixed_sampling_models];
   quirks.always_thinking_models = [...quirks.always_thinking_models];
+  quirks.thinking_by_default_models = [...quirks.thinking_by_default_models];
   quirks.reasoning_efforts = [...quirks.reasoning_efforts]; // never share a preset's array with a channel
   return quirks;
 }

@@ -36,6 +36,14 @@ export const ChatQuirksSchema = v.strictObject({
    * `auto` instead of it, reported, on a model of `always_thinking_models`.
    */
   forced_tool_choice: v.optional(v.picklist(['keep', 'without_thinking'])),
+  /**
+   * Upstream model names (`*` wildcards) that think unless told not to (Kimi K2.5/K2.6, GLM-4.5 and later, DeepSeek
+   * V4, the open Qwen3 and Qwen3.5 models). Anthropic gives no thinking to a request that does not ask for it, and bills
+   * none: a request without `thinking` (or `output_config.effort`) to one of them that has reasoning control
+   * (`reasoning_models`) and does not always think (`always_thinking_models`) goes with the off switch. Default none;
+   * `[]` on a channel lets such a model think unasked.
+   */
+  thinking_by_default_models: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
   /** Upstream model names (`*` wildcards) that think whatever is sent (Kimi's kimi-k2-thinking). Default none. */
   always_thinking_models: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
   /**
@@ -128,6 +136,7 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   thinking_streamed_only: false,
   forced_tool_choice: 'keep',
   always_thinking_models: [],
+  thinking_by_default_models: [],
   reasoning_efforts: ['low', 'medium', 'high'],
   fixed_sampling_models: [],
   reasoning_content_in_history: false,

@@ -926,6 +926,10 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
   // what the client sent: an effort alone asks for reasoning too (reasoningRequest)
   const what = hub.thinking === undefined || hub.thinking === null ? 'output_config.effort' : 'thinking';
   const controlled = quirks.reasoning_models.some((p) => globMatch(p, ctx.upstreamModel));
+  const always = quirks.always_thinking_models.some((p) => globMatch(p, ctx.upstreamModel));
+  // Anthropic gives no thinking (and bills none) to a request that does not ask for it; a model that thinks unless told
+  // not to (Kimi K2.5/K2.6, GLM-4.5+, DeepSeek V4, open Qwen3 and Qwen3.5) is told
+  if (!req && controlled && !always && quirks.thinking_by_default_models.some((p) => globMatch(p, ctx.upstreamModel))) req = { on: false };
   const forced = body.tool_choice === 'required' || typeof body.tool_choice === 'object';
   if (forced && quirks.forced_tool_choice === 'without_thinking') {
     // Kimi refuses a forced call with thinking on ("tool_choice 'required' is incompatible with thinking enabled") and
@@ -933,7 +937,7 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
     if (controlled) {
       if (req?.on) noteDropped(ctx, `${what} (off: the provider refuses a forced tool_choice with thinking)`);
       req = { on: false };
-    } else if (quirks.always_thinking_models.some((p) => globMatch(p, ctx.upstreamModel))) {
+    } else if (always) {
       body.tool_choice = 'auto';
       noteDropped(ctx, `tool_choice (sent as auto: ${ctx.upstreamModel} always thinks, and the provider refuses a forced tool_choice with thinking)`);
     }
@@ -949,7 +953,7 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
   if (!req.on && typeof asked === 'string' && requested?.on === false) noteDropped(ctx, `output_config.effort=${asked.slice(0, 40)} (thinking disabled: the provider's effort level is its reasoning's)`);
   if (!controlled) {
     // a model that always thinks (kimi-k2-thinking) does what was asked without being told
-    if (req.on && !quirks.always_thinking_models.some((p) => globMatch(p, ctx.upstreamModel))) noteDropped(ctx, `${what} (${ctx.upstreamModel} has no reasoning control)`);
+    if (req.on && !always) noteDropped(ctx, `${what} (${ctx.upstreamModel} has no reasoning control)`);
     return;
   }
   const offered = quirks.reasoning_efforts;

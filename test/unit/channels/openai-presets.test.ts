@@ -87,6 +87,12 @@ describe('presets', () => {
     ['moonshot', 'reasoning_efforts', []],
     ['moonshot', 'reasoning_models', ['kimi-k2.*']],
     ['moonshot', 'always_thinking_models', ['kimi-k2-thinking*']],
+    ['moonshot', 'thinking_by_default_models', ['kimi-k2.5*', 'kimi-k2.6*']],
+    // https://docs.z.ai/guides/capabilities/thinking: `thinking.type` "enabled (default)"
+    ['zai', 'thinking_by_default_models', ['glm-4.5*', 'glm-4.6*', 'glm-4.7*', 'glm-5*']],
+    // https://api-docs.deepseek.com/guides/thinking_mode: "Thinking mode is enabled by default"
+    ['deepseek', 'thinking_by_default_models', ['deepseek-v4*']],
+    ['openai', 'thinking_by_default_models', []],
     ['moonshot', 'reasoning_content_in_history', true],
     ['moonshot', 'forced_tool_choice', 'without_thinking'],
     ['moonshot', 'fixed_sampling_models', ['kimi-k2.*']],
@@ -94,6 +100,7 @@ describe('presets', () => {
     ['dashscope', 'reasoning', 'enable_thinking'],
     ['dashscope', 'reasoning_efforts', []],
     ['dashscope', 'thinking_streamed_only', true],
+    ['dashscope', 'thinking_by_default_models', ['qwen3-*b', 'qwen3.*']],
     ['dashscope', 'reasoning_models', ['qwen3-*b', 'qwen3.*', 'qwen3-max*', 'qwen-plus*', 'qwen-flash*', 'qwen-turbo*', 'qwen3-vl-*', 'qwen3-omni-*']],
   ] as const)('%s: %s = %p', (provider, field, value) => {
     expect(resolveQuirks(provider, undefined)[field as keyof ChatQuirks]).toEqual(value as never);

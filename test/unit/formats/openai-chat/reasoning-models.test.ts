@@ -105,3 +105,68 @@ describe('a conversation that ends with an assistant turn (Anthropic prefill)', 
     expect(body.messages.some((m) => 'prefix' in m)).toBe(false);
   });
 });
+
+/**
+ * A Messages request without `thinking` (or `output_config.effort`) gets no thinking from Anthropic, and pays for none.
+ * Models that think unless told not to (quirks.thinking_by_default_models) get the provider's off switch then.
+ */
+describe('thinking the client did not ask for', () => {
+  const unasked: MessageCreateParams = { model: 'claude-sonnet-5-5', max_tokens: 1024, messages: [{ role: 'user', content: 'hi' }] };
+  const reasoningFields = (body: Record<string, unknown>) => Object.fromEntries(['thinking', 'enable_thinking', 'reasoning_effort', 'reasoning', 'thinking_budget'].filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
+  test.each([
+    // https://platform.kimi.ai/docs/api/models-overview: kimi-k2.5 / kimi-k2.6 think unless `thinking: {type: disabled}`
+    ['moonshot', 'kimi-k2.6', { thinking: { type: 'disabled' } }],
+    ['moonshot', 'kimi-k2.5', { thinking: { type: 'disabled' } }],
+    ['moonshot', 'kimi-k2-thinking', {}], // always thinks: no switch to send
+    ['moonshot', 'kimi-k2-0905-preview', {}], // never thinks
+    // https://docs.z.ai/guides/capabilities/thinking: `thinking.type` enabled (default) for GLM-4.5 and later
+    ['zai', 'glm-4.5', { thinking: { type: 'disabled' } }],
+    ['zai', 'glm-4.5-air', { thinking: { type: 'disabled' } }],
+    ['zai', 'glm-4.6', { thinking: { type: 'disabled' } }],
+    ['zai', 'glm-4.7', { thinking: { type: 'disabled' } }],
+    ['zai', 'glm-5.1', { thinking: { type: 'disabled' } }],
+    ['zai', 'glm-4-32b-0414-128k', {}],
+    // https://api-docs.deepseek.com/guides/thinking_mode: "Thinking mode is enabled by default" (the V4 models)
+    ['deepseek', 'deepseek-v4-flash', { thinking: { type: 'disabled' } }],
+    ['deepseek', 'deepseek-v4-pro', { thinking: { type: 'disabled' } }],
+    ['deepseek', 'deepseek-chat', {}], // the legacy alias of V4 Flash without thinking
+    // https://docs.qwencloud.com/developer-guides/text-generation/thinking: Qwen3.5 on by default; open Qwen3 on (the
+    // dashscope rules); commercial Qwen3 (qwen-plus, qwen3-max…) "默认不开启思考模式" (off by default)
+    ['dashscope', 'qwen3-32b', { enable_thinking: false }],
+    ['dashscope', 'qwen3-235b-a22b', { enable_thinking: false }],
+    ['dashscope', 'qwen3.5-plus', { enable_thinking: false }],
+    ['dashscope', 'qwen3-max', {}],
+    ['dashscope', 'qwen-plus', {}],
+    ['dashscope', 'qwen3-coder-plus', {}],
+    // the other presets: nothing unasked, as before
+    ['openai', 'gpt-5.1', {}],
+    ['groq', 'openai/gpt-oss-120b', {}],
+    ['openrouter', 'moonshotai/kimi-k2.6', {}],
+    ['gemini', 'gemini-2.5-flash', {}],
+    ['xai', 'grok-3-mini', {}],
+    ['cerebras', 'gpt-oss-120b', {}],
+  ] as const)('%s %s, streamed: %p', (provider, model, expected) => {
+    const c = ctx(model);
+    const body = hubRequestToChat({ ...unasked, stream: true }, c, resolveQuirks(provider, undefined)) as Record<string, unknown>;
+    expect(reasoningFields(body)).toEqual(expected as never);
+    expect(c.dropped).toEqual([]);
+  });
+
+  test('thinking asked of such a model goes on as before; disabled goes off', () => {
+    const q = resolveQuirks('zai', undefined);
+    expect(hubRequestToChat({ ...unasked, thinking: { type: 'adaptive' } } as MessageCreateParams, ctx('glm-4.7'), q).thinking).toEqual({ type: 'enabled' });
+    expect(hubRequestToChat({ ...unasked, output_config: { effort: 'high' } } as MessageCreateParams, ctx('glm-4.7'), q).thinking).toEqual({ type: 'enabled' });
+    expect(hubRequestToChat({ ...unasked, thinking: { type: 'disabled' } }, ctx('glm-4.7'), q).thinking).toEqual({ type: 'disabled' });
+  });
+
+  test('a channel that wants the model to think unasked says so: thinking_by_default_models: []', () => {
+    const body = hubRequestToChat(unasked, ctx('kimi-k2.6'), resolveQuirks('moonshot', { thinking_by_default_models: [] })) as Record<string, unknown>;
+    expect(body.thinking).toBeUndefined();
+  });
+
+  test('never for a model without reasoning control, or one that always thinks, whatever the list says', () => {
+    const q = resolveQuirks('moonshot', { thinking_by_default_models: ['kimi-*'] });
+    expect(hubRequestToChat(unasked, ctx('kimi-k2-thinking'), q).thinking).toBeUndefined();
+    expect(hubRequestToChat(unasked, ctx('kimi-k2-0905-preview'), q).thinking).toBeUndefined();
+  });
+});
