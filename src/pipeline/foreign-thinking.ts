@@ -12,12 +12,14 @@
  * (https://docs.claude.com/en/docs/build-with-claude/extended-thinking, which the refusal links).
  * Nothing here runs for a request Anthropic takes: the body is parsed and re-encoded on this retry only.
  * Anthropic's refusal of a text block of whitespace alone is repaired the same way, by its sibling
- * pipeline/blank-text.ts; a retry refused for the other reason (a history with both) is repaired for both.
+ * pipeline/blank-text.ts, and of an assistant turn with no content by pipeline/empty-turns.ts; a retry refused for
+ * another of these reasons (a history with more than one) is repaired for each.
  */
 import { withoutBlankText } from './blank-text.ts';
+import { withoutEmptyTurns } from './empty-turns.ts';
 
 /** Which of the refusals an error message is. */
-export type HistoryRefusal = 'signature' | 'thinking-first' | 'blank-text';
+export type HistoryRefusal = 'signature' | 'thinking-first' | 'blank-text' | 'empty-turn';
 
 /**
  * Anthropic's words (a proxy in between may quote them inside its own message, so they are looked for anywhere):
@@ -31,12 +33,15 @@ const SIGNATURE = /Invalid `?signature`? in `?(?:redacted_)?thinking`? block/;
 const THINKING_FIRST = /a final `?assistant`? message must start with a thinking block/;
 /** "messages: text content blocks must contain non-whitespace text" (pipeline/blank-text.ts). */
 const BLANK_TEXT = /text content blocks must contain non-whitespace text/;
+/** "messages.3: all messages must have non-empty content except for the optional final assistant message" (pipeline/empty-turns.ts). */
+const EMPTY_TURN = /all messages must have non-empty content except for the optional final assistant message/;
 
 /** The refusal an Anthropic error message is, or null for any other. */
 export function refusedHistory(message: string): HistoryRefusal | null {
   if (SIGNATURE.test(message)) return 'signature';
   if (THINKING_FIRST.test(message)) return 'thinking-first';
   if (BLANK_TEXT.test(message)) return 'blank-text';
+  if (EMPTY_TURN.test(message)) return 'empty-turn';
   return null;
 }
 
@@ -67,6 +72,7 @@ const isThinking = (b: unknown) => {
  */
 export function repairHistory(body: Record<string, unknown>, refusal: HistoryRefusal): RepairedHistory | null {
   if (refusal === 'blank-text') return withoutBlankText(body);
+  if (refusal === 'empty-turn') return withoutEmptyTurns(body);
   const messages = body.messages;
   if (!Array.isArray(messages)) return null;
   let removed = 0;

@@ -406,16 +406,19 @@ interface History { inbound: Inbound; upstreamModel: string; dropFields: readonl
 /** A request body repaired for its retry (serialised, the upstream model in it), what it left out, and for which refusals. */
 interface RepairedBody { body: string; dropped: string[]; refusals: HistoryRefusal[] }
 
-/** The refusals a history is repaired for, by kind: its thinking blocks (either wording), its blank text blocks. */
-const kindOf = (r: HistoryRefusal) => (r === 'blank-text' ? 'blank-text' : 'thinking');
-const REFUSAL_KINDS = 2;
+/** The refusals a history is repaired for, by kind: its thinking blocks (either wording), its blank text blocks, its empty turns. */
+const kindOf = (r: HistoryRefusal) => (r === 'signature' || r === 'thinking-first' ? 'thinking' : r);
+const REFUSAL_KINDS = 3;
+/** What the warn line says was refused, by kind. */
+const REFUSED_WHAT = { thinking: 'thinking blocks', 'blank-text': 'blank text blocks', 'empty-turn': 'empty assistant turns' } as const;
 const NO_REFUSALS: readonly HistoryRefusal[] = [];
 
 /**
  * A 400 to a Messages request relayed to Anthropic: when it refuses the history's thinking blocks (a signature it did
- * not write for this model, or a tool loop's last turn without one: pipeline/foreign-thinking.ts) or its text blocks
- * of whitespace alone (pipeline/blank-text.ts), the request repaired for one more try on the same channel (a retry
- * refused for the other kind is repaired for both, one more); else the refusal, its bytes as they came
+ * not write for this model, or a tool loop's last turn without one: pipeline/foreign-thinking.ts), its text blocks
+ * of whitespace alone (pipeline/blank-text.ts) or its assistant turns with no content (pipeline/empty-turns.ts), the
+ * request repaired for one more try on the same channel (a retry refused for another kind is repaired for each so
+ * far, one more); else the refusal, its bytes as they came
  * (upstreamError's answer). The body is parsed and re-encoded here only: a request Anthropic takes is never scanned.
  */
 async function historyOrError(x: Exchange, deps: AppDeps, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, history: History): Promise<Response | RepairedBody> {
@@ -426,8 +429,7 @@ async function historyOrError(x: Exchange, deps: AppDeps, channel: Channel, res:
   // each kind once: a retry refused again for what it was repaired for goes to the client as it came
   const repair = refusal && !history.applied.some((r) => kindOf(r) === kindOf(refusal)) && repairedBody(history, refusal);
   if (!repair) return new Response(raw, { status: answer.status, headers: answer.headers });
-  const what = refusal === 'blank-text' ? 'blank text blocks' : 'thinking blocks';
-  deps.logger.event('warn', `upstream refused the history's ${what}: sent again without them`, {
+  deps.logger.event('warn', `upstream refused the history's ${REFUSED_WHAT[kindOf(refusal)]}: sent again without them`, {
     request_id: x.requestId, channel: channel.name, upstream_model: history.upstreamModel, error: message.slice(0, 300), dropped: repair.dropped,
   });
   // the attempt that follows decides the line: its error, and when its answer began (not when this refusal was read)

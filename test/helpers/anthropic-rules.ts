@@ -13,7 +13,8 @@
  * - an assistant turn with no content anywhere but last: 400 "messages.N: all messages must have non-empty content
  *   except for the optional final assistant message";
  * and, apart (anthropicBlankTextRefusal), a text block of whitespace alone: 400 "messages: text content blocks must
- * contain non-whitespace text".
+ * contain non-whitespace text"; (anthropicEmptyTurnRefusal) a turn of either role with no content (`[]` or `""`)
+ * anywhere but as the final assistant turn, the empty-turn 400 above.
  */
 
 /** The signatures a mock "wrote", by upstream model. */
@@ -75,6 +76,17 @@ export function anthropicBlankTextRefusal(body: any): Response | null {
     isBlankText(b) || (b?.type === 'tool_result' && Array.isArray(b.content) && b.content.some(isBlankText))));
   if (!blank) return null;
   return Response.json({ type: 'error', error: { type: 'invalid_request_error', message: BLANK_TEXT_REFUSAL }, request_id: 'req_011CXqXVfVqMJd8rzkVKPZDM' }, { status: 400 });
+}
+
+/** Anthropic's words for a turn with no content anywhere but as the final assistant turn (anthropics/claude-code#3196). */
+export const EMPTY_TURN_REFUSAL = (i: number) => `messages.${i}: all messages must have non-empty content except for the optional final assistant message`;
+
+/** Anthropic's 400 for the first turn, of either role, with no content (`[]` or `""`) but a final assistant turn; null when none. */
+export function anthropicEmptyTurnRefusal(body: any): Response | null {
+  const messages: any[] = body?.messages ?? [];
+  const i = messages.findIndex((m, k) => (m?.content === '' || (Array.isArray(m?.content) && m.content.length === 0)) && !(k === messages.length - 1 && m.role === 'assistant'));
+  if (i < 0) return null;
+  return Response.json({ type: 'error', error: { type: 'invalid_request_error', message: EMPTY_TURN_REFUSAL(i) }, request_id: 'req_011CSarLLj2ZRbTy4cWexMjs' }, { status: 400 });
 }
 
 /**

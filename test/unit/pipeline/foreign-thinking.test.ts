@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { refusedHistory, repairHistory } from '../../../src/pipeline/foreign-thinking.ts';
-import { BLANK_TEXT_REFUSAL, SIGNATURE_REFUSAL, THINKING_FIRST_REFUSAL } from '../../helpers/anthropic-rules.ts';
+import { BLANK_TEXT_REFUSAL, EMPTY_TURN_REFUSAL, SIGNATURE_REFUSAL, THINKING_FIRST_REFUSAL } from '../../helpers/anthropic-rules.ts';
 
 const BLANK_DROPPED = 'text blocks of whitespace alone (Anthropic refuses them)';
 
@@ -111,5 +111,35 @@ describe('text blocks of whitespace alone (Anthropic: "text content blocks must 
     expect(repairHistory({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'text', text: '\n' }, call] }, { role: 'user', content: ' ' }] }, 'blank-text')).toBeNull();
     expect(repairHistory({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'text', text: 'yo' }] }] }, 'blank-text')).toBeNull();
     expect(repairHistory({ messages: 'not an array' }, 'blank-text')).toBeNull();
+  });
+});
+
+describe('assistant turns with no content (Anthropic: "all messages must have non-empty content except for the optional final assistant message")', () => {
+  const dropped = (i: number) => `messages.${i} (an empty assistant turn: Anthropic refuses one anywhere but last)`;
+
+  test('the refusal is told apart, as Anthropic words it and as a proxy quotes it', () => {
+    expect(refusedHistory(EMPTY_TURN_REFUSAL(3))).toBe('empty-turn');
+    expect(refusedHistory(`upstream said: {"error":{"message":"${EMPTY_TURN_REFUSAL(0)}"}}`)).toBe('empty-turn');
+    expect(refusedHistory('messages.3: all messages must have non-empty content')).toBeNull();
+  });
+
+  test('left out whole, [] and "" alike, named by their place in the client\'s request; a final one (a prefill) stays', () => {
+    const body: any = {
+      model: 'm',
+      messages: [
+        { role: 'user', content: 'hi' }, { role: 'assistant', content: [] }, { role: 'user', content: 'well?' },
+        { role: 'assistant', content: '' }, { role: 'user', content: [{ type: 'text', text: 'hello?' }] }, { role: 'assistant', content: [] },
+      ],
+    };
+    const fixed = repairHistory(body, 'empty-turn')!;
+    expect(fixed.body).toEqual({ model: 'm', messages: [{ role: 'user', content: 'hi' }, { role: 'user', content: 'well?' }, { role: 'user', content: [{ type: 'text', text: 'hello?' }] }, { role: 'assistant', content: [] }] });
+    expect(fixed.dropped).toEqual([dropped(1), dropped(3)]);
+  });
+
+  test('an empty user turn is the client\'s own, and nothing to leave out is no retry', () => {
+    expect(repairHistory({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [] }, { role: 'user', content: '' }] }, 'empty-turn')).toBeNull();
+    expect(repairHistory({ messages: [{ role: 'user', content: [] }, { role: 'assistant', content: 'yo' }, { role: 'user', content: 'hi' }] }, 'empty-turn')).toBeNull();
+    expect(repairHistory({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [] }] }, 'empty-turn')).toBeNull();
+    expect(repairHistory({ messages: 'not an array' }, 'empty-turn')).toBeNull();
   });
 });
