@@ -386,8 +386,8 @@ export function answerRelayedJsonAsStream(x: Exchange, inbound: Inbound, channel
   const model = typeof named === 'string' && named !== '' ? named : inbound.model;
   const ctx = translationContext(model, x.log.entry.upstream_model ?? model, 1, 'none');
   ctx.streamUsage = (inbound.json() as { stream_options?: { include_usage?: unknown } | null }).stream_options?.include_usage === true;
-  // an answer without usage (some local servers): the request's estimate, as a translation gives
-  if ((json as { usage?: unknown }).usage == null) ctx.estimatedInputTokens = estimateInboundTokens(inbound);
+  // an answer without usage (some local servers), or without its input count: the request's estimate, as a translation gives
+  if (lacksInputCount(json)) ctx.estimatedInputTokens = estimateInboundTokens(inbound);
   const before = x.log.entry.dropped;
   if (before) ctx.dropped.push(...before);
   let message: Message;
@@ -440,16 +440,24 @@ function upstreamMessage(inbound: Inbound, channel: Channel, buf: Uint8Array, ct
   } catch {
     throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream returned a body that is not JSON`);
   }
-  // an answer without usage (some local servers) is logged and answered with the local estimate, as a stream is; a
-  // Messages client's request is the hub's own shape
-  if (inbound.format === 'anthropic' && (json as { usage?: unknown } | null)?.usage == null) {
-    ctx.estimatedInputTokens = estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true });
+  // an answer without usage (some local servers), or without its input count, is logged and answered with the local
+  // estimate, as a stream is; a Messages client's request is the hub's own shape
+  if (lacksInputCount(json)) {
+    ctx.estimatedInputTokens = inbound.format === 'anthropic'
+      ? estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true })
+      : estimateInboundTokens(inbound);
   }
   try {
     return FORMATS[channel.nativeFormat].responseToHub(json, ctx, channel.quirks as never);
   } catch (err) {
     throw untranslatable(channel, err);
   }
+}
+
+/** Whether a JSON answer reports no input count: no usage, or one without Anthropic's `input_tokens` or Chat's `prompt_tokens`. */
+function lacksInputCount(json: unknown): boolean {
+  const usage = (json as { usage?: { input_tokens?: unknown; prompt_tokens?: unknown } | null } | null)?.usage;
+  return !usage || typeof usage !== 'object' || (typeof usage.input_tokens !== 'number' && typeof usage.prompt_tokens !== 'number');
 }
 
 /**

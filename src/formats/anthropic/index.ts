@@ -98,18 +98,21 @@ export const anthropicFormat: Format<unknown> = {
     return out;
   },
   toolsFromHub: (tools) => ({ value: tools, names: tools.flatMap((t) => (typeof t.name === 'string' ? [t.name] : [])), dropped: [] }),
+  // a message without usage, or whose usage lacks a count (some compatible servers, proxies), gets the local estimate
+  // for what it lacks (`ctx.estimatedInputTokens`, which the pipeline makes then), as a translation's answer does: a
+  // stream must carry both counts (hub/message-events.ts), and a count is never null
   responseToHub(body: unknown, ctx: TranslateContext): Message {
     const msg = body as Message;
     if (!msg || typeof msg !== 'object' || !Array.isArray(msg.content)) throw new NotAnAnswer('upstream returned a malformed message');
-    return { ...msg, model: ctx.requestedModel };
-  },
-  // the hub is this format: everything the message holds goes into its stream (hub/message-events.ts); a message
-  // without usage (some compatible servers) gets the local estimate, which a stream must carry, as a translation gives
-  relayedResponseToHub(body: unknown, ctx: TranslateContext): Message {
-    const message = anthropicFormat.responseToHub(body, ctx, undefined);
-    if (message.usage && typeof message.usage === 'object') return message;
+    const message = { ...msg, model: ctx.requestedModel };
+    const usage = msg.usage as Partial<Usage> | null | undefined;
+    if (usage && typeof usage === 'object' && typeof usage.input_tokens === 'number' && typeof usage.output_tokens === 'number') return message;
     ctx.usageEstimated = true;
-    return { ...message, usage: { input_tokens: ctx.estimatedInputTokens, output_tokens: outputEstimate(message) } };
+    return { ...message, usage: estimatedUsage(message, usage, ctx) };
+  },
+  // the hub is this format: everything the message holds goes into its stream (hub/message-events.ts)
+  relayedResponseToHub(body: unknown, ctx: TranslateContext): Message {
+    return anthropicFormat.responseToHub(body, ctx, undefined);
   },
   streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader & UsageSoFar {
     // deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
@@ -192,6 +195,17 @@ export const anthropicFormat: Format<unknown> = {
 };
 
 const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');
+
+/** A message's usage with the counts it lacks estimated (the input the request's, the output its content's), no nulls. */
+function estimatedUsage(message: Message, usage: Partial<Usage> | null | undefined, ctx: TranslateContext): Usage {
+  const kept: Record<string, unknown> = {};
+  if (usage && typeof usage === 'object') for (const [k, v] of Object.entries(usage)) if (v != null) kept[k] = v;
+  return {
+    ...kept,
+    input_tokens: typeof usage?.input_tokens === 'number' ? usage.input_tokens : ctx.estimatedInputTokens,
+    output_tokens: typeof usage?.output_tokens === 'number' ? usage.output_tokens : outputEstimate(message),
+  } as Usage;
+}
 
 /** Output tokens of a message that reports none: ~4 characters a token of its text, thinking and tool input. */
 function outputEstimate(message: Message): number {
