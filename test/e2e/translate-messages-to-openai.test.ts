@@ -398,9 +398,9 @@ beforeAll(() => {
       { name: 'cc-openai', type: 'openai', provider: 'openai', base_url: `${upstream.url}/cc`, api_key: UPSTREAM_KEY,
         models: { 'claude-sonnet-5-5': 'gpt-5', 'claude-sonnet-4-5': 'gpt-5-mini' },
         quirks: { max_output_tokens: { 'gpt-5': 64000, 'gpt-5-mini': 16384 } } },
-      // and on DeepSeek, whose preset knows deepseek-chat's ceiling (8192)
+      // and on DeepSeek, whose preset knows deepseek-chat's ceiling (8192), and deepseek-flash's (393216), the name to use today
       { name: 'cc-deepseek', type: 'openai', provider: 'deepseek', base_url: `${upstream.url}/ccds`, api_key: UPSTREAM_KEY,
-        models: { 'claude-haiku-5-5': 'deepseek-chat' } },
+        models: { 'claude-haiku-5-5': 'deepseek-chat', 'claude-opus-5-5': 'deepseek-flash' } },
     ],
   });
   client = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
@@ -1013,6 +1013,25 @@ describe('Claude Code requests through an openai channel', () => {
     expect(got.json.thinking).toEqual({ type: 'enabled' });
     expect(got.json.user).toBeUndefined();
     expect(got.json.tools.map((t: any) => t.function.name)).not.toContain('DeferredToolPlaceholder');
+  });
+
+  test('on DeepSeek V4.1 (deepseek-flash): no thinking unasked, thinking asked goes on, max_tokens within 393216', async () => {
+    // "Thinking mode is enabled by default" (https://api-docs.deepseek.com/guides/thinking_mode); deepseek-flash is the
+    // model name DeepSeek gives (https://api-docs.deepseek.com/quick_start/pricing), "MAX OUTPUT 384K"
+    upstream.handler = replay(fixtureSseBody('openai-compatible/deepseek/stream-reasoning.sse'));
+    const unasked = await client.messages.stream({ model: 'claude-opus-5-5', max_tokens: 500000, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+    expect(unasked.content.some((b) => b.type === 'text')).toBe(true);
+    let got = upstream.requests.at(-1)!;
+    expect(got.path).toBe('/ccds/chat/completions');
+    expect(got.json).toMatchObject({ model: 'deepseek-flash', thinking: { type: 'disabled' }, max_tokens: 393216 });
+    expect(got.json.reasoning_effort).toBeUndefined();
+    const res = await post(claudeCodeBody({ model: 'claude-opus-5-5' }));
+    expect(res.status).toBe(200);
+    await res.text();
+    got = upstream.requests.at(-1)!;
+    expect(chatBodyProblems(got.json, 'deepseek')).toEqual([]);
+    expect(got.json.thinking).toEqual({ type: 'enabled' });
+    expect(got.json.max_tokens).toBe(128000);
   });
 
   test('thinking display "omitted" is honoured: no thinking text reaches the client', async () => {

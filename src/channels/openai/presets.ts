@@ -50,12 +50,15 @@ export const PRESETS = {
     // thinking toggle `thinking: {type}` plus `reasoning_effort` low|high|max (https://api-docs.deepseek.com/guides/thinking_mode)
     reasoning: 'thinking',
     reasoning_efforts: ['low', 'high', 'max'],
-    // "Thinking mode is enabled by default" on the V4 models: off unless asked (deepseek-chat was V4 Flash without it)
-    thinking_by_default_models: ['deepseek-v4*'],
+    // "Thinking mode is enabled by default": off unless asked. The models are deepseek-flash (V4.1 Flash, the name to
+    // use) and deepseek-v4-pro; deepseek-v4-flash and deepseek-v4-flash-vision-exp are still accepted, served by V4.1
+    // Flash (https://api-docs.deepseek.com/quick_start/pricing). deepseek-chat was V4 Flash without thinking
+    thinking_by_default_models: ['deepseek-flash*', 'deepseek-v4*'],
     // thinking-mode tool loops must send each turn's reasoning_content back, or the API answers 400
     reasoning_content_in_history: true,
-    // published output ceilings of the two long-lived model names
-    max_output_tokens: { 'deepseek-chat': 8192, 'deepseek-reasoner': 65536 },
+    // "MAX OUTPUT 384K" (the pricing page): the API's 400 names 393216 ("the valid range of max_tokens is [1, 393216]");
+    // deepseek-chat and deepseek-reasoner, retired on 2026-07-24, keep the ceilings they had
+    max_output_tokens: { 'deepseek-flash*': 393216, 'deepseek-v4*': 393216, 'deepseek-chat': 8192, 'deepseek-reasoner': 65536 },
     // neither `user` nor `parallel_tool_calls` is a DeepSeek parameter
     user_max_length: 0,
     parallel_tool_calls: false,

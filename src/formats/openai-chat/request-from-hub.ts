@@ -928,7 +928,7 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
   const controlled = quirks.reasoning_models.some((p) => globMatch(p, ctx.upstreamModel));
   const always = quirks.always_thinking_models.some((p) => globMatch(p, ctx.upstreamModel));
   // Anthropic gives no thinking (and bills none) to a request that does not ask for it; a model that thinks unless told
-  // not to (Kimi K2.5/K2.6, GLM-4.5+, DeepSeek V4, open Qwen3 and Qwen3.5) is told
+  // not to (Kimi K2.5/K2.6, GLM-4.5+, DeepSeek V4 and V4.1, open Qwen3 and Qwen3.5) is told
   if (!req && controlled && !always && quirks.thinking_by_default_models.some((p) => globMatch(p, ctx.upstreamModel))) req = { on: false };
   const forced = body.tool_choice === 'required' || typeof body.tool_choice === 'object';
   if (forced && quirks.forced_tool_choice === 'without_thinking') {

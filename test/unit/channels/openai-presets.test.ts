@@ -62,7 +62,9 @@ describe('presets', () => {
     ['azure', 'max_stop_sequences', 4],
     ['azure', 'reasoning_models', ['*']], // a non-reasoning deployment needs quirks.reasoning: none
     ['deepseek', 'reasoning_efforts', ['low', 'high', 'max']],
-    ['deepseek', 'max_output_tokens', { 'deepseek-chat': 8192, 'deepseek-reasoner': 65536 }],
+    // "MAX OUTPUT 384K" for deepseek-flash and deepseek-v4-pro (https://api-docs.deepseek.com/quick_start/pricing); the
+    // API's 400 says "the valid range of max_tokens is [1, 393216]"; the retired names keep their old ceilings
+    ['deepseek', 'max_output_tokens', { 'deepseek-flash*': 393216, 'deepseek-v4*': 393216, 'deepseek-chat': 8192, 'deepseek-reasoner': 65536 }],
     ['deepseek', 'parallel_tool_calls', false],
     ['openrouter', 'pdf', true],
     ['openrouter', 'reasoning_details', 'keep'],
@@ -91,7 +93,7 @@ describe('presets', () => {
     // https://docs.z.ai/guides/capabilities/thinking: `thinking.type` "enabled (default)"
     ['zai', 'thinking_by_default_models', ['glm-4.5*', 'glm-4.6*', 'glm-4.7*', 'glm-5*']],
     // https://api-docs.deepseek.com/guides/thinking_mode: "Thinking mode is enabled by default"
-    ['deepseek', 'thinking_by_default_models', ['deepseek-v4*']],
+    ['deepseek', 'thinking_by_default_models', ['deepseek-flash*', 'deepseek-v4*']],
     ['openai', 'thinking_by_default_models', []],
     ['moonshot', 'reasoning_content_in_history', true],
     ['moonshot', 'forced_tool_choice', 'without_thinking'],

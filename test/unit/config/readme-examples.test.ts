@@ -57,7 +57,7 @@ describe("README's inline config snippets", () => {
     ['headers: { authorization: "Bearer ${KEY}" }', anthropic('headers: { authorization: "Bearer ${KEY}" }'),
       (c) => expect(c.channels[0]!.headers).toEqual({ authorization: 'Bearer value-of-KEY' })],
     ['`anthropic-beta: null`', anthropic('headers: { anthropic-beta: null }'), (c) => expect(c.channels[0]!.headers).toEqual({ 'anthropic-beta': null })],
-    ['`{"claude-*": "deepseek-chat"}`', openai('', '{"claude-*": "deepseek-chat"}'), (c) => expect(c.channels[0]!.models).toEqual({ 'claude-*': 'deepseek-chat' })],
+    ['`{"claude-*": "deepseek-flash"}`', openai('', '{"claude-*": "deepseek-flash"}'), (c) => expect(c.channels[0]!.models).toEqual({ 'claude-*': 'deepseek-flash' })],
     ['mapped to another pattern: a start-up error', openai('', '{"claude-*": "anthropic/claude-*"}'), /models\.claude-\*: "anthropic\/claude-\*" is a pattern/],
     ['`claude-*` is a start-up error: list each model', `keys: [{ key: "sk-team-a-0001", name: a, models: [claude-*] }]\n${openai('', '[claude-*]')}`, /keys\[0\]\.models\[0\]: "claude-\*" is a pattern/],
     ['`server.cors_origins: ["*"]`', `${keys}server: { cors_origins: ["*"] }\n${openai('')}`, (c) => expect(c.server.cors_origins).toEqual(['*'])],

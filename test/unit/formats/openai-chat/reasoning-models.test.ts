@@ -126,10 +126,14 @@ describe('thinking the client did not ask for', () => {
     ['zai', 'glm-4.7', { thinking: { type: 'disabled' } }],
     ['zai', 'glm-5.1', { thinking: { type: 'disabled' } }],
     ['zai', 'glm-4-32b-0414-128k', {}],
-    // https://api-docs.deepseek.com/guides/thinking_mode: "Thinking mode is enabled by default" (the V4 models)
+    // https://api-docs.deepseek.com/guides/thinking_mode: "Thinking mode is enabled by default" (V4 and V4.1). The name to
+    // use is deepseek-flash (V4.1 Flash); deepseek-v4-flash and deepseek-v4-flash-vision-exp are still accepted and served
+    // by it, deepseek-v4-pro routed to it (https://api-docs.deepseek.com/quick_start/pricing)
+    ['deepseek', 'deepseek-flash', { thinking: { type: 'disabled' } }],
     ['deepseek', 'deepseek-v4-flash', { thinking: { type: 'disabled' } }],
+    ['deepseek', 'deepseek-v4-flash-vision-exp', { thinking: { type: 'disabled' } }],
     ['deepseek', 'deepseek-v4-pro', { thinking: { type: 'disabled' } }],
-    ['deepseek', 'deepseek-chat', {}], // the legacy alias of V4 Flash without thinking
+    ['deepseek', 'deepseek-chat', {}], // the retired alias of V4 Flash without thinking
     // https://docs.qwencloud.com/developer-guides/text-generation/thinking: Qwen3.5 on by default; open Qwen3 on (the
     // dashscope rules); commercial Qwen3 (qwen-plus, qwen3-max…) "默认不开启思考模式" (off by default)
     ['dashscope', 'qwen3-32b', { enable_thinking: false }],
