@@ -202,6 +202,14 @@ export interface Format<Quirks = undefined> {
    * stream is named in `ctx.dropped` (the client, relayed, would have had it). Throws as responseToHub does.
    */
   relayedResponseToHub(body: unknown, ctx: TranslateContext): Message;
+  /**
+   * A stream of this format read into the hub for a client of this same format that asked for no stream: a relayed
+   * request that the upstream answered with an event stream (one that always streams), gathered into the whole
+   * answer (hub/accumulate.ts) and written by responseFromHub. As streamToHub reads it, with no quirk that changes what
+   * it says, the message's id and model as the stream gave them; what the whole answer cannot carry named in
+   * `ctx.dropped` (the client, relayed, would have had it).
+   */
+  relayedStreamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent>;
   /** Upstream SSE events → hub events. Must emit a complete, valid Anthropic event sequence. */
   streamToHub(ctx: TranslateContext, quirks: Quirks): StreamStage<SseEvent, RawMessageStreamEvent> & Partial<HubDeltaReader & UsageSoFar>;
   /**

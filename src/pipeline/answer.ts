@@ -304,12 +304,16 @@ export function wholeReadFailure(x: Exchange, channel: Channel, res: Response, u
 
 /**
  * The rest of an answer whose first read is in (`start`: a JSON answer to a relayed stream request, sent without a
- * length or compressed), read whole under the attempt's watch as readWhole reads one, at most `max` bytes in all.
+ * length or compressed; with `stream`, an event stream to a relayed request not streamed, each read within the idle
+ * timeout), read whole under the attempt's watch as readWhole reads one, at most `max` bytes in all.
  * Rejects with what a failed read of a whole answer means (ClientGone, or the attempt's failure).
  */
-export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, guard: AttemptWatch, max: number): Promise<Uint8Array> {
+export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, guard: AttemptWatch, max: number, stream = false): Promise<Uint8Array> {
   watch(guard);
-  guard.extend(channel.config.stream_idle_timeout_ms, 'body');
+  const idle = channel.config.stream_idle_timeout_ms;
+  guard.extend(idle, 'body');
+  // a stream is generated as it comes: each of its reads within the idle timeout, not the whole of it
+  const rearm = stream ? () => guard.extend(idle, 'body') : undefined;
   guard.body = start.reader;
   try {
     const parts = [...start.head];
@@ -320,7 +324,7 @@ export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<U
       if (!next.done) { parts.push(next.value); size += next.value.length; } else start.whole = true;
     }
     if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
-    if (!start.whole) parts.push(await readAtMost(start.reader, max - size, () => answerTooLarge(channel, max, 'server.max_body_bytes')));
+    if (!start.whole) parts.push(await readAtMost(start.reader, max - size, () => answerTooLarge(channel, max, 'server.max_body_bytes'), rearm));
     return concat(parts);
   } catch (err) {
     start.reader.cancel().catch(() => {});

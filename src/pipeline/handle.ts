@@ -23,7 +23,7 @@ import { unwatch, watch } from './watchdog.ts';
 import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, readRest, startReadWhole, unreadableAnswer, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { answerRelayedJsonAsStream, answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
+import { answerRelayedJsonAsStream, answerRelayedStreamAsJson, answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, looksLikeSse, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
 import { refusedHistory, repairHistory, type HistoryRefusal } from './foreign-thinking.ts';
@@ -203,7 +203,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         const none = notAnAnswer(channel, res, buf, !inbound.stream ? 'json' : ctx ? 'either' : 'sse', true);
         if (none) {
           // a relayed stream request's JSON answer (an upstream that ignores `stream`): the same answer as the stream
-          const asStream = !ctx && inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, buf, upstream, guard) : null;
+          const asStream = ctx ? null : inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, buf, upstream, guard) : await relayedStreamAsJson(x, deps, inbound, channel, res, buf, upstream, guard, last);
           if (asStream instanceof Response) return settle(x, asStream);
           lastError = attemptFailed(x, deps, channel, asStream ?? none);
           continue;
@@ -246,7 +246,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       const none = notAnAnswer(channel, res, start.head[0], inbound.stream ? 'sse' : 'json', start.whole);
       if (none) {
         // as above, for a JSON answer of undeclared length: read whole first
-        const asStream = !ctx && inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, start, upstream, guard) : null;
+        // and a relayed request not streamed that was answered with a stream: the same answer whole
+        const asStream = ctx ? null : inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, start, upstream, guard) : await relayedStreamAsJson(x, deps, inbound, channel, res, start, upstream, guard, last);
         if (asStream instanceof Response) return settle(x, asStream);
         if (asStream) {
           lastError = attemptFailed(x, deps, channel, asStream);
@@ -318,6 +319,42 @@ async function relayedJsonAsStream(x: Exchange, deps: AppDeps, inbound: Inbound,
   markFirstByte(x.log);
   deps.breaker.success(channel.name);
   return stream;
+}
+
+/**
+ * A relayed request not streamed that was answered with an event stream (an upstream or proxy that always streams),
+ * whole in `buf` (labelled JSON, with a length) or begun in `start`'s first read (read whole here, within
+ * server.max_body_bytes, each read within the idle timeout): the whole answer it carries (translate.ts:
+ * answerRelayedStreamAsJson), the channel's success; null for a body that does not begin as a stream, or a stream
+ * with no message in it (comments only): the caller's 502, as before. A stream that carries an error event (or ends before its message) is that error: the attempt's
+ * failure when it falls back, as an opening error does; else thrown, into the client's envelope, counted as its
+ * status says. The attempt's failure too when the rest of the body could not be read.
+ */
+async function relayedStreamAsJson(x: Exchange, deps: AppDeps, inbound: Inbound, channel: Channel, res: Response, answer: Uint8Array | ReadAhead<Uint8Array>, upstream: AbortController, guard: AttemptWatch, last: boolean): Promise<Response | GatewayError | null> {
+  const head = answer instanceof Uint8Array ? answer : answer.head[0];
+  if (inbound.endpoint === 'count_tokens' || !head || !looksLikeSse(head)) return null;
+  let buf: Uint8Array;
+  if (answer instanceof Uint8Array) buf = answer;
+  else {
+    try {
+      buf = await readRest(x, channel, answer, upstream, guard, deps.config.server.max_body_bytes, true);
+    } catch (err) {
+      upstream.abort();
+      if (err instanceof ClientGone) throw err;
+      return err as GatewayError;
+    }
+  }
+  const whole = answerRelayedStreamAsJson(x, inbound, channel, res, buf);
+  if (whole === null) return null;
+  markFirstByte(x.log);
+  if (whole instanceof Response) {
+    deps.breaker.success(channel.name);
+    return whole;
+  }
+  if (!last && isRetryableStatus(whole.status)) return whole;
+  if (isChannelFailureStatus(whole.status)) deps.breaker.failure(channel.name);
+  else deps.breaker.success(channel.name);
+  throw whole;
 }
 
 /**

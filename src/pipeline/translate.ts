@@ -4,7 +4,7 @@
  * the answer back the other way, JSON whole or a stream event by event; and a relayed stream request's JSON answer,
  * through the hub into the stream the client asked for.
  */
-import { GatewayError, type AnthropicErrorType } from '../errors.ts';
+import { GatewayError, statusForErrorType, type AnthropicErrorType } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
@@ -16,11 +16,12 @@ import { estimateInputTokens } from '../accounting/estimate-tokens.ts';
 import { SseParser } from '../sse/decode.ts';
 import { encodeOneLineEvent, encodeSseEvent } from '../sse/encode.ts';
 import { messageStreamEvents } from '../hub/message-events.ts';
+import { MessageAccumulator } from '../hub/accumulate.ts';
 import type { SseEvent, SseSink } from '../sse/types.ts';
 import type { Exchange, RequestLog } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { thinkingStyleFor } from './thinking-style.ts';
-import { finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
+import { credentialsRefused, finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
 import { nestedTooDeep, type Inbound } from './inbound.ts';
 import { prepareTools } from './tools-memo.ts';
 import { lendBodyBuffer } from './body-buffers.ts';
@@ -408,6 +409,79 @@ export function answerRelayedJsonAsStream(x: Exchange, inbound: Inbound, channel
 }
 
 /**
+ * A relayed request that asked for no stream (the channel's format is the client's) answered with an event stream,
+ * read whole by the caller: an upstream or proxy that always streams. The client's SDK reads no stream where it asked
+ * for none, so it gets the whole answer the stream carries, through the hub: read by the format's relayedStreamToHub,
+ * gathered into a Message (hub/accumulate.ts), written by its responseFromHub. Usage and stop reason logged as for a
+ * JSON answer; what the answer cannot carry (a Chat chunk's `logprobs`, `system_fingerprint`) named in
+ * `x-switchboard-dropped` and the log line, with what the request left out (drop_fields); the upstream's headers go on
+ * as a relay's do. A stream that carries an error event, or ends before its message did, is that failure (the
+ * caller's: the next channel, or the error in the client's envelope), the channel's key masked in its message.
+ */
+export function answerRelayedStreamAsJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, buf: Uint8Array): Response | GatewayError | null {
+  const format = FORMATS[channel.nativeFormat];
+  const ctx = translationContext(inbound.model, x.log.entry.upstream_model ?? inbound.model, 1, 'none');
+  // a stream that reports its input only at its end, if at all: the request's estimate, as a translation gives
+  if (!format.streamStartsWithUsage) ctx.estimatedInputTokens = estimateInboundTokens(inbound);
+  const before = x.log.entry.dropped;
+  if (before) ctx.dropped.push(...before);
+  const gathered = new MessageAccumulator();
+  let message: Message | null;
+  let text: string;
+  try {
+    const stage = format.relayedStreamToHub(ctx);
+    const hub: RawMessageStreamEvent[] = [];
+    const parser = new SseParser();
+    const sink: SseSink = { event: (ev) => { stage.push(ev, hub); for (const h of hub) gathered.push(h); hub.length = 0; } };
+    parser.feed(buf, sink);
+    parser.finish(sink);
+    stage.end(hub);
+    for (const h of hub) gathered.push(h);
+    message = gathered.error ? null : gathered.final();
+    if (message && gathered.ended) {
+      ctx.requestedModel = message.model;
+      message.usage = countedUsage(message, inbound, ctx);
+      text = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
+    } else text = '';
+  } catch (err) {
+    if (err instanceof GatewayError) return err; // a stream event the stage cannot read
+    return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream cannot be read as a whole answer (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
+  }
+  if (gathered.error) {
+    const { type, message: said } = gathered.error;
+    const status = statusForErrorType(type);
+    if (status === 401 || status === 403) return credentialsRefused(channel, status, { error: { type, message: said } });
+    return new GatewayError(status, type as AnthropicErrorType, redactSecrets(redactKey(String(said), channel.secrets)));
+  }
+  if (!message) return null; // no event at all (comments only): the caller's 502
+  if (!gathered.ended) return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream ended before the message was complete`);
+  logMessage(x, message, ctx);
+  const headers = relayableResponseHeaders(res.headers, x.requestId, inbound.format === 'openai-chat');
+  headers.set('content-type', JSON_TYPE);
+  headers.delete('cache-control');
+  if (ctx.dropped.length) headers.set('x-switchboard-dropped', droppedHeader(ctx.dropped));
+  x.dropped = undefined; // in the header already, with what the answer could not carry
+  return new Response(text, { status: 200, headers });
+}
+
+/**
+ * A gathered message's usage with the counts its stream did not report (an Anthropic-compatible server without usage
+ * in message_start) estimated, as a JSON answer's are (formats/anthropic: estimatedUsage): the input the request's,
+ * the output ~4 characters a token of its content; marked as an estimate. The usage as it is when both are counts.
+ */
+function countedUsage(message: Message, inbound: Inbound, ctx: TranslateContext): Message['usage'] {
+  const usage = message.usage ?? {};
+  const input = typeof usage.input_tokens === 'number', output = typeof usage.output_tokens === 'number';
+  if (input && output) return usage;
+  ctx.usageEstimated = true;
+  let chars = 0;
+  for (const b of message.content as Array<{ type: string; text?: string; thinking?: string; input?: unknown }>) {
+    chars += b.type === 'text' ? (b.text ?? '').length : b.type === 'thinking' ? (b.thinking ?? '').length : b.type === 'tool_use' ? JSON.stringify(b.input ?? {}).length : 0;
+  }
+  return { ...usage, input_tokens: input ? usage.input_tokens : estimateInboundTokens(inbound), output_tokens: output ? usage.output_tokens : Math.ceil(chars / 4) };
+}
+
+/**
  * An event stream labelled as JSON (a proxy that sets `application/json` on everything), read whole by the time its
  * label was looked at: translated like any stream, in one pass, and answered in one write.
  */
@@ -423,7 +497,7 @@ function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf:
 }
 
 /** The body starts as an event stream does (`data:`, `event:`, `id:` or a `:` comment), after any blank space. */
-function looksLikeSse(buf: Uint8Array): boolean {
+export function looksLikeSse(buf: Uint8Array): boolean {
   let i = 0;
   while (i < buf.length && (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9)) i++;
   if (buf[i] === 58 /* : */) return true;

@@ -114,6 +114,23 @@ export const anthropicFormat: Format<unknown> = {
   relayedResponseToHub(body: unknown, ctx: TranslateContext): Message {
     return anthropicFormat.responseToHub(body, ctx, undefined);
   },
+  // the hub is this format: everything the stream holds goes into the message, its model as the stream named it
+  relayedStreamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> {
+    const stage = anthropicFormat.streamToHub(ctx, undefined);
+    return {
+      push(ev, out) {
+        const from = out.length;
+        stage.push(ev, out);
+        for (let i = from; i < out.length; i++) {
+          const hub = out[i]!;
+          if (hub.type !== 'message_start') continue;
+          const model = (JSON.parse(ev.data) as { message?: { model?: unknown } }).message?.model;
+          out[i] = { ...hub, message: { ...hub.message, model: typeof model === 'string' && model !== '' ? model : ctx.requestedModel } };
+        }
+      },
+      end: (out) => stage.end(out),
+    };
+  },
   streamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader & UsageSoFar {
     // deltas (most of a stream's events) recognised by their bytes: util/event-template.ts
     const lanes = DELTA_KINDS.map(newDeltaLane);

@@ -9,7 +9,7 @@ import type { Format } from '../types.ts';
 import type { ChatQuirks } from './quirks.ts';
 import { chatToolsFromHub, hubRequestToChat } from './request-from-hub.ts';
 import { chatResponseToHub } from './response-to-hub.ts';
-import { relayedChatResponseToHub } from './relayed-response-to-hub.ts';
+import { relayedChatResponseToHub, relayedChatStreamToHub } from './relayed-response-to-hub.ts';
 import { chatChunksToHubStage } from './stream-to-hub.ts';
 import { chatErrorToGateway } from './errors.ts';
 import { chatRequestToHub, chatToolsToHub } from './request-to-hub.ts';
@@ -44,6 +44,7 @@ export const openaiChatFormat: Format<ChatQuirks> = {
   requestFromHub: (hub, ctx, quirks) => hubRequestToChat(hub, ctx, quirks),
   responseToHub: (body, ctx, quirks) => chatResponseToHub(body, ctx, quirks),
   relayedResponseToHub: relayedChatResponseToHub,
+  relayedStreamToHub: relayedChatStreamToHub,
   streamToHub: (ctx, quirks) => chatChunksToHubStage(ctx, quirks),
   errorToGateway: chatErrorToGateway,
   // usage comes at the end (stream_options.include_usage), if at all: message_start takes the local estimate

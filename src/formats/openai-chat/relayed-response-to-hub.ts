@@ -4,10 +4,14 @@
  * OpenAI-compatible server answered with a whole JSON answer (older Ollama with tools, a proxy that buffers), which
  * the client gets as the stream that carries it (stream-from-hub.ts). Read as response-to-hub reads it, with no quirk
  * that changes what it says (no `<think>` split, ids as they came), and what the hub cannot carry back into a Chat
- * stream named in `ctx.dropped`, by its path in the answer: the same client, relayed, would have had it.
+ * stream named in `ctx.dropped`, by its path in the answer: the same client, relayed, would have had it. And the
+ * mirror: a relayed request not streamed that the server answered with a stream (one that always streams), read as
+ * stream-to-hub reads it, with the same quirks, for the whole completion (response-from-hub.ts) the client gets.
  */
-import type { Message, ToolUseBlock } from '../../hub/types.ts';
-import type { TranslateContext } from '../types.ts';
+import type { Message, RawMessageStreamEvent, ToolUseBlock } from '../../hub/types.ts';
+import type { SseEvent } from '../../sse/types.ts';
+import type { StreamStage, TranslateContext } from '../types.ts';
+import { chatChunksToHubStage } from './stream-to-hub.ts';
 import { DEFAULT_CHAT_QUIRKS, type ChatQuirks } from './quirks.ts';
 import { chatResponseToHub, isRecord, noteDropped } from './response-to-hub.ts';
 import { finishReasonFromHub } from './response-from-hub.ts';
@@ -69,4 +73,64 @@ function holds(value: unknown): boolean {
   if (value === null || value === undefined || value === '') return false;
   if (Array.isArray(value)) return value.length > 0;
   return typeof value !== 'object' || Object.keys(value).length > 0;
+}
+
+/** What the whole completion carries of each level of a chunk; any other field with something in it is named. */
+const CARRIED_CHUNK_CHOICE = new Set(['index', 'delta', 'finish_reason']);
+const CARRIED_DELTA = new Set(['role', 'content', 'tool_calls', 'reasoning_content', 'annotations' /* stream-to-hub names them */]);
+
+/**
+ * A Chat stream into the hub for a Chat client that asked for no stream: stream-to-hub's reading without the quirks
+ * that rewrite an answer, the message's id and model the first chunk's (`chatcmpl-` taken off the id, which
+ * completionId puts back), and what the completion cannot carry named by its path in a chunk, once each.
+ */
+export function relayedChatStreamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> {
+  const stage = chatChunksToHubStage(ctx, RELAYED_QUIRKS);
+  let id: string | undefined;
+  let model: string | undefined;
+  let finish: string | undefined;
+  return {
+    push(ev, out) {
+      const from = out.length;
+      stage.push(ev, out);
+      let chunk: unknown;
+      try { chunk = JSON.parse(ev.data); } catch { chunk = null; }
+      if (isRecord(chunk) && chunk.error == null) {
+        if (id === undefined && typeof chunk.id === 'string' && chunk.id !== '') id = chunk.id;
+        if (model === undefined && typeof chunk.model === 'string' && chunk.model !== '') model = chunk.model;
+        uncarried(chunk, CARRIED_TOP, '', ctx);
+        const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+        for (const choice of choices) {
+          if (!isRecord(choice) || (choice.index ?? 0) !== 0) continue; // stream-to-hub names `choices 1+`
+          uncarried(choice, CARRIED_CHUNK_CHOICE, 'choices.0.', ctx);
+          if (typeof choice.finish_reason === 'string' && choice.finish_reason !== '') finish = choice.finish_reason;
+          if (!isRecord(choice.delta)) continue;
+          for (const [key, value] of Object.entries(choice.delta)) {
+            if (CARRIED_DELTA.has(key) || !holds(value)) continue;
+            noteDropped(ctx, `choices.0.message.${SENT_AS[key] ?? key}`);
+          }
+          if (!Array.isArray(choice.delta.tool_calls)) continue;
+          for (const call of choice.delta.tool_calls) if (isRecord(call)) uncarried(call, CARRIED_CALL, `choices.0.message.tool_calls.${call.index ?? 0}.`, ctx);
+        }
+      }
+      relabel(out, from);
+    },
+    end(out) {
+      const from = out.length;
+      stage.end(out);
+      relabel(out, from);
+    },
+  };
+
+  function relabel(out: RawMessageStreamEvent[], from: number) {
+    for (let i = from; i < out.length; i++) {
+      const hub = out[i]!;
+      if (hub.type === 'message_start') {
+        out[i] = { ...hub, message: { ...hub.message, id: id ? `msg_${id.replace(/^chatcmpl-/, '')}` : hub.message.id, model: model ?? hub.message.model } };
+      } else if (hub.type === 'message_delta') {
+        const sent = finishReasonFromHub(hub.delta.stop_reason);
+        if (finish !== undefined && finish !== sent) noteDropped(ctx, `choices.0.finish_reason ${finish} (sent as ${sent})`);
+      }
+    }
+  }
 }
