@@ -9,7 +9,7 @@ import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
 import type { UsageTotals } from '../accounting/usage.ts';
 import type { Exchange, RequestLog } from '../http/context.ts';
-import { readAhead, type ReadAhead, type Reader } from './streams.ts';
+import { endsSoon, readAhead, type ReadAhead, type Reader, type ReadResult } from './streams.ts';
 import { unwatch, watch, type Watch } from './watchdog.ts';
 import { readAtMost } from './read-body.ts';
 import { redactKey, redactKeyBytes, redactSecrets, type Secrets } from '../util/redact.ts';
@@ -306,25 +306,48 @@ export function wholeReadFailure(x: Exchange, channel: Channel, res: Response, u
  * The rest of an answer whose first read is in (`start`: a JSON answer to a relayed stream request, sent without a
  * length or compressed; with `stream`, an event stream to a relayed request not streamed, each read within the idle
  * timeout), read whole under the attempt's watch as readWhole reads one, at most `max` bytes in all.
+ * A stream is read up to its format's last event (`endsStream`), not to its body's end: a server or proxy that holds
+ * its connection open after it (the case relayStream ends at that event for) would otherwise hold the answer until the
+ * idle timeout, and fail it. Its body is then given END_GRACE_MS to end on its own (the connection back to fetch's
+ * pool), meanwhile, and cut if it goes on (letGoAtEnd).
  * Rejects with what a failed read of a whole answer means (ClientGone, or the attempt's failure).
  */
 export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<Uint8Array>, upstream: AbortController, guard: AttemptWatch, max: number, stream = false): Promise<Uint8Array> {
   watch(guard);
   const idle = channel.config.stream_idle_timeout_ms;
   guard.extend(idle, 'body');
-  // a stream is generated as it comes: each of its reads within the idle timeout, not the whole of it
-  const rearm = stream ? () => guard.extend(idle, 'body') : undefined;
   guard.body = start.reader;
   try {
     const parts = [...start.head];
     let size = 0;
     for (const p of parts) size += p.length;
+    if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
+    if (stream) {
+      // a stream is generated as it comes: each of its reads within the idle timeout, not the whole of it
+      const ends = FORMATS[channel.nativeFormat].endsStream;
+      let last = parts.at(-1);
+      let atEnd = last !== undefined && ends(last, parts.at(-2) ?? null);
+      let pending = start.pending;
+      while (!atEnd && !start.whole) {
+        guard.extend(idle, 'body');
+        const next = await (pending ?? start.reader.read());
+        pending = null;
+        if (next.done) break;
+        size += next.value.length;
+        if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
+        parts.push(next.value);
+        atEnd = ends(next.value, last ?? null);
+        last = next.value;
+      }
+      if (atEnd && !start.whole) letGoAtEnd(start.reader, pending, upstream);
+      return concat(parts);
+    }
     if (start.pending) {
       const next = await start.pending;
       if (!next.done) { parts.push(next.value); size += next.value.length; } else start.whole = true;
+      if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
     }
-    if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
-    if (!start.whole) parts.push(await readAtMost(start.reader, max - size, () => answerTooLarge(channel, max, 'server.max_body_bytes'), rearm));
+    if (!start.whole) parts.push(await readAtMost(start.reader, max - size, () => answerTooLarge(channel, max, 'server.max_body_bytes')));
     return concat(parts);
   } catch (err) {
     start.reader.cancel().catch(() => {});
@@ -332,6 +355,15 @@ export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<U
   } finally {
     unwatch(guard);
   }
+}
+
+/** A stream read up to its last event: its body given a moment to end on its own (streams.ts: endsSoon), else cut. */
+function letGoAtEnd(reader: Reader<Uint8Array>, pending: Promise<ReadResult<Uint8Array>> | null, upstream: AbortController): void {
+  void endsSoon(reader, pending).then((ended) => {
+    if (ended) return;
+    reader.cancel(new Error('stream complete')).catch(() => {});
+    upstream.abort();
+  });
 }
 
 /** A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. */

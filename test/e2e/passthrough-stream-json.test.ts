@@ -80,6 +80,7 @@ beforeAll(() => {
       { name: 'ant', type: 'anthropic', base_url: up.url, api_key: 'sk-ant-key', models: ['ma', 'ma-alone'], priority: 10 },
       { name: 'ant-paced', type: 'anthropic', base_url: up.url, api_key: 'sk-ant-key', models: ['ma-paced'], stream_idle_timeout_ms: 300 },
       { name: 'oai', type: 'openai', base_url: `${up.url}/v1`, api_key: 'sk-oai-key', models: ['mo', 'mo-alone'], priority: 10 },
+      { name: 'oai-paced', type: 'openai', base_url: `${up.url}/v1`, api_key: 'sk-oai-key', models: ['mo-paced'], stream_idle_timeout_ms: 300 },
       { name: 'good-ant', type: 'anthropic', base_url: good.url, api_key: 'sk-ant-key', models: ['ma'], priority: 0 },
       { name: 'good-oai', type: 'openai', base_url: `${good.url}/v1`, api_key: 'sk-oai-key', models: ['mo'], priority: 0 },
     ],
@@ -181,6 +182,40 @@ describe('Messages -> anthropic channel (relayed): an event stream to a request 
     expect(err.status).toBe(529);
     expect(err.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
     expect(await lastLine(before)).toMatchObject({ channel: 'ant', status: 529, outcome: 'error', error_type: 'overloaded_error' });
+  });
+});
+
+/** A stream whose connection is held open after its last event (a proxy that keeps it): ends only when aborted. */
+function heldOpen(events: string[], aborted: { at: number }) {
+  return (r: { signal?: AbortSignal }) => new Response(new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const e of events) c.enqueue(new TextEncoder().encode(e));
+      r.signal?.addEventListener('abort', () => { aborted.at = performance.now(); try { c.close(); } catch { /* closed */ } });
+    },
+  }), { headers: { 'content-type': 'text/event-stream' } });
+}
+
+describe('a stream to a request not streamed, its connection held open after its last event', () => {
+  test('Messages: answered at message_stop, not after the idle timeout (504 before)', async () => {
+    const aborted = { at: 0 };
+    up.handler = heldOpen(ANTHROPIC_TOOL_STREAM, aborted) as never;
+    const before = gw.requestLogs().length;
+    const t0 = performance.now();
+    const msg = await anthropic().messages.create({ model: 'ma-paced', max_tokens: 200, tools: TOOLS_ANT, messages: [{ role: 'user', content: 'Weather in Paris?' }] });
+    expect(performance.now() - t0).toBeLessThan(250);
+    expect(JSON.parse(JSON.stringify(msg))).toEqual(MESSAGE_TOOL);
+    expect(await lastLine(before)).toMatchObject({ channel: 'ant-paced', outcome: 'ok', output_tokens: 61 });
+    await until(() => aborted.at > 0);
+  });
+
+  test('Chat: answered at [DONE], not after the idle timeout (504 before)', async () => {
+    const aborted = { at: 0 };
+    up.handler = heldOpen(CHAT_TOOL_STREAM, aborted) as never;
+    const t0 = performance.now();
+    const done = await openai().chat.completions.create({ model: 'mo-paced', tools: TOOLS_OAI, messages: [{ role: 'user', content: 'Weather in Paris, and the time?' }] });
+    expect(performance.now() - t0).toBeLessThan(250);
+    expect(done.choices[0]!.message.tool_calls).toHaveLength(2);
+    await until(() => aborted.at > 0);
   });
 });
 
