@@ -266,6 +266,24 @@ describe('Chat -> openai channel (relayed): an event stream to a request not str
     expect(line.input_tokens).toBeGreaterThan(0);
   });
 
+  test('arguments that are not JSON (sent as {"_raw": …}): named in x-switchboard-dropped and the log line, as for a JSON answer', async () => {
+    up.handler = () => sse([
+      chunk({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_w', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Paris"}' } }] }, finish_reason: null }] }),
+      chunk({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 1, id: 'call_t', type: 'function', function: { name: 'get_time', arguments: 'zone=Europe/Paris' } }] }, finish_reason: null }] }),
+      chunk({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }),
+      'data: [DONE]\n\n',
+    ]);
+    const before = gw.requestLogs().length;
+    const { data: done, response } = await openai().chat.completions.create({ model: 'mo', tools: TOOLS_OAI, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const calls = done.choices[0]!.message.tool_calls as Array<{ function: { arguments: string } }>;
+    expect(JSON.parse(calls[0]!.function.arguments)).toEqual({ city: 'Paris' });
+    expect(JSON.parse(calls[1]!.function.arguments)).toEqual({ _raw: 'zone=Europe/Paris' });
+    const named = 'choices.0.message.tool_calls.1.function.arguments (not a JSON object: sent as {"_raw": …})';
+    expect(response.headers.get('x-switchboard-dropped')).toContain('choices.0.message.tool_calls.1.function.arguments');
+    expect(response.headers.get('x-switchboard-dropped')).not.toContain('tool_calls.0');
+    expect((await lastLine(before)).dropped).toEqual([named]);
+  });
+
   test('an error chunk after some text: the next channel answers, the channel counted as failed', async () => {
     up.handler = () => sse([CHAT_TOOL_STREAM[2]!, chunk({ error: { message: 'Rate limit exceeded', code: 429 } })]);
     const before = gw.requestLogs().length;

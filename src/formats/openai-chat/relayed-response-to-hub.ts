@@ -89,6 +89,10 @@ export function relayedChatStreamToHub(ctx: TranslateContext): StreamStage<SseEv
   let id: string | undefined;
   let model: string | undefined;
   let finish: string | undefined;
+  // each tool block's input as it streamed, by block index, and its place among the calls: one never a JSON object is
+  // sent as {"_raw": …} (stream-to-hub's settleArguments, as response-to-hub reads it), named as relayedChatResponseToHub names it
+  const inputs = new Map<number, { call: number; json: string }>();
+  let calls = 0;
   return {
     push(ev, out) {
       const from = out.length;
@@ -127,10 +131,31 @@ export function relayedChatStreamToHub(ctx: TranslateContext): StreamStage<SseEv
       const hub = out[i]!;
       if (hub.type === 'message_start') {
         out[i] = { ...hub, message: { ...hub.message, id: id ? `msg_${id.replace(/^chatcmpl-/, '')}` : hub.message.id, model: model ?? hub.message.model } };
+      } else if (hub.type === 'content_block_start' && hub.content_block.type === 'tool_use') {
+        inputs.set(hub.index, { call: calls++, json: '' });
+      } else if (hub.type === 'content_block_delta' && hub.delta.type === 'input_json_delta') {
+        const input = inputs.get(hub.index);
+        if (input) input.json += hub.delta.partial_json;
+      } else if (hub.type === 'content_block_stop') {
+        const input = inputs.get(hub.index);
+        if (input === undefined) continue;
+        inputs.delete(hub.index);
+        if (isRawInput(input.json)) noteDropped(ctx, `choices.0.message.tool_calls.${input.call}.function.arguments (not a JSON object: sent as {"_raw": …})`);
       } else if (hub.type === 'message_delta') {
         const sent = finishReasonFromHub(hub.delta.stop_reason);
         if (finish !== undefined && finish !== sent) noteDropped(ctx, `choices.0.finish_reason ${finish} (sent as ${sent})`);
       }
     }
+  }
+}
+
+/** Whether a tool block's streamed input is the `{"_raw": …}` that arguments never a JSON object are sent as. */
+function isRawInput(json: string): boolean {
+  if (!json.includes('"_raw"')) return false;
+  try {
+    const input = JSON.parse(json) as unknown;
+    return isRecord(input) && typeof input._raw === 'string' && Object.keys(input).length === 1;
+  } catch {
+    return false;
   }
 }
