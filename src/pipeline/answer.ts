@@ -290,7 +290,7 @@ export function startReadWhole(channel: Channel, res: Response, guard: AttemptWa
   if (declared > max) return Promise.reject(answerTooLarge(channel, max, limit));
   // a compressed body's declared length is not what fetch decodes it to (isBoundedJson): counted as it is read
   const bounded = Number.isFinite(declared) && !res.headers.has('content-encoding');
-  return bounded || !res.body ? res.bytes() : readCapped(res.body, max, channel, guard, limit);
+  return bounded || !res.body ? res.bytes() : readCapped(res.body, max, channel, guard, limit, res);
 }
 
 /**
@@ -366,11 +366,17 @@ function letGoAtEnd(reader: Reader<Uint8Array>, pending: Promise<ReadResult<Uint
   });
 }
 
-/** A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. */
-function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, limit: string): Promise<Uint8Array> {
+/**
+ * A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. One labelled an event
+ * stream (a translation not streamed answered by an upstream that always streams) is generated as it comes: each of
+ * its reads within the idle timeout, as readRest reads one, not the whole of it.
+ */
+function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, limit: string, res: Response): Promise<Uint8Array> {
   const reader = body.getReader();
   guard.body = reader;
-  return readAtMost(reader, max, () => answerTooLarge(channel, max, limit));
+  const idle = channel.config.stream_idle_timeout_ms;
+  const rearm = (res.headers.get('content-type') ?? '').includes('text/event-stream') ? () => guard.extend(idle, 'body') : undefined;
+  return readAtMost(reader, max, () => answerTooLarge(channel, max, limit), rearm);
 }
 
 function answerTooLarge(channel: Channel, max: number, limit: string): GatewayError {

@@ -23,7 +23,7 @@ import { unwatch, watch } from './watchdog.ts';
 import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, readRest, startReadWhole, unreadableAnswer, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
-import { answerRelayedJsonAsStream, answerRelayedStreamAsJson, answerTranslatedJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, looksLikeSse, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
+import { answerRelayedJsonAsStream, answerRelayedStreamAsJson, answerTranslatedJson, answerTranslatedStreamAsJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, looksLikeSse, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
 import { refusedHistory, repairHistory, type HistoryRefusal } from './foreign-thinking.ts';
@@ -203,7 +203,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         const none = notAnAnswer(channel, res, buf, !inbound.stream ? 'json' : ctx ? 'either' : 'sse', true);
         if (none) {
           // a relayed stream request's JSON answer (an upstream that ignores `stream`): the same answer as the stream
-          const asStream = ctx ? null : inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, buf, upstream, guard) : await relayedStreamAsJson(x, deps, inbound, channel, res, buf, upstream, guard, last);
+          // and a request not streamed answered with a stream (an upstream that always streams): the answer whole
+          const asStream = ctx ? (inbound.stream ? null : translatedStreamAsJson(x, deps, inbound, channel, buf, ctx, last)) : inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, buf, upstream, guard) : await relayedStreamAsJson(x, deps, inbound, channel, res, buf, upstream, guard, last);
           if (asStream instanceof Response) return settle(x, asStream);
           lastError = attemptFailed(x, deps, channel, asStream ?? none);
           continue;
@@ -344,7 +345,24 @@ async function relayedStreamAsJson(x: Exchange, deps: AppDeps, inbound: Inbound,
       return err as GatewayError;
     }
   }
-  const whole = answerRelayedStreamAsJson(x, inbound, channel, res, buf);
+  return wholeFromStream(x, deps, channel, answerRelayedStreamAsJson(x, inbound, channel, res, buf), last);
+}
+
+/**
+ * A translated request not streamed answered with an event stream (an upstream or proxy that always streams), whole
+ * in `buf`: the whole answer it carries (translate.ts: answerTranslatedStreamAsJson), as relayedStreamAsJson gives a
+ * relayed one; null for a body that is no event stream, or one with no message (comments only): the caller's 502.
+ */
+function translatedStreamAsJson(x: Exchange, deps: AppDeps, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext, last: boolean): Response | GatewayError | null {
+  if (inbound.endpoint === 'count_tokens') return null;
+  return wholeFromStream(x, deps, channel, answerTranslatedStreamAsJson(x, inbound, channel, buf, ctx), last);
+}
+
+/**
+ * A stream's whole answer settled: the channel's success; a failure it carried (its error event, its end before the
+ * message's) returned when it falls back, else thrown into the client's envelope, counted as its status says.
+ */
+function wholeFromStream(x: Exchange, deps: AppDeps, channel: Channel, whole: Response | GatewayError | null, last: boolean): Response | GatewayError | null {
   if (whole === null) return null;
   markFirstByte(x.log);
   if (whole instanceof Response) {

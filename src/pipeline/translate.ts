@@ -1,14 +1,15 @@
 /**
  * @module pipeline/translate
  * Different formats: the request inbound → hub → the channel's format (from a large body's skeleton where it can),
- * the answer back the other way, JSON whole or a stream event by event; and a relayed stream request's JSON answer,
- * through the hub into the stream the client asked for.
+ * the answer back the other way, JSON whole or a stream event by event; and an answer of the other shape than the one
+ * asked for (a JSON answer to a stream request, a stream to a request not streamed), relayed or translated, through
+ * the hub into the shape the client asked for.
  */
 import { GatewayError, statusForErrorType, type AnthropicErrorType } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
-import type { Format, FormatId, TranslateContext } from '../formats/types.ts';
+import type { Format, FormatId, StreamStage, TranslateContext } from '../formats/types.ts';
 import type { Message, MessageCreateParams, RawContentBlockDelta, RawMessageStreamEvent } from '../hub/types.ts';
 import { RawStrings, splice } from '../util/json-skeleton.ts';
 import { addAnthropicUsage, emptyUsage, type UsageTotals } from '../accounting/usage.ts';
@@ -425,43 +426,102 @@ export function answerRelayedStreamAsJson(x: Exchange, inbound: Inbound, channel
   if (!format.streamStartsWithUsage) ctx.estimatedInputTokens = estimateInboundTokens(inbound);
   const before = x.log.entry.dropped;
   if (before) ctx.dropped.push(...before);
-  const gathered = new MessageAccumulator();
+  let gathered: MessageAccumulator;
   let message: Message | null;
-  let text: string;
+  let text = '';
   try {
-    const stage = format.relayedStreamToHub(ctx);
-    const hub: RawMessageStreamEvent[] = [];
-    const parser = new SseParser();
-    const sink: SseSink = { event: (ev) => { stage.push(ev, hub); for (const h of hub) gathered.push(h); hub.length = 0; } };
-    parser.feed(buf, sink);
-    parser.finish(sink);
-    stage.end(hub);
-    for (const h of hub) gathered.push(h);
+    gathered = gatherStream(format.relayedStreamToHub(ctx), buf);
     message = gathered.error ? null : gathered.final();
     if (message && gathered.ended) {
       ctx.requestedModel = message.model;
       message.usage = countedUsage(message, inbound, ctx);
       text = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
-    } else text = '';
+    }
   } catch (err) {
-    if (err instanceof GatewayError) return err; // a stream event the stage cannot read
-    return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream cannot be read as a whole answer (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
+    return unreadableStream(channel, err);
   }
-  if (gathered.error) {
-    const { type, message: said } = gathered.error;
-    const status = statusForErrorType(type);
-    if (status === 401 || status === 403) return credentialsRefused(channel, status, { error: { type, message: said } });
-    return new GatewayError(status, type as AnthropicErrorType, redactSecrets(redactKey(String(said), channel.secrets)));
-  }
-  if (!message) return null; // no event at all (comments only): the caller's 502
-  if (!gathered.ended) return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream ended before the message was complete`);
-  logMessage(x, message, ctx);
+  const failed = gatheredFailure(channel, gathered, message);
+  if (failed !== undefined) return failed;
+  logMessage(x, message!, ctx);
   const headers = relayableResponseHeaders(res.headers, x.requestId, inbound.format === 'openai-chat');
   headers.set('content-type', JSON_TYPE);
   headers.delete('cache-control');
   if (ctx.dropped.length) headers.set('x-switchboard-dropped', droppedHeader(ctx.dropped));
   x.dropped = undefined; // in the header already, with what the answer could not carry
   return new Response(text, { status: 200, headers });
+}
+
+/**
+ * A translated request that asked for no stream, answered with an event stream in the channel's format (read whole
+ * by the caller): an upstream or proxy that always streams. The client gets the whole answer the stream carries:
+ * read by the channel format's streamToHub with the translation's context and the channel's quirks, as the same
+ * stream streamed would be (pipeline/translate.ts: StreamTranslation), gathered into a Message (hub/accumulate.ts)
+ * and written by the client format's responseFromHub, as a translated JSON answer is (answerTranslatedJson). Usage
+ * logged (the local estimate where the stream reported none, marked), what the translation could not carry named in
+ * `x-switchboard-dropped`. A stream that carries an error event, or ends before its message did, is that failure (the
+ * caller's: the next channel, or the error in the client's envelope); null for a body that is no event stream, or one
+ * with no message in it (comments only): the caller's 502.
+ */
+export function answerTranslatedStreamAsJson(x: Exchange, inbound: Inbound, channel: Channel, buf: Uint8Array, ctx: TranslateContext): Response | GatewayError | null {
+  if (!looksLikeSse(buf)) return null;
+  const format = FORMATS[channel.nativeFormat];
+  // message_start needs input tokens before an upstream that reports them only at the end does, as a stream's
+  if (!format.streamStartsWithUsage) ctx.estimatedInputTokens = estimateInboundTokens(inbound);
+  let gathered: MessageAccumulator;
+  let message: Message | null;
+  let text = '';
+  try {
+    gathered = gatherStream(format.streamToHub(ctx, channel.quirks as never), buf);
+    message = gathered.error ? null : gathered.final();
+    if (message && gathered.ended) {
+      message.usage = countedUsage(message, inbound, ctx);
+      text = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
+    }
+  } catch (err) {
+    return unreadableStream(channel, err);
+  }
+  const failed = gatheredFailure(channel, gathered, message);
+  if (failed !== undefined) return failed;
+  logMessage(x, message!, ctx);
+  const headers = answerHeaders(x, JSON_TYPE);
+  setDropped(headers, ctx);
+  return new Response(text, { status: 200, headers });
+}
+
+/** An event stream read whole, through a format's stage into the hub, gathered into its message (hub/accumulate.ts). */
+function gatherStream(stage: StreamStage<SseEvent, RawMessageStreamEvent>, buf: Uint8Array): MessageAccumulator {
+  const gathered = new MessageAccumulator();
+  const hub: RawMessageStreamEvent[] = [];
+  const parser = new SseParser();
+  const sink: SseSink = { event: (ev) => { stage.push(ev, hub); for (const h of hub) gathered.push(h); hub.length = 0; } };
+  parser.feed(buf, sink);
+  parser.finish(sink);
+  stage.end(hub);
+  for (const h of hub) gathered.push(h);
+  return gathered;
+}
+
+/**
+ * What a gathered stream that gave no whole message is: its error event (the status its type has, the channel's key
+ * masked in its message), null for no message at all (comments only: the caller's 502), the 502 of a stream that
+ * ended before its message did; undefined for a whole message.
+ */
+function gatheredFailure(channel: Channel, gathered: MessageAccumulator, message: Message | null): GatewayError | null | undefined {
+  if (gathered.error) {
+    const { type, message: said } = gathered.error;
+    const status = statusForErrorType(type);
+    if (status === 401 || status === 403) return credentialsRefused(channel, status, { error: { type, message: said } });
+    return new GatewayError(status, type as AnthropicErrorType, redactSecrets(redactKey(String(said), channel.secrets)));
+  }
+  if (!message) return null;
+  if (!gathered.ended) return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream ended before the message was complete`);
+  return undefined;
+}
+
+/** A stream event the stage cannot read, or a message the client's format cannot write: the attempt's failure. */
+function unreadableStream(channel: Channel, err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream cannot be read as a whole answer (${(err as Error)?.message?.slice(0, 120) ?? 'malformed'})`);
 }
 
 /**
