@@ -455,11 +455,19 @@ function textPart(text: unknown): ChatCompletionContentPart[] {
   return typeof text === 'string' && text !== '' ? [{ type: 'text', text }] : [];
 }
 
+/** The image types an image block may hold (Anthropic's `source.media_type`; OpenAI takes the same four). */
+const IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
 function imagePart(b: ImageBlockParam, p: string): ChatCompletionContentPart {
   const src = b.source as Record<string, unknown> | undefined;
   switch (src?.type) {
-    case 'base64':
-      return { type: 'image_url', image_url: { url: `data:${sourceString(src, 'media_type', p)};base64,${sourceString(src, 'data', p)}` } };
+    case 'base64': {
+      // Anthropic's four types, and OpenAI's (a BMP or an SVG would be refused by either, naming a path of the
+      // translated body): the client's 400, naming its own field, as Anthropic words it
+      const mediaType = sourceString(src, 'media_type', p);
+      if (!IMAGE_TYPES.has(mediaType)) throw invalidRequest("Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'", `${p}.source.media_type`);
+      return { type: 'image_url', image_url: { url: `data:${mediaType};base64,${sourceString(src, 'data', p)}` } };
+    }
     case 'url':
       return { type: 'image_url', image_url: { url: sourceString(src, 'url', p) } };
     default:

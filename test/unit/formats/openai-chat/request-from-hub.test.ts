@@ -94,6 +94,8 @@ describe('user content', () => {
 
   test.each([
     ['unknown block type', [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'foo' }] }], 'messages.2.content.1.type: block type "foo" cannot be sent to an OpenAI-compatible provider'],
+    ['an image of a type Anthropic and OpenAI refuse', [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/bmp', data: 'Qk0=' } }] }], "messages.0.content.0.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"],
+    ['an image in a tool result of a type they refuse', [{ role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'shot', input: {} }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/svg+xml', data: 'PHN2Zz4=' } }] }] }], "messages.1.content.0.content.0.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"],
     ['image from the Files API', [{ role: 'user', content: [{ type: 'image', source: { type: 'file', file_id: 'f' } }] }], 'messages.0.content.0.source.type: image source type "file" cannot be sent to an OpenAI-compatible provider'],
     ['tool_use in a user turn', [{ role: 'user', content: [{ type: 'tool_use', id: 'a', name: 'b', input: {} }] }], 'messages.0.content.0.type: block type "tool_use" cannot be sent to an OpenAI-compatible provider'],
     ['server tool block in assistant history', [{ role: 'assistant', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }] }], 'messages.0.content.0.type: block type "server_tool_use" cannot be sent to an OpenAI-compatible provider'],
