@@ -49,6 +49,10 @@ export class AttemptWatch implements Watch {
     if (this.waitingFor === 'first chunk') return `channel ${this.channel}: upstream sent nothing for ${this.ms} ms`;
     return `channel ${this.channel}: upstream answer stalled for ${this.ms} ms`;
   }
+  /** The upstream request let go once its answer is in (a body held open after its last event: readEvents). */
+  abortUpstream() {
+    this.upstream.abort();
+  }
   fire(why: 'timeout' | 'client') {
     const reason = why === 'client' ? new ClientGone() : new GatewayError(504, 'timeout_error', this.timeoutMessage);
     this.upstream.abort(reason);
@@ -339,7 +343,7 @@ export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<U
         atEnd = ends(next.value, last ?? null);
         last = next.value;
       }
-      if (atEnd && !start.whole) letGoAtEnd(start.reader, pending, upstream);
+      if (atEnd && !start.whole) letGoAtEnd(start.reader, pending, () => upstream.abort());
       return concat(parts);
     }
     if (start.pending) {
@@ -358,25 +362,52 @@ export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<U
 }
 
 /** A stream read up to its last event: its body given a moment to end on its own (streams.ts: endsSoon), else cut. */
-function letGoAtEnd(reader: Reader<Uint8Array>, pending: Promise<ReadResult<Uint8Array>> | null, upstream: AbortController): void {
+function letGoAtEnd(reader: Reader<Uint8Array>, pending: Promise<ReadResult<Uint8Array>> | null, abort: () => void): void {
   void endsSoon(reader, pending).then((ended) => {
     if (ended) return;
     reader.cancel(new Error('stream complete')).catch(() => {});
-    upstream.abort();
+    abort();
   });
 }
 
 /**
  * A body of undeclared length, read up to `max` bytes; the watch can cancel the waiting read. One labelled an event
- * stream (a translation not streamed answered by an upstream that always streams) is generated as it comes: each of
- * its reads within the idle timeout, as readRest reads one, not the whole of it.
+ * stream (a translation not streamed answered by an upstream that always streams) is read as readRest reads one:
+ * generated as it comes, each read within the idle timeout, and up to its format's last event, not its body's end (a
+ * server or proxy that holds its connection after it would otherwise turn the whole answer into a 504).
  */
 function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, limit: string, res: Response): Promise<Uint8Array> {
   const reader = body.getReader();
   guard.body = reader;
+  const tooLarge = () => answerTooLarge(channel, max, limit);
+  if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) return readAtMost(reader, max, tooLarge);
+  return readEvents(reader, max, channel, guard, tooLarge);
+}
+
+/** An event stream read whole (readCapped), up to its last event; the body then let go as readRest lets one go. */
+async function readEvents(reader: Reader<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, tooLarge: () => GatewayError): Promise<Uint8Array> {
   const idle = channel.config.stream_idle_timeout_ms;
-  const rearm = (res.headers.get('content-type') ?? '').includes('text/event-stream') ? () => guard.extend(idle, 'body') : undefined;
-  return readAtMost(reader, max, () => answerTooLarge(channel, max, limit), rearm);
+  const ends = FORMATS[channel.nativeFormat].endsStream;
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let last: Uint8Array | null = null;
+  for (;;) {
+    guard.extend(idle, 'body');
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    parts.push(value);
+    if (ends(value, last)) {
+      letGoAtEnd(reader, null, () => guard.abortUpstream());
+      break;
+    }
+    last = value;
+  }
+  return concat(parts);
 }
 
 function answerTooLarge(channel: Channel, max: number, limit: string): GatewayError {

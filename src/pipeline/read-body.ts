@@ -23,14 +23,12 @@ async function readChunked(req: Request, limit: number): Promise<Uint8Array> {
 
 /**
  * A body of undeclared length read whole, chunk by chunk, up to `limit` bytes: past it the read is cancelled and
- * `tooLarge()` thrown. For requests (413) and for upstream answers held in memory (502). `beforeRead`: run before each
- * read (an event stream read whole re-arms its idle timeout there: answer.ts readCapped).
+ * `tooLarge()` thrown. For requests (413) and for upstream answers held in memory (502).
  */
-export async function readAtMost(reader: Reader<Uint8Array>, limit: number, tooLarge: () => Error, beforeRead?: () => void): Promise<Uint8Array> {
+export async function readAtMost(reader: Reader<Uint8Array>, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    beforeRead?.();
     const { done, value } = await reader.read();
     if (done) break;
     size += value!.byteLength;

@@ -76,6 +76,7 @@ beforeAll(() => {
       { name: 'oai', type: 'openai', base_url: `${up.url}/v1`, api_key: 'sk-oai-key', models: ['xm', 'xm-alone'], priority: 10 },
       { name: 'oai-paced', type: 'openai', base_url: `${up.url}/v1`, api_key: 'sk-oai-key', models: ['xm-paced'], stream_idle_timeout_ms: 300 },
       { name: 'ant', type: 'anthropic', base_url: up.url, api_key: 'sk-ant-key', models: ['xc', 'xc-alone'], priority: 10 },
+      { name: 'ant-paced', type: 'anthropic', base_url: up.url, api_key: 'sk-ant-key', models: ['xc-paced'], stream_idle_timeout_ms: 300 },
       { name: 'good-oai', type: 'openai', base_url: `${good.url}/v1`, api_key: 'sk-oai-key', models: ['xm'], priority: 0 },
       { name: 'good-ant', type: 'anthropic', base_url: good.url, api_key: 'sk-ant-key', models: ['xc'], priority: 0 },
     ],
@@ -291,6 +292,50 @@ describe('Chat -> anthropic channel (translated): an event stream to a request n
       expect(err.status).toBe(529);
       expect(err.error).toMatchObject({ message: 'Overloaded' });
       expect(await lastLine(before)).toMatchObject({ channel: 'ant', status: 529, outcome: 'error', error_type: 'overloaded_error' });
+    } finally {
+      up.handler = (r) => sse(r.path.endsWith('/messages') ? ANTHROPIC_STREAM : CHAT_STREAM);
+    }
+  });
+});
+
+/** A stream whose connection is held open after its last event (a proxy that keeps it): ends only when aborted. */
+function heldOpen(events: string[], aborted: { at: number }) {
+  return (r: { signal?: AbortSignal }) => new Response(new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const e of events) c.enqueue(new TextEncoder().encode(e));
+      r.signal?.addEventListener('abort', () => { aborted.at = performance.now(); try { c.close(); } catch { /* closed */ } });
+    },
+  }), { headers: { 'content-type': 'text/event-stream' } });
+}
+
+describe('a translation not streamed answered by a stream whose connection is held open after its last event', () => {
+  test('Messages -> openai: answered at [DONE], not after the idle timeout, and the upstream request let go', async () => {
+    const aborted = { at: 0 };
+    up.handler = heldOpen(CHAT_STREAM, aborted) as never;
+    try {
+      const before = gw.requestLogs().length;
+      const t0 = performance.now();
+      const msg = await anthropic().messages.create({ model: 'xm-paced', ...ASK_ANT });
+      expect(performance.now() - t0).toBeLessThan(250);
+      expect(msg.content.map((b) => b.type)).toEqual(['thinking', 'text', 'tool_use']);
+      expect(await lastLine(before)).toMatchObject({ channel: 'oai-paced', outcome: 'ok', output_tokens: 20 });
+      await until(() => aborted.at > 0);
+    } finally {
+      up.handler = (r) => sse(r.path.endsWith('/messages') ? ANTHROPIC_STREAM : CHAT_STREAM);
+    }
+  });
+
+  test('Chat -> anthropic: answered at message_stop, not after the idle timeout, and the upstream request let go', async () => {
+    const aborted = { at: 0 };
+    up.handler = heldOpen(ANTHROPIC_STREAM, aborted) as never;
+    try {
+      const before = gw.requestLogs().length;
+      const t0 = performance.now();
+      const done = await openai().chat.completions.create({ model: 'xc-paced', ...ASK_OAI });
+      expect(performance.now() - t0).toBeLessThan(250);
+      expect(done.choices[0]!.message.tool_calls?.[0]).toMatchObject({ id: 'toolu_01WeatherCall', function: { name: 'get_weather' } });
+      expect(await lastLine(before)).toMatchObject({ channel: 'ant-paced', outcome: 'ok', output_tokens: 61 });
+      await until(() => aborted.at > 0);
     } finally {
       up.handler = (r) => sse(r.path.endsWith('/messages') ? ANTHROPIC_STREAM : CHAT_STREAM);
     }
