@@ -321,37 +321,19 @@ export async function readRest(x: Exchange, channel: Channel, start: ReadAhead<U
   const idle = channel.config.stream_idle_timeout_ms;
   guard.extend(idle, 'body');
   guard.body = start.reader;
+  const tooLarge = () => answerTooLarge(channel, max, 'server.max_body_bytes');
   try {
+    if (stream) return await readEvents(start, channel, guard, max, tooLarge, () => upstream.abort());
     const parts = [...start.head];
     let size = 0;
     for (const p of parts) size += p.length;
-    if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
-    if (stream) {
-      // a stream is generated as it comes: each of its reads within the idle timeout, not the whole of it
-      const ends = FORMATS[channel.nativeFormat].endsStream;
-      let last = parts.at(-1);
-      let atEnd = last !== undefined && ends(last, parts.at(-2) ?? null);
-      let pending = start.pending;
-      while (!atEnd && !start.whole) {
-        guard.extend(idle, 'body');
-        const next = await (pending ?? start.reader.read());
-        pending = null;
-        if (next.done) break;
-        size += next.value.length;
-        if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
-        parts.push(next.value);
-        atEnd = ends(next.value, last ?? null);
-        last = next.value;
-      }
-      if (atEnd && !start.whole) letGoAtEnd(start.reader, pending, () => upstream.abort());
-      return concat(parts);
-    }
+    if (size > max) throw tooLarge();
     if (start.pending) {
       const next = await start.pending;
       if (!next.done) { parts.push(next.value); size += next.value.length; } else start.whole = true;
-      if (size > max) throw answerTooLarge(channel, max, 'server.max_body_bytes');
+      if (size > max) throw tooLarge();
     }
-    if (!start.whole) parts.push(await readAtMost(start.reader, max - size, () => answerTooLarge(channel, max, 'server.max_body_bytes')));
+    if (!start.whole) parts.push(await readAtMost(start.reader, max - size, tooLarge));
     return concat(parts);
   } catch (err) {
     start.reader.cancel().catch(() => {});
@@ -381,32 +363,40 @@ function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Chan
   guard.body = reader;
   const tooLarge = () => answerTooLarge(channel, max, limit);
   if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) return readAtMost(reader, max, tooLarge);
-  return readEvents(reader, max, channel, guard, tooLarge);
+  return readEvents({ reader, head: [], pending: null, whole: false }, channel, guard, max, tooLarge, () => guard.abortUpstream())
+    .catch((err) => {
+      reader.cancel().catch(() => {});
+      throw err;
+    });
 }
 
-/** An event stream read whole (readCapped), up to its last event; the body then let go as readRest lets one go. */
-async function readEvents(reader: Reader<Uint8Array>, max: number, channel: Channel, guard: AttemptWatch, tooLarge: () => GatewayError): Promise<Uint8Array> {
+/**
+ * An event stream read whole (readRest's `stream`, readCapped), `start` what was read of it already: each read within
+ * the channel's idle timeout, at most `max` bytes in all, and up to its format's last event, not its body's end; the
+ * body then let go (letGoAtEnd, `abort` the upstream request's).
+ */
+async function readEvents(start: ReadAhead<Uint8Array>, channel: Channel, guard: AttemptWatch, max: number, tooLarge: () => GatewayError, abort: () => void): Promise<Uint8Array> {
   const idle = channel.config.stream_idle_timeout_ms;
   const ends = FORMATS[channel.nativeFormat].endsStream;
-  const parts: Uint8Array[] = [];
+  const parts = [...start.head];
   let size = 0;
-  let last: Uint8Array | null = null;
-  for (;;) {
+  for (const p of parts) size += p.length;
+  if (size > max) throw tooLarge();
+  let last = parts.at(-1);
+  let atEnd = last !== undefined && ends(last, parts.at(-2) ?? null);
+  let pending = start.pending;
+  while (!atEnd && !start.whole) {
     guard.extend(idle, 'body');
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    parts.push(value);
-    if (ends(value, last)) {
-      letGoAtEnd(reader, null, () => guard.abortUpstream());
-      break;
-    }
-    last = value;
+    const next = await (pending ?? start.reader.read());
+    pending = null;
+    if (next.done) break;
+    size += next.value.length;
+    if (size > max) throw tooLarge();
+    parts.push(next.value);
+    atEnd = ends(next.value, last ?? null);
+    last = next.value;
   }
+  if (atEnd && !start.whole) letGoAtEnd(start.reader, pending, abort);
   return concat(parts);
 }
 

@@ -426,23 +426,8 @@ export function answerRelayedStreamAsJson(x: Exchange, inbound: Inbound, channel
   if (!format.streamStartsWithUsage) ctx.estimatedInputTokens = estimateInboundTokens(inbound);
   const before = x.log.entry.dropped;
   if (before) ctx.dropped.push(...before);
-  let gathered: MessageAccumulator;
-  let message: Message | null;
-  let text = '';
-  try {
-    gathered = gatherStream(format.relayedStreamToHub(ctx), buf);
-    message = gathered.error ? null : gathered.final();
-    if (message && gathered.ended) {
-      ctx.requestedModel = message.model;
-      message.usage = countedUsage(message, inbound, ctx);
-      text = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
-    }
-  } catch (err) {
-    return unreadableStream(channel, err);
-  }
-  const failed = gatheredFailure(channel, gathered, message);
-  if (failed !== undefined) return failed;
-  logMessage(x, message!, ctx);
+  const text = wholeAnswerOf(x, inbound, channel, () => format.relayedStreamToHub(ctx), buf, ctx, true);
+  if (typeof text !== 'string') return text;
   const headers = relayableResponseHeaders(res.headers, x.requestId, inbound.format === 'openai-chat');
   headers.set('content-type', JSON_TYPE);
   headers.delete('cache-control');
@@ -467,13 +452,27 @@ export function answerTranslatedStreamAsJson(x: Exchange, inbound: Inbound, chan
   const format = FORMATS[channel.nativeFormat];
   // message_start needs input tokens before an upstream that reports them only at the end does, as a stream's
   if (!format.streamStartsWithUsage) ctx.estimatedInputTokens = estimateInboundTokens(inbound);
+  const text = wholeAnswerOf(x, inbound, channel, () => format.streamToHub(ctx, channel.quirks as never), buf, ctx, false);
+  if (typeof text !== 'string') return text;
+  const headers = answerHeaders(x, JSON_TYPE);
+  setDropped(headers, ctx);
+  return new Response(text, { status: 200, headers });
+}
+
+/**
+ * An event stream read whole, through `stage` into the hub, as the client format's whole JSON answer (its text), the
+ * message logged: for answerRelayedStreamAsJson (`relayed`: the model the stream names) and answerTranslatedStreamAsJson.
+ * The failure it carries (gatheredFailure), or null for no message at all.
+ */
+function wholeAnswerOf(x: Exchange, inbound: Inbound, channel: Channel, stage: () => StreamStage<SseEvent, RawMessageStreamEvent>, buf: Uint8Array, ctx: TranslateContext, relayed: boolean): string | GatewayError | null {
   let gathered: MessageAccumulator;
   let message: Message | null;
   let text = '';
   try {
-    gathered = gatherStream(format.streamToHub(ctx, channel.quirks as never), buf);
+    gathered = gatherStream(stage(), buf);
     message = gathered.error ? null : gathered.final();
     if (message && gathered.ended) {
+      if (relayed) ctx.requestedModel = message.model;
       message.usage = countedUsage(message, inbound, ctx);
       text = JSON.stringify(FORMATS[inbound.format].responseFromHub(message, ctx));
     }
@@ -483,9 +482,7 @@ export function answerTranslatedStreamAsJson(x: Exchange, inbound: Inbound, chan
   const failed = gatheredFailure(channel, gathered, message);
   if (failed !== undefined) return failed;
   logMessage(x, message!, ctx);
-  const headers = answerHeaders(x, JSON_TYPE);
-  setDropped(headers, ctx);
-  return new Response(text, { status: 200, headers });
+  return text;
 }
 
 /** An event stream read whole, through a format's stage into the hub, gathered into its message (hub/accumulate.ts). */

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { startMockUpstream, type MockUpstream } from '../helpers/upstream.ts';
+import { sse as chunkedSse, startMockUpstream, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 
 const KEY = 'sk-gw-stream-json-1';
@@ -185,37 +185,25 @@ describe('Messages -> anthropic channel (relayed): an event stream to a request 
   });
 });
 
-/** A stream whose connection is held open after its last event (a proxy that keeps it): ends only when aborted. */
-function heldOpen(events: string[], aborted: { at: number }) {
-  return (r: { signal?: AbortSignal }) => new Response(new ReadableStream<Uint8Array>({
-    start(c) {
-      for (const e of events) c.enqueue(new TextEncoder().encode(e));
-      r.signal?.addEventListener('abort', () => { aborted.at = performance.now(); try { c.close(); } catch { /* closed */ } });
-    },
-  }), { headers: { 'content-type': 'text/event-stream' } });
-}
-
 describe('a stream to a request not streamed, its connection held open after its last event', () => {
   test('Messages: answered at message_stop, not after the idle timeout (504 before)', async () => {
-    const aborted = { at: 0 };
-    up.handler = heldOpen(ANTHROPIC_TOOL_STREAM, aborted) as never;
+    up.handler = () => chunkedSse(ANTHROPIC_TOOL_STREAM, { hang: true }); // held open after its last event, as a proxy that keeps it
     const before = gw.requestLogs().length;
     const t0 = performance.now();
     const msg = await anthropic().messages.create({ model: 'ma-paced', max_tokens: 200, tools: TOOLS_ANT, messages: [{ role: 'user', content: 'Weather in Paris?' }] });
     expect(performance.now() - t0).toBeLessThan(250);
     expect(JSON.parse(JSON.stringify(msg))).toEqual(MESSAGE_TOOL);
     expect(await lastLine(before)).toMatchObject({ channel: 'ant-paced', outcome: 'ok', output_tokens: 61 });
-    await until(() => aborted.at > 0);
+    await until(() => up.requests.at(-1)!.signal.aborted);
   });
 
   test('Chat: answered at [DONE], not after the idle timeout (504 before)', async () => {
-    const aborted = { at: 0 };
-    up.handler = heldOpen(CHAT_TOOL_STREAM, aborted) as never;
+    up.handler = () => chunkedSse(CHAT_TOOL_STREAM, { hang: true }); // held open after its last event, as a proxy that keeps it
     const t0 = performance.now();
     const done = await openai().chat.completions.create({ model: 'mo-paced', tools: TOOLS_OAI, messages: [{ role: 'user', content: 'Weather in Paris, and the time?' }] });
     expect(performance.now() - t0).toBeLessThan(250);
     expect(done.choices[0]!.message.tool_calls).toHaveLength(2);
-    await until(() => aborted.at > 0);
+    await until(() => up.requests.at(-1)!.signal.aborted);
   });
 });
 

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { startMockUpstream, type MockUpstream } from '../helpers/upstream.ts';
+import { sse as chunkedSse, startMockUpstream, type MockUpstream } from '../helpers/upstream.ts';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 
 const KEY = 'sk-gw-trans-stream-json-1';
@@ -298,20 +298,9 @@ describe('Chat -> anthropic channel (translated): an event stream to a request n
   });
 });
 
-/** A stream whose connection is held open after its last event (a proxy that keeps it): ends only when aborted. */
-function heldOpen(events: string[], aborted: { at: number }) {
-  return (r: { signal?: AbortSignal }) => new Response(new ReadableStream<Uint8Array>({
-    start(c) {
-      for (const e of events) c.enqueue(new TextEncoder().encode(e));
-      r.signal?.addEventListener('abort', () => { aborted.at = performance.now(); try { c.close(); } catch { /* closed */ } });
-    },
-  }), { headers: { 'content-type': 'text/event-stream' } });
-}
-
 describe('a translation not streamed answered by a stream whose connection is held open after its last event', () => {
   test('Messages -> openai: answered at [DONE], not after the idle timeout, and the upstream request let go', async () => {
-    const aborted = { at: 0 };
-    up.handler = heldOpen(CHAT_STREAM, aborted) as never;
+    up.handler = () => chunkedSse(CHAT_STREAM, { hang: true }); // held open after its last event, as a proxy that keeps it
     try {
       const before = gw.requestLogs().length;
       const t0 = performance.now();
@@ -319,15 +308,14 @@ describe('a translation not streamed answered by a stream whose connection is he
       expect(performance.now() - t0).toBeLessThan(250);
       expect(msg.content.map((b) => b.type)).toEqual(['thinking', 'text', 'tool_use']);
       expect(await lastLine(before)).toMatchObject({ channel: 'oai-paced', outcome: 'ok', output_tokens: 20 });
-      await until(() => aborted.at > 0);
+      await until(() => up.requests.at(-1)!.signal.aborted);
     } finally {
       up.handler = (r) => sse(r.path.endsWith('/messages') ? ANTHROPIC_STREAM : CHAT_STREAM);
     }
   });
 
   test('Chat -> anthropic: answered at message_stop, not after the idle timeout, and the upstream request let go', async () => {
-    const aborted = { at: 0 };
-    up.handler = heldOpen(ANTHROPIC_STREAM, aborted) as never;
+    up.handler = () => chunkedSse(ANTHROPIC_STREAM, { hang: true }); // held open after its last event, as a proxy that keeps it
     try {
       const before = gw.requestLogs().length;
       const t0 = performance.now();
@@ -335,7 +323,7 @@ describe('a translation not streamed answered by a stream whose connection is he
       expect(performance.now() - t0).toBeLessThan(250);
       expect(done.choices[0]!.message.tool_calls?.[0]).toMatchObject({ id: 'toolu_01WeatherCall', function: { name: 'get_weather' } });
       expect(await lastLine(before)).toMatchObject({ channel: 'ant-paced', outcome: 'ok', output_tokens: 61 });
-      await until(() => aborted.at > 0);
+      await until(() => up.requests.at(-1)!.signal.aborted);
     } finally {
       up.handler = (r) => sse(r.path.endsWith('/messages') ? ANTHROPIC_STREAM : CHAT_STREAM);
     }
