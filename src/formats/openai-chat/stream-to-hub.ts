@@ -357,11 +357,12 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     const id = typeof tc.id === 'string' && tc.id ? tc.id : undefined;
     const name = typeof tc.function?.name === 'string' && tc.function.name ? tc.function.name : undefined;
     const raw = tc.function?.arguments;
+    // arguments as a JSON object, not its text (llama.cpp's server, ggml-org/llama.cpp#20198): their text
     const args = typeof raw === 'string' ? raw : raw == null ? '' : JSON.stringify(raw);
     const signature = this.signatures ? thoughtSignatureOf(tc) : '';
     // a metadata-only fragment (Gemini's thought_signature alone) names no call and carries nothing else
     if (!id && !name && !args && typeof tc.index !== 'number') { if (signature) this.signatureAlone(signature); return; }
-    const tool = this.toolFor(tc);
+    const tool = this.toolFor(tc, id, args);
     if (signature && !tool.signature && tool.block === null) tool.signature = signature;
     if (id && !tool.upstreamId && tool.block === null) { tool.upstreamId = id; tool.id = this.unusedId(id); }
     // the client's name for a tool sent under an alias (tool-names.ts); the name comes in a call's first fragment
@@ -381,23 +382,20 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
   /**
    * Which call a fragment belongs to: by `index` (a different non-empty id at a used index starts a new
    * call, and so, without ids, does another function's name, or arguments named after the call's object is
-   * complete: servers that give every call index 0, ai-dynamo/dynamo#4723), else by `id`, else it continues the
-   * latest call unless it names a new function.
+   * complete: servers that give every call index 0, ai-dynamo/dynamo#4723), else by `id`, else the latest call, read
+   * as the one index all calls would share (servers that send no `index`: older Ollama, ollama/ollama#7881; GLM behind
+   * router-for-me/CLIProxyAPI#5058): a name repeated on a call's every fragment continues it. `args`: the fragment's
+   * arguments, as text.
    */
-  private toolFor(tc: ChatCompletionChunkToolCall): ToolCall {
-    const id = typeof tc.id === 'string' && tc.id ? tc.id : undefined;
-    if (typeof tc.index === 'number') {
-      const known = this.s.tools.findLast((t) => t.upstreamIndex === tc.index);
-      if (known && !(id && known.upstreamId && known.upstreamId !== id) && !this.nextCallAtIndex(known, tc, id)) return known;
-      const tool = this.newTool(tc.index, id);
-      // arguments after a call's name came again (nextCallAtIndex): a call of that function, named then
-      if (known?.namedAgain && !tc.function?.name) tool.name = known.name;
-      return tool;
-    }
-    if (id) return this.s.tools.find((t) => t.upstreamId === id) ?? this.newTool(undefined, id);
-    const last = this.s.tools.at(-1);
-    if (last && !(tc.function?.name && last.name)) return last;
-    return this.newTool(undefined, undefined);
+  private toolFor(tc: ChatCompletionChunkToolCall, id: string | undefined, args: string): ToolCall {
+    const index = typeof tc.index === 'number' ? tc.index : undefined;
+    if (index === undefined && id) return this.s.tools.find((t) => t.upstreamId === id) ?? this.newTool(undefined, id);
+    const known = index === undefined ? this.s.tools.at(-1) : this.s.tools.findLast((t) => t.upstreamIndex === index);
+    if (known && !(id && known.upstreamId && known.upstreamId !== id) && !this.nextCallAtIndex(known, tc, id, args)) return known;
+    const tool = this.newTool(index, id);
+    // arguments after a call's name came again (nextCallAtIndex): a call of that function, named then
+    if (known?.namedAgain && !tc.function?.name) tool.name = known.name;
+    return tool;
   }
 
   /**
@@ -405,10 +403,9 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
    * has one, either another function or, with arguments, once the call's object is complete (a name repeated on
    * every fragment of one call, as some servers write it, continues it).
    */
-  private nextCallAtIndex(known: ToolCall, tc: ChatCompletionChunkToolCall, id: string | undefined): boolean {
+  private nextCallAtIndex(known: ToolCall, tc: ChatCompletionChunkToolCall, id: string | undefined, args: string): boolean {
     if (id && id === known.upstreamId) return false;
-    const args = tc.function?.arguments;
-    const more = typeof args === 'string' && args.trim() !== '';
+    const more = args.trim() !== '';
     const name = tc.function?.name;
     // arguments alone after the call's name came again once its object was complete: OpenAI opens a call with its
     // name and arguments "", so that was the next call of the same function opening
