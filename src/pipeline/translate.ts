@@ -553,9 +553,13 @@ function answerWholeStream(x: Exchange, inbound: Inbound, channel: Channel, buf:
   return new Response(text, { status: 200, headers });
 }
 
-/** The body starts as an event stream does (`data:`, `event:`, `id:` or a `:` comment), after any blank space. */
+/**
+ * The body starts as an event stream does (`data:`, `event:`, `id:` or a `:` comment), after a UTF-8 byte order mark
+ * (the event stream format allows one: https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream,
+ * `stream = [ bom ] *event`; some .NET and Java servers write it, and SseParser's decoder drops it) and blank space.
+ */
 export function looksLikeSse(buf: Uint8Array): boolean {
-  let i = 0;
+  let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
   while (i < buf.length && (buf[i] === 32 || buf[i] === 10 || buf[i] === 13 || buf[i] === 9)) i++;
   if (buf[i] === 58 /* : */) return true;
   const head = utf8.decode(buf.subarray(i, i + 6));

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 
 const KEY = 'sk-gw-answer-shapes-1';
 let upstream: MockUpstream;
@@ -42,6 +42,14 @@ const chunk = (delta: unknown, finish: string | null = null, extra: Record<strin
 const usageChunk = { ...base, choices: [], usage: USAGE };
 const events = (chunks: unknown[], done = true) => [...chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`), ...(done ? ['data: [DONE]\n\n'] : [])];
 const enc = new TextEncoder();
+
+/** The request log line of the request made by `run`, once written (a stream's at its end). */
+async function logged(run: () => Promise<unknown>): Promise<any> {
+  const before = gateway.requestLogs().length;
+  await run();
+  await until(() => gateway.requestLogs().length > before);
+  return gateway.requestLogs().at(-1);
+}
 
 /** An event stream written as the given byte pieces, one read each (as a server's writes may fall). */
 function bytes(pieces: (string | Uint8Array)[]): Response {
@@ -185,17 +193,58 @@ describe('c. a byte order mark before the first event (WHATWG: stream = [ bom ] 
     expect(text(await anthropic.messages.create(params))).toBe('Hello');
   });
 
+  test('relayed to a Chat client that asked for none (an openai channel): the first event is read', async () => {
+    upstream.handler = () => bytes(['\uFEFF' + textEvents[0], ...textEvents.slice(1)]);
+    const c = await openai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+    expect(c.choices[0]!.message.content).toBe('Hello');
+    expect(c.usage?.prompt_tokens).toBe(12);
+  });
+
+  test('relayed to a Chat client, streamed: the first event reaches it, the usage is logged', async () => {
+    upstream.handler = () => bytes(['\uFEFF' + textEvents[0], ...textEvents.slice(1)]);
+    let out = '';
+    const line = await logged(async () => {
+      const stream = await openai.chat.completions.create({ model: 'm', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+      for await (const c of stream) out += c.choices[0]?.delta.content ?? '';
+    });
+    expect(out).toBe('Hello');
+    expect(line).toMatchObject({ outcome: 'ok', input_tokens: 12, output_tokens: 4 });
+  });
+
+  const msg = { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 9, output_tokens: 1 } };
+  const ev = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`;
+  const anthropicEvents = [
+    '\uFEFF' + ev('message_start', { message: msg }),
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hi' } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 2 } }),
+    ev('message_stop', {}),
+  ];
+  const claudeParams = { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  test('relayed to a Messages client (an anthropic channel), streamed: its message, the usage logged', async () => {
+    upstream.handler = () => bytes(anthropicEvents);
+    let m: Anthropic.Message | undefined;
+    const line = await logged(async () => { m = await anthropic.messages.stream(claudeParams).finalMessage(); });
+    expect([text(m!), m!.usage.input_tokens]).toEqual(['Hi', 9]);
+    expect(line).toMatchObject({ outcome: 'ok', input_tokens: 9, output_tokens: 2 });
+  });
+
+  test('relayed to a Messages client that asked for no stream: its message', async () => {
+    upstream.handler = () => bytes(anthropicEvents);
+    const m = await anthropic.messages.create(claudeParams);
+    expect([text(m), m.usage.input_tokens]).toEqual(['Hi', 9]);
+  });
+
+  test('a Chat client on an anthropic channel, not streamed: the first event (message_start) is read', async () => {
+    upstream.handler = () => bytes(anthropicEvents);
+    const c = await openai.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] });
+    expect([c.choices[0]!.message.content, c.usage?.prompt_tokens]).toEqual(['Hi', 9]);
+  });
+
   test('a Chat client on an anthropic channel: the first event (message_start) is read', async () => {
-    const msg = { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 9, output_tokens: 1 } };
-    const ev = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`;
-    upstream.handler = () => bytes([
-      '\uFEFF' + ev('message_start', { message: msg }),
-      ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
-      ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hi' } }),
-      ev('content_block_stop', { index: 0 }),
-      ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 2 } }),
-      ev('message_stop', {}),
-    ]);
+    upstream.handler = () => bytes(anthropicEvents);
     let out = '';
     let usage: OpenAI.CompletionUsage | undefined;
     const stream = await openai.chat.completions.create({ model: 'claude-sonnet-4-5', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
