@@ -161,6 +161,22 @@ describe('b. arguments as a JSON object, or missing, null, "" (ggml-org/llama.cp
     }
   });
 
+  // vLLM's hermes parser with Granite 4, which writes its arguments as JSON text already (vllm-project/vllm#54964)
+  const twice = JSON.stringify(JSON.stringify({ path: 'a.ts' }, null, 2));
+  test('arguments encoded twice (a JSON string of the object\'s text), streamed in fragments: the object', async () => {
+    upstream.handler = () => bytes(events([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'read_file', arguments: '' } }] }),
+      ...[twice.slice(0, 7), twice.slice(7)].map((a) => chunk({ tool_calls: [{ index: 0, function: { arguments: a } }] })),
+      chunk({}, 'tool_calls'), usageChunk,
+    ]));
+    expect(calls(await streamed())).toEqual([['read_file', { path: 'a.ts' }]]);
+  });
+
+  test('arguments encoded twice, not streamed: the object', async () => {
+    upstream.handler = () => completion({ content: null, tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'read_file', arguments: twice } }] }, 'tool_calls');
+    expect(calls(await anthropic.messages.create(params))).toEqual([['read_file', { path: 'a.ts' }]]);
+  });
+
   test('not streamed: the same', async () => {
     upstream.handler = () => completion({ content: null, tool_calls: [
       { id: 'call_a', type: 'function', function: { name: 'read_file', arguments: { path: 'a.ts' } } },
@@ -309,6 +325,37 @@ describe('e. how the stream ends', () => {
     upstream.handler = () => bytes(events([chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'list_dir', arguments: '{}' } }] })]));
     const m = await streamed();
     expect([calls(m), m.stop_reason]).toEqual([[['list_dir', {}]], 'tool_use']);
+  });
+});
+
+describe('e. finish and usage, as other servers write them', () => {
+  test('finish_reason "tool_calls", then "stop" again with the usage (Gemini through a proxy, router-for-me/CLIProxyAPI#876): tool_use', async () => {
+    upstream.handler = () => bytes(events([
+      chunk({ role: 'assistant', tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'list_dir', arguments: '{}' } }] }),
+      chunk({}, 'tool_calls'), chunk({}, 'stop', { usage: USAGE }),
+    ]));
+    const m = await streamed();
+    expect([calls(m), m.stop_reason, m.usage.output_tokens]).toEqual([[['list_dir', {}]], 'tool_use', 4]);
+  });
+
+  test('`usage: {}` on the finish chunk, the real usage on a chunk whose choice has an empty delta (higress-group/higress#1061)', async () => {
+    upstream.handler = () => bytes(events([
+      chunk({ role: 'assistant', content: 'Hi' }),
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: {} },
+      { ...base, choices: [{ index: 0, delta: {} }], usage: USAGE },
+    ]));
+    const m = await streamed();
+    expect([text(m), m.stop_reason, m.usage.input_tokens, m.usage.output_tokens]).toEqual(['Hi', 'end_turn', 12, 4]);
+  });
+
+  test('usage so far on every chunk (vLLM continuous_usage_stats): the last', async () => {
+    const u = (n: number) => ({ prompt_tokens: 12, completion_tokens: n, total_tokens: 12 + n });
+    upstream.handler = () => bytes(events([
+      chunk({ role: 'assistant', content: 'a' }, null, { usage: u(1) }), chunk({ content: 'b' }, null, { usage: u(2) }),
+      chunk({ content: 'c' }, null, { usage: u(3) }), chunk({}, 'stop', { usage: u(3) }),
+    ]));
+    const m = await streamed();
+    expect([text(m), m.usage.input_tokens, m.usage.output_tokens]).toEqual(['abc', 12, 3]);
   });
 });
 

@@ -201,8 +201,9 @@ export function contentPartOf(part: ChatContentPartOut): { kind: 'text' | 'think
 }
 
 /**
- * Tool arguments → tool_use `input`. Empty and `null` mean no arguments (`{}`); anything that is not a JSON
- * object is kept as `{"_raw": arguments}` so the failure stays visible.
+ * Tool arguments → tool_use `input`. Empty and `null` mean no arguments (`{}`); a JSON string holding an object's text
+ * is that object (arguments encoded twice: vLLM's hermes parser with Granite 4, vllm-project/vllm#54964); anything
+ * else that is not a JSON object is kept as `{"_raw": arguments}` so the failure stays visible.
  */
 export function parseToolArguments(args: string): Record<string, unknown> {
   if (args.trim() === '') return {};
@@ -210,6 +211,12 @@ export function parseToolArguments(args: string): Record<string, unknown> {
     const v: unknown = JSON.parse(args);
     if (v === null) return {};
     if (isRecord(v)) return v;
+    if (typeof v === 'string' && v.trimStart().startsWith('{')) {
+      try {
+        const inner: unknown = JSON.parse(v);
+        if (isRecord(inner)) return inner;
+      } catch { /* a string that is no object's text: kept raw */ }
+    }
   } catch {
     // an object but for raw line breaks inside its strings (some models write them): read as a stream reads it
     const p = new JsonPrefix();

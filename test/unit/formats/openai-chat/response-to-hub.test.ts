@@ -241,6 +241,10 @@ describe('response rules', () => {
     expect(parseToolArguments(' ')).toEqual({});
     expect(parseToolArguments('{"a":[1]}')).toEqual({ a: [1] });
     expect(parseToolArguments('"str"')).toEqual({ _raw: '"str"' });
+    // encoded twice (vllm-project/vllm#54964): the object; a string of anything else stays raw
+    expect(parseToolArguments(JSON.stringify('{"a":1}'))).toEqual({ a: 1 });
+    expect(parseToolArguments(JSON.stringify('[1]'))).toEqual({ _raw: '"[1]"' });
+    expect(parseToolArguments(JSON.stringify('{oops'))).toEqual({ _raw: '"{oops"' });
     // raw line breaks inside strings (some models): the object, as a stream reads it; anything else stays raw
     expect(parseToolArguments('{"content":"a\nb"}')).toEqual({ content: 'a\nb' });
     expect(parseToolArguments('{"a":1}{"a":1}')).toEqual({ _raw: '{"a":1}{"a":1}' });
