@@ -26,6 +26,7 @@ import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerRelayedJsonAsStream, answerRelayedStreamAsJson, answerTranslatedJson, answerTranslatedStreamAsJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, looksLikeSse, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
 import { handBack } from './body-buffers.ts';
 import { learntCeiling, refusedCeiling, rememberCeiling } from './output-ceilings.ts';
+import { overflowInAnthropicWords } from './context-overflow.ts';
 import { refusedHistory, repairHistory, type HistoryRefusal } from './foreign-thinking.ts';
 import { dropFromBody, relayedWithout } from './drop-fields.ts';
 
@@ -273,11 +274,24 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     }
     throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
   } catch (err) {
-    return settle(x, render(err, x));
+    return settle(x, render(format === 'anthropic' && err instanceof GatewayError ? inAnthropicWords(x, err, inbound) : err, x));
   } finally {
     deps.state.inflight--;
     if (inbound && inbound.bytes.length > HAND_BACK_MIN) letGoOfBody(inbound.bytes);
   }
+}
+
+/**
+ * A Messages client's error, when it is a provider's refusal of a conversation too long for its window: in Anthropic's
+ * words, which Claude Code reads its numbers from (pipeline/context-overflow.ts); the log line keeps the provider's.
+ * Only a translated request's error can be one (a relayed one is answered with the provider's own bytes).
+ */
+function inAnthropicWords(x: Exchange, err: GatewayError, inbound: Inbound | undefined): GatewayError {
+  const told = overflowInAnthropicWords(err, () => {
+    try { return inbound ? estimateInputTokens(inbound.json() as unknown as MessageCreateParams, { fromJson: true }) : undefined; } catch { return undefined; }
+  });
+  if (told !== err) x.log.entry.error = `${x.log.entry.error ?? 'upstream error'}: context window exceeded, told in Anthropic's words; the provider said: ${err.message.slice(0, 300)}`;
+  return told;
 }
 
 // What an attempt does when it does not go well, apart from handleInference: run seldom, they would only make the

@@ -28,7 +28,12 @@ export function chatErrorType(status: number): AnthropicErrorType {
 export function chatErrorToGateway(status: number, body: unknown): GatewayError {
   const err = errorObject(body);
   const effective = status >= 400 ? status : (statusFromError(err) ?? 502);
-  const message = errorMessage(err, body) ?? `upstream returned HTTP ${status}`;
+  let message = errorMessage(err, body) ?? `upstream returned HTTP ${status}`;
+  // llama.cpp's overflow names its counts in fields of their own, not in its message (ggml-org/llama.cpp#15780): kept
+  // in the message, where a Messages client gets them in Anthropic's words (pipeline/context-overflow.ts)
+  if (err?.type === 'exceed_context_size_error' && typeof err.n_prompt_tokens === 'number' && typeof err.n_ctx === 'number') {
+    message += ` (n_prompt_tokens: ${err.n_prompt_tokens}, n_ctx: ${err.n_ctx})`;
+  }
   const code = typeof err?.code === 'string' ? err.code : null;
   const param = typeof err?.param === 'string' ? err.param : null;
   return new GatewayError(effective, chatErrorType(effective), redactSecrets(message), { code, param });
