@@ -50,13 +50,15 @@ const n = (s: string | undefined) => (s === undefined ? undefined : Number(s));
  * - llama.cpp server: "the request exceeds the available context size. try increasing the context size or enable
  *   context shift", type exceed_context_size_error, the counts in `n_prompt_tokens` / `n_ctx` (ggml-org/llama.cpp#15780;
  *   formats/openai-chat/errors.ts puts them in the message)
+ * Wordings not yet checked against a public report (as remembered; a wording that is otherwise never matches, and
+ * the provider's words then reach the client as they are):
  * - Mistral: "Prompt contains 40000 tokens and 0 draft tokens, too large for model with 32768 maximum context length"
  * - xAI: "This model's maximum prompt length is 131072 but the request contains 140000 tokens."
  * - GitHub Copilot: "prompt token count of 140000 exceeds the limit of 128000"
+ * - Moonshot (Kimi), the limit alone: "Invalid request: Your request exceeded model token limit: 131072"
  * The limit alone:
  * - DashScope (Qwen): "<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, 204800]"
  *   (QwenLM/qwen-code#98, QwenLM/Qwen-Agent#615)
- * - Moonshot (Kimi): "Invalid request: Your request exceeded model token limit: 131072"
  * No number (left in the provider's words): OpenAI's "Your input exceeds the context window of this model. Please
  * adjust your input and try again." (onyx-dot-app/onyx#6051, openai/codex#2921).
  */
