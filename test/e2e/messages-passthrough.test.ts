@@ -115,6 +115,24 @@ describe('request forwarding', () => {
     expect(got.headers.get('x-app')).toBe('cli');
   });
 
+  test('the SDK\'s workspace_id and user_profile_id (headers that pick the channel key\'s Workspace, or the party it acts for) are not forwarded; a channel sets them', async () => {
+    upstream.handler = () => json(textMessage);
+    const params = { model: 'claude-opus-5-5', max_tokens: 5, messages: [{ role: 'user' as const, content: 'hi' }], workspace_id: 'wrkspc_someone_else', user_profile_id: 'uprof_someone_else' };
+    for (const send of [() => client.messages.create(params), () => client.beta.messages.create(params), () => client.messages.countTokens(params)]) {
+      await send();
+      const got = upstream.requests.at(-1)!;
+      expect([got.headers.get('anthropic-workspace-id'), got.headers.get('anthropic-user-profile-id')]).toEqual([null, null]);
+    }
+    const set = { 'anthropic-workspace-id': 'wrkspc_channel', 'anthropic-user-profile-id': 'uprof_channel' };
+    const mock = startMockUpstream(() => json(textMessage));
+    const g = startGateway({ channels: [{ name: 'ws', type: 'anthropic', base_url: mock.url, api_key: UPSTREAM_KEY, models: ['claude-opus-5-5'], headers: set }] });
+    try {
+      await new Anthropic({ baseURL: g.url, apiKey: 'any', maxRetries: 0 }).messages.create(params);
+      const got = mock.requests.at(-1)!;
+      expect([got.headers.get('anthropic-workspace-id'), got.headers.get('anthropic-user-profile-id')]).toEqual(['wrkspc_channel', 'uprof_channel']);
+    } finally { await g.stop(); await mock.stop(); }
+  });
+
   test('a mapped model is rewritten in place and nothing else changes', async () => {
     const body = '{"model" : "team-model","max_tokens":5,"messages":[{"role":"user","content":"model: \\"team-model\\""}],"metadata":{"model":"team-model"}}';
     await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY }, body });

@@ -14,15 +14,17 @@ export const HOP_BY_HOP = new Set([
  * Never forwarded upstream: the client's credentials; what fetch computes itself; `content-encoding` (the gateway read
  * the body as plain JSON, and sends it so); headers with which a proxy or framework in front of an upstream takes
  * another path, method or host than the request's (they would send the channel's key where the client chose); those
- * that pick which of the channel key's organisations, projects or billing accounts pays (the channel's `headers` set
- * them); and a browser's `Origin` and `Referer`.
+ * that pick which of the channel key's organisations, projects, workspaces or billing accounts pays, or for which party
+ * it acts (the channel's `headers` set them: the Anthropic SDK's `workspace_id` and `user_profile_id` params are sent as
+ * `anthropic-workspace-id` and `anthropic-user-profile-id`, anthropics/anthropic-sdk-typescript
+ * src/resources/messages/messages.ts); and a browser's `Origin` and `Referer`.
  */
 const CLIENT_ONLY = new Set([
   'host', 'content-length', 'authorization', 'x-api-key', 'api-key', 'cookie', 'accept-encoding', 'expect',
   'x-forwarded-for', 'x-real-ip', 'forwarded', 'content-encoding',
   'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-host',
   'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
-  'openai-organization', 'openai-project', 'x-goog-api-key', 'x-goog-user-project',
+  'openai-organization', 'openai-project', 'x-goog-api-key', 'x-goog-user-project', 'anthropic-workspace-id', 'anthropic-user-profile-id',
   // a web page's origin and address, and what the browser says of itself and of the page's request (fetch metadata,
   // client hints): the gateway answered the browser (http/cors.ts); the upstream is called by the gateway, not by the
   // page (and Anthropic's API refuses a request with an Origin unless the client says it knows). Named one by one: a
