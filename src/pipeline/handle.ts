@@ -63,6 +63,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // is claimed by the attempt that makes it, not by a request that never gets to it)
     const gated = tried.length > 1 && tried.some((r) => !deps.breaker.isOpen(r.channel.name));
     let lastError: GatewayError | undefined;
+    // the first refusal of a translation that could not carry the request (below)
+    let untranslatable: GatewayError | undefined;
     // the output ceiling a provider named when it refused this request's max_tokens: its retry, once per channel
     // (pipeline/output-ceilings.ts)
     let refused: { route: Route; ceiling: number } | null = null;
@@ -118,13 +120,17 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         if (bytes !== inbound.bytes && bytes.length > HAND_BACK_MIN) copy = bytes;
         body = bytes;
       } else {
-        // translation errors (a block type the channel cannot take) are the client's: no fallback
         const cap = refused?.route === route ? refused.ceiling : learntCeiling(channel, route.upstreamModel);
         try {
           ({ ctx, body, release, estimate } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens, cap));
         } catch (err) {
           if (gated) deps.breaker.withdraw(channel.name); // a half-open channel's probe was not made: the next request's
-          throw err;
+          // a request this channel's format cannot carry (a block type it has no form for, more stop sequences than
+          // the provider takes) may be one another candidate takes as it is (a Messages request on an anthropic
+          // channel): the next one; the refusal is the answer when no candidate answers (untranslatable, below)
+          if (!(err instanceof GatewayError) || err.status !== 400) throw err;
+          untranslatable ??= err;
+          continue;
         }
         if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
       }
@@ -272,6 +278,11 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       else deps.breaker.success(channel.name);
       return settle(x, ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream));
     }
+    // a channel that failed (Anthropic's 529 before an openai channel that could not carry the request) is the answer,
+    // which the client retries, rather than a 400 that blames a request the failed channel takes; but a refusal the
+    // client's SDK recovers from by itself (`details.error_code`: a message thread it then sends as the whole
+    // conversation) comes first
+    if (untranslatable && (untranslatable.details !== null || lastError === undefined)) throw untranslatable;
     throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
   } catch (err) {
     return settle(x, render(format === 'anthropic' && err instanceof GatewayError ? inAnthropicWords(x, err, inbound) : err, x));

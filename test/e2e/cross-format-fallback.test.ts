@@ -148,3 +148,61 @@ describe('a Chat Completions client, both ways', () => {
   });
 });
 
+
+describe('a Messages request the openai channel\'s translation refuses (a web search turn in its history, more stop sequences than OpenAI takes)', () => {
+  // an Anthropic answer to a web search, pushed back into the history as the SDK gives it: its server-tool blocks have
+  // no Chat Completions form, so the translation refuses it (400 naming the block)
+  const searched = [
+    { role: 'user' as const, content: 'Any news?' },
+    { role: 'assistant' as const, content: [
+      { type: 'server_tool_use' as const, id: 'srvtoolu_01', name: 'web_search' as const, input: { query: 'news' } },
+      { type: 'web_search_tool_result' as const, tool_use_id: 'srvtoolu_01', content: [{ type: 'web_search_result' as const, url: 'https://news.example/', title: 'News', encrypted_content: 'EqgfCi', page_age: null }] },
+      { type: 'text' as const, text: 'Here is the news.' },
+    ] },
+    { role: 'user' as const, content: 'More?' },
+  ];
+  const requests: Array<[string, Omit<Anthropic.MessageCreateParamsNonStreaming, 'model' | 'max_tokens'>]> = [
+    ['a web search turn', { messages: searched, tools: [{ type: 'web_search_20250305' as const, name: 'web_search' as const }]  }],
+    ['five stop sequences', { messages: [{ role: 'user', content: 'hi' }], stop_sequences: ['a', 'b', 'c', 'd', 'e'] }],
+  ];
+
+  for (const [name, params] of requests) {
+    test(`${name}: the anthropic channel's overload stays the answer (the SDK retries it), not a 400 blaming the request`, async () => {
+      claudeUp.handler = overloaded;
+      gptUp.handler = () => json(chatAnswer);
+      const err: any = await anthropic(claudeFirst).messages.create({ model: 'm', max_tokens: 64, ...params }).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.APIError);
+      expect([err.status, err.error.error.type]).toEqual([529, 'overloaded_error']);
+      expect([claudeUp.requests.length, gptUp.requests.length]).toEqual([1, 0]);
+    });
+
+    test(`${name}: the openai channel first cannot carry it, the anthropic channel after it answers`, async () => {
+      claudeUp.handler = () => json({ id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'From Claude.' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 9, output_tokens: 3 } });
+      gptUp.handler = () => json(chatAnswer);
+      const before = gptFirst.requestLogs().length;
+      const msg = await anthropic(gptFirst).messages.create({ model: 'm', max_tokens: 64, ...params });
+      expect(msg.content).toEqual([{ type: 'text', text: 'From Claude.' }] as any);
+      expect([claudeUp.requests.length, gptUp.requests.length]).toEqual([1, 0]);
+      expect(await lastLog(gptFirst, before + 1)).toMatchObject({ channel: 'claude', status: 200, outcome: 'ok' });
+    });
+  }
+
+  test('with no other channel to take it, the translation\'s 400 naming the field is the answer, as before', async () => {
+    claudeUp.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'unreachable' } }, 400);
+    const mock = startMockUpstream(() => json(chatAnswer));
+    const g = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [{ name: 'gpt', type: 'openai', provider: 'openai', base_url: `${mock.url}/v1`, api_key: 'k', models: ['m'] }] });
+    try {
+      const err: any = await anthropic(g).messages.create({ model: 'm', max_tokens: 64, ...requests[0]![1] }).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(err.error.error.message).toBe('messages.1.content.0.type: block type "server_tool_use" cannot be sent to an OpenAI-compatible provider');
+      expect(mock.requests.length).toBe(0);
+    } finally { await g.stop(); await mock.stop(); }
+  });
+
+  test('a message thread, which the translation refuses with the error the SDK recovers from, is still refused so after an overload', async () => {
+    claudeUp.handler = overloaded;
+    const err: any = await anthropic(claudeFirst).beta.messages.create({ model: 'm', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }], thread: { type: 'create' } } as any).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.ThreadUnsupportedRequestError);
+    expect(gptUp.requests.length).toBe(0);
+  });
+});

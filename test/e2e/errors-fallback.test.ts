@@ -664,8 +664,13 @@ describe('fallback', () => {
     await Bun.sleep(250);
     primary.handler = () => json(chatAnswer);
     const p0 = primary.requests.length;
+    // the translation refuses it; the anthropic channel after it gets it as it came, and judges it (Anthropic's own 400)
+    const s0 = secondary.requests.length;
+    secondary.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'thinking.type: Input tag \'sometimes\' found using \'type\' does not match any of the expected tags' } }, 400);
     const refused = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req('m', { thinking: { type: 'sometimes' } }) });
-    await expectError(refused, 400, 'invalid_request_error', 'thinking.type');
+    await expectError(refused, 400, 'invalid_request_error', 'thinking.type', false);
+    expect(secondary.requests.length).toBe(s0 + 1);
+    secondary.handler = () => json(textMessage);
     const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req() });
     expect((await res.json() as any).content[0].text).toBe('From GPT.'); // the probe, made by this request
     expect(primary.requests.length).toBe(p0 + 1);
