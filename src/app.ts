@@ -37,6 +37,8 @@ export type SwitchboardApp = Hono & {
  */
 const pathOf = (req: Request) => getPath(req.url.charCodeAt(0) === 47 ? { url: `http://host${req.url}` } as Request : req);
 
+const NOT_SERVED = 'this gateway does not serve this endpoint; it serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions and GET /v1/models';
+
 export function createApp(deps: AppDeps): SwitchboardApp {
   const app = new Hono({ getPath: pathOf });
   const cors = createCors(deps.config);
@@ -74,8 +76,10 @@ export function createApp(deps: AppDeps): SwitchboardApp {
   post('/v1/messages/count_tokens', inference('anthropic', 'count_tokens'));
   post('/v1/chat/completions', inference('openai-chat', 'chat_completions'));
 
+  // what the SDKs offer beyond these (the Anthropic SDK's Message Batches, Files, Skills…) is not served: said so, so that
+  // its user does not read the 404 as the provider's; a 404, which the SDKs do not retry
   const notFound = (format: FormatId) => route({ format, auth: false }, (x) => {
-    throw new GatewayError(404, 'not_found_error', `${x.req.method} ${x.log.entry.path}: no such endpoint`);
+    throw new GatewayError(404, 'not_found_error', `${x.req.method} ${x.log.entry.path}: ${NOT_SERVED}`);
   });
   const notFoundAnthropic = hono(notFound('anthropic'));
   const notFoundChat = hono(notFound('openai-chat'));

@@ -10,6 +10,8 @@ import { startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../h
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 
+const NOT_SERVED = 'this gateway does not serve this endpoint; it serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions and GET /v1/models';
+
 const KEY = 'sk-gw-cors-key-1';
 const PAGE = 'https://playground.example.com';
 const textMessage = JSON.parse(readFixture('anthropic/response-text.json'));
@@ -274,7 +276,7 @@ describe('preflight', () => {
     for (const [origin, method] of [[null, null], [PAGE, null], [null, 'POST']] as const) {
       const res = await preflight(open, '/v1/messages', origin, method);
       expect(res.status).toBe(404);
-      expect(((await res.json()) as any).error).toMatchObject({ type: 'not_found_error', message: 'OPTIONS /v1/messages: no such endpoint' });
+      expect(((await res.json()) as any).error).toMatchObject({ type: 'not_found_error', message: `OPTIONS /v1/messages: ${NOT_SERVED}` });
       expect(res.headers.get('access-control-allow-methods')).toBeNull();
     }
   });

@@ -9,6 +9,8 @@ import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 import { CircuitBreaker } from '../../src/routing/circuit.ts';
 import type { AppDeps } from '../../src/http/context.ts';
 
+const NOT_SERVED = 'this gateway does not serve this endpoint; it serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions and GET /v1/models';
+
 const KEY = 'sk-gw-test-key-1';
 const textMessage = JSON.parse(readFixture('anthropic/response-text.json'));
 const streamBody = fixtureSseBody('anthropic/stream-text-basic.sse');
@@ -877,7 +879,7 @@ describe('misc endpoints', () => {
     expect(lines.map((l) => l.path).sort()).toEqual(Object.keys(app.routes).flatMap((p) => [p, p, p, p]).sort());
     for (const method of ['GET', 'PUT', 'DELETE']) {
       const res = await fetch(`${g.url}/v1/messages`, { method, headers: { 'x-api-key': KEY } });
-      await expectError(res, 404, 'not_found_error', `${method} /v1/messages: no such endpoint`);
+      await expectError(res, 404, 'not_found_error', `${method} /v1/messages: ${NOT_SERVED}`);
     }
     const chat = await fetch(`${g.url}/v1/chat/completions`, { method: 'GET', headers: { 'x-api-key': KEY } });
     expect(chat.status).toBe(404);

@@ -7,6 +7,8 @@ import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { readFixture } from '../helpers/fixtures.ts';
 
+const NOT_SERVED = 'this gateway does not serve this endpoint; it serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions and GET /v1/models';
+
 let up: MockUpstream;
 let gw: TestGateway;
 beforeAll(() => {
@@ -43,9 +45,9 @@ test('a request with no Host (HTTP/1.0, a health checker) or an empty one is rou
   expect(JSON.parse(models.body).data.map((m: { id: string }) => m.id)).toEqual(['to-anthropic']);
   const missing = await raw('GET /v1/nope?x=1 HTTP/1.0\r\n\r\n');
   expect(missing.status).toBe(404);
-  expect(JSON.parse(missing.body).error.message).toBe('GET /v1/nope: no such endpoint');
+  expect(JSON.parse(missing.body).error.message).toBe(`GET /v1/nope: ${NOT_SERVED}`);
   const chat = await raw('GET /v1/chat/completions HTTP/1.0\r\n\r\n');
-  expect(JSON.parse(chat.body).error).toMatchObject({ type: 'not_found_error', message: 'GET /v1/chat/completions: no such endpoint' });
+  expect(JSON.parse(chat.body).error).toMatchObject({ type: 'not_found_error', message: `GET /v1/chat/completions: ${NOT_SERVED}` });
 });
 
 const hello = (chat: boolean, text = 'hi') => JSON.stringify(chat

@@ -380,3 +380,24 @@ describe('count_tokens and models', () => {
     }
   });
 });
+
+describe('the SDK\'s endpoints this gateway does not serve', () => {
+  test('Message Batches, Files, Skills: a NotFoundError that says the gateway does not serve it and what it serves, not retried', async () => {
+    const sdk = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 2 });
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['POST /v1/messages/batches', () => sdk.messages.batches.create({ requests: [] })],
+      ['GET /v1/messages/batches', () => sdk.beta.messages.batches.list()],
+      ['GET /v1/files', () => sdk.beta.files.list()],
+      ['GET /v1/skills', () => sdk.beta.skills.list()],
+    ];
+    for (const [endpoint, call] of calls) {
+      const before = gw.requestLogs().length;
+      const err: any = await call().then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+      expect(err.error.error).toEqual({ type: 'not_found_error', message: `${endpoint}: this gateway does not serve this endpoint; it serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions and GET /v1/models` });
+      expect(err.requestID).toMatch(/^req_/);
+      await until(() => gw.requestLogs().length > before);
+      expect(gw.requestLogs().length).toBe(before + 1); // a 404: the SDK does not retry it
+    }
+  });
+});
