@@ -4,7 +4,7 @@
  * body (bounded), an error body; what a failure becomes; the stream's log line. Shared by passthrough and translate.
  */
 import { GatewayError, statusForErrorType, type NotAnAnswer } from '../errors.ts';
-import type { Channel } from '../channels/types.ts';
+import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
 import type { UsageTotals } from '../accounting/usage.ts';
@@ -176,6 +176,39 @@ export function notAnAnswer(channel: Channel, res: Response, head: Uint8Array | 
   const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() || 'no content-type';
   const what = shape === 'sse' ? `${type}, not an event stream` : /\bjson\b/.test(type) ? `${type} that is not an object` : `${type}, not JSON`;
   return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${res.status} with ${what}: is base_url right?${began(channel, head.subarray(i))}`);
+}
+
+/**
+ * A relayed 2xx JSON answer whose usage read found none (no `"usage"` in its bytes: what an answer that is one nearly
+ * always has), parsed here, and only here (the relayed JSON path reads no other answer whole): the error object it is
+ * (OpenRouter's `{"error": {"code": 429, …}}` inside a 200, https://openrouter.ai/docs/api/errors; vLLM's
+ * `{"object": "error", "code": 400, …}`; an Anthropic-compatible proxy's `{"type": "error", "error": {…}}`), with the
+ * status the same error would have come with (its code when that is an HTTP status, an Anthropic type's own status,
+ * else 502) and the channel named; JSON that is no answer at all (`{}`: no choices, no content) the 502 notAnAnswer
+ * gives; null for an answer (one without usage: some OpenAI-compatible servers omit it; a count_tokens answer).
+ */
+export function errorInsideAnswer(channel: Channel, status: number, buf: Uint8Array, endpoint: Endpoint): GatewayError | null {
+  let body: unknown;
+  try { body = JSON.parse(utf8.decode(buf)); } catch { body = undefined; }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${status} with JSON that does not parse: is base_url right?${began(channel, buf)}`);
+  }
+  const o = body as { type?: unknown; error?: unknown; object?: unknown; choices?: unknown; content?: unknown; input_tokens?: unknown };
+  if (channel.nativeFormat === 'openai-chat' ? Array.isArray(o.choices) : endpoint === 'count_tokens' ? typeof o.input_tokens === 'number' : o.type === 'message' || Array.isArray(o.content)) return null;
+  const masked = errorBodyOf(channel, utf8.decode(buf));
+  if (o.type === 'error' && typeof (o.error as { type?: unknown } | null)?.type === 'string') {
+    // Anthropic's envelope: the status Anthropic gives its type
+    return inside(channel, FORMATS.anthropic.errorToGateway(statusForErrorType((o.error as { type: string }).type), masked));
+  }
+  if ((o.error !== undefined && o.error !== null) || o.object === 'error') return inside(channel, FORMATS['openai-chat'].errorToGateway(200, masked));
+  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${status} with JSON that is no answer (${channel.nativeFormat === 'openai-chat' ? 'no choices' : 'no content'}): is base_url right?${began(channel, buf)}`);
+}
+
+/** An error read from inside a 2xx answer, the channel named; its own key or access refused is the channel's 502. */
+function inside(channel: Channel, said: GatewayError): GatewayError {
+  if (said.status === 401 || said.status === 403) return credentialsRefused(channel, said.status);
+  said.message = `channel ${channel.name}: ${said.message}`;
+  return said;
 }
 
 /**

@@ -189,7 +189,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       if (!ctx && hasNullBody(res)) {
         unwatch(guard);
         deps.breaker.success(channel.name);
-        return settle(x, answerPassthroughJson(x, inbound, channel, res, null));
+        return settle(x, answerPassthroughJson(x, inbound, channel, res, null) as Response);
       }
       // a whole answer: a JSON one (a translation reads every JSON answer whole, also one to a streamed request from an
       // upstream that ignores `stream`), read before answering; one that stalls or breaks before its end falls back
@@ -218,8 +218,14 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         }
         markFirstByte(log);
         if (!ctx) {
-          deps.breaker.success(channel.name);
-          return settle(x, answerPassthroughJson(x, inbound, channel, res, buf));
+          const answer = answerPassthroughJson(x, inbound, channel, res, buf);
+          if (answer instanceof Response) {
+            deps.breaker.success(channel.name);
+            return settle(x, answer);
+          }
+          // an error object inside the 2xx, or JSON that is no answer: as the same error with its status
+          lastError = failedInside(x, deps, channel, answer, last);
+          continue;
         }
         let answer: Response;
         try {
@@ -274,9 +280,15 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         lastError = openedWithError(x, deps, channel, start, upstream, opening);
         continue;
       }
+      const answer = ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream);
+      if (!(answer instanceof Response)) {
+        // a JSON answer of undeclared length that came whole: an error object inside the 2xx, or no answer
+        lastError = failedInside(x, deps, channel, answer, last);
+        continue;
+      }
       if (opening && isChannelFailureStatus(opening.status)) deps.breaker.failure(channel.name);
       else deps.breaker.success(channel.name);
-      return settle(x, ctx ? relayTranslatedStream(x, inbound, channel, start, upstream, ctx) : relayPassthrough(x, inbound, channel, res, start, upstream));
+      return settle(x, answer);
     }
     // a channel that failed (Anthropic's 529 before an openai channel that could not carry the request) is the answer,
     // which the client retries, rather than a 400 that blames a request the failed channel takes; but a refusal the
@@ -317,6 +329,18 @@ function attemptFailed(x: Exchange, deps: AppDeps, channel: Channel, error: Gate
   else deps.breaker.success(channel.name);
   deps.logger.event('warn', 'upstream attempt failed', { request_id: x.requestId, channel: channel.name, error: error.message });
   return error;
+}
+
+/**
+ * An error read inside a relayed 2xx answer (answer.ts: errorInsideAnswer), as notOk takes the same error with its
+ * status: the attempt's failure when it falls back (a retryable status, a candidate after this one); else thrown,
+ * into the client's envelope, counted against the channel as its status says.
+ */
+function failedInside(x: Exchange, deps: AppDeps, channel: Channel, error: GatewayError, last: boolean): GatewayError {
+  if (!last && isRetryableStatus(error.status)) return attemptFailed(x, deps, channel, error);
+  if (isChannelFailureStatus(error.status)) deps.breaker.failure(channel.name);
+  else deps.breaker.success(channel.name);
+  throw error;
 }
 
 /**

@@ -8,20 +8,20 @@ import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts
 import { AnthropicTextCounter, ChatTextCounter, UsageSniffer, chatAnswerChars, readJsonUsage } from '../accounting/usage-tap.ts';
 import type { UsageTotals } from '../accounting/usage.ts';
 import { valueAt } from '../util/json.ts';
-import { bufferIndexOf } from '../util/bytes.ts';
 import type { GatewayError } from '../errors.ts';
 import { encodeSse } from '../sse/encode.ts';
 import type { Exchange, RequestLog } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
-import { concat, finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
+import { concat, errorInsideAnswer, finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
 import type { Inbound } from './inbound.ts';
 import { estimateInboundTokens } from './translate.ts';
 
 /**
  * Same format: the upstream's bytes as they are, usage read on the side. A stream that came whole in its first
- * read is answered in one write (usage read at once); any other goes through the relay, chunk by chunk.
+ * read is answered in one write (usage read at once); any other goes through the relay, chunk by chunk. A JSON
+ * answer that came whole and is an error object, or no answer (answer.ts: errorInsideAnswer), is returned instead.
  */
-export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, start: ReadAhead<Uint8Array>, upstream: AbortController): Response {
+export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, start: ReadAhead<Uint8Array>, upstream: AbortController): Response | GatewayError {
   const log = x.log;
   const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
   const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat');
@@ -32,6 +32,13 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     for (const chunk of start.head) sniffer.push(chunk);
     if (counter) for (const chunk of start.head) counter.push(chunk);
     const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
+    // a JSON answer of undeclared length (chunked, compressed) that came whole, without usage: read as
+    // answerPassthroughJson reads one (an error object inside the 2xx is the attempt's failure); one that came in
+    // several reads is relayed as it comes, its bytes on their way before its end is known
+    if (!isSse && usage.input_tokens === 0 && usage.output_tokens === 0) {
+      const failure = errorInsideAnswer(channel, res.status, concat(start.head), inbound.endpoint);
+      if (failure) return failure;
+    }
     // a whole Anthropic stream is counted only when it lacks its message_delta (the bytes are all here)
     if (isSse && channel.nativeFormat === 'anthropic' && sniffer.stopReason === null) cutShort(inbound, usage, start.head, log);
     recordStreamEnd(log, usage, sniffer.failure ?? undefined, sniffer.stopReason, channel.secrets);
@@ -74,8 +81,11 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
  * A complete JSON answer of known, bounded size, read whole (`buf`; null: a status without a body): one native read
  * instead of a JS stream per response (the largest single cost in the profile of small passthrough requests), usage
  * read once, bytes unchanged. The caller reads it (pipeline/handle.ts: an async layer less per request).
+ * An answer in which the usage read found nothing (no `"usage"`) is parsed (answer.ts: errorInsideAnswer): an error
+ * object inside the 2xx, or JSON that is no answer, is returned, the attempt's failure, as the same error with its
+ * status would be; an OpenAI-compatible answer without usage (some local servers) gets the local estimate.
  */
-export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, buf: Uint8Array | null): Response {
+export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, buf: Uint8Array | null): Response | GatewayError {
   const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat');
   if (buf === null) return new Response(null, { status: res.status, headers });
   // usage straight into the log line: its four counts start at 0, as a stream's do
@@ -83,32 +93,13 @@ export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Ch
   entry.input_tokens = entry.output_tokens = entry.cache_read_input_tokens = entry.cache_creation_input_tokens = 0;
   const stop = readJsonUsage(buf, channel.nativeFormat, entry as UsageTotals);
   if (stop !== null) entry.stop_reason = stop;
-  // an OpenAI-compatible answer without usage (some local servers): the local estimate, as a translation gives; unless
-  // it is an error envelope inside the 200 (nothing generated, nothing to charge): relayed as it came, logged an error
-  if (entry.input_tokens === 0 && entry.output_tokens === 0 && channel.nativeFormat === 'openai-chat' && res.status < 300) {
-    const failure = chatErrorIn(buf, channel);
-    if (failure) recordStreamEnd(x.log, entry as UsageTotals, failure, null, channel.secrets);
-    else estimatedIfNone(inbound, entry as UsageTotals, Math.ceil(chatAnswerChars(buf) / 4), x.log);
+  if (entry.input_tokens === 0 && entry.output_tokens === 0) {
+    const failure = errorInsideAnswer(channel, res.status, buf, inbound.endpoint);
+    if (failure) return failure;
+    // an OpenAI-compatible answer without usage: the local estimate, as a translation gives
+    if (channel.nativeFormat === 'openai-chat') estimatedIfNone(inbound, entry as UsageTotals, Math.ceil(chatAnswerChars(buf) / 4), x.log);
   }
   return new Response(buf, { status: res.status, headers });
-}
-
-const ERROR_KEY = Buffer.from('"error"');
-const utf8 = new TextDecoder();
-
-/**
- * The error a Chat Completions answer is, when it is one (`{"error": {…}}` and no `choices`: OpenAI's and
- * OpenRouter's envelope, sent by some with a 200), as the gateway reads an error body; null for an answer. Parsed only
- * when its bytes hold `"error"`.
- */
-function chatErrorIn(buf: Uint8Array, channel: Channel): GatewayError | null {
-  if (bufferIndexOf.call(buf, ERROR_KEY) < 0) return null;
-  let body: unknown;
-  try { body = JSON.parse(utf8.decode(buf)); } catch { return null; }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return null;
-  const o = body as { error?: unknown; choices?: unknown };
-  if (o.error === undefined || o.error === null || Array.isArray(o.choices)) return null;
-  return FORMATS[channel.nativeFormat].errorToGateway(200, body);
 }
 
 /**
