@@ -226,4 +226,14 @@ export interface Format<Quirks = undefined> {
    * `before`: the chunk read before it, where the last event may have begun.
    */
   endsStream(chunk: Uint8Array, before?: Uint8Array | null): boolean;
+  /**
+   * Whether a chunk of an upstream stream in this format ends with an error event (Anthropic's `event: error`, an
+   * OpenAI-compatible server's `data: {"error": …}`), the stream's last word: nothing follows it in either format, so
+   * a relay, or a stream read whole, ends there as at endsStream's event, whether or not the upstream closes its
+   * body (one that holds its connection would otherwise hold the client until the idle timeout). Asked only where an
+   * error is known to have come (a relay's usage tap saw one), or once per read of a stream read whole: a look at the
+   * chunk's last event (sse/decode.ts: lastEventStart), parsed only when it holds `"error"`. An error event begun in
+   * an earlier chunk is not seen (they are short, and sent alone).
+   */
+  endsWithError(chunk: Uint8Array): boolean;
 }

@@ -405,12 +405,15 @@ function readCapped(body: ReadableStream<Uint8Array>, max: number, channel: Chan
 
 /**
  * An event stream read whole (readRest's `stream`, readCapped), `start` what was read of it already: each read within
- * the channel's idle timeout, at most `max` bytes in all, and up to its format's last event, not its body's end; the
+ * the channel's idle timeout, at most `max` bytes in all, and up to its format's last event (or an error event, which
+ * ends it as well), not its body's end; the
  * body then let go (letGoAtEnd, `abort` the upstream request's).
  */
 async function readEvents(start: ReadAhead<Uint8Array>, channel: Channel, guard: AttemptWatch, max: number, tooLarge: () => GatewayError, abort: () => void): Promise<Uint8Array> {
   const idle = channel.config.stream_idle_timeout_ms;
-  const ends = FORMATS[channel.nativeFormat].endsStream;
+  const format = FORMATS[channel.nativeFormat];
+  // its last event, or an error event, which ends a stream too (formats/types.ts: endsWithError)
+  const ends = (chunk: Uint8Array, before: Uint8Array | null) => format.endsStream(chunk, before) || format.endsWithError(chunk);
   const parts = [...start.head];
   let size = 0;
   for (const p of parts) size += p.length;

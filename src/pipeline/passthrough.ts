@@ -56,10 +56,12 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     onChunk: generated ? (chunk) => { sniffer.push(chunk); generated.push(chunk); } : (chunk) => sniffer.push(chunk),
     errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
     // the format's last event, as an event of its own (a quote of it in a text is none), after the answer's stop reason
-    // was read: the relay ends there, whether or not the upstream closes its body
+    // was read, or an error event that ends the stream, once the tap saw one: the relay ends there, whether or not the
+    // upstream closes its body (Claude Code waited out the idle timeout after an overloaded_error)
     endsStream: isSse ? (chunk) => {
-      if (sniffer.stopReason === null) return false;
-      const ends = FORMATS[channel.nativeFormat].endsStream(chunk, before);
+      if (sniffer.stopReason === null && sniffer.failure === null) return false;
+      const format = FORMATS[channel.nativeFormat];
+      const ends = format.endsStream(chunk, before) || (sniffer.failure !== null && format.endsWithError(chunk));
       before = chunk;
       return ends;
     } : undefined,

@@ -175,7 +175,7 @@ export class StreamTranslation {
   failure: GatewayError | null = null;
   /** A message_delta was seen: the hub's mark of an answer that ended as a whole. */
   private ended = false;
-  /** The message_stop was handed to the client's format: the text given since ends with its last event. */
+  /** The message_stop, or an error event, was handed to the client's format: the text given since ends with its last event. */
   complete = false;
   private readonly parser = new SseParser();
   private readonly toHub: ReturnType<Format<unknown>['streamToHub']>;
@@ -264,6 +264,9 @@ export class StreamTranslation {
       else if (ev.type === 'error') {
         if (typeof ev.error.message === 'string') ev.error.message = redactSecrets(redactKey(ev.error.message, this.key));
         this.failure = new GatewayError(502, ev.error.type as AnthropicErrorType, ev.error.message);
+        // the hub stream's last event (the upstream's stage sends nothing after it): the relay ends here, as at
+        // message_stop, whether or not the upstream closes its body
+        this.complete = true;
       }
       this.fromHub.push(ev, sseOut);
     }

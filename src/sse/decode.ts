@@ -5,7 +5,7 @@
  * Comment lines (`: OPENROUTER PROCESSING`) are skipped; `retry:` is ignored.
  */
 import type { SseEvent, SseSink } from './types.ts';
-import { bufferIndexOf } from '../util/bytes.ts';
+import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
 
 /** The longest event the parser holds while waiting for its end, in characters (a hostile stream cannot grow it). */
 export const MAX_EVENT_CHARS = 32 * 1024 * 1024;
@@ -236,3 +236,37 @@ function startsEvent(chunk: Uint8Array, at: number): boolean {
   }
   return true;
 }
+
+/**
+ * Where the last event of `chunk` starts, past comment lines, when the chunk ends at an event boundary (a blank line,
+ * `\n` or `\r\n` line breaks); -1 when it does not. Found with two native searches back from its end for the blank
+ * line before it; without one, the chunk's start (taken at its word, as endsWithEvent takes a marker there: an event
+ * begun in an earlier chunk is not looked for). For a look at a stream's last event that only a failure needs
+ * (formats/types.ts: endsWithError).
+ */
+export function lastEventStart(chunk: Uint8Array): number {
+  let e = chunk.byteLength;
+  if (e < 2 || chunk[e - 1] !== 10 /* \n */ || (chunk[e - 2] !== 10 && !(chunk[e - 2] === 13 && chunk[e - 3] === 10))) return -1;
+  while (e > 0 && (chunk[e - 1] === 10 || chunk[e - 1] === 13)) e--;
+  const lf = e > 0 ? bufferLastIndexOf.call(chunk, LF_LF, e - 1) : -1;
+  const crlf = e > 0 ? bufferLastIndexOf.call(chunk, LF_CRLF, e - 1) : -1;
+  let start = Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 3);
+  while (start < e && chunk[start] === 58 /* : a comment line */) {
+    const nl = chunk.indexOf(10, start);
+    if (nl < 0 || nl >= e) return -1; // comments only
+    start = nl + 1;
+  }
+  return start < e ? start : -1;
+}
+
+/** Whether `chunk` holds `line` at `at`, a whole line (a line break after it). */
+export function lineAt(chunk: Uint8Array, at: number, line: Uint8Array): boolean {
+  const m = line.byteLength;
+  if (at < 0 || at + m >= chunk.byteLength) return false;
+  for (let i = 0; i < m; i++) if (chunk[at + i] !== line[i]) return false;
+  const after = chunk[at + m];
+  return after === 10 || after === 13;
+}
+
+const LF_LF = new Uint8Array([10, 10]);
+const LF_CRLF = new Uint8Array([10, 13, 10]);

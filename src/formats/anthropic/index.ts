@@ -10,7 +10,7 @@ import { parseOrThrow } from '../../util/validate.ts';
 import { quoteJson } from '../../util/quote-json.ts';
 import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import type { SseEvent } from '../../sse/types.ts';
-import { endsWithEvent } from '../../sse/decode.ts';
+import { endsWithEvent, lastEventStart, lineAt } from '../../sse/decode.ts';
 import { oneLineEventParts } from '../../sse/encode.ts';
 import type { DeltaKind, Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext, UsageSoFar } from '../types.ts';
 
@@ -209,9 +209,12 @@ export const anthropicFormat: Format<unknown> = {
   // message_start carries usage.input_tokens
   streamStartsWithUsage: true,
   endsStream: (chunk, before) => endsWithEvent(chunk, MESSAGE_STOP, before),
+  // an `error` event ends a stream (https://docs.anthropic.com/en/docs/build-with-claude/streaming#error-events)
+  endsWithError: (chunk) => lineAt(chunk, lastEventStart(chunk), EVENT_ERROR),
 };
 
 const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');
+const EVENT_ERROR = new TextEncoder().encode('event: error');
 
 /** A message's usage with the counts it lacks estimated (the input the request's, the output its content's), no nulls. */
 function estimatedUsage(message: Message, usage: Partial<Usage> | null | undefined, ctx: TranslateContext): Usage {

@@ -16,7 +16,8 @@ import { chatRequestToHub, chatToolsToHub } from './request-to-hub.ts';
 import { hubResponseToChat } from './response-from-hub.ts';
 import { hubEventsToChatStage } from './stream-from-hub.ts';
 import { chatErrorBody, chatStreamErrorEvent } from './error-body.ts';
-import { endsWithEvent } from '../../sse/decode.ts';
+import { endsWithEvent, lastEventStart, lineAt } from '../../sse/decode.ts';
+import { bufferIndexOf } from '../../util/bytes.ts';
 
 const DONE = new TextEncoder().encode('data: [DONE]');
 
@@ -50,4 +51,29 @@ export const openaiChatFormat: Format<ChatQuirks> = {
   // usage comes at the end (stream_options.include_usage), if at all: message_start takes the local estimate
   streamStartsWithUsage: false,
   endsStream: (chunk, before) => endsWithEvent(chunk, DONE, before),
+  endsWithError,
 };
+
+const EVENT_ERROR = new TextEncoder().encode('event: error');
+const ERROR_KEY = new TextEncoder().encode('"error"');
+const utf8 = new TextDecoder();
+
+/**
+ * A chunk whose last event is an error object, after which such a stream sends nothing (OpenAI's, OpenRouter's
+ * `{"error": …}` chunk, https://openrouter.ai/docs/api-reference/streaming "Handling Errors During Streaming"; vLLM's
+ * `{"object": "error"}`), or Groq's `event: error`: parsed only when the last event holds `"error"`.
+ */
+function endsWithError(chunk: Uint8Array): boolean {
+  const at = lastEventStart(chunk);
+  if (at < 0) return false;
+  if (lineAt(chunk, at, EVENT_ERROR)) return true;
+  if (bufferIndexOf.call(chunk, ERROR_KEY, at) < 0) return false;
+  const data = /^data: ?(\{.*\})\s*$/m.exec(utf8.decode(chunk.subarray(at)))?.[1];
+  if (data === undefined) return false;
+  try {
+    const o = JSON.parse(data) as { error?: unknown; object?: unknown } | null;
+    return !!o && typeof o === 'object' && ((o.error !== undefined && o.error !== null) || o.object === 'error');
+  } catch {
+    return false;
+  }
+}

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { SseParser, endsWithEvent, sseDecoder } from '../../../src/sse/decode.ts';
+import { FORMATS } from '../../../src/formats/index.ts';
 import { encodeSseEvent } from '../../../src/sse/encode.ts';
 import { fixtureSseBody, listFixtures } from '../../helpers/fixtures.ts';
 import type { SseEvent } from '../../../src/sse/types.ts';
@@ -241,5 +242,38 @@ describe('endsWithEvent', () => {
     const padded = enc.encode('event: ping\ndata: {}\n\n' + stop + 'zzz');
     expect(endsWithEvent(padded.subarray(0, padded.length - 3), marker)).toBe(true);
     expect(endsWithEvent(padded.subarray(22, padded.length - 3), marker)).toBe(true);
+  });
+});
+
+describe('endsWithError (formats/types.ts): a chunk whose last event is an error event', () => {
+  const ant = (s: string) => FORMATS.anthropic.endsWithError(enc.encode(s));
+  const chat = (s: string) => FORMATS['openai-chat'].endsWithError(enc.encode(s));
+  const ANT_ERROR = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+  const delta = (text: string) => `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })}\n\n`;
+
+  test('Anthropic: the error event last, alone or after others, \\n or \\r\\n, after a comment', () => {
+    expect(ant(ANT_ERROR)).toBe(true);
+    expect(ant(delta('Hel') + ANT_ERROR)).toBe(true);
+    expect(ant(delta('x'.repeat(5000)) + ANT_ERROR)).toBe(true);
+    expect(ant(ANT_ERROR.replaceAll('\n', '\r\n'))).toBe(true);
+    expect(ant(`: keep-alive\n${ANT_ERROR}`)).toBe(true);
+  });
+
+  test('Anthropic: not an end: the error not last, not whole, or quoted in a text', () => {
+    expect(ant(ANT_ERROR + delta('Hel'))).toBe(false);
+    expect(ant(ANT_ERROR.slice(0, -1))).toBe(false);
+    expect(ant(delta('\n\nevent: error\ndata: {}\n\n'))).toBe(false);
+    expect(ant('event: errors\ndata: {}\n\n')).toBe(false);
+  });
+
+  test('Chat: an error object last (OpenRouter, vLLM, Groq\'s event: error); not a text that says "error", nor a finish', () => {
+    const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+    expect(chat(chunk({ id: 'g', choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error' }], error: { code: 502, message: 'Provider returned error' } }))).toBe(true);
+    expect(chat(chunk({ choices: [{ delta: { content: 'Hi' } }] }) + chunk({ object: 'error', message: 'bad', code: 400 }))).toBe(true);
+    expect(chat('event: error\ndata: {"error":{"message":"x"}}\n\n')).toBe(true);
+    expect(chat(chunk({ choices: [{ delta: { content: '{"error": 1}' } }] }))).toBe(false);
+    expect(chat(chunk({ choices: [{ delta: { content: 'x' } }], error: null }))).toBe(false);
+    expect(chat(chunk({ error: { message: 'x' } }) + chunk({ choices: [{ delta: { content: 'after' } }] }))).toBe(false);
+    expect(chat('data: [DONE]\n\n')).toBe(false);
   });
 });
