@@ -3,7 +3,7 @@
  * Reading an upstream answer under the attempt's watch (pipeline/watchdog.ts): its first stream chunk, a whole JSON
  * body (bounded), an error body; what a failure becomes; the stream's log line. Shared by passthrough and translate.
  */
-import { GatewayError, statusForErrorType, type NotAnAnswer } from '../errors.ts';
+import { GatewayError, NotAnAnswer, statusForErrorType } from '../errors.ts';
 import type { Channel, Endpoint } from '../channels/types.ts';
 import { FORMATS } from '../formats/index.ts';
 import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts';
@@ -185,13 +185,13 @@ export function notAnAnswer(channel: Channel, res: Response, head: Uint8Array | 
  * `{"object": "error", "code": 400, …}`; an Anthropic-compatible proxy's `{"type": "error", "error": {…}}`), with the
  * status the same error would have come with (its code when that is an HTTP status, an Anthropic type's own status,
  * else 502) and the channel named; JSON that is no answer at all (`{}`: no choices, no content) the 502 notAnAnswer
- * gives; null for an answer (one without usage: some OpenAI-compatible servers omit it; a count_tokens answer).
+ * gives (a NotAnAnswer); null for an answer (one without usage: some OpenAI-compatible servers omit it; a count_tokens answer).
  */
 export function errorInsideAnswer(channel: Channel, status: number, buf: Uint8Array, endpoint: Endpoint): GatewayError | null {
   let body: unknown;
   try { body = JSON.parse(utf8.decode(buf)); } catch { body = undefined; }
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
-    return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${status} with JSON that does not parse: is base_url right?${began(channel, buf)}`);
+    return new NotAnAnswer(`channel ${channel.name}: upstream answered ${status} with JSON that does not parse: is base_url right?${began(channel, buf)}`);
   }
   const o = body as { type?: unknown; error?: unknown; object?: unknown; choices?: unknown; content?: unknown; input_tokens?: unknown };
   if (channel.nativeFormat === 'openai-chat' ? Array.isArray(o.choices) : endpoint === 'count_tokens' ? typeof o.input_tokens === 'number' : o.type === 'message' || Array.isArray(o.content)) return null;
@@ -201,7 +201,7 @@ export function errorInsideAnswer(channel: Channel, status: number, buf: Uint8Ar
     return inside(channel, FORMATS.anthropic.errorToGateway(statusForErrorType((o.error as { type: string }).type), masked));
   }
   if ((o.error !== undefined && o.error !== null) || o.object === 'error') return inside(channel, FORMATS['openai-chat'].errorToGateway(200, masked));
-  return new GatewayError(502, 'api_error', `channel ${channel.name}: upstream answered ${status} with JSON that is no answer (${channel.nativeFormat === 'openai-chat' ? 'no choices' : 'no content'}): is base_url right?${began(channel, buf)}`);
+  return new NotAnAnswer(`channel ${channel.name}: upstream answered ${status} with JSON that is no answer (${channel.nativeFormat === 'openai-chat' ? 'no choices' : 'no content'}): is base_url right?${began(channel, buf)}`);
 }
 
 /** An error read from inside a 2xx answer, the channel named; its own key or access refused is the channel's 502. */

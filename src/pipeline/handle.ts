@@ -20,7 +20,7 @@ import { settle, type Render } from '../http/route.ts';
 import { readBody } from './read-body.ts';
 import type { ReadAhead } from './streams.ts';
 import { unwatch, watch } from './watchdog.ts';
-import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, readRest, startReadWhole, unreadableAnswer, upstreamError, wholeReadFailure } from './answer.ts';
+import { AttemptWatch, ClientGone, credentialsRefused, describeFetchError, errorInsideAnswer, firstReadFailure, hasNullBody, isBoundedJson, isJsonAnswer, markFirstByte, notAnAnswer, openingStreamError, opensWithComments, pastComments, readFirst, readRest, startReadWhole, unreadableAnswer, upstreamError, wholeReadFailure } from './answer.ts';
 import { FULL_CHECK_MAX, readInbound, type Inbound } from './inbound.ts';
 import { answerPassthroughJson, relayPassthrough } from './passthrough.ts';
 import { answerRelayedJsonAsStream, answerRelayedStreamAsJson, answerTranslatedJson, answerTranslatedStreamAsJson, answerTranslatedJsonAsStream, DROPPED_HEADER_MAX, looksLikeSse, nativeEndpoint, relayTranslatedStream, translateRequest } from './translate.ts';
@@ -231,12 +231,19 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         try {
           answer = inbound.stream ? answerTranslatedJsonAsStream(x, inbound, channel, buf, ctx) : answerTranslatedJson(x, inbound, channel, buf, ctx);
         } catch (err) {
+          // an error object inside the 2xx (OpenRouter's {"error": {"code": 429}}): as a relayed one is (errorInsideAnswer),
+          // the attempt's failure as the same error with its status would be, the next channel tried when it falls back
+          const inside = errorInsideAnswer(channel, res.status, buf, nativeEndpoint(channel.nativeFormat));
+          if (inside && !(inside instanceof NotAnAnswer)) {
+            lastError = failedInside(x, deps, channel, inside, last);
+            continue;
+          }
           // JSON its converter finds no answer (no choices, no content): the attempt's failure, as the answers above
           if (err instanceof NotAnAnswer) {
             lastError = attemptFailed(x, deps, channel, unreadableAnswer(channel, buf, err));
             continue;
           }
-          deps.breaker.success(channel.name); // an error envelope inside the 200, or a shape it cannot translate
+          deps.breaker.success(channel.name); // a shape it cannot translate
           throw err;
         }
         deps.breaker.success(channel.name);

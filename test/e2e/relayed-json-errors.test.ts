@@ -217,3 +217,35 @@ describe('Messages client on an anthropic channel: a 200 whose JSON is an error 
     expect(count.input_tokens).toBe(12);
   });
 });
+
+describe('the same answers to a translation (Messages client on an openai channel, Chat client on an anthropic one)', () => {
+  test('an error object inside the 200 on the first channel: the second one answers, the first counted', async () => {
+    oa1.handler = () => json({ error: { message: 'Rate limit exceeded', code: 429 } });
+    const before = failures('oa-first');
+    const r = await messages('o');
+    expect(r.error).toBeNull();
+    expect((r.data!.content[0] as any).text).toBe('Hello from the second channel');
+    expect(failures('oa-first')).toBe(before + 1);
+    expect((await logOf(r.requestId)).channel).toBe('oa-second');
+
+    ant1.handler = () => json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    const c = await chat('a');
+    expect(c.error).toBeNull();
+    expect(c.data!.choices[0]!.message.content).toBe('Hello from the second channel');
+    expect((await logOf(c.requestId)).channel).toBe('ant-second');
+  });
+
+  test('on the last channel: its status, the channel named, counted as the status says', async () => {
+    oa1.handler = () => json({ error: { message: 'Rate limit exceeded', code: 429 } });
+    const before = failures('oa-first');
+    const r = await messages('o1');
+    expect(r.error?.status).toBe(429);
+    expect(r.error?.error?.error?.type).toBe('rate_limit_error');
+    expect(r.error?.message).toContain('oa-first: Rate limit exceeded');
+    expect(failures('oa-first')).toBe(before + 1);
+    ant1.handler = () => json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    const c = await chat('a1');
+    expect(c.error?.status).toBe(529);
+    expect(c.error?.message).toContain('ant-first: Overloaded');
+  });
+});
