@@ -197,12 +197,12 @@ describe('the request log line, in each of the four modes', () => {
     }
   });
 
-  test('an error envelope in a 200 answer that is translated, quoting the channel key: masked in the log line (and for the client)', async () => {
+  test('an error envelope in a 200 answer that is translated, quoting the channel key: masked in the log line (and for the client), the channel named', async () => {
     oa.handler = () => json({ error: { type: 'server_error', message: `refused key ${OA_KEY}` } });
     for (const stream of [false, true]) {
       let client = '';
       const l = await logOf(async () => { client = await (await post('/v1/messages', bodyFor('/v1/messages', 'o', stream))).text(); });
-      expect(l).toMatchObject({ status: 502, outcome: 'error', error_type: 'api_error', error: 'refused key [redacted]' });
+      expect(l).toMatchObject({ status: 502, outcome: 'error', error_type: 'api_error', error: 'channel oa: refused key [redacted]' });
       expect(client).toContain('refused key [redacted]');
     }
   });
