@@ -211,7 +211,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         if (none) {
           // a relayed stream request's JSON answer (an upstream that ignores `stream`): the same answer as the stream
           // and a request not streamed answered with a stream (an upstream that always streams): the answer whole
-          const asStream = ctx ? (inbound.stream ? null : translatedStreamAsJson(x, deps, inbound, channel, buf, ctx, last)) : inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, buf, upstream, guard) : await relayedStreamAsJson(x, deps, inbound, channel, res, buf, upstream, guard, last);
+          const asStream = ctx ? (inbound.stream ? null : translatedStreamAsJson(x, deps, inbound, channel, buf, ctx, last)) : inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, buf, upstream, guard, last) : await relayedStreamAsJson(x, deps, inbound, channel, res, buf, upstream, guard, last);
           if (asStream instanceof Response) return settle(x, asStream);
           lastError = attemptFailed(x, deps, channel, asStream ?? none);
           continue;
@@ -268,7 +268,7 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       if (none) {
         // as above, for a JSON answer of undeclared length: read whole first
         // and a relayed request not streamed that was answered with a stream: the same answer whole
-        const asStream = ctx ? null : inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, start, upstream, guard) : await relayedStreamAsJson(x, deps, inbound, channel, res, start, upstream, guard, last);
+        const asStream = ctx ? null : inbound.stream ? await relayedJsonAsStream(x, deps, inbound, channel, res, start, upstream, guard, last) : await relayedStreamAsJson(x, deps, inbound, channel, res, start, upstream, guard, last);
         if (asStream instanceof Response) return settle(x, asStream);
         if (asStream) {
           lastError = attemptFailed(x, deps, channel, asStream);
@@ -354,10 +354,11 @@ function failedInside(x: Exchange, deps: AppDeps, channel: Channel, error: Gatew
  * A relayed stream request answered with JSON (`application/json`: an upstream that ignores `stream`), whole in `buf`
  * or begun in `start`'s first read (read whole here, within server.max_body_bytes): when it is an answer in the
  * channel's format, the same answer as the client's stream (translate.ts: answerRelayedJsonAsStream), the channel's
- * success; null when it is none (no choices, no content, an error envelope inside the 200), or a body that is not
- * JSON: the caller's 502, as before; the attempt's failure when the rest of the body could not be read.
+ * success; an error envelope inside the 200, the error it says (errorInsideAnswer: returned when it falls back, else
+ * thrown); null when it is none (no choices, no content), or a body that is not JSON: the caller's 502, as before; the
+ * attempt's failure when the rest of the body could not be read.
  */
-async function relayedJsonAsStream(x: Exchange, deps: AppDeps, inbound: Inbound, channel: Channel, res: Response, answer: Uint8Array | ReadAhead<Uint8Array>, upstream: AbortController, guard: AttemptWatch): Promise<Response | GatewayError | null> {
+async function relayedJsonAsStream(x: Exchange, deps: AppDeps, inbound: Inbound, channel: Channel, res: Response, answer: Uint8Array | ReadAhead<Uint8Array>, upstream: AbortController, guard: AttemptWatch, last: boolean): Promise<Response | GatewayError | null> {
   if (!isJsonAnswer(res)) return null;
   let buf: Uint8Array;
   if (answer instanceof Uint8Array) buf = answer;
@@ -372,7 +373,14 @@ async function relayedJsonAsStream(x: Exchange, deps: AppDeps, inbound: Inbound,
     }
   }
   const stream = answerRelayedJsonAsStream(x, inbound, channel, res, buf);
-  if (stream === null) return null;
+  if (stream === null) {
+    // an error object inside the 2xx: the error it says, as a request not streamed gets it (errorInsideAnswer), returned
+    // when it falls back (the caller counts it), else thrown, counted as its status says
+    const inside = errorInsideAnswer(channel, res.status, buf, inbound.endpoint);
+    if (!inside || inside instanceof NotAnAnswer) return null;
+    if (!last && isRetryableStatus(inside.status)) return inside;
+    return failedInside(x, deps, channel, inside, true);
+  }
   markFirstByte(x.log);
   deps.breaker.success(channel.name);
   return stream;

@@ -249,3 +249,28 @@ describe('the same answers to a translation (Messages client on an openai channe
     expect(c.error?.message).toContain('ant-first: Overloaded');
   });
 });
+
+describe('a relayed stream request answered with JSON that is an error object (an upstream that ignores `stream`)', () => {
+  test('on the last channel: the error\'s status in the client\'s envelope, not a 502 about its content-type', async () => {
+    ant1.handler = () => json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    const err: any = await anthropic.messages.stream({ model: 'a1', max_tokens: 32, messages: [{ role: 'user', content: 'Hi' }] }).finalMessage().then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect(err.status).toBe(529);
+    expect(err.message).toContain('ant-first: Overloaded');
+
+    oa1.handler = () => json({ error: { message: 'Rate limit exceeded', code: 429 } });
+    const before = failures('oa-first');
+    const e2: any = await (async () => { for await (const _ of await openai.chat.completions.create({ model: 'o1', stream: true, messages: [{ role: 'user', content: 'Hi' }] })); })().then(() => null, (e) => e);
+    expect(e2).toBeInstanceOf(OpenAI.APIError);
+    expect(e2.status).toBe(429);
+    expect(e2.message).toContain('oa-first: Rate limit exceeded');
+    expect(failures('oa-first')).toBe(before + 1);
+  });
+
+  test('on the first channel: the second one answers', async () => {
+    oa1.handler = () => json({ error: { message: 'Rate limit exceeded', code: 429 } });
+    let text = '';
+    for await (const c of await openai.chat.completions.create({ model: 'o', stream: true, messages: [{ role: 'user', content: 'Hi' }] })) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe('Hello from the second channel');
+  });
+});
