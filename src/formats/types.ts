@@ -136,6 +136,11 @@ export interface TranslateContext {
    * calls are given back under the client's name. Undefined when every name went as it is.
    */
   toolNames?: Map<string, string>;
+  /**
+   * Inbound role (Chat Completions): how many `prompt_cache_breakpoint` parts became `cache_control`, so the request
+   * converter fits them to Anthropic's rules (at most 4, longer lifetimes first) only when there are some.
+   */
+  cacheBreakpoints?: number;
 }
 
 /** A request's tools prepared once for many requests (pipeline/tools-memo.ts). Shared: never mutated. */

@@ -541,6 +541,57 @@ describe('what the Anthropic upstream receives', () => {
     expect(err.error.message).toContain('top_k');
   });
 
+  // openai 7.59's explicit prompt caching (ChatCompletionContentPartText.PromptCacheBreakpoint, on text, image and
+  // file parts; prompt_cache_options on the request): OpenAI's own form of Anthropic's cache_control
+  const PDF = `data:application/pdf;base64,${Buffer.from('%PDF-1.4 tiny').toString('base64')}`;
+  const PNG = 'data:image/png;base64,iVBORw0KGgo=';
+  test('prompt_cache_breakpoint on text, image, file and tool-message parts → cache_control on those blocks ("12h" → Anthropic\'s longest, 1h); prompt_cache_options taken, not reported', async () => {
+    upstream.handler = () => json(textMessage);
+    const bp = { mode: 'explicit' } as const;
+    const { response } = await oa.chat.completions.create({
+      model: 'claude-opus-5-5',
+      prompt_cache_options: { mode: 'explicit', ttl: '30m' },
+      messages: [
+        { role: 'system', content: [{ type: 'text', text: 'A long style guide.', prompt_cache_breakpoint: { mode: 'explicit', ttl: '12h' } }] },
+        { role: 'user', content: [
+          { type: 'file', file: { file_data: PDF, filename: 'contract.pdf' }, prompt_cache_breakpoint: bp },
+          { type: 'image_url', image_url: { url: PNG } },
+          { type: 'text', text: 'What does clause 4 say?' },
+        ] },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"clause":4}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: 'Clause 4: …', prompt_cache_breakpoint: bp }] },
+        { role: 'user', content: [{ type: 'image_url', image_url: { url: PNG }, prompt_cache_breakpoint: bp }, { type: 'text', text: 'And this page?' }] },
+      ],
+      tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { clause: { type: 'number' } } } } }],
+    }).withResponse();
+    expect(response.headers.get('x-switchboard-dropped')).toBeNull();
+    const got = upstream.requests.at(-1)!.json;
+    expect(anthropicBodyProblems(got)).toEqual([]);
+    expect(JSON.stringify(got)).not.toContain('prompt_cache');
+    expect(got.system).toEqual([{ type: 'text', text: 'A long style guide.', cache_control: { type: 'ephemeral', ttl: '1h' } }]);
+    expect(got.messages[0].content[0]).toMatchObject({ type: 'document', cache_control: { type: 'ephemeral' } });
+    expect(got.messages[0].content[1].cache_control).toBeUndefined();
+    expect(got.messages[2].content[0]).toMatchObject({ type: 'tool_result', content: [{ type: 'text', text: 'Clause 4: …', cache_control: { type: 'ephemeral' } }] });
+    expect(got.messages[2].content[1]).toMatchObject({ type: 'image', cache_control: { type: 'ephemeral' } });
+  });
+
+  test('more breakpoints than Anthropic takes (4: a conversation that keeps its earlier ones; OpenAI writes the latest four), a 12h one after shorter ones: the latest four kept, the earlier ones made 1h too, which Anthropic requires', async () => {
+    upstream.handler = () => json(textMessage);
+    const turn = (text: string, ttl?: '12h'): OpenAI.ChatCompletionMessageParam[] => [
+      { role: 'user', content: [{ type: 'text', text, prompt_cache_breakpoint: ttl ? { mode: 'explicit', ttl } : { mode: 'explicit' } }] },
+      { role: 'assistant', content: `Noted: ${text}` },
+    ];
+    const { response } = await oa.chat.completions.create({
+      model: 'claude-opus-5-5',
+      messages: [...turn('one'), ...turn('two'), ...turn('three'), ...turn('four'), ...turn('five', '12h'), { role: 'user', content: [{ type: 'text', text: 'six', prompt_cache_breakpoint: { mode: 'explicit' } }] }],
+    }).withResponse();
+    expect(response.status).toBe(200);
+    const got = upstream.requests.at(-1)!.json;
+    const marks = got.messages.flatMap((m: any, i: number) => (typeof m.content === 'string' ? [] : m.content.filter((b: any) => b.cache_control).map((b: any) => [i, b.text, b.cache_control.ttl ?? '5m'])));
+    expect(marks).toEqual([[4, 'three', '1h'], [6, 'four', '1h'], [8, 'five', '1h'], [10, 'six', '5m']]);
+    expect(response.headers.get('x-switchboard-dropped')).toBe('prompt_cache_breakpoint (the 2 earliest: Anthropic takes 4)');
+  });
+
   test('response_format json_schema → output_config.format', async () => {
     upstream.handler = () => json({ ...textMessage, content: [{ type: 'text', text: '{"city":"Paris"}' }] });
     const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };

@@ -7,8 +7,8 @@
  * `n > 1`, audio in or out, `file_id`, custom tools, the legacy `functions` API) or an item in `ctx.dropped`
  * (when the answer is still what the client asked for, minus a tuning knob: penalties, `seed`, `logprobs`…).
  * Quietly ignored: fields about OpenAI's own storage, caching and dashboards (`store`, `metadata`,
- * `prompt_cache_key`, `prompt_cache_retention`, `safety_identifier` when `user` is set, `stream_options`),
- * which change nothing in the answer. A message's `name` (which tells participants apart) is dropped and noted.
+ * `prompt_cache_key`, `prompt_cache_retention`, `prompt_cache_options`, `safety_identifier` when `user` is set,
+ * `stream_options`), which change nothing in the answer. A part's `prompt_cache_breakpoint` becomes `cache_control`. A message's `name` (which tells participants apart) is dropped and noted.
  *
  * Decisions worth knowing (each is also noted where it happens):
  * - system/developer messages, wherever they are, are hoisted in order into `system` (Anthropic has one system
@@ -42,16 +42,24 @@ import { isRecord } from './response-to-hub.ts';
 // ---------------------------------------------------------------------------------------------------------------
 
 const CacheControlSchema = v.looseObject({ type: v.string() });
+/**
+ * OpenAI's explicit prompt caching (openai 7.59's `ChatCompletionContentPartText.PromptCacheBreakpoint`, on text, image
+ * and file parts; https://developers.openai.com/api/docs/guides/prompt-caching): the end of a reusable prefix, as
+ * Anthropic's `cache_control` marks one. `mode` is always `explicit`; `ttl` `30m` or `12h`. See `partCache`.
+ */
+const BreakpointSchema = v.looseObject({ ttl: v.nullish(v.string()) });
 
 const TextPartSchema = v.looseObject({
   type: v.literal('text'),
   text: v.string(),
   cache_control: v.nullish(CacheControlSchema),
+  prompt_cache_breakpoint: v.nullish(BreakpointSchema),
 });
 const ImagePartSchema = v.looseObject({
   type: v.literal('image_url'),
   image_url: v.looseObject({ url: v.string(), detail: v.nullish(v.string()) }),
   cache_control: v.nullish(CacheControlSchema),
+  prompt_cache_breakpoint: v.nullish(BreakpointSchema),
 });
 const InputAudioPartSchema = v.looseObject({
   type: v.literal('input_audio'),
@@ -61,6 +69,7 @@ const FilePartSchema = v.looseObject({
   type: v.literal('file'),
   file: v.looseObject({ file_data: v.nullish(v.string()), file_id: v.nullish(v.string()), filename: v.nullish(v.string()) }),
   cache_control: v.nullish(CacheControlSchema),
+  prompt_cache_breakpoint: v.nullish(BreakpointSchema),
 });
 const RefusalPartSchema = v.looseObject({ type: v.literal('refusal'), refusal: v.string() });
 
@@ -189,6 +198,8 @@ export const ChatCompletionCreateParamsSchema = v.looseObject({
   metadata: v.nullish(v.looseObject({})),
   prompt_cache_key: v.nullish(v.string()),
   prompt_cache_retention: v.nullish(v.string()),
+  /** The request's breakpoint defaults (`mode`, `ttl`): Anthropic caches at explicit breakpoints only, and `ttl` is `30m` alone. */
+  prompt_cache_options: v.nullish(v.looseObject({})),
 });
 
 export type ChatCompletionCreateParams = v.InferOutput<typeof ChatCompletionCreateParamsSchema>;
@@ -261,7 +272,7 @@ const POSITIVE_INTS = ['max_tokens', 'max_completion_tokens', 'n', 'top_k'] as c
 const BOOLEANS = ['stream', 'parallel_tool_calls', 'logprobs', 'store'] as const;
 const STRINGS = ['user', 'safety_identifier', 'verbosity', 'service_tier', 'prompt_cache_key', 'prompt_cache_retention'] as const;
 /** Objects the schema takes whatever their keys (`looseObject({})`). */
-const UNCHECKED_OBJECTS = ['metadata', 'audio', 'prediction', 'web_search_options'] as const;
+const UNCHECKED_OBJECTS = ['metadata', 'audio', 'prediction', 'web_search_options', 'prompt_cache_options'] as const;
 /** Fields left to valibot whenever they are set (rare, or refused anyway). */
 const NOT_PLAIN = ['functions', 'function_call', 'response_format', 'logit_bias'] as const;
 
@@ -318,7 +329,10 @@ function isPlainMessage(m: unknown): boolean {
 
 const nullishString = (x: unknown) => x == null || typeof x === 'string';
 const nullishCacheControl = (x: unknown) => x == null || (isUnchangedObject(x) && typeof x.type === 'string');
-const isTextPart = (p: unknown) => isUnchangedObject(p) && p.type === 'text' && typeof p.text === 'string' && nullishCacheControl(p.cache_control);
+const nullishBreakpoint = (x: unknown) => x == null || (isUnchangedObject(x) && nullishString(x.ttl));
+/** A part's cache marks, either form: `cache_control` (Anthropic's, which some clients send here) or OpenAI's own. */
+const nullishCaches = (p: Record<string, unknown>) => nullishCacheControl(p.cache_control) && nullishBreakpoint(p.prompt_cache_breakpoint);
+const isTextPart = (p: unknown) => isUnchangedObject(p) && p.type === 'text' && typeof p.text === 'string' && nullishCaches(p);
 const isTextContent = (c: unknown) => typeof c === 'string' || (Array.isArray(c) && c.every(isTextPart));
 
 function isUserPart(p: unknown): boolean {
@@ -327,7 +341,7 @@ function isUserPart(p: unknown): boolean {
     case 'text': return isTextPart(p);
     case 'image_url': {
       const i = p.image_url;
-      return isUnchangedObject(i) && typeof i.url === 'string' && nullishString(i.detail) && nullishCacheControl(p.cache_control);
+      return isUnchangedObject(i) && typeof i.url === 'string' && nullishString(i.detail) && nullishCaches(p);
     }
     case 'input_audio': {
       const a = p.input_audio;
@@ -335,7 +349,7 @@ function isUserPart(p: unknown): boolean {
     }
     case 'file': {
       const f = p.file;
-      return isUnchangedObject(f) && nullishString(f.file_data) && nullishString(f.file_id) && nullishString(f.filename) && nullishCacheControl(p.cache_control);
+      return isUnchangedObject(f) && nullishString(f.file_data) && nullishString(f.file_id) && nullishString(f.filename) && nullishCaches(p);
     }
     default: return false;
   }
@@ -450,6 +464,7 @@ export function chatRequestToHub(body: unknown, ctx: TranslateContext, opts: Cha
   const userId = req.user ?? req.safety_identifier;
   if (userId) hub.metadata = { user_id: fitUser(userId, USER_ID_MAX_LENGTH) };
   applyReasoning(req.reasoning_effort, hub, opts.thinkingStyle(ctx.upstreamModel), ctx);
+  if (ctx.cacheBreakpoints) fitBreakpoints(hub, ctx);
   noteDropped(req, ctx);
   return hub;
 }
@@ -528,6 +543,21 @@ function asBlocks(content: string | Block[]): Block[] {
   return content === '' ? [] : [{ type: 'text', text: content }];
 }
 
+/**
+ * A part's cache mark as Anthropic's `cache_control`: the part's own `cache_control` as it is, else its
+ * `prompt_cache_breakpoint` as an ephemeral one, counted (`fitBreakpoints` then holds them to Anthropic's rules).
+ * OpenAI's lifetimes are minimums, `30m` (the default) or `12h`; Anthropic keeps an entry 5 minutes, or 1 hour at twice
+ * the write price, each read renewing it (https://platform.claude.com/docs/en/build-with-claude/prompt-caching). `12h`
+ * becomes 1 hour, the longest there is; `30m` and none the 5 minutes, which an agent's next turn renews: a prefix
+ * unused for longer is written again.
+ */
+function partCache(part: { cache_control?: { type: string } | null; prompt_cache_breakpoint?: { ttl?: string | null } | null }, ctx: TranslateContext): { type: string; ttl?: string } | null | undefined {
+  const breakpoint = part.prompt_cache_breakpoint;
+  if (part.cache_control || breakpoint == null) return part.cache_control;
+  ctx.cacheBreakpoints = (ctx.cacheBreakpoints ?? 0) + 1;
+  return breakpoint.ttl === '12h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' };
+}
+
 function textBlock(text: string, cacheControl?: { type: string } | null): TextBlockParam {
   const block: TextBlockParam = { type: 'text', text };
   if (cacheControl) block.cache_control = cacheControl as TextBlockParam['cache_control'];
@@ -561,7 +591,7 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
       case 'system':
       case 'developer':
         if (typeof msg.content === 'string') { if (!isBlank(msg.content)) system.push(textBlock(msg.content)); }
-        else for (const part of msg.content) if (!isBlank(part.text)) system.push(textBlock(part.text, part.cache_control));
+        else for (const part of msg.content) if (!isBlank(part.text)) system.push(textBlock(part.text, partCache(part, ctx)));
         break;
       case 'user': {
         if (typeof msg.content === 'string') { turns.push('user', msg.content); break; }
@@ -579,7 +609,7 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
         if (typeof msg.content === 'string') { if (!isBlank(msg.content)) blocks.push(textBlock(msg.content)); }
         else for (const part of msg.content ?? []) {
           const text = part.type === 'text' ? part.text : part.refusal;
-          if (!isBlank(text)) blocks.push(part.type === 'text' ? textBlock(text, part.cache_control) : textBlock(text));
+          if (!isBlank(text)) blocks.push(part.type === 'text' ? textBlock(text, partCache(part, ctx)) : textBlock(text));
         }
         if (msg.refusal && !isBlank(msg.refusal)) blocks.push(textBlock(msg.refusal));
         if (msg.content == null && !msg.refusal && !msg.tool_calls?.length && !msg.function_call) {
@@ -610,7 +640,7 @@ function convertMessages(input: ChatMessage[], system: TextBlockParam[], ctx: Tr
         }
         calls.unanswered = calls.unanswered.filter((id) => id !== msg.tool_call_id);
         const result: ToolResultBlockParam = { type: 'tool_result', tool_use_id: toolIds.map(msg.tool_call_id) };
-        const content = typeof msg.content === 'string' ? msg.content : msg.content.filter((p) => p.text).map((p) => textBlock(p.text, p.cache_control));
+        const content = typeof msg.content === 'string' ? msg.content : msg.content.filter((p) => p.text).map((p) => textBlock(p.text, partCache(p, ctx)));
         if (content.length) result.content = content;
         turns.push('user', [result]);
         break;
@@ -684,18 +714,19 @@ function imageMediaType(mediaType: string, at: string): string {
 function userPart(part: UserPart, at: string, ctx: TranslateContext): Block[] {
   switch (part.type) {
     case 'text':
-      return part.text ? [textBlock(part.text, part.cache_control)] : [];
+      return part.text ? [textBlock(part.text, partCache(part, ctx))] : [];
     case 'image_url': {
       const { url, detail } = part.image_url;
       if (detail && detail !== 'auto') note(ctx, 'image_url.detail');
       const image: ImageBlockParam = { type: 'image', source: imageSource(url, `${at}.image_url.url`) };
-      if (part.cache_control) image.cache_control = part.cache_control as ImageBlockParam['cache_control'];
+      const cache = partCache(part, ctx);
+      if (cache) image.cache_control = cache as ImageBlockParam['cache_control'];
       return [image];
     }
     case 'input_audio':
       throw invalidRequest('Audio input (input_audio) is not supported by this model', at);
     case 'file':
-      return [fileBlock(part, at)];
+      return [fileBlock(part, at, ctx)];
   }
 }
 
@@ -715,7 +746,7 @@ const EXTENSION_TYPES: Record<string, string> = {
 };
 
 /** `file` parts: PDFs → base64 document, text → plain-text document, images → image block. */
-function fileBlock(part: v.InferOutput<typeof FilePartSchema>, at: string): Block {
+function fileBlock(part: v.InferOutput<typeof FilePartSchema>, at: string, ctx: TranslateContext): Block {
   const { file_data: fileData, file_id: fileId, filename } = part.file;
   if (!fileData) {
     if (fileId) throw invalidRequest('file_id refers to OpenAI file storage, which this gateway cannot read; send file_data', `${at}.file.file_id`);
@@ -727,7 +758,8 @@ function fileBlock(part: v.InferOutput<typeof FilePartSchema>, at: string): Bloc
   const mediaType = parsed?.mediaType ?? EXTENSION_TYPES[filename?.split('.').pop()?.toLowerCase() ?? ''];
   if (!mediaType) throw invalidRequest('Cannot tell the file type: send a data URL (data:application/pdf;base64,…) or a filename with an extension', dataAt);
   const data = parsed?.data ?? fileData;
-  const cache = part.cache_control ? { cache_control: part.cache_control as DocumentBlockParam['cache_control'] } : {};
+  const cacheControl = partCache(part, ctx);
+  const cache = cacheControl ? { cache_control: cacheControl as DocumentBlockParam['cache_control'] } : {};
 
   if (mediaType === 'application/pdf') {
     return { type: 'document', source: { type: 'base64', media_type: mediaType, data }, ...(filename ? { title: filename } : {}), ...cache };
@@ -746,6 +778,34 @@ function fileBlock(part: v.InferOutput<typeof FilePartSchema>, at: string): Bloc
     return { type: 'image', source: { type: 'base64', media_type: imageMediaType(mediaType, dataAt), data }, ...cache };
   }
   throw invalidRequest(`Unsupported file type ${mediaType}: expected a PDF, plain text or an image`, dataAt);
+}
+
+/** Anthropic's limit on cache_control marks in one request ("A maximum of 4 blocks with cache_control may be provided"). */
+const MAX_CACHE_MARKS = 4;
+
+/**
+ * Cache marks held to Anthropic's rules, in the order it reads them (tools, system, messages; a tool result before its
+ * content): at most 4, where OpenAI takes as many as a conversation keeps and writes the latest four, so the latest
+ * four are kept (the rest reported); and no 1-hour mark after a 5-minute one, which Anthropic refuses, so the marks
+ * before a 1-hour one are made 1 hour too (a prefix of the prefix kept as long). Only for requests with breakpoints.
+ */
+function fitBreakpoints(hub: MessageCreateParams, ctx: TranslateContext): void {
+  const marked: Array<{ cache_control?: { type: string; ttl?: string } | null }> = [];
+  const visit = (b: Record<string, unknown>) => {
+    if (b.cache_control) marked.push(b);
+    if (b.type === 'tool_result' && Array.isArray(b.content)) for (const c of b.content) visit(c);
+  };
+  for (const t of hub.tools ?? []) visit(t as Record<string, unknown>);
+  if (Array.isArray(hub.system)) for (const b of hub.system) visit(b);
+  for (const m of hub.messages) if (typeof m.content !== 'string') for (const b of m.content) visit(b as Record<string, unknown>);
+  const over = marked.length - MAX_CACHE_MARKS;
+  if (over > 0) {
+    for (const b of marked.splice(0, over)) delete b.cache_control;
+    note(ctx, `prompt_cache_breakpoint (the ${over} earliest: Anthropic takes ${MAX_CACHE_MARKS})`);
+  }
+  let lastLong = -1;
+  marked.forEach((b, i) => { if (b.cache_control?.ttl === '1h') lastLong = i; });
+  for (let i = 0; i < lastLong; i++) marked[i]!.cache_control = { ...marked[i]!.cache_control!, ttl: '1h' };
 }
 
 // ---- parameters ---------------------------------------------------------------------------------------------

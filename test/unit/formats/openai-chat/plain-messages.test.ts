@@ -15,8 +15,8 @@ const conversation = () => [
   { role: 'system', content: 'You are Codex.', name: null },
   { role: 'developer', content: [{ type: 'text', text: 'sandbox: workspace-write', cache_control: { type: 'ephemeral' } }] },
   { role: 'user', content: [
-    { type: 'text', text: 'fix the test' },
-    { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'high' } },
+    { type: 'text', text: 'fix the test', prompt_cache_breakpoint: { mode: 'explicit', ttl: '12h' } },
+    { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'high' }, prompt_cache_breakpoint: { mode: 'explicit' } },
     { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } },
     { type: 'file', file: { file_data: 'data:application/pdf;base64,AAAA', filename: 'a.pdf' } },
   ], name: 'dev' },
@@ -51,6 +51,7 @@ describe('arePlainMessages', () => {
       (m) => (m[3].tool_calls[1].custom.input = {}), (m) => (m[4].tool_call_id = null), (m) => delete m[7].content,
       (m) => (m[6].content[1].type = 'audio'), (m) => (m[6].audio = []), (m) => (m[6].function_call = { name: 'f' }),
       (m) => (m[0] = { ...m[0], ...JSON.parse('{"__proto__":{"a":1}}') }), (m) => (m[1].content[0].cache_control = { type: 1 }),
+      (m) => (m[2].content[0].prompt_cache_breakpoint = { ttl: 12 }), (m) => (m[2].content[1].prompt_cache_breakpoint = 'explicit'),
     ];
     for (const breakIt of cases) {
       const m = conversation() as any[];
@@ -70,7 +71,7 @@ describe('arePlainMessages', () => {
       const walk = (o: any, depth: number) => {
         if (!o || typeof o !== 'object' || depth > 4) return;
         for (const k of Object.keys(o)) { out.push([o, k]); walk(o[k], depth + 1); }
-        if (!Array.isArray(o)) for (const k of ['name', 'content', 'cache_control', 'type', 'refusal']) out.push([o, k]);
+        if (!Array.isArray(o)) for (const k of ['name', 'content', 'cache_control', 'prompt_cache_breakpoint', 'type', 'refusal']) out.push([o, k]);
       };
       walk(m, 0);
       return out;
@@ -100,7 +101,7 @@ const request = (): Record<string, any> => ({
   tool_choice: { type: 'function', function: { name: 'shell' } }, parallel_tool_calls: false, reasoning_effort: 'high',
   user: 'u', safety_identifier: 's', logprobs: false, top_logprobs: 0, presence_penalty: -2, frequency_penalty: 2, seed: -7,
   modalities: ['text'], audio: { voice: 'x' }, prediction: { type: 'content' }, verbosity: 'low', service_tier: 'auto',
-  web_search_options: {}, store: false, metadata: { a: 'b' }, prompt_cache_key: 'k', prompt_cache_retention: '24h',
+  web_search_options: {}, store: false, metadata: { a: 'b' }, prompt_cache_key: 'k', prompt_cache_retention: '24h', prompt_cache_options: { mode: 'explicit', ttl: '30m' },
   functions: null, function_call: null, response_format: null, logit_bias: null, unknown_field: { kept: [1] },
 });
 /** Set to a value the schema accepts, they make the whole-request check leave the body to valibot. */
