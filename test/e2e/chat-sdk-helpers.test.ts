@@ -269,6 +269,18 @@ describe('knobs with no Anthropic form: answered, and named in x-switchboard-dro
     expect(response.headers.get('x-switchboard-dropped')).toBe('stop (whitespace-only sequences), logprobs, top_logprobs, seed');
     expect(upstream.requests.at(-1)!.json).toMatchObject({ max_tokens: 50, stop_sequences: ['END'] });
   });
+
+  test('moderation that only scores (openai 7.59): answered without the scores (completion.moderation absent, which the SDK types allow), named; moderation: null is nothing to name', async () => {
+    upstream.handler = answering(() => message([{ type: 'text', text: 'ok' }], 'end_turn'));
+    const scored = await oa.chat.completions.create({
+      model: 'claude-opus-5-5', messages: hi, moderation: { model: 'omni-moderation-latest', policy: { input: { mode: 'score' }, output: { mode: 'score' } } },
+    }).withResponse();
+    expect(scored.data.moderation).toBeUndefined();
+    expect(scored.response.headers.get('x-switchboard-dropped')).toBe('moderation (no moderation scores: Anthropic runs none)');
+    expect(upstream.requests.at(-1)!.json.moderation).toBeUndefined();
+    const none = await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi, moderation: null }).withResponse();
+    expect(none.response.headers.get('x-switchboard-dropped')).toBeNull();
+  });
 });
 
 describe('the end of a stream, as the installed openai SDK reads it', () => {

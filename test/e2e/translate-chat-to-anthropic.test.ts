@@ -619,6 +619,10 @@ describe('errors in the OpenAI envelope', () => {
     ['a file_id', { model: 'claude-opus-5-5', messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }] }] }, 'messages.0.content.0.file.file_id'],
     ['audio output', { model: 'claude-opus-5-5', messages: hi, modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'mp3' } }, 'modalities'],
     ['web_search_options', { model: 'claude-opus-5-5', messages: hi, web_search_options: {} }, 'web_search_options'],
+    // moderation that blocks (openai 7.59's `moderation.policy`): Anthropic runs none, and the unmoderated answer the
+    // client's users would get is not the one asked for; scores alone are a report the answer goes without (below)
+    ['moderation blocking the input', { model: 'claude-opus-5-5', messages: hi, moderation: { model: 'omni-moderation-latest', policy: { input: { mode: 'block' } } } }, 'moderation.policy.input.mode'],
+    ['moderation blocking the output', { model: 'claude-opus-5-5', messages: hi, moderation: { model: 'omni-moderation-latest', policy: { input: { mode: 'score' }, output: { mode: 'block' } } } }, 'moderation.policy.output.mode'],
     ['a custom tool', { model: 'claude-opus-5-5', messages: hi, tools: [fnTool('f'), { type: 'custom', custom: { name: 'grammar' } }] }, 'tools.1'],
     ['legacy functions', { model: 'claude-opus-5-5', messages: hi, functions: [{ name: 'f', parameters: {} }] }, 'functions'],
     ['legacy function_call', { model: 'claude-opus-5-5', messages: hi, function_call: 'auto' }, 'function_call'],

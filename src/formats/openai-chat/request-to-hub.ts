@@ -4,7 +4,7 @@
  * → the hub (an Anthropic Messages request). Pure.
  *
  * What does not carry across is either a 400 naming the field (when answering anyway would mislead the client:
- * `n > 1`, audio in or out, `file_id`, custom tools, the legacy `functions` API) or an item in `ctx.dropped`
+ * `n > 1`, audio in or out, `file_id`, custom tools, the legacy `functions` API, moderation that blocks) or an item in `ctx.dropped`
  * (when the answer is still what the client asked for, minus a tuning knob: penalties, `seed`, `logprobs`…).
  * Quietly ignored: fields about OpenAI's own storage, caching and dashboards (`store`, `metadata`,
  * `prompt_cache_key`, `prompt_cache_retention`, `prompt_cache_options`, `safety_identifier` when `user` is set,
@@ -200,6 +200,8 @@ export const ChatCompletionCreateParamsSchema = v.looseObject({
   prompt_cache_retention: v.nullish(v.string()),
   /** The request's breakpoint defaults (`mode`, `ttl`): Anthropic caches at explicit breakpoints only, and `ttl` is `30m` alone. */
   prompt_cache_options: v.nullish(v.looseObject({})),
+  /** openai 7.59: `{model, policy: {input: {mode}, output: {mode}}}`, `mode` `score` or `block`. See `rejectUnsupported`. */
+  moderation: v.nullish(v.looseObject({})),
 });
 
 export type ChatCompletionCreateParams = v.InferOutput<typeof ChatCompletionCreateParamsSchema>;
@@ -272,7 +274,7 @@ const POSITIVE_INTS = ['max_tokens', 'max_completion_tokens', 'n', 'top_k'] as c
 const BOOLEANS = ['stream', 'parallel_tool_calls', 'logprobs', 'store'] as const;
 const STRINGS = ['user', 'safety_identifier', 'verbosity', 'service_tier', 'prompt_cache_key', 'prompt_cache_retention'] as const;
 /** Objects the schema takes whatever their keys (`looseObject({})`). */
-const UNCHECKED_OBJECTS = ['metadata', 'audio', 'prediction', 'web_search_options', 'prompt_cache_options'] as const;
+const UNCHECKED_OBJECTS = ['metadata', 'audio', 'prediction', 'web_search_options', 'prompt_cache_options', 'moderation'] as const;
 /** Fields left to valibot whenever they are set (rare, or refused anyway). */
 const NOT_PLAIN = ['functions', 'function_call', 'response_format', 'logit_bias'] as const;
 
@@ -482,6 +484,14 @@ function rejectUnsupported(req: ChatCompletionCreateParams): void {
   if (req.functions != null) throw invalidRequest('The deprecated `functions` parameter is not supported; use `tools`', 'functions');
   if (req.function_call != null) throw invalidRequest('The deprecated `function_call` parameter is not supported; use `tool_choice`', 'function_call');
   if (req.web_search_options != null) throw invalidRequest('Web search options are not supported with this model', 'web_search_options');
+  // moderation that blocks flagged input or output: Anthropic runs none, so the client's users would get what it asked
+  // to have blocked (scores alone are only missing from the answer: noteDropped)
+  const policy = req.moderation?.policy;
+  for (const side of ['input', 'output'] as const) {
+    if (isRecord(policy) && isRecord(policy[side]) && policy[side].mode === 'block') {
+      throw invalidRequest('Moderation is not run for this model (Anthropic has none): nothing would be blocked; send the request without `moderation`', `moderation.policy.${side}.mode`);
+    }
+  }
   req.tools?.forEach((tool, i) => {
     if (tool.type === 'custom') throw invalidRequest('Custom (free-form) tools are not supported; use function tools', `tools.${i}`);
   });
@@ -1098,5 +1108,6 @@ function noteDropped(req: ChatCompletionCreateParams, ctx: TranslateContext): vo
   if (req.prediction != null) note(ctx, 'prediction');
   if (req.audio != null) note(ctx, 'audio');
   if (req.service_tier != null && req.service_tier !== 'auto' && req.service_tier !== 'default') note(ctx, 'service_tier');
+  if (req.moderation != null) note(ctx, 'moderation (no moderation scores: Anthropic runs none)');
   for (const key of Object.keys(req)) if (!Object.hasOwn(ChatCompletionCreateParamsSchema.entries, key)) note(ctx, key);
 }

@@ -101,7 +101,7 @@ const request = (): Record<string, any> => ({
   tool_choice: { type: 'function', function: { name: 'shell' } }, parallel_tool_calls: false, reasoning_effort: 'high',
   user: 'u', safety_identifier: 's', logprobs: false, top_logprobs: 0, presence_penalty: -2, frequency_penalty: 2, seed: -7,
   modalities: ['text'], audio: { voice: 'x' }, prediction: { type: 'content' }, verbosity: 'low', service_tier: 'auto',
-  web_search_options: {}, store: false, metadata: { a: 'b' }, prompt_cache_key: 'k', prompt_cache_retention: '24h', prompt_cache_options: { mode: 'explicit', ttl: '30m' },
+  web_search_options: {}, store: false, metadata: { a: 'b' }, prompt_cache_key: 'k', prompt_cache_retention: '24h', prompt_cache_options: { mode: 'explicit', ttl: '30m' }, moderation: { model: 'omni-moderation-latest', policy: { input: { mode: 'score' } } },
   functions: null, function_call: null, response_format: null, logit_bias: null, unknown_field: { kept: [1] },
 });
 /** Set to a value the schema accepts, they make the whole-request check leave the body to valibot. */
