@@ -11,6 +11,7 @@ import { startMockUpstream, json, type MockUpstream, type RecordedRequest } from
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 import { mistralRefusal } from '../helpers/mistral-rules.ts';
+import { xaiRefusal } from '../helpers/xai-rules.ts';
 import { claudeCodeBody } from '../helpers/claude-code.ts';
 
 const KEY = 'sk-gw-provider-rules-1';
@@ -32,6 +33,8 @@ const RULES: Record<string, Rule> = {
   },
   // Mistral: the checks of mistral-common's request validator (message order, last role, tool-call ids and answers)
   mistral: mistralRefusal,
+  // xAI: reasoning_effort only where a model takes it, and only its levels (test/helpers/xai-rules.ts)
+  xai: xaiRefusal,
   // Azure OpenAI: a reasoning deployment is served on recent api-versions only (o3-mini, o1: 2024-12-01-preview or later;
   // o3, o4-mini, codex-mini: 2025-04-01-preview, MicrosoftDocs/azure-ai-docs articles/ai-foundry/openai/how-to/reasoning.md,
   // "API & feature support"); an older one is refused, in Azure's words (Azure-Samples/azure-search-openai-demo#2496)
@@ -46,6 +49,7 @@ const RECORDED: Record<string, string> = {
   openai: 'openai-chat/response-o3-mini-reasoning-tokens.json',
   mistral: 'openai-chat/response-text.json',
   azure: 'openai-chat/response-o3-mini-reasoning-tokens.json',
+  xai: 'openai-chat/response-text.json',
 };
 
 /**
@@ -77,6 +81,7 @@ beforeAll(() => {
     channels: [
       { name: 'mistral', type: 'openai', provider: 'mistral', base_url: `${upstream.url}/mistral`, api_key: 'sk-up', models: { 'claude-opus-5-5': 'mistral-large-latest' } },
       { name: 'openai', type: 'openai', provider: 'openai', base_url: `${upstream.url}/openai`, api_key: 'sk-up', models: { 'claude-sonnet-5-5': 'o3', 'claude-haiku-5-5': 'gpt-4.1-mini' } },
+      { name: 'xai', type: 'openai', provider: 'xai', base_url: `${upstream.url}/xai`, api_key: 'sk-up', models: { 'claude-sonnet-4-6': 'grok-4.3', 'claude-haiku-4-6': 'grok-4.20-0309-reasoning' } },
       { name: 'azure', type: 'openai', provider: 'azure', base_url: `${upstream.url}/azure/openai/deployments/{model}`, api_key: 'sk-up', models: { 'claude-opus-4-1': 'my-o3-mini' } },
     ],
   });
@@ -108,6 +113,26 @@ describe('Azure OpenAI', () => {
     const sent = upstream.requests.at(-1)!;
     expect(sent.path).toBe('/azure/openai/deployments/my-o3-mini/chat/completions');
     expect(sent.json).toMatchObject({ model: 'my-o3-mini', max_completion_tokens: 16000, reasoning_effort: 'medium' });
+  });
+});
+
+describe('xAI', () => {
+  // Claude Code asks for thinking on nearly every request (adaptive, with its effort)
+  const ask = (model: string) => client.messages.create({
+    model, max_tokens: 16000, thinking: { type: 'adaptive' }, output_config: { effort: 'high' }, messages: [{ role: 'user', content: 'hi' }],
+  } as Anthropic.MessageCreateParamsNonStreaming);
+
+  test('grok-4.3, the model xAI serves today (retired slugs redirect to it), gets the effort the client asked for', async () => {
+    const res = await ask('claude-sonnet-4-6');
+    expect(res.content.some((b) => b.type === 'text')).toBe(true);
+    expect(upstream.requests.at(-1)!.json).toMatchObject({ model: 'grok-4.3', reasoning_effort: 'high' });
+  });
+
+  test('grok-4.20, which refuses reasoning_effort, gets none and answers', async () => {
+    const res = await ask('claude-haiku-4-6').withResponse();
+    expect(res.data.content.some((b) => b.type === 'text')).toBe(true);
+    expect(upstream.requests.at(-1)!.json.reasoning_effort).toBeUndefined();
+    expect(res.response.headers.get('x-switchboard-dropped')).toContain('thinking (grok-4.20-0309-reasoning has no reasoning control)');
   });
 });
 

@@ -7,7 +7,7 @@
  *
  * Two settings are per model rather than per provider, so a preset picks the common case:
  * - `reasoning`: providers that take `reasoning_effort` reject it on models without reasoning
- *   (OpenAI gpt-4.1, Groq llama, xAI grok-4): set `quirks.reasoning: none` on channels serving those;
+ *   (OpenAI gpt-4.1, Groq llama, xAI grok-4.20): set `quirks.reasoning: none` on channels serving those;
  * - `max_output_tokens`: only set where the provider publishes per-model ceilings.
  */
 import { DEFAULT_CHAT_QUIRKS, type ChatQuirks, type ChatQuirksConfig } from '../../formats/openai-chat/quirks.ts';
@@ -103,9 +103,15 @@ export const PRESETS = {
     user_after_tool: 'fold',
   },
   xai: {
-    // grok-3-mini takes only low|high (https://docs.x.ai/docs/guides/reasoning); grok-4 reasons always and rejects the field
+    // grok-4.3, the model xAI serves today (the grok-4-0709, grok-4-fast, grok-4-1-fast, grok-code-fast-1 and grok-3 slugs
+    // retired on 2026-05-15 redirect to it at low effort, https://docs.x.ai/developers/migration/may-15-retirement), takes
+    // reasoning_effort none|low|medium|high, "low" when none is sent
+    // (https://docs.x.ai/developers/model-capabilities/text/reasoning); grok-3-mini takes only low|high
+    // (https://docs.x.ai/docs/guides/reasoning): the levels both take. grok-4.20 (reasoning and non-reasoning) reasons
+    // without a knob and refuses the field, "Model grok-4.20-0309-reasoning does not support parameter reasoningEffort"
+    // (vercel/ai @ai-sdk/xai@4.0.8), as grok-4 did
     reasoning_efforts: ['low', 'high'],
-    reasoning_models: ['grok-3-mini*'],
+    reasoning_models: ['grok-3-mini*', 'grok-4.3*'],
   },
   gemini: {
     // function declarations take an OpenAPI subset: $schema, additionalProperties, const, $ref… are 400s

@@ -70,7 +70,7 @@ describe('presets', () => {
     ['openrouter', 'reasoning_details', 'keep'],
     ['groq', 'reasoning_models', ['openai/gpt-oss*', 'gpt-oss*']],
     ['mistral', 'reasoning', 'none'],
-    ['xai', 'reasoning_models', ['grok-3-mini*']],
+    ['xai', 'reasoning_models', ['grok-3-mini*', 'grok-4.3*']],
     ['gemini', 'user_max_length', 0],
     ['gemini', 'thought_signatures', 'keep'],
     ['zai', 'reasoning_efforts', []],

@@ -20,6 +20,8 @@ describe('reasoning only for models that take it', () => {
     ['groq', 'llama-3.3-70b-versatile', undefined],
     ['groq', 'openai/gpt-oss-120b', 'medium'],
     ['xai', 'grok-4', undefined],
+    ['xai', 'grok-4.20-0309-reasoning', undefined],
+    ['xai', 'grok-4.3', 'low'], // the levels grok-3-mini takes too: medium capped to low
     ['xai', 'grok-3-mini', 'low'], // medium is not offered: capped to the highest level below it
   ])('%s %s → reasoning_effort %p', (provider, model, effort) => {
     const c = ctx(model);
