@@ -54,7 +54,10 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     idleMs: channel.config.stream_idle_timeout_ms,
     client: x.req.signal,
     onChunk: generated ? (chunk) => { sniffer.push(chunk); generated.push(chunk); } : (chunk) => sniffer.push(chunk),
-    errorTail: (err) => (isSse ? encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : null),
+    // a stream's failure is told in an error event; a JSON answer's has no place to go but the connection, which is
+    // cut (without its last chunk): a clean end would hand the client half a body as the whole answer (RFC 9112 §7.1:
+    // a chunked body without its last chunk is incomplete; oven-sh/bun#36477). Bun prints the error on stderr.
+    errorTail: isSse ? (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : undefined,
     // the format's last event, as an event of its own (a quote of it in a text is none), after the answer's stop reason
     // was read, or an error event that ends the stream, once the tap saw one: the relay ends there, whether or not the
     // upstream closes its body (Claude Code waited out the idle timeout after an overloaded_error)
