@@ -162,7 +162,7 @@ describe('an upstream that fails before the answer begins: the next channel answ
       }
       // every connection to the faulty upstream was let go (a held one cut at the channel's timeout)
       await until(() => fault.state.open === 0, 5000);
-    });
+    }, 30_000);
   }
 });
 
@@ -198,7 +198,7 @@ describe('an upstream whose body breaks off after its first bytes', () => {
         }
       }
       await until(() => fault.state.open === 0, 5000);
-    });
+    }, 30_000);
   }
 });
 
@@ -219,14 +219,16 @@ describe('an upstream answer that is odd but whole: served, on the one channel',
         expect(lines.map((l) => [l.status, l.outcome, l.attempts])).toEqual([[200, 'ok', 1]]);
       }
       await until(() => fault.state.open === 0, 5000);
-    });
+    }, 30_000);
   }
 });
 
 describe('repeated faults leave nothing behind', () => {
   test('200 broken answers and 200 clients that leave mid-stream: no upstream socket left open, nothing in flight, one log line each', async () => {
     const before = gw.requestLogs().length;
-    fault.state.fault = 'chunk-cut-close';
+    // (a Content-Length the body falls short of: a JSON answer falls back, a stream ends in an error event; the chunked
+    // cut, which cuts a relayed JSON answer's client connection, has Bun print a stack on stderr each time: above)
+    fault.state.fault = 'length-short-close';
     for (let i = 0; i < 200; i++) {
       const m = MODES[i % 4]!;
       const res = await post(m.path, m.type, i % 8 < 4);
@@ -246,11 +248,10 @@ describe('repeated faults leave nothing behind', () => {
     await until(() => gw.requestLogs().length - before === 400 && gw.deps.state.inflight === 0 && fault.state.open === 0, 10_000);
     const outcomes: Record<string, number> = {};
     for (const l of gw.requestLogs().slice(before)) outcomes[l.outcome] = (outcomes[l.outcome] ?? 0) + 1;
-    // the translated answers not streamed are read whole, so they fell back: ok
-    expect(outcomes).toEqual({ error: 150, ok: 50, cancelled: 200 });
+    expect(outcomes).toEqual({ error: 100, ok: 100, cancelled: 200 });
     // and the gateway still serves
     expect((await exchange('/v1/messages', 'refused', false)).status).toBe(200);
-  });
+  }, 60_000);
 });
 
 describe('clients that misbehave', () => {
@@ -281,6 +282,38 @@ describe('clients that misbehave', () => {
     parts.push(b.slice(10));
     const out = await raw(parts);
     expect([out.how, out.statuses]).toEqual(['closed', [200]]);
+  });
+});
+
+describe('a request body at server.max_body_bytes', () => {
+  test('chunked, without Content-Length: exactly the limit is served, one byte over is 413, each in its own envelope and one log line', async () => {
+    const limit = 1000;
+    const g = startGateway({ keys: [{ key: KEY, name: 'faults' }], server: { max_body_bytes: limit }, channels: [{ name: 'ga', type: 'anthropic', base_url: good.url, api_key: 'k', models: ['ant'] }] });
+    try {
+      for (const path of ['/v1/messages', '/v1/chat/completions']) for (const size of [limit, limit + 1]) {
+        const base = body('ant', false);
+        const text = base.replace('"hi"', `"hi${' '.repeat(size - base.length)}"`);
+        expect(text.length).toBe(size);
+        const bytes = new TextEncoder().encode(text);
+        // a stream body: fetch sends it chunked, with no Content-Length
+        const stream = new ReadableStream({ start(c) { c.enqueue(bytes.subarray(0, 400)); c.enqueue(bytes.subarray(400)); c.close(); } });
+        const before = g.requestLogs().length;
+        const n = good.requests.length;
+        const res = await fetch(`${g.url}${path}`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit);
+        const answer = await res.json() as any;
+        await until(() => g.requestLogs().length > before, 5000);
+        if (size === limit) {
+          expect([path, res.status, good.requests.length - n]).toEqual([path, 200, 1]);
+          expect(good.requests.at(-1)!.json.messages[0].content.length).toBe(2 + size - base.length);
+        } else {
+          expect([path, res.status, good.requests.length - n]).toEqual([path, 413, 0]);
+          expect(path === '/v1/messages' ? answer.error.type : answer.error.code).toBe('request_too_large');
+        }
+        expect(g.requestLogs().slice(before).map((l) => l.status)).toEqual([res.status]);
+      }
+    } finally {
+      await g.stop();
+    }
   });
 });
 
