@@ -63,8 +63,11 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // is claimed by the attempt that makes it, not by a request that never gets to it)
     const gated = tried.length > 1 && tried.some((r) => !deps.breaker.isOpen(r.channel.name));
     let lastError: GatewayError | undefined;
-    // the first refusal of a translation that could not carry the request (below)
+    // the first refusal of a translation that could not carry the request (below), and its candidate
     let untranslatable: GatewayError | undefined;
+    let refusedBy: Route | undefined;
+    // the candidate of the last attempt that called its upstream: the one the log line names, a refusal's aside
+    let sent: Route | undefined;
     // the output ceiling a provider named when it refused this request's max_tokens: its retry, once per channel
     // (pipeline/output-ceilings.ts)
     let refused: { route: Route; ceiling: number } | null = null;
@@ -129,12 +132,19 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
           // the provider takes) may be one another candidate takes as it is (a Messages request on an anthropic
           // channel): the next one; the refusal is the answer when no candidate answers (untranslatable, below)
           if (!(err instanceof GatewayError) || err.status !== 400) throw err;
-          untranslatable ??= err;
+          if (!untranslatable) { untranslatable = err; refusedBy = route; }
+          // no upstream attempt was made: the log line names the attempt before, whose failure may be the answer, or
+          // the first refusal when nothing was sent
+          const named = sent ?? refusedBy!;
+          log.entry.attempts = --attempts;
+          log.entry.channel = named.channel.name;
+          log.entry.upstream_model = named.upstreamModel;
           continue;
         }
         if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
       }
 
+      sent = route;
       // one controller per attempt: the client going away, the first-byte timeout and a failed relay all abort it
       const upstream = new AbortController();
       const guard = watch(new AttemptWatch(upstream, req.signal, channel.name, channel.config.timeout_ms));

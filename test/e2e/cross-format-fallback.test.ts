@@ -176,6 +176,13 @@ describe('a Messages request the openai channel\'s translation refuses (a web se
       expect([claudeUp.requests.length, gptUp.requests.length]).toEqual([1, 0]);
     });
 
+    test(`${name}: the log line names the channel whose failure is the answer, and the one upstream call made`, async () => {
+      claudeUp.handler = overloaded;
+      const before = claudeFirst.requestLogs().length;
+      await anthropic(claudeFirst).messages.create({ model: 'm', max_tokens: 64, ...params }).then(() => null, (e) => e);
+      expect(await lastLog(claudeFirst, before + 1)).toMatchObject({ channel: 'claude', upstream_model: 'claude-sonnet-4-5', attempts: 1, status: 529, outcome: 'error' });
+    });
+
     test(`${name}: the openai channel first cannot carry it, the anthropic channel after it answers`, async () => {
       claudeUp.handler = () => json({ id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'From Claude.' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 9, output_tokens: 3 } });
       gptUp.handler = () => json(chatAnswer);
@@ -183,7 +190,7 @@ describe('a Messages request the openai channel\'s translation refuses (a web se
       const msg = await anthropic(gptFirst).messages.create({ model: 'm', max_tokens: 64, ...params });
       expect(msg.content).toEqual([{ type: 'text', text: 'From Claude.' }] as any);
       expect([claudeUp.requests.length, gptUp.requests.length]).toEqual([1, 0]);
-      expect(await lastLog(gptFirst, before + 1)).toMatchObject({ channel: 'claude', status: 200, outcome: 'ok' });
+      expect(await lastLog(gptFirst, before + 1)).toMatchObject({ channel: 'claude', upstream_model: 'claude-sonnet-4-5', attempts: 1, status: 200, outcome: 'ok' });
     });
   }
 
@@ -196,6 +203,9 @@ describe('a Messages request the openai channel\'s translation refuses (a web se
       expect(err).toBeInstanceOf(Anthropic.BadRequestError);
       expect(err.error.error.message).toBe('messages.1.content.0.type: block type "server_tool_use" cannot be sent to an OpenAI-compatible provider');
       expect(mock.requests.length).toBe(0);
+      // no upstream attempt made; the channel that refused named
+      await until(() => g.requestLogs().length > 0);
+      expect(g.requestLogs().at(-1)).toMatchObject({ channel: 'gpt', attempts: 0, status: 400, outcome: 'error' });
     } finally { await g.stop(); await mock.stop(); }
   });
 
