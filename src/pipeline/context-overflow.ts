@@ -62,7 +62,8 @@ const n = (s: string | undefined) => (s === undefined ? undefined : Number(s));
  * No number (left in the provider's words): OpenAI's "Your input exceeds the context window of this model. Please
  * adjust your input and try again." (onyx-dot-app/onyx#6051, openai/codex#2921).
  */
-export function contextOverflow(message: string): ContextOverflow | null {
+export function contextOverflow(said: string): ContextOverflow | null {
+  const message = said.length > OVERFLOW_HEAD ? said.slice(0, OVERFLOW_HEAD) : said;
   let m: RegExpExecArray | null;
   if ((m = /maximum context length is (\d+) tokens\. However, your messages resulted in (\d+) tokens/i.exec(message))) return { limit: n(m[1]), tokens: n(m[2]) };
   if ((m = /maximum context length is (\d+) tokens\. However, your request has (\d+) input tokens/i.exec(message))) return { limit: n(m[1]), tokens: n(m[2]) };
@@ -84,6 +85,14 @@ export function contextOverflow(message: string): ContextOverflow | null {
   if (/exceeds the context window of this model|exceeds the available context size|maximum context length/i.test(message)) return {};
   return null;
 }
+
+/**
+ * How much of an error's message is read for an overflow: every wording above is a sentence at its start (a wrapper's
+ * prefix included), and the message may be an upstream's 1 MB error body, or quote the request. Read whole, the
+ * patterns with `.*` or `[^)]*` after a repeated phrase take time quadratic in its length: a 1 MB message of
+ * "exceeds the available context size " held the event loop ~4 s, of OpenRouter's opening ~9 s (measured).
+ */
+const OVERFLOW_HEAD = 4096;
 
 /** A refusal that counts the prompt and the output asked for: the prompt alone over the window, or both together. */
 function prompt(limit: number, tokens: number, output: number): ContextOverflow {

@@ -77,6 +77,14 @@ describe('overflowInAnthropicWords', () => {
     expect(overflowInAnthropicWords(b, () => 999999)).toBe(b);
   });
 
+  test('only the message\'s head is read: a sentence far into a long message (an echoed request) is none', () => {
+    // read whole, a 1 MB message of a repeated opening held the event loop for seconds (context-overflow.ts: OVERFLOW_HEAD)
+    const far = `${'x'.repeat(8000)} This model's maximum context length is 5 tokens. However, your messages resulted in 9 tokens.`;
+    expect(contextOverflow(far)).toBeNull();
+    expect(overflowInAnthropicWords(err(far), none).message).toBe(far);
+    expect(contextOverflow(`litellm.BadRequestError: ${WORDINGS[0]![1]}`)).toEqual({ limit: 128000, tokens: 130512 });
+  });
+
   test('a max_tokens refusal that output-ceilings settles is still read by it in the rewritten message', () => {
     const said = "This model's maximum context length is 8192 tokens. However, you requested 8256 tokens (64 in the messages, 8192 in the completion).";
     expect(refusedCeiling(overflowInAnthropicWords(err(said), none).message)).toEqual(refusedCeiling(said));
