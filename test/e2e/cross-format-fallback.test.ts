@@ -194,6 +194,22 @@ describe('a Messages request the openai channel\'s translation refuses (a web se
     });
   }
 
+  test('the anthropic channel after the refusal answers with an error inside a 200: that error is the answer, counted once', async () => {
+    claudeUp.handler = () => json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 200);
+    const before = gptFirst.requestLogs().length;
+    const err: any = await anthropic(gptFirst).messages.create({ model: 'm', max_tokens: 64, ...requests[0]![1] }).then(() => null, (e) => e);
+    expect([err?.status, err?.error?.error?.type, err?.error?.error?.message]).toEqual([529, 'overloaded_error', 'channel claude: Overloaded']);
+    expect([claudeUp.requests.length, gptUp.requests.length]).toEqual([1, 0]);
+    expect(await lastLog(gptFirst, before + 1)).toMatchObject({ channel: 'claude', attempts: 1, status: 529, outcome: 'error' });
+  });
+
+  test('an error inside the anthropic channel\'s 200, then the refusal: the error is the answer', async () => {
+    claudeUp.handler = () => json({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 200);
+    const err: any = await anthropic(claudeFirst).messages.create({ model: 'm', max_tokens: 64, ...requests[0]![1] }).then(() => null, (e) => e);
+    expect([err?.status, err?.error?.error?.type, err?.error?.error?.message]).toEqual([529, 'overloaded_error', 'channel claude: Overloaded']);
+    expect([claudeUp.requests.length, gptUp.requests.length]).toEqual([1, 0]);
+  });
+
   test('with no other channel to take it, the translation\'s 400 naming the field is the answer, as before', async () => {
     claudeUp.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'unreachable' } }, 400);
     const mock = startMockUpstream(() => json(chatAnswer));
