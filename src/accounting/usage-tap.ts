@@ -165,7 +165,9 @@ export class UsageSniffer {
       let event: unknown;
       try { event = JSON.parse(bufferToString.call(chunk, 'utf8', start + 5, end)); } catch { continue; }
       if (!event || typeof event !== 'object') continue;
-      const { type, error } = event as { type?: unknown; error?: unknown };
+      const { type, object } = event as { type?: unknown; object?: unknown };
+      // an OpenAI-compatible error chunk's fields under `error`, or at its top level (vLLM's `{"object": "error"}`)
+      const error = this.format !== 'anthropic' && object === 'error' ? event : (event as { error?: unknown }).error;
       if (!error || typeof error !== 'object' || (this.format === 'anthropic' && type !== 'error')) continue;
       const e = error as { type?: unknown; message?: unknown };
       this.failure = new GatewayError(502, (typeof e.type === 'string' && e.type ? e.type : 'api_error') as AnthropicErrorType,

@@ -106,9 +106,26 @@ describe('a stream that ends with an error event, the upstream connection held o
         const line = await logLine(res.headers.get('request-id'));
         expect(line).toMatchObject({ status: 200, outcome: 'error', error_type: m.type });
         expect(line.error).toContain(m.says);
+        // usage as far as the upstream reported it (Anthropic's message_start: 9 in), the output generated estimated
+        if (m.model === 'a') expect(line).toMatchObject({ input_tokens: 9 });
+        expect(line.output_tokens).toBeGreaterThanOrEqual(1);
         expect(await abortedWithin(upstream.requests.at(-1)!, 2000)).toBe(true);
       });
     }
+
+    if (m.model === 'o') test(`${m.name}, vLLM's error chunk (its fields at the top level): the stream ends at it, the client told vLLM's message`, async () => {
+      const upstream = upstreamOf(m);
+      const VLLM_ERROR = `data: ${JSON.stringify({ object: 'error', message: 'vLLM broke', type: 'BadRequestError', param: null, code: 400 })}\n\n`;
+      upstream.handler = (r) => sse([CHAT[0]!, CHAT[1]!, VLLM_ERROR], { signal: r.signal, hang: true });
+      const res = await post(m, true);
+      const body = await res.text();
+      expect(body).not.toContain('upstream sent nothing');
+      expect(body).toContain('vLLM broke');
+      const line = await logLine(res.headers.get('request-id'));
+      expect(line).toMatchObject({ status: 200, outcome: 'error' });
+      expect(line.error).toContain('vLLM broke');
+      expect(await abortedWithin(upstream.requests.at(-1)!, 2000)).toBe(true);
+    });
 
     test(`${m.name}: the SDK's stream throws the upstream's error`, async () => {
       upstreamOf(m).handler = (r) => sse(eventsOf(m), { signal: r.signal, hang: true });

@@ -245,7 +245,8 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
     }
     const chunk = parseJson(data);
     if (!isRecord(chunk)) { this.fail({ error: { message: 'upstream sent a stream event that is not a JSON object' } }); return this.out; }
-    if (chunk.error !== undefined && chunk.error !== null) { this.fail(chunk); return this.out; } // OpenRouter
+    // OpenRouter's `{"error": …}`; vLLM's own, its fields at the top level (`{"object": "error", "message": …}`)
+    if ((chunk.error !== undefined && chunk.error !== null) || chunk.object === 'error') { this.fail(chunk); return this.out; }
     this.chunk(chunk as ChatCompletionChunk);
     if (lanes.length > 0) {
       // learnt from a chunk that carries something (the first one, `"role":"assistant","content":""`, seldom looks
