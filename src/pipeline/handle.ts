@@ -324,7 +324,9 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
 /**
  * A Messages client's error, when it is a provider's refusal of a conversation too long for its window: in Anthropic's
  * words, which Claude Code reads its numbers from (pipeline/context-overflow.ts); the log line keeps the provider's.
- * Only a translated request's error can be one (a relayed one is answered with the provider's own bytes).
+ * A translated request's error, mostly: a relayed non-2xx answer goes out as the provider's own bytes, but an error
+ * read inside a relayed 2xx (answer.ts: errorInsideAnswer, an Anthropic-compatible proxy's) is one too, and is told
+ * the same way.
  */
 function inAnthropicWords(x: Exchange, err: GatewayError, inbound: Inbound | undefined): GatewayError {
   const told = overflowInAnthropicWords(err, () => {
