@@ -150,6 +150,19 @@ describe('Chat client on an openai channel: a 200 whose JSON is an error or no a
     expect(r.data!.choices[0]!.message.content).toBe('Hello from the second channel');
     expect((await logOf(r.requestId)).error).toBeUndefined();
   });
+
+  test('an answer without usage is logged with the local estimate, of declared length or not', async () => {
+    const { usage: _, ...noUsage } = CHAT_ANSWER;
+    for (const answer of [() => json(noUsage), () => chunkedJson(noUsage)]) {
+      oa1.handler = answer;
+      const r = await chat('o1');
+      expect(r.data!.choices[0]!.message.content).toBe('Hello from the second channel');
+      const line = await logOf(r.requestId);
+      expect(line.usage_estimated).toBe(true);
+      expect(line.input_tokens).toBeGreaterThan(0);
+      expect(line.output_tokens).toBeGreaterThan(0);
+    }
+  });
 });
 
 const ANT_ERRORS = [
