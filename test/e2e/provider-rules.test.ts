@@ -12,6 +12,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
 import { mistralRefusal } from '../helpers/mistral-rules.ts';
 import { xaiRefusal } from '../helpers/xai-rules.ts';
+import { VLLM_REASONING, vllmAnswer } from '../helpers/vllm-rules.ts';
 import { claudeCodeBody } from '../helpers/claude-code.ts';
 
 const KEY = 'sk-gw-provider-rules-1';
@@ -69,6 +70,8 @@ let client: Anthropic;
 beforeAll(() => {
   upstream = startMockUpstream((r: RecordedRequest) => {
     const provider = r.path.split('/')[1]!;
+    // vLLM: thinking as the chat template decides it (test/helpers/vllm-rules.ts)
+    if (provider === 'vllm') return vllmAnswer(r.json);
     const refused = RULES[provider]?.(r.json, r);
     if (refused) return refused;
     const stream = r.json.stream === true ? RECORDED_STREAM[provider] : undefined;
@@ -82,6 +85,8 @@ beforeAll(() => {
       { name: 'mistral', type: 'openai', provider: 'mistral', base_url: `${upstream.url}/mistral`, api_key: 'sk-up', models: { 'claude-opus-5-5': 'mistral-large-latest' } },
       { name: 'openai', type: 'openai', provider: 'openai', base_url: `${upstream.url}/openai`, api_key: 'sk-up', models: { 'claude-sonnet-5-5': 'o3', 'claude-haiku-5-5': 'gpt-4.1-mini' } },
       { name: 'xai', type: 'openai', provider: 'xai', base_url: `${upstream.url}/xai`, api_key: 'sk-up', models: { 'claude-sonnet-4-6': 'grok-4.3', 'claude-haiku-4-6': 'grok-4.20-0309-reasoning' } },
+      { name: 'vllm-qwen', type: 'openai', provider: 'vllm', base_url: `${upstream.url}/vllm`, models: { 'claude-sonnet-4-5': 'Qwen/Qwen3-32B', 'claude-haiku-4-5': 'qwen3-8b' } },
+      { name: 'vllm-deepseek', type: 'openai', provider: 'vllm', base_url: `${upstream.url}/vllm`, models: { 'claude-opus-4-5': 'deepseek-ai/DeepSeek-V3.1' }, quirks: { thinking_kwarg: 'thinking' } },
       { name: 'azure', type: 'openai', provider: 'azure', base_url: `${upstream.url}/azure/openai/deployments/{model}`, api_key: 'sk-up', models: { 'claude-opus-4-1': 'my-o3-mini' } },
     ],
   });
@@ -133,6 +138,55 @@ describe('xAI', () => {
     expect(res.data.content.some((b) => b.type === 'text')).toBe(true);
     expect(upstream.requests.at(-1)!.json.reasoning_effort).toBeUndefined();
     expect(res.response.headers.get('x-switchboard-dropped')).toContain('thinking (grok-4.20-0309-reasoning has no reasoning control)');
+  });
+});
+
+describe('vLLM', () => {
+  const hi = [{ role: 'user' as const, content: 'hi' }];
+  const thinkingOf = (m: Anthropic.Message) => m.content.filter((b) => b.type === 'thinking').map((b) => (b as Anthropic.ThinkingBlock).thinking);
+
+  test('Qwen3, which thinks unless its template is told not to, gets enable_thinking: false on a request without thinking (Claude Code\'s titles and summaries)', async () => {
+    for (const model of ['claude-sonnet-4-5', 'claude-haiku-4-5']) {
+      const res = await client.messages.stream({ model, max_tokens: 512, messages: hi }).finalMessage();
+      expect(thinkingOf(res)).toEqual([]);
+      expect(res.content).toEqual([expect.objectContaining({ type: 'text', text: 'Hello! How can I help?' })]);
+      expect(upstream.requests.at(-1)!.json.chat_template_kwargs).toEqual({ enable_thinking: false });
+    }
+  });
+
+  test('Qwen3 thinks when asked (a Claude Code request), and not when thinking is disabled', async () => {
+    const { stream: _stream, ...params } = claudeCodeBody({ model: 'claude-sonnet-4-5', prompt: 'hi' });
+    const res = await client.messages.stream(params as Anthropic.MessageStreamParams).finalMessage();
+    // Claude Code asks for its thinking omitted: the block is there, without its text
+    expect(res.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+    expect(upstream.requests.at(-1)!.json.chat_template_kwargs).toEqual({ enable_thinking: true });
+
+    const shown = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 4096, thinking: { type: 'adaptive' }, messages: hi });
+    expect(thinkingOf(shown)).toEqual([VLLM_REASONING]);
+
+    const off = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 4096, thinking: { type: 'disabled' }, messages: hi });
+    expect(thinkingOf(off)).toEqual([]);
+    expect(upstream.requests.at(-1)!.json.chat_template_kwargs).toEqual({ enable_thinking: false });
+  });
+
+  test('DeepSeek V3.1, whose template thinks only when told (`thinking`), thinks when asked, and is left alone otherwise', async () => {
+    const res = await client.messages.stream({ model: 'claude-opus-4-5', max_tokens: 4096, thinking: { type: 'adaptive' }, messages: hi }).finalMessage();
+    expect(thinkingOf(res)).toEqual([VLLM_REASONING]);
+    expect(upstream.requests.at(-1)!.json.chat_template_kwargs).toEqual({ thinking: true });
+
+    const plain = await client.messages.create({ model: 'claude-opus-4-5', max_tokens: 512, messages: hi });
+    expect(thinkingOf(plain)).toEqual([]);
+    expect(upstream.requests.at(-1)!.json.chat_template_kwargs).toBeUndefined();
+  });
+
+  test('a thinking budget, which no template takes, is reported; the client\'s own chat_template_kwargs go with the switch', async () => {
+    const res = await client.messages.create({
+      model: 'claude-sonnet-4-5', max_tokens: 16000, thinking: { type: 'enabled', budget_tokens: 8000 }, messages: hi,
+      chat_template_kwargs: { preserve_thinking: true },
+    } as Anthropic.MessageCreateParamsNonStreaming).withResponse();
+    expect(thinkingOf(res.data)).toEqual([VLLM_REASONING]);
+    expect(res.response.headers.get('x-switchboard-dropped')).toBe('thinking.budget_tokens (the provider takes no thinking budget)');
+    expect(upstream.requests.at(-1)!.json.chat_template_kwargs).toEqual({ preserve_thinking: true, enable_thinking: true });
   });
 });
 

@@ -157,8 +157,18 @@ export const PRESETS = {
   vllm: {
     // vLLM takes extra sampling parameters such as top_k (https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html)
     top_k: true,
-    // thinking is switched per model through chat_template_kwargs, not a standard field
-    reasoning: 'none',
+    // thinking is switched in the model's chat template: `chat_template_kwargs: {enable_thinking}` for Qwen3, Qwen3.5 and
+    // GLM-4.5+ (`quirks.thinking_kwarg: thinking` on a channel serving DeepSeek V3.1+, whose template reads `thinking`);
+    // a template that reads neither is not affected, vLLM leaving out the variables it does not use
+    // (https://docs.vllm.ai/en/stable/features/reasoning_outputs/)
+    reasoning: 'chat_template_kwargs',
+    reasoning_efforts: [],
+    // "The reasoning feature for the Qwen3 series is enabled by default" (the same page), Qwen3.5 and later too, and
+    // GLM-4.5 and later: off unless asked. vLLM serves a model under its Hugging Face name ("Qwen/Qwen3-32B",
+    // "zai-org/GLM-4.6-FP8") unless --served-model-name gives another (lower case is common). The thinking-only ones
+    // (Qwen3-…-Thinking-2507) think whatever is sent: nothing is sent to them unasked
+    thinking_by_default_models: ['*Qwen3-*B*', '*qwen3-*b*', '*Qwen3.*', '*qwen3.*', '*GLM-4.5*', '*GLM-4.6*', '*GLM-4.7*', '*GLM-5*', '*glm-4.5*', '*glm-4.6*', '*glm-4.7*', '*glm-5*'],
+    always_thinking_models: ['*-Thinking*', '*-thinking*'],
   },
   moonshot: {
     // `max_tokens` is "Deprecated, please refer to max_completion_tokens" (https://platform.kimi.ai/docs/api/chat)

@@ -20,9 +20,17 @@ export const ChatQuirksSchema = v.strictObject({
    * `reasoning_effort` (OpenAI, Groq, xAI, Gemini…), `reasoning` (OpenRouter's `reasoning: {effort|max_tokens}`),
    * `thinking` (DeepSeek / Z.ai / Kimi style `thinking: {type: "enabled"|"disabled"}`, plus `reasoning_effort` when
    * `reasoning_efforts` is non-empty), `enable_thinking` (Qwen on DashScope: a top-level `enable_thinking` boolean,
-   * and `thinking_budget` for an Anthropic budget), `none` (not sent).
+   * and `thinking_budget` for an Anthropic budget), `chat_template_kwargs` (self-hosted servers that switch thinking
+   * in the model's chat template: vLLM, SGLang, llama.cpp's server with `--jinja`; `chat_template_kwargs:
+   * {<thinking_kwarg>: true|false}`, merged with the client's own, no budget, no effort levels), `none` (not sent).
    */
-  reasoning: v.optional(v.picklist(['reasoning_effort', 'reasoning', 'thinking', 'enable_thinking', 'none'])),
+  reasoning: v.optional(v.picklist(['reasoning_effort', 'reasoning', 'thinking', 'enable_thinking', 'chat_template_kwargs', 'none'])),
+  /**
+   * The chat template variable that switches thinking, for `reasoning: chat_template_kwargs`: `enable_thinking` (Qwen3,
+   * Qwen3.5, GLM-4.5 and later) or `thinking` (DeepSeek V3.1 and later), as vLLM's "Reasoning Outputs" and SGLang's
+   * "Reasoning Parser" pages name them.
+   */
+  thinking_kwarg: v.optional(v.pipe(v.string(), v.minLength(1))),
   /**
    * The provider thinks on streamed requests only: a non-streamed request to a model with reasoning control goes with
    * the off switch, whether or not the client asked for thinking (asked, it is reported). DashScope's open Qwen3
@@ -132,6 +140,7 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   max_stop_sequences: 0,
   top_k: false,
   reasoning: 'reasoning_effort',
+  thinking_kwarg: 'enable_thinking',
   reasoning_models: ['*'],
   thinking_streamed_only: false,
   forced_tool_choice: 'keep',

@@ -91,6 +91,12 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
   else if (hub.stop !== undefined && hub.stop !== null) body.stop = hub.stop as string | string[];
 
   applyTools(body, hub, ctx, quirks);
+  // a client that knows the server's template variables (vLLM, SGLang, llama.cpp) may send its own; the thinking switch
+  // joins them (applyReasoning)
+  if (quirks.reasoning === 'chat_template_kwargs' && hub.chat_template_kwargs !== undefined && hub.chat_template_kwargs !== null) {
+    if (!isRecord(hub.chat_template_kwargs)) throw invalidRequest('must be an object of chat template variables', 'chat_template_kwargs');
+    body.chat_template_kwargs = { ...hub.chat_template_kwargs };
+  }
   applyReasoning(body, hub, ctx, quirks, maxTokens);
 
   const user = typeof hub.user === 'string' ? hub.user : hub.metadata?.user_id;
@@ -128,6 +134,7 @@ export function hubRequestToChat(hub: MessageCreateParams, ctx: TranslateContext
   if (isRecord(hub.output_config)) for (const k in hub.output_config) if (k !== 'effort' && k !== 'format') noteDropped(ctx, `output_config.${k}`);
   for (const k of Object.keys(hub)) {
     if (!HANDLED_FIELDS.has(k) && !SILENT_FIELDS.has(k) && hub[k] !== undefined) {
+      if (k === 'chat_template_kwargs' && quirks.reasoning === 'chat_template_kwargs') continue; // carried, above
       if (k === 'thread' && hub.thread !== null) throw threadUnsupported();
       noteDropped(ctx, k);
     }
@@ -1004,6 +1011,21 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
       body.enable_thinking = req.on;
       if (req.on && req.budget !== undefined) body.thinking_budget = maxTokens !== undefined ? Math.min(req.budget, Math.max(1, maxTokens - 1)) : req.budget;
       if (req.on) noteEffort(ctx, hub, undefined);
+      return;
+    }
+    case 'chat_template_kwargs': {
+      // vLLM, SGLang, llama.cpp (--jinja): the template decides; "The reasoning feature for the Qwen3 series is enabled by
+      // default. To disable it, you must pass enable_thinking=False in your chat_template_kwargs", and DeepSeek-V3.1's
+      // is off unless `thinking=True` (https://docs.vllm.ai/en/stable/features/reasoning_outputs/,
+      // https://docs.sglang.io/advanced_features/separate_reasoning.html, ggml-org/llama.cpp#13196)
+      const kwargs = body.chat_template_kwargs ??= {};
+      // a switch the client set in the template's own words stands, unless the client asked for thinking (or none) itself
+      if (requested !== undefined || !Object.hasOwn(kwargs, quirks.thinking_kwarg)) kwargs[quirks.thinking_kwarg] = req.on;
+      if (req.on) {
+        // a template variable is a switch: no template takes a budget
+        if (req.budget !== undefined) noteDropped(ctx, 'thinking.budget_tokens (the provider takes no thinking budget)');
+        noteEffort(ctx, hub, undefined);
+      }
       return;
     }
     case 'none':

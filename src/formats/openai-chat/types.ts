@@ -116,6 +116,11 @@ export interface ChatCompletionCreateParams {
   /** Qwen on DashScope's compatible mode: the thinking switch, and the most thinking tokens (https://www.alibabacloud.com/help/en/model-studio/deep-thinking). */
   enable_thinking?: boolean;
   thinking_budget?: number;
+  /**
+   * Not OpenAI: variables for the model's chat template on vLLM, SGLang and llama.cpp's server (`--jinja`), where
+   * hybrid models switch thinking (`enable_thinking`, `thinking`; https://docs.vllm.ai/en/stable/features/reasoning_outputs/).
+   */
+  chat_template_kwargs?: Record<string, unknown>;
   response_format?: unknown;
   n?: number;
   seed?: number;

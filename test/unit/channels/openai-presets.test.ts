@@ -81,7 +81,7 @@ describe('presets', () => {
     ['huggingface', 'reasoning', 'none'],
     ['ollama', 'user_max_length', 0],
     ['ollama', 'parallel_tool_calls', false],
-    ['vllm', 'reasoning', 'none'],
+    ['vllm', 'reasoning', 'chat_template_kwargs'],
     ['llama.cpp', 'reasoning', 'none'],
     // https://platform.kimi.ai/docs/api/chat, /docs/guide/use-kimi-k2-thinking-model, /docs/api/models-overview
     ['moonshot', 'max_tokens_field', 'max_completion_tokens'],

@@ -114,7 +114,7 @@ describe('a conversation that ends with an assistant turn (Anthropic prefill)', 
  */
 describe('thinking the client did not ask for', () => {
   const unasked: MessageCreateParams = { model: 'claude-sonnet-5-5', max_tokens: 1024, messages: [{ role: 'user', content: 'hi' }] };
-  const reasoningFields = (body: Record<string, unknown>) => Object.fromEntries(['thinking', 'enable_thinking', 'reasoning_effort', 'reasoning', 'thinking_budget'].filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
+  const reasoningFields = (body: Record<string, unknown>) => Object.fromEntries(['thinking', 'enable_thinking', 'reasoning_effort', 'reasoning', 'thinking_budget', 'chat_template_kwargs'].filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
   test.each([
     // https://platform.kimi.ai/docs/api/models-overview: kimi-k2.5 / kimi-k2.6 think unless `thinking: {type: disabled}`
     ['moonshot', 'kimi-k2.6', { thinking: { type: 'disabled' } }],
@@ -144,6 +144,20 @@ describe('thinking the client did not ask for', () => {
     ['dashscope', 'qwen3-max', {}],
     ['dashscope', 'qwen-plus', {}],
     ['dashscope', 'qwen3-coder-plus', {}],
+    // https://docs.vllm.ai/en/stable/features/reasoning_outputs/: "The reasoning feature for the Qwen3 series is enabled by
+    // default. To disable it, you must pass enable_thinking=False in your chat_template_kwargs"; DeepSeek-V3.1's is off
+    // by default. Names as vLLM serves them (Hugging Face ids) or as --served-model-name gives them
+    ['vllm', 'Qwen/Qwen3-32B', { chat_template_kwargs: { enable_thinking: false } }],
+    ['vllm', 'Qwen/Qwen3-30B-A3B-FP8', { chat_template_kwargs: { enable_thinking: false } }],
+    ['vllm', 'Qwen/Qwen3.5-27B', { chat_template_kwargs: { enable_thinking: false } }],
+    ['vllm', 'qwen3-8b', { chat_template_kwargs: { enable_thinking: false } }],
+    ['vllm', 'zai-org/GLM-4.6-FP8', { chat_template_kwargs: { enable_thinking: false } }],
+    ['vllm', 'Qwen/Qwen3-30B-A3B-Thinking-2507', {}], // always thinks: no switch to send
+    ['vllm', 'deepseek-ai/DeepSeek-V3.1', {}],
+    ['vllm', 'meta-llama/Llama-3.3-70B-Instruct', {}],
+    // local servers whose presets send no reasoning control, as before
+    ['ollama', 'qwen3:8b', {}],
+    ['llama.cpp', 'qwen3-8b', {}],
     // the other presets: nothing unasked, as before
     ['openai', 'gpt-5.1', {}],
     ['groq', 'openai/gpt-oss-120b', {}],
@@ -174,5 +188,66 @@ describe('thinking the client did not ask for', () => {
     const q = resolveQuirks('moonshot', { thinking_by_default_models: ['kimi-*'] });
     expect(hubRequestToChat(unasked, ctx('kimi-k2-thinking'), q).thinking).toBeUndefined();
     expect(hubRequestToChat(unasked, ctx('kimi-k2-0905-preview'), q).thinking).toBeUndefined();
+  });
+});
+
+/**
+ * `reasoning: chat_template_kwargs` (the vllm preset): self-hosted servers switch thinking in the model's chat template,
+ * `chat_template_kwargs: {enable_thinking}` (Qwen3, GLM) or `{thinking}` (DeepSeek V3.1+), beside any variables the
+ * client set itself (https://docs.vllm.ai/en/stable/features/reasoning_outputs/).
+ */
+describe('thinking through chat template variables', () => {
+  const base: MessageCreateParams = { model: 'claude-sonnet-5-5', max_tokens: 16000, messages: [{ role: 'user', content: 'hi' }] };
+  const send = (extra: Record<string, unknown>, model = 'Qwen/Qwen3-32B', quirks?: Record<string, unknown>) => {
+    const c = ctx(model);
+    const body = hubRequestToChat({ ...base, ...extra } as MessageCreateParams, c, resolveQuirks('vllm', quirks as never));
+    return { body: body as Record<string, unknown>, dropped: c.dropped };
+  };
+
+  test('on when asked, off when disabled; no effort level, no other reasoning field', () => {
+    const on = send({ thinking: { type: 'adaptive' } });
+    expect(on.body.chat_template_kwargs).toEqual({ enable_thinking: true });
+    expect(on.dropped).toEqual([]);
+    for (const k of ['enable_thinking', 'thinking', 'reasoning_effort', 'reasoning', 'thinking_budget']) expect(on.body[k]).toBeUndefined();
+    expect(send({ thinking: { type: 'disabled' } }).body.chat_template_kwargs).toEqual({ enable_thinking: false });
+    // an effort alone asks for thinking; the level itself has nowhere to go
+    const effort = send({ output_config: { effort: 'low' } });
+    expect(effort.body.chat_template_kwargs).toEqual({ enable_thinking: true });
+    expect(effort.dropped).toEqual(['output_config.effort=low (the provider takes no effort level)']);
+  });
+
+  test('a budget has no template variable: thinking goes on, the budget is reported', () => {
+    const r = send({ thinking: { type: 'enabled', budget_tokens: 8000 } });
+    expect(r.body.chat_template_kwargs).toEqual({ enable_thinking: true });
+    expect(r.dropped).toEqual(['thinking.budget_tokens (the provider takes no thinking budget)']);
+  });
+
+  test('the key is the channel\'s (`thinking` for DeepSeek V3.1+ templates)', () => {
+    const r = send({ thinking: { type: 'adaptive' } }, 'deepseek-ai/DeepSeek-V3.1', { thinking_kwarg: 'thinking' });
+    expect(r.body.chat_template_kwargs).toEqual({ thinking: true });
+    // off by default there: nothing sent unasked
+    expect(send({}, 'deepseek-ai/DeepSeek-V3.1', { thinking_kwarg: 'thinking' }).body.chat_template_kwargs).toBeUndefined();
+  });
+
+  test('the client\'s own variables go along, not reported; its switch stands unless it asked for thinking or none itself', () => {
+    const theirs = send({ chat_template_kwargs: { preserve_thinking: true } });
+    expect(theirs.body.chat_template_kwargs).toEqual({ preserve_thinking: true, enable_thinking: false });
+    expect(theirs.dropped).toEqual([]);
+    expect(send({ chat_template_kwargs: { enable_thinking: true } }).body.chat_template_kwargs).toEqual({ enable_thinking: true });
+    expect(send({ chat_template_kwargs: { enable_thinking: true }, thinking: { type: 'disabled' } }).body.chat_template_kwargs).toEqual({ enable_thinking: false });
+    // a model left alone keeps them as they are
+    expect(send({ chat_template_kwargs: { x: 1 } }, 'meta-llama/Llama-3.3-70B-Instruct').body.chat_template_kwargs).toEqual({ x: 1 });
+    // the hub request is not changed
+    const hub = { ...base, chat_template_kwargs: { x: 1 } } as MessageCreateParams;
+    hubRequestToChat(hub, ctx('qwen3-8b'), resolveQuirks('vllm', undefined));
+    expect(hub.chat_template_kwargs).toEqual({ x: 1 });
+  });
+
+  test('chat_template_kwargs that is no object is a 400 naming it; another preset reports it dropped, as before', () => {
+    expect(() => send({ chat_template_kwargs: 'enable_thinking=false' })).toThrow(/chat_template_kwargs/);
+    const c = ctx('qwen3:8b');
+    const body = hubRequestToChat({ ...base, chat_template_kwargs: { enable_thinking: false } } as MessageCreateParams, c, resolveQuirks('ollama', undefined)) as Record<string, unknown>;
+    expect(body.chat_template_kwargs).toBeUndefined();
+    expect(c.dropped).toEqual(['chat_template_kwargs']);
   });
 });
