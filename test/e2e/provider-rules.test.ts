@@ -87,6 +87,8 @@ beforeAll(() => {
       { name: 'xai', type: 'openai', provider: 'xai', base_url: `${upstream.url}/xai`, api_key: 'sk-up', models: { 'claude-sonnet-4-6': 'grok-4.3', 'claude-haiku-4-6': 'grok-4.20-0309-reasoning' } },
       { name: 'vllm-qwen', type: 'openai', provider: 'vllm', base_url: `${upstream.url}/vllm`, models: { 'claude-sonnet-4-5': 'Qwen/Qwen3-32B', 'claude-haiku-4-5': 'qwen3-8b' } },
       { name: 'vllm-deepseek', type: 'openai', provider: 'vllm', base_url: `${upstream.url}/vllm`, models: { 'claude-opus-4-5': 'deepseek-ai/DeepSeek-V3.1' }, quirks: { thinking_kwarg: 'thinking' } },
+      // gpt-oss on vLLM reads reasoning_effort (its template's reasoning level), not a template switch
+      { name: 'vllm-gptoss', type: 'openai', provider: 'vllm', base_url: `${upstream.url}/vllm`, models: { 'claude-opus-4-6': 'openai/gpt-oss-120b' }, quirks: { reasoning: 'reasoning_effort' } },
       { name: 'azure', type: 'openai', provider: 'azure', base_url: `${upstream.url}/azure/openai/deployments/{model}`, api_key: 'sk-up', models: { 'claude-opus-4-1': 'my-o3-mini' } },
     ],
   });
@@ -177,6 +179,14 @@ describe('vLLM', () => {
     const plain = await client.messages.create({ model: 'claude-opus-4-5', max_tokens: 512, messages: hi });
     expect(thinkingOf(plain)).toEqual([]);
     expect(upstream.requests.at(-1)!.json.chat_template_kwargs).toBeUndefined();
+  });
+
+  test('a channel that sets `reasoning: reasoning_effort` (gpt-oss, whose level vLLM takes as reasoning_effort) gets the effort Claude Code asks for, as before the template switch', async () => {
+    const res = await client.messages.create({ model: 'claude-opus-4-6', max_tokens: 4096, thinking: { type: 'adaptive' }, output_config: { effort: 'medium' }, messages: hi } as Anthropic.MessageCreateParamsNonStreaming).withResponse();
+    const sent = upstream.requests.at(-1)!.json;
+    expect(sent.reasoning_effort).toBe('medium');
+    expect(sent.chat_template_kwargs).toBeUndefined();
+    expect(res.response.headers.get('x-switchboard-dropped')).toBeNull();
   });
 
   test('a thinking budget, which no template takes, is reported; the client\'s own chat_template_kwargs go with the switch', async () => {

@@ -161,8 +161,9 @@ export const PRESETS = {
     // GLM-4.5+ (`quirks.thinking_kwarg: thinking` on a channel serving DeepSeek V3.1+, whose template reads `thinking`);
     // a template that reads neither is not affected, vLLM leaving out the variables it does not use
     // (https://docs.vllm.ai/en/stable/features/reasoning_outputs/)
+    // (no reasoning_efforts here: the switch takes none, and a channel that sets `reasoning: reasoning_effort`, gpt-oss's
+    // level, keeps the default low|medium|high)
     reasoning: 'chat_template_kwargs',
-    reasoning_efforts: [],
     // "The reasoning feature for the Qwen3 series is enabled by default" (the same page), Qwen3.5 and later too, and
     // GLM-4.5 and later: off unless asked. vLLM serves a model under its Hugging Face name ("Qwen/Qwen3-32B",
     // "zai-org/GLM-4.6-FP8") unless --served-model-name gives another (lower case is common). The thinking-only ones
