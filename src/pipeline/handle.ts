@@ -311,7 +311,12 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     // which the client retries, rather than a 400 that blames a request the failed channel takes; but a refusal the
     // client's SDK recovers from by itself (`details.error_code`: a message thread it then sends as the whole
     // conversation) comes first
-    if (untranslatable && (untranslatable.details !== null || lastError === undefined)) throw untranslatable;
+    if (untranslatable && (untranslatable.details !== null || lastError === undefined)) {
+      // the refusal is the answer: the line names the channel that refused, beside the attempts made before it
+      log.entry.channel = refusedBy!.channel.name;
+      log.entry.upstream_model = refusedBy!.upstreamModel;
+      throw untranslatable;
+    }
     throw lastError ?? new GatewayError(503, 'overloaded_error', 'no channel available');
   } catch (err) {
     return settle(x, render(format === 'anthropic' && err instanceof GatewayError ? inAnthropicWords(x, err, inbound) : err, x));

@@ -227,8 +227,13 @@ describe('a Messages request the openai channel\'s translation refuses (a web se
 
   test('a message thread, which the translation refuses with the error the SDK recovers from, is still refused so after an overload', async () => {
     claudeUp.handler = overloaded;
+    const before = claudeFirst.requestLogs().length;
     const err: any = await anthropic(claudeFirst).beta.messages.create({ model: 'm', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }], thread: { type: 'create' } } as any).then(() => null, (e) => e);
     expect(err).toBeInstanceOf(Anthropic.ThreadUnsupportedRequestError);
     expect(gptUp.requests.length).toBe(0);
+    // the refusal is the answer: the line names the channel that refused it, beside the one upstream call made
+    const line = await lastLog(claudeFirst, before + 1);
+    expect(line).toMatchObject({ channel: 'gpt', upstream_model: 'gpt-4o', attempts: 1, status: 400, outcome: 'error' });
+    expect(line.error).toContain('thread');
   });
 });
