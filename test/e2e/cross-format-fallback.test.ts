@@ -210,6 +210,24 @@ describe('a Messages request the openai channel\'s translation refuses (a web se
     expect([claudeUp.requests.length, gptUp.requests.length]).toEqual([1, 0]);
   });
 
+  test('a refusal, then a channel that retries within the output ceiling it named: attempts counts the two calls made', async () => {
+    // five stop sequences: the openai preset takes four; a server without the limit names its output ceiling first
+    const mock = startMockUpstream((r) => (r.json.max_tokens > 1000
+      ? json({ error: { message: `max_tokens is too large: ${r.json.max_tokens}. This model supports at most 1000 completion tokens, whereas you provided ${r.json.max_tokens}.`, type: 'invalid_request_error', param: 'max_tokens', code: 'invalid_value' } }, 400)
+      : json(chatAnswer)));
+    const g = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [
+      { name: 'gpt', type: 'openai', provider: 'openai', base_url: `${mock.url}/v1`, api_key: 'k', models: { m: 'gpt-4o' }, priority: 10 },
+      { name: 'local', type: 'openai', base_url: `${mock.url}/v1`, api_key: 'k', models: { m: 'local-model' } },
+    ] });
+    try {
+      const msg = await anthropic(g).messages.create({ model: 'm', max_tokens: 4000, stop_sequences: ['a', 'b', 'c', 'd', 'e'], messages: [{ role: 'user', content: 'hi' }] });
+      expect(msg.content).toEqual([{ type: 'text', text: 'From GPT.' }] as any);
+      expect(mock.requests.map((r) => [r.json.model, r.json.max_tokens])).toEqual([['local-model', 4000], ['local-model', 1000]]);
+      await until(() => g.requestLogs().length > 0);
+      expect(g.requestLogs().at(-1)).toMatchObject({ channel: 'local', upstream_model: 'local-model', attempts: 2, status: 200, outcome: 'ok' });
+    } finally { await g.stop(); await mock.stop(); }
+  });
+
   test('with no other channel to take it, the translation\'s 400 naming the field is the answer, as before', async () => {
     claudeUp.handler = () => json({ type: 'error', error: { type: 'invalid_request_error', message: 'unreachable' } }, 400);
     const mock = startMockUpstream(() => json(chatAnswer));
