@@ -12,14 +12,16 @@
  * (https://docs.claude.com/en/docs/build-with-claude/extended-thinking, which the refusal links).
  * Nothing here runs for a request Anthropic takes: the body is parsed and re-encoded on this retry only.
  * Anthropic's refusal of a text block of whitespace alone is repaired the same way, by its sibling
- * pipeline/blank-text.ts, and of an assistant turn with no content by pipeline/empty-turns.ts; a retry refused for
+ * pipeline/blank-text.ts, of an assistant turn with no content by pipeline/empty-turns.ts, and of tool-call ids
+ * outside its pattern by pipeline/tool-ids.ts; a retry refused for
  * another of these reasons (a history with more than one) is repaired for each.
  */
 import { withoutBlankText } from './blank-text.ts';
 import { withoutEmptyTurns } from './empty-turns.ts';
+import { withToolIdsWithinPattern } from './tool-ids.ts';
 
 /** Which of the refusals an error message is. */
-export type HistoryRefusal = 'signature' | 'thinking-first' | 'blank-text' | 'empty-turn';
+export type HistoryRefusal = 'signature' | 'thinking-first' | 'blank-text' | 'empty-turn' | 'tool-id';
 
 /**
  * Anthropic's words (a proxy in between may quote them inside its own message, so they are looked for anywhere):
@@ -35,6 +37,8 @@ const THINKING_FIRST = /a final `?assistant`? message must start with a thinking
 const BLANK_TEXT = /text content blocks must contain non-whitespace text/;
 /** "messages.3: all messages must have non-empty content except for the optional final assistant message" (pipeline/empty-turns.ts). */
 const EMPTY_TURN = /all messages must have non-empty content except for the optional final assistant message/;
+/** "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'" (pipeline/tool-ids.ts). */
+const TOOL_ID = /\.(?:tool_use\.id|tool_result\.tool_use_id): String should match pattern/;
 
 /** The refusal an Anthropic error message is, or null for any other. */
 export function refusedHistory(message: string): HistoryRefusal | null {
@@ -42,6 +46,7 @@ export function refusedHistory(message: string): HistoryRefusal | null {
   if (THINKING_FIRST.test(message)) return 'thinking-first';
   if (BLANK_TEXT.test(message)) return 'blank-text';
   if (EMPTY_TURN.test(message)) return 'empty-turn';
+  if (TOOL_ID.test(message)) return 'tool-id';
   return null;
 }
 
@@ -73,6 +78,7 @@ const isThinking = (b: unknown) => {
 export function repairHistory(body: Record<string, unknown>, refusal: HistoryRefusal): RepairedHistory | null {
   if (refusal === 'blank-text') return withoutBlankText(body);
   if (refusal === 'empty-turn') return withoutEmptyTurns(body);
+  if (refusal === 'tool-id') return withToolIdsWithinPattern(body);
   const messages = body.messages;
   if (!Array.isArray(messages)) return null;
   let removed = 0;

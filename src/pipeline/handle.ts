@@ -544,9 +544,12 @@ interface RepairedBody { body: string; dropped: string[]; refusals: HistoryRefus
 
 /** The refusals a history is repaired for, by kind: its thinking blocks (either wording), its blank text blocks, its empty turns. */
 const kindOf = (r: HistoryRefusal) => (r === 'signature' || r === 'thinking-first' ? 'thinking' : r);
-const REFUSAL_KINDS = 3;
+const REFUSAL_KINDS = 4;
 /** What the warn line says was refused, by kind. */
-const REFUSED_WHAT = { thinking: 'thinking blocks', 'blank-text': 'blank text blocks', 'empty-turn': 'empty assistant turns' } as const;
+const REFUSED_WHAT = {
+  thinking: 'thinking blocks: sent again without them', 'blank-text': 'blank text blocks: sent again without them',
+  'empty-turn': 'empty assistant turns: sent again without them', 'tool-id': 'tool-call ids: sent again with ids within its pattern',
+} as const;
 const NO_REFUSALS: readonly HistoryRefusal[] = [];
 
 /**
@@ -565,7 +568,7 @@ async function historyOrError(x: Exchange, deps: AppDeps, channel: Channel, res:
   // each kind once: a retry refused again for what it was repaired for goes to the client as it came
   const repair = refusal && !history.applied.some((r) => kindOf(r) === kindOf(refusal)) && repairedBody(history, refusal);
   if (!repair) return new Response(raw, { status: answer.status, headers: answer.headers });
-  deps.logger.event('warn', `upstream refused the history's ${REFUSED_WHAT[kindOf(refusal)]}: sent again without them`, {
+  deps.logger.event('warn', `upstream refused the history's ${REFUSED_WHAT[kindOf(refusal)]}`, {
     request_id: x.requestId, channel: channel.name, upstream_model: history.upstreamModel, error: message.slice(0, 300), dropped: repair.dropped,
   });
   // the attempt that follows decides the line: its error, and when its answer began (not when this refusal was read)

@@ -140,3 +140,25 @@ function hasOpenObject(node: any): boolean {
   if (isObject && node.additionalProperties !== false) return true;
   return Object.values(node).some(hasOpenObject);
 }
+
+/** Anthropic's pattern for a `tool_use` block's id and a `tool_result` block's `tool_use_id`. */
+const TOOL_ID = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * Anthropic's 400 for the first `tool_use` id or `tool_result` `tool_use_id` outside `^[a-zA-Z0-9_-]+$`, in its words
+ * ("messages.92.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'", BlockRunAI/ClawRouter#17);
+ * null when there is none.
+ */
+export function anthropicToolIdRefusal(body: any): Response | null {
+  const messages: any[] = body?.messages ?? [];
+  for (let i = 0; i < messages.length; i++) {
+    const content = messages[i]?.content;
+    if (!Array.isArray(content)) continue;
+    for (let j = 0; j < content.length; j++) {
+      const b = content[j];
+      const at = b?.type === 'tool_use' && !TOOL_ID.test(b.id) ? 'tool_use.id' : b?.type === 'tool_result' && !TOOL_ID.test(b.tool_use_id) ? 'tool_result.tool_use_id' : null;
+      if (at) return Response.json({ type: 'error', error: { type: 'invalid_request_error', message: `messages.${i}.content.${j}.${at}: String should match pattern '^[a-zA-Z0-9_-]+$'` }, request_id: 'req_011CXzyBavZTx2LemQWEXiSt' }, { status: 400 });
+    }
+  }
+  return null;
+}
