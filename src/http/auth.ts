@@ -1,7 +1,7 @@
 /**
  * @module http/auth
  * Gateway keys arrive as `x-api-key` or `Authorization: Bearer` (Claude Code with ANTHROPIC_AUTH_TOKEN, and the
- * Anthropic TS SDK, send Bearer). The presented key is compared with every configured key, every character, without
+ * Anthropic TS SDK, send Bearer); with both, either may be the gateway key. The presented key is compared with every configured key, every character, without
  * stopping at a match or a difference, so the time taken says nothing about how much of a key matched (only whether
  * some key has the same length, which is no secret). With no keys configured (allowed on loopback addresses only,
  * main.ts), every request from this machine passes, but not one from a web page: any site the user visits could
@@ -22,13 +22,26 @@ export function createAuthenticator(keys: KeyConfig[]): Authenticate {
   return function authenticate(headers) {
     if (table.length === 0) return openAdmit(headers);
     // an empty x-api-key is no key (the Python SDK sends one when ANTHROPIC_API_KEY is set empty, beside its Bearer)
-    const presented = headers.get('x-api-key') || bearer(headers.get('authorization'));
+    const apiKey = headers.get('x-api-key');
+    const presented = apiKey || bearer(headers.get('authorization'));
     if (!presented) throw notPresented(headers.get('authorization'));
-    let found: Principal | null = null;
-    for (const k of table) if (sameLengthEqual(k.key, presented)) found = k.principal; // no early exit
+    const found = lookUp(table, presented) ?? (apiKey ? lookUp(table, bearer(headers.get('authorization'))) : null);
     if (!found) throw unauthorized('invalid API key');
     return found;
   };
+}
+
+/**
+ * The principal of the key presented, or null. Claude Code sends both headers when both ANTHROPIC_API_KEY and
+ * ANTHROPIC_AUTH_TOKEN are set: a user whose own Anthropic key is still in ANTHROPIC_API_KEY (a shell profile from
+ * before the gateway) and who sets ANTHROPIC_AUTH_TOKEN to the gateway key, as README says, presents both, so the
+ * Bearer key is looked up when the x-api-key is none (only then: a request with a valid key pays nothing more).
+ */
+function lookUp(table: readonly { key: string; principal: Principal }[], presented: string | undefined): Principal | null {
+  if (!presented) return null;
+  let found: Principal | null = null;
+  for (const k of table) if (sameLengthEqual(k.key, presented)) found = k.principal; // no early exit
+  return found;
 }
 
 /**

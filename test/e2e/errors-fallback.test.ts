@@ -142,6 +142,12 @@ describe('auth', () => {
     expect((await post(g, req(), { 'x-api-key': '', authorization: `Bearer ${KEY}` })).status).toBe(200);
     await expectError(await post(g, req(), { 'x-api-key': '', authorization: 'Bearer sk-wrong-key-123' }), 401, 'authentication_error', 'invalid');
   });
+  test('an x-api-key that is no gateway key beside a Bearer one that is (Claude Code with the user\'s own ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN): the Bearer one is used', async () => {
+    const g = gateway();
+    expect((await post(g, req(), { 'x-api-key': 'sk-ant-api03-users-own', authorization: `Bearer ${KEY}` })).status).toBe(200);
+    expect((await post(g, req(), { 'x-api-key': KEY, authorization: 'Bearer sk-ant-api03-users-own' })).status).toBe(200);
+    await expectError(await post(g, req(), { 'x-api-key': 'sk-ant-api03-users-own', authorization: 'Bearer sk-wrong-key-123' }), 401, 'authentication_error', 'invalid');
+  });
   test('no keys configured: a web page (its Origin) or a host name that is not loopback (DNS rebinding) is refused', async () => {
     // else any site the user visits could post to the gateway on 127.0.0.1 and spend the channels' keys (no preflight
     // for a form or a text/plain fetch), or rebind its own name to 127.0.0.1 and read the answers too

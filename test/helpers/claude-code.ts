@@ -175,10 +175,10 @@ export const chatToolNames = (body: any): string[] => (body.tools ?? []).map((t:
 
 /**
  * `claude <args>` with the environment of claude-code-traffic.md: the gateway as ANTHROPIC_BASE_URL, a gateway key
- * as ANTHROPIC_AUTH_TOKEN, no ANTHROPIC_API_KEY, telemetry/updates off, fresh HOME and cwd, PATH kept. Killed after
- * `timeoutMs`.
+ * as ANTHROPIC_AUTH_TOKEN, no ANTHROPIC_API_KEY, telemetry/updates off, fresh HOME and cwd, PATH kept; `env` on top
+ * (a variable set to undefined is not set). Killed after `timeoutMs`.
  */
-export async function runClaude(args: string[], opts: { baseUrl: string; token: string; home: string; cwd: string; timeoutMs?: number }): Promise<ClaudeRun> {
+export async function runClaude(args: string[], opts: { baseUrl: string; token: string; home: string; cwd: string; timeoutMs?: number; env?: Record<string, string | undefined> }): Promise<ClaudeRun> {
   const t0 = performance.now();
   const proc = Bun.spawn([CLAUDE_BIN, ...args], {
     cwd: opts.cwd,
@@ -193,6 +193,7 @@ export async function runClaude(args: string[], opts: { baseUrl: string; token: 
       DISABLE_TELEMETRY: '1',
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       DISABLE_AUTOUPDATER: '1',
+      ...opts.env,
     },
   });
   let timedOut = false;
