@@ -84,7 +84,7 @@ beforeAll(() => {
     channels: [
       { name: 'mistral', type: 'openai', provider: 'mistral', base_url: `${upstream.url}/mistral`, api_key: 'sk-up', models: { 'claude-opus-5-5': 'mistral-large-latest' } },
       { name: 'openai', type: 'openai', provider: 'openai', base_url: `${upstream.url}/openai`, api_key: 'sk-up', models: { 'claude-sonnet-5-5': 'o3', 'claude-haiku-5-5': 'gpt-4.1-mini' } },
-      { name: 'xai', type: 'openai', provider: 'xai', base_url: `${upstream.url}/xai`, api_key: 'sk-up', models: { 'claude-sonnet-4-6': 'grok-4.3', 'claude-haiku-4-6': 'grok-4.20-0309-reasoning' } },
+      { name: 'xai', type: 'openai', provider: 'xai', base_url: `${upstream.url}/xai`, api_key: 'sk-up', models: { 'claude-sonnet-4-6': 'grok-4.3', 'claude-haiku-4-6': 'grok-4.20-0309-reasoning', 'claude-opus-4-7': 'grok-3-mini' } },
       { name: 'vllm-qwen', type: 'openai', provider: 'vllm', base_url: `${upstream.url}/vllm`, models: { 'claude-sonnet-4-5': 'Qwen/Qwen3-32B', 'claude-haiku-4-5': 'qwen3-8b' } },
       { name: 'vllm-deepseek', type: 'openai', provider: 'vllm', base_url: `${upstream.url}/vllm`, models: { 'claude-opus-4-5': 'deepseek-ai/DeepSeek-V3.1' }, quirks: { thinking_kwarg: 'thinking' } },
       // gpt-oss on vLLM reads reasoning_effort (its template's reasoning level), not a template switch
@@ -133,6 +133,38 @@ describe('xAI', () => {
     const res = await ask('claude-sonnet-4-6');
     expect(res.content.some((b) => b.type === 'text')).toBe(true);
     expect(upstream.requests.at(-1)!.json).toMatchObject({ model: 'grok-4.3', reasoning_effort: 'high' });
+  });
+
+  test('grok-4.3 takes its own levels: medium goes as medium, not capped to grok-3-mini\'s low', async () => {
+    const res = await client.messages.create({
+      model: 'claude-sonnet-4-6', max_tokens: 16000, thinking: { type: 'adaptive' }, output_config: { effort: 'medium' }, messages: [{ role: 'user', content: 'hi' }],
+    } as Anthropic.MessageCreateParamsNonStreaming).withResponse();
+    expect(res.data.content.some((b) => b.type === 'text')).toBe(true);
+    expect(upstream.requests.at(-1)!.json).toMatchObject({ model: 'grok-4.3', reasoning_effort: 'medium' });
+    expect(res.response.headers.get('x-switchboard-dropped')).toBeNull();
+  });
+
+  test('grok-4.3, which reasons at low unless told, gets none on a request without thinking or with it disabled (Anthropic gives none)', async () => {
+    for (const extra of [{}, { thinking: { type: 'disabled' as const } }]) {
+      const res = await client.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 512, messages: [{ role: 'user', content: 'hi' }], ...extra });
+      expect(res.content.some((b) => b.type === 'text')).toBe(true);
+      expect(upstream.requests.at(-1)!.json).toMatchObject({ model: 'grok-4.3', reasoning_effort: 'none' });
+    }
+  });
+
+  test('grok-3-mini still gets only low or high, and nothing on a request without thinking', async () => {
+    for (const [effort, sent] of [['medium', 'low'], ['high', 'high'], ['low', 'low']] as const) {
+      const res = await client.messages.create({
+        model: 'claude-opus-4-7', max_tokens: 16000, thinking: { type: 'adaptive' }, output_config: { effort }, messages: [{ role: 'user', content: 'hi' }],
+      } as Anthropic.MessageCreateParamsNonStreaming);
+      expect(res.content.some((b) => b.type === 'text')).toBe(true);
+      expect(upstream.requests.at(-1)!.json).toMatchObject({ model: 'grok-3-mini', reasoning_effort: sent });
+    }
+    for (const extra of [{}, { thinking: { type: 'disabled' as const } }]) {
+      const res = await client.messages.create({ model: 'claude-opus-4-7', max_tokens: 512, messages: [{ role: 'user', content: 'hi' }], ...extra });
+      expect(res.content.some((b) => b.type === 'text')).toBe(true);
+      expect(upstream.requests.at(-1)!.json.reasoning_effort).toBeUndefined();
+    }
   });
 
   test('grok-4.20, which refuses reasoning_effort, gets none and answers', async () => {

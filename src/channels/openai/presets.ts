@@ -107,11 +107,14 @@ export const PRESETS = {
     // retired on 2026-05-15 redirect to it at low effort, https://docs.x.ai/developers/migration/may-15-retirement), takes
     // reasoning_effort none|low|medium|high, "low" when none is sent
     // (https://docs.x.ai/developers/model-capabilities/text/reasoning); grok-3-mini takes only low|high
-    // (https://docs.x.ai/docs/guides/reasoning): the levels both take. grok-4.20 (reasoning and non-reasoning) reasons
-    // without a knob and refuses the field, "Model grok-4.20-0309-reasoning does not support parameter reasoningEffort"
+    // (https://docs.x.ai/docs/guides/reasoning). grok-4.20 (reasoning and non-reasoning) reasons without a knob and
+    // refuses the field, "Model grok-4.20-0309-reasoning does not support parameter reasoningEffort"
     // (vercel/ai @ai-sdk/xai@4.0.8), as grok-4 did
     reasoning_efforts: ['low', 'high'],
+    reasoning_efforts_by_model: { 'grok-4.3*': ['none', 'low', 'medium', 'high'] },
     reasoning_models: ['grok-3-mini*', 'grok-4.3*'],
+    // grok-4.3 reasons (at low) unless sent `none`: off unless asked, as Anthropic gives (and bills) no thinking then
+    thinking_by_default_models: ['grok-4.3*'],
   },
   gemini: {
     // function declarations take an OpenAPI subset: $schema, additionalProperties, const, $ref… are 400s
@@ -239,5 +242,6 @@ export function resolveQuirks(provider: string | undefined, overrides: ChatQuirk
   quirks.always_thinking_models = [...quirks.always_thinking_models];
   quirks.thinking_by_default_models = [...quirks.thinking_by_default_models];
   quirks.reasoning_efforts = [...quirks.reasoning_efforts]; // never share a preset's array with a channel
+  quirks.reasoning_efforts_by_model = Object.fromEntries(Object.entries(quirks.reasoning_efforts_by_model).map(([p, l]) => [p, [...l]]));
   return quirks;
 }

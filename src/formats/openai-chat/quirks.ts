@@ -66,6 +66,13 @@ export const ChatQuirksSchema = v.strictObject({
   fixed_sampling_models: v.optional(v.array(v.pipe(v.string(), v.minLength(1)))),
   /** Effort levels the provider accepts, lowest first; higher requested levels are capped to the last one. */
   reasoning_efforts: v.optional(v.array(v.string())),
+  /**
+   * Effort levels per upstream model (`*` wildcards), for a provider whose models take different ones (xAI: grok-4.3
+   * none|low|medium|high, grok-3-mini low|high): the first pattern, in the order written, that matches the model gives
+   * its list; a model none matches gets `reasoning_efforts`. A list with `none` sends `reasoning_effort: "none"` (or
+   * `reasoning: {effort: "none"}`) as the off switch. A channel's mapping replaces the preset's. Default none.
+   */
+  reasoning_efforts_by_model: v.optional(mapping(v.pipe(v.string(), v.minLength(1)), v.array(v.string()))),
   /** Send assistant thinking from history back as `reasoning_content` (DeepSeek thinking mode with tools requires it). */
   reasoning_content_in_history: v.optional(v.boolean()),
   /** The provider writes reasoning inline as `<think>…</think>` in `content`; split it into a thinking block. */
@@ -147,6 +154,7 @@ export const DEFAULT_CHAT_QUIRKS: ChatQuirks = {
   always_thinking_models: [],
   thinking_by_default_models: [],
   reasoning_efforts: ['low', 'medium', 'high'],
+  reasoning_efforts_by_model: {},
   fixed_sampling_models: [],
   reasoning_content_in_history: false,
   think_tags: false,

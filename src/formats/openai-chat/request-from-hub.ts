@@ -971,7 +971,7 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
     if (req.on && !always) noteDropped(ctx, `${what} (${ctx.upstreamModel} has no reasoning control)`);
     return;
   }
-  const offered = quirks.reasoning_efforts;
+  const offered = effortsOf(quirks, ctx.upstreamModel);
   const hasOff = offered.includes('none');
   switch (quirks.reasoning) {
     case 'reasoning_effort': {
@@ -1033,6 +1033,13 @@ function applyReasoning(body: ChatCompletionCreateParams, hub: MessageCreatePara
       return;
     default: assertNever(quirks.reasoning, 'reasoning style');
   }
+}
+
+/** The effort levels `model` takes: the first pattern of quirks.reasoning_efforts_by_model it matches, else the provider's. */
+function effortsOf(quirks: ChatQuirks, model: string): readonly string[] {
+  const byModel = quirks.reasoning_efforts_by_model;
+  for (const pattern in byModel) if (globMatch(pattern, model)) return byModel[pattern]!;
+  return quirks.reasoning_efforts;
 }
 
 /**

@@ -48,6 +48,8 @@ describe('presets', () => {
     ['mistral', 'user_after_tool', 'fold'],
     ['openrouter', 'user_after_tool', 'keep'], // set `fold` on a channel that serves Mistral models (README)
     ['xai', 'reasoning_efforts', ['low', 'high']],
+    ['xai', 'reasoning_efforts_by_model', { 'grok-4.3*': ['none', 'low', 'medium', 'high'] }],
+    ['xai', 'thinking_by_default_models', ['grok-4.3*']],
     ['gemini', 'schema', 'strict'],
     ['gemini', 'parallel_tool_calls', false],
     ['zai', 'reasoning', 'thinking'],

@@ -195,11 +195,12 @@ describe('validation names every problem by path', () => {
     // header named "0", and the channel answered 401 with no word at start-up
     expect(problems(() => validateConfig({ channels: [
       { ...base.channels[0], headers: ['authorization: Bearer sk-x'], thinking: ['adaptive'] },
-      { name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'], quirks: { max_output_tokens: [16384] } },
+      { name: 'o', type: 'openai', base_url: 'http://x.test/v1', models: ['m'], quirks: { max_output_tokens: [16384], reasoning_efforts_by_model: [['low']] } },
     ] }))).toEqual([
       'channels[0].headers: must be a mapping (name: value), not a list',
       'channels[0].thinking: must be a mapping (name: value), not a list',
       'channels[1].quirks.max_output_tokens: must be a mapping (name: value), not a list',
+      'channels[1].quirks.reasoning_efforts_by_model: must be a mapping (name: value), not a list',
     ]);
   });
   test('a header set to null (send none of that name) is accepted', () => {

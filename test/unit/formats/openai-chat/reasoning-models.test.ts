@@ -21,7 +21,8 @@ describe('reasoning only for models that take it', () => {
     ['groq', 'openai/gpt-oss-120b', 'medium'],
     ['xai', 'grok-4', undefined],
     ['xai', 'grok-4.20-0309-reasoning', undefined],
-    ['xai', 'grok-4.3', 'low'], // the levels grok-3-mini takes too: medium capped to low
+    ['xai', 'grok-4.3', 'medium'], // its own levels (reasoning_efforts_by_model), none|low|medium|high
+    ['xai', 'grok-4.3-latest', 'medium'],
     ['xai', 'grok-3-mini', 'low'], // medium is not offered: capped to the highest level below it
   ])('%s %s → reasoning_effort %p', (provider, model, effort) => {
     const c = ctx(model);
@@ -41,6 +42,42 @@ describe('reasoning only for models that take it', () => {
     expect(globMatch('a*b*c', 'axxbyyc')).toBe(true);
     expect(globMatch('a*b*c', 'axxcyyb')).toBe(false);
     expect(globMatch('ab*ba', 'aba')).toBe(false); // prefix and suffix may not overlap
+  });
+});
+
+describe('effort levels per model (quirks.reasoning_efforts_by_model)', () => {
+  const effort = (model: string, over: Parameters<typeof resolveQuirks>[1], h: MessageCreateParams = hub) => {
+    const c = ctx(model);
+    const body = hubRequestToChat(structuredClone(h), c, resolveQuirks('xai', over)) as Record<string, unknown>;
+    return [body.reasoning_effort, c.dropped];
+  };
+  test('xAI: grok-4.3 gets its own levels, grok-3-mini the provider\'s low|high', () => {
+    for (const [asked, g43, g3] of [['low', 'low', 'low'], ['medium', 'medium', 'low'], ['high', 'high', 'high'], ['max', 'high', 'high']] as const) {
+      const h = { ...hub, output_config: { effort: asked } } as MessageCreateParams;
+      expect(effort('grok-4.3', undefined, h)[0]).toBe(g43);
+      expect(effort('grok-3-mini', undefined, h)[0]).toBe(g3);
+    }
+    // an explicit off: none where the model's list has it, nothing where it does not
+    const off = { ...hub, thinking: { type: 'disabled' } } as MessageCreateParams;
+    expect(effort('grok-4.3', undefined, off)[0]).toBe('none');
+    expect(effort('grok-3-mini', undefined, off)[0]).toBeUndefined();
+  });
+  test('the first pattern written that matches wins; exact names match too; a model none matches gets reasoning_efforts', () => {
+    const over = { reasoning_models: ['*'], reasoning_efforts: ['high'], reasoning_efforts_by_model: { 'm-1': ['low'], 'm-*': ['medium'], 'm-2*': ['low'] } };
+    expect(effort('m-1', over)[0]).toBe('low');
+    expect(effort('m-2', over)[0]).toBe('medium'); // `m-*` is written before `m-2*`
+    expect(effort('other', over)).toEqual(['high', ['output_config.effort=medium (raised to high)']]);
+  });
+  test('a channel\'s mapping replaces the preset\'s, and never shares its arrays', () => {
+    expect(effort('grok-4.3', { reasoning_efforts_by_model: {} })[0]).toBe('low');
+    const a = resolveQuirks('xai', undefined);
+    a.reasoning_efforts_by_model['grok-4.3*']!.push('xhigh');
+    expect(resolveQuirks('xai', undefined).reasoning_efforts_by_model).toEqual({ 'grok-4.3*': ['none', 'low', 'medium', 'high'] });
+  });
+  test('the per-model list serves the other styles that take a level too', () => {
+    const q = resolveQuirks('deepseek', { reasoning_efforts_by_model: { 'deepseek-v4-pro': ['high', 'max'] } });
+    expect(hubRequestToChat(structuredClone(hub), ctx('deepseek-v4-pro'), q)).toMatchObject({ thinking: { type: 'enabled' }, reasoning_effort: 'high' });
+    expect(hubRequestToChat(structuredClone(hub), ctx('deepseek-flash'), q)).toMatchObject({ thinking: { type: 'enabled' }, reasoning_effort: 'low' });
   });
 });
 
@@ -164,6 +201,9 @@ describe('thinking the client did not ask for', () => {
     ['openrouter', 'moonshotai/kimi-k2.6', {}],
     ['gemini', 'gemini-2.5-flash', {}],
     ['xai', 'grok-3-mini', {}],
+    // https://docs.x.ai/developers/model-capabilities/text/reasoning: grok-4.3 reasons at "low" when no reasoning_effort is sent
+    ['xai', 'grok-4.3', { reasoning_effort: 'none' }],
+    ['xai', 'grok-4.20-0309-reasoning', {}], // refuses the field
     ['cerebras', 'gpt-oss-120b', {}],
   ] as const)('%s %s, streamed: %p', (provider, model, expected) => {
     const c = ctx(model);
