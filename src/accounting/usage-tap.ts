@@ -56,8 +56,9 @@ export class UsageSniffer {
   stopReason: string | null = null;
   /**
    * The error event a stream carried inside its 200 (Anthropic's `error`, OpenRouter's `{"error": …}`, Groq's
-   * `event: error`), for the log line; null if none. Found by a byte search per chunk, like usage, but without
-   * keeping lines across chunks: an error event split between two reads is not seen (they are short, and sent alone).
+   * `event: error`), for the log line; null if none. Found by a byte search per chunk, like usage; a `data:` line
+   * split between two reads is joined, as one holding usage is, when `"error"` lies in the line kept from the read
+   * before, at the start of this one, or across the two (a server or proxy that cuts its writes anywhere).
    */
   failure: GatewayError | null = null;
   /**
@@ -83,8 +84,9 @@ export class UsageSniffer {
       if (this.jsonBytes < MAX_JSON_SIDE_COPY) { (this.json ??= []).push(copyOf.call(chunk, 0, chunk.length)); this.jsonBytes += chunk.length; }
       return;
     }
-    if (find(chunk, ERROR) >= 0) this.errorEvents(chunk);
+    const errorAt = find(chunk, ERROR);
     if (this.carry === null && find(chunk, USAGE) < 0) {
+      if (errorAt >= 0) this.errorEvents(chunk, 0);
       // most chunks: no usage, nothing left over from the last one
       if (this.format !== 'anthropic') this.finishReason(chunk);
       const lastNl = chunk.lastIndexOf(NL);
@@ -105,17 +107,23 @@ export class UsageSniffer {
         return;
       }
       const head = chunk.subarray(0, nl);
+      // the seam: the bytes either side of the cut, where a key may lie split (USAGE and ERROR are as long)
+      let seam: Uint8Array | null = null;
       const hit = find(carry, USAGE) >= 0 || find(head, USAGE) >= 0
-        || find(Buffer.concat([carry.subarray(Math.max(0, carry.length - USAGE.length + 1)), head.subarray(0, USAGE.length - 1)]), USAGE) >= 0;
+        || find(seam = Buffer.concat([carry.subarray(Math.max(0, carry.length - USAGE.length + 1)), head.subarray(0, USAGE.length - 1)]), USAGE) >= 0;
       const carryData = this.carryData;
       this.carry = null;
       this.carryData = null;
-      if (hit) {
-        const joined = Buffer.concat([carry, head]);
-        this.line(joined, 0, joined.length, carryData);
+      const joined = hit ? Buffer.concat([carry, head]) : null;
+      // an error event's data line cut in two (a carry cut to MAX_CARRY is longer than any error line)
+      if (carryData === null && ((errorAt >= 0 && errorAt < nl) || find(carry, ERROR) >= 0
+        || find(seam ??= Buffer.concat([carry.subarray(Math.max(0, carry.length - ERROR.length + 1)), head.subarray(0, ERROR.length - 1)]), ERROR) >= 0)) {
+        this.errorEvents(joined ?? Buffer.concat([carry, head]), 0);
       }
+      if (joined) this.line(joined, 0, joined.length, carryData);
       from = nl + 1;
     }
+    if (errorAt >= 0) this.errorEvents(chunk, from);
     for (;;) {
       const hit = bufferIndexOf.call(chunk, USAGE, from);
       if (hit < 0) break;
@@ -153,8 +161,8 @@ export class UsageSniffer {
   }
 
   /** The `data:` lines of `chunk` that hold `"error"` and are an error event: the last one is the failure. */
-  private errorEvents(chunk: Uint8Array): void {
-    for (let from = 0; from < chunk.length;) {
+  private errorEvents(chunk: Uint8Array, from: number): void {
+    while (from < chunk.length) {
       const hit = bufferIndexOf.call(chunk, ERROR, from);
       if (hit < 0) return;
       const start = chunk.lastIndexOf(NL, hit) + 1;

@@ -237,8 +237,10 @@ export interface Format<Quirks = undefined> {
    * a relay, or a stream read whole, ends there as at endsStream's event, whether or not the upstream closes its
    * body (one that holds its connection would otherwise hold the client until the idle timeout). Asked only where an
    * error is known to have come (a relay's usage tap saw one), or once per read of a stream read whole: a look at the
-   * chunk's last event (sse/decode.ts: lastEventStart), parsed only when it holds `"error"`. An error event begun in
-   * an earlier chunk is not seen (they are short, and sent alone).
+   * chunk's last event (sse/decode.ts: lastEventStart), parsed only when it holds `"error"`. `before`: the chunk read
+   * before it, where the error event may have begun (a server or proxy that cuts its writes anywhere); only that
+   * event's start, the tail of `before`, is joined to `chunk`, and only when `chunk` holds no event's start of its own
+   * (sse/decode.ts: joinedLastEvent).
    */
-  endsWithError(chunk: Uint8Array): boolean;
+  endsWithError(chunk: Uint8Array, before?: Uint8Array | null): boolean;
 }

@@ -413,7 +413,7 @@ async function readEvents(start: ReadAhead<Uint8Array>, channel: Channel, guard:
   const idle = channel.config.stream_idle_timeout_ms;
   const format = FORMATS[channel.nativeFormat];
   // its last event, or an error event, which ends a stream too (formats/types.ts: endsWithError)
-  const ends = (chunk: Uint8Array, before: Uint8Array | null) => format.endsStream(chunk, before) || format.endsWithError(chunk);
+  const ends = (chunk: Uint8Array, before: Uint8Array | null) => format.endsStream(chunk, before) || format.endsWithError(chunk, before);
   const parts = [...start.head];
   let size = 0;
   for (const p of parts) size += p.length;

@@ -45,7 +45,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     return new Response(concat(start.head), { status: res.status, headers });
   }
   log.deferred = true;
-  // the chunk before, once the stop reason is read (the last event may begin in it)
+  // the chunk before (the last event, or an error event, may begin in it)
   let before: Uint8Array | null = null;
   // an Anthropic stream's reads are held (counted only when asked, or every 64 KB: AnthropicTextCounter), for the
   // output of one that ends before its message_delta
@@ -61,12 +61,14 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     // the format's last event, as an event of its own (a quote of it in a text is none), after the answer's stop reason
     // was read, or an error event that ends the stream, once the tap saw one: the relay ends there, whether or not the
     // upstream closes its body (Claude Code waited out the idle timeout after an overloaded_error)
+    // (the chunk kept as `before` whatever the tap saw: the error event that ends the stream is seen only once the
+    // read that completes it is in, and it may have begun in the read before)
     endsStream: isSse ? (chunk) => {
+      const last = before;
+      before = chunk;
       if (sniffer.stopReason === null && sniffer.failure === null) return false;
       const format = FORMATS[channel.nativeFormat];
-      const ends = format.endsStream(chunk, before) || (sniffer.failure !== null && format.endsWithError(chunk));
-      before = chunk;
-      return ends;
+      return format.endsStream(chunk, last) || (sniffer.failure !== null && format.endsWithError(chunk, last));
     } : undefined,
     onEnd(outcome, whole, cut) {
       // cancelled, failed, or ended at its last event while the upstream kept its connection: close that too

@@ -259,6 +259,35 @@ export function lastEventStart(chunk: Uint8Array): number {
   return start < e ? start : -1;
 }
 
+/** The longest error event looked for across two reads (tail of the read before and the read that ends it), in bytes. */
+const SPLIT_EVENT_MAX = 8 * 1024;
+
+/**
+ * `chunk`'s last event joined to its start in `before` (the chunk read before it), when `chunk` ends at an event
+ * boundary, holds no blank line before it (its last event began earlier), and `before` did not end at one: the tail
+ * of `before` from its last blank line (or its start, taken at its word as lastEventStart takes a chunk's) followed by
+ * `chunk`, a copy of at most SPLIT_EVENT_MAX bytes; null otherwise (the event starts in `chunk`, or is longer: an
+ * error event is short). For endsWithError (formats/types.ts), whose event a server or proxy may cut anywhere.
+ */
+export function joinedLastEvent(chunk: Uint8Array, before: Uint8Array): Uint8Array | null {
+  let e = chunk.byteLength;
+  if (e === 0 || e >= SPLIT_EVENT_MAX || chunk[e - 1] !== 10 || startsEvent(before, before.byteLength)) return null;
+  while (e > 0 && (chunk[e - 1] === 10 || chunk[e - 1] === 13)) e--;
+  // line breaks alone: the blank line's second half (lastEventStart reads the two joined); else `chunk` ends at a
+  // blank line of its own and holds none before it
+  if (e > 0 && (chunk.byteLength - e < 2 || chunk[chunk.byteLength - 2] === 13 && chunk.byteLength - e < 3)) return null;
+  if (e > 0 && (bufferLastIndexOf.call(chunk, LF_LF, e - 1) >= 0 || bufferLastIndexOf.call(chunk, LF_CRLF, e - 1) >= 0)) return null;
+  // the tail of `before` that fits: its last blank line searched for there alone
+  const room = SPLIT_EVENT_MAX - chunk.byteLength;
+  const whole = before.byteLength <= room;
+  const tail = whole ? before : before.subarray(before.byteLength - room);
+  const lf = bufferLastIndexOf.call(tail, LF_LF);
+  const crlf = bufferLastIndexOf.call(tail, LF_CRLF);
+  if (lf < 0 && crlf < 0 && !whole) return null;
+  const start = Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 3);
+  return Buffer.concat([tail.subarray(start), chunk]);
+}
+
 /** Whether `chunk` holds `line` at `at`, a whole line (a line break after it). */
 export function lineAt(chunk: Uint8Array, at: number, line: Uint8Array): boolean {
   const m = line.byteLength;

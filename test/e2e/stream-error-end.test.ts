@@ -5,7 +5,8 @@
  * last, so the client's answer ends there, in each of the four modes, and an answer read whole for a request that
  * asked for no stream is that error; the log line says error, and the upstream request is let go. Which came first is
  * what is checked: the channel's stream_idle_timeout_ms is short, and its timeout's error must not be what the client
- * got (as test/e2e/stream-end.test.ts checks a last event).
+ * got (as test/e2e/stream-end.test.ts checks a last event). The error event is also cut between two writes (inside
+ * `event: error`, between its lines, inside its JSON, before its blank line), as a proxy may cut it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
@@ -70,6 +71,16 @@ const MODES = [
 ] as const;
 type Mode = (typeof MODES)[number];
 
+/** Where an error event is cut between two writes: offsets into it. */
+function splitsOf(m: Mode): [string, number][] {
+  const err = eventsOf(m).at(-1)!;
+  const json = err.indexOf('{');
+  const common: [string, number][] = [['inside its JSON', json + 20], ['just before its blank line', err.length - 1]];
+  return m.model === 'a'
+    ? [['inside `event: error`', 8], ['between its lines', err.indexOf('\n') + 1], ...common]
+    : [['inside `data: `', 3], ['at `"error"`', err.indexOf('"error"') + 3], ...common];
+}
+
 const upstreamOf = (m: Mode) => (m.model === 'a' ? ant : oa);
 const eventsOf = (m: Mode) => (m.model === 'a' ? ANT : CHAT);
 
@@ -126,6 +137,34 @@ describe('a stream that ends with an error event, the upstream connection held o
       expect(line.error).toContain('vLLM broke');
       expect(await abortedWithin(upstream.requests.at(-1)!, 2000)).toBe(true);
     });
+
+    // a proxy or server that cuts its writes anywhere: the error event begun in one read and ended in the next
+    for (const [where, at] of splitsOf(m)) {
+      const halves = () => { const e = eventsOf(m); const err = e.at(-1)!; return [e.slice(0, -1).join('') + err.slice(0, at), err.slice(at)]; };
+      test(`${m.name}, the error event split ${where}: the client's stream ends at it, not at the idle timeout`, async () => {
+        const upstream = upstreamOf(m);
+        upstream.handler = (r) => sse(halves(), { signal: r.signal, hang: true, delayMs: 20 });
+        const res = await post(m, true);
+        const body = await res.text();
+        expect(body).not.toContain('upstream sent nothing');
+        expect(body).toContain(m.says);
+        if (m.relayed) expect(body).toBe(eventsOf(m).join(''));
+        const line = await logLine(res.headers.get('request-id'));
+        expect(line).toMatchObject({ status: 200, outcome: 'error', error_type: m.type });
+        expect(await abortedWithin(upstream.requests.at(-1)!, 2000)).toBe(true);
+      });
+
+      test(`${m.name}, no stream asked for, the error event split ${where}: the error, not the idle timeout's`, async () => {
+        const upstream = upstreamOf(m);
+        upstream.handler = (r) => sse(halves(), { signal: r.signal, hang: true, delayMs: 20 });
+        const res = await post(m, false);
+        const text = await res.text();
+        expect(text).not.toContain('stalled');
+        expect(text).toContain(m.says);
+        expect(res.status).toBe(m.status);
+        expect(await abortedWithin(upstream.requests.at(-1)!, 2000)).toBe(true);
+      });
+    }
 
     test(`${m.name}: the SDK's stream throws the upstream's error`, async () => {
       upstreamOf(m).handler = (r) => sse(eventsOf(m), { signal: r.signal, hang: true });

@@ -10,7 +10,7 @@ import { parseOrThrow } from '../../util/validate.ts';
 import { quoteJson } from '../../util/quote-json.ts';
 import { EventTemplate, NO_PREFIX } from '../../util/event-template.ts';
 import type { SseEvent } from '../../sse/types.ts';
-import { endsWithEvent, lastEventStart, lineAt } from '../../sse/decode.ts';
+import { endsWithEvent, joinedLastEvent, lastEventStart, lineAt } from '../../sse/decode.ts';
 import { oneLineEventParts } from '../../sse/encode.ts';
 import type { DeltaKind, Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext, UsageSoFar } from '../types.ts';
 
@@ -210,7 +210,10 @@ export const anthropicFormat: Format<unknown> = {
   streamStartsWithUsage: true,
   endsStream: (chunk, before) => endsWithEvent(chunk, MESSAGE_STOP, before),
   // an `error` event ends a stream (https://docs.anthropic.com/en/docs/build-with-claude/streaming#error-events)
-  endsWithError: (chunk) => lineAt(chunk, lastEventStart(chunk), EVENT_ERROR),
+  endsWithError: (chunk, before) => {
+    const c = (before && joinedLastEvent(chunk, before)) || chunk;
+    return lineAt(c, lastEventStart(c), EVENT_ERROR);
+  },
 };
 
 const MESSAGE_STOP = new TextEncoder().encode('event: message_stop');

@@ -16,7 +16,7 @@ import { chatRequestToHub, chatToolsToHub } from './request-to-hub.ts';
 import { hubResponseToChat } from './response-from-hub.ts';
 import { hubEventsToChatStage } from './stream-from-hub.ts';
 import { chatErrorBody, chatStreamErrorEvent } from './error-body.ts';
-import { endsWithEvent, lastEventStart, lineAt } from '../../sse/decode.ts';
+import { endsWithEvent, joinedLastEvent, lastEventStart, lineAt } from '../../sse/decode.ts';
 import { bufferIndexOf } from '../../util/bytes.ts';
 
 const DONE = new TextEncoder().encode('data: [DONE]');
@@ -61,9 +61,12 @@ const utf8 = new TextDecoder();
 /**
  * A chunk whose last event is an error object, after which such a stream sends nothing (OpenAI's, OpenRouter's
  * `{"error": …}` chunk, https://openrouter.ai/docs/api-reference/streaming "Handling Errors During Streaming"; vLLM's
- * `{"object": "error"}`), or Groq's `event: error`: parsed only when the last event holds `"error"`.
+ * `{"object": "error"}`), or Groq's `event: error`: parsed only when the last event holds `"error"`. `before`: the
+ * chunk read before, where it may have begun.
  */
-function endsWithError(chunk: Uint8Array): boolean {
+function endsWithError(last: Uint8Array, before?: Uint8Array | null): boolean {
+  // an event begun in the read before: its start joined to this read
+  const chunk = (before && joinedLastEvent(last, before)) || last;
   const at = lastEventStart(chunk);
   if (at < 0) return false;
   if (lineAt(chunk, at, EVENT_ERROR)) return true;

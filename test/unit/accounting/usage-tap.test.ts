@@ -187,6 +187,28 @@ describe('UsageSniffer', () => {
       for (const c of chunks) s.push(c);
       expect(s.failure?.message).toBe(whole.failure!.message);
     }
+    // cut into two reads anywhere, inside the error event's data line too (a proxy that cuts its writes anywhere)
+    for (const chunks of splits(bytes, 1).slice(4)) {
+      const s = new UsageSniffer('openai-chat', true);
+      for (const c of chunks) s.push(c);
+      expect(s.failure?.message).toBe(whole.failure!.message);
+    }
+  });
+
+  test('Anthropic: an error event cut into two reads anywhere is the failure; an error quoted in a text so cut is not', () => {
+    const body = enc.encode(fixtureSseBody('anthropic/stream-text-basic.sse').replace(/event: message_stop[\s\S]*$/, '')
+      + 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n');
+    for (const chunks of splits(body, 1)) {
+      const s = new UsageSniffer('anthropic', true);
+      for (const c of chunks) s.push(c);
+      expect({ type: s.failure?.type, message: s.failure?.message }).toEqual({ type: 'overloaded_error', message: 'Overloaded' });
+    }
+    const quoted = enc.encode('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"{\\"type\\":\\"error\\",\\"error\\":{}}"}}\n\n');
+    for (const chunks of splits(quoted, 1)) {
+      const s = new UsageSniffer('anthropic', true);
+      for (const c of chunks) s.push(c);
+      expect(s.failure).toBeNull();
+    }
   });
 
   test('Anthropic: an error event is a failure; the word "error" in text, a finish_reason "error" or an error-named tool is not', () => {

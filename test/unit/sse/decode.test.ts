@@ -276,4 +276,48 @@ describe('endsWithError (formats/types.ts): a chunk whose last event is an error
     expect(chat(chunk({ error: { message: 'x' } }) + chunk({ choices: [{ delta: { content: 'after' } }] }))).toBe(false);
     expect(chat('data: [DONE]\n\n')).toBe(false);
   });
+
+  // a server or proxy that cuts its writes anywhere: the error event begun in the read before (`before`)
+  const CHAT_ERROR = `data: ${JSON.stringify({ id: 'g', choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error' }], error: { code: 502, message: 'Provider returned error' } })}\n\n`;
+  const cut = (s: string, at: number) => [enc.encode(s.slice(0, at)), enc.encode(s.slice(at))] as const;
+  const antSplit = (s: string, at: number) => { const [b, c] = cut(s, at); return FORMATS.anthropic.endsWithError(c, b); };
+  const chatSplit = (s: string, at: number) => { const [b, c] = cut(s, at); return FORMATS['openai-chat'].endsWithError(c, b); };
+
+  test('Anthropic: an error event split inside `event: error`, between its lines, inside its JSON, before its blank line', () => {
+    const body = delta('Hel') + ANT_ERROR;
+    const start = body.indexOf('event: error');
+    for (const at of [start + 3, start + 8, start + 'event: error\n'.length, body.indexOf('Overloaded'), body.length - 2, body.length - 1]) {
+      expect([at, antSplit(body, at)]).toEqual([at, true]);
+      expect([at, antSplit(body.replaceAll('\n', '\r\n'), at + (body.slice(0, at).split('\n').length - 1))]).toEqual([at, true]);
+    }
+    // every cut within it, and a cut of the blank line before it
+    for (let at = start - 1; at < body.length; at++) expect([at, antSplit(body, at)]).toEqual([at, true]);
+    // without the read before, what this read holds is no error event
+    expect(FORMATS.anthropic.endsWithError(cut(body, start + 8)[1])).toBe(false);
+  });
+
+  test('Anthropic, split: not an end when quoted in a text, not whole, or another event follows', () => {
+    const quoting = delta('\n\nevent: error\ndata: {}\n\n');
+    for (let at = 1; at < quoting.length; at++) expect([at, antSplit(quoting, at)]).toEqual([at, false]);
+    const body = delta('Hel') + ANT_ERROR;
+    expect(antSplit(body.slice(0, -1), body.indexOf('Overloaded'))).toBe(false);
+    expect(antSplit(body + delta('after'), body.length + 5)).toBe(false);
+    // an error event ended long ago, the read before ended at a blank line: this read's event is its own
+    expect(FORMATS.anthropic.endsWithError(enc.encode('data: {}\n\n'), enc.encode(ANT_ERROR))).toBe(false);
+  });
+
+  test('Chat: an error chunk split inside `data: `, at `"error"`, inside its JSON, before its blank line; a quote of one is no end', () => {
+    const body = `data: ${JSON.stringify({ choices: [{ delta: { content: 'Hi' } }] })}\n\n` + CHAT_ERROR;
+    const start = body.lastIndexOf('data: ');
+    for (let at = start - 1; at < body.length; at++) expect([at, chatSplit(body, at)]).toEqual([at, true]);
+    const quoting = `data: ${JSON.stringify({ choices: [{ delta: { content: '{"error": {"message": "x"}}' } }] })}\n\n`;
+    for (let at = 1; at < quoting.length; at++) expect([at, chatSplit(quoting, at)]).toEqual([at, false]);
+    expect(chatSplit(body + 'data: [DONE]\n\n', body.length + 3)).toBe(false);
+  });
+
+  test('an event longer than an error event is not looked for across reads', () => {
+    const long = `event: error\ndata: {"type":"error","error":{"type":"api_error","message":"${'x'.repeat(10_000)}"}}\n\n`;
+    expect(FORMATS.anthropic.endsWithError(enc.encode(long))).toBe(true);
+    expect(antSplit(long, 5000)).toBe(false);
+  });
 });
