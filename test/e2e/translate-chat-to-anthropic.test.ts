@@ -725,6 +725,28 @@ describe('errors in the OpenAI envelope', () => {
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err.error).toMatchObject({ type: 'invalid_request_error', param: null, code: null });
   });
+
+  // Anthropic's 404 for a model it does not have says `model: <name>` (anthropics/claude-code#5349); OpenAI's is
+  // code model_not_found, param model, which apps switch on (the gateway's own 404 for a model it does not route says so too)
+  for (const mode of ['create', 'stream'] as const) {
+    test(`upstream 404 not_found_error "model: claude-nope" → code model_not_found, param model (${mode})`, async () => {
+      upstream.handler = () => json({ type: 'error', error: { type: 'not_found_error', message: 'model: claude-nope' }, request_id: 'req_011CX' }, 404);
+      const params = { model: 'claude-opus-5-5', messages: hi };
+      const err: any = await (mode === 'create' ? oa.chat.completions.create(params) : oa.chat.completions.stream(params).finalChatCompletion()).then(() => null, (e) => e);
+      expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(err.status).toBe(404);
+      expect(err.code).toBe('model_not_found');
+      expect(err.param).toBe('model');
+      expect(err.error).toEqual({ message: 'model: claude-nope', type: 'not_found_error', param: 'model', code: 'model_not_found' });
+    });
+  }
+
+  test('any other upstream 404 keeps code and param null', async () => {
+    upstream.handler = () => json({ type: 'error', error: { type: 'not_found_error', message: 'file_011CX not found' } }, 404);
+    const err: any = await oa.chat.completions.create({ model: 'claude-opus-5-5', messages: hi }).then(() => null, (e) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err.error).toEqual({ message: 'file_011CX not found', type: 'not_found_error', param: null, code: null });
+  });
 });
 
 describe('an Anthropic stream that opens with an error event (a 200 whose first event is overloaded_error)', () => {

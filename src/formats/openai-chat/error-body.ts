@@ -42,6 +42,9 @@ export function chatErrorBody(err: GatewayError): ChatErrorEnvelope {
   if (err.status === 400 && err.code === null && CONTEXT_OVERFLOW.test(err.message)) {
     return { error: { message: err.message, type: mapped.type, param: err.param ?? 'messages', code: 'context_length_exceeded' } };
   }
+  if (err.status === 404 && err.code === null && err.type === 'not_found_error' && UNKNOWN_MODEL.test(err.message)) {
+    return { error: { message: err.message, type: mapped.type, param: err.param ?? 'model', code: 'model_not_found' } };
+  }
   return { error: { message: err.message, type: mapped.type, param: err.param, code: err.code ?? mapped.code } };
 }
 
@@ -52,6 +55,13 @@ export function chatErrorBody(err: GatewayError): ChatErrorEnvelope {
  * their history; the message is kept as Anthropic wrote it.
  */
 const CONTEXT_OVERFLOW = /^(?:prompt is too long: \d+ tokens > \d+ maximum|input length and `max_tokens` exceed context limit)/;
+
+/**
+ * Anthropic's 404 for a model it does not have or does not give this key: `not_found_error`, "model: claude-nope"
+ * (anthropics/claude-code#5349). OpenAI's is `code: "model_not_found"`, `param: "model"`, as the gateway's own 404 for a
+ * model it does not route says (pipeline/handle.ts); apps switch on that code. Any other 404 keeps code and param null.
+ */
+const UNKNOWN_MODEL = /^model: \S/;
 
 /** An Anthropic stream `error` event's payload (`{type: 'overloaded_error', message}`) in OpenAI's envelope. */
 export function chatErrorBodyFromHub(error: { type: string; message: string }): ChatErrorEnvelope {
