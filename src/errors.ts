@@ -17,6 +17,11 @@ export type AnthropicErrorType =
   | 'timeout_error'
   | 'overloaded_error';
 
+/** Whether `type` is one of Anthropic's error types (statusForErrorType knows each). */
+export function isAnthropicErrorType(type: unknown): type is AnthropicErrorType {
+  return typeof type === 'string' && statusForErrorType(type) !== 502;
+}
+
 /** The default error type for each HTTP status, as Anthropic's API uses them. */
 export function errorTypeForStatus(status: number): AnthropicErrorType {
   switch (status) {

@@ -6,7 +6,8 @@
  * string (quotes there are escaped), so every hit is a real key (or a string value "usage", which has no object).
  */
 import type { FormatId } from '../formats/types.ts';
-import { GatewayError, type AnthropicErrorType } from '../errors.ts';
+import { GatewayError, isAnthropicErrorType, type AnthropicErrorType } from '../errors.ts';
+import { chatErrorToGateway } from '../formats/openai-chat/errors.ts';
 import { addAnthropicUsage, addChatUsage, emptyUsage, type UsageTotals } from './usage.ts';
 import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
 
@@ -178,8 +179,17 @@ export class UsageSniffer {
       const error = this.format !== 'anthropic' && object === 'error' ? event : (event as { error?: unknown }).error;
       if (!error || typeof error !== 'object' || (this.format === 'anthropic' && type !== 'error')) continue;
       const e = error as { type?: unknown; message?: unknown };
-      this.failure = new GatewayError(502, (typeof e.type === 'string' && e.type ? e.type : 'api_error') as AnthropicErrorType,
-        typeof e.message === 'string' ? e.message.slice(0, 500) : 'upstream error inside the stream');
+      let message = typeof e.message === 'string' ? e.message.slice(0, 500) : 'upstream error inside the stream';
+      let logged: AnthropicErrorType;
+      if (isAnthropicErrorType(e.type)) logged = e.type;
+      else {
+        // another word (vLLM's `BadRequestError`, OpenAI's `server_error`): Anthropic's type, as the same stream
+        // translated gets it (its numeric code or status, else api_error), so log lines aggregate on one vocabulary;
+        // the upstream's word kept in the message
+        logged = this.format === 'anthropic' ? 'api_error' : chatErrorToGateway(200, event).type;
+        if (typeof e.type === 'string' && e.type && !message.includes(e.type)) message = `${e.type}: ${message}`;
+      }
+      this.failure = new GatewayError(502, logged, message);
     }
   }
 

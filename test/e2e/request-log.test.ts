@@ -186,7 +186,8 @@ describe('the request log line, in each of the four modes', () => {
       for (const m of MODES) {
         let client = '';
         const l = await logOf(async () => { client = await (await post(m.path, bodyFor(m.path, m.model, true))).text(); });
-        expect(l).toMatchObject({ outcome: 'error', error: 'refused key [redacted]' });
+        // (a relayed Chat stream's error chunk keeps the upstream's own type, server_error, in its message)
+        expect(l).toMatchObject({ outcome: 'error', error: m.name === 'Chat -> openai (passthrough)' ? 'server_error: refused key [redacted]' : 'refused key [redacted]' });
         // a translation writes the error in the client's format: the key masked there too (a relayed stream's bytes
         // go out as they came: README "What a translation cannot carry" is about translations only)
         if (m.name.includes('translated')) {
@@ -195,6 +196,33 @@ describe('the request log line, in each of the four modes', () => {
         }
       }
     }
+  });
+
+  // operators aggregate on error_type: a relayed Chat stream's error chunk is logged with Anthropic's type, as every
+  // other line (and the same stream translated) is; the upstream's own word stays in the message
+  const chatErrorChunks: Array<[string, Record<string, unknown>, string]> = [
+    ["vLLM's (its fields at the top level, code 400)", { object: 'error', message: 'vLLM broke', type: 'BadRequestError', param: null, code: 400 }, 'invalid_request_error'],
+    ["OpenAI's server_error (no status in it)", { error: { message: 'The server had an error', type: 'server_error', param: null, code: null } }, 'api_error'],
+    ['one with a status_code 429', { error: { message: 'Slow down', type: 'tokens', code: 'rate_limit_exceeded', status_code: 429 } }, 'rate_limit_error'],
+  ];
+  for (const [what, chunk, type] of chatErrorChunks) {
+    test(`a relayed Chat stream carrying ${what} error chunk: error_type ${type}, as when translated; the upstream's type in the message`, async () => {
+      oa.handler = () => sse([...chatStream({}).slice(0, 2), `data: ${JSON.stringify(chunk)}\n\n`], { delayMs: 2 });
+      const upstreamType = ((chunk.error ?? chunk) as { type: string }).type;
+      const message = ((chunk.error ?? chunk) as { message: string }).message;
+      for (const path of ['/v1/chat/completions', '/v1/messages']) {
+        const l = await logOf(async () => { await (await post(path, bodyFor(path, 'o', true))).text(); });
+        expect(`${path}: ${l.error_type}`).toBe(`${path}: ${type}`);
+        expect(l).toMatchObject({ status: 200, outcome: 'error' });
+        expect(l.error).toContain(message);
+        if (path === '/v1/chat/completions') expect(l.error).toContain(upstreamType);
+      }
+    });
+  }
+  test('a relayed Chat stream whose error chunk already has an Anthropic type (a proxy in front of Anthropic): kept, the message as it came', async () => {
+    oa.handler = () => sse([...chatStream({}).slice(0, 2), 'data: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n'], { delayMs: 2 });
+    const l = await logOf(async () => { await (await post('/v1/chat/completions', bodyFor('/v1/chat/completions', 'o', true))).text(); });
+    expect(l).toMatchObject({ status: 200, outcome: 'error', error_type: 'overloaded_error', error: 'Overloaded' });
   });
 
   test('an error envelope in a 200 answer that is translated, quoting the channel key: masked in the log line (and for the client), the channel named', async () => {

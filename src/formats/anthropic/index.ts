@@ -3,7 +3,7 @@
  * The identity adapter: the hub IS Anthropic Messages. It exists so the pipeline composes every
  * translation the same way (e.g. Chat Completions client → anthropic channel) with no special case.
  */
-import { GatewayError, NotAnAnswer, errorTypeForStatus, type AnthropicErrorType } from '../../errors.ts';
+import { GatewayError, NotAnAnswer, errorTypeForStatus, isAnthropicErrorType, type AnthropicErrorType } from '../../errors.ts';
 import type { ContentBlock, Message, MessageCreateParams, RawContentBlockDelta, RawMessageDeltaEvent, RawMessageStreamEvent, Tool, Usage } from '../../hub/types.ts';
 import { MessageCreateParamsSchema, ToolsSchema, isPlainMessageCreateParams } from '../../hub/schema.ts';
 import { parseOrThrow } from '../../util/validate.ts';
@@ -13,11 +13,6 @@ import type { SseEvent } from '../../sse/types.ts';
 import { endsWithEvent, joinedLastEvent, lastEventStart, lineAt } from '../../sse/decode.ts';
 import { oneLineEventParts } from '../../sse/encode.ts';
 import type { DeltaKind, Format, HubDeltaReader, HubDeltaWriter, StreamStage, TranslateContext, UsageSoFar } from '../types.ts';
-
-const KNOWN_TYPES = new Set<string>([
-  'invalid_request_error', 'authentication_error', 'billing_error', 'permission_error', 'not_found_error', 'request_too_large',
-  'rate_limit_error', 'api_error', 'timeout_error', 'overloaded_error',
-]);
 
 const HUB_EVENT_TYPES = new Set<string>([
   'message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop', 'ping', 'error',
@@ -31,7 +26,7 @@ export function anthropicErrorBody(err: GatewayError, requestId: string) {
 /** An upstream Anthropic error body → GatewayError (its type kept when it is one we know). */
 export function anthropicErrorToGateway(status: number, body: unknown): GatewayError {
   const e = (body as { error?: { type?: unknown; message?: unknown } } | null)?.error;
-  const type = typeof e?.type === 'string' && KNOWN_TYPES.has(e.type) ? (e.type as AnthropicErrorType) : errorTypeForStatus(status);
+  const type = isAnthropicErrorType(e?.type) ? e.type : errorTypeForStatus(status);
   const message = typeof e?.message === 'string' ? e.message : `upstream returned HTTP ${status}`;
   return new GatewayError(status, type, message);
 }

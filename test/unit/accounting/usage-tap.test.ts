@@ -174,7 +174,8 @@ describe('UsageSniffer', () => {
 
   test.each([
     ['openai-compatible/groq/stream-error-event-tool-use-failed.sse', 'invalid_request_error'],
-    ['openai-compatible/openrouter/stream-error-midstream-comments.sse', 'api_error'],
+    // its error has no type, code 400: Anthropic's type for that status, as the stream translated logs it
+    ['openai-compatible/openrouter/stream-error-midstream-comments.sse', 'invalid_request_error'],
   ])('%s: the error inside the 200 stream is the failure (for the log line), split anywhere', (f, type) => {
     const bytes = enc.encode(fixtureSseBody(f));
     const whole = new UsageSniffer('openai-chat', true);
@@ -229,6 +230,25 @@ describe('UsageSniffer', () => {
       expect(() => sniff('anthropic', true, [enc.encode(g)])).not.toThrow();
       expect(() => sniff('openai-chat', false, [enc.encode(g)])).not.toThrow();
     }
+  });
+});
+
+describe("UsageSniffer's failure: Anthropic's error type, whatever word the upstream used", () => {
+  const failureOf = (format: 'anthropic' | 'openai-chat', line: string) => {
+    const s = new UsageSniffer(format, true);
+    s.push(enc.encode(line));
+    return { type: s.failure?.type, message: s.failure?.message };
+  };
+  test.each([
+    ['openai-chat', 'data: {"object":"error","message":"vLLM broke","type":"BadRequestError","param":null,"code":400}\n\n', 'invalid_request_error', 'BadRequestError: vLLM broke'],
+    ['openai-chat', 'data: {"error":{"message":"boom","type":"server_error","code":"503"}}\n\n', 'overloaded_error', 'server_error: boom'],
+    ['openai-chat', 'data: {"error":{"message":"boom","type":"server_error"}}\n\n', 'api_error', 'server_error: boom'],
+    ['openai-chat', 'data: {"error":{"message":"server_error happened","type":"server_error"}}\n\n', 'api_error', 'server_error happened'],
+    ['openai-chat', 'data: {"error":{"message":"Slow down","type":"rate_limit_error"}}\n\n', 'rate_limit_error', 'Slow down'],
+    ['anthropic', 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n', 'overloaded_error', 'Overloaded'],
+    ['anthropic', 'event: error\ndata: {"type":"error","error":{"type":"weird_error","message":"hm"}}\n\n', 'api_error', 'weird_error: hm'],
+  ] as const)('%s %s → %s', (format, line, type, message) => {
+    expect(failureOf(format, line)).toEqual({ type, message });
   });
 });
 
