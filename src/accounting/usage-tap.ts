@@ -14,7 +14,10 @@ import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
 const USAGE = Buffer.from('"usage"');
 const STOP_REASON = Buffer.from('"stop_reason"');
 const FINISH_REASON = Buffer.from('"finish_reason"');
+const FINISH_STRING = Buffer.from('"finish_reason":"');
 const ERROR = Buffer.from('"error"');
+/** Bytes either side of a cut between reads searched for a key split there: the longest key's, less one. */
+const SEAM = FINISH_REASON.length - 1;
 /** Longest line read for an error event (they are short; a text that merely says "error" may be long). */
 const MAX_ERROR_LINE = 16 * 1024;
 const NL = 10;
@@ -108,20 +111,24 @@ export class UsageSniffer {
         return;
       }
       const head = chunk.subarray(0, nl);
-      // the seam: the bytes either side of the cut, where a key may lie split (USAGE and ERROR are as long)
+      // the seam: the bytes either side of the cut, where a key may lie split (as wide as the longest key looked for)
       let seam: Uint8Array | null = null;
-      const hit = find(carry, USAGE) >= 0 || find(head, USAGE) >= 0
-        || find(seam = Buffer.concat([carry.subarray(Math.max(0, carry.length - USAGE.length + 1)), head.subarray(0, USAGE.length - 1)]), USAGE) >= 0;
+      const hit = find(carry, USAGE) >= 0 || find(head, USAGE) >= 0 || find(seam = seamOf(carry, head), USAGE) >= 0;
       const carryData = this.carryData;
       this.carry = null;
       this.carryData = null;
       const joined = hit ? Buffer.concat([carry, head]) : null;
       // an error event's data line cut in two (a carry cut to MAX_CARRY is longer than any error line)
       if (carryData === null && ((errorAt >= 0 && errorAt < nl) || find(carry, ERROR) >= 0
-        || find(seam ??= Buffer.concat([carry.subarray(Math.max(0, carry.length - ERROR.length + 1)), head.subarray(0, ERROR.length - 1)]), ERROR) >= 0)) {
+        || find(seam ??= seamOf(carry, head), ERROR) >= 0)) {
         this.errorEvents(joined ?? Buffer.concat([carry, head]), 0);
       }
       if (joined) this.line(joined, 0, joined.length, carryData);
+      // an OpenAI-style finish reason whose key or value the cut split (its chunk holds no usage): neither read saw it,
+      // and a relay ends at `data: [DONE]` only once it is known (a Chat client waited out the idle timeout after it)
+      else if (this.format !== 'anthropic' && carryData === null && (find(carry, FINISH_REASON) >= 0 || find(seam ??= seamOf(carry, head), FINISH_REASON) >= 0)) {
+        this.finishReason(Buffer.concat([carry, head]));
+      }
       from = nl + 1;
     }
     if (errorAt >= 0) this.errorEvents(chunk, from);
@@ -132,7 +139,12 @@ export class UsageSniffer {
       if (isNullAfterKey(chunk, hit + USAGE.length)) { this.usageNulls++; from = hit + USAGE.length; continue; }
       const lineStart = Math.max(from, chunk.lastIndexOf(NL, hit) + 1);
       const lineEnd = chunk.indexOf(NL, hit);
-      if (lineEnd < 0) { this.keep(chunk, lineStart, chunk.length); return; }
+      if (lineEnd < 0) {
+        // the finish reason of the lines before it too (an OpenAI stream's own chunk, then its usage chunk cut here)
+        if (this.format !== 'anthropic') this.finishReason(chunk);
+        this.keep(chunk, lineStart, chunk.length);
+        return;
+      }
       this.line(chunk, lineStart, lineEnd);
       from = lineEnd + 1;
     }
@@ -193,9 +205,14 @@ export class UsageSniffer {
     }
   }
 
-  /** OpenAI-style streams name the finish reason in a chunk of its own, without usage. */
+  /**
+   * OpenAI-style streams name the finish reason in a chunk of its own, without usage. The last one written as a
+   * string (`"finish_reason":"`) first: a chunk after it in the same read may say `"finish_reason":null` (OpenRouter's
+   * usage chunk does), which the last key alone would take for none; spaced JSON falls back to the last key.
+   */
   private finishReason(chunk: Uint8Array): void {
-    const finish = stringAfter(chunk, FINISH_REASON);
+    const at = findLast(chunk, FINISH_STRING);
+    const finish = at >= 0 ? stringAfter(chunk, FINISH_REASON, at, chunk.length, at) : stringAfter(chunk, FINISH_REASON);
     if (finish !== null) this.stopReason = finish;
   }
 
@@ -245,6 +262,11 @@ function addUsageAt(buf: Uint8Array, hit: number, format: FormatId, into: UsageT
   } catch { /* malformed: no usage */ }
 }
 
+/** The bytes either side of the cut between two reads (the kept line and the next read's first line), SEAM each. */
+function seamOf(carry: Uint8Array, head: Uint8Array): Uint8Array {
+  return Buffer.concat([carry.subarray(Math.max(0, carry.length - SEAM)), head.subarray(0, SEAM)]);
+}
+
 /** `data:` at `start` (within `end`). */
 function isDataLine(buf: Uint8Array, start: number, end = buf.length): boolean {
   return end - start >= 5 && buf[start] === 100 && buf[start + 1] === 97 && buf[start + 2] === 116 && buf[start + 3] === 97 && buf[start + 4] === 58;
@@ -288,10 +310,10 @@ function findLastBefore(buf: Uint8Array, needle: Uint8Array, start: number, end:
 
 /**
  * The short lower-case string value of the last `"key"` in `buf[start, end)` (`"stop_reason": "end_turn"`), or
- * null. The value is read inside the range too.
+ * null. The value is read inside the range too. `keyAt`: the key's place, when already found.
  */
-function stringAfter(buf: Uint8Array, key: Uint8Array, start = 0, end = buf.length): string | null {
-  const at = findLastBefore(buf, key, start, end);
+function stringAfter(buf: Uint8Array, key: Uint8Array, start = 0, end = buf.length, keyAt = -1): string | null {
+  const at = keyAt >= 0 ? keyAt : findLastBefore(buf, key, start, end);
   if (at < 0) return null;
   let i = skipWs(buf, at + key.length);
   if (buf[i] !== 58 /* : */) return null;

@@ -211,3 +211,20 @@ describe('a last event split between two reads of the upstream body (a proxy tha
     });
   }
 });
+
+describe('a Chat stream whose finish_reason is cut between two reads, the connection held after [DONE]', () => {
+  // the stop reason is what lets a relay end at its last event: read across the cut, the relay ends there
+  const m = MODES[2];
+  test(`${m.name}: cut inside the finish_reason key and inside its value, the client is done at once, logged ok with it`, async () => {
+    const at = OA_STREAM.indexOf('"finish_reason":"stop"');
+    expect(at).toBeGreaterThan(0);
+    for (const cut of [at + 5, at + 15, at + 19]) {
+      oa.handler = (r) => sse([OA_STREAM.slice(0, cut), OA_STREAM.slice(cut)], { signal: r.signal, hang: true, delayMs: 30 });
+      const { value: { value, requestId }, ms } = await promptly((s) => rawBody(m, s));
+      expect(value).toBe(OA_STREAM);
+      expect(ms).toBeLessThan(PROMPT_MS);
+      expect(await logLine(requestId)).toMatchObject({ status: 200, outcome: 'ok', stop_reason: 'stop', ...m.usage });
+      expect(await abortedWithin(oa.requests.at(-1)!, 2000)).toBe(true);
+    }
+  });
+});

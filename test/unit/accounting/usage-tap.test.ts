@@ -80,6 +80,16 @@ describe('UsageSniffer', () => {
     expect(sniff('openai-chat', true, [enc.encode(body)]).stop).toBe('tool_calls');
   });
 
+  test('OpenRouter: the finish reason read in one read with its usage chunk after it, which says `"finish_reason":null`', () => {
+    const body = 'data: {"id":"g","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop","native_finish_reason":"stop"}]}\n\n'
+      + 'data: {"id":"g","choices":[{"index":0,"delta":{"content":""},"finish_reason":null}],"usage":{"prompt_tokens":4,"completion_tokens":2,"total_tokens":6}}\n\n'
+      + 'data: [DONE]\n\n';
+    expect(sniff('openai-chat', true, [enc.encode(body)])).toEqual({ usage: { input_tokens: 4, output_tokens: 2, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }, stop: 'stop' });
+    // and the usage chunk cut after the finish reason's chunk, in the same read
+    const cut = body.indexOf('"usage"') + 3;
+    expect(sniff('openai-chat', true, [enc.encode(body.slice(0, cut)), enc.encode(body.slice(cut))]).stop).toBe('stop');
+  });
+
   test('a JSON answer with `"usage": null` adds nothing (the next object is not taken for usage)', () => {
     const body = enc.encode(JSON.stringify({ id: 'x', usage: null, choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop', prompt_tokens: 5 }] }));
     const { usage, stop } = sniff('openai-chat', false, [body]);
