@@ -14,7 +14,6 @@ import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
 const USAGE = Buffer.from('"usage"');
 const STOP_REASON = Buffer.from('"stop_reason"');
 const FINISH_REASON = Buffer.from('"finish_reason"');
-const FINISH_STRING = Buffer.from('"finish_reason":"');
 const ERROR = Buffer.from('"error"');
 /** Bytes either side of a cut between reads searched for a key split there: the longest key's, less one. */
 const SEAM = FINISH_REASON.length - 1;
@@ -206,13 +205,20 @@ export class UsageSniffer {
   }
 
   /**
-   * OpenAI-style streams name the finish reason in a chunk of its own, without usage. The last one written as a
-   * string (`"finish_reason":"`) first: a chunk after it in the same read may say `"finish_reason":null` (OpenRouter's
-   * usage chunk does), which the last key alone would take for none; spaced JSON falls back to the last key.
+   * OpenAI-style streams name the finish reason in a chunk of its own, without usage: the last key's string value, or,
+   * when that is none, the one key's before it (OpenRouter's usage chunk says `"finish_reason":null` after the chunk
+   * that said `"stop"`, in the same read). Two short searches back from the end, never a scan of the whole read for a
+   * key that a read in mid-stream holds only with `null` (a search for `"finish_reason":"` did that: ~18 µs more per
+   * 25 KB Chat burst, `bench/ab.ts --stream --client openai`).
    */
   private finishReason(chunk: Uint8Array): void {
-    const at = findLast(chunk, FINISH_STRING);
-    const finish = at >= 0 ? stringAfter(chunk, FINISH_REASON, at, chunk.length, at) : stringAfter(chunk, FINISH_REASON);
+    const last = findLastBefore(chunk, FINISH_REASON, 0, chunk.length);
+    if (last < 0) return;
+    let finish = stringAfter(chunk, FINISH_REASON, 0, chunk.length, last);
+    if (finish === null) {
+      const before = findLastBefore(chunk, FINISH_REASON, 0, last + FINISH_REASON.length - 1);
+      if (before >= 0) finish = stringAfter(chunk, FINISH_REASON, 0, last, before);
+    }
     if (finish !== null) this.stopReason = finish;
   }
 
