@@ -4,13 +4,17 @@
  * `tool_result` block's `tool_use_id` of `^[a-zA-Z0-9_-]+$` only, and answers 400 "messages.1.content.0.tool_use.id:
  * String should match pattern '^[a-zA-Z0-9_-]+$'" (BlockRunAI/ClawRouter#17, RooCodeInc/Roo-Code#10649). A
  * conversation holds such ids when turns were made elsewhere: an openai channel's provider names its calls so (Kimi K2
- * `functions.Read:0`, as SGLang's and vLLM's kimi_k2 parsers write them, sgl-project/sglang#9606), and the gateway
- * hands them to the client as they are, since that provider wants them back exactly in later turns. Claude Code keeps
- * them and sends them with every later turn, so a session resumed or fallen back onto an anthropic channel was refused
- * on every turn. On that refusal the request is sent once more to the same channel with each such id written within
- * the pattern, the call and its result alike (pipeline/foreign-thinking.ts: refusedHistory and repairHistory,
- * pipeline/handle.ts: historyOrError); a request Anthropic takes is never scanned for them. The ids are written the
- * same way in every turn of a conversation (a history only grows), so Anthropic's prompt cache still finds its prefix.
+ * `functions.Read:0`, as SGLang's and vLLM's kimi_k2 parsers write them, sgl-project/sglang#9606). Since the
+ * translated answer gives the client such an id within the pattern (formats/openai-chat/foreign-tool-id.ts: `tid_…`,
+ * read back into the provider's own when the conversation goes to an openai channel again), a session begun since
+ * holds none (but for an id that is not well-formed UTF-16, which has no UTF-8 to carry). Before that, the gateway handed them to the client as they were, Claude Code keeps them and sends them with
+ * every later turn, so a session made then and resumed or fallen back onto an anthropic channel is refused on every
+ * turn; and a client may have got them elsewhere. On that refusal the request is sent once more to the same channel
+ * with each such id written within the pattern, the call and its result alike (pipeline/foreign-thinking.ts:
+ * refusedHistory and repairHistory, pipeline/handle.ts: historyOrError): one extra round trip on each such turn; a
+ * request Anthropic takes is never scanned for them. The ids are written the same way in every turn of a conversation
+ * (a history only grows), so Anthropic's prompt cache still finds its prefix. Only the request is rewritten: the
+ * client keeps its ids, so an openai channel later still gets them as they were.
  */
 import type { RepairedHistory } from './foreign-thinking.ts';
 

@@ -6,9 +6,10 @@
  * file the tool calls' ids, and the way back):
  *
  * - a provider whose tool-call ids are outside Anthropic's `^[a-zA-Z0-9_-]+$` (Kimi K2's `functions.Read:0`, as
- *   SGLang's and vLLM's kimi_k2 parsers write them: sgl-project/sglang#9606): Claude Code keeps the id and sends it
- *   back with every later turn, which Anthropic refuses ("messages.1.content.0.tool_use.id: String should match
- *   pattern '^[a-zA-Z0-9_-]+$'"), whether the session goes on after the loop or in the middle of it;
+ *   SGLang's and vLLM's kimi_k2 parsers write them: sgl-project/sglang#9606), which Anthropic refuses
+ *   ("messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'"): Claude Code keeps the id
+ *   it is given (one within the pattern that carries Kimi's: formats/openai-chat/foreign-tool-id.ts) and sends it
+ *   back with every later turn, whether the session goes on after the loop or in the middle of it, and on Kimi again;
  * - the way back: turns Anthropic answered (its signed thinking, `toolu_…` ids) resumed on the openai channel.
  *
  * The anthropic mock enforces Anthropic's rules (test/helpers/anthropic-rules.ts). Skipped loudly if the CLI cannot run.
@@ -20,6 +21,7 @@ import { startMockUpstream, sse, type RecordedRequest } from '../helpers/upstrea
 import { startGateway, until } from '../helpers/gateway.ts';
 import { anthropicHistoryRefusal, anthropicToolIdRefusal } from '../helpers/anthropic-rules.ts';
 import { chatText, chatTextStream, chatToolCallStream, claudeForFile, describeRun, runClaude, tempDirs } from '../helpers/claude-code.ts';
+import { readClientToolId } from '../../src/formats/openai-chat/foreign-tool-id.ts';
 
 const KEY = 'sk-gw-claude-code-resume-1';
 const CLI = claudeForFile('test/e2e/claude-code-resume.test.ts');
@@ -89,48 +91,52 @@ function setUp(callId: string, down: { openai?: (body: any) => boolean; anthropi
 const TOOL_IDS_REWRITTEN = 'tool_use ids outside ^[a-zA-Z0-9_-]+$ (Anthropic refuses them: sent as ids within it)';
 
 describe.skipIf(!CLI.ok)(`Claude Code ${CLI.version}: a session resumed on another kind of channel`, () => {
-  test('Kimi\'s functions.Read:0 ids, then --continue on Anthropic: the ids go within Anthropic\'s pattern, the turn is answered', async () => {
+  test('Kimi\'s functions.Read:0 ids, then --continue on Anthropic and back on Kimi: the CLI keeps ids within Anthropic\'s pattern, each turn taken at once, Kimi gets its own ids back', async () => {
     let down = false;
     const env = setUp('functions.Read:0', { openai: () => down });
     try {
       expect(await env.claude(['Read notes.txt'])).toMatchObject({ result: 'It says KIWI-3390.', num_turns: 2 });
-      expect(env.openai.requests[1]!.json.messages.find((m: any) => m.role === 'tool').tool_call_id).toBe('functions.Read:0');
+      const kimiIds = (body: any) => body.messages.flatMap((m: any) => (m.tool_calls ?? []).map((c: any) => c.id).concat(m.role === 'tool' ? [m.tool_call_id] : []));
+      expect(kimiIds(env.openai.requests[1]!.json)).toEqual(['functions.Read:0', 'functions.Read:0']);
       down = true;
       const before = env.gw.requestLogs().length;
       expect(await env.claude(['And once more?', '--continue'])).toMatchObject({ result: 'Claude here: KIWI-3390.' });
 
-      // Anthropic calls Read itself, then answers: each of the two turns refused once, then served
-      expect(env.anthropic.requests).toHaveLength(4);
-      const [refused, retried] = env.anthropic.requests.map((r) => r.json);
-      expect(toolIds(refused)).toEqual(['functions.Read:0', 'functions.Read:0']); // as the CLI keeps them
-      const [use, result] = toolIds(retried);
+      // Anthropic calls Read itself, then answers: each of the two turns taken on the first try
+      expect(env.anthropic.requests).toHaveLength(2);
+      const [use, result] = toolIds(env.anthropic.requests[0]!.json); // as the CLI keeps them
       expect(use).toMatch(/^[a-zA-Z0-9_-]+$/);
-      expect(result).toBe(use!); // the call and its result still paired
-      // nothing else changed
-      const expected = structuredClone(refused);
-      for (const m of expected.messages) for (const b of Array.isArray(m.content) ? m.content : []) { if (b.type === 'tool_use') b.id = use; if (b.type === 'tool_result') b.tool_use_id = use; }
-      expect(retried).toEqual(expected);
-      expect(toolIds(env.anthropic.requests[3]!.json)).toEqual([use, use, 'toolu_01ReadNotes', 'toolu_01ReadNotes']); // the same id on the next turn
+      expect(readClientToolId(use!)).toBe('functions.Read:0');
+      expect(result).toBe(use!);
+      expect(toolIds(env.anthropic.requests[1]!.json)).toEqual([use, use, 'toolu_01ReadNotes', 'toolu_01ReadNotes']);
       await until(() => env.gw.requestLogs().length >= before + 2, 3000);
-      expect(env.gw.requestLogs().slice(before)).toMatchObject(Array(2).fill({ status: 200, attempts: 3, channel: 'claude', dropped: [TOOL_IDS_REWRITTEN] }));
-      expect(env.gw.logs.some((l) => l.level === 'warn' && l.msg === 'upstream refused the history\'s tool-call ids: sent again with ids within its pattern' && /tool_use\.id: String should match pattern/.test(l.error))).toBe(true);
+      expect(env.gw.requestLogs().slice(before)).toMatchObject(Array(2).fill({ status: 200, attempts: 2, channel: 'claude' }));
+      expect(env.gw.requestLogs().slice(before).flatMap((l) => l.dropped ?? [])).not.toContain(TOOL_IDS_REWRITTEN);
+      expect(env.gw.logs.some((l) => /tool-call ids/.test(l.msg ?? ''))).toBe(false);
+
+      // and back on Kimi: its own id, in the call and its result, Anthropic's as it gave it
+      down = false;
+      const onKimi = env.openai.requests.length;
+      expect(await env.claude(['And on Kimi?', '--continue'])).toMatchObject({ result: 'It says KIWI-3390.' });
+      expect(kimiIds(env.openai.requests[onKimi]!.json)).toEqual(['functions.Read:0', 'functions.Read:0', 'toolu_01ReadNotes', 'toolu_01ReadNotes']);
     } finally { await env.stop(); }
   }, 60_000);
 
-  test('Kimi down in the middle of the loop: the result goes to Anthropic under an id it takes, without thinking', async () => {
+  test('Kimi down in the middle of the loop: the result goes to Anthropic under the id the CLI was given, without thinking', async () => {
     const env = setUp('functions.Read:0', { openai: (body) => body.messages.some((m: any) => m.role === 'tool') });
     try {
       expect(await env.claude(['Read notes.txt'])).toMatchObject({ result: 'Claude here: KIWI-3390.', num_turns: 2 });
-      // refused for the ids, then (sent with ids it takes) for the loop's last turn without a thinking block
-      expect(env.anthropic.requests).toHaveLength(3);
-      const last = env.anthropic.requests[2]!.json;
+      // taken with its ids; refused for the loop's last turn without a thinking block, then sent without thinking
+      expect(env.anthropic.requests).toHaveLength(2);
+      const last = env.anthropic.requests[1]!.json;
       expect(last.thinking).toEqual({ type: 'disabled' });
       expect(toolIds(last)).toHaveLength(2);
       expect(toolIds(last).every((id) => id === toolIds(last)[0] && /^[a-zA-Z0-9_-]+$/.test(id))).toBe(true);
+      expect(readClientToolId(toolIds(last)[0]!)).toBe('functions.Read:0');
       expect(JSON.stringify(last.messages)).toContain('KIWI-3390');
       await until(() => env.gw.requestLogs().length >= 2, 3000);
-      expect(env.gw.requestLogs().at(-1)).toMatchObject({ status: 200, attempts: 4, channel: 'claude' });
-      expect(env.gw.requestLogs().at(-1).dropped).toContain(TOOL_IDS_REWRITTEN);
+      expect(env.gw.requestLogs().at(-1)).toMatchObject({ status: 200, attempts: 3, channel: 'claude' });
+      expect(env.gw.requestLogs().at(-1).dropped ?? []).not.toContain(TOOL_IDS_REWRITTEN);
     } finally { await env.stop(); }
   }, 60_000);
 

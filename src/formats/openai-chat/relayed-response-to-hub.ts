@@ -33,7 +33,7 @@ const SENT_AS: Record<string, string> = {
 };
 
 export function relayedChatResponseToHub(body: unknown, ctx: TranslateContext): Message {
-  const message = chatResponseToHub(body, ctx, RELAYED_QUIRKS);
+  const message = chatResponseToHub(body, ctx, RELAYED_QUIRKS, false);
   const completion = body as Record<string, unknown>;
   // the answer's id goes back as it came (completionId: `chatcmpl-` and the message id without its `msg_`)
   if (typeof completion.id === 'string' && completion.id !== '') message.id = `msg_${completion.id.replace(/^chatcmpl-/, '')}`;
@@ -85,7 +85,7 @@ const CARRIED_DELTA = new Set(['role', 'content', 'tool_calls', 'reasoning_conte
  * completionId puts back), and what the completion cannot carry named by its path in a chunk, once each.
  */
 export function relayedChatStreamToHub(ctx: TranslateContext): StreamStage<SseEvent, RawMessageStreamEvent> {
-  const stage = chatChunksToHubStage(ctx, RELAYED_QUIRKS);
+  const stage = chatChunksToHubStage(ctx, RELAYED_QUIRKS, false);
   let id: string | undefined;
   let model: string | undefined;
   let finish: string | undefined;

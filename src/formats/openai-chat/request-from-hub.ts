@@ -28,6 +28,7 @@ import type { ChatQuirks } from './quirks.ts';
 import { reasoningKeptIn } from './response-to-hub.ts';
 import { appendCarried, detailsInSignature } from './reasoning-details.ts';
 import { SKIP_THOUGHT_SIGNATURE, readSignedToolId } from './thought-signature.ts';
+import { readClientToolId } from './foreign-tool-id.ts';
 import { toolNameUp, upstreamToolName } from './tool-names.ts';
 import type {
   ChatCompletionAssistantMessageParam, ChatCompletionContentPart, ChatCompletionCreateParams,
@@ -579,7 +580,9 @@ function unsupportedBlock(b: unknown, p: string) {
 /**
  * Tool-call ids as the provider accepts them (quirks.tool_call_id); the same id always maps the same way. With
  * `signatures` (quirks.thought_signatures), an id that carries a thought signature (thought-signature.ts) is first
- * read back into the provider's own id, in `tool_calls` and `tool_call_id` alike.
+ * read back into the provider's own id, in `tool_calls` and `tool_call_id` alike; and an id that carries one Anthropic
+ * would refuse (foreign-tool-id.ts: Kimi's `functions.Read:0`) is read back into it, whatever the channel, so the
+ * provider gets exactly the ids it gave (and a history goes as it did before the client was given them so).
  */
 class ToolIdMap {
   private readonly cache = new Map<string, string>();
@@ -596,7 +599,9 @@ class ToolIdMap {
     return this.mapPlain(this.plain(id));
   }
   private plain(id: string): string {
-    return this.signatures ? readSignedToolId(realString(id))?.id ?? id : id;
+    const own = this.signatures ? readSignedToolId(realString(id))?.id ?? id : id;
+    // the provider's own id where the client was given one within Anthropic's pattern (foreign-tool-id.ts)
+    return readClientToolId(own) ?? own;
   }
   private mapPlain(id: string): string {
     if (this.mode === 'keep' || /^[a-zA-Z0-9]{9}$/.test(id)) return id;

@@ -25,10 +25,15 @@ import type { ChatQuirks } from './quirks.ts';
 import { answerStopReason } from './stop-reason.ts';
 import { detailsSignature } from './reasoning-details.ts';
 import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
+import { clientToolId } from './foreign-tool-id.ts';
 import { toolNameDown } from './tool-names.ts';
 import type { ChatCompletion, ChatCompletionChoice, ChatContentPartOut, CompletionUsage, ReasoningDetail } from './types.ts';
 
-export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: ChatQuirks): Message {
+/**
+ * A Chat Completions answer as a hub message. `clientIds`: a tool-call id Anthropic would refuse is given as one it
+ * takes (foreign-tool-id.ts), for a Messages client; false for a Chat client's relayed answer, ids as they came.
+ */
+export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: ChatQuirks, clientIds = true): Message {
   if (!isRecord(body)) throw new NotAnAnswer('upstream returned a response that is not a JSON object');
   if (body.error !== undefined && body.error !== null) throw chatErrorToGateway(200, body);
   const completion = body as ChatCompletion;
@@ -87,6 +92,8 @@ export function chatResponseToHub(body: unknown, ctx: TranslateContext, quirks: 
     let id = typeof call.id === 'string' && call.id ? call.id : '';
     if (!id || ids.has(id) || ctx.historyToolIds?.includes(id)) id = newToolUseId();
     ids.add(id);
+    // the provider's id, where Anthropic would refuse it, within its pattern; read back in request-from-hub.ts
+    if (clientIds) id = clientToolId(id);
     if (quirks.thought_signatures === 'keep') {
       // Gemini's signature for the call, carried to the next request in the id (thought-signature.ts); the message's
       // own (Gemini 2.5 gave it there) stands for the first call's

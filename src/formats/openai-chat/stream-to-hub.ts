@@ -31,6 +31,7 @@ import {
 import { answerStopReason } from './stop-reason.ts';
 import { detailsSignature, mergeDetailFragments } from './reasoning-details.ts';
 import { signedToolId, thoughtSignatureOf } from './thought-signature.ts';
+import { clientToolId } from './foreign-tool-id.ts';
 import { toolNameDown } from './tool-names.ts';
 import type { ReasoningDetail, ChatCompletionChunk, ChatCompletionChunkChoice, ChatCompletionChunkDelta, ChatCompletionChunkToolCall, CompletionUsage } from './types.ts';
 
@@ -38,8 +39,9 @@ import type { ReasoningDetail, ChatCompletionChunk, ChatCompletionChunkChoice, C
 export const MAX_TOOL_ARGS = 32 * 1024 * 1024;
 
 /** The stage the pipeline composes: chat SSE events → hub events. */
-export function chatChunksToHubStage(ctx: TranslateContext, quirks: ChatQuirks): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader {
-  return new ChatStreamTranslator(ctx, quirks);
+/** `clientIds`: as chatResponseToHub's (false for a Chat client's relayed answer: ids as they came). */
+export function chatChunksToHubStage(ctx: TranslateContext, quirks: ChatQuirks, clientIds = true): StreamStage<SseEvent, RawMessageStreamEvent> & HubDeltaReader {
+  return new ChatStreamTranslator(ctx, quirks, MAX_TOOL_ARGS, true, clientIds);
 }
 
 export function chatChunksToHubEvents(ctx: TranslateContext, quirks: ChatQuirks): TransformStream<SseEvent, RawMessageStreamEvent> {
@@ -148,9 +150,10 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
    * `maxToolArgs`: the longest a tool call's arguments may grow, in characters (they are kept whole until they form
    * a complete JSON value): an upstream that never finishes one ends the stream with an error instead. The answer's
    * reasoning_details carried (quirks.reasoning_details), held for a signature, are bounded by it too.
-   * `templates`: false parses every chunk (what the templates are tested against).
+   * `templates`: false parses every chunk (what the templates are tested against). `clientIds`: a call's id that
+   * Anthropic would refuse starts its block as one it takes (foreign-tool-id.ts); false: as the provider gave it.
    */
-  constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS, templates = true) {
+  constructor(private readonly ctx: TranslateContext, private readonly quirks: ChatQuirks, private readonly maxToolArgs = MAX_TOOL_ARGS, templates = true, private readonly clientIds = true) {
     this.think = quirks.think_tags ? new ThinkTagSplitter() : null;
     this.lanes = templates ? LANE_KINDS.map((kind) => newLane(kind)) : [];
     this.signatures = quirks.thought_signatures === 'keep';
@@ -519,7 +522,10 @@ export class ChatStreamTranslator implements StreamStage<SseEvent, RawMessageStr
           this.closeBlock();
           tool.block = this.s.nextIndex++;
           this.s.block = { kind: 'tool', index: tool.block, tool };
-          const id = tool.signature ? signedToolId(tool.signature, tool.id) : tool.id;
+          // the provider's id, where Anthropic would refuse it, within its pattern (a regex test per call, in this
+          // block's start only); read back in request-from-hub.ts. tool.id stays the provider's (unusedId, the log)
+          const own = this.clientIds ? clientToolId(tool.id) : tool.id;
+          const id = tool.signature ? signedToolId(tool.signature, own) : own;
           this.out.push({ type: 'content_block_start', index: tool.block, content_block: { type: 'tool_use', id, name: tool.name, input: {} } });
         }
         const fresh = tool.args.slice(tool.emitted);
