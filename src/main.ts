@@ -108,10 +108,13 @@ function main() {
 
   // `--config "$CFG"` with CFG unset: refused, as an empty --host is, rather than starting zero-config without a word
   if (args.config !== undefined && !args.config.trim()) fail(['--config: empty (give the path of a JSON or YAML file)']);
+  // the same for SWITCHBOARD_CONFIG set empty (compose passing on a variable the host lacks): unset means zero-config
+  const fromEnv = args.config === undefined ? process.env.SWITCHBOARD_CONFIG : undefined;
+  if (fromEnv !== undefined && !fromEnv.trim()) fail(['SWITCHBOARD_CONFIG: empty (give the path of a JSON or YAML file, or unset it for zero-config)']);
   let config;
-  const path = args.config ?? process.env.SWITCHBOARD_CONFIG ?? undefined;
+  const path = args.config ?? fromEnv;
   try {
-    config = loadConfig({ path: path || undefined, env: process.env });
+    config = loadConfig({ path, env: process.env });
   } catch (e) {
     if (e instanceof ConfigError) fail(configProblems(e, path));
     throw e;
@@ -127,7 +130,9 @@ function main() {
     config.server.port = Number(args.port);
   }
   if (config.keys.length === 0 && !isLoopback(config.server.host)) {
-    fail([`server.host: refusing to listen on ${config.server.host} with no keys configured (anyone could use your upstream keys); add "keys" or listen on 127.0.0.1`]);
+    // named where the address came from, as a config problem is: the flag, or the file's field
+    const from = args.host !== undefined ? '--host' : path ? `${path}: server.host` : 'server.host';
+    fail([`${from}: refusing to listen on ${config.server.host} with no keys configured (anyone could use your upstream keys); add "keys" or listen on 127.0.0.1`]);
   }
 
   // buffered stdout: log lines never block the request path, nor pile up in memory while stdout takes nothing
@@ -172,7 +177,9 @@ function main() {
   // Bun listens with a backlog of 512 and takes no option for it (http/listen-backlog.ts)
   const listenQueue = widenListenBacklog(server.port!, config.server.listen_backlog);
   if (listenQueue.skipped) logger.event(process.platform === 'linux' ? 'warn' : 'debug', `server.listen_backlog: left at Bun's ${BUN_BACKLOG} (${listenQueue.skipped})`);
-  if (config.channels.length === 0) logger.event('warn', 'no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
+  if (config.channels.length === 0) {
+    logger.event('warn', path ? `no channels configured in ${path}: every model is a 404 and /ready answers 503` : 'no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
+  }
   // Bun's fetch keeps at most this many upstream requests in flight per process (256 unless set at start-up)
   const upstreamConcurrency = Number(process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
   if (upstreamConcurrency <= 256) logger.event('info', 'at most 256 upstream requests at once: BUN_CONFIG_MAX_HTTP_REQUESTS in the environment sets more (README: "Running in production")');

@@ -83,6 +83,18 @@ describe('command line', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('channels:');
   });
+  test('an empty SWITCHBOARD_CONFIG is refused like an empty --config, not taken as none (compose passing on a variable the host lacks would start zero-config without a word)', async () => {
+    for (const value of ['', ' ']) {
+      const r = await runToExit(['--port', '0'], { SWITCHBOARD_CONFIG: value, ANTHROPIC_API_KEY: 'sk-ant-x' });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('switchboard: SWITCHBOARD_CONFIG: empty (give the path of a JSON or YAML file, or unset it for zero-config)\n');
+    }
+    // --config wins over it, as over a set one
+    const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
+    const g = await spawnGateway(['--config', p, '--port', '0'], { SWITCHBOARD_CONFIG: '' });
+    g.proc.kill('SIGTERM');
+    expect(await g.exited).toBe(0);
+  });
   test('a port already in use: exits 2 naming it, never shares it with the process holding it', async () => {
     // Bun.serve with development: false sets SO_REUSEPORT unless told otherwise: a second gateway started on a
     // busy port (an old one left running) listened beside it, and the kernel split connections between the two
@@ -102,7 +114,12 @@ describe('command line', () => {
     const p = writeConfig({ channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
     const r = await runToExit(['--config', p, '--host', '0.0.0.0', '--port', '0']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('refusing to listen on 0.0.0.0');
+    // named where the address came from: the flag, or the file's field (as every other config problem is)
+    expect(r.stderr).toStartWith('switchboard: --host: refusing to listen on 0.0.0.0 with no keys configured');
+    const inFile = writeConfig({ server: { host: '0.0.0.0' }, channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
+    const r2 = await runToExit(['--config', inFile, '--port', '0']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toStartWith(`switchboard: ${inFile}: server.host: refusing to listen on 0.0.0.0 with no keys configured`);
   });
   test('refuses, with no keys, browsers from origins that are not this machine\'s (server.cors_origins)', async () => {
     const p = writeConfig({ server: { cors_origins: ['*'] }, channels: [{ name: 'a', type: 'anthropic', base_url: upstream.url, models: ['m'] }] });
@@ -165,6 +182,18 @@ describe('engine start-up settings (src/engine.ts)', () => {
 });
 
 describe('serving', () => {
+  test('a config file with no channels is warned about as such (not told to set ANTHROPIC_API_KEY or pass the --config it was given)', async () => {
+    const p = writeConfig({ channels: [] });
+    const g = await spawnGateway(['--config', p, '--port', '0']);
+    g.proc.kill('SIGTERM');
+    expect(await g.exited).toBe(0);
+    expect(g.lines.find((l) => l.level === 'warn')?.msg).toBe(`no channels configured in ${p}: every model is a 404 and /ready answers 503`);
+    const zero = await spawnGateway(['--port', '0']);
+    zero.proc.kill('SIGTERM');
+    expect(await zero.exited).toBe(0);
+    expect(zero.lines.find((l) => l.level === 'warn')?.msg).toBe('no channels configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --config');
+  });
+
   test('zero-config from ANTHROPIC_API_KEY, ignoring ANTHROPIC_BASE_URL', async () => {
     const g = await spawnGateway(['--port', '0'], { ANTHROPIC_API_KEY: 'sk-x', ANTHROPIC_BASE_URL: 'http://127.0.0.1:1' });
     const ready = await fetch(`${g.url}/ready`);
