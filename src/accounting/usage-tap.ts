@@ -70,6 +70,13 @@ export class UsageSniffer {
    * usage chunk (OpenAI streams about one token a chunk; other providers a few: a floor rather than a guess).
    */
   usageNulls = 0;
+  /**
+   * Whether the line the last chunk left unfinished holds `"error"` (and is short enough to be an error event's):
+   * its error event, should it be one, is known only once the line ends. A relay that masks an error event's
+   * credentials (pipeline/passthrough.ts) holds such a line back until then, so that a credential cut by the read
+   * does not leave half of itself unmasked. Found where the search for `"error"` found it anyway: no search more.
+   */
+  errorLineOpen = false;
   private carry: Uint8Array | null = null;
   /**
    * Whether the kept line is a `data:` line, when its start was cut off to keep it within MAX_CARRY (a line longer
@@ -88,12 +95,17 @@ export class UsageSniffer {
       return;
     }
     const errorAt = find(chunk, ERROR);
+    const errorLineWasOpen = this.errorLineOpen;
+    this.errorLineOpen = false;
     if (this.carry === null && find(chunk, USAGE) < 0) {
       if (errorAt >= 0) this.errorEvents(chunk, 0);
       // most chunks: no usage, nothing left over from the last one
       if (this.format !== 'anthropic') this.finishReason(chunk);
       const lastNl = chunk.lastIndexOf(NL);
-      if (lastNl < chunk.length - 1) this.keep(chunk, lastNl + 1, chunk.length);
+      if (lastNl < chunk.length - 1) {
+        this.keep(chunk, lastNl + 1, chunk.length);
+        if (errorAt >= 0) this.errorLineOpen = errorInTail(chunk, lastNl + 1);
+      }
       return;
     }
     // searched and read as they are: a view of a fresh array from fetch makes the engine copy its bytes out first
@@ -107,6 +119,8 @@ export class UsageSniffer {
         // a long line still unfinished: all of it is kept, "usage" may come later in it
         const joined = Buffer.concat([carry, chunk]);
         this.keep(joined, 0, joined.length, this.carryData);
+        // the line goes on: it holds `"error"` when it did, when this read does, or when the cut split the word
+        this.errorLineOpen = joined.length <= MAX_ERROR_LINE && (errorLineWasOpen || errorAt >= 0 || splitAcross(carry, chunk, ERROR));
         return;
       }
       const head = chunk.subarray(0, nl);
@@ -142,6 +156,7 @@ export class UsageSniffer {
         // the finish reason of the lines before it too (an OpenAI stream's own chunk, then its usage chunk cut here)
         if (this.format !== 'anthropic') this.finishReason(chunk);
         this.keep(chunk, lineStart, chunk.length);
+        if (errorAt >= 0) this.errorLineOpen = errorInTail(chunk, lineStart);
         return;
       }
       this.line(chunk, lineStart, lineEnd);
@@ -151,7 +166,10 @@ export class UsageSniffer {
     // keep the unfinished last line: its "usage" may arrive with the next chunk
     const lastNl = chunk.lastIndexOf(NL);
     const tail = lastNl < from - 1 ? from : lastNl + 1;
-    if (tail < chunk.length) this.keep(chunk, tail, chunk.length);
+    if (tail < chunk.length) {
+      this.keep(chunk, tail, chunk.length);
+      if (errorAt >= 0) this.errorLineOpen = errorInTail(chunk, tail);
+    }
   }
 
   finish(): UsageTotals {
@@ -162,6 +180,7 @@ export class UsageSniffer {
     }
     this.carry = null;
     this.carryData = null;
+    this.errorLineOpen = false;
     this.json = null;
     return this.usage;
   }
@@ -271,6 +290,23 @@ function addUsageAt(buf: Uint8Array, hit: number, format: FormatId, into: UsageT
 /** The bytes either side of the cut between two reads (the kept line and the next read's first line), SEAM each. */
 function seamOf(carry: Uint8Array, head: Uint8Array): Uint8Array {
   return Buffer.concat([carry.subarray(Math.max(0, carry.length - SEAM)), head.subarray(0, SEAM)]);
+}
+
+/** Whether `chunk` from `start` (an unfinished line it ends with) holds `"error"`, within an error line's length. */
+function errorInTail(chunk: Uint8Array, start: number): boolean {
+  return chunk.length - start <= MAX_ERROR_LINE && findLast(chunk, ERROR) >= start;
+}
+
+/** Whether `needle` lies across the end of `a` and the start of `b` (cut between them), with no copy of either. */
+function splitAcross(a: Uint8Array, b: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let k = 1; k < needle.length; k++) {
+    // the needle's first k bytes end `a`, the rest start `b`
+    if (a.length < k || b.length < needle.length - k) continue;
+    for (let i = 0; i < k; i++) if (a[a.length - k + i] !== needle[i]) continue outer;
+    for (let i = k; i < needle.length; i++) if (b[i - k] !== needle[i]) continue outer;
+    return true;
+  }
+  return false;
 }
 
 /** `data:` at `start` (within `end`). */

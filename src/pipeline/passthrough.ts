@@ -15,6 +15,7 @@ import { relayStream, type ReadAhead } from './streams.ts';
 import { concat, errorInsideAnswer, finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
 import type { Inbound } from './inbound.ts';
 import { estimateInboundTokens } from './translate.ts';
+import { redactKeyBytes, type Secrets } from '../util/redact.ts';
 
 /**
  * Same format: the upstream's bytes as they are, usage read on the side. A stream that came whole in its first
@@ -30,6 +31,9 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   markFirstByte(log);
   if (start.whole) {
     for (const chunk of start.head) sniffer.push(chunk);
+    // an error event may echo the channel's credentials (a proxy's "invalid key …"): masked, as in an error body (and
+    // a stream that ends inside a line that holds `"error"`: its event unread, but no less an echo)
+    const mask = sniffer.failure !== null || sniffer.errorLineOpen;
     if (counter) for (const chunk of start.head) counter.push(chunk);
     const usage = estimatedIfNone(inbound, sniffer.finish(), outputEstimate(channel, isSse, counter, sniffer), log);
     // a JSON answer of undeclared length (chunked, compressed) that came whole, without usage: read as
@@ -42,7 +46,8 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     // a whole Anthropic stream is counted only when it lacks its message_delta (the bytes are all here)
     if (isSse && channel.nativeFormat === 'anthropic' && sniffer.stopReason === null) cutShort(inbound, usage, start.head, log);
     recordStreamEnd(log, usage, sniffer.failure ?? undefined, sniffer.stopReason, channel.secrets);
-    return new Response(concat(start.head), { status: res.status, headers });
+    const bytes = concat(start.head);
+    return new Response(mask ? redactKeyBytes(bytes, channel.secrets) : bytes, { status: res.status, headers });
   }
   log.deferred = true;
   // the chunk before (the last event, or an error event, may begin in it)
@@ -50,10 +55,18 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   // an Anthropic stream's reads are held (counted only when asked, or every 64 KB: AnthropicTextCounter), for the
   // output of one that ends before its message_delta
   const generated = isSse && channel.nativeFormat === 'anthropic' ? new AnthropicTextCounter() : counter;
+  const masking = new ErrorEventMasking(sniffer, channel.secrets);
   const body = relayStream(start, {
     idleMs: channel.config.stream_idle_timeout_ms,
     client: x.req.signal,
-    onChunk: generated ? (chunk) => { sniffer.push(chunk); generated.push(chunk); } : (chunk) => sniffer.push(chunk),
+    // each read as it came, but for the one that holds an error event (and what follows it), whose credentials are
+    // masked: two field reads per read on a stream that carries none (ErrorEventMasking)
+    map: (chunk) => {
+      sniffer.push(chunk);
+      generated?.push(chunk);
+      return masking.idle() ? chunk : masking.relay(chunk);
+    },
+    flush: () => masking.rest(),
     // a stream's failure is told in an error event; a JSON answer's has no place to go but the connection, which is
     // cut (without its last chunk): a clean end would hand the client half a body as the whole answer (RFC 9112 §7.1:
     // a chunked body without its last chunk is incomplete; oven-sh/bun#36477). Bun prints the error on stderr.
@@ -83,6 +96,49 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   log.entry.status = res.status;
   return new Response(body, { status: res.status, headers });
 }
+
+/**
+ * The channel's credentials masked in the reads of a relayed stream that hold an error event (an upstream, or a proxy
+ * in front of it, that echoes "invalid api key …" with the key it was given), as they are in an error body
+ * (answer.ts: upstreamError): a read is searched for them only once the usage tap has seen an error event, or the
+ * start of a line that holds `"error"` (UsageSniffer.errorLineOpen), never on a stream that carries none. Such a
+ * line, unfinished at the end of a read, is held back until the read that ends it (at most MAX_ERROR_LINE bytes: the
+ * tap reads no longer line as an error), so that a credential cut between two reads is masked whole. Known limit: a
+ * credential that comes before `"error"` in its line and is cut by a read went half out before the line was known to
+ * be an error's: every error chunk known (Anthropic's, OpenAI's, OpenRouter's, vLLM's, Groq's) has `"error"` before its message.
+ * A line held when the source fails is dropped (an unfinished line; the relay's own error event follows).
+ */
+export class ErrorEventMasking {
+  private held: Uint8Array | null = null;
+  constructor(private readonly sniffer: UsageSniffer, private readonly secrets: Secrets) {}
+
+  /** Nothing to mask and nothing held: the read goes out as it came. */
+  idle(): boolean {
+    return this.held === null && this.sniffer.failure === null && !this.sniffer.errorLineOpen;
+  }
+
+  /** The read (after what was held) with the credentials masked, less an unfinished error line now held; null: all held. */
+  relay(chunk: Uint8Array): Uint8Array | null {
+    let bytes = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+    this.held = null;
+    if (this.sniffer.errorLineOpen) {
+      // the line began in `held` or in this read, after its last line break
+      const cut = bytes.lastIndexOf(NL) + 1;
+      this.held = bytes.subarray(cut);
+      bytes = bytes.subarray(0, cut);
+    }
+    return bytes.length === 0 ? null : redactKeyBytes(bytes, this.secrets);
+  }
+
+  /** What is held when the source ends (a stream that stops inside its error line), masked. */
+  rest(): Uint8Array | null {
+    const held = this.held;
+    this.held = null;
+    return held === null ? null : redactKeyBytes(held, this.secrets);
+  }
+}
+
+const NL = 10;
 
 /**
  * A complete JSON answer of known, bounded size, read whole (`buf`; null: a status without a body): one native read
