@@ -10,6 +10,7 @@ import { GatewayError, isAnthropicErrorType, type AnthropicErrorType } from '../
 import { chatErrorToGateway } from '../formats/openai-chat/errors.ts';
 import { addAnthropicUsage, addChatUsage, emptyUsage, type UsageTotals } from './usage.ts';
 import { bufferIndexOf, bufferLastIndexOf } from '../util/bytes.ts';
+import { redactKey, redactSecrets, type Secrets } from '../util/redact.ts';
 
 const USAGE = Buffer.from('"usage"');
 const STOP_REASON = Buffer.from('"stop_reason"');
@@ -87,7 +88,11 @@ export class UsageSniffer {
   private json: Uint8Array[] | null = null;
   private jsonBytes = 0;
 
-  constructor(private readonly format: FormatId, private readonly sse: boolean) {}
+  /**
+   * `secrets`: the channel's credentials, masked in an error event's message before it is cut to the length the log
+   * line keeps (a credential cut there would leave its first half unmasked; the log masks what it is given).
+   */
+  constructor(private readonly format: FormatId, private readonly sse: boolean, private readonly secrets?: Secrets) {}
 
   push(chunk: Uint8Array): void {
     if (!this.sse) {
@@ -209,7 +214,8 @@ export class UsageSniffer {
       const error = this.format !== 'anthropic' && object === 'error' ? event : (event as { error?: unknown }).error;
       if (!error || typeof error !== 'object' || (this.format === 'anthropic' && type !== 'error')) continue;
       const e = error as { type?: unknown; message?: unknown };
-      let message = typeof e.message === 'string' ? e.message.slice(0, 500) : 'upstream error inside the stream';
+      // the credentials masked before the cut (recordStreamEnd masks what is left: a credential cut here would stay half)
+      let message = typeof e.message === 'string' ? redactSecrets(redactKey(e.message, this.secrets)).slice(0, 500) : 'upstream error inside the stream';
       let logged: AnthropicErrorType;
       if (isAnthropicErrorType(e.type)) logged = e.type;
       else {

@@ -26,7 +26,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   const log = x.log;
   const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
   const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat');
-  const sniffer = new UsageSniffer(channel.nativeFormat, isSse);
+  const sniffer = new UsageSniffer(channel.nativeFormat, isSse, channel.secrets);
   const counter = isSse && reportsNoUsage(inbound, channel) ? new ChatTextCounter() : null;
   markFirstByte(log);
   if (start.whole) {

@@ -139,6 +139,17 @@ describe('a relayed stream whose error event echoes the channel\'s credentials',
         expect(JSON.stringify(line)).not.toContain(TOKEN);
       });
     }
+
+    test(`${c.name}, the credential past the 500 characters the log line keeps: no part of it in the log line`, async () => {
+      const long = `${'x'.repeat(490)} ${API_KEY} ${'y'.repeat(40)}`;
+      c.upstream().handler = (r) => sse([...c.start, c.error(long)], { signal: r.signal, hang: true, delayMs: 5 });
+      const before = gw.requestLogs().length;
+      const { bytes } = await stream(c.client);
+      expect(bytes).not.toContain(API_KEY.slice(0, 8));
+      const line = await lastLogLine(before);
+      expect(line).toMatchObject({ outcome: 'error' });
+      expect(JSON.stringify(line)).not.toContain(API_KEY.slice(0, 8));
+    });
   }
 
   test("Messages -> anthropic, a stream that opens with the error on the last channel (relayed as it came): masked", async () => {
