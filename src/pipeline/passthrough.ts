@@ -70,7 +70,14 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     // a stream's failure is told in an error event; a JSON answer's has no place to go but the connection, which is
     // cut (without its last chunk): a clean end would hand the client half a body as the whole answer (RFC 9112 §7.1:
     // a chunked body without its last chunk is incomplete; oven-sh/bun#36477). Bun prints the error on stderr.
-    errorTail: isSse ? (err) => encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err))) : undefined,
+    // After a cut inside an event (a line, a UTF-8 character) a blank line first: written straight after the partial
+    // line, the error event was read as part of it (`event: content_blockevent: error`), lost, and the SDK took half an
+    // answer for the whole. The partial event is then dispatched as it is (a client's parser may fail on it: still a
+    // failure, not a silent end). Only on a failure, on the last chunk written (`before`): no cost to a stream that ends.
+    errorTail: isSse ? (err) => {
+      const tail = encodeSse(FORMATS[inbound.format].streamErrorEvent(relayFailure(err)));
+      return before === null || endsAtEventBoundary(before) ? tail : concat([EVENT_BREAK, tail]);
+    } : undefined,
     // the format's last event, as an event of its own (a quote of it in a text is none), after the answer's stop reason
     // was read, or an error event that ends the stream, once the tap saw one: the relay ends there, whether or not the
     // upstream closes its body (Claude Code waited out the idle timeout after an overloaded_error)
@@ -95,6 +102,16 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   });
   log.entry.status = res.status;
   return new Response(body, { status: res.status, headers });
+}
+
+const EVENT_BREAK = new TextEncoder().encode('\n\n');
+
+/** Whether `chunk` ends with a blank line (`\n\n`, `\r\n\r\n`, `\r\r`): an event's end, nothing of the next one begun. */
+function endsAtEventBoundary(chunk: Uint8Array): boolean {
+  const n = chunk.length;
+  if (n < 2) return false;
+  const a = chunk[n - 2], b = chunk[n - 1];
+  return (a === 10 && b === 10) || (a === 13 && b === 13) || (a === 13 && b === 10 && n >= 4 && chunk[n - 3] === 10 && chunk[n - 4] === 13);
 }
 
 /**
