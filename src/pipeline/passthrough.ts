@@ -8,7 +8,7 @@ import { relayableResponseHeaders } from '../channels/shared/upstream-headers.ts
 import { AnthropicTextCounter, ChatTextCounter, UsageSniffer, chatAnswerChars, readJsonUsage } from '../accounting/usage-tap.ts';
 import type { UsageTotals } from '../accounting/usage.ts';
 import { valueAt } from '../util/json.ts';
-import type { GatewayError } from '../errors.ts';
+import { GatewayError } from '../errors.ts';
 import { encodeSse } from '../sse/encode.ts';
 import type { Exchange, RequestLog } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
@@ -52,6 +52,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   log.deferred = true;
   // the chunk before (the last event, or an error event, may begin in it)
   let before: Uint8Array | null = null;
+  let beforeLast: Uint8Array | null = null;
   // an Anthropic stream's reads are held (counted only when asked, or every 64 KB: AnthropicTextCounter), for the
   // output of one that ends before its message_delta
   const generated = isSse && channel.nativeFormat === 'anthropic' ? new AnthropicTextCounter() : counter;
@@ -66,7 +67,19 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
       generated?.push(chunk);
       return masking.idle() ? chunk : masking.relay(chunk);
     },
-    flush: () => masking.rest(),
+    // A stream that ends with neither its stop reason nor its last event (`message_stop`, `data: [DONE]`) nor an error
+    // event was cut off (an upstream or a proxy that closed cleanly mid-answer): told as a failure, its error event
+    // after what came, as a translation tells it, not a clean end that hands an SDK half an answer as the whole. Looked
+    // at once, when the source ends; a line held for masking goes with the failure, as on any other.
+    flush: () => {
+      if (isSse && sniffer.stopReason === null && sniffer.failure === null) {
+        sniffer.finish(); // the last line, if it came without its line break (read again by onEnd: nothing left then)
+        if (sniffer.stopReason === null && sniffer.failure === null && (before === null || !FORMATS[channel.nativeFormat].endsStream(before, beforeLast))) {
+          throw new GatewayError(502, 'api_error', `channel ${channel.name}: upstream stream ended before the message was complete`);
+        }
+      }
+      return masking.rest();
+    },
     // a stream's failure is told in an error event; a JSON answer's has no place to go but the connection, which is
     // cut (without its last chunk): a clean end would hand the client half a body as the whole answer (RFC 9112 §7.1:
     // a chunked body without its last chunk is incomplete; oven-sh/bun#36477). Bun prints the error on stderr.
@@ -85,6 +98,7 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
     // read that completes it is in, and it may have begun in the read before)
     endsStream: isSse ? (chunk) => {
       const last = before;
+      beforeLast = last;
       before = chunk;
       if (sniffer.stopReason === null && sniffer.failure === null) return false;
       const format = FORMATS[channel.nativeFormat];

@@ -314,9 +314,6 @@ function judge(spec: Spec, status: number, contentType: string, text: string): s
   }
   if (!contentType.includes('text/event-stream')) return `streamed 200 labelled ${contentType}`;
   const events = text.split(/\r?\n\r?\n/).filter((e) => e.trim() && !e.split(/\r?\n/).every((l) => l.startsWith(':')));
-  // README "A relayed stream that does not end that way … ends as before, when the upstream closes its body": a relayed
-  // stream whose upstream closed its body cleanly before its end (no error to tell) is relayed as it came
-  if (spec.mode.relayed && ['cleanCut', 'garbage', 'truncatedJson'].includes(spec.scenario)) return undefined;
   const last = events.at(-1);
   if (!last) return 'an empty stream';
   const name = /^event: ?(.*)$/m.exec(last)?.[1];
