@@ -58,10 +58,15 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
     }
     // each candidate in turn, falling back to the next only before the first byte reached the client (one
     // function with the steps above: an async layer per request costs a promise, a generator and its environment)
-    let tried = candidates(deps, routes);
+    const pool = candidates(deps, routes);
+    const max = deps.config.routing.max_attempts;
+    let tried = pool.length > max ? pool.slice(0, max) : pool;
+    // the candidates beyond max_attempts, from here: one takes the place of a candidate the breaker skips (below)
+    let spare = tried.length;
     // several channels, not all of them open: each attempt asks the breaker as it starts (a half-open channel's probe
-    // is claimed by the attempt that makes it, not by a request that never gets to it)
-    const gated = tried.length > 1 && tried.some((r) => !deps.breaker.isOpen(r.channel.name));
+    // is claimed by the attempt that makes it, not by a request that never gets to it); all of them, not only those
+    // within max_attempts (with max_attempts 1, every request probed a half-open channel)
+    const gated = pool.length > 1 && pool.some((r) => !deps.breaker.isOpen(r.channel.name));
     let lastError: GatewayError | undefined;
     // the first refusal of a translation that could not carry the request (below), and its candidate
     let untranslatable: GatewayError | undefined;
@@ -88,7 +93,12 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
       // a retry of the channel that has just answered (within its output ceiling, or with a repaired history) is not
       // asked again: opened meanwhile by other requests, it would leave this one with no answer at all
       const again = retries(route, refused, repaired);
-      if (!localCount && gated && !again && !deps.breaker.admit(channel.name)) continue; // opened, or probed, by another request meanwhile
+      if (!localCount && gated && !again && !deps.breaker.admit(channel.name)) {
+        // opened, or probed, by another request meanwhile: skipped, no attempt made, so the next candidate past
+        // max_attempts may make it (tried is a copy of pool's first ones here)
+        if (spare < pool.length) tried = [...tried, pool[spare++]!];
+        continue;
+      }
       log.entry.attempts = ++attempts;
       log.entry.channel = channel.name;
       log.entry.upstream_model = route.upstreamModel;
@@ -700,12 +710,15 @@ let largeSinceGc = 0;
 
 const LARGE_GC_BUDGET = 256 * 1024 * 1024;
 
-/** Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order), at most `max_attempts`. */
+/**
+ * Priority/weight order, channels with an open circuit left out (unless every one is open: then all, in order); the
+ * first `max_attempts` of them are tried, the others stand in for one the breaker skips as its attempt starts.
+ */
 function candidates(deps: AppDeps, routes: Route[]): Route[] {
   if (routes.length === 1) return routes; // open circuit or not, the only channel is tried
   const ordered = orderRoutes(routes, deps.random);
   const closed = ordered.filter((r) => !deps.breaker.isOpen(r.channel.name));
-  return (closed.length ? closed : ordered).slice(0, deps.config.routing.max_attempts);
+  return closed.length ? closed : ordered;
 }
 
 /** Whether this attempt on `route` is the retry of one of the two kinds a channel gets once (handleInference). */

@@ -610,6 +610,23 @@ describe('fallback', () => {
     expect(secondary.requests.length).toBe(s0 + 6);
     primary.handler = () => json(textMessage);
   });
+  test('half-open with max_attempts 1: one request probes the channel, the others go on to the next one (all eight probed it before), within their one attempt', async () => {
+    // the breaker's clock is the test's: the probe's claim holds however long a loaded machine takes over the others
+    const clock = { now: 0 };
+    const g = gateway({ routing: { circuit_failures: 1, circuit_cooldown_ms: 200, max_retry_after_ms: 0, max_attempts: 1 } }, {}, { breaker: new CircuitBreaker(1, 200, () => clock.now) });
+    primary.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500);
+    expect((await post(g, req())).status).toBe(500); // opens it: one attempt, the primary's answer
+    const p0 = primary.requests.length, s0 = secondary.requests.length;
+    expect((await post(g, req())).status).toBe(200); // open: skipped, the secondary answers
+    expect([primary.requests.length - p0, secondary.requests.length - s0]).toEqual([0, 1]);
+    clock.now += 200;
+    primary.handler = async () => { await Bun.sleep(100); return json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500); };
+    const answers = await Promise.all(Array.from({ length: 8 }, () => post(g, req()).then((r) => r.status)));
+    expect(answers.sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 500]); // the probe's one attempt was the primary's
+    expect(primary.requests.length - p0).toBe(1);
+    expect(secondary.requests.length - s0).toBe(8);
+    primary.handler = () => json(textMessage);
+  });
   test('half-open: a request that never reaches a recovered channel does not take its probe (the next one still falls back to it)', async () => {
     const g = gateway({ routing: { circuit_failures: 1, circuit_cooldown_ms: 200, max_retry_after_ms: 0 } });
     // the secondary fails once (the primary down too), then recovers
