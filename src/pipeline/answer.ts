@@ -466,10 +466,18 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   }
   // a page rather than an error object (up to 1 MB of it, HTML and all) is quoted short, with the channel named
   const err = typeof body === 'string' || said.message === `upstream returned HTTP ${res.status}` ? unexplained(said, channel, res.status, body) : said;
-  const ra = res.headers.get('retry-after');
-  if (ra) err.headers['retry-after'] = ra;
+  // the upstream's retry advice, which the client's SDK reads the same way in either format (the Anthropic and openai
+  // SDKs both honour all three): `x-should-retry: false` (a quota gone, not a moment's rate limit) was lost, and the
+  // SDK retried what the upstream had said not to
+  for (const name of RETRY_ADVICE) {
+    const value = res.headers.get(name);
+    if (value) err.headers[name] = value;
+  }
   throw err;
 }
+
+/** Response headers that tell a client whether and when to retry, kept on a translated error (upstreamError). */
+const RETRY_ADVICE = ['retry-after', 'retry-after-ms', 'x-should-retry'] as const;
 
 /**
  * An error whose body said nothing the formats read (a wrong base_url path's plain 404, a proxy's HTML page): the

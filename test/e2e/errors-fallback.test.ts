@@ -3,6 +3,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { rawUpstream, startMockUpstream, json, sse, sseEvents, type MockUpstream } from '../helpers/upstream.ts';
 import { freePort, startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 import { fixtureSseBody, readFixture } from '../helpers/fixtures.ts';
@@ -230,6 +231,30 @@ describe('status → type table', () => {
       primary.handler = () => json(textMessage);
     });
   }
+  test('a translated error on the last candidate keeps the upstream\'s retry advice (retry-after, retry-after-ms, x-should-retry), which the other format\'s SDK follows', async () => {
+    // an openai channel for a Messages client, an anthropic channel for a Chat Completions client
+    const g = startGateway({ channels: [
+      { name: 'gpt', type: 'openai', base_url: `${primary.url}/v1`, models: ['to-gpt'] },
+      { name: 'claude', type: 'anthropic', base_url: primary.url, models: ['to-claude'] },
+    ] });
+    stopped.push(g);
+    const advice = { 'retry-after': '3', 'retry-after-ms': '2500', 'x-should-retry': 'false' };
+    primary.handler = (r) => (r.path.includes('/chat/')
+      ? json({ error: { message: 'quota exhausted', type: 'insufficient_quota' } }, 429, advice)
+      : json({ type: 'error', error: { type: 'rate_limit_error', message: 'quota exhausted' } }, 429, advice));
+    const raw = await fetch(`${g.url}/v1/messages`, { method: 'POST', body: req('to-gpt') });
+    expect(raw.status).toBe(429);
+    expect(Object.fromEntries(Object.keys(advice).map((h) => [h, raw.headers.get(h)]))).toEqual(advice);
+    // told not to retry, the SDKs (2 retries each) call once
+    const p0 = primary.requests.length;
+    const viaAnthropic = await new Anthropic({ baseURL: g.url, apiKey: 'x', maxRetries: 2 }).messages.create({ model: 'to-gpt', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
+    expect(viaAnthropic.status).toBe(429);
+    expect(primary.requests.length - p0).toBe(1);
+    const viaOpenai = await new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'x', maxRetries: 2 }).chat.completions.create({ model: 'to-claude', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e);
+    expect(viaOpenai.status).toBe(429);
+    expect(primary.requests.length - p0).toBe(2);
+    primary.handler = () => json(textMessage);
+  });
   test('the upstream refusing the channel\'s own key (401, 403) on the last candidate is a 502 naming the channel, never the client\'s 401', async () => {
     for (const [status, type, word] of [[401, 'authentication_error', 'credentials'], [403, 'permission_error', 'access']] as const) {
       for (const channel of [
