@@ -611,6 +611,32 @@ describe('fallback', () => {
     expect((await post(g, req())).status).toBe(200);
     expect(primary.requests.length).toBe(p0 + 3); // half-open probe
   });
+  test('weights among equal priorities, through the gateway: 9:1 sends about a tenth to the 1, a weight-0 channel is tried only after the others', async () => {
+    const heavy = startMockUpstream(() => json(textMessage)), light = startMockUpstream(() => json(textMessage)), idle = startMockUpstream(() => json(textMessage));
+    try {
+      let seed = 7;
+      const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+      const g = startGateway({ channels: [
+        { name: 'idle', type: 'anthropic', base_url: idle.url, models: ['m'], weight: 0 },
+        { name: 'light', type: 'anthropic', base_url: light.url, models: ['m'], weight: 1 },
+        { name: 'heavy', type: 'anthropic', base_url: heavy.url, models: ['m'], weight: 9 },
+      ] }, { random });
+      stopped.push(g);
+      const sdk = new Anthropic({ baseURL: g.url, apiKey: 'x', maxRetries: 0 });
+      for (let i = 0; i < 400; i++) await sdk.messages.create({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+      expect(idle.requests.length).toBe(0);
+      expect(heavy.requests.length + light.requests.length).toBe(400);
+      // 40 expected; equal weights would give 200
+      expect(light.requests.length).toBeGreaterThan(15);
+      expect(light.requests.length).toBeLessThan(80);
+      // both weighted ones failing: the weight-0 one answers
+      heavy.handler = light.handler = () => json({ type: 'error', error: { type: 'api_error', message: 'down' } }, 500);
+      expect((await sdk.messages.create({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })).content[0]!.type).toBe('text');
+      expect(idle.requests.length).toBe(1);
+    } finally {
+      await heavy.stop(); await light.stop(); await idle.stop();
+    }
+  });
   test('a 404 (the channel lacks the model it was mapped to) falls back to the secondary, and is not counted against the primary\'s circuit: it is asked every time', async () => {
     const g = gateway({ routing: { circuit_failures: 2, circuit_cooldown_ms: 60_000, max_retry_after_ms: 0 } });
     primary.handler = () => json({ type: 'error', error: { type: 'not_found_error', message: 'model: claude-retired' } }, 404);

@@ -67,7 +67,7 @@ describe("README's inline config snippets", () => {
       (c) => expect([c.server.port, c.server.drain_timeout_ms, c.channels[0]!.weight]).toEqual([9000, 500, 2])],
     ['`server.log_level: warn`', `server: { log_level: warn }\n${openai('')}`, (c) => expect(c.server.log_level).toBe('warn')],
     ['`0` leaves Bun\'s 512', `server: { listen_backlog: 0 }\n${openai('')}`, (c) => expect(c.server.listen_backlog).toBe(0)],
-    ['(`0`: only after the others)', openai('weight: 0'), (c) => expect(c.channels[0]!.weight).toBe(0)],
+    ['(`0`: only after the others;', openai('weight: 0'), (c) => expect(c.channels[0]!.weight).toBe(0)],
     ['upstream model (or `*`) → `adaptive`, `budget` or `none`', anthropic('thinking: { "*": adaptive, claude-3-7-sonnet: budget, claude-3-5-haiku: none }'), (c) => expect(c.channels[0]!.thinking?.['*']).toBe('adaptive')],
     ['`model`, `messages`, `stream`, and `max_tokens` on anthropic channels', anthropic('drop_fields: [model]'), /drop_fields\[0\]: "model" cannot be dropped/],
     ['set `quirks.fixed_sampling_models` (and for a non-reasoning one `quirks.reasoning: none`)',
