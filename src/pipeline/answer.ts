@@ -443,7 +443,7 @@ function answerTooLarge(channel: Channel, max: number, limit: string): GatewayEr
 /** Error bodies are small: past this size (or a stall) the body is dropped and the status goes out alone. */
 const ERROR_BODY_MAX = 1024 * 1024;
 
-/** A final upstream error: same format → its body as it is; translated → the client's envelope. */
+/** A final upstream error: same format → its body as it is (a JSON one); translated, or no JSON → the client's envelope. */
 export async function upstreamError(x: Exchange, channel: Channel, res: Response, passthrough: boolean, upstream: AbortController, guard: AttemptWatch): Promise<Response> {
   // read under the watch like any answer (an error page that stalls must not hold the client forever), but the
   // status is what matters: a body that stalls, breaks off or is too large is dropped, the status still goes out
@@ -459,7 +459,10 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   const body = errorBodyOf(channel, utf8.decode(raw));
   if (res.status === 401 || res.status === 403) throw credentialsRefused(channel, res.status, body);
   const said = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
-  if (passthrough) {
+  // an error object of the client's own format goes out as it came; a page that is no JSON (a proxy's HTML 502, an
+  // empty body) is put in the client's envelope as a translation's is, so that its SDK reads a message and Claude Code
+  // shows one line naming the channel rather than the page's markup
+  if (passthrough && typeof body !== 'string') {
     // the log line gets the error's type as a translated error's does (its message stays out: it may quote the request)
     x.log.entry.error_type = said.type;
     return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat') });

@@ -301,9 +301,7 @@ function judge(spec: Spec, status: number, contentType: string, text: string): s
   const isErr = anth ? isAnthropicError : isOpenAIError;
   if (status !== 200) {
     let o: any;
-    // README "Error bodies from an upstream of the client's own format pass through as they are": on a relayed
-    // request that includes a proxy's HTML 500 (left as documented; see the report of the commit adding this test)
-    try { o = JSON.parse(text); } catch { return spec.mode.relayed && spec.scenario === 's500html' ? undefined : `status ${status} with a body that is not JSON: ${text.slice(0, 120)}`; }
+    try { o = JSON.parse(text); } catch { return `status ${status} with a body that is not JSON: ${text.slice(0, 120)}`; }
     return isErr(o) ? undefined : `status ${status} not in the ${spec.mode.api} envelope: ${text.slice(0, 160)}`;
   }
   if (!spec.stream) {

@@ -1,0 +1,82 @@
+/**
+ * A passthrough channel's final error whose body is no JSON (a proxy's HTML 502 page, an empty body): relayed as it
+ * came, the Anthropic SDK's error message was the page's markup (Claude Code printed it) and the openai SDK's had no
+ * `error` object. Now it is the client's envelope, as a translated error is: the status kept, the channel named, the
+ * page's text quoted short, retry advice kept. A JSON error body of the client's own format still goes as it came.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+
+const KEY = 'sk-gw-error-pages-1';
+const PAGE = '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>';
+const ANTHROPIC_ERROR = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}';
+let up: ReturnType<typeof Bun.serve>;
+let g: TestGateway;
+beforeAll(() => {
+  up = Bun.serve({
+    port: 0, hostname: '127.0.0.1',
+    fetch(req) {
+      const model = req.headers.get('x-test-shape') ?? '';
+      if (model === 'empty') return new Response(null, { status: 503, headers: { 'retry-after': '7', 'x-should-retry': 'false' } });
+      if (model === 'json') return new Response(ANTHROPIC_ERROR, { status: 529, headers: { 'content-type': 'application/json', 'x-upstream-own': 'kept' } });
+      return new Response(PAGE, { status: 502, headers: { 'content-type': 'text/html' } });
+    },
+  });
+  g = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    channels: [
+      { name: 'ant', type: 'anthropic', base_url: `http://127.0.0.1:${up.port}`, api_key: 'sk-ant-up', models: ['claude-x'] },
+      { name: 'oai', type: 'openai', base_url: `http://127.0.0.1:${up.port}/v1`, api_key: 'sk-up', models: ['gpt-x'] },
+    ],
+  });
+});
+afterAll(async () => {
+  await g?.stop();
+  up?.stop(true);
+});
+
+const an = (shape: string) => new Anthropic({ apiKey: KEY, baseURL: g.url, maxRetries: 0, defaultHeaders: { 'x-test-shape': shape } });
+const oa = (shape: string) => new OpenAI({ apiKey: KEY, baseURL: `${g.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-test-shape': shape } });
+const messages = [{ role: 'user' as const, content: 'hi' }];
+const caught = (p: Promise<unknown>) => p.then(() => { throw new Error('did not fail'); }, (e) => e);
+
+test('an HTML error page on a Messages passthrough: Anthropic\'s envelope, the channel named, the page quoted as text', async () => {
+  for (const stream of [false, true]) {
+    const e = await caught(stream ? an('html').messages.stream({ model: 'claude-x', max_tokens: 5, messages }).finalMessage() : an('html').messages.create({ model: 'claude-x', max_tokens: 5, messages }));
+    expect(e).toBeInstanceOf(Anthropic.APIError);
+    expect(e.status).toBe(502);
+    expect(e.error).toMatchObject({ type: 'error', error: { type: 'api_error', message: 'channel ant: upstream returned HTTP 502: 502 Bad Gateway 502 Bad Gateway nginx' } });
+  }
+});
+
+test('an HTML error page on a Chat passthrough: OpenAI\'s envelope', async () => {
+  const e = await caught(oa('html').chat.completions.create({ model: 'gpt-x', messages }));
+  expect(e).toBeInstanceOf(OpenAI.APIError);
+  expect(e.status).toBe(502);
+  expect(e.error).toMatchObject({ message: 'channel oai: upstream returned HTTP 502: 502 Bad Gateway 502 Bad Gateway nginx' });
+});
+
+test('an empty error body: the envelope with the status, and the upstream\'s retry advice', async () => {
+  const res = await fetch(`${g.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json', 'x-test-shape': 'empty' },
+    body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages }),
+  });
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toBe('7');
+  expect(res.headers.get('x-should-retry')).toBe('false');
+  expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'api_error', message: 'channel ant: upstream returned HTTP 503' } });
+});
+
+test('a JSON error of the client\'s own format still goes as it came', async () => {
+  const res = await fetch(`${g.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json', 'x-test-shape': 'json' },
+    body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages }),
+  });
+  expect(res.status).toBe(529);
+  expect(res.headers.get('x-upstream-own')).toBe('kept');
+  expect(await res.text()).toBe(ANTHROPIC_ERROR);
+});
