@@ -211,7 +211,10 @@ export class UsageSniffer {
       if (!event || typeof event !== 'object') continue;
       const { type, object } = event as { type?: unknown; object?: unknown };
       // an OpenAI-compatible error chunk's fields under `error`, or at its top level (vLLM's `{"object": "error"}`)
-      const error = this.format !== 'anthropic' && object === 'error' ? event : (event as { error?: unknown }).error;
+      let error = this.format !== 'anthropic' && object === 'error' ? event : (event as { error?: unknown }).error;
+      // or the message itself (TGI's `{"error": "…", "error_type": …}`, Ollama's), as the translation, the opening-error
+      // check and endsWithError read it (formats/openai-chat/errors.ts)
+      if (this.format !== 'anthropic' && typeof error === 'string' && error) error = { message: error };
       if (!error || typeof error !== 'object' || (this.format === 'anthropic' && type !== 'error')) continue;
       const e = error as { type?: unknown; message?: unknown };
       // the credentials masked before the cut (recordStreamEnd masks what is left: a credential cut here would stay half)

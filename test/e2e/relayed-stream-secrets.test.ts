@@ -36,6 +36,9 @@ const CHAT_START = [
 // OpenRouter's mid-stream error (https://openrouter.ai/docs/api-reference/streaming, "Handling Errors During Streaming")
 const openRouterError = (message: string) => chatEvent({ provider: 'Some', error: { code: 502, message }, choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error' }] });
 const vllmError = (message: string) => `data: ${JSON.stringify({ object: 'error', message, type: 'BadRequestError', param: null, code: 400 })}\n\n`;
+// the error as a string (TGI's `{"error": "…", "error_type": "…"}`, Ollama's): an error chunk to the translation, the
+// opening-error check and the stream's end (formats/openai-chat/errors.ts reads it so), and so to the relay
+const stringError = (message: string) => `data: ${JSON.stringify({ error: message, error_type: 'generation' })}\n\n`;
 
 let ant: MockUpstream;
 let oa: MockUpstream;
@@ -100,6 +103,7 @@ const CASES = [
   { name: "Chat -> openai, OpenRouter's error chunk", client: 'openai', upstream: () => oa, start: CHAT_START, error: openRouterError, throws: true },
   // the openai SDK throws on an `error` field only: vLLM's chunk reaches the loop as a chunk without choices
   { name: "Chat -> openai, vLLM's error chunk", client: 'openai', upstream: () => oa, start: CHAT_START, error: vllmError, throws: false },
+  { name: 'Chat -> openai, an error chunk whose error is a string (TGI, Ollama)', client: 'openai', upstream: () => oa, start: CHAT_START, error: stringError, throws: true },
 ] as const;
 
 /** How the upstream writes the stream: its events → the writes. */

@@ -2,7 +2,7 @@
  * Property: a relayed stream's error event that echoes the channel's credentials reaches the client with them masked
  * wherever the upstream (or a proxy) cut its writes, the credential itself cut included; a stream that succeeds goes
  * out byte for byte, and its reads are never searched for credentials (the masking stays idle). Every recorded stream,
- * and each with an error event echoing the credentials appended (Anthropic's, OpenRouter's, vLLM's), cut at every byte
+ * and each with an error event echoing the credentials appended (Anthropic's, OpenRouter's, vLLM's, TGI's), cut at every byte
  * into two reads and at random places into three, through the usage tap and the masking as the relay runs them
  * (pipeline/passthrough.ts).
  */
@@ -61,6 +61,7 @@ function* cuts(bytes: Uint8Array, step: number, tail: number, threes: number): G
 const antError = (m: string) => `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: m } })}\n\n`;
 const openRouterError = (m: string) => `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', provider: 'Some', error: { code: 502, message: m }, choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error' }] })}\n\n`;
 const vllmError = (m: string) => `data: ${JSON.stringify({ object: 'error', message: m, type: 'BadRequestError', param: null, code: 400 })}\n\n`;
+const tgiError = (m: string) => `data: ${JSON.stringify({ error: m, error_type: 'generation' })}\n\n`;
 
 const streams = (dir: string) => listFixtures(dir).filter((f) => /\/stream-[^/]*\.(sse|chunks\.jsonl)$/.test(f));
 /** [name, format, what the upstream sent, what the client must get] */
@@ -77,6 +78,7 @@ for (const f of [...streams('openai-chat'), ...streams('openai-compatible')]) {
   const cut = body.replace(/data: \[DONE\][\s\S]*$/, '');
   cases.push([`${f} + OpenRouter's error chunk`, 'openai-chat', cut + openRouterError(said), cut + openRouterError(masked)]);
   cases.push([`${f} + vLLM's error chunk`, 'openai-chat', cut + vllmError(said), cut + vllmError(masked)]);
+  cases.push([`${f} + TGI's error chunk (a string)`, 'openai-chat', cut + tgiError(said), cut + tgiError(masked)]);
 }
 
 describe('ErrorEventMasking: credentials masked in an error event wherever the reads are cut; a success untouched', () => {
