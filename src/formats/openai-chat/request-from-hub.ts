@@ -411,7 +411,8 @@ function toolMessage(
     if (quirks.tool_result_images && part.type === 'image_url') { media.push(part); return; }
     // tool messages take text only: the media goes in the user message that follows the tool messages
     texts.push(`[${what} attached in the next user message]`);
-    moved.push({ type: 'text', text: `[${what} from the result of tool call ${b.tool_use_id}]` }, part);
+    // named by the id the provider has for the call (its own, not the client's tid_/tsig_ one; Mistral's mapped)
+    moved.push({ type: 'text', text: `[${what} from the result of tool call ${toolIds.map(b.tool_use_id)}]` }, part);
   };
   const content = b.content;
   if (typeof content === 'string') { if (content !== '') texts.push(content); }

@@ -167,6 +167,24 @@ describe('the history sent to an openai channel', () => {
     }
   });
 
+  test('an image in a tool result, moved to the user message that follows (tool messages take text): named by the id the provider has', () => {
+    const withImage = (id: string): MessageCreateParams => ({
+      model: 'claude-sonnet-5-5', max_tokens: 100,
+      messages: [
+        { role: 'user', content: 'go' },
+        { role: 'assistant', content: [{ type: 'tool_use', id, name: 'f', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }] }] },
+      ],
+    } as MessageCreateParams);
+    for (const preset of Object.keys(PRESETS)) {
+      const q = { ...resolveQuirks(preset, undefined), tool_result_images: false };
+      const body = hubRequestToChat(withImage(clientToolId(KIMI)), ctx(), q) as any;
+      expect(JSON.stringify(body), preset).toBe(JSON.stringify(hubRequestToChat(withImage(KIMI), ctx(), q)));
+      const label = body.messages.at(-1).content.find((p: any) => p.type === 'text' && p.text.includes('from the result of tool call')).text;
+      expect(label, preset).toBe(`[image from the result of tool call ${body.messages.find((m: any) => m.role === 'tool').tool_call_id}]`);
+    }
+  });
+
   test('exactly Kimi\'s ids; and Mistral\'s rule maps the provider id, the same in the call and its result', () => {
     const body = hubRequestToChat(history(clientToolId(KIMI), 'toolu_01B'), ctx(), DEFAULT_CHAT_QUIRKS);
     expect(calls(body)).toEqual([KIMI, 'toolu_01B']);
