@@ -670,9 +670,18 @@ const COUNT_NOT_SERVED = new Set([404, 405]);
  */
 async function notCounted(x: Exchange, deps: AppDeps, channel: Channel, res: Response, upstream: AbortController, guard: AttemptWatch, inbound: Inbound): Promise<Response> {
   deps.breaker.success(channel.name);
-  const answer = await upstreamError(x, channel, res, true, upstream, guard);
-  const raw = await answer.bytes();
-  if (res.status === 404 && errorMessageOf(raw).startsWith('model:')) return new Response(raw, { status: answer.status, headers: answer.headers });
+  // a JSON error comes back as a Response; a body that is none (a proxy's text or HTML page, an empty one) is thrown in
+  // the client's envelope, and names no model: an endpoint without count_tokens too (the error path only)
+  let answer: Response | undefined;
+  try {
+    answer = await upstreamError(x, channel, res, true, upstream, guard);
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+  }
+  if (answer) {
+    const raw = await answer.bytes();
+    if (res.status === 404 && errorMessageOf(raw).startsWith('model:')) return new Response(raw, { status: answer.status, headers: answer.headers });
+  }
   x.log.entry.error = x.log.entry.error_type = undefined;
   deps.logger.event('warn', 'upstream does not serve count_tokens: answered from the local estimate', { request_id: x.requestId, channel: channel.name, status: res.status });
   return estimatedCount(x, inbound);

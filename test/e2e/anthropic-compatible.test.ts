@@ -107,6 +107,22 @@ describe('count_tokens on an endpoint that does not serve it', () => {
     expect(await logLine(n + 1)).toMatchObject({ status: 200, channel: 'compat', input_tokens: data.input_tokens, usage_estimated: true });
   });
 
+  // bodies that are no JSON error (a proxy routing only /v1/messages, a bare server): since 797865f upstreamError
+  // throws the client's envelope for such a body, and count_tokens answered it rather than the estimate
+  test.each([
+    ['a 405 (the path\'s method refused) with a text body', 405, 'Method Not Allowed'],
+    ['a 404 with an empty body', 404, ''],
+    ['a 404 with an HTML page', 404, '<html><body><h1>404 Not Found</h1></body></html>'],
+  ])('%s is the local estimate too, and a warn line names the channel', async (_, status, page) => {
+    up.handler = (r) => (r.path.endsWith('/count_tokens') ? new Response(page, { status, headers: { 'content-type': page.startsWith('<') ? 'text/html' : 'text/plain' } }) : new Response('no', { status: 500 }));
+    const n = gw.requestLogs().length;
+    const { data, response } = await an.messages.countTokens({ model: 'm', messages: [{ role: 'user', content: 'How many tokens is this sentence, roughly?' }] }).withResponse();
+    expect(data.input_tokens).toBeGreaterThan(5);
+    expect(response.headers.get('x-switchboard-estimate')).toBe('true');
+    expect(await logLine(n + 1)).toMatchObject({ status: 200, channel: 'compat', usage_estimated: true, outcome: 'ok' });
+    expect(gw.logs.filter((l) => l.level === 'warn' && l.msg.includes('count_tokens')).at(-1)).toMatchObject({ channel: 'compat', status });
+  });
+
   test('a 404 that names the model (Anthropic\'s for a model it does not have) is the answer, not an estimate', async () => {
     const unknownModel = json({ type: 'error', error: { type: 'not_found_error', message: 'model: up-retired' } }, 404);
     up.handler = (r) => (r.path.endsWith('/count_tokens') ? unknownModel : new Response('no', { status: 500 }));
