@@ -777,7 +777,7 @@ describe('what the upstream receives', () => {
       metadata: { user_id: 'user-42' },
       messages: [
         { role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: { type: 'ephemeral', ttl: '1h' } }] },
-        { role: 'assistant', content: [{ type: 'thinking', thinking: 'They greet.', signature: 'sig' }, { type: 'redacted_thinking', data: 'enc' }, { type: 'text', text: 'Hello!' }] },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 'They greet.', signature: 'sig' }, { type: 'redacted_thinking', data: 'enc' }, { type: 'text', text: 'Hello!', citations: [{ type: 'char_location', cited_text: 'Hi', document_index: 0, document_title: null, start_char_index: 0, end_char_index: 2 }] }] },
         { role: 'user', content: 'How are you?' },
       ],
     };

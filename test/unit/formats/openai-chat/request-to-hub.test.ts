@@ -332,6 +332,11 @@ describe('chatRequestToHub: parameters', () => {
       absent: ['metadata', 'store', 'prompt_cache_key', 'prompt_cache_retention', 'stream_options', 'service_tier'],
     },
     {
+      name: "an earlier answer's annotations (its sources' URLs) are dropped quietly: its text is sent",
+      body: { messages: [{ role: 'user', content: 'News?' }, { role: 'assistant', content: 'Rain.', annotations: [{ type: 'url_citation', url_citation: { url: 'https://news.example/', title: 'N', start_index: 0, end_index: 5 } }] }, { role: 'user', content: 'More?' }] },
+      expected: { messages: [{ role: 'user', content: 'News?' }, { role: 'assistant', content: [{ type: 'text', text: 'Rain.' }] }, { role: 'user', content: 'More?' }] },
+    },
+    {
       name: 'participant names (messages.*.name) are dropped and noted once',
       body: { messages: [{ role: 'system', name: 'ops', content: 'Be brief.' }, { role: 'user', name: 'alice', content: 'Hi' }, { role: 'assistant', name: 'bot', content: 'Yo' }, { role: 'user', name: 'bob', content: 'Hi' }] },
       expected: { system: 'Be brief.', messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: [{ type: 'text', text: 'Yo' }] }, { role: 'user', content: 'Hi' }] },
