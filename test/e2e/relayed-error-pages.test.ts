@@ -20,6 +20,7 @@ beforeAll(() => {
     fetch(req) {
       const model = req.headers.get('x-test-shape') ?? '';
       if (model === 'empty') return new Response(null, { status: 503, headers: { 'retry-after': '7', 'x-should-retry': 'false' } });
+      if (model === 'html400') return new Response('<html><body><h1>400 Bad Request</h1>Request Header Or Cookie Too Large</body></html>', { status: 400, headers: { 'content-type': 'text/html' } });
       if (model === 'json') return new Response(ANTHROPIC_ERROR, { status: 529, headers: { 'content-type': 'application/json', 'x-upstream-own': 'kept' } });
       return new Response(PAGE, { status: 502, headers: { 'content-type': 'text/html' } });
     },
@@ -79,4 +80,17 @@ test('a JSON error of the client\'s own format still goes as it came', async () 
   expect(res.status).toBe(529);
   expect(res.headers.get('x-upstream-own')).toBe('kept');
   expect(await res.text()).toBe(ANTHROPIC_ERROR);
+});
+
+test('a 400 page (a proxy in front of Anthropic), the history read for a repair on the way: the envelope, not a crash', async () => {
+  // a conversation with a tool loop and thinking: the request the history repairs read a refusal of
+  const history = [
+    { role: 'user' as const, content: 'read it' },
+    { role: 'assistant' as const, content: [{ type: 'thinking' as const, thinking: 'hm', signature: 'sig' }, { type: 'tool_use' as const, id: 'toolu_1', name: 'Read', input: {} }] },
+    { role: 'user' as const, content: [{ type: 'tool_result' as const, tool_use_id: 'toolu_1', content: 'x' }] },
+  ];
+  const e = await caught(an('html400').messages.create({ model: 'claude-x', max_tokens: 5, messages: history }));
+  expect(e).toBeInstanceOf(Anthropic.APIError);
+  expect(e.status).toBe(400);
+  expect(e.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: 'channel ant: upstream returned HTTP 400: 400 Bad Request Request Header Or Cookie Too Large' } });
 });
