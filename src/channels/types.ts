@@ -5,6 +5,7 @@
  */
 import type { ChannelConfig } from '../config/schema.ts';
 import type { FormatId } from '../formats/types.ts';
+import type { GatewayError } from '../errors.ts';
 
 /** What the client asked for, in endpoint terms the channel maps to its own URL. */
 export type Endpoint = 'messages' | 'count_tokens' | 'chat_completions';
@@ -40,6 +41,11 @@ export interface Channel {
    * upstream's text quotes them (an error message echoing the key it was given). channels/shared: channelSecrets.
    */
   readonly secrets: readonly string[];
+  /**
+   * Why the channel cannot be asked for this upstream model (an invalid request, 400), or null; absent on a channel
+   * that takes any name. An openai channel whose base_url puts the model in its path refuses `.` and `..`.
+   */
+  readonly refuses?: (upstreamModel: string) => GatewayError | null;
   /**
    * Make the request. The body is handed to `fetch` before `send` returns (which copies a byte body when the request
    * is made, per the Fetch standard): the pipeline reuses its buffer as soon as `send` has returned.

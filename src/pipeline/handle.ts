@@ -108,12 +108,17 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
 
       if (localCount) return settle(x, estimatedCount(x, inbound));
 
-      let body: Uint8Array | string;
+      // a model this channel cannot be asked for (channels/types.ts: refuses) is refused as a request its format cannot
+      // carry is (below); a property read per attempt, a call only on a channel that has it
+      let refusal = channel.refuses?.(route.upstreamModel) ?? null;
+      let body: Uint8Array | string = '';
       let ctx: TranslateContext | null = null;
       let release: (() => void) | undefined;
       let estimate: (() => void) | undefined;
       let copy: Uint8Array | null = null;
-      if (passthrough && repaired !== null && repaired.route === route) {
+      if (refusal !== null) {
+        // nothing to build: the refusal is handled below
+      } else if (passthrough && repaired !== null && repaired.route === route) {
         body = repaired.body;
         log.entry.dropped = repaired.dropped;
         // held to a translation's limit: the list, one entry per turn left out, has none of its own
@@ -137,21 +142,28 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         try {
           ({ ctx, body, release, estimate } = translateRequest(inbound, channel, route.upstreamModel, deps.config.default_max_tokens, cap));
         } catch (err) {
-          if (gated) deps.breaker.withdraw(channel.name); // a half-open channel's probe was not made: the next request's
-          // a request this channel's format cannot carry (a block type it has no form for, more stop sequences than
-          // the provider takes) may be one another candidate takes as it is (a Messages request on an anthropic
-          // channel): the next one; the refusal is the answer when no candidate answers (untranslatable, below)
-          if (!(err instanceof GatewayError) || err.status !== 400) throw err;
-          if (!untranslatable) { untranslatable = err; refusedBy = route; }
-          // no upstream attempt was made: the log line names the attempt before, whose failure may be the answer, or
-          // the first refusal when nothing was sent
-          const named = sent ?? refusedBy!;
-          log.entry.attempts = --attempts;
-          log.entry.channel = named.channel.name;
-          log.entry.upstream_model = named.upstreamModel;
-          continue;
+          if (!(err instanceof GatewayError) || err.status !== 400) {
+            if (gated) deps.breaker.withdraw(channel.name);
+            throw err;
+          }
+          refusal = err;
         }
-        if (ctx.dropped.length) log.entry.dropped = ctx.dropped;
+        if (ctx?.dropped.length) log.entry.dropped = ctx.dropped;
+      }
+      if (refusal !== null) {
+        if (gated) deps.breaker.withdraw(channel.name); // a half-open channel's probe was not made: the next request's
+        // a request this channel's format cannot carry (a block type it has no form for, more stop sequences than
+        // the provider takes), or a model it cannot be asked for, may be one another candidate takes as it is (a
+        // Messages request on an anthropic channel): the next one; the refusal is the answer when no candidate answers
+        // (untranslatable, below)
+        if (!untranslatable) { untranslatable = refusal; refusedBy = route; }
+        // no upstream attempt was made: the log line names the attempt before, whose failure may be the answer, or
+        // the first refusal when nothing was sent
+        const named = sent ?? refusedBy!;
+        log.entry.attempts = --attempts;
+        log.entry.channel = named.channel.name;
+        log.entry.upstream_model = named.upstreamModel;
+        continue;
       }
 
       sent = route;

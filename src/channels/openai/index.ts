@@ -8,6 +8,7 @@ import { channelSecrets, forwardableClientHeaders, joinUrl } from '../shared/ups
 import { INFERENCE_PATH } from '../kinds.ts';
 import { PRESETS, resolveQuirks } from './presets.ts';
 import { TRANSPORT } from './transport.ts';
+import { invalidRequest } from '../../errors.ts';
 
 export const openaiChannel: ChannelFactory = (config, path) => {
   const provider = config.provider;
@@ -26,6 +27,12 @@ export const openaiChannel: ChannelFactory = (config, path) => {
     return u;
   };
   const fixedUrl = base.includes('{model}') ? null : urlFor('');
+  // `.` and `..` as the whole of a path segment are not names but steps (RFC 3986 §5.2.4, and the WHATWG URL parser
+  // fetch uses, which takes %2e for a dot too): model ".." sent the channel's key to /openai/chat/completions, a URL
+  // the operator never configured. Any other name is one segment, encodeURIComponent escaping its slashes
+  const refuses = fixedUrl !== null ? undefined : (model: string) => (model === '.' || model === '..'
+    ? invalidRequest(`"${model}" cannot be put in channel ${config.name}'s URL (its base_url puts the model in the path, and "${model}" would be a step up the path, not a name)`, 'model')
+    : null);
 
   // configured headers, names lower-cased so they replace (or, null, remove) the client's of the same name
   const extra = Object.fromEntries(Object.entries(config.headers).map(([k, v]) => [k.toLowerCase(), v]));
@@ -36,6 +43,7 @@ export const openaiChannel: ChannelFactory = (config, path) => {
     config,
     quirks,
     secrets: channelSecrets(config),
+    refuses,
     countsTokens: false,
     send(req: UpstreamRequest): Promise<Response> {
       if (req.endpoint !== 'chat_completions') throw new Error(`openai channel has no ${req.endpoint} endpoint`);

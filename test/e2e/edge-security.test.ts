@@ -1,0 +1,68 @@
+/**
+ * What a client cannot make the gateway do with the channel's credentials: call a URL the operator did not configure
+ * (a model name that is a path segment of its own), or read them back in the headers an upstream answers with.
+ */
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { startMockUpstream, json, type MockUpstream } from '../helpers/upstream.ts';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { readFixture } from '../helpers/fixtures.ts';
+
+const KEY = 'sk-gw-edge-security-1';
+let azure: MockUpstream;
+let other: MockUpstream;
+
+beforeAll(() => {
+  azure = startMockUpstream(() => json(JSON.parse(readFixture('openai-chat/response-text.json'))));
+  other = startMockUpstream(() => json(JSON.parse(readFixture('openai-chat/response-text.json'))));
+});
+afterAll(async () => { await azure.stop(); await other.stop(); });
+
+function gateway(channels: unknown[]): TestGateway {
+  return startGateway({ keys: [{ key: KEY, name: 'k' }], channels });
+}
+
+const deployments = () => ({
+  name: 'az', type: 'openai', provider: 'azure', base_url: `${azure.url}/openai/deployments/{model}`, api_key: 'azure-channel-secret', models: ['*'],
+});
+
+test('a deployment URL ({model} in base_url): a model that is a path segment of its own (".", "..") is refused, never sent where the URL leads', async () => {
+  const gw = gateway([deployments()]);
+  try {
+    const chat = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const messages = new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 });
+    for (const model of ['..', '.']) {
+      const viaChat = await chat.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (e) => e);
+      expect(viaChat).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(viaChat.error.param).toBe('model');
+      expect(viaChat.message).toContain(`model: "${model}" cannot be put in channel az's URL`);
+      const viaMessages = await messages.messages.create({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (e) => e);
+      expect(viaMessages).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(viaMessages.error.error.message).toContain(`model: "${model}" cannot be put in channel az's URL`);
+    }
+    expect(azure.requests.map((r) => r.path)).toEqual([]);
+    // a name with dots that is not a dot segment is one deployment, as ever
+    await chat.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+    await chat.chat.completions.create({ model: '...', messages: [{ role: 'user', content: 'hi' }] });
+    expect(azure.requests.map((r) => r.path)).toEqual(['/openai/deployments/gpt-4.1/chat/completions', '/openai/deployments/.../chat/completions']);
+  } finally {
+    azure.requests.length = 0;
+    await gw.stop();
+  }
+});
+
+test('a refused model on a deployment URL falls to the next candidate, which takes it', async () => {
+  const gw = gateway([deployments(), { name: 'o', type: 'openai', base_url: `${other.url}/v1`, api_key: 'other-secret', models: ['*'], priority: -1 }]);
+  try {
+    const chat = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const answer = await chat.chat.completions.create({ model: '..', messages: [{ role: 'user', content: 'hi' }] });
+    expect(answer.choices[0]!.message.content).toBeString();
+    expect(azure.requests).toEqual([]);
+    expect(other.requests.map((r) => [r.path, r.json.model])).toEqual([['/v1/chat/completions', '..']]);
+    expect(gw.requestLogs().map((l) => [l.status, l.channel, l.attempts])).toEqual([[200, 'o', 1]]);
+  } finally {
+    other.requests.length = 0;
+    await gw.stop();
+  }
+});
