@@ -66,3 +66,55 @@ test('a refused model on a deployment URL falls to the next candidate, which tak
     await gw.stop();
   }
 });
+
+/** An upstream that quotes the credentials it was sent back in its answer's headers, as some proxies and debug builds do. */
+function echoing(body: () => unknown, status = 200) {
+  return (req: { headers: Headers }) => json(body(), status, {
+    'x-api-key': req.headers.get('x-api-key') ?? '',
+    'api-key': req.headers.get('api-key') ?? '',
+    authorization: req.headers.get('authorization') ?? '',
+    'www-authenticate': 'Bearer realm="upstream", error="invalid_token"',
+    'authentication-info': 'nextnonce="x"',
+    'x-ratelimit-remaining-requests': '99',
+  });
+}
+
+test('credentials an upstream echoes in its answer\'s headers never reach the client, nor its auth challenge, answers and relayed errors alike; other headers do', async () => {
+  const anthropicUp = startMockUpstream(echoing(() => JSON.parse(readFixture('anthropic/response-text.json'))));
+  const chatUp = startMockUpstream(echoing(() => JSON.parse(readFixture('openai-chat/response-text.json'))));
+  const limiting = startMockUpstream(echoing(() => ({ type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } }), 429));
+  const gw = gateway([
+    { name: 'a', type: 'anthropic', base_url: anthropicUp.url, api_key: 'anthropic-channel-secret', models: ['to-anthropic'] },
+    { name: 'o', type: 'openai', base_url: `${chatUp.url}/v1`, api_key: 'openai-channel-secret', models: ['to-openai'] },
+    { name: 'z', type: 'openai', provider: 'azure', base_url: `${chatUp.url}/openai/deployments/{model}`, api_key: 'azure-channel-secret', models: ['to-azure'] },
+    { name: 'r', type: 'anthropic', base_url: limiting.url, api_key: 'refused-channel-secret', models: ['refused'] },
+  ]);
+  try {
+    const messages = new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 });
+    const chat = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const seen: Headers[] = [];
+    for (const model of ['to-anthropic', 'to-openai', 'to-azure']) {
+      seen.push((await messages.messages.create({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).withResponse()).response.headers);
+      seen.push((await chat.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).withResponse()).response.headers);
+    }
+    const refused = await messages.messages.create({ model: 'refused', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (e) => e);
+    expect(refused).toBeInstanceOf(Anthropic.RateLimitError);
+    seen.push(refused.headers);
+    const refusedChat = await chat.chat.completions.create({ model: 'refused', messages: [{ role: 'user', content: 'hi' }] }).then(() => null, (e) => e);
+    expect(refusedChat).toBeInstanceOf(OpenAI.RateLimitError);
+    seen.push(refusedChat.headers);
+    for (const headers of seen) {
+      const all = JSON.stringify([...headers]);
+      expect(all).not.toContain('channel-secret');
+      for (const name of ['x-api-key', 'api-key', 'authorization', 'www-authenticate', 'authentication-info']) expect(headers.get(name)).toBeNull();
+    }
+    // a relayed answer's and a relayed error's other headers as they came (the passthrough ones: Messages to the
+    // anthropic channel, Chat to the openai and azure ones, the 429 to the Messages client)
+    expect([0, 3, 5, 6].map((i) => seen[i]!.get('x-ratelimit-remaining-requests'))).toEqual(['99', '99', '99', '99']);
+  } finally {
+    await gw.stop();
+    await anthropicUp.stop();
+    await chatUp.stop();
+    await limiting.stop();
+  }
+});

@@ -34,12 +34,17 @@ const CLIENT_ONLY = new Set([
 ]);
 
 /**
- * Not relayed to the client: fetch already decoded the body (encoding, length), and Bun writes its own date; and what
- * an upstream tells browsers (https://fetch.spec.whatwg.org/#http-responses): the gateway's own policy answers them
- * (http/cors.ts). Named one by one, so that no response pays more than the one lookup per header it paid before.
+ * Not relayed to the client: fetch already decoded the body (encoding, length), and Bun writes its own date; the
+ * credential headers of a request, which an upstream or a proxy in front of it may quote back (the channel's key, sent
+ * as `x-api-key`, `api-key` or `authorization`: its body is masked, util/redact.ts, its headers were not), and its
+ * challenge and answer to them (`www-authenticate`, `authentication-info`: about the channel's credentials, not the
+ * client's); and what an upstream tells browsers (https://fetch.spec.whatwg.org/#http-responses): the gateway's own
+ * policy answers them (http/cors.ts). Named one by one, so that no response pays more than the one lookup per header
+ * it paid before.
  */
 const UPSTREAM_ONLY = new Set([
   'content-encoding', 'content-length', 'set-cookie', 'date', 'server',
+  'x-api-key', 'api-key', 'authorization', 'www-authenticate', 'authentication-info', 'x-goog-api-key',
   'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-methods',
   'access-control-allow-headers', 'access-control-expose-headers', 'access-control-max-age',
   'access-control-allow-private-network',
