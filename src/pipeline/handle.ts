@@ -163,6 +163,8 @@ export async function handleInference(x: Exchange, deps: AppDeps, format: Format
         log.entry.attempts = --attempts;
         log.entry.channel = named.channel.name;
         log.entry.upstream_model = named.upstreamModel;
+        // no attempt either: the next candidate past max_attempts takes its place, as for one the breaker skips
+        if (spare < pool.length) tried = [...tried, pool[spare++]!];
         continue;
       }
 

@@ -118,3 +118,27 @@ test('credentials an upstream echoes in its answer\'s headers never reach the cl
     await limiting.stop();
   }
 });
+
+test('a refused model takes no attempt: with max_attempts 1 the next candidate still takes it (the refusal was the answer)', async () => {
+  const gw = startGateway({
+    keys: [{ key: KEY, name: 'k' }],
+    routing: { max_attempts: 1 },
+    channels: [deployments(), { name: 'o', type: 'openai', base_url: `${other.url}/v1`, api_key: 'other-secret', models: ['*'], priority: -1 }],
+  });
+  try {
+    const chat = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const answer = await chat.chat.completions.create({ model: '..', messages: [{ role: 'user', content: 'hi' }] });
+    expect(answer.choices[0]!.message.content).toBeString();
+    expect(azure.requests).toEqual([]);
+    expect(other.requests.map((r) => [r.path, r.json.model])).toEqual([['/v1/chat/completions', '..']]);
+    expect(gw.requestLogs().map((l) => [l.status, l.channel, l.attempts])).toEqual([[200, 'o', 1]]);
+    // a name the first candidate takes is still one attempt, on it alone
+    await chat.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+    expect(azure.requests.map((r) => r.path)).toEqual(['/openai/deployments/gpt-4.1/chat/completions']);
+    expect(other.requests.length).toBe(1);
+  } finally {
+    other.requests.length = 0;
+    azure.requests.length = 0;
+    await gw.stop();
+  }
+});
