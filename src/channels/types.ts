@@ -42,6 +42,12 @@ export interface Channel {
    */
   readonly secrets: readonly string[];
   /**
+   * The names (lower-case) of the credential headers among its `headers` (`cf-aig-authorization`, an API manager's
+   * `ocp-apim-subscription-key`): not relayed from an upstream's answer, which may quote them back, as the standard
+   * ones are not (channels/shared: relayableResponseHeaders); absent when it has none.
+   */
+  readonly credentialHeaders?: ReadonlySet<string>;
+  /**
    * Why the channel cannot be asked for this upstream model (an invalid request, 400), or null; absent on a channel
    * that takes any name. An openai channel whose base_url puts the model in its path refuses `.` and `..`.
    */

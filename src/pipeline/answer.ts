@@ -465,7 +465,7 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   if (passthrough && typeof body !== 'string') {
     // the log line gets the error's type as a translated error's does (its message stays out: it may quote the request)
     x.log.entry.error_type = said.type;
-    return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat') });
+    return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat', channel.credentialHeaders) });
   }
   // a page rather than an error object (up to 1 MB of it, HTML and all) is quoted short, with the channel named
   const err = typeof body === 'string' || said.message === `upstream returned HTTP ${res.status}` ? unexplained(said, channel, res.status, body) : said;

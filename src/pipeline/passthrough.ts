@@ -25,7 +25,7 @@ import { redactKeyBytes, type Secrets } from '../util/redact.ts';
 export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel, res: Response, start: ReadAhead<Uint8Array>, upstream: AbortController): Response | GatewayError {
   const log = x.log;
   const isSse = (res.headers.get('content-type') ?? '').includes('text/event-stream');
-  const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat');
+  const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat', channel.credentialHeaders);
   const sniffer = new UsageSniffer(channel.nativeFormat, isSse, channel.secrets);
   const counter = isSse && reportsNoUsage(inbound, channel) ? new ChatTextCounter() : null;
   markFirstByte(log);
@@ -180,7 +180,7 @@ const NL = 10;
  * status would be; an OpenAI-compatible answer without usage (some local servers) gets the local estimate.
  */
 export function answerPassthroughJson(x: Exchange, inbound: Inbound, channel: Channel, res: Response, buf: Uint8Array | null): Response | GatewayError {
-  const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat');
+  const headers = relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat', channel.credentialHeaders);
   if (buf === null) return new Response(null, { status: res.status, headers });
   // usage straight into the log line: its four counts start at 0, as a stream's do
   const entry = x.log.entry;

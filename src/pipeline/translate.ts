@@ -404,7 +404,7 @@ export function answerRelayedJsonAsStream(x: Exchange, inbound: Inbound, channel
     return null;
   }
   logMessage(x, message, ctx);
-  const headers = relayableResponseHeaders(res.headers, x.requestId, inbound.format === 'openai-chat');
+  const headers = relayableResponseHeaders(res.headers, x.requestId, inbound.format === 'openai-chat', channel.credentialHeaders);
   headers.set('content-type', SSE);
   headers.set('cache-control', 'no-cache');
   if (ctx.dropped.length) headers.set('x-switchboard-dropped', droppedHeader(ctx.dropped));
@@ -431,7 +431,7 @@ export function answerRelayedStreamAsJson(x: Exchange, inbound: Inbound, channel
   if (before) ctx.dropped.push(...before);
   const text = wholeAnswerOf(x, inbound, channel, () => format.relayedStreamToHub(ctx), buf, ctx, true);
   if (typeof text !== 'string') return text;
-  const headers = relayableResponseHeaders(res.headers, x.requestId, inbound.format === 'openai-chat');
+  const headers = relayableResponseHeaders(res.headers, x.requestId, inbound.format === 'openai-chat', channel.credentialHeaders);
   headers.set('content-type', JSON_TYPE);
   headers.delete('cache-control');
   if (ctx.dropped.length) headers.set('x-switchboard-dropped', droppedHeader(ctx.dropped));

@@ -142,3 +142,41 @@ test('a refused model takes no attempt: with max_attempts 1 the next candidate s
     await gw.stop();
   }
 });
+
+test('a credential the channel sends in a header of its own (`headers`: a gateway\'s or an API manager\'s token) is not relayed when an upstream echoes it back either', async () => {
+  const names = ['cf-aig-authorization', 'ocp-apim-subscription-key', 'x-portkey-api-key'];
+  const echoed: string[] = [];
+  const echoingAll = (body: () => unknown) => (req: { headers: Headers }) => json(body(), 200, {
+    ...Object.fromEntries(names.map((n) => {
+      const value = req.headers.get(n) ?? '';
+      echoed.push(value);
+      return [n, value];
+    })),
+    'x-ratelimit-remaining-requests': '99',
+  });
+  const anthropicUp = startMockUpstream(echoingAll(() => JSON.parse(readFixture('anthropic/response-text.json'))));
+  const chatUp = startMockUpstream(echoingAll(() => JSON.parse(readFixture('openai-chat/response-text.json'))));
+  const headers = { 'CF-AIG-Authorization': 'Bearer cf-gateway-secret-1', 'Ocp-Apim-Subscription-Key': 'apim-secret-2', 'x-portkey-api-key': 'portkey-secret-3' };
+  const gw = gateway([
+    { name: 'a', type: 'anthropic', base_url: anthropicUp.url, api_key: 'anthropic-channel-secret', headers, models: ['to-anthropic'] },
+    { name: 'o', type: 'openai', base_url: `${chatUp.url}/v1`, api_key: 'openai-channel-secret', headers, models: ['to-openai'] },
+  ]);
+  try {
+    const messages = new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 });
+    const chat = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const seen: Headers[] = [];
+    for (const model of ['to-anthropic', 'to-openai']) {
+      seen.push((await messages.messages.create({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).withResponse()).response.headers);
+      seen.push((await chat.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).withResponse()).response.headers);
+    }
+    // the upstreams got them (the echo is real), the clients did not
+    expect(echoed.slice(0, 3)).toEqual(['Bearer cf-gateway-secret-1', 'apim-secret-2', 'portkey-secret-3']);
+    for (const h of seen) expect(JSON.stringify([...h])).not.toContain('secret');
+    // the relayed answers' other headers as they came (Messages to the anthropic channel, Chat to the openai one)
+    expect([0, 3].map((i) => seen[i]!.get('x-ratelimit-remaining-requests'))).toEqual(['99', '99']);
+  } finally {
+    await gw.stop();
+    await anthropicUp.stop();
+    await chatUp.stop();
+  }
+});

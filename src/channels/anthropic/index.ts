@@ -5,7 +5,7 @@
  * Imports nothing from formats/: a passthrough channel never translates.
  */
 import type { Channel, ChannelFactory, Endpoint, UpstreamRequest } from '../types.ts';
-import { channelSecrets, forwardableClientHeaders, joinUrl, withSearch } from '../shared/upstream-headers.ts';
+import { channelSecrets, credentialHeaderNames, forwardableClientHeaders, joinUrl, withSearch } from '../shared/upstream-headers.ts';
 import { INFERENCE_PATH } from '../kinds.ts';
 
 const PATHS: Record<Endpoint, string | null> = {
@@ -29,6 +29,7 @@ export const anthropicChannel: ChannelFactory = (config) => {
     config,
     quirks: undefined,
     secrets: channelSecrets(config),
+    credentialHeaders: credentialHeaderNames(config),
     countsTokens: true,
     send(req: UpstreamRequest): Promise<Response> {
       if (req.endpoint === 'chat_completions') throw new Error('anthropic channel has no chat_completions endpoint');

@@ -4,7 +4,7 @@
  * vLLM, Ollama, llama.cpp…). Native format `openai-chat`; provider differences are data (presets.ts + `quirks`).
  */
 import type { Channel, ChannelFactory, UpstreamRequest } from '../types.ts';
-import { channelSecrets, forwardableClientHeaders, joinUrl } from '../shared/upstream-headers.ts';
+import { channelSecrets, credentialHeaderNames, forwardableClientHeaders, joinUrl } from '../shared/upstream-headers.ts';
 import { INFERENCE_PATH } from '../kinds.ts';
 import { PRESETS, resolveQuirks } from './presets.ts';
 import { TRANSPORT } from './transport.ts';
@@ -43,6 +43,7 @@ export const openaiChannel: ChannelFactory = (config, path) => {
     config,
     quirks,
     secrets: channelSecrets(config),
+    credentialHeaders: credentialHeaderNames(config),
     refuses,
     countsTokens: false,
     send(req: UpstreamRequest): Promise<Response> {

@@ -74,13 +74,15 @@ export function forwardableClientHeaders(client: Headers): Headers {
  * Upstream response headers safe to relay, with this request's id: no hop-by-hop, no encoding/length; the upstream's
  * request id renamed. A native copy with a few names deleted: with an Anthropic answer's ~18 headers (rate limits,
  * cf-ray, ...) 2.8 µs per response against 4.0 for a plain object that Response must convert back (in-process, the
- * Response built too; equal with the 4 headers of the bench's mock).
+ * Response built too; equal with the 4 headers of the bench's mock). `credentials`: the names of the credential
+ * headers the channel's `headers` send (Channel.credentialHeaders), dropped too; on a channel without any, a check of
+ * undefined per header.
  */
-export function relayableResponseHeaders(upstream: Headers, requestId: string, chat: boolean): Headers {
+export function relayableResponseHeaders(upstream: Headers, requestId: string, chat: boolean, credentials?: ReadonlySet<string>): Headers {
   const names = toRecord(upstream);
   const out = new Headers(upstream);
   for (const key in names) {
-    if (HOP_BY_HOP.has(key) || UPSTREAM_ONLY.has(key)) out.delete(key);
+    if (HOP_BY_HOP.has(key) || UPSTREAM_ONLY.has(key) || credentials?.has(key)) out.delete(key);
     else if (key === 'request-id' || key === 'x-request-id') {
       out.delete(key);
       out.set('upstream-request-id', names[key]!);
@@ -129,6 +131,18 @@ export function channelSecrets(config: ChannelConfig): string[] {
     if (token) out.push(token);
   }
   return out;
+}
+
+/**
+ * The names (lower-case) of the channel's configured headers that carry a credential (CREDENTIAL_HEADER), which an
+ * upstream may quote back in its answer's headers; undefined when there is none (channelSecrets has their values).
+ */
+export function credentialHeaderNames(config: ChannelConfig): ReadonlySet<string> | undefined {
+  const out = new Set<string>();
+  for (const name in config.headers) {
+    if (typeof config.headers[name] === 'string' && CREDENTIAL_HEADER.test(name)) out.add(name.toLowerCase());
+  }
+  return out.size ? out : undefined;
 }
 
 /**
