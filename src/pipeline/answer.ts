@@ -461,8 +461,9 @@ export async function upstreamError(x: Exchange, channel: Channel, res: Response
   const said = FORMATS[channel.nativeFormat].errorToGateway(res.status, body);
   // an error object of the client's own format goes out as it came; a page that is no JSON (a proxy's HTML 502, an
   // empty body) is put in the client's envelope as a translation's is, so that its SDK reads a message and Claude Code
-  // shows one line naming the channel rather than the page's markup
-  if (passthrough && typeof body !== 'string') {
+  // shows one line naming the channel rather than the page's markup; a status that is no error (a 304: redirects are
+  // handled before) passes through as it is (test/e2e/messages-passthrough.test.ts), translated it is the channel's 502
+  if (passthrough && (typeof body !== 'string' || res.status < 400)) {
     // the log line gets the error's type as a translated error's does (its message stays out: it may quote the request)
     x.log.entry.error_type = said.type;
     return new Response(redactKeyBytes(raw, key), { status: res.status, headers: relayableResponseHeaders(res.headers, x.requestId, x.format === 'openai-chat', channel.credentialHeaders) });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, until, type TestGateway } from '../helpers/gateway.ts';
 
 const KEY = 'sk-gw-error-pages-1';
 const PAGE = '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>';
@@ -93,4 +93,37 @@ test('a 400 page (a proxy in front of Anthropic), the history read for a repair 
   expect(e).toBeInstanceOf(Anthropic.APIError);
   expect(e.status).toBe(400);
   expect(e.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: 'channel ant: upstream returned HTTP 400: 400 Bad Request Request Header Or Cookie Too Large' } });
+});
+
+test('a status that is neither an answer, a redirect nor an error (304, 300) from an anthropic channel, translated: a 502 naming it, as an openai channel gives, not a 304 whose body no client reads, logged ok; relayed, as it came', async () => {
+  // the shape by a variable: a translated request carries none of the client's headers
+  let shape = '';
+  const odd = Bun.serve({
+    port: 0, hostname: '127.0.0.1',
+    fetch() {
+      if (shape === '304') return new Response(null, { status: 304 });
+      if (shape === 'json300') return new Response(ANTHROPIC_ERROR, { status: 300, headers: { 'content-type': 'application/json' } });
+      return new Response('<p>Multiple Choices</p>', { status: 300, headers: { 'content-type': 'text/html' } });
+    },
+  });
+  const gw = startGateway({ keys: [{ key: KEY, name: 'k' }], channels: [{ name: 'odd', type: 'anthropic', base_url: `http://127.0.0.1:${odd.port}`, api_key: 'sk-ant-up', models: ['claude-odd'] }] });
+  try {
+    for (const [s, text] of [['304', ''], ['300', ': Multiple Choices'], ['json300', '']] as const) {
+      shape = s;
+      const before = gw.requestLogs().length;
+      const t = await caught(new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 }).chat.completions.create({ model: 'claude-odd', messages }));
+      expect(t).toBeInstanceOf(OpenAI.InternalServerError);
+      expect(t.status).toBe(502);
+      expect(t.error).toMatchObject({ type: 'server_error', message: s === 'json300' ? 'Overloaded' : `channel odd: upstream returned HTTP ${s}${text}` });
+      // relayed (a Messages client), the status and body as they came, as before (test/e2e/messages-passthrough.test.ts)
+      const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'claude-odd', max_tokens: 5, messages }) });
+      expect(res.status).toBe(s === '304' ? 304 : 300);
+      expect(await res.text()).toBe(s === '304' ? '' : s === '300' ? '<p>Multiple Choices</p>' : ANTHROPIC_ERROR);
+      await until(() => gw.requestLogs().length >= before + 2);
+      expect(gw.requestLogs().slice(before).map((l) => [l.status, l.outcome])).toEqual([[502, 'error'], [s === '304' ? 304 : 300, 'ok']]);
+    }
+  } finally {
+    await gw.stop();
+    odd.stop(true);
+  }
 });

@@ -26,9 +26,12 @@ export function anthropicErrorBody(err: GatewayError, requestId: string) {
 /** An upstream Anthropic error body → GatewayError (its type kept when it is one we know). */
 export function anthropicErrorToGateway(status: number, body: unknown): GatewayError {
   const e = (body as { error?: { type?: unknown; message?: unknown } } | null)?.error;
-  const type = isAnthropicErrorType(e?.type) ? e.type : errorTypeForStatus(status);
+  // a status that is no error (a 304 or 300 an upstream or a proxy answers, which no redirect handling took): the
+  // upstream's failure, 502, as chatErrorToGateway tells it; as it was, a 304 went out without its body, logged ok
+  const effective = status >= 400 ? status : 502;
+  const type = isAnthropicErrorType(e?.type) ? e.type : errorTypeForStatus(effective);
   const message = typeof e?.message === 'string' ? e.message : `upstream returned HTTP ${status}`;
-  return new GatewayError(status, type, message);
+  return new GatewayError(effective, type, message);
 }
 
 export const anthropicFormat: Format<unknown> = {
