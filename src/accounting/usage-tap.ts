@@ -125,7 +125,7 @@ export class UsageSniffer {
         const joined = Buffer.concat([carry, chunk]);
         this.keep(joined, 0, joined.length, this.carryData);
         // the line goes on: it holds `"error"` when it did, when this read does, or when the cut split the word
-        this.errorLineOpen = joined.length <= MAX_ERROR_LINE && (errorLineWasOpen || errorAt >= 0 || splitAcross(carry, chunk, ERROR));
+        this.errorLineOpen = joined.length <= MAX_ERROR_LINE && (errorLineWasOpen || errorAt >= 0 || find(joined.subarray(Math.max(0, carry.length - ERROR.length + 1), carry.length + ERROR.length - 1), ERROR) >= 0);
         return;
       }
       const head = chunk.subarray(0, nl);
@@ -304,18 +304,6 @@ function seamOf(carry: Uint8Array, head: Uint8Array): Uint8Array {
 /** Whether `chunk` from `start` (an unfinished line it ends with) holds `"error"`, within an error line's length. */
 function errorInTail(chunk: Uint8Array, start: number): boolean {
   return chunk.length - start <= MAX_ERROR_LINE && findLast(chunk, ERROR) >= start;
-}
-
-/** Whether `needle` lies across the end of `a` and the start of `b` (cut between them), with no copy of either. */
-function splitAcross(a: Uint8Array, b: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let k = 1; k < needle.length; k++) {
-    // the needle's first k bytes end `a`, the rest start `b`
-    if (a.length < k || b.length < needle.length - k) continue;
-    for (let i = 0; i < k; i++) if (a[a.length - k + i] !== needle[i]) continue outer;
-    for (let i = k; i < needle.length; i++) if (b[i - k] !== needle[i]) continue outer;
-    return true;
-  }
-  return false;
 }
 
 /** `data:` at `start` (within `end`). */

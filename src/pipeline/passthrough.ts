@@ -10,6 +10,7 @@ import type { UsageTotals } from '../accounting/usage.ts';
 import { valueAt } from '../util/json.ts';
 import { GatewayError } from '../errors.ts';
 import { encodeSse } from '../sse/encode.ts';
+import { endsAtEventBoundary } from '../sse/decode.ts';
 import type { Exchange, RequestLog } from '../http/context.ts';
 import { relayStream, type ReadAhead } from './streams.ts';
 import { concat, errorInsideAnswer, finishStreamLog, markFirstByte, recordStreamEnd, relayFailure } from './answer.ts';
@@ -118,16 +119,6 @@ export function relayPassthrough(x: Exchange, inbound: Inbound, channel: Channel
   return new Response(body, { status: res.status, headers });
 }
 
-const EVENT_BREAK = new TextEncoder().encode('\n\n');
-
-/** Whether `chunk` ends with a blank line (`\n\n`, `\r\n\r\n`, `\r\r`): an event's end, nothing of the next one begun. */
-function endsAtEventBoundary(chunk: Uint8Array): boolean {
-  const n = chunk.length;
-  if (n < 2) return false;
-  const a = chunk[n - 2], b = chunk[n - 1];
-  return (a === 10 && b === 10) || (a === 13 && b === 13) || (a === 13 && b === 10 && n >= 4 && chunk[n - 3] === 10 && chunk[n - 4] === 13);
-}
-
 /**
  * The channel's credentials masked in the reads of a relayed stream that hold an error event (an upstream, or a proxy
  * in front of it, that echoes "invalid api key …" with the key it was given), as they are in an error body
@@ -170,6 +161,7 @@ export class ErrorEventMasking {
 }
 
 const NL = 10;
+const EVENT_BREAK = new TextEncoder().encode('\n\n');
 
 /**
  * A complete JSON answer of known, bounded size, read whole (`buf`; null: a status without a body): one native read

@@ -237,6 +237,14 @@ function startsEvent(chunk: Uint8Array, at: number): boolean {
   return true;
 }
 
+/** Whether `chunk` ends with a blank line (`\n\n`, `\r\n\r\n`, `\r\r`): an event's end, nothing of the next one begun. */
+export function endsAtEventBoundary(chunk: Uint8Array): boolean {
+  const n = chunk.length;
+  if (n < 2) return false;
+  const a = chunk[n - 2], b = chunk[n - 1];
+  return (a === 10 && b === 10) || (a === 13 && b === 13) || (a === 13 && b === 10 && n >= 4 && chunk[n - 3] === 10 && chunk[n - 4] === 13);
+}
+
 /**
  * Where the last event of `chunk` starts, past comment lines, when the chunk ends at an event boundary (a blank line,
  * `\n` or `\r\n` line breaks); -1 when it does not. Found with two native searches back from its end for the blank
